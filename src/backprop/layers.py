@@ -1,0 +1,266 @@
+"""Layers: ``Dense`` (the seeds' layer), ``BatchNorm`` and ``Dropout``.
+
+Arrays are row-major: a batch ``X`` has shape ``(m, n_0)``, one example per row, and the
+activations of layer ``l`` have shape ``(m, n_l)``. The seeds write examples as columns
+(``Z = W A + b`` with ``A`` of shape ``(n, m)``); here every seed equation is its transpose,
+with the same ``W[l]`` of shape ``(n_l, n_{l-1})`` (PyTorch's ``nn.Linear.weight`` layout)::
+
+    Z[l]  = A[l-1] W[l]ᵀ + b[l]              (seed: z = W a + b)
+    A[l]  = g(Z[l])
+    dZ[l] = dA[l] ⊙ g'(Z[l])                 (seed: dZ[l] = W[l+1]ᵀ dZ[l+1] ⊙ g'(Z[l]))
+    dW[l] = dZ[l]ᵀ A[l-1] / m                (seed: dW = dZ A_prevᵀ / m)
+    db[l] = Σ_i dZ[l] / m                    (seed: db = Σ dZ / m)
+    dA[l-1] = dZ[l] W[l]                     (the W[l]ᵀ dZ[l] that feeds dZ[l-1])
+
+``dZ`` is the per-example error of the seeds (not yet divided by ``m``); the ``1/m`` enters
+in ``dW`` and ``db`` only. A layer's parameters are views into the network's one flat
+buffer; :meth:`Layer.bind` hands them over. Backward never recomputes ``W a + b``: it uses
+the ``A_prev``, ``Z`` and ``A`` cached by the forward pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from backprop.activations import Activation
+
+__all__ = ["BatchNorm", "Dense", "Dropout", "Layer"]
+
+Array = Any
+
+
+class Layer:
+    """A step of the chain: ``forward(A_prev, training)`` and ``backward(dA) -> dA_prev``.
+
+    Attributes
+    ----------
+    param_shapes : list of (str, tuple)
+        Names and shapes of this layer's parameters, in their order in the flat buffer.
+    """
+
+    param_shapes: list[tuple[str, tuple[int, ...]]]
+
+    def __init__(self) -> None:
+        self.param_shapes = []
+        self.params: dict[str, Array] = {}
+        self.grads: dict[str, Array] = {}
+
+    @property
+    def n_params(self) -> int:
+        """Number of scalar parameters."""
+        return sum(int(np.prod(s)) for _, s in self.param_shapes)
+
+    def bind(self, params: Array, grads: Array) -> None:
+        """Take views of this layer's slices of the flat parameter and gradient buffers.
+
+        Parameters
+        ----------
+        params, grads : ndarray of shape (n_params,)
+            Contiguous slices of the network's flat buffers.
+        """
+        offset = 0
+        for name, shape in self.param_shapes:
+            size = int(np.prod(shape))
+            self.params[name] = params[offset : offset + size].reshape(shape)
+            self.grads[name] = grads[offset : offset + size].reshape(shape)
+            offset += size
+
+    def forward(self, A_prev: Array, training: bool) -> Array:
+        raise NotImplementedError
+
+    def backward(self, dA: Array) -> Array | None:
+        raise NotImplementedError
+
+
+class BatchNorm(Layer):
+    """Batch normalization of a layer's pre-activations (Ioffe & Szegedy, 2015).
+
+    ``Ẑ = γ (Z - μ) / √(σ² + ε) + β`` with the batch mean and biased variance in training, and
+    the running statistics in evaluation, exactly as PyTorch's ``nn.BatchNorm1d``
+    (``momentum`` 0.1, running variance updated with the unbiased batch variance).
+
+    Parameters
+    ----------
+    n : int
+        Number of units.
+    momentum : float, default=0.1
+    epsilon : float, default=1e-5
+    """
+
+    def __init__(self, n: int, momentum: float = 0.1, epsilon: float = 1e-5) -> None:
+        super().__init__()
+        self.n = n
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.param_shapes = [("gamma", (n,)), ("beta", (n,))]
+        self.running_mean: Array = None
+        self.running_var: Array = None
+
+    def init_buffers(self, xp: Any, dtype: Any) -> None:
+        """Set ``γ = 1``, ``β = 0`` and the running statistics to ``(0, 1)``."""
+        self.params["gamma"][...] = 1
+        self.params["beta"][...] = 0
+        self.running_mean = xp.zeros(self.n, dtype=dtype)
+        self.running_var = xp.ones(self.n, dtype=dtype)
+
+    def forward(self, Z: Array, training: bool) -> Array:
+        gamma, beta = self.params["gamma"], self.params["beta"]
+        if training:
+            m = Z.shape[0]
+            mu = Z.mean(axis=0)
+            Zc = Z - mu
+            var = (Zc * Zc).mean(axis=0)
+            unbiased = var * (m / (m - 1)) if m > 1 else var
+            self.running_mean *= 1 - self.momentum
+            self.running_mean += self.momentum * mu
+            self.running_var *= 1 - self.momentum
+            self.running_var += self.momentum * unbiased
+        else:
+            Zc = Z - self.running_mean
+            var = self.running_var
+        self.inv_std = 1.0 / (var + self.epsilon) ** 0.5
+        self.Z_hat = Zc * self.inv_std
+        self.training = training
+        return self.Z_hat * gamma + beta
+
+    def backward(self, dOut: Array) -> Array:
+        """Gradients of ``γ``, ``β`` (with the ``1/m`` of ``db``) and the input error.
+
+        In training the batch statistics depend on every example, so::
+
+            dZ = γ/√(σ²+ε) · (dOut - mean(dOut) - Ẑ · mean(dOut ⊙ Ẑ))
+        """
+        m = dOut.shape[0]
+        gamma = self.params["gamma"]
+        self.grads["gamma"][...] = (dOut * self.Z_hat).sum(axis=0) / m
+        self.grads["beta"][...] = dOut.sum(axis=0) / m
+        if not self.training:
+            return dOut * (gamma * self.inv_std)
+        mean_d = dOut.mean(axis=0)
+        mean_dz = (dOut * self.Z_hat).mean(axis=0)
+        return (gamma * self.inv_std) * (dOut - mean_d - self.Z_hat * mean_dz)
+
+
+class Dense(Layer):
+    """The seeds' layer: ``Z = A_prev Wᵀ + b``, ``A = g(Z)``.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        ``n_{l-1}`` and ``n_l``; ``W`` has shape ``(n_out, n_in)``, ``b`` has ``n_out`` entries.
+    activation : Activation
+        ``g`` with its derivative.
+    batch_norm : BatchNorm or None
+        Optional normalization between ``Z`` and ``g``.
+    """
+
+    def __init__(
+        self, n_in: int, n_out: int, activation: Activation, batch_norm: BatchNorm | None = None
+    ) -> None:
+        super().__init__()
+        self.n_in, self.n_out = n_in, n_out
+        self.activation = activation
+        self.batch_norm = batch_norm
+        self.param_shapes = [("W", (n_out, n_in)), ("b", (n_out,))]
+        if batch_norm is not None:
+            self.param_shapes += batch_norm.param_shapes
+        self.needs_input_grad = True
+        self.l2 = 0.0
+
+    def bind(self, params: Array, grads: Array) -> None:
+        size = self.n_out * (self.n_in + 1)
+        super().bind(params, grads)
+        if self.batch_norm is not None:
+            self.batch_norm.bind(params[size:], grads[size:])
+            for name in ("gamma", "beta"):
+                self.params.pop(name)
+                self.grads.pop(name)
+
+    @property
+    def W(self) -> Array:
+        """``W[l]``, shape ``(n_l, n_{l-1})``: a view into the flat parameter buffer."""
+        return self.params["W"]
+
+    @property
+    def b(self) -> Array:
+        """``b[l]``, shape ``(n_l,)``: a view into the flat parameter buffer."""
+        return self.params["b"]
+
+    def forward(self, A_prev: Array, training: bool) -> Array:
+        """``Z = A_prev Wᵀ + b`` then ``A = g(Z)``; caches ``A_prev``, ``Z``, ``A``.
+
+        Parameters
+        ----------
+        A_prev : ndarray of shape (m, n_{l-1})
+        training : bool
+            Batch statistics (training) or running statistics (evaluation) for batch norm.
+
+        Returns
+        -------
+        A : ndarray of shape (m, n_l)
+        """
+        Z = A_prev @ self.W.T
+        Z += self.b
+        self.A_prev = A_prev
+        self.Z_linear = Z
+        if self.batch_norm is not None:
+            Z = self.batch_norm.forward(Z, training)
+        self.Z = Z
+        self.A = self.activation.forward(Z)
+        return self.A
+
+    def backward(self, dA: Array) -> Array | None:
+        """``dZ = dA ⊙ g'(Z)`` (through :meth:`Activation.backward`), then :meth:`backward_dZ`."""
+        return self.backward_dZ(self.activation.backward(dA, self.Z, self.A))
+
+    def backward_dZ(self, dZ: Array) -> Array | None:
+        """From this layer's error ``dZ`` (shape ``(m, n_l)``), fill ``dW``, ``db``.
+
+        ``dW = dZᵀ A_prev / m (+ l2 W)``, ``db = Σ_i dZ / m``; returns ``dA_prev = dZ W``
+        (the seeds' ``W[l]ᵀ dZ[l]``), or ``None`` for the first layer, which needs none.
+        """
+        if self.batch_norm is not None:
+            dZ = self.batch_norm.backward(dZ)
+        m = dZ.shape[0]
+        dW, db = self.grads["W"], self.grads["b"]
+        self.activation.xp.matmul(dZ.T, self.A_prev, out=dW)
+        dW *= 1.0 / m
+        if self.l2:
+            dW += self.l2 * self.W
+        db[...] = dZ.sum(axis=0)
+        db *= 1.0 / m
+        if not self.needs_input_grad:
+            return None
+        return dZ @ self.W
+
+
+class Dropout(Layer):
+    """Inverted dropout: ``A ⊙ mask / (1 - rate)`` in training, the identity in evaluation.
+
+    Parameters
+    ----------
+    rate : float
+        Probability of dropping a unit, in ``[0, 1)``.
+    rng : numpy.random.Generator
+        Source of the masks (the network's generator).
+    """
+
+    def __init__(self, rate: float, rng: np.random.Generator) -> None:
+        super().__init__()
+        self.rate = rate
+        self.rng = rng
+        self.mask: Array = None
+
+    def forward(self, A_prev: Array, training: bool) -> Array:
+        if not training or self.rate == 0.0:
+            self.mask = None
+            return A_prev
+        keep = 1.0 - self.rate
+        draw = self.rng.random(A_prev.shape)
+        self.mask = ((draw >= self.rate) * (1.0 / keep)).astype(A_prev.dtype)
+        return A_prev * self.mask
+
+    def backward(self, dA: Array) -> Array:
+        return dA if self.mask is None else dA * self.mask

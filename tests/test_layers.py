@@ -1,0 +1,123 @@
+"""Layers: Dense equations, batch normalization against PyTorch, dropout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from backprop import Network, gradcheck
+
+
+def test_dense_forward_is_the_seed_equation() -> None:
+    net = Network([3, 4], ["tanh"], "mse", seed=0)
+    X = np.random.default_rng(0).normal(size=(5, 3))
+    (W,), (b,) = net.weights, net.biases
+    # The seeds' column form z = W a + b, one column per example, transposed.
+    np.testing.assert_allclose(net.forward(X), np.tanh(W @ X.T + b[:, None]).T, rtol=1e-15)
+
+
+def _torch_bn_net(net: Network) -> torch.nn.Sequential:
+    """The same network in PyTorch: Linear -> BatchNorm1d -> activation, per hidden layer."""
+    acts = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "identity": torch.nn.Identity}
+    mods: list[torch.nn.Module] = []
+    for layer in net.dense:
+        lin = torch.nn.Linear(layer.n_in, layer.n_out).double()
+        lin.weight.data = torch.tensor(layer.W.copy())
+        lin.bias.data = torch.tensor(layer.b.copy())
+        mods.append(lin)
+        if layer.batch_norm is not None:
+            bn = torch.nn.BatchNorm1d(layer.n_out).double()
+            bn.weight.data = torch.tensor(layer.batch_norm.params["gamma"].copy())
+            bn.bias.data = torch.tensor(layer.batch_norm.params["beta"].copy())
+            mods.append(bn)
+        mods.append(acts[layer.activation.name]())
+    return torch.nn.Sequential(*mods)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_matches_torch(training: bool) -> None:
+    rng = np.random.default_rng(0)
+    net = Network([4, 6, 5, 3], ["relu", "tanh", "identity"], "mse", seed=0, batch_norm=True)
+    for layer in net.dense[:-1]:
+        bn = layer.batch_norm
+        assert bn is not None
+        bn.params["gamma"][:] = rng.uniform(0.5, 1.5, bn.n)
+        bn.params["beta"][:] = rng.normal(size=bn.n)
+    model = _torch_bn_net(net)
+    X = rng.normal(size=(9, 4))
+    Y = rng.normal(size=(9, 3))
+    # Put some history in the running statistics, the same in both.
+    for _ in range(3):
+        Xb = rng.normal(loc=1.0, size=(7, 4))
+        net.forward(Xb, training=True)
+        model.train()
+        model(torch.tensor(Xb))
+    model.train(training)
+    out = model(torch.tensor(X))
+    J = 0.5 * ((out - torch.tensor(Y)) ** 2).sum(1).mean()
+    J.backward()
+    ours = net.gradients(X, Y, training=training)
+    np.testing.assert_allclose(net.dense[-1].A, out.detach().numpy(), rtol=1e-12, atol=1e-14)
+    linears = [m for m in model if isinstance(m, torch.nn.Linear)]
+    for (dW, db), lin in zip(ours, linears, strict=True):
+        np.testing.assert_allclose(dW, lin.weight.grad.numpy(), rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(db, lin.bias.grad.numpy(), rtol=1e-10, atol=1e-13)
+    bns = [m for m in model if isinstance(m, torch.nn.BatchNorm1d)]
+    for layer, bn in zip(net.dense[:-1], bns, strict=True):
+        ours_bn = layer.batch_norm
+        assert ours_bn is not None
+        np.testing.assert_allclose(
+            ours_bn.grads["gamma"], bn.weight.grad.numpy(), rtol=1e-10, atol=1e-13
+        )
+        np.testing.assert_allclose(
+            ours_bn.grads["beta"], bn.bias.grad.numpy(), rtol=1e-10, atol=1e-13
+        )
+        np.testing.assert_allclose(ours_bn.running_mean, bn.running_mean.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(ours_bn.running_var, bn.running_var.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_gradcheck(training: bool) -> None:
+    rng = np.random.default_rng(1)
+    net = Network([4, 6, 5, 3], "tanh", "ce", seed=0, batch_norm=True)
+    X, Y = rng.normal(size=(8, 4)), np.eye(3)[rng.integers(0, 3, 8)]
+    result = gradcheck(net, X, Y, training=training)
+    assert result.max_relative_error < 1e-7, str(result)
+    assert set(result.relative_errors) >= {"gamma[1]", "beta[2]"}
+
+
+def test_dropout_gradcheck_with_fixed_mask() -> None:
+    rng = np.random.default_rng(2)
+    net = Network([4, 8, 8, 2], "relu", "ce", seed=0, dropout=0.4)
+    for b in net.biases:  # off the ReLU kink at z = 0 for rows whose units all dropped
+        b[:] = rng.uniform(0.1, 0.5, b.shape)
+    X, Y = rng.normal(size=(10, 4)), np.eye(2)[rng.integers(0, 2, 10)]
+    result = gradcheck(net, X, Y, training=True)
+    assert result.max_relative_error < 1e-7, str(result)
+
+
+def test_dropout_inverted_and_only_in_training() -> None:
+    net = Network([3, 400, 1], ["relu", "identity"], "mse", seed=0, dropout=0.25)
+    drop = net.layers[1]
+    A = np.random.default_rng(0).uniform(1, 2, size=(500, 400))
+    assert drop.forward(A, training=False) is A
+    out = drop.forward(A, training=True)
+    mask = drop.mask
+    assert set(np.unique(mask)) == {0.0, 1 / 0.75}
+    assert abs((mask == 0).mean() - 0.25) < 0.01
+    np.testing.assert_array_equal(out, A * mask)
+    assert abs(out.mean() / A.mean() - 1) < 0.01  # inverted: the expectation is kept
+    dA = np.ones_like(A)
+    np.testing.assert_array_equal(drop.backward(dA), mask)
+    net.forward(np.ones((2, 3)))
+    assert net.layers[1].mask is None  # evaluation: identity
+
+
+def test_dropout_changes_mask_between_calls_but_is_seeded() -> None:
+    a = Network([3, 20, 1], "relu", "mse", seed=5, dropout=0.5)
+    b = Network([3, 20, 1], "relu", "mse", seed=5, dropout=0.5)
+    X = np.ones((4, 3))
+    a1, b1 = a.forward(X, training=True), b.forward(X, training=True)
+    np.testing.assert_array_equal(a1, b1)
+    assert not np.array_equal(a1, a.forward(X, training=True))
