@@ -280,6 +280,13 @@ def r2_score(net: Network, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None) -
     return float(_r2(Y, A, sample_weight=w))
 
 
+# Settings for schedules named by string: over one fit of ``epochs`` epochs, step decay
+# divides by 10 twice, exponential decay ends near 1% of the rate, cosine reaches 0.
+_SCHEDULE_DEFAULTS: dict[str, Callable[[int], dict[str, Any]]] = {
+    "step": lambda epochs: {"step_size": max(1, epochs // 3)},
+    "exponential": lambda epochs: {"gamma": 0.01 ** (1.0 / max(epochs, 1))},
+    "cosine": lambda epochs: {"t_max": max(epochs, 1)},
+}
 _CLASSIFICATION_LOSSES = {"binary_crossentropy", "categorical_crossentropy"}
 ScoreFn = Callable[[Network, np.ndarray, np.ndarray, "np.ndarray | None"], float]
 
@@ -314,8 +321,10 @@ class Trainer:
     learning_rate : float, default=1e-3
         Initial learning rate (ignored by L-BFGS).
     schedule : str or Schedule, default="constant"
-        ``"constant"``, ``"step"``, ``"exponential"``, ``"cosine"``, ``"invscaling"``,
-        ``"plateau"`` (or an instance from :mod:`backprop.schedules`).
+        ``"constant"``, ``"step"`` (÷10 every ``epochs // 3`` epochs), ``"exponential"``
+        (to 1% over ``epochs``), ``"cosine"`` (to 0 over ``epochs``), ``"invscaling"``,
+        ``"plateau"`` (scikit-learn's ``"adaptive"``), or an instance from
+        :mod:`backprop.schedules` for other settings.
     batch_size : int or None, default=200
         Mini-batch size, clipped to the number of samples; ``None`` for full batches. The
         last partial batch is included.
@@ -408,7 +417,10 @@ class Trainer:
             self.optimizer = LBFGS(max_iter=epochs, tol=tol)
         else:
             self.optimizer = optimizer
-        self.schedule = get_schedule(schedule)
+        if isinstance(schedule, str) and schedule in _SCHEDULE_DEFAULTS:
+            self.schedule = get_schedule(schedule, **_SCHEDULE_DEFAULTS[schedule](epochs))
+        else:
+            self.schedule = get_schedule(schedule)
         _check_positive_int("batch_size", batch_size, allow_none=True)
         _check_positive_int("epochs", epochs)
         _check_positive_int("n_iter_no_change", n_iter_no_change)
