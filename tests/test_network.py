@@ -4,6 +4,7 @@ differences (float64) and PyTorch autograd."""
 from __future__ import annotations
 
 import itertools
+import zlib
 
 import numpy as np
 import pytest
@@ -146,7 +147,7 @@ def _pairs() -> list[tuple[str, str, str]]:
 
 @pytest.mark.parametrize(("hidden", "output", "loss"), _pairs())
 def test_gradcheck_every_activation_and_loss(hidden: str, output: str, loss: str) -> None:
-    rng = np.random.default_rng(abs(hash((hidden, output, loss))) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(f"{hidden}-{output}-{loss}".encode()))
     net = Network([4, 5, 3], [hidden, output], loss, seed=1)
     X = rng.normal(size=(7, 4))
     Y = make_targets(rng, loss, 7, 3)

@@ -1,6 +1,7 @@
 """backprop: neural networks trained by explicit, verified backpropagation."""
 
 from backprop.activations import get_activation
+from backprop.estimators import MLPClassifier, MLPRegressor
 from backprop.gradcheck import GradcheckResult, gradcheck
 from backprop.losses import get_loss
 from backprop.network import Network
@@ -15,6 +16,8 @@ __all__ = [
     "DivergenceError",
     "GradcheckResult",
     "History",
+    "MLPClassifier",
+    "MLPRegressor",
     "Network",
     "Trainer",
     "__version__",

@@ -63,7 +63,11 @@ class Activation:
 
     def __init__(self, backend: str | Backend = "numpy") -> None:
         self.be = get_backend(backend)
-        self.xp = self.be.xp
+
+    @property
+    def xp(self) -> Any:
+        """The array module (``numpy``): read through the backend, so objects pickle."""
+        return self.be.xp
 
     def forward(self, Z: Array) -> Array:
         """``A = g(Z)``; ``Z`` has shape ``(m, n)``, so does the result."""

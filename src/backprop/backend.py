@@ -44,6 +44,10 @@ class Backend:
     erf: Callable[[Any], Any]
     expit: Callable[[Any], Any]
 
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        """Pickle by name: a module cannot be pickled, and the backend is a registry entry."""
+        return (get_backend, (self.name,))
+
     def to_numpy(self, a: Any) -> np.ndarray:
         """Return ``a`` as a NumPy array on the host (no copy for NumPy input)."""
         if self.name == "numpy":

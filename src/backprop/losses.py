@@ -70,7 +70,11 @@ class Loss:
 
     def __init__(self, backend: str | Backend = "numpy") -> None:
         self.be = get_backend(backend)
-        self.xp = self.be.xp
+
+    @property
+    def xp(self) -> Any:
+        """The array module (``numpy``): read through the backend, so objects pickle."""
+        return self.be.xp
 
     def value(self, Y: Array, A: Array) -> Array:
         """Per-example loss from the outputs ``A`` (shape ``(m, n)``); returns shape ``(m,)``."""

@@ -116,7 +116,6 @@ class Network:
         backend: str | Backend = "numpy",
     ) -> None:
         self.backend = get_backend(backend)
-        self.xp = self.backend.xp
         self.dtype = _check_dtype(dtype)
         sizes = self._check_sizes(layer_sizes)
         self.layer_sizes = sizes
@@ -202,6 +201,11 @@ class Network:
         return [get_activation(a, self.backend) for a in names]
 
     # ------------------------------------------------------------------ views
+    @property
+    def xp(self) -> Any:
+        """The array module (``numpy``): read through the backend, so networks pickle."""
+        return self.backend.xp
+
     @property
     def n_layers(self) -> int:
         """``L``, the number of weight layers."""
@@ -473,6 +477,23 @@ class Network:
         return [(layer.grads["W"].copy(), layer.grads["b"].copy()) for layer in self.dense]
 
     # ------------------------------------------------------------------ state
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the architecture and the flat buffers, not the views into them."""
+        return {
+            "config": self.get_config(),
+            "backend": self.backend.name,
+            "parameters": self.backend.to_numpy(self.parameters),
+            "buffers": {k: self.backend.to_numpy(v) for k, v in self.buffers()},
+            "rng": self.rng.bit_generator.state,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Rebuild the layers so that ``W[l]`` and ``b[l]`` are views of one buffer again."""
+        self.__init__(**state["config"], backend=state["backend"])  # type: ignore[misc]
+        self.parameters[...] = self.xp.asarray(state["parameters"])
+        self.set_buffers(state["buffers"])
+        self.rng.bit_generator.state = state["rng"]
+
     def buffers(self) -> list[tuple[str, Array]]:
         """Non-trainable state: batch-norm running statistics, named by layer."""
         out = []

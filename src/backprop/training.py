@@ -476,7 +476,14 @@ class Trainer:
         self.converged = False
 
     # ------------------------------------------------------------------ helpers
-    def _class_weights(self, Y: np.ndarray) -> np.ndarray | None:
+    def _class_weights(self, Y: np.ndarray, w: np.ndarray | None) -> np.ndarray | None:
+        """Per-sample weights from ``class_weight``.
+
+        ``"balanced"`` gives class ``k`` the weight ``Σw / (n_classes · Σ_{i∈k} w_i)`` (the
+        sample weights ``w`` count, so a weight of 2 acts as a repeated sample). For
+        multilabel targets each label is balanced on its own (present / absent) and a
+        sample gets the mean of its labels' weights.
+        """
         cw = self.class_weight
         if cw is None:
             return None
@@ -485,17 +492,34 @@ class Trainer:
                 "class_weight needs a cross-entropy loss. Received: loss="
                 + repr(self.net.loss.name)
             )
+        weights = np.ones(Y.shape[0]) if w is None else np.asarray(w, dtype=np.float64)
+        multilabel = Y.shape[1] > 1 and self.net.loss.name == "binary_crossentropy"
+        if multilabel:
+            if cw != "balanced":
+                raise ValueError(
+                    "class_weight for multilabel targets must be 'balanced' or None. "
+                    f"Received: class_weight={cw!r}"
+                )
+            present = Y > 0.5
+            total = weights.sum()
+            pos = weights @ present
+            neg = total - pos
+            w_pos = np.where(pos > 0, total / (2 * np.maximum(pos, 1e-300)), 0.0)
+            w_neg = np.where(neg > 0, total / (2 * np.maximum(neg, 1e-300)), 0.0)
+            per_label = np.where(present, w_pos, w_neg)
+            return per_label.mean(axis=1).astype(self.net.dtype)
         if Y.shape[1] == 1:
             idx = (Y[:, 0] > 0.5).astype(np.intp)
             n_classes = 2
-        elif self.net.loss.name == "categorical_crossentropy":
+        else:
             idx = Y.argmax(axis=1)
             n_classes = Y.shape[1]
-        else:
-            raise ValueError("class_weight is not defined for multilabel targets")
         if cw == "balanced":
-            counts = np.bincount(idx, minlength=n_classes).astype(float)
-            table = np.where(counts > 0, len(idx) / (n_classes * np.maximum(counts, 1)), 0.0)
+            counts = np.bincount(idx, weights=weights, minlength=n_classes)
+            present_classes = np.count_nonzero(counts)
+            table = np.where(
+                counts > 0, weights.sum() / (present_classes * np.maximum(counts, 1e-300)), 0.0
+            )
         else:
             assert isinstance(cw, dict)
             table = np.ones(n_classes)
@@ -615,7 +639,7 @@ class Trainer:
         X = net.check_X(X)
         Y = net.check_Y(Y, X.shape[0])
         w = net.check_sample_weight(sample_weight, X.shape[0])
-        cw = self._class_weights(Y)
+        cw = self._class_weights(Y, w)
         if cw is not None:
             w = cw if w is None else w * cw
             if float(w.sum()) <= 0:

@@ -1,0 +1,875 @@
+"""``MLPClassifier`` and ``MLPRegressor``: the scikit-learn face of backprop.
+
+Every parameter that scikit-learn's ``MLPClassifier`` / ``MLPRegressor`` has is here with the
+same name, meaning and default, so swapping the import is enough for existing code. Beyond
+them: per-layer activations (a list for ``activation``), the solvers ``"rmsprop"`` and
+``"adamw"``, every learning-rate schedule for ``"sgd"``, ``dropout``, ``batch_norm``,
+``class_weight``, regression losses (``"absolute_error"``, ``"huber"``), ``dtype``,
+``callbacks``, a validation set passed to :meth:`fit` (``X_val``, ``y_val``), validation loss
+curves, per-layer gradient norms, and :meth:`transform` (the last hidden layer).
+
+No numerics live here: the estimators translate parameters and labels, and hand the work to
+:class:`~backprop.network.Network` and :class:`~backprop.training.Trainer`.
+
+Notes
+-----
+``coefs_[i]`` has scikit-learn's shape ``(n_in, n_out)``: it is ``W[i+1]ᵀ``, a transposed view
+of the network's weight (which has the seeds' and PyTorch's ``(n_out, n_in)``). Writing into
+it changes the network.
+"""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    RegressorMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from backprop.activations import ACTIVATIONS
+from backprop.network import Network
+from backprop.optimizers import LBFGS, SGD, Adam, AdamW, Optimizer, RMSprop
+from backprop.schedules import (
+    Constant,
+    CosineAnnealing,
+    ExponentialDecay,
+    InverseScaling,
+    ReduceOnPlateau,
+    Schedule,
+    StepDecay,
+)
+from backprop.training import Callback, History, Trainer
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+_SOLVERS = {"lbfgs", "sgd", "adam", "rmsprop", "adamw"}
+_SCHEDULES = {"constant", "invscaling", "adaptive", "step", "exponential", "cosine"}
+_ACTIVATION_NAMES = set(ACTIVATIONS) - {"softmax", "exp"} | {"logistic"}
+_SKLEARN_OUT = {"sigmoid": "logistic", "softmax": "softmax", "identity": "identity", "exp": "exp"}
+_REGRESSION_LOSSES = {
+    "squared_error": ("mean_squared_error", "identity"),
+    "absolute_error": ("mean_absolute_error", "identity"),
+    "huber": ("huber", "identity"),
+    "poisson": ("poisson", "exp"),
+}
+
+
+def _is_stochastic(est: _BaseMLP) -> bool:
+    if est.solver == "lbfgs":
+        raise AttributeError(
+            f"partial_fit is only available for stochastic optimizers. {est.solver} is not stochastic."
+        )
+    return True
+
+
+class _BaseMLP(TransformerMixin, BaseEstimator):
+    """Parameters, validation and training shared by the two estimators."""
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(_ACTIVATION_NAMES), list, tuple],
+        "solver": [StrOptions(_SOLVERS)],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions(_SCHEDULES)],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
+        "batch_norm": ["boolean"],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "dtype": [None, StrOptions({"float32", "float64"})],
+        "callbacks": [None, list, tuple],
+        "distributed": ["boolean", StrOptions({"auto"})],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: Any = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+        dropout: float | list[float] = 0.0,
+        batch_norm: bool = False,
+        weight_decay: float = 0.01,
+        dtype: str | None = None,
+        callbacks: list[Callback] | None = None,
+        distributed: bool | str = False,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.weight_decay = weight_decay
+        self.dtype = dtype
+        self.callbacks = callbacks
+        self.distributed = distributed
+
+    # ------------------------------------------------------------------ hooks for subclasses
+    def _loss_and_output(self, n_outputs: int) -> tuple[str, str]:
+        raise NotImplementedError
+
+    def _encode_y(self, y: Any, incremental: bool, classes: Any = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def _class_weight(self) -> Any:
+        return None
+
+    def _score_fn(self) -> Any:
+        return None
+
+    # ------------------------------------------------------------------ building blocks
+    def _hidden_sizes(self) -> list[int]:
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, Integral):
+            sizes = [sizes]
+        sizes = list(sizes)
+        for s in sizes:
+            if isinstance(s, bool) or not isinstance(s, Integral) or s <= 0:
+                raise ValueError(
+                    "hidden_layer_sizes must be > 0, got "
+                    f"{self.hidden_layer_sizes!r}. Received: hidden_layer_sizes={self.hidden_layer_sizes!r}"
+                )
+        return [int(s) for s in sizes]
+
+    def _hidden_activations(self, n_hidden: int) -> list[str]:
+        act = self.activation
+        if isinstance(act, str):
+            return [act] * n_hidden
+        acts = list(act)
+        if len(acts) != n_hidden:
+            raise ValueError(
+                f"activation must be one name or one per hidden layer ({n_hidden}). "
+                f"Received: activation={act!r}"
+            )
+        for a in acts:
+            if a not in _ACTIVATION_NAMES:
+                raise ValueError(
+                    f"activation entries must be among {sorted(_ACTIVATION_NAMES)}. Received: {a!r}"
+                )
+        return acts
+
+    def _batch_size(self, n_samples: int) -> int:
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if int(self.batch_size) > n_samples and self.solver != "lbfgs":
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. It is going to be "
+                "clipped",
+                stacklevel=3,
+            )
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _make_network(self, n_features: int, n_outputs: int, dtype: np.dtype[Any]) -> Network:
+        hidden = self._hidden_sizes()
+        loss, out = self._loss_and_output(n_outputs)
+        acts = [*self._hidden_activations(len(hidden)), out]
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        return Network(
+            [n_features, *hidden, n_outputs],
+            acts,
+            loss,
+            seed=int(seed),
+            dtype=dtype,
+            dropout=self.dropout if hidden else 0.0,
+            batch_norm=self.batch_norm if hidden else False,
+        )
+
+    def _make_optimizer(self) -> Optimizer | LBFGS:
+        lr = self.learning_rate_init
+        if self.solver == "sgd":
+            return SGD(learning_rate=lr, momentum=self.momentum,
+                       nesterov=bool(self.nesterovs_momentum and self.momentum > 0))  # fmt: skip
+        if self.solver == "adam":
+            return Adam(
+                learning_rate=lr, beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon
+            )
+        if self.solver == "adamw":
+            return AdamW(learning_rate=lr, beta_1=self.beta_1, beta_2=self.beta_2,
+                         epsilon=self.epsilon, weight_decay=self.weight_decay)  # fmt: skip
+        if self.solver == "rmsprop":
+            return RMSprop(learning_rate=lr, rho=self.beta_2, epsilon=self.epsilon,
+                           momentum=self.momentum if self.nesterovs_momentum is False else 0.0)  # fmt: skip
+        return LBFGS(max_iter=self.max_iter, max_fun=self.max_fun, tol=self.tol)
+
+    def _make_schedule(self) -> Schedule:
+        """As in scikit-learn, ``learning_rate`` drives the ``"sgd"`` solver only."""
+        name = self.learning_rate if self.solver == "sgd" else "constant"
+        if name == "invscaling":
+            return InverseScaling(power_t=self.power_t)
+        if name == "adaptive":
+            patience = self.n_iter_no_change if np.isfinite(self.n_iter_no_change) else 10**9
+            return ReduceOnPlateau(factor=0.2, patience=int(patience), tol=self.tol, min_lr=1e-6)
+        if name == "step":
+            return StepDecay(step_size=max(1, self.max_iter // 3))
+        if name == "exponential":
+            return ExponentialDecay(gamma=0.01 ** (1.0 / self.max_iter))
+        if name == "cosine":
+            return CosineAnnealing(t_max=self.max_iter)
+        return Constant()
+
+    def _make_trainer(self, net: Network, n_samples: int, incremental: bool) -> Trainer:
+        communicator = None
+        if self.distributed is not False:
+            from backprop.distributed import get_communicator
+
+            communicator = get_communicator("auto" if self.distributed == "auto" else True)
+        n_no_change = self.n_iter_no_change
+        return Trainer(
+            net,
+            self._make_optimizer(),
+            learning_rate=self.learning_rate_init,
+            schedule=self._make_schedule(),
+            batch_size=self._batch_size(n_samples),
+            epochs=1 if incremental else self.max_iter,
+            shuffle=self.shuffle,
+            tol=self.tol,
+            n_iter_no_change=int(n_no_change) if np.isfinite(n_no_change) else 2**62,
+            alpha=self.alpha,
+            early_stopping=self.early_stopping and not incremental,
+            validation_fraction=self.validation_fraction if self.early_stopping else None,
+            monitor="val_score",
+            score=self._score_fn(),
+            class_weight=self._class_weight(),
+            callbacks=list(self.callbacks or ()),
+            verbose=bool(self.verbose),
+            seed=int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max)),
+            communicator=communicator,
+        )
+
+    # ------------------------------------------------------------------ input
+    def _check_X(self, X: Any, reset: bool) -> np.ndarray:
+        X = validate_data(
+            self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=reset
+        )
+        return self._densify(X)
+
+    def _densify(self, X: Any) -> np.ndarray:
+        """Sparse input is densified: the engine multiplies dense arrays."""
+        if sp.issparse(X):
+            X = X.toarray()
+        return np.asarray(X)
+
+    def _dtype_for(self, X: np.ndarray) -> np.dtype[Any]:
+        if self.dtype is not None:
+            return np.dtype(self.dtype)
+        return X.dtype if X.dtype == np.float32 else np.dtype(np.float64)
+
+    # ------------------------------------------------------------------ training
+    def _fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any,
+        incremental: bool,
+        classes: Any = None,
+        X_val: Any = None,
+        y_val: Any = None,
+        sample_weight_val: Any = None,
+    ) -> _BaseMLP:
+        first = not hasattr(self, "network_")
+        reset = first or not (incremental or self.warm_start)
+        X, y = validate_data(
+            self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+            dtype=(np.float64, np.float32), reset=reset, y_numeric=self._y_numeric,
+        )  # fmt: skip
+        X = self._densify(X)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        Y = self._encode_y(y, incremental=not reset, classes=classes)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+            if not np.all(sample_weight >= 0) or float(sample_weight.sum()) <= 0:
+                raise ValueError(
+                    "sample_weight must be non-negative and not all zero. Received: "
+                    f"sample_weight with sum {float(np.sum(sample_weight))}"
+                )
+        validation: tuple[Any, ...] | None = None
+        if X_val is not None or y_val is not None:
+            if X_val is None or y_val is None:
+                raise ValueError("X_val and y_val must be given together.")
+            Xv = self._check_X(X_val, reset=False)
+            yv = np.asarray(y_val)
+            if yv.ndim == 2 and yv.shape[1] == 1:
+                yv = column_or_1d(yv)
+            validation = (Xv, self._encode_y(yv, incremental=True))
+            if sample_weight_val is not None:
+                validation += (_check_sample_weight(sample_weight_val, Xv, dtype=Xv.dtype),)
+
+        if reset:
+            self.network_ = self._make_network(X.shape[1], Y.shape[1], self._dtype_for(X))
+            self._trainer = self._make_trainer(self.network_, X.shape[0], incremental)
+            self.t_ = 0
+        else:
+            self._trainer.epochs = 1 if incremental else self.max_iter
+            self._trainer.batch_size = self._batch_size(X.shape[0])
+            self._trainer.early_stopping = self.early_stopping and not incremental
+        trainer = self._trainer
+        self.n_outputs_ = Y.shape[1]
+        self.n_layers_ = len(self._hidden_sizes()) + 2
+        self.out_activation_ = _SKLEARN_OUT[self.network_.output_activation.name]
+        epochs_before = len(trainer.history.loss)
+        trainer.fit(X, Y, sample_weight=sample_weight, validation_data=validation)
+        self._record(trainer, incremental, epochs_before)
+        return self
+
+    def _record(self, trainer: Trainer, incremental: bool, epochs_before: int) -> None:
+        h: History = trainer.history
+        self.history_ = h
+        self.n_iter_ = len(h.loss)  # counts on over warm starts and partial fits, as sklearn's
+        self.t_ = trainer.samples_seen
+        self.loss_curve_ = list(h.loss)
+        self.loss_ = h.loss[-1]
+        self.gradient_norms_ = np.array(h.grad_norms)
+        self.validation_loss_curve_: list[float] | None = list(h.val_loss) if h.val_loss else None
+        self.validation_scores_: list[float] | None
+        self.best_validation_score_: float | None
+        self.best_loss_: float | None
+        if self.early_stopping and not incremental:
+            self.validation_scores_ = list(h.val_score)
+            self.best_validation_score_ = max(h.val_score)
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = list(h.val_score) if h.val_score else None
+            self.best_validation_score_ = max(h.val_score) if h.val_score else None
+            self.best_loss_ = min(h.loss)
+        if (
+            not incremental
+            and self.solver != "lbfgs"
+            and not trainer.converged
+            and not trainer.stop_training
+            and len(h.loss) - epochs_before >= self.max_iter
+        ):
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                "optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        if self.solver == "lbfgs" and not incremental:
+            result = getattr(trainer, "lbfgs_result", None)
+            if result is not None and result.status != 0 and result.nit >= self.max_iter:
+                warnings.warn(
+                    "lbfgs failed to converge after "
+                    f"{result.nit} iteration(s) (status={result.status}): {result.message}. "
+                    "Increase the number of iterations (max_iter) or scale the data.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+
+    # ------------------------------------------------------------------ fitted views
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """Weights in scikit-learn's ``(n_in, n_out)`` layout: transposed views of ``W[l]``."""
+        check_is_fitted(self, "network_")
+        return [W.T for W in self.network_.weights]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """Biases ``b[l]``, shape ``(n_out,)``: views into the network's buffer."""
+        check_is_fitted(self, "network_")
+        return list(self.network_.biases)
+
+    def _forward(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "network_")
+        X = self._check_X(X, reset=False)
+        return self.network_._forward(np.asarray(X, dtype=self.network_.dtype), training=False)
+
+    def transform(self, X: Any) -> np.ndarray:
+        """The last hidden layer's activations, shape ``(n_samples, hidden_layer_sizes[-1])``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        """
+        check_is_fitted(self, "network_")
+        if self.network_.n_layers < 2:
+            raise ValueError(
+                "transform needs at least one hidden layer; hidden_layer_sizes is empty"
+            )
+        self._forward(X)
+        return self.network_.dense[-2].A.copy()
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier trained by explicit backpropagation.
+
+    A drop-in for :class:`sklearn.neural_network.MLPClassifier` (same parameters, defaults
+    and fitted attributes), with more: see the module docstring. Binary problems use one
+    sigmoid output and binary cross-entropy, multiclass a softmax and categorical
+    cross-entropy, multilabel (a 2-D indicator ``y``) one sigmoid per label.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of int, default=(100,)
+    activation : str or list of str, default="relu"
+        ``"identity"``, ``"logistic"``, ``"tanh"``, ``"relu"`` (as scikit-learn), and
+        ``"leaky_relu"``, ``"elu"``, ``"gelu"``, ``"softplus"``; a list gives one per hidden
+        layer.
+    solver : {"adam", "sgd", "lbfgs", "rmsprop", "adamw"}, default="adam"
+    alpha : float, default=1e-4
+        L2 penalty: the objective is ``Σ w L / Σ w + α/(2 Σ w) Σ_l ‖W[l]‖²`` per batch.
+    batch_size : int or "auto", default="auto"
+        ``min(200, n_samples)`` for ``"auto"``.
+    learning_rate : {"constant", "invscaling", "adaptive", "step", "exponential", "cosine"}, default="constant"
+        Schedule of the ``"sgd"`` solver (ignored by the others, as in scikit-learn).
+    learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start,
+    momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2,
+    epsilon, n_iter_no_change, max_fun
+        As in scikit-learn. ``early_stopping`` monitors the validation accuracy and restores
+        the best weights.
+    dropout : float or list of float, default=0.0
+        Inverted-dropout rate after each hidden layer, during training only.
+    batch_norm : bool, default=False
+        Batch normalization before each hidden activation.
+    class_weight : dict, "balanced" or None, default=None
+        Weights per class label, multiplied into the sample weights.
+    weight_decay : float, default=0.01
+        Decoupled weight decay of ``"adamw"``.
+    dtype : {"float32", "float64"} or None, default=None
+        Computation precision; ``None`` keeps float32 input in float32, else float64.
+    callbacks : list of Callback or None, default=None
+        :class:`backprop.training.Callback` objects called during training.
+    distributed : bool or "auto", default=False
+        Data-parallel training over MPI when run under ``mpiexec`` (see
+        :mod:`backprop.distributed`); ``"auto"`` uses MPI when a launcher is detected.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coefs_ : list of ndarray
+        ``coefs_[i]`` has shape ``(n_in, n_out)`` (scikit-learn's layout, ``W[i+1]ᵀ``).
+    intercepts_ : list of ndarray
+    loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_, t_,
+    n_features_in_, feature_names_in_, n_iter_, n_layers_, n_outputs_, out_activation_
+        As in scikit-learn.
+    validation_loss_curve_ : list of float or None
+        Validation loss per epoch when there is validation data.
+    gradient_norms_ : ndarray of shape (n_iter_, n_layers_ - 1)
+        ``‖dW[l]‖`` per epoch and layer, averaged over the epoch's mini-batches.
+    network_ : Network
+        The trained network.
+    history_ : History
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from backprop import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> clf = MLPClassifier((16,), learning_rate_init=0.01, max_iter=1000, random_state=0)
+    >>> clf.fit(X, y).score(X, y) > 0.95
+    True
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **_BaseMLP._parameter_constraints,
+        "class_weight": [None, dict, StrOptions({"balanced"})],
+    }
+    _y_numeric = False
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: Any = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+        dropout: float | list[float] = 0.0,
+        batch_norm: bool = False,
+        class_weight: dict[Any, float] | str | None = None,
+        weight_decay: float = 0.01,
+        dtype: str | None = None,
+        callbacks: list[Callback] | None = None,
+        distributed: bool | str = False,
+    ) -> None:
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+            verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            dropout=dropout, batch_norm=batch_norm, weight_decay=weight_decay, dtype=dtype,
+            callbacks=callbacks, distributed=distributed,
+        )  # fmt: skip
+        self.class_weight = class_weight
+
+    def _loss_and_output(self, n_outputs: int) -> tuple[str, str]:
+        if self._multiclass:
+            return "categorical_crossentropy", "softmax"
+        return "binary_crossentropy", "sigmoid"
+
+    def _encode_y(self, y: Any, incremental: bool, classes: Any = None) -> np.ndarray:
+        check_classification_targets(y)
+        if not incremental:
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y if classes is None else classes)
+            self.classes_ = self._label_binarizer.classes_
+            if classes is not None and not set(unique_labels(y)) <= set(self.classes_):
+                raise ValueError(
+                    f"`y` has classes not in `classes`: {sorted(set(unique_labels(y)) - set(self.classes_))}"
+                )
+        else:
+            labels = unique_labels(y)
+            if (
+                self.warm_start
+                and not hasattr(self, "_partial")
+                and set(labels) != set(self.classes_)
+            ):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as in the "
+                    f"previous call to fit. Previously got {self.classes_}, `y` has {labels}"
+                )
+            if not set(labels) <= set(self.classes_):
+                raise ValueError(
+                    f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
+                    f"'y' has {labels}."
+                )
+        self._multilabel = self._label_binarizer.y_type_.startswith("multilabel")
+        self._multiclass = not self._multilabel and len(self.classes_) > 2
+        if len(self.classes_) < 2 and not self._multilabel:
+            raise ValueError(
+                "The number of classes has to be greater than one; got "
+                f"{len(self.classes_)} class: {self.classes_}"
+            )
+        return self._label_binarizer.transform(y).astype(np.float64)
+
+    def _class_weight(self) -> Any:
+        cw = self.class_weight
+        if cw is None or isinstance(cw, str):
+            return cw
+        table = {}
+        for label, weight in cw.items():
+            where = np.flatnonzero(self.classes_ == label)
+            if where.size == 0:
+                raise ValueError(
+                    f"class_weight has a label not in classes_ {list(self.classes_)}. Received: {label!r}"
+                )
+            table[int(where[0])] = float(weight)
+        return table
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        X_val: Any = None,
+        y_val: Any = None,
+        sample_weight_val: Any = None,
+    ) -> MLPClassifier:
+        """Fit the model to ``X`` and ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Labels (any hashable), or a binary indicator matrix for multilabel.
+        sample_weight : array-like of shape (n_samples,), optional
+        X_val, y_val, sample_weight_val : optional
+            A validation set, evaluated every epoch (``validation_loss_curve_``,
+            ``validation_scores_``) and used by ``early_stopping`` instead of a split.
+
+        Returns
+        -------
+        self
+        """
+        self._fit(X, y, sample_weight, incremental=False, X_val=X_val, y_val=y_val,
+                  sample_weight_val=sample_weight_val)  # fmt: skip
+        return self
+
+    @available_if(_is_stochastic)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(
+        self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
+    ) -> MLPClassifier:
+        """One pass over ``X``, ``y`` (multilabel targets included).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), optional
+        classes : array of shape (n_classes,), optional
+            All the classes; required on the first call unless ``y`` is multilabel.
+        """
+        if not hasattr(self, "network_"):
+            if classes is None and type_of_target(y).startswith("multilabel"):
+                classes = np.asarray(y)[:0]
+                self._fit(X, y, sample_weight, incremental=True)
+                return self
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            self._fit(X, y, sample_weight, incremental=True, classes=classes)
+            return self
+        self._fit(X, y, sample_weight, incremental=True)
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape ``(n_samples, n_classes)`` (columns follow ``classes_``)."""
+        A = self._forward(X)
+        if self._multiclass or self._multilabel:
+            return A.copy()
+        Z = self.network_.dense[-1].Z  # both columns from the logit: no 1 - p cancellation
+        return np.hstack([self.network_.output_activation.forward(-Z), A])
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """``log(predict_proba(X))``; ``-inf`` where a probability underflows to 0."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted labels, shape ``(n_samples,)`` (or an indicator matrix for multilabel)."""
+        A = self._forward(X)
+        if self._multiclass:
+            return self.classes_[A.argmax(axis=1)]
+        if self._multilabel:
+            return (A > 0.5).astype(int)
+        return self.classes_[(A[:, 0] > 0.5).astype(int)]
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor trained by explicit backpropagation.
+
+    A drop-in for :class:`sklearn.neural_network.MLPRegressor`; parameters as
+    :class:`MLPClassifier` (without ``class_weight``), plus:
+
+    Parameters
+    ----------
+    loss : {"squared_error", "absolute_error", "huber", "poisson"}, default="squared_error"
+        ``"poisson"`` uses the exp output (the log link), as scikit-learn does; the others
+        the identity.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from backprop import MLPRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> reg = MLPRegressor(hidden_layer_sizes=(32,), learning_rate_init=0.01, max_iter=1000,
+    ...                    random_state=0).fit(X, y)
+    >>> reg.score(X, y) > 0.5
+    True
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **_BaseMLP._parameter_constraints,
+        "loss": [StrOptions(set(_REGRESSION_LOSSES))],
+    }
+    _y_numeric = True
+
+    def __init__(
+        self,
+        loss: str = "squared_error",
+        hidden_layer_sizes: Any = (100,),
+        activation: Any = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+        dropout: float | list[float] = 0.0,
+        batch_norm: bool = False,
+        weight_decay: float = 0.01,
+        dtype: str | None = None,
+        callbacks: list[Callback] | None = None,
+        distributed: bool | str = False,
+    ) -> None:
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+            verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            dropout=dropout, batch_norm=batch_norm, weight_decay=weight_decay, dtype=dtype,
+            callbacks=callbacks, distributed=distributed,
+        )  # fmt: skip
+        self.loss = loss
+
+    def _loss_and_output(self, n_outputs: int) -> tuple[str, str]:
+        return _REGRESSION_LOSSES[self.loss]
+
+    def _encode_y(self, y: Any, incremental: bool, classes: Any = None) -> np.ndarray:
+        Y = np.asarray(y, dtype=np.float64)
+        if not np.isfinite(Y).all():
+            raise ValueError("Input y contains NaN or infinity.")
+        if self.loss == "poisson" and Y.size and Y.min() < 0:
+            raise ValueError(
+                f"loss='poisson' needs non-negative targets. Received: y with minimum {Y.min()}"
+            )
+        if not incremental:
+            self._y_1d = Y.ndim == 1
+        return Y.reshape(-1, 1) if Y.ndim == 1 else Y
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        X_val: Any = None,
+        y_val: Any = None,
+        sample_weight_val: Any = None,
+    ) -> MLPRegressor:
+        """Fit the model to ``X`` and ``y`` (single or multi-output).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), optional
+        X_val, y_val, sample_weight_val : optional
+            A validation set (see :meth:`MLPClassifier.fit`).
+        """
+        self._fit(X, y, sample_weight, incremental=False, X_val=X_val, y_val=y_val,
+                  sample_weight_val=sample_weight_val)  # fmt: skip
+        return self
+
+    @available_if(_is_stochastic)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
+        """One pass over ``X``, ``y``."""
+        self._fit(X, y, sample_weight, incremental=True)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions, shape ``(n_samples,)`` or ``(n_samples, n_outputs)``."""
+        A = self._forward(X)
+        return A.ravel() if self._y_1d else A.copy()
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        if self.loss == "poisson":
+            tags.target_tags.positive_only = True
+        return tags
