@@ -16,10 +16,12 @@ through ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and ``MKL_NUM_THREADS``:
 Every run trains the same network with Adam on the same data (synthetic, 10 classes) with
 the same global batch, so the ranks share the arithmetic of each batch and one
 ``Allreduce`` of the flat gradient per step sums it. The first epoch is a warm-up and not
-counted; the median of the timed epochs is reported. Printed: seconds per epoch, speedup
-and scaling efficiency ``t1 / (N · tN)`` against the 1-thread process, the speedup against
-the ``N``-thread process, and the share of an epoch spent in ``Allreduce`` (waiting for the
-slower rank included).
+counted; the median of the timed epochs is taken, then the median of that over
+``--rounds`` repetitions of every run (interleaved, in a different order each round).
+Printed: seconds per epoch, speedup and scaling efficiency ``t1 / (N · tN)`` against the
+1-thread process, the speedup against the ``N``-thread process, and the share of an epoch
+spent in ``Allreduce`` (waiting for the slower rank included). On a shared machine the
+times are noisy; compare them within one run.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=3, help="timed epochs, after one warm-up")
     p.add_argument("--dtype", default="float64", choices=["float32", "float64"])
     p.add_argument("--ranks", type=int, nargs="+", default=[2], help="rank counts to run")
+    p.add_argument("--rounds", type=int, default=3, help="repetitions of every run, interleaved")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -171,12 +174,27 @@ def main() -> None:
     print(
         f"backprop data-parallel scaling: {args.rows} × {args.features}, network {sizes}, "
         f"Adam, global batch {args.batch_size}, {args.dtype}; median of {args.epochs} "
-        f"epochs after a warm-up; {os.cpu_count()} CPUs"
+        f"epochs after a warm-up, median of {args.rounds} interleaved rounds; "
+        f"{os.cpu_count()} CPUs"
     )
     n_max = max(args.ranks)
-    t1 = launch(args, 1, 1)
-    tn_threads = launch(args, 1, n_max) if n_max > 1 else t1
-    runs = [launch(args, n, 1) for n in args.ranks if n > 1]
+    plan = [(1, 1)] + ([(1, n_max)] if n_max > 1 else []) + [(n, 1) for n in args.ranks if n > 1]
+    results: dict[tuple[int, int], list[dict[str, Any]]] = {key: [] for key in plan}
+    for r in range(args.rounds):  # interleaved, in a different order each round
+        for key in plan[r % len(plan) :] + plan[: r % len(plan)]:
+            results[key].append(launch(args, *key))
+
+    def median_run(key: tuple[int, int]) -> dict[str, Any]:
+        runs = results[key]
+        return {
+            "ranks": runs[0]["ranks"],
+            "epoch_s": statistics.median(r["epoch_s"] for r in runs),
+            "allreduce_s": statistics.median(r["allreduce_s"] for r in runs),
+        }
+
+    t1 = median_run((1, 1))
+    tn_threads = median_run((1, n_max)) if n_max > 1 else t1
+    runs = [median_run((n, 1)) for n in args.ranks if n > 1]
     header = f"{'run':<26}{'s/epoch':>9}{'allreduce':>11}{'speedup':>9}{'efficiency':>12}"
     print(header)
     print("-" * len(header))
