@@ -470,6 +470,135 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
+    # ------------------------------------------------------------------ model files
+    _STATE_ATTRS: ClassVar[tuple[str, ...]] = (
+        "n_iter_", "t_", "loss_", "best_loss_", "loss_curve_", "validation_scores_",
+        "best_validation_score_", "validation_loss_curve_", "n_outputs_", "n_layers_",
+        "out_activation_", "n_features_in_",
+    )  # fmt: skip
+
+    def _get_model_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """JSON-able configuration and arrays for :func:`backprop.save` (no pickle).
+
+        Holds the parameters (without callbacks), the network's architecture and flat
+        parameters, batch-norm statistics, the fitted attributes, the classes, the history
+        and, when set by the command line, ``preprocessing_`` (a ``(config, arrays)`` pair).
+        Optimizer state is not part of a model file; checkpoints hold it.
+        """
+        check_is_fitted(self, "network_")
+        params = {k: v for k, v in self.get_params().items() if k != "callbacks"}
+        params = {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+        fitted = {k: getattr(self, k) for k in self._STATE_ATTRS if hasattr(self, k)}
+        config: dict[str, Any] = {
+            "params": params,
+            "network": self.network_.get_config(),
+            "fitted": fitted,
+            "history": self.history_.as_dict(),
+            "extra": self._extra_state(),
+        }
+        if hasattr(self, "feature_names_in_"):
+            config["feature_names_in_"] = [str(f) for f in self.feature_names_in_]
+        arrays = {"parameters": np.asarray(self.network_.parameters)}
+        for name, value in self.network_.buffers():
+            arrays[f"buffer.{name}"] = np.asarray(value)
+        preprocessing = getattr(self, "preprocessing_", None)
+        if preprocessing is not None:
+            pconf, parrays = preprocessing
+            config["preprocessing"] = pconf
+            for name, value in parrays.items():
+                arrays[f"preprocessing.{name}"] = np.asarray(value)
+        return config, arrays
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def _set_extra_state(self, extra: dict[str, Any]) -> None:
+        pass
+
+    @classmethod
+    def _from_model_state(cls, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
+        """Rebuild a fitted estimator from :meth:`_get_model_state` output.
+
+        Raises
+        ------
+        ValueError
+            For any inconsistency: unknown parameters, a network that does not match the
+            parameters, arrays of the wrong shape or dtype, non-finite weights.
+        """
+        if not isinstance(config, dict):
+            raise ValueError("the estimator configuration must be a JSON object")
+        for key in ("params", "network", "fitted", "history", "extra"):
+            if key not in config:
+                raise ValueError(f"the estimator configuration lacks {key!r}")
+        params = config["params"]
+        if not isinstance(params, dict):
+            raise ValueError("'params' must be a JSON object")
+        valid = set(cls().get_params())
+        unknown = sorted(set(params) - valid)
+        if unknown:
+            raise ValueError(f"unknown estimator parameters: {', '.join(unknown)}")
+        est = cls(**params)
+        est._validate_params()
+        net_config = config["network"]
+        if not isinstance(net_config, dict):
+            raise ValueError("'network' must be a JSON object")
+        net = Network(**net_config)
+        theta = arrays.get("parameters")
+        if theta is None:
+            raise ValueError("the file lacks the tensor 'parameters'")
+        if theta.shape != net.parameters.shape or theta.dtype != net.dtype:
+            raise ValueError(
+                f"'parameters' has shape {theta.shape} and dtype {theta.dtype}; the architecture "
+                f"needs shape {net.parameters.shape} and dtype {net.dtype}"
+            )
+        if not np.isfinite(theta).all():
+            raise ValueError("'parameters' contains NaN or infinity")
+        net.parameters[...] = theta
+        expected = {f"buffer.{name}" for name, _ in net.buffers()}
+        extra_arrays = {
+            k for k in arrays if k != "parameters" and not k.startswith("preprocessing.")
+        }
+        if extra_arrays != expected:
+            raise ValueError(
+                f"buffers in the file {sorted(extra_arrays)} do not match the architecture's "
+                f"{sorted(expected)}"
+            )
+        buffers = {}
+        for name, value in net.buffers():
+            arr = arrays[f"buffer.{name}"]
+            if arr.shape != value.shape or not np.isfinite(arr).all():
+                raise ValueError(f"buffer {name!r} has the wrong shape or non-finite values")
+            buffers[name] = arr
+        net.set_buffers(buffers)
+        if len(net.layer_sizes) - 2 != len(est._hidden_sizes()):
+            raise ValueError("the network does not match hidden_layer_sizes")
+        est.network_ = net
+        fitted = config["fitted"]
+        if not isinstance(fitted, dict) or not set(fitted) <= set(cls._STATE_ATTRS):
+            raise ValueError("'fitted' must be a JSON object of fitted attributes")
+        for key, value in fitted.items():
+            setattr(est, key, value)
+        if fitted.get("n_features_in_") != net.layer_sizes[0]:
+            raise ValueError("n_features_in_ does not match the network's input width")
+        if "feature_names_in_" in config:
+            names = config["feature_names_in_"]
+            if not isinstance(names, list) or len(names) != net.layer_sizes[0]:
+                raise ValueError("feature_names_in_ does not match the network's input width")
+            est.feature_names_in_ = np.asarray(names, dtype=object)
+        est.history_ = History.from_dict(config["history"])
+        est._set_extra_state(config["extra"])
+        if "preprocessing" in config:
+            parrays = {
+                k[len("preprocessing.") :]: v
+                for k, v in arrays.items()
+                if k.startswith("preprocessing.")
+            }
+            est.preprocessing_ = (config["preprocessing"], parrays)
+        est.gradient_norms_ = np.array(est.history_.grad_norms)
+        est._trainer = est._make_trainer(net, 1, incremental=False)
+        est._trainer.history = est.history_
+        return est
+
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multi-layer perceptron classifier trained by explicit backpropagation.
@@ -735,6 +864,47 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         tags.classifier_tags.multi_label = True
         return tags
 
+    def _extra_state(self) -> dict[str, Any]:
+        classes = self.classes_
+        return {
+            "classes": [c.item() if hasattr(c, "item") else c for c in classes],
+            "classes_dtype": classes.dtype.str if classes.dtype.kind != "O" else "object",
+            "y_type": self._label_binarizer.y_type_,
+        }
+
+    def _set_extra_state(self, extra: dict[str, Any]) -> None:
+        kinds = {"object": "O"}
+        dtype = extra.get("classes_dtype")
+        if not isinstance(dtype, str) or (kinds.get(dtype) or np.dtype(dtype).kind) not in "biufUO":
+            raise ValueError(f"unsupported classes dtype {dtype!r}")
+        values = extra.get("classes")
+        if not isinstance(values, list) or len(values) < 1:
+            raise ValueError("'classes' must be a non-empty list")
+        if any(not isinstance(v, str | int | float | bool) for v in values):
+            raise ValueError("'classes' holds values that are not labels")
+        classes = np.asarray(values, dtype=object if dtype == "object" else np.dtype(dtype))
+        y_type = extra.get("y_type")
+        if y_type not in ("binary", "multiclass", "multilabel-indicator"):
+            raise ValueError(f"unsupported target type {y_type!r}")
+        lb = LabelBinarizer()
+        if y_type == "multilabel-indicator":
+            lb.fit(np.eye(len(classes), dtype=int)[: max(2, len(classes))])
+        else:
+            lb.fit(classes)
+        if len(lb.classes_) != len(classes):
+            raise ValueError("'classes' has duplicate labels")
+        lb.classes_ = classes
+        self._label_binarizer = lb
+        self.classes_ = classes
+        self._multilabel = y_type == "multilabel-indicator"
+        self._multiclass = not self._multilabel and len(classes) > 2
+        n_out = 1 if not (self._multilabel or self._multiclass) else len(classes)
+        if n_out != self.network_.layer_sizes[-1]:
+            raise ValueError(
+                f"{len(classes)} classes need {n_out} outputs; the network has "
+                f"{self.network_.layer_sizes[-1]}"
+            )
+
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor trained by explicit backpropagation.
@@ -860,6 +1030,17 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """One pass over ``X``, ``y``."""
         self._fit(X, y, sample_weight, incremental=True)
         return self
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"y_1d": bool(self._y_1d)}
+
+    def _set_extra_state(self, extra: dict[str, Any]) -> None:
+        y_1d = extra.get("y_1d")
+        if not isinstance(y_1d, bool):
+            raise ValueError("'y_1d' must be true or false")
+        if y_1d and self.network_.layer_sizes[-1] != 1:
+            raise ValueError("a 1-D target needs one output")
+        self._y_1d = y_1d
 
     def predict(self, X: Any) -> np.ndarray:
         """Predictions, shape ``(n_samples,)`` or ``(n_samples, n_outputs)``."""
