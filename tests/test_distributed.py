@@ -408,3 +408,22 @@ def test_abort_on_error_without_mpi_just_raises(capsys: pytest.CaptureFixture[st
     with pytest.raises(KeyError), abort_on_error(None):
         raise KeyError("x")
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.mpi
+@pytest.mark.slow
+def test_estimator_fit_under_mpi_equals_one_process(tmp_path: Path) -> None:
+    """``MLPClassifier(distributed=True)`` on 2 ranks: the weights of one process."""
+    out = tmp_path / "est.json"
+    proc = run_mpi(2, str(SCRIPTS / "estimator_fit.py"), str(out))
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    assert result["identical"]
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        single = load_script("estimator_fit").fit()
+    assert_close(np.array(result["params"]), single.network_.parameters)

@@ -235,11 +235,30 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             )
         return int(np.clip(self.batch_size, 1, n_samples))
 
-    def _make_network(self, n_features: int, n_outputs: int, dtype: np.dtype[Any]) -> Network:
+    def _communicator(self) -> Any:
+        """The MPI communicator when ``distributed`` asks for one and a launcher runs us."""
+        if self.distributed is False:
+            return None
+        from backprop.distributed import get_communicator
+
+        return get_communicator("auto" if self.distributed == "auto" else True)
+
+    def _seed(self, comm: Any) -> int:
+        """A seed from ``random_state``; under MPI every rank gets rank 0's."""
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        if comm is None:
+            return seed
+        from backprop.distributed import shared_seed
+
+        return int(shared_seed(seed, comm))
+
+    def _make_network(
+        self, n_features: int, n_outputs: int, dtype: np.dtype[Any], comm: Any = None
+    ) -> Network:
         hidden = self._hidden_sizes()
         loss, out = self._loss_and_output(n_outputs)
         acts = [*self._hidden_activations(len(hidden)), out]
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        seed = self._seed(comm)
         return Network(
             [n_features, *hidden, n_outputs],
             acts,
@@ -283,12 +302,14 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             return CosineAnnealing(t_max=self.max_iter)
         return Constant()
 
-    def _make_trainer(self, net: Network, n_samples: int, incremental: bool) -> Trainer:
-        communicator = None
-        if self.distributed is not False:
-            from backprop.distributed import get_communicator
+    def _make_trainer(
+        self, net: Network, n_samples: int, incremental: bool, comm: Any = None
+    ) -> Trainer:
+        verbose = bool(self.verbose)
+        if comm is not None:
+            from backprop.distributed import is_root
 
-            communicator = get_communicator("auto" if self.distributed == "auto" else True)
+            verbose = verbose and is_root(comm)
         n_no_change = self.n_iter_no_change
         return Trainer(
             net,
@@ -307,9 +328,9 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             score=self._score_fn(),
             class_weight=self._class_weight(),
             callbacks=list(self.callbacks or ()),
-            verbose=bool(self.verbose),
-            seed=int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max)),
-            communicator=communicator,
+            verbose=verbose,
+            seed=self._seed(comm),
+            communicator=comm,
         )
 
     # ------------------------------------------------------------------ input
@@ -372,8 +393,14 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
                 validation += (_check_sample_weight(sample_weight_val, Xv, dtype=Xv.dtype),)
 
         if reset:
-            self.network_ = self._make_network(X.shape[1], Y.shape[1], self._dtype_for(X))
-            self._trainer = self._make_trainer(self.network_, X.shape[0], incremental)
+            comm = self._communicator()
+            self.network_ = self._make_network(X.shape[1], Y.shape[1], self._dtype_for(X), comm)
+            if comm is not None:
+                from backprop.distributed import broadcast_parameters, check_replicated
+
+                broadcast_parameters(self.network_, comm)
+                check_replicated(comm, X=X, Y=Y, sample_weight=sample_weight)
+            self._trainer = self._make_trainer(self.network_, X.shape[0], incremental, comm)
             self.t_ = 0
         else:
             self._trainer.epochs = 1 if incremental else self.max_iter
@@ -384,7 +411,13 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         self.n_layers_ = len(self._hidden_sizes()) + 2
         self.out_activation_ = _SKLEARN_OUT[self.network_.output_activation.name]
         epochs_before = len(trainer.history.loss)
-        trainer.fit(X, Y, sample_weight=sample_weight, validation_data=validation)
+        if trainer.communicator is None:
+            trainer.fit(X, Y, sample_weight=sample_weight, validation_data=validation)
+        else:  # a failing rank ends the whole MPI job instead of leaving the others waiting
+            from backprop.distributed import abort_on_error
+
+            with abort_on_error(trainer.communicator):
+                trainer.fit(X, Y, sample_weight=sample_weight, validation_data=validation)
         self._record(trainer, incremental, epochs_before)
         return self
 
