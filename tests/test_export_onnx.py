@@ -1,0 +1,210 @@
+"""ONNX export: onnxruntime gives our outputs for every activation, batch size and dtype."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from backprop import Network
+from backprop.activations import Activation
+from backprop.export.onnx import DEFAULT_OPSET, export_onnx
+from backprop.persistence import load, save
+from tests.conftest import ALL_ACTIVATIONS
+
+ACTIVATIONS = [*ALL_ACTIVATIONS, "exp"]
+
+
+def run(path: Path, X: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {"X": X})
+    return np.asarray(out)
+
+
+def net_with_stats(activation: str, dtype: str, output: str | None = None) -> Network:
+    """A 4-7-6-3 network with batch norm, dropout, and running statistics off (0, 1)."""
+    # exp in the middle of a chain of exps overflows: there it sits between tanh layers.
+    middle = "tanh" if activation == "exp" else activation
+    net = Network(
+        [4, 7, 6, 3],
+        [activation, middle, output or activation],
+        "categorical_crossentropy" if output == "softmax" else "mse",
+        seed=0,
+        dtype=dtype,
+        dropout=0.3,
+        batch_norm=[True, False],
+    )
+    rng = np.random.default_rng(1)
+    net._forward(net.check_X(rng.normal(size=(64, 4)) * 2 + 0.5), training=True)
+    bn = net.dense[0].batch_norm
+    assert bn is not None and not np.allclose(bn.running_var, 1.0)
+    net.parameters += (0.05 * rng.normal(size=net.n_params)).astype(net.dtype)
+    return net
+
+
+@pytest.mark.parametrize("opset", [DEFAULT_OPSET, 20])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_float32_matches_ours_within_1e5(tmp_path: Path, activation: str, opset: int) -> None:
+    net = net_with_stats(activation, "float32")
+    path = tmp_path / "net.onnx"
+    export_onnx(net, path, opset=opset)
+    rng = np.random.default_rng(2)
+    for m in (1, 17):
+        X = (rng.normal(size=(m, 4)) * 3).astype(np.float32)
+        out = run(path, X)
+        assert out.shape == (m, 3) and out.dtype == np.float32
+        np.testing.assert_allclose(out, net.forward(X), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_float64_graph(tmp_path: Path, activation: str) -> None:
+    net = net_with_stats(activation, "float64")
+    path = tmp_path / "net.onnx"
+    export_onnx(net, path)
+    X = np.random.default_rng(3).normal(size=(17, 4)) * 3
+    out = run(path, X)
+    assert out.dtype == np.float64
+    # GELU's erf runs in float32 (onnxruntime has no float64 Erf); the rest in float64.
+    tol = 1e-6 if activation == "gelu" else 1e-10
+    np.testing.assert_allclose(out, net.forward(X), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "softplus", "elu", "gelu", "exp", "tanh"])
+def test_large_inputs_stay_finite_and_close(tmp_path: Path, activation: str) -> None:
+    net = Network([2, 2], [activation], "mse", seed=0, dtype="float32")
+    net.dense[0].W[...] = np.eye(2)
+    path = tmp_path / "net.onnx"
+    export_onnx(net, path)
+    z = np.array([-1e4, -200.0, -30.0, -5.0, 0.0, 5.0, 30.0, 80.0, 200.0, 1e4], dtype=np.float32)
+    X = np.stack([z, -z], axis=1)
+    with np.errstate(over="ignore"):
+        ours = net.forward(X)
+    out = run(path, X)
+    assert np.array_equal(np.isfinite(out), np.isfinite(ours))
+    finite = np.isfinite(ours)
+    np.testing.assert_allclose(out[finite], ours[finite], rtol=1e-5, atol=1e-5)
+
+
+def test_graph_structure(tmp_path: Path) -> None:
+    net = net_with_stats("leaky_relu", "float32", output="softmax")
+    path = tmp_path / "net.onnx"
+    proto = export_onnx(net, path)
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model, full_check=True)
+    assert model == proto
+    (inp,) = model.graph.input
+    (out,) = model.graph.output
+    assert inp.name == "X" and out.name == "output"
+    in_dims = [(d.dim_param, d.dim_value) for d in inp.type.tensor_type.shape.dim]
+    out_dims = [(d.dim_param, d.dim_value) for d in out.type.tensor_type.shape.dim]
+    assert in_dims == [("batch", 0), ("", 4)] and out_dims == [("batch", 0), ("", 3)]
+    ops = [n.op_type for n in model.graph.node]
+    assert ops == ["Gemm", "BatchNormalization", "LeakyRelu", "Gemm", "LeakyRelu", "Gemm",
+                   "Softmax", "Identity"]  # fmt: skip
+    assert model.opset_import[0].version == DEFAULT_OPSET
+    inits = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
+    np.testing.assert_array_equal(inits["W1_1"], net.dense[0].W)  # (n_out, n_in), transB=1
+    X = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
+    np.testing.assert_allclose(run(path, X).sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_export_after_load_and_atomic_write(tmp_path: Path) -> None:
+    net = net_with_stats("tanh", "float64")
+    loaded = load(save(net, tmp_path / "m.safetensors"))
+    path = tmp_path / "net.onnx"
+    path.write_bytes(b"old")
+    export_onnx(loaded, path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors", "net.onnx"]
+    X = np.random.default_rng(0).normal(size=(3, 4))
+    np.testing.assert_allclose(run(path, X), net.forward(X), rtol=1e-10, atol=1e-12)
+
+
+class FakeClassifier:
+    """What export_onnx needs from an estimator: ``network_`` and ``classes_``."""
+
+    def __init__(self, net: Network, classes: list[Any]) -> None:
+        self.network_ = net
+        self.classes_ = np.array(classes)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        A = self.network_.forward(X)
+        if A.shape[1] > 1:
+            return A
+        Z = self.network_.dense[-1].Z
+        return np.hstack([self.network_.output_activation.forward(-Z), A])
+
+
+@pytest.mark.parametrize(
+    ("sizes", "output", "loss", "classes"),
+    [
+        ([4, 6, 1], "sigmoid", "bce", ["no", "yes"]),
+        ([4, 6, 3], "softmax", "ce", [0, 1, 2]),
+    ],
+)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_classifier_exports_probabilities(
+    tmp_path: Path, sizes: list[int], output: str, loss: str, classes: list[Any], dtype: str
+) -> None:
+    net = Network(sizes, ["relu", output], loss, seed=0, dtype=dtype)
+    clf = FakeClassifier(net, classes)
+    path = tmp_path / "clf.onnx"
+    proto = export_onnx(clf, path)
+    assert proto.graph.output[0].name == "probabilities"
+    props = {p.key: p.value for p in proto.metadata_props}
+    assert props["classes"] == str(classes).replace("'", '"')
+    X = (np.random.default_rng(4).normal(size=(17, 4)) * 4).astype(dtype)
+    out = run(path, X)
+    expected = clf.predict_proba(X)
+    assert out.shape == (17, len(classes))
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_real_estimators(tmp_path: Path) -> None:
+    from backprop.estimators import MLPClassifier, MLPRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 4))
+    y = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # not converged in 20 epochs: fine here
+        clf = MLPClassifier(hidden_layer_sizes=(6,), max_iter=20, random_state=0).fit(X, y)
+        reg = MLPRegressor(hidden_layer_sizes=(6,), max_iter=20, random_state=0).fit(X, X[:, 0])
+    export_onnx(clf, tmp_path / "clf.onnx")
+    export_onnx(reg, tmp_path / "reg.onnx")
+    np.testing.assert_allclose(run(tmp_path / "clf.onnx", X), clf.predict_proba(X), atol=1e-12)
+    np.testing.assert_allclose(run(tmp_path / "reg.onnx", X)[:, 0], reg.predict(X), atol=1e-12)
+
+
+class Swish(Activation):
+    name = "swish"
+
+    def forward(self, Z: Any) -> Any:
+        return Z * self.be.expit(Z)
+
+
+def test_errors(tmp_path: Path) -> None:
+    net = Network([2, 3, 1], seed=0)
+    with pytest.raises(
+        ValueError, match=r"opset must be an integer from 13 to .* Received: opset=12"
+    ):
+        export_onnx(net, tmp_path / "a.onnx", opset=12)
+    with pytest.raises(
+        TypeError, match=r"expects a Network or a fitted estimator .* Received: dict"
+    ):
+        export_onnx({}, tmp_path / "a.onnx")
+
+    class Unfitted:
+        def fit(self) -> None: ...
+
+    with pytest.raises(TypeError, match=r"not fitted: network_ is missing"):
+        export_onnx(Unfitted(), tmp_path / "a.onnx")
+    custom = Network([2, 3, 1], [Swish(), "sigmoid"], seed=0)
+    with pytest.raises(ValueError, match="cannot export the activation 'swish'"):
+        export_onnx(custom, tmp_path / "a.onnx")
+    assert list(tmp_path.iterdir()) == []
