@@ -330,6 +330,14 @@ def test_directory_is_not_a_model(tmp_path: Path) -> None:
         ),
         (b'\x10\x00\x00\x00\x00\x00\x00\x00{"a":1, "a":2}  ', "duplicate key 'a'"),
         (b'\x13\x00\x00\x00\x00\x00\x00\x00{"__metadata__":NaN}', "non-standard constant NaN"),
+        (
+            join_file({"a": json.loads("[" * 100 + "]" * 100)}, b""),
+            "nested more than 64 levels deep",
+        ),
+        (
+            struct.pack("<Q", 10006) + b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}",
+            "not valid JSON: maximum recursion depth",
+        ),
     ],
 )
 def test_not_a_model(tmp_path: Path, content: bytes, message: str) -> None:

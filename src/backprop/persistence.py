@@ -162,19 +162,13 @@ def _to_json(obj: Any, where: str) -> str:
 
 
 _TAGGED = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+_MAX_DEPTH = 64  # far deeper than anything written; keeps every later recursion safe
 
 
-def _untag(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        if len(obj) == 1 and "$float" in obj and obj["$float"] in _TAGGED:
-            return _TAGGED[obj["$float"]]
-        return {k: _untag(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_untag(v) for v in obj]
-    return obj
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def _object(pairs: list[tuple[str, Any]]) -> Any:
+    """Build a JSON object: reject duplicate keys, decode ``{"$float": "nan"}`` tags."""
+    if len(pairs) == 1 and pairs[0][0] == "$float" and pairs[0][1] in _TAGGED:
+        return _TAGGED[pairs[0][1]]
     out: dict[str, Any] = {}
     for k, v in pairs:
         if k in out:
@@ -187,12 +181,25 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard constant {name}")
 
 
+def _too_deep(value: Any) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        obj, depth = stack.pop()
+        children = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list) else ()
+        if children and depth > _MAX_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def _parse_json(text: str, what: str) -> Any:
     try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+        value = json.loads(text, object_pairs_hook=_object, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         raise ModelFileError(f"{what} is not valid JSON: {exc}") from None
-    return _untag(value)
+    if _too_deep(value):
+        raise ModelFileError(f"{what} is nested more than {_MAX_DEPTH} levels deep")
+    return value
 
 
 # ---------------------------------------------------------------------------------------
