@@ -821,16 +821,22 @@ SETUPS = {
         batch_size=16,
         epochs=8,
     ),
-    "nesterov-plateau-early-stopping": lambda: dict(
-        optimizer="nesterov",
-        learning_rate=0.05,
+    "rmsprop-plateau-l2": lambda: dict(
+        optimizer="rmsprop",
+        learning_rate=0.02,
         schedule="plateau",
         batch_size=32,
         epochs=10,
-        early_stopping=True,
-        n_iter_no_change=3,
         class_weight="balanced",
         alpha=1e-3,
+    ),
+    "nesterov-early-stopping": lambda: dict(
+        optimizer="nesterov",
+        learning_rate=0.2,
+        batch_size=32,
+        epochs=30,
+        early_stopping=True,
+        n_iter_no_change=2,
     ),
 }
 
@@ -877,6 +883,8 @@ def test_resume_after_a_crash_gives_the_same_weights(tmp_path: Path, setup: str)
     assert not np.array_equal(fresh.net.parameters, full.net.parameters)
     history = resume(fresh, path, X, Y, validation_data=(Xv, Yv))
     assert history is fresh.history and fresh.epoch == full.epoch
+    if setup == "nesterov-early-stopping":  # stopped early, best weights restored
+        assert full.epoch < 30 and full.best_epoch is not None and full.best_epoch < full.epoch
     assert fresh.epochs == SETUPS[setup]()["epochs"]  # restored after resume
     assert_same_trainer(fresh, full)
 
