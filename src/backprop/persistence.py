@@ -826,7 +826,8 @@ def load(path: PathLike) -> Any:
     -------
     Network or estimator
         The class named by the file (only ``Network``, the built-in estimators and classes
-        registered with :func:`register_model_class` are ever built).
+        registered with :func:`register_model_class` are ever built). A network gets a
+        fresh random generator for its dropout masks; checkpoints keep the generator.
 
     Raises
     ------
