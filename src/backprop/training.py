@@ -463,6 +463,8 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.verbose = bool(verbose)
         self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        # Drawn once, so that every fit (and a resumed run) holds out the same rows.
+        self.split_seed = int(self.rng.integers(2**31 - 1))
 
         self.history = History()
         self.epoch = 0  # epochs done over all fits
@@ -550,7 +552,7 @@ class Trainer:
             counts = np.bincount(labels)
             if counts[counts > 0].min() >= 2:  # stratify where every class can be split
                 stratify = labels
-        seed = int(self.rng.integers(2**31 - 1))
+        seed = self.split_seed
         try:
             tr, va = train_test_split(
                 idx, test_size=self.validation_fraction, random_state=seed, stratify=stratify
@@ -848,6 +850,7 @@ class Trainer:
         state, history, best weights (NumPy arrays and JSON-able values only)."""
         return {
             "epoch": self.epoch,
+            "split_seed": self.split_seed,
             "samples_seen": self.samples_seen,
             "best_metric": self.best_metric,
             "best_epoch": self.best_epoch,
@@ -867,6 +870,7 @@ class Trainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict` output."""
         self.epoch = int(state["epoch"])
+        self.split_seed = int(state.get("split_seed", self.split_seed))
         self.samples_seen = int(state["samples_seen"])
         self.best_metric = float(state["best_metric"])
         self.best_epoch = None if state["best_epoch"] is None else int(state["best_epoch"])
