@@ -198,6 +198,10 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 
 def _read_npz(path: Path) -> pd.DataFrame:
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"'{path}' is not a valid .npz file (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
@@ -266,8 +270,7 @@ def check_numeric_text(
     skip : sequence of str
         Columns left as they are (declared categorical).
     line_offset : int, default=1
-        Added to a 0-based row position to give the row number printed (2 for a CSV file,
-        whose line 1 is the header: the number is then the file's line).
+        2 for a CSV file, whose line 1 is the header: messages then also give the line.
 
     Returns
     -------
@@ -290,11 +293,11 @@ def check_numeric_text(
         if ok.mean() < 0.5:
             continue  # mostly text: a categorical column
         bad = np.flatnonzero(present)[~ok]
-        where = "line" if line_offset == 2 else "row"
+        where = f"row {bad[0] + 1}" + (f" (line {bad[0] + 2})" if line_offset == 2 else "")
         value = str(col.iloc[bad[0]])
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
         raise DataError(
-            f"column {name!r} of '{path}' holds numbers, but {where} {bad[0] + line_offset} has "
+            f"column {name!r} of '{path}' holds numbers, but {where} has "
             f"{value!r}{more}, which is not a number; fix it, mark it missing with "
             f"--na-values {value!r}, or make the column categorical with --categorical {name!r}"
         )
@@ -390,8 +393,9 @@ def check_target(y: pd.Series, task: str, path: Any) -> pd.Series:
             y = pd.Series(_category_strings(y), name=y.name)
         classes = pd.unique(y)
         if len(classes) < 2:
+            only = classes[0].item() if hasattr(classes[0], "item") else classes[0]
             raise DataError(
-                f"the target {name!r} of '{path}' has a single class ({classes[0]!r}); "
+                f"the target {name!r} of '{path}' has a single class ({only!r}); "
                 "classification needs at least two"
             )
         return y
@@ -494,6 +498,10 @@ class Preprocessor:
         Fitted: medians, means after imputation, and scales (1 for constant columns).
     categories : list of list of str
         Fitted: the categories of each categorical column, sorted.
+    column_transformer : sklearn.compose.ColumnTransformer or None
+        The fitted scikit-learn transformer after :meth:`fit_transform` (not saved; a
+        preprocessor rebuilt by :meth:`from_state` has none). It transforms
+        :meth:`prepare` output exactly as :meth:`transform` transforms the frame.
     """
 
     numeric: list[str]
@@ -503,6 +511,7 @@ class Preprocessor:
     scale: np.ndarray = field(default_factory=lambda: np.empty(0))
     categories: list[list[str]] = field(default_factory=list)
     fitted: bool = False
+    column_transformer: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def for_frame(cls, frame: pd.DataFrame, categorical: Sequence[str] = ()) -> Preprocessor:
@@ -523,7 +532,15 @@ class Preprocessor:
             names.extend(f"{col}={c}" for c in cats)
         return names
 
-    def _inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The input columns as the transformers see them: float64 numbers, string
+        categories, NaN where missing.
+
+        Raises
+        ------
+        DataError
+            If a column is missing, or a numeric column holds text or infinity.
+        """
         missing = [c for c in self.columns if c not in frame.columns]
         if missing:
             shown = ", ".join(repr(c) for c in missing[:5])
@@ -575,7 +592,7 @@ class Preprocessor:
             [("num", numeric, self.numeric), ("cat", categorical, self.categorical)],
             sparse_threshold=0.0,
         )
-        inputs = self._inputs(frame)
+        inputs = self.prepare(frame)
         out = np.asarray(ct.fit_transform(inputs), dtype=np.float64)
         if self.numeric:
             num = ct.named_transformers_["num"]
@@ -586,6 +603,7 @@ class Preprocessor:
             enc = ct.named_transformers_["cat"]["onehot"]
             self.categories = [[str(c) for c in cats] for cats in enc.categories_]
         self.fitted = True
+        self.column_transformer = ct
         return out
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
@@ -597,7 +615,7 @@ class Preprocessor:
         """
         if not self.fitted:
             raise RuntimeError("the preprocessor is not fitted")
-        inputs = self._inputs(frame)
+        inputs = self.prepare(frame)
         n = len(inputs)
         blocks = []
         if self.numeric:
