@@ -240,9 +240,7 @@ def test_preprocessing_uses_sklearn_and_the_numpy_transform_is_identical() -> No
     assert np.array_equal(got, expected)
     assert got[0, 3:7].tolist() == [0, 0, 0, 0]  # unknown island: all zeros
     assert got[1, 3] == 1 and got[0, 7] == 1  # missing: the "(missing)" category
-    assert (
     assert got[0, 1] == (pre.median[1] - pre.mean[1]) / pre.scale[1]  # median imputed
-    )
 
 
 def test_preprocessing_state_round_trip_through_a_model_file(tmp_path: Path) -> None:
