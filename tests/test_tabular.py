@@ -70,8 +70,11 @@ def test_text_marked_missing_or_categorical_is_accepted(tmp_path: Path) -> None:
 
 
 def test_mostly_text_column_is_categorical_and_all_number_text_is_numeric(tmp_path: Path) -> None:
-    np.savez(tmp_path / "d.npz", code=np.array(["A1", "B2", "7", "C"]),
-             amount=np.array(["3", " 4", "5e1", "-6"]))  # fmt: skip
+    np.savez(
+        tmp_path / "d.npz",
+        code=np.array(["A1", "B2", "7", "C"]),
+        amount=np.array(["3", " 4", "5e1", "-6"]),
+    )
     frame = read_table(tmp_path / "d.npz")
     assert not pd.api.types.is_numeric_dtype(frame["code"])
     assert frame["amount"].tolist() == [3.0, 4.0, 50.0, -6.0]
@@ -353,8 +356,15 @@ def problem() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 
 def classifier(epochs: int) -> MLPClassifier:
-    return MLPClassifier((8,), max_iter=epochs, batch_size=16, random_state=3, dropout=0.1,
-                         early_stopping=False, learning_rate_init=0.01)  # fmt: skip
+    return MLPClassifier(
+        (8,),
+        max_iter=epochs,
+        batch_size=16,
+        random_state=3,
+        dropout=0.1,
+        early_stopping=False,
+        learning_rate_init=0.01,
+    )
 
 
 def test_resume_from_a_checkpoint_equals_the_uninterrupted_run(tmp_path: Path) -> None:

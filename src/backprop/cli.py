@@ -646,6 +646,22 @@ def _make_estimator(args: argparse.Namespace, task: str) -> Any:
             f"--activation needs one name or one per hidden layer ({len(hidden)}); "
             f"got {len(acts)}: {','.join(acts)}"
         )
+    known = [
+        "relu",
+        "tanh",
+        "sigmoid",
+        "logistic",
+        "leaky_relu",
+        "elu",
+        "gelu",
+        "softplus",
+        "identity",
+    ]
+    for name in acts:
+        if name not in known:
+            raise UsageError(
+                f"--activation: unknown activation {name!r}; use one of {', '.join(known)}"
+            )
     activation: Any = acts[0] if len(acts) == 1 else acts
     early = bool(args.early_stopping and args.validation > 0)
     params: dict[str, Any] = {
@@ -715,6 +731,16 @@ def _train(
         scaler = tabular.TargetScaler.fit(y_train)
         y_train, y_val = scaler.transform(y_train), scaler.transform(y_val)
 
+    what = f"{len(np.unique(y.astype(str)))} classes" if task == "classification" else "numbers"
+    out.line(
+        f"data: {len(frame)} rows from {source}; {len(train_rows)} to train on, "
+        f"{len(val_rows)} for validation"
+    )
+    out.line(f"task: {task} of {args.target!r} ({what}): {reason}")
+    out.line(
+        f"inputs: {len(pre.numeric)} numeric and {len(pre.categorical)} categorical columns "
+        f"-> {len(pre.feature_names)} features"
+    )
     est = _make_estimator(args, task)
     if args.resume is not None and not args.resume.exists():
         raise UsageError(f"--resume: no such file: '{args.resume}'")
@@ -766,7 +792,6 @@ def _train(
     run.metrics["training"] = tabular.metrics(est, X_train, y[train_rows], scaler)
     if len(val_rows):
         run.metrics["validation"] = tabular.metrics(est, X_val, y[val_rows], scaler)
-    del np
     return run
 
 
@@ -923,6 +948,8 @@ def _cmd_train(args: argparse.Namespace, out: _Out) -> int:
         raise UsageError("--checkpoint needs --checkpoint-every N")
     comm, root = _comm_and_root()
     out.enabled = out.enabled and root
+    if comm is not None:
+        out.line(f"data-parallel training on {comm.size} MPI processes")
     folder = args.out if args.out is not None else Path("runs") / args.data.stem
     model_path, report_dir = folder / MODEL_FILE, folder / REPORT_DIR
     checkpoint = None
@@ -947,7 +974,6 @@ def _cmd_train(args: argparse.Namespace, out: _Out) -> int:
     run = _train(args, frame, source, out, checkpoint=checkpoint)
     settings = _settings(args, run, source)
     _model_state(run, source, settings)
-    out.line(f"task: {run.task} ({run.task_reason})")
     _print_results(out, run)
     if root:
         save(run.est, model_path)
@@ -1002,9 +1028,9 @@ def _demo_data(name: str, seed: int) -> tuple[pd.DataFrame, str]:
 
 
 def _compare_activations(
-    X: np.ndarray, y: np.ndarray, seed: int, out: _Out
+    X: np.ndarray, y: np.ndarray, seed: int, epochs: int
 ) -> tuple[dict[str, Any], dict[str, float]]:
-    """A deep network (8 hidden layers of 32) trained with sigmoid and with ReLU."""
+    """A deep network (8 hidden layers of 32) trained with sigmoid and with ReLU (SGD)."""
     from backprop.estimators import MLPClassifier
 
     runs, scores = {}, {}
@@ -1015,7 +1041,7 @@ def _compare_activations(
             solver="sgd",
             momentum=0.9,
             learning_rate_init=0.01,
-            max_iter=30,
+            max_iter=epochs,
             batch_size=64,
             n_iter_no_change=10**6,
             random_state=seed,
@@ -1099,7 +1125,8 @@ def _cmd_demo(args: argparse.Namespace, out: _Out) -> int:
     extra_figures.append(cm)
     if args.compare_activations:
         out.line("comparing sigmoid and ReLU in a deep network (8 hidden layers of 32, SGD) ...")
-        norms, scores = _compare_activations(run.X_train, run.y[run.train_rows], args.seed, out)
+        epochs = min(30, args.epochs)
+        norms, scores = _compare_activations(run.X_train, run.y[run.train_rows], args.seed, epochs)
         extra_figures.append(report.gradient_flow_comparison_figure(norms))
         rows = []
         for act, g in norms.items():
@@ -1108,7 +1135,7 @@ def _cmd_demo(args: argparse.Namespace, out: _Out) -> int:
             extra_results[f"deep {act}: training accuracy"] = scores[act]
             extra_results[f"deep {act}: ‖dW[output]‖ / ‖dW[1]‖"] = last / first
         out.table(
-            "Gradient flow (mean ‖dW‖ over 30 epochs)",
+            f"Gradient flow (mean ‖dW‖ over {epochs} epochs)",
             ["activation", "layer 1", "output layer", "ratio", "train accuracy"],
             rows,
         )

@@ -200,7 +200,7 @@ def _layer_lines(ax: Any, norms: np.ndarray, legend: bool) -> None:
         )
     ax.set_yscale("log")
     _epoch_axis(ax)
-    ax.grid(alpha=0.3, which="both")
+    ax.grid(alpha=0.3)
     if legend:
         ax.legend(fontsize="small", ncols=2 if n_layers > 5 else 1)
 
@@ -260,7 +260,7 @@ def gradient_flow_comparison_figure(runs: Mapping[str, Any]) -> ReportFigure:
     last.set_yscale("log")
     last.set_xlabel("layer l (1 = next to the input)")
     last.set_title("mean over epochs, per layer")
-    last.grid(alpha=0.3, which="both")
+    last.grid(alpha=0.3)
     last.legend()
     names = " and ".join(runs)
     measured = f" Here ‖dW[output]‖ / ‖dW[1]‖ is: {'; '.join(ratios)}." if ratios else ""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 
-class DivergenceError(FloatingPointError):
+class DivergenceError(ValueError, FloatingPointError):
     """Raised when the cost becomes NaN or infinite; the weights are the last good ones."""
 
 
@@ -265,6 +266,8 @@ def accuracy_score(net: Network, X: np.ndarray, Y: np.ndarray, w: np.ndarray | N
     """Weighted accuracy: argmax for several outputs, threshold 0.5 for one (multilabel:
     every label right)."""
     A = net._forward(X, training=False)
+    if not np.isfinite(A).all():
+        return math.nan
     if A.shape[1] > 1 and net.loss.name == "categorical_crossentropy":
         right = A.argmax(axis=1) == Y.argmax(axis=1)
     else:
@@ -277,6 +280,8 @@ def r2_score(net: Network, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None) -
     from sklearn.metrics import r2_score as _r2
 
     A = net._forward(X, training=False)
+    if not np.isfinite(A).all():
+        return math.nan
     return float(_r2(Y, A, sample_weight=w))
 
 
@@ -294,17 +299,17 @@ ScoreFn = Callable[[Network, np.ndarray, np.ndarray, "np.ndarray | None"], float
 def _check_positive_int(name: str, value: Any, allow_none: bool = False) -> None:
     if allow_none and value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
 
 
+def _is_real(value: Any) -> bool:
+    """A real number (Python's or NumPy's), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def _check_nonneg(name: str, value: Any) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not value >= 0
-        or not math.isfinite(value)
-    ):
+    if not _is_real(value) or not float(value) >= 0 or not math.isfinite(float(value)):
         raise ValueError(f"{name} must be a non-negative finite number. Received: {name}={value!r}")
 
 
@@ -400,11 +405,7 @@ class Trainer:
     ) -> None:
         self.net = net
         self.communicator = communicator
-        if not (
-            isinstance(learning_rate, int | float)
-            and math.isfinite(learning_rate)
-            and learning_rate > 0
-        ):
+        if not (_is_real(learning_rate) and math.isfinite(learning_rate) and learning_rate > 0):
             raise ValueError(
                 f"learning_rate must be a positive finite number. Received: learning_rate={learning_rate!r}"
             )
@@ -426,12 +427,12 @@ class Trainer:
         _check_positive_int("n_iter_no_change", n_iter_no_change)
         _check_nonneg("tol", tol)
         _check_nonneg("alpha", alpha)
-        if clip_norm is not None and not (isinstance(clip_norm, int | float) and clip_norm > 0):
+        if clip_norm is not None and not (_is_real(clip_norm) and clip_norm > 0):
             raise ValueError(
                 f"clip_norm must be a positive number or None. Received: clip_norm={clip_norm!r}"
             )
         if validation_fraction is not None and not (
-            isinstance(validation_fraction, int | float) and 0 < validation_fraction < 1
+            _is_real(validation_fraction) and 0 < validation_fraction < 1
         ):
             raise ValueError(
                 "validation_fraction must be in (0, 1) or None. "
@@ -547,22 +548,20 @@ class Trainer:
         n = X.shape[0]
         idx = np.arange(n)
         stratify = None
-        if self.classification:
-            labels = Y.argmax(axis=1) if Y.shape[1] > 1 else (Y[:, 0] > 0.5).astype(int)
-            counts = np.bincount(labels)
-            if counts[counts > 0].min() >= 2:  # stratify where every class can be split
-                stratify = labels
-        seed = self.split_seed
-        try:
-            tr, va = train_test_split(
-                idx, test_size=self.validation_fraction, random_state=seed, stratify=stratify
-            )
-        except ValueError:
-            tr, va = train_test_split(idx, test_size=self.validation_fraction, random_state=seed)
-        if len(tr) == 0 or len(va) == 0:
+        if self.classification and Y.shape[1] == 1:  # binary: stratify on the label
+            stratify = (Y[:, 0] > 0.5).astype(str)  # "True"/"False", as scikit-learn names them
+        elif self.net.loss.name == "categorical_crossentropy":  # multiclass
+            stratify = Y.argmax(axis=1)
+        # (multilabel targets are split without stratification, as in scikit-learn)
+        tr, va = train_test_split(
+            idx, test_size=self.validation_fraction, random_state=self.split_seed,
+            stratify=stratify,
+        )  # fmt: skip
+        if len(va) < 2 or len(tr) == 0:
             raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves an empty training or "
-                f"validation set with {n} samples"
+                "The validation set is too small. Increase 'validation_fraction' or the size "
+                f"of your dataset. Received: validation_fraction={self.validation_fraction} "
+                f"with {n} samples"
             )
         wt = None if w is None else w[tr]
         wv = None if w is None else w[va]
@@ -687,8 +686,15 @@ class Trainer:
             cb.on_train_end(self, {"epochs": self.epoch, "converged": self.converged})
         return self.history
 
-    def _end_epoch(self, loss: float, Xv: Any, Yv: Any, wv: Any, callbacks: list[Callback]) -> bool:
-        """Record the epoch, update early stopping and the schedule; True to stop."""
+    def _end_epoch(
+        self, loss: float, Xv: Any, Yv: Any, wv: Any, callbacks: list[Callback],
+        convergence: bool = True,
+    ) -> bool:  # fmt: skip
+        """Record the epoch, update early stopping and the schedule; True to stop.
+
+        ``convergence=False`` (L-BFGS, which has its own tolerance) stops only when a
+        callback asks to.
+        """
         h = self.history
         h.loss.append(loss)
         if Xv is not None:
@@ -710,10 +716,16 @@ class Trainer:
         self.epoch += 1
         plateau = isinstance(self.schedule, ReduceOnPlateau)
         self.schedule.on_epoch_end(metric)
+        if isinstance(self.optimizer, Optimizer):  # the rate for the next epoch, known now
+            self.optimizer.learning_rate = self.schedule(
+                self.epoch, self.learning_rate, self.samples_seen
+            )
         for cb in callbacks:
             cb.on_epoch_end(self, self.epoch - 1, self._logs())
         if self.stop_training:
             return True
+        if not convergence:
+            return False
         if plateau:
             if self.schedule.should_stop:
                 self.converged = True
@@ -765,9 +777,6 @@ class Trainer:
                         gnorm = float(np.sqrt(np.dot(net.grad, net.grad)))
                         if gnorm > self.clip_norm:
                             net.grad *= self.clip_norm / gnorm
-                    for l, layer in enumerate(net.dense):
-                        dW = layer.grads["W"]
-                        norms[l] += math.sqrt(float(np.vdot(dW, dW)))
                     opt.step(net.parameters, net.grad)
                     total += cost * wsum
                     n_batches += 1
@@ -832,7 +841,8 @@ class Trainer:
             layer_norms = [math.sqrt(float(np.vdot(d.grads["W"], d.grads["W"]))) for d in net.dense]
             self.history.learning_rate.append(math.nan)
             self.history.grad_norms.append(layer_norms)
-            if self._end_epoch(last["cost"], Xv, Yv, wv, callbacks):
+            cost = float(getattr(intermediate_result, "fun", last["cost"]))
+            if self._end_epoch(cost, Xv, Yv, wv, callbacks, convergence=False):
                 raise StopIteration
 
         x0 = net.parameters.astype(np.float64)
