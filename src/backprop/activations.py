@@ -5,6 +5,12 @@ side by side, so the two can never drift apart. ``backward(dA, Z, A)`` returns
 ``dZ = dA ⊙ g'(Z)``; softmax, whose Jacobian is not diagonal, overrides it with the exact
 Jacobian-vector product. Derivatives reuse the cached ``Z`` and ``A`` of the forward pass.
 
+``forward`` and ``backward`` take an optional ``out``, a preallocated result of the same
+shape and dtype (``backward`` may be given ``out=dA`` and then works in place): the
+trainer's hot loop passes its buffers so that a step allocates nothing. An activation may
+ignore ``out`` and return a new array; callers use the returned array. ReLU and the softmax
+then run a compiled kernel (:mod:`backprop._fused`) where one is loaded.
+
 Every function is numerically stable: no overflow for ``|z|`` up to ``1e4`` in float32 and
 float64 (the sigmoid uses ``scipy.special.expit``, softplus ``log1p(exp(-|z|))``, softmax
 subtracts the row maximum).
@@ -24,6 +30,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from backprop import _fused
 from backprop.backend import Backend, get_backend
 
 __all__ = [
@@ -43,6 +50,11 @@ __all__ = [
 ]
 
 Array = Any  # an ndarray of the backend's array module
+
+
+def _contiguous(*arrays: Array) -> bool:
+    """Whether the compiled kernels can take these arrays (NumPy, C-contiguous)."""
+    return all(isinstance(a, np.ndarray) and a.flags.c_contiguous for a in arrays)
 
 
 class Activation:
@@ -69,17 +81,17 @@ class Activation:
         """The array module (``numpy``): read through the backend, so objects pickle."""
         return self.be.xp
 
-    def forward(self, Z: Array) -> Array:
-        """``A = g(Z)``; ``Z`` has shape ``(m, n)``, so does the result."""
+    def forward(self, Z: Array, out: Array | None = None) -> Array:
+        """``A = g(Z)``; ``Z`` has shape ``(m, n)``, so does the result (``out`` if used)."""
         raise NotImplementedError
 
     def derivative(self, Z: Array, A: Array) -> Array:
         """``g'(Z)``, elementwise, from the cached pre-activation ``Z`` and output ``A``."""
         raise NotImplementedError
 
-    def backward(self, dA: Array, Z: Array, A: Array) -> Array:
+    def backward(self, dA: Array, Z: Array, A: Array, out: Array | None = None) -> Array:
         """``dZ = dA ⊙ g'(Z)``: the gradient with respect to ``Z`` of shape ``(m, n)``."""
-        return dA * self.derivative(Z, A)
+        return self.xp.multiply(dA, self.derivative(Z, A), out=out)
 
     def get_config(self) -> dict[str, Any]:
         """Name and hyper-parameters, enough to rebuild the activation."""
@@ -95,13 +107,13 @@ class Identity(Activation):
 
     name = "identity"
 
-    def forward(self, Z: Array) -> Array:
+    def forward(self, Z: Array, out: Array | None = None) -> Array:
         return Z
 
     def derivative(self, Z: Array, A: Array) -> Array:
         return self.xp.ones_like(Z)
 
-    def backward(self, dA: Array, Z: Array, A: Array) -> Array:
+    def backward(self, dA: Array, Z: Array, A: Array, out: Array | None = None) -> Array:
         return dA
 
 
@@ -113,7 +125,7 @@ class Sigmoid(Activation):
 
     name = "sigmoid"
 
-    def forward(self, Z: Array) -> Array:
+    def forward(self, Z: Array, out: Array | None = None) -> Array:
         return self.be.expit(Z)
 
     def derivative(self, Z: Array, A: Array) -> Array:
@@ -125,8 +137,8 @@ class Tanh(Activation):
 
     name = "tanh"
 
-    def forward(self, Z: Array) -> Array:
-        return self.xp.tanh(Z)
+    def forward(self, Z: Array, out: Array | None = None) -> Array:
+        return self.xp.tanh(Z, out=out)
 
     def derivative(self, Z: Array, A: Array) -> Array:
         return 1.0 - A * A
@@ -137,14 +149,21 @@ class ReLU(Activation):
 
     name = "relu"
 
-    def forward(self, Z: Array) -> Array:
-        return self.xp.maximum(Z, 0)
+    def forward(self, Z: Array, out: Array | None = None) -> Array:
+        return self.xp.maximum(Z, 0, out=out)
 
     def derivative(self, Z: Array, A: Array) -> Array:
         return (Z > 0).astype(Z.dtype)
 
-    def backward(self, dA: Array, Z: Array, A: Array) -> Array:
-        return self.xp.where(Z > 0, dA, 0).astype(dA.dtype, copy=False)
+    def backward(self, dA: Array, Z: Array, A: Array, out: Array | None = None) -> Array:
+        if out is None:
+            return self.xp.where(Z > 0, dA, 0).astype(dA.dtype, copy=False)
+        kernels = _fused.get(Z.size)
+        if kernels is not None and _contiguous(dA, Z, out):
+            kernels.relu_backward(dA, Z, out)  # one pass: dA where Z > 0, else 0
+        else:
+            out[...] = self.xp.where(Z > 0, dA, 0)
+        return out
 
 
 class LeakyReLU(Activation):
@@ -164,7 +183,7 @@ class LeakyReLU(Activation):
             raise ValueError(f"alpha must be a finite number. Received: alpha={alpha!r}")
         self.alpha = float(alpha)
 
-    def forward(self, Z: Array) -> Array:
+    def forward(self, Z: Array, out: Array | None = None) -> Array:
         return self.xp.where(Z > 0, Z, self.alpha * Z)
 
     def derivative(self, Z: Array, A: Array) -> Array:
@@ -191,7 +210,7 @@ class ELU(Activation):
             raise ValueError(f"alpha must be a finite number. Received: alpha={alpha!r}")
         self.alpha = float(alpha)
 
-    def forward(self, Z: Array) -> Array:
+    def forward(self, Z: Array, out: Array | None = None) -> Array:
         xp = self.xp
         return xp.where(Z > 0, Z, self.alpha * xp.expm1(xp.minimum(Z, 0)))
 
@@ -217,7 +236,7 @@ class GELU(Activation):
     def _cdf(self, Z: Array) -> Array:
         return 0.5 * (1.0 + self.be.erf(Z * _INV_SQRT2))
 
-    def forward(self, Z: Array) -> Array:
+    def forward(self, Z: Array, out: Array | None = None) -> Array:
         return Z * self._cdf(Z)
 
     def derivative(self, Z: Array, A: Array) -> Array:
@@ -229,7 +248,7 @@ class Softplus(Activation):
 
     name = "softplus"
 
-    def forward(self, Z: Array) -> Array:
+    def forward(self, Z: Array, out: Array | None = None) -> Array:
         xp = self.xp
         return xp.maximum(Z, 0) + xp.log1p(xp.exp(-xp.abs(Z)))
 
@@ -245,7 +264,7 @@ class Exp(Activation):
 
     name = "exp"
 
-    def forward(self, Z: Array) -> Array:
+    def forward(self, Z: Array, out: Array | None = None) -> Array:
         cap = math.log(float(np.finfo(Z.dtype).max)) - 1.0
         return self.xp.exp(self.xp.minimum(Z, cap))
 
@@ -262,9 +281,16 @@ class Softmax(Activation):
 
     name = "softmax"
 
-    def forward(self, Z: Array) -> Array:
+    def forward(self, Z: Array, out: Array | None = None) -> Array:
         xp = self.xp
-        E = xp.exp(Z - Z.max(axis=1, keepdims=True))
+        if out is None:
+            E = xp.exp(Z - Z.max(axis=1, keepdims=True))
+        else:
+            kernels = _fused.get(Z.size)
+            if kernels is not None and _contiguous(Z, out):
+                kernels.softmax(Z, out)  # the three lines below, in one pass
+                return out
+            E = xp.exp(xp.subtract(Z, Z.max(axis=1, keepdims=True), out=out), out=out)
         E /= E.sum(axis=1, keepdims=True)
         return E
 
@@ -274,8 +300,8 @@ class Softmax(Activation):
             "Jacobian-vector product"
         )
 
-    def backward(self, dA: Array, Z: Array, A: Array) -> Array:
-        return A * (dA - (dA * A).sum(axis=1, keepdims=True))
+    def backward(self, dA: Array, Z: Array, A: Array, out: Array | None = None) -> Array:
+        return self.xp.multiply(A, dA - (dA * A).sum(axis=1, keepdims=True), out=out)
 
 
 ACTIVATIONS: dict[str, type[Activation]] = {

@@ -16,17 +16,23 @@ with the same ``W[l]`` of shape ``(n_l, n_{l-1})`` (PyTorch's ``nn.Linear.weight
 in ``dW`` and ``db`` only. A layer's parameters are views into the network's one flat
 buffer; :meth:`Layer.bind` hands them over. Backward never recomputes ``W a + b``: it uses
 the ``A_prev``, ``Z`` and ``A`` cached by the forward pass.
+
+Given :class:`DenseBuffers` (the trainer's hot loop), a ``Dense`` layer writes ``Z``, ``A``
+and ``dA_prev`` into them instead of allocating, and its activation's derivative works in
+place on ``dA``: the same equations, the same numbers, no allocation per step.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from backprop.activations import Activation
+from backprop import _fused
+from backprop.activations import Activation, _contiguous
 
-__all__ = ["BatchNorm", "Dense", "Dropout", "Layer"]
+__all__ = ["BatchNorm", "Dense", "DenseBuffers", "Dropout", "Layer"]
 
 Array = Any
 
@@ -143,6 +149,29 @@ class BatchNorm(Layer):
         return (gamma * self.inv_std) * (dOut - mean_d - self.Z_hat * mean_dz)
 
 
+@dataclass
+class DenseBuffers:
+    """Preallocated arrays of one :class:`Dense` layer for batches of ``m`` rows.
+
+    Attributes
+    ----------
+    Z, A : ndarray of shape (m, n_l)
+        The pre-activation and the activation.
+    dA_prev : ndarray of shape (m, n_{l-1}) or None
+        The error passed back, ``dZ W``; ``None`` for the first layer, which needs none.
+    """
+
+    Z: Array
+    A: Array
+    dA_prev: Array | None
+
+    @classmethod
+    def allocate(cls, layer: Dense, m: int, xp: Any, dtype: Any) -> DenseBuffers:
+        """Buffers for ``layer`` and batches of ``m`` rows."""
+        dA_prev = xp.empty((m, layer.n_in), dtype) if layer.needs_input_grad else None
+        return cls(xp.empty((m, layer.n_out), dtype), xp.empty((m, layer.n_out), dtype), dA_prev)
+
+
 class Dense(Layer):
     """The seeds' layer: ``Z = A_prev Wᵀ + b``, ``A = g(Z)``.
 
@@ -168,10 +197,13 @@ class Dense(Layer):
             self.param_shapes += batch_norm.param_shapes
         self.needs_input_grad = True
         self.l2 = 0.0
+        # Whether the activation can write into a buffer (a user's subclass may not).
+        self._act_out = _fused.accepts_out(activation.forward, activation.backward)
 
     def bind(self, params: Array, grads: Array) -> None:
         size = self.n_out * (self.n_in + 1)
         super().bind(params, grads)
+        self._grad_Wb = grads[:size]  # dW then db, adjacent in the flat buffer
         if self.batch_norm is not None:
             self.batch_norm.bind(params[size:], grads[size:])
             for name in ("gamma", "beta"):
@@ -188,7 +220,7 @@ class Dense(Layer):
         """``b[l]``, shape ``(n_l,)``: a view into the flat parameter buffer."""
         return self.params["b"]
 
-    def forward(self, A_prev: Array, training: bool) -> Array:
+    def forward(self, A_prev: Array, training: bool, buffers: DenseBuffers | None = None) -> Array:
         """``Z = A_prev Wᵀ + b`` then ``A = g(Z)``; caches ``A_prev``, ``Z``, ``A``.
 
         Parameters
@@ -196,44 +228,63 @@ class Dense(Layer):
         A_prev : ndarray of shape (m, n_{l-1})
         training : bool
             Batch statistics (training) or running statistics (evaluation) for batch norm.
+        buffers : DenseBuffers, optional
+            Where to write ``Z`` and ``A`` (then the returned ``A`` is ``buffers.A``, or
+            ``buffers.Z`` for the identity).
 
         Returns
         -------
         A : ndarray of shape (m, n_l)
         """
-        Z = A_prev @ self.W.T
-        Z += self.b
+        xp = self.activation.xp
+        Z = xp.matmul(A_prev, self.W.T, out=None if buffers is None else buffers.Z)
+        kernels = None if buffers is None else _fused.get(Z.size)
+        if kernels is not None and _contiguous(A_prev, Z):
+            kernels.add_bias(Z, self.b)  # Z += b, without NumPy's broadcast buffer
+        else:
+            Z += self.b
         self.A_prev = A_prev
         self.Z_linear = Z
         if self.batch_norm is not None:
             Z = self.batch_norm.forward(Z, training)
         self.Z = Z
-        self.A = self.activation.forward(Z)
+        if buffers is not None and self._act_out:
+            self.A = self.activation.forward(Z, out=buffers.A)
+        else:
+            self.A = self.activation.forward(Z)
         return self.A
 
-    def backward(self, dA: Array) -> Array | None:
-        """``dZ = dA ⊙ g'(Z)`` (through :meth:`Activation.backward`), then :meth:`backward_dZ`."""
-        return self.backward_dZ(self.activation.backward(dA, self.Z, self.A))
+    def backward(self, dA: Array, buffers: DenseBuffers | None = None) -> Array | None:
+        """``dZ = dA ⊙ g'(Z)`` (through :meth:`Activation.backward`), then :meth:`backward_dZ`.
 
-    def backward_dZ(self, dZ: Array) -> Array | None:
+        With ``buffers``, ``dA`` is a scratch array of the caller's and ``dZ`` overwrites it.
+        """
+        if buffers is not None and self._act_out:
+            dZ = self.activation.backward(dA, self.Z, self.A, out=dA)
+        else:
+            dZ = self.activation.backward(dA, self.Z, self.A)
+        return self.backward_dZ(dZ, buffers)
+
+    def backward_dZ(self, dZ: Array, buffers: DenseBuffers | None = None) -> Array | None:
         """From this layer's error ``dZ`` (shape ``(m, n_l)``), fill ``dW``, ``db``.
 
         ``dW = dZᵀ A_prev / m (+ l2 W)``, ``db = Σ_i dZ / m``; returns ``dA_prev = dZ W``
         (the seeds' ``W[l]ᵀ dZ[l]``), or ``None`` for the first layer, which needs none.
+        With ``buffers``, ``dA_prev`` is written into ``buffers.dA_prev``.
         """
         if self.batch_norm is not None:
             dZ = self.batch_norm.backward(dZ)
         m = dZ.shape[0]
+        xp = self.activation.xp
         dW, db = self.grads["W"], self.grads["b"]
-        self.activation.xp.matmul(dZ.T, self.A_prev, out=dW)
-        dW *= 1.0 / m
+        xp.matmul(dZ.T, self.A_prev, out=dW)
+        xp.sum(dZ, axis=0, out=db)
+        self._grad_Wb *= 1.0 / m  # dW and db are adjacent: one pass divides both by m
         if self.l2:
             dW += self.l2 * self.W
-        db[...] = dZ.sum(axis=0)
-        db *= 1.0 / m
         if not self.needs_input_grad:
             return None
-        return dZ @ self.W
+        return xp.matmul(dZ, self.W, out=None if buffers is None else buffers.dA_prev)
 
 
 class Dropout(Layer):

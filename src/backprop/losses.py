@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from backprop import _fused
 from backprop.backend import Backend, get_backend
 
 __all__ = [
@@ -80,10 +81,11 @@ class Loss:
         """Per-example loss from the outputs ``A`` (shape ``(m, n)``); returns shape ``(m,)``."""
         raise NotImplementedError
 
-    def value_from_logits(self, Y: Array, Z: Array) -> Array:
+    def value_from_logits(self, Y: Array, Z: Array, out: Array | None = None) -> Array:
         """Per-example loss from the pre-activations ``Z`` of the fused activation.
 
-        Only meaningful when the output activation is :attr:`fused_activation`.
+        Only meaningful when the output activation is :attr:`fused_activation`. ``out``, of
+        shape ``(m,)``, may receive the result (an implementation may ignore it).
         """
         raise NotImplementedError
 
@@ -129,7 +131,7 @@ class BinaryCrossEntropy(Loss):
         Ac = xp.clip(A, eps, 1.0 - eps)
         return -(Y * xp.log(Ac) + (1.0 - Y) * xp.log1p(-Ac)).sum(axis=1)
 
-    def value_from_logits(self, Y: Array, Z: Array) -> Array:
+    def value_from_logits(self, Y: Array, Z: Array, out: Array | None = None) -> Array:
         xp = self.xp
         return (xp.maximum(Z, 0) - Z * Y + xp.log1p(xp.exp(-xp.abs(Z)))).sum(axis=1)
 
@@ -161,11 +163,18 @@ class CategoricalCrossEntropy(Loss):
         xp = self.xp
         return -(Y * xp.log(xp.maximum(A, _tiny(A)))).sum(axis=1)
 
-    def value_from_logits(self, Y: Array, Z: Array) -> Array:
+    def value_from_logits(self, Y: Array, Z: Array, out: Array | None = None) -> Array:
         xp = self.xp
+        if out is not None:
+            kernels = _fused.get(Z.size)
+            if kernels is not None and all(
+                isinstance(a, np.ndarray) and a.flags.c_contiguous for a in (Y, Z, out)
+            ):
+                kernels.softmax_xent(Y, Z, out)  # the three lines below, in one pass
+                return out
         shifted = Z - Z.max(axis=1, keepdims=True)
         log_norm = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-        return (Y * (log_norm - shifted)).sum(axis=1)  # -Σ y log softmax(z)
+        return (Y * (log_norm - shifted)).sum(axis=1, out=out)  # -Σ y log softmax(z)
 
     def gradient(self, Y: Array, A: Array) -> Array:
         return -Y / self.xp.maximum(A, _tiny(A))
@@ -191,7 +200,7 @@ class MeanSquaredError(Loss):
         R = A - Y
         return 0.5 * (R * R).sum(axis=1)
 
-    def value_from_logits(self, Y: Array, Z: Array) -> Array:
+    def value_from_logits(self, Y: Array, Z: Array, out: Array | None = None) -> Array:
         return self.value(Y, Z)
 
     def gradient(self, Y: Array, A: Array) -> Array:

@@ -28,10 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from backprop import _fused
 from backprop.activations import Activation, get_activation
 from backprop.backend import Backend, get_backend
 from backprop.initializers import default_initializer, get_initializer
-from backprop.layers import BatchNorm, Dense, Dropout, Layer
+from backprop.layers import BatchNorm, Dense, DenseBuffers, Dropout, Layer
 from backprop.losses import Loss, get_loss
 
 __all__ = ["Network"]
@@ -48,6 +49,24 @@ def _check_dtype(dtype: Any) -> np.dtype[Any]:
     if dt is None or dt.name not in _DTYPES:
         raise ValueError(f"dtype must be float32 or float64. Received: dtype={dtype!r}")
     return dt
+
+
+class _Workspace:
+    """The hot loop's preallocated arrays for batches of ``m`` rows.
+
+    ``layers[i]`` holds the :class:`DenseBuffers` of ``Network.layers[i]`` (``None`` for a
+    dropout layer, which allocates its mask); ``losses`` the per-example loss, ``dZ`` the
+    output error.
+    """
+
+    def __init__(self, net: Network, m: int) -> None:
+        xp, dt = net.xp, net.dtype
+        self.layers = [
+            DenseBuffers.allocate(layer, m, xp, dt) if isinstance(layer, Dense) else None
+            for layer in net.layers
+        ]
+        self.losses = xp.empty(m, dt)
+        self.dZ = xp.empty((m, net.layer_sizes[-1]), dt)
 
 
 def _per_layer(value: Any, n: int, name: str) -> list[Any]:
@@ -163,6 +182,8 @@ class Network:
                 layer.batch_norm.init_buffers(self.xp, self.dtype)
             self.slices.append(sl)
             offset += layer.n_params
+        self._workspaces: dict[int, _Workspace] = {}
+        self._loss_out = _fused.accepts_out(self.loss.value_from_logits)
 
     # ------------------------------------------------------------------ construction
     @staticmethod
@@ -345,10 +366,27 @@ class Network:
         return w
 
     # ------------------------------------------------------------------ forward / backward
-    def _forward(self, X: Array, training: bool) -> Array:
+    def _workspace(self, m: int) -> _Workspace:
+        """The buffers for batches of ``m`` rows (a few sizes are kept: full and last batch)."""
+        ws = self._workspaces.get(m)
+        if ws is None:
+            if len(self._workspaces) >= 4:
+                self._workspaces.clear()
+            ws = self._workspaces[m] = _Workspace(self, m)
+        return ws
+
+    def _forward(self, X: Array, training: bool, ws: _Workspace | None = None) -> Array:
         A = X
-        for layer in self.layers:
-            A = layer.forward(A, training)
+        if ws is None:
+            for layer in self.layers:
+                A = layer.forward(A, training)
+            return A
+        for layer, buffers in zip(self.layers, ws.layers, strict=True):
+            if buffers is None:
+                A = layer.forward(A, training)
+            else:
+                assert isinstance(layer, Dense)
+                A = layer.forward(A, training, buffers)
         return A
 
     def forward(self, X: Any, training: bool = False) -> Array:
@@ -367,9 +405,11 @@ class Network:
         self._forward(self.check_X(X), training=False)
         return [layer.A for layer in self.dense[:-1]]
 
-    def _per_example_loss(self, Y: Array) -> Array:
+    def _per_example_loss(self, Y: Array, ws: _Workspace | None = None) -> Array:
         out = self.dense[-1]
         if self.fused:
+            if ws is not None and self._loss_out:
+                return self.loss.value_from_logits(Y, out.Z, out=ws.losses)
             return self.loss.value_from_logits(Y, out.Z)
         return self.loss.value(Y, out.A)
 
@@ -380,10 +420,10 @@ class Network:
 
     def _cost(
         self, X: Array, Y: Array, w: Array | None, training: bool, l2: float,
-        total_weight: float | None = None,
+        total_weight: float | None = None, ws: _Workspace | None = None,
     ) -> float:  # fmt: skip
-        self._forward(X, training)
-        losses = self._per_example_loss(Y)
+        self._forward(X, training, ws)
+        losses = self._per_example_loss(Y, ws)
         if w is not None:
             losses = losses * w
         denom = total_weight if total_weight is not None else (
@@ -416,16 +456,16 @@ class Network:
         w = self.check_sample_weight(sample_weight, X.shape[0])
         return self._cost(X, Y, w, training, l2)
 
-    def output_dZ(self, Y: Array) -> Array:
+    def output_dZ(self, Y: Array, out: Array | None = None) -> Array:
         """The output error ``dZ[L]`` per example, shape ``(m, n_L)``.
 
         For a canonical pair this is the seeds' ``dZ[L] = A[L] - Y``; otherwise the general
-        chain rule ``dZ[L] = g'(Z[L]) ⊙ ∂L/∂A[L]``.
+        chain rule ``dZ[L] = g'(Z[L]) ⊙ ∂L/∂A[L]``. ``out`` may receive ``A - Y``.
         """
-        out = self.dense[-1]
+        last = self.dense[-1]
         if self.fused:
-            return out.A - Y  # canonical pair: d(L ∘ g)/dZ = A - Y
-        return out.activation.backward(self.loss.gradient(Y, out.A), out.Z, out.A)
+            return self.xp.subtract(last.A, Y, out=out)  # canonical pair: d(L ∘ g)/dZ = A - Y
+        return last.activation.backward(self.loss.gradient(Y, last.A), last.Z, last.A)
 
     def _backward(
         self,
@@ -435,15 +475,20 @@ class Network:
         training: bool = True,
         l2: float = 0.0,
         total_weight: float | None = None,
+        reuse_buffers: bool = False,
     ) -> float:
         """Forward, then fill :attr:`grad`; no input checks. Returns the cost.
 
         ``total_weight`` replaces ``Σ w`` (or ``m``) as the normalizer, so that gradients of
         shards of one batch add up to the batch's gradient (data parallelism).
+        ``reuse_buffers`` (the trainer's hot loop) writes every intermediate array into
+        buffers kept for this batch size, so that the layers' cached ``Z``, ``A`` are
+        overwritten by the next call of the same size; the numbers are the same.
         """
-        cost = self._cost(X, Y, w, training, l2, total_weight)
+        ws = self._workspace(X.shape[0]) if reuse_buffers else None
+        cost = self._cost(X, Y, w, training, l2, total_weight, ws)
         m = X.shape[0]
-        dZ = self.output_dZ(Y)
+        dZ = self.output_dZ(Y, None if ws is None else ws.dZ)
         if w is not None or total_weight is not None:
             # Weighted mean: scale each example's error by s_i = w_i m / Σw, so that the
             # seeds' "/ m" in dW and db yields Σ_i w_i ∇L_i / Σw.
@@ -452,9 +497,18 @@ class Network:
             dZ = dZ * (scale.reshape(-1, 1) if w is not None else scale)
         for dense in self.dense:
             dense.l2 = l2
-        dA = self.dense[-1].backward_dZ(dZ)
-        for layer in reversed(self.layers[:-1]):
-            dA = layer.backward(dA)
+        if ws is None:
+            dA = self.dense[-1].backward_dZ(dZ)
+            for layer in reversed(self.layers[:-1]):
+                dA = layer.backward(dA)
+            return cost
+        dA = self.dense[-1].backward_dZ(dZ, ws.layers[-1])
+        for layer, buffers in zip(self.layers[-2::-1], ws.layers[-2::-1], strict=True):
+            if buffers is None:
+                dA = layer.backward(dA)
+            else:
+                assert isinstance(layer, Dense)
+                dA = layer.backward(dA, buffers)
         return cost
 
     def gradients(

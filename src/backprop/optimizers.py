@@ -40,6 +40,8 @@ import numpy as np
 import scipy
 import scipy.optimize
 
+from backprop import _fused
+
 __all__ = [
     "LBFGS",
     "OPTIMIZERS",
@@ -618,6 +620,10 @@ class Adam(Optimizer):
         return ("tmp", "grad")
 
     def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
+        kernels = _fused.get(params.size)
+        if kernels is not None and params.flags.c_contiguous and grads.flags.c_contiguous:
+            self._fused_update(kernels, params, grads)
+            return
         tmp, gbuf = self._scratch["tmp"], self._scratch["grad"]
         lr = self.learning_rate
         g = grads
@@ -653,6 +659,26 @@ class Adam(Optimizer):
         np.multiply(exp_avg, step_size, out=gbuf)
         gbuf /= denom
         params -= gbuf
+
+    def _fused_update(self, kernels: Any, params: np.ndarray, grads: np.ndarray) -> None:
+        """:meth:`_update` in one compiled pass: the same operations in the same order, each
+        scalar cast to the dtype of ``params`` as NumPy casts it, so the same bits."""
+        t = params.dtype.type
+        lr, wd = self.learning_rate, self.weight_decay
+        weight = 1.0 - self.beta_1  # _lerp_'s two branches
+        lerp_small = abs(weight) < 0.5
+        step = float(self.t)
+        decoupled = self._decoupled and wd != 0.0
+        moments = [self.state["exp_avg"], self.state["exp_avg_sq"]]
+        if self.amsgrad:
+            moments.append(self.state["max_exp_avg_sq"])
+        kernel = kernels.adam_amsgrad if self.amsgrad else kernels.adam
+        kernel(
+            params, grads, *moments, t(1.0 - lr * wd) if decoupled else t(1.0), t(wd),
+            t(weight if lerp_small else 1.0 - weight), lerp_small, t(self.beta_2),
+            t(1.0 - self.beta_2), t((1.0 - self.beta_2**step) ** 0.5), t(self.epsilon),
+            t(lr / (1.0 - self.beta_1**step)), wd != 0.0 and not self._decoupled,
+        )  # fmt: skip
 
 
 class AdamW(Adam):

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from backprop import _fused
 from backprop.network import Network
 from backprop.optimizers import LBFGS, Optimizer, get_optimizer
 from backprop.schedules import ReduceOnPlateau, Schedule, get_schedule
@@ -311,6 +312,50 @@ def _is_real(value: Any) -> bool:
 def _check_nonneg(name: str, value: Any) -> None:
     if not _is_real(value) or not float(value) >= 0 or not math.isfinite(float(value)):
         raise ValueError(f"{name} must be a non-negative finite number. Received: {name}={value!r}")
+
+
+class _BatchGather:
+    """The rows ``X[idx]``, ``Y[idx]`` of a shuffled mini-batch, gathered into buffers kept
+    per batch size (the full batches and the last one), so that the loop allocates none."""
+
+    def __init__(self, X: np.ndarray, Y: np.ndarray) -> None:
+        self.X, self.Y = X, Y
+        self.buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __call__(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        m = idx.shape[0]
+        if m not in self.buffers:
+            X, Y = self.X, self.Y
+            self.buffers[m] = (np.empty((m, *X.shape[1:]), X.dtype), np.empty((m, *Y.shape[1:]), Y.dtype))  # fmt: skip
+        Xb, Yb = self.buffers[m]
+        # mode="clip" (the indices are in range) lets take write into out unbuffered
+        np.take(self.X, idx, axis=0, out=Xb, mode="clip")
+        np.take(self.Y, idx, axis=0, out=Yb, mode="clip")
+        return Xb, Yb
+
+
+class _GradStats:
+    """After a backward pass: add ``‖dW[l]‖_F`` to the epoch's sums and check that the
+    whole gradient is finite, in one compiled pass where :mod:`backprop._fused` is loaded."""
+
+    def __init__(self, net: Network) -> None:
+        self.net = net
+        self.kernels = _fused.get(net.n_params)
+        starts = [sl.start for sl in net.slices]
+        self.starts = np.array(starts, dtype=np.intp)
+        self.stops = self.starts + [d.n_in * d.n_out for d in net.dense]
+        self.sq = np.zeros(len(starts))
+
+    def dW_norms_into(self, norms: np.ndarray) -> bool:
+        net = self.net
+        if self.kernels is not None and isinstance(net.grad, np.ndarray):
+            finite = bool(self.kernels.grad_stats(net.grad, self.starts, self.stops, self.sq))
+            norms += np.sqrt(self.sq)
+            return finite
+        for l, layer in enumerate(net.dense):
+            dW = layer.grads["W"]
+            norms[l] += math.sqrt(float(np.vdot(dW, dW)))
+        return bool(np.isfinite(net.grad).all())
 
 
 class Trainer:
@@ -747,6 +792,8 @@ class Trainer:
         last_buffers = {k: v.copy() for k, v in net.buffers()}
         n_dense = net.n_layers
         comm = self.communicator
+        gather = _BatchGather(X, Y)
+        stats = _GradStats(net)
         for _ in range(self.epochs):
             lr = self.schedule(self.epoch, self.learning_rate, self.samples_seen)
             opt.learning_rate = lr
@@ -761,17 +808,20 @@ class Trainer:
                         Xb, Yb, wb = X[sl], Y[sl], (None if w is None else w[sl])
                     else:
                         idx = order[sl]
-                        Xb, Yb = X.take(idx, axis=0), Y.take(idx, axis=0)
+                        Xb, Yb = gather(idx)
                         wb = None if w is None else w.take(idx)
                     m = Xb.shape[0]
                     wsum = m if wb is None else float(wb.sum())
                     if wsum <= 0:
                         continue
                     if comm is None:
-                        cost = net._backward(Xb, Yb, wb, training=True, l2=self.alpha / wsum)
+                        cost = net._backward(
+                            Xb, Yb, wb, training=True, l2=self.alpha / wsum, reuse_buffers=True
+                        )
                     else:
                         cost = self._distributed_backward(Xb, Yb, wb, wsum, comm)
-                    if not math.isfinite(cost) or not np.isfinite(net.grad).all():
+                    finite = stats.dW_norms_into(norms)  # before clipping, as ever
+                    if not math.isfinite(cost) or not finite:
                         self._diverged(self.epoch, cost, last_good, last_buffers)
                     if self.clip_norm is not None:
                         gnorm = float(np.sqrt(np.dot(net.grad, net.grad)))

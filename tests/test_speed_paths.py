@@ -1,0 +1,212 @@
+"""The hot loop's fast paths: preallocated buffers and the compiled kernels of
+:mod:`backprop._fused` give the results of the plain NumPy path, and a training step
+allocates nothing once the buffers exist."""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from backprop import Callback, Network, Trainer, _fused
+from backprop.activations import Activation
+from backprop.optimizers import Adam, AdamW
+
+numba = pytest.importorskip("numba")
+
+SIZES = [64, 80, 40, 16]  # 9,496 parameters: above _fused.MIN_SIZE, so the kernels load
+
+
+@pytest.fixture
+def fused_on() -> Iterator[Any]:
+    previous = _fused.set_enabled(True)
+    kernels = _fused.get(_fused.MIN_SIZE)
+    assert kernels is not None
+    yield kernels
+    _fused.set_enabled(previous)
+
+
+@pytest.fixture
+def fused_off() -> Iterator[None]:
+    previous = _fused.set_enabled(False)
+    yield
+    _fused.set_enabled(previous)
+
+
+def _data(dtype: str, n: int = 300) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, SIZES[0])).astype(dtype)
+    Y = np.eye(SIZES[-1], dtype=dtype)[rng.integers(0, SIZES[-1], n)]
+    return X, Y
+
+
+def _train(fused: bool, dtype: str, **kw: Any) -> tuple[np.ndarray, list[float], list[list[float]]]:
+    previous = _fused.set_enabled(fused)
+    try:
+        X, Y = _data(dtype)
+        net = Network(SIZES, "relu", "ce", seed=0, dtype=dtype)
+        opts = {"learning_rate": 1e-3, "batch_size": 64, "epochs": 4, "seed": 1, "tol": 0.0}
+        h = Trainer(net, "adam", **{**opts, **kw}).fit(X, Y)
+        return net.parameters.copy(), h.loss, h.grad_norms
+    finally:
+        _fused.set_enabled(previous)
+
+
+# --------------------------------------------------------------------------- trajectories
+@pytest.mark.parametrize(("dtype", "rtol"), [("float32", 2e-5), ("float64", 1e-12)])
+@pytest.mark.parametrize("kw", [{}, {"alpha": 0.1, "shuffle": False}])
+def test_fused_and_numpy_paths_train_the_same(dtype: str, rtol: float, kw: dict) -> None:
+    p_np, loss_np, norms_np = _train(False, dtype, **kw)
+    p_fu, loss_fu, norms_fu = _train(True, dtype, **kw)
+    assert p_fu.dtype == dtype
+    np.testing.assert_allclose(p_fu, p_np, rtol=rtol, atol=rtol * 1e-2)
+    np.testing.assert_allclose(loss_fu, loss_np, rtol=rtol)
+    np.testing.assert_allclose(norms_fu, norms_np, rtol=rtol * 10)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_buffers_give_the_bits_of_the_allocating_path(dtype: str, fused_off: None) -> None:
+    """With the kernels off, writing into buffers changes nothing, to the bit."""
+    X, Y = _data(dtype, 50)
+    a = Network(SIZES, "relu", "ce", seed=0, dtype=dtype, dropout=0.2)
+    b = Network(SIZES, "relu", "ce", seed=0, dtype=dtype, dropout=0.2)
+    for _ in range(2):  # the second call reuses the buffers of the first
+        cost_a = a._backward(X, Y, training=True, l2=0.01)
+        cost_b = b._backward(X, Y, training=True, l2=0.01, reuse_buffers=True)
+        assert cost_a == cost_b
+        assert a.grad.tobytes() == b.grad.tobytes()
+        a.parameters -= 0.1 * a.grad
+        b.parameters -= 0.1 * b.grad
+
+
+def test_buffers_with_weights_batch_norm_and_other_activations(fused_on: Any) -> None:
+    rng = np.random.default_rng(1)
+    X, Y = rng.normal(size=(40, 64)), rng.normal(size=(40, 16))
+    w = rng.uniform(0.5, 2.0, 40)
+    for acts, loss, bn in [
+        (["tanh", "gelu", "identity"], "mse", True),
+        (["sigmoid", "elu", "softmax"], "ce", False),
+        (["leaky_relu", "relu", "sigmoid"], "mse", False),
+    ]:
+        Yl = np.eye(16)[rng.integers(0, 16, 40)] if loss == "ce" else Y
+        a = Network(SIZES, acts, loss, seed=0, batch_norm=bn)
+        b = Network(SIZES, acts, loss, seed=0, batch_norm=bn)
+        for _ in range(2):
+            cost_a = a._backward(X, Yl, w, training=True)
+            cost_b = b._backward(X, Yl, w, training=True, reuse_buffers=True)
+            assert cost_b == pytest.approx(cost_a, rel=1e-13)
+            np.testing.assert_allclose(b.grad, a.grad, rtol=1e-11, atol=1e-14)
+
+
+def test_an_activation_without_out_still_trains() -> None:
+    class Cube(Activation):
+        name = "cube"
+
+        def forward(self, Z):  # type: ignore[no-untyped-def, override]
+            return Z**3
+
+        def derivative(self, Z, A):  # type: ignore[no-untyped-def, override]
+            return 3 * Z**2
+
+    X, Y = _data("float64", 64)
+    a = Network(SIZES, [Cube(), "relu", "softmax"], "ce", seed=0)
+    b = Network(SIZES, [Cube(), "relu", "softmax"], "ce", seed=0)
+    a._backward(X, Y)
+    b._backward(X, Y, reuse_buffers=True)
+    np.testing.assert_allclose(b.grad, a.grad, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- kernels
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernels_against_numpy(dtype: type, fused_on: Any) -> None:
+    K = fused_on
+    rng = np.random.default_rng(2)
+    Z = rng.normal(scale=3, size=(33, 10)).astype(dtype)
+    Z[0, :] = 0.0
+    dA = rng.normal(size=Z.shape).astype(dtype)
+    out = np.empty_like(Z)
+    K.relu_backward(dA, Z, out)
+    assert out.tobytes() == np.where(Z > 0, dA, 0).astype(dtype).tobytes()
+    K.softmax(Z, out)
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(out, E / E.sum(axis=1, keepdims=True), rtol=4 * np.finfo(dtype).eps)
+    Y = np.eye(10, dtype=dtype)[rng.integers(0, 10, 33)]
+    losses = np.empty(33, dtype)
+    K.softmax_xent(Y, Z, losses)
+    ref = -(Y * np.log(E / E.sum(axis=1, keepdims=True))).sum(axis=1)
+    np.testing.assert_allclose(losses, ref, rtol=20 * np.finfo(dtype).eps, atol=1e-6)
+    g = rng.normal(size=1000).astype(dtype)
+    sq = np.empty(2)
+    starts, stops = np.array([0, 500]), np.array([400, 900])
+    assert K.grad_stats(g, starts, stops, sq)
+    np.testing.assert_allclose(
+        sq, [(g[:400].astype(float) ** 2).sum(), (g[500:900].astype(float) ** 2).sum()]
+    )
+    g[999] = np.inf
+    assert not K.grad_stats(g, starts, stops, sq)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("cls", "kw"),
+    [
+        (Adam, {}),
+        (Adam, {"weight_decay": 0.1, "amsgrad": True}),
+        (Adam, {"beta_1": 0.3}),  # the other branch of lerp
+        (AdamW, {}),
+        (AdamW, {"weight_decay": 0.2, "amsgrad": True}),
+    ],
+)
+def test_fused_adam_is_bit_for_bit_numpy(cls: type, kw: dict, dtype: type) -> None:
+    n = 2 * _fused.MIN_SIZE + 3
+    results = []
+    for flag in (False, True):
+        previous = _fused.set_enabled(flag)
+        try:
+            rng = np.random.default_rng(3)
+            params = rng.normal(size=n).astype(dtype)
+            opt = cls(learning_rate=0.01, **kw)
+            for _ in range(15):
+                g = rng.normal(size=n).astype(dtype)
+                g[::7] *= 1e-7
+                opt.step(params, g)
+            results.append((params, opt.state_dict()))
+        finally:
+            _fused.set_enabled(previous)
+    (p0, s0), (p1, s1) = results
+    assert p0.tobytes() == p1.tobytes()
+    for key, value in s0.items():
+        if isinstance(value, np.ndarray):
+            assert value.tobytes() == s1[key].tobytes(), key
+
+
+# --------------------------------------------------------------------------- allocation
+def test_the_hot_loop_allocates_nothing_per_step(fused_on: Any) -> None:
+    """tracemalloc sees NumPy's array allocations: steps 2..N of an epoch add none."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(64 * 12, 64)).astype("float32")
+    Y = np.eye(32, dtype="float32")[rng.integers(0, 32, 64 * 12)]
+    net = Network([64, 96, 64, 32], "relu", "ce", seed=0, dtype="float32")
+    peaks: list[int] = []
+
+    class Watch(Callback):
+        def on_batch_end(self, trainer: Trainer, batch: int, logs: dict) -> None:
+            if batch == 1:
+                tracemalloc.start()
+            elif batch > 1:
+                _current, peak = tracemalloc.get_traced_memory()
+                peaks.append(peak - self.base)  # the most this step held at once
+            if batch >= 1:
+                tracemalloc.reset_peak()
+                self.base = tracemalloc.get_traced_memory()[0]
+
+    try:
+        Trainer(net, "adam", batch_size=64, epochs=1, callbacks=[Watch()], seed=0).fit(X, Y)
+    finally:
+        tracemalloc.stop()
+    assert len(peaks) == 10
+    smallest_array = 64 * 32 * 4  # the output layer's arrays, 8 KiB
+    assert max(peaks) < smallest_array // 4, peaks
