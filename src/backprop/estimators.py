@@ -20,6 +20,7 @@ it changes the network.
 
 from __future__ import annotations
 
+import math
 import warnings
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -58,7 +59,7 @@ from backprop.schedules import (
     Schedule,
     StepDecay,
 )
-from backprop.training import Callback, History, Trainer
+from backprop.training import Callback, DivergenceError, History, Trainer
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -72,6 +73,26 @@ _REGRESSION_LOSSES = {
     "huber": ("huber", "identity"),
     "poisson": ("poisson", "exp"),
 }
+
+
+class DivergenceWarning(ConvergenceWarning):
+    """Training diverged; with early stopping the best weights were restored."""
+
+
+class _IterationPrinter(Callback):
+    """``verbose``: scikit-learn's ``Iteration N, loss = ...`` line after every epoch."""
+
+    def __init__(self, estimator: _BaseMLP) -> None:
+        self.estimator = estimator
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        self.first = trainer.epoch
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        line = f"Iteration {epoch - self.first + 1}, loss = {logs['loss']:.8f}"
+        if "val_score" in logs:
+            line += f", validation score = {logs['val_score']:.6f}"
+        print(line, flush=True)
 
 
 def _is_stochastic(est: _BaseMLP) -> bool:
@@ -310,6 +331,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             from backprop.distributed import is_root
 
             verbose = verbose and is_root(comm)
+        callbacks = [*(self.callbacks or ()), *([_IterationPrinter(self)] if verbose else [])]
         n_no_change = self.n_iter_no_change
         return Trainer(
             net,
@@ -327,8 +349,8 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             monitor="val_score",
             score=self._score_fn(),
             class_weight=self._class_weight(),
-            callbacks=list(self.callbacks or ()),
-            verbose=verbose,
+            callbacks=callbacks,
+            verbose=False,
             seed=self._seed(comm),
             communicator=comm,
         )
@@ -363,6 +385,8 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         y_val: Any = None,
         sample_weight_val: Any = None,
     ) -> _BaseMLP:
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
         first = not hasattr(self, "network_")
         reset = first or not (incremental or self.warm_start)
         X, y = validate_data(
@@ -395,6 +419,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         if reset:
             comm = self._communicator()
             self.network_ = self._make_network(X.shape[1], Y.shape[1], self._dtype_for(X), comm)
+            self._take_user_weights()
             if comm is not None:
                 from backprop.distributed import broadcast_parameters, check_replicated
 
@@ -410,24 +435,72 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         self.n_outputs_ = Y.shape[1]
         self.n_layers_ = len(self._hidden_sizes()) + 2
         self.out_activation_ = _SKLEARN_OUT[self.network_.output_activation.name]
+        if isinstance(trainer.optimizer, LBFGS):  # set_params may have changed them
+            trainer.optimizer.max_iter, trainer.optimizer.max_fun = self.max_iter, self.max_fun
         epochs_before = len(trainer.history.loss)
-        if trainer.communicator is None:
-            trainer.fit(X, Y, sample_weight=sample_weight, validation_data=validation)
-        else:  # a failing rank ends the whole MPI job instead of leaving the others waiting
-            from backprop.distributed import abort_on_error
-
-            with abort_on_error(trainer.communicator):
+        diverged: DivergenceError | None = None
+        try:
+            if trainer.communicator is None:
                 trainer.fit(X, Y, sample_weight=sample_weight, validation_data=validation)
+            else:  # a failing rank ends the whole MPI job instead of leaving the others waiting
+                from backprop.distributed import abort_on_error
+
+                with abort_on_error(trainer.communicator):
+                    trainer.fit(X, Y, sample_weight=sample_weight, validation_data=validation)
+        except DivergenceError as exc:
+            diverged = exc
+        if diverged is not None:
+            self._after_divergence(trainer, diverged)
         self._record(trainer, incremental, epochs_before)
         return self
+
+    def _after_divergence(self, trainer: Trainer, exc: DivergenceError) -> None:
+        """The loss became NaN or infinite; the trainer kept the last finite weights.
+
+        With early stopping the best weights so far are restored and a warning says what
+        happened (the diverged epoch records NaN, as scikit-learn's curves do); without, the
+        error is raised, with scikit-learn's wording first.
+        """
+        h = trainer.history
+        if self.early_stopping and trainer.best_parameters is not None:
+            self.network_.parameters[...] = trainer.best_parameters
+            if trainer.best_buffers:
+                self.network_.set_buffers(trainer.best_buffers)
+            h.loss.append(math.nan)
+            if h.val_score:
+                h.val_loss.append(math.nan)
+                h.val_score.append(math.nan)
+            warnings.warn(f"{exc} The best weights (by validation) were restored.",
+                          DivergenceWarning, stacklevel=4)  # fmt: skip
+            return
+        raise DivergenceError(
+            "Solver produced non-finite parameter weights. The input data may contain large "
+            f"values and need to be preprocessed. {exc}"
+        ) from None
+
+    def _take_user_weights(self) -> None:
+        """Weights assigned to ``coefs_`` / ``intercepts_`` before the first fit start it."""
+        coefs = self.__dict__.pop("_user_coefs", None)
+        intercepts = self.__dict__.pop("_user_intercepts", None)
+        if coefs is None and intercepts is None:
+            return
+        net = self.network_
+        if coefs is not None:
+            self._assign(coefs, [W.T for W in net.weights], "coefs_")
+        if intercepts is not None:
+            self._assign(intercepts, net.biases, "intercepts_")
 
     def _record(self, trainer: Trainer, incremental: bool, epochs_before: int) -> None:
         h: History = trainer.history
         self.history_ = h
-        self.n_iter_ = len(h.loss)  # counts on over warm starts and partial fits, as sklearn's
+        self.n_iter_ = len(h.loss) - epochs_before  # epochs of this call, as scikit-learn's
         self.t_ = trainer.samples_seen
         self.loss_curve_ = list(h.loss)
-        self.loss_ = h.loss[-1]
+        result = getattr(trainer, "lbfgs_result", None)
+        if result is not None and self.solver == "lbfgs":
+            self.loss_ = float(result.fun)
+        elif h.loss:
+            self.loss_ = h.loss[-1]
         self.gradient_norms_ = np.array(h.grad_norms)
         self.validation_loss_curve_: list[float] | None = list(h.val_loss) if h.val_loss else None
         self.validation_scores_: list[float] | None
@@ -435,12 +508,12 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         self.best_loss_: float | None
         if self.early_stopping and not incremental:
             self.validation_scores_ = list(h.val_score)
-            self.best_validation_score_ = max(h.val_score)
+            self.best_validation_score_ = float(np.nanmax(h.val_score))
             self.best_loss_ = None
         else:
             self.validation_scores_ = list(h.val_score) if h.val_score else None
-            self.best_validation_score_ = max(h.val_score) if h.val_score else None
-            self.best_loss_ = min(h.loss)
+            self.best_validation_score_ = float(np.nanmax(h.val_score)) if h.val_score else None
+            self.best_loss_ = float(np.nanmin(h.loss)) if h.loss else self.loss_
         if (
             not incremental
             and self.solver != "lbfgs"
@@ -455,8 +528,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
                 stacklevel=3,
             )
         if self.solver == "lbfgs" and not incremental:
-            result = getattr(trainer, "lbfgs_result", None)
-            if result is not None and result.status != 0 and result.nit >= self.max_iter:
+            if result is not None and result.status != 0:
                 warnings.warn(
                     "lbfgs failed to converge after "
                     f"{result.nit} iteration(s) (status={result.status}): {result.message}. "
@@ -468,15 +540,70 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------ fitted views
     @property
     def coefs_(self) -> list[np.ndarray]:
-        """Weights in scikit-learn's ``(n_in, n_out)`` layout: transposed views of ``W[l]``."""
+        """Weights in scikit-learn's ``(n_in, n_out)`` layout: transposed views of ``W[l]``.
+
+        Assigning a list of arrays copies them into the network (before the first fit, they
+        become its starting weights).
+        """
+        if "network_" not in self.__dict__ and "_user_coefs" in self.__dict__:
+            return self.__dict__["_user_coefs"]
         check_is_fitted(self, "network_")
         return [W.T for W in self.network_.weights]
 
+    @coefs_.setter
+    def coefs_(self, value: list[np.ndarray]) -> None:
+        if "network_" in self.__dict__:
+            self._assign(value, [W.T for W in self.network_.weights], "coefs_")
+        else:
+            self.__dict__["_user_coefs"] = value
+
     @property
     def intercepts_(self) -> list[np.ndarray]:
-        """Biases ``b[l]``, shape ``(n_out,)``: views into the network's buffer."""
+        """Biases ``b[l]``, shape ``(n_out,)``: views into the network's buffer (assignable)."""
+        if "network_" not in self.__dict__ and "_user_intercepts" in self.__dict__:
+            return self.__dict__["_user_intercepts"]
         check_is_fitted(self, "network_")
         return list(self.network_.biases)
+
+    @intercepts_.setter
+    def intercepts_(self, value: list[np.ndarray]) -> None:
+        if "network_" in self.__dict__:
+            self._assign(value, list(self.network_.biases), "intercepts_")
+        else:
+            self.__dict__["_user_intercepts"] = value
+
+    @staticmethod
+    def _assign(values: Any, targets: list[np.ndarray], name: str) -> None:
+        if len(values) != len(targets):
+            raise ValueError(f"{name} needs {len(targets)} arrays. Received: {len(values)}")
+        for i, (value, target) in enumerate(zip(values, targets, strict=True)):
+            arr = np.asarray(value, dtype=target.dtype).reshape(target.shape) if np.size(
+                value) == target.size else None  # fmt: skip
+            if arr is None or not np.isfinite(arr).all():
+                raise ValueError(
+                    f"{name}[{i}] must be finite with shape {target.shape}. Received: "
+                    f"shape {np.shape(value)}"
+                )
+            target[...] = arr
+
+    @property
+    def _optimizer(self) -> Any:
+        """The optimizer in use (scikit-learn's private name; ``learning_rate`` is current)."""
+        return self._trainer.optimizer
+
+    @property
+    def _no_improvement_count(self) -> int:
+        """Epochs without improvement by ``tol`` (scikit-learn's private name)."""
+        if "_trainer" not in self.__dict__:
+            return int(self.__dict__.get("_pending_no_improvement", 0))
+        return int(self._trainer.no_improvement)
+
+    @_no_improvement_count.setter
+    def _no_improvement_count(self, value: int) -> None:
+        if "_trainer" in self.__dict__:
+            self._trainer.no_improvement = int(value)
+        else:
+            self.__dict__["_pending_no_improvement"] = int(value)
 
     def _forward(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "network_")
@@ -765,15 +892,29 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _encode_y(self, y: Any, incremental: bool, classes: Any = None) -> np.ndarray:
         check_classification_targets(y)
+        multilabel_y = type_of_target(y).startswith("multilabel")
         if not incremental:
             self._label_binarizer = LabelBinarizer()
-            self._label_binarizer.fit(y if classes is None else classes)
+            if multilabel_y:  # the labels are the indicator's columns; `classes` must agree
+                self._label_binarizer.fit(y)
+                if classes is not None and len(classes) != np.shape(y)[1]:
+                    raise ValueError(
+                        f"`classes` has {len(classes)} labels but `y` has {np.shape(y)[1]} columns"
+                    )
+            else:
+                self._label_binarizer.fit(y if classes is None else classes)
             self.classes_ = self._label_binarizer.classes_
-            if classes is not None and not set(unique_labels(y)) <= set(self.classes_):
-                raise ValueError(
-                    f"`y` has classes not in `classes`: {sorted(set(unique_labels(y)) - set(self.classes_))}"
-                )
+            if classes is not None and not multilabel_y:
+                unseen = sorted(set(unique_labels(y)) - set(self.classes_))
+                if unseen:
+                    raise ValueError(f"`y` has classes not in `classes`: {unseen}")
         else:
+            if classes is not None and not multilabel_y:
+                if set(np.asarray(classes).tolist()) != set(self.classes_.tolist()):
+                    raise ValueError(
+                        f"`classes={list(classes)}` is not the same as on the last call to "
+                        f"partial_fit, was: {list(self.classes_)}"
+                    )
             labels = unique_labels(y)
             if (
                 self.warm_start
@@ -791,11 +932,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 )
         self._multilabel = self._label_binarizer.y_type_.startswith("multilabel")
         self._multiclass = not self._multilabel and len(self.classes_) > 2
-        if len(self.classes_) < 2 and not self._multilabel:
-            raise ValueError(
-                "The number of classes has to be greater than one; got "
-                f"{len(self.classes_)} class: {self.classes_}"
-            )
         return self._label_binarizer.transform(y).astype(np.float64)
 
     def _class_weight(self) -> Any:
@@ -859,15 +995,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             All the classes; required on the first call unless ``y`` is multilabel.
         """
         if not hasattr(self, "network_"):
-            if classes is None and type_of_target(y).startswith("multilabel"):
-                classes = np.asarray(y)[:0]
-                self._fit(X, y, sample_weight, incremental=True)
-                return self
-            if classes is None:
+            if classes is None and not type_of_target(y).startswith("multilabel"):
                 raise ValueError("classes must be passed on the first call to partial_fit.")
-            self._fit(X, y, sample_weight, incremental=True, classes=classes)
-            return self
-        self._fit(X, y, sample_weight, incremental=True)
+        self._fit(X, y, sample_weight, incremental=True, classes=classes)
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -875,6 +1005,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         A = self._forward(X)
         if self._multiclass or self._multilabel:
             return A.copy()
+        if len(self.classes_) == 1:  # a single class was seen: it has probability one
+            return np.ones((A.shape[0], 1), dtype=A.dtype)
         Z = self.network_.dense[-1].Z  # both columns from the logit: no 1 - p cancellation
         return np.hstack([self.network_.output_activation.forward(-Z), A])
 
@@ -886,6 +1018,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels, shape ``(n_samples,)`` (or an indicator matrix for multilabel)."""
         A = self._forward(X)
+        if len(self.classes_) == 1 and not self._multilabel:  # a single class was seen
+            return np.full(A.shape[0], self.classes_[0])
         if self._multiclass:
             return self.classes_[A.argmax(axis=1)]
         if self._multilabel:
