@@ -232,7 +232,7 @@ def test_gradcheck_demo_and_bad_input_as_subprocesses(tmp_path: Path) -> None:
     assert (tmp_path / "demo" / DEMO_MARKER).exists()
     assert (tmp_path / "demo" / "model.safetensors").exists()
     page = (tmp_path / "demo" / "report" / "report.html").read_text(encoding="utf-8")
-    for name in ("decision_boundary", "gradient_flow_comparison", "confusion_matrix_test", "loss"):
+    for name in ("decision_boundary", "gradient_flow_comparison", "confusion_matrix", "loss"):
         assert f'href="{name}.png"' in page
     check_png(tmp_path / "demo" / "report" / "gradient_flow_comparison.png", (1200, 450))
     assert "is empty" in one_line_error(empty)

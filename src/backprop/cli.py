@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 import traceback
@@ -499,17 +500,27 @@ class _Out:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(highlight=False, soft_wrap=True)
+            class _Console(Console):
+                def on_broken_pipe(self) -> None:
+                    """``backprop demo | head``: stop printing but finish the work (rich's
+                    default exits)."""
+                    self.quiet = True
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, sys.stdout.fileno())
+
+            self._console = _Console(highlight=False, soft_wrap=True)
         return self._console
 
-    def line(self, text: str = "") -> None:
+    def _print(self, *objects: Any, **kwargs: Any) -> None:
         if self.enabled:
-            self.console.print(text, markup=False)
+            self.console.print(*objects, **kwargs)
+
+    def line(self, text: str = "") -> None:
+        self._print(text, markup=False)
 
     def note(self, text: str) -> None:
         self.notes.append(text)
-        if self.enabled:
-            self.console.print(f"note: {text}", markup=False, style="yellow")
+        self._print(f"note: {text}", markup=False, style="yellow")
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if not self.enabled:
@@ -522,7 +533,7 @@ class _Out:
             t.add_column(c, justify="right" if k > 0 and numeric else "left")
         for row in rows:
             t.add_row(*[_fmt(v) for v in row])
-        self.console.print(t)
+        self._print(t)
 
 
 def _fmt(value: Any) -> str:
@@ -921,7 +932,13 @@ def _figures(run: _Run) -> list[Any]:
             )
     else:
         pred = tabular.predict_table(est, X, run.scaler)["prediction"].to_numpy()
-        figs.append(report.predicted_vs_true_figure(run.y[rows], pred))
+        training = None
+        if len(run.val_rows):
+            fit = tabular.predict_table(est, run.X_train, run.scaler)["prediction"].to_numpy()
+            training = (run.y[run.train_rows], fit)
+        figs.append(
+            report.predicted_vs_true_figure(run.y[rows], pred, target=run.target, training=training)
+        )
     return figs
 
 
@@ -997,7 +1014,8 @@ def _write_report(
 ) -> Path:
     from backprop import report
 
-    figures = [*_figures(run), *extra_figures]
+    replaced = {f.name for f in extra_figures}
+    figures = [f for f in _figures(run) if f.name not in replaced] + list(extra_figures)
     return report.write_report(
         folder,
         figures,
@@ -1082,7 +1100,7 @@ def _cmd_demo(args: argparse.Namespace, out: _Out) -> int:
     )
     train_args = argparse.Namespace(
         target=target,
-        task="classification",
+        task="auto",
         ignore=[],
         categorical=[],
         scale_target=False,
@@ -1121,7 +1139,8 @@ def _cmd_demo(args: argparse.Namespace, out: _Out) -> int:
     extra_figures = []
     extra_results: dict[str, Any] = {f"test {k}": v for k, v in test_metrics.items()}
     cm = report.confusion_matrix_figure(y_test, run.est.predict(X_test), run.est.classes_)
-    cm.name, cm.title = "confusion_matrix_test", "Confusion matrix on the test rows"
+    cm.title = "Confusion matrix on the test rows"
+    cm.caption += f" Computed on the {len(test)} test rows, which training never saw."
     extra_figures.append(cm)
     if args.compare_activations:
         out.line("comparing sigmoid and ReLU in a deep network (8 hidden layers of 32, SGD) ...")
@@ -1581,6 +1600,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("backprop: interrupted\n")
         return 130
+    except BrokenPipeError:  # `backprop predict ... | head`: the reader has gone
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILURE
     except Exception as exc:
         if debug:
             traceback.print_exc()

@@ -325,28 +325,58 @@ def confusion_matrix_figure(y_true: Any, y_pred: Any, labels: Sequence[Any]) -> 
     )
 
 
-def predicted_vs_true_figure(y_true: Any, y_pred: Any) -> ReportFigure:
-    """Each prediction against its true value, with the diagonal of perfect predictions."""
+def predicted_vs_true_figure(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    target: str = "value",
+    training: tuple[Any, Any] | None = None,
+) -> ReportFigure:
+    """Each prediction against its true value, with the diagonal of perfect predictions.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+        The rows the figure is about (validation rows, say); R² is computed on them.
+    target : str, default="value"
+        The target's name, for the axis labels.
+    training : pair of array-like, optional
+        ``(y_true, y_pred)`` of the training rows, drawn in grey behind.
+    """
     y_true = np.asarray(y_true, dtype=float).ravel()
     y_pred = np.asarray(y_pred, dtype=float).ravel()
     fig = _figure()
     ax = fig.add_subplot()
-    ax.scatter(y_true, y_pred, s=10, alpha=0.6, edgecolors="none")
-    lo = float(np.nanmin([y_true.min(), y_pred.min()])) if y_true.size else 0.0
-    hi = float(np.nanmax([y_true.max(), y_pred.max()])) if y_true.size else 1.0
+    everything = [y_true, y_pred]
+    if training is not None:
+        t_true, t_pred = (np.asarray(a, dtype=float).ravel() for a in training)
+        ax.scatter(t_true, t_pred, s=8, color="0.75", edgecolors="none", label="training rows")
+        everything += [t_true, t_pred]
+    ax.scatter(
+        y_true,
+        y_pred,
+        s=14,
+        alpha=0.8,
+        edgecolors="none",
+        color="C0",
+        label="validation rows" if training is not None else "rows",
+    )
+    values = np.concatenate(everything) if y_true.size else np.array([0.0, 1.0])
+    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
     ax.plot([lo, hi], [lo, hi], color="0.3", ls="--", lw=1, label="prediction = truth")
     ss_res = float(np.sum((y_true - y_pred) ** 2))
     ss_tot = float(np.sum((y_true - y_true.mean()) ** 2)) if y_true.size else 0.0
     r2 = 1 - ss_res / ss_tot if ss_tot > 0 else float("nan")
-    ax.set_xlabel("true value")
-    ax.set_ylabel("predicted value")
+    ax.set_xlabel(f"true {target}")
+    ax.set_ylabel(f"predicted {target}")
     ax.set_title(f"Predicted against true (R² {r2:.3f})")
     ax.grid(alpha=0.3)
     ax.legend()
     return ReportFigure(
         "predicted_vs_true",
         "Predicted against true",
-        "Each point is one row; points on the dashed diagonal are predicted exactly.",
+        "Each point is one row; points on the dashed diagonal are predicted exactly. R² is "
+        "computed on the coloured points.",
         fig,
     )
 
