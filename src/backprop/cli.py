@@ -1267,9 +1267,7 @@ def _cmd_predict(args: argparse.Namespace, out: _Out) -> int:
         _check_new([args.output], args.force)
         _check_parent(args.output)
     loaded = _load_estimator(args.model)
-    frame = tabular.read_table(
-        args.data, na_values=args.na_values, categorical=_categorical(loaded)
-    )
+    frame = tabular.read_table(args.data, na_values=args.na_values, parse_numbers=False)
     missing = [c for c in args.keep if c not in frame.columns]
     if missing:
         raise UsageError(f"--keep {missing[0]!r}: no such column in '{args.data}'")
@@ -1285,10 +1283,6 @@ def _cmd_predict(args: argparse.Namespace, out: _Out) -> int:
     return EXIT_OK
 
 
-def _categorical(loaded: _Loaded) -> list[str]:
-    return list(loaded.pre.categorical) if loaded.pre is not None else []
-
-
 def _cmd_evaluate(args: argparse.Namespace, out: _Out) -> int:
     from backprop import tabular
 
@@ -1296,9 +1290,7 @@ def _cmd_evaluate(args: argparse.Namespace, out: _Out) -> int:
     target = args.target or loaded.config.get("target")
     if target is None:
         raise UsageError("the model does not name its target column: give --target COLUMN")
-    frame = tabular.read_table(
-        args.data, na_values=args.na_values, categorical=_categorical(loaded)
-    )
+    frame = tabular.read_table(args.data, na_values=args.na_values, parse_numbers=False)
     features, y, dropped = tabular.split_target(frame, target, args.data)
     X = _features(loaded, features, args.data)
     if hasattr(loaded.est, "classes_"):
@@ -1605,7 +1597,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_FAILURE
     except Exception as exc:
+        from backprop.distributed import get_rank
+
+        code, rank = _exit_code(exc), get_rank()
+        if rank != 0 and code == EXIT_USAGE:
+            return code  # under mpiexec every rank meets the same bad input: rank 0 says it
         if debug:
             traceback.print_exc()
-        sys.stderr.write(f"backprop: error: {_message(exc)}\n")
-        return _exit_code(exc)
+        where = f" (rank {rank})" if rank != 0 else ""
+        sys.stderr.write(f"backprop: error{where}: {_message(exc)}\n")
+        return code

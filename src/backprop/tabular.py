@@ -101,6 +101,7 @@ def read_table(
     *,
     na_values: Sequence[str] = (),
     categorical: Sequence[str] = (),
+    parse_numbers: bool = True,
 ) -> pd.DataFrame:
     """Read a data file into a DataFrame, with a clear error for every problem.
 
@@ -114,7 +115,11 @@ def read_table(
         ``NaN``, ``null``, ...).
     categorical : sequence of str, default=()
         Columns that are categories even if they hold numbers; they skip the check for
-        numbers mixed with text.
+        numbers mixed with text. Each must exist.
+    parse_numbers : bool, default=True
+        Apply :func:`check_numeric_text`. A fitted :class:`Preprocessor` checks the
+        columns it knows to be numeric itself, so reading data for a trained model skips
+        this.
 
     Returns
     -------
@@ -150,7 +155,9 @@ def read_table(
         frame = frame.replace(list(na_values), np.nan)
     missing = sorted(set(categorical) - set(frame.columns))
     if missing:
-        raise DataError(_no_column_message(missing[0], frame.columns, path, "--categorical"))
+        raise DataError(no_column_message(missing[0], frame.columns, path, "--categorical"))
+    if not parse_numbers:
+        return frame
     return check_numeric_text(frame, path, skip=categorical, line_offset=2 if suffix in _CSV else 1)
 
 
@@ -304,7 +311,8 @@ def check_numeric_text(
     return frame
 
 
-def _no_column_message(name: str, columns: Any, path: Any, option: str) -> str:
+def no_column_message(name: str, columns: Any, path: Any, option: str) -> str:
+    """``"--target 'x': no such column in 'f.csv' (columns: ...); did you mean 'X'?"``."""
     cols = [str(c) for c in columns]
     close = difflib.get_close_matches(name, cols, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -337,10 +345,10 @@ def split_target(
         Rows dropped because their target is missing.
     """
     if target not in frame.columns:
-        raise DataError(_no_column_message(target, frame.columns, path, "--target"))
+        raise DataError(no_column_message(target, frame.columns, path, "--target"))
     for name in ignore:
         if name not in frame.columns:
-            raise DataError(_no_column_message(name, frame.columns, path, "--ignore"))
+            raise DataError(no_column_message(name, frame.columns, path, "--ignore"))
     keep = frame[target].notna().to_numpy()
     if not keep.any():
         raise DataError(f"the target column {target!r} of '{path}' has no values")
@@ -450,17 +458,25 @@ def train_validation_split(
 # Preprocessing
 # ---------------------------------------------------------------------------------------
 def _category_strings(s: pd.Series) -> np.ndarray:
-    """A column's values as strings (integral floats without ``.0``), NaN where missing."""
-    out = np.empty(len(s), dtype=object)
+    """A column's values as stripped strings (integral floats without ``.0``), NaN where
+    missing."""
     present = s.notna().to_numpy()
-    out[~present] = np.nan
+    out = np.full(len(s), np.nan, dtype=object)
+    if not present.any():
+        return out
+    if _is_text(s) and all(isinstance(v, str) for v in s[present].head(1000)):
+        try:
+            out[present] = s[present].astype(str).str.strip().to_numpy(dtype=object)
+            return out
+        except (TypeError, ValueError):  # pragma: no cover - mixed objects: the loop below
+            pass
     values = s.to_numpy(dtype=object)
     for i in np.flatnonzero(present):
         v = values[i]
-        if isinstance(v, float | np.floating) and float(v).is_integer():
-            out[i] = str(int(v))
-        elif isinstance(v, bool | np.bool_):
+        if isinstance(v, bool | np.bool_):
             out[i] = str(bool(v))
+        elif isinstance(v, float | np.floating) and float(v).is_integer():
+            out[i] = str(int(v))
         else:
             out[i] = str(v).strip()
     return out
@@ -626,10 +642,12 @@ class Preprocessor:
             blocks.append(X)
         for col, cats in zip(self.categorical, self.categories, strict=True):
             values = inputs[col].to_numpy(dtype=object)
-            values = np.where(pd.isna(values), MISSING_CATEGORY, values).astype(str)
-            blocks.append(
-                (values[:, None] == np.asarray(cats, dtype=str)[None, :]).astype(np.float64)
-            )
+            values = np.where(pd.isna(values), MISSING_CATEGORY, values)
+            codes = pd.Index(cats, dtype=object).get_indexer(values)  # -1: unknown category
+            onehot = np.zeros((n, len(cats)))
+            known = np.flatnonzero(codes >= 0)
+            onehot[known, codes[known]] = 1.0
+            blocks.append(onehot)
         return np.hstack(blocks) if blocks else np.empty((n, 0))
 
     # -------------------------------------------------------------- state for model files
