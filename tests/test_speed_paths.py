@@ -139,14 +139,15 @@ def test_kernels_against_numpy(dtype: type, fused_on: Any) -> None:
     ref = -(Y * np.log(E / E.sum(axis=1, keepdims=True))).sum(axis=1)
     np.testing.assert_allclose(losses, ref, rtol=20 * np.finfo(dtype).eps, atol=1e-6)
     g = rng.normal(size=1000).astype(dtype)
-    sq = np.empty(2)
+    norms = np.ones(2)
     starts, stops = np.array([0, 500]), np.array([400, 900])
-    assert K.grad_stats(g, starts, stops, sq)
-    np.testing.assert_allclose(
-        sq, [(g[:400].astype(float) ** 2).sum(), (g[500:900].astype(float) ** 2).sum()]
-    )
+    assert K.grad_stats(g, starts, stops, norms)
+    expected = [np.linalg.norm(g[:400].astype(float)), np.linalg.norm(g[500:900].astype(float))]
+    np.testing.assert_allclose(norms, 1 + np.array(expected))
     g[999] = np.inf
-    assert not K.grad_stats(g, starts, stops, sq)
+    assert not K.grad_stats(g, starts, stops, norms)
+    g[999] = np.nan
+    assert not K.grad_stats(g, starts, stops, norms)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -181,6 +182,34 @@ def test_fused_adam_is_bit_for_bit_numpy(cls: type, kw: dict, dtype: type) -> No
     for key, value in s0.items():
         if isinstance(value, np.ndarray):
             assert value.tobytes() == s1[key].tobytes(), key
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_fused_adam_flushes_subnormal_moments(amsgrad: bool) -> None:
+    """A gradient that stays 0 lets the first moment decay through the subnormal range:
+    the kernel flushes it (speed), NumPy keeps it; the parameters agree to ~1e-36."""
+    n = _fused.MIN_SIZE
+    results = []
+    for flag in (False, True):
+        previous = _fused.set_enabled(flag)
+        try:
+            rng = np.random.default_rng(5)
+            params = rng.normal(size=n).astype(np.float32)
+            opt = Adam(learning_rate=0.01, amsgrad=amsgrad)
+            g = rng.normal(size=n).astype(np.float32)
+            opt.step(params, g)
+            g[: n // 2] = 0.0
+            for _ in range(900):
+                opt.step(params, g)
+            results.append((params, opt.state["exp_avg"]))
+        finally:
+            _fused.set_enabled(previous)
+    (p0, m0), (p1, m1) = results
+    tiny = np.finfo(np.float32).tiny
+    assert ((m0 != 0) & (np.abs(m0) < tiny)).any()  # NumPy went subnormal
+    assert not ((m1 != 0) & (np.abs(m1) < tiny)).any()  # the kernel did not
+    np.testing.assert_allclose(p1, p0, rtol=0, atol=1e-30)
+    assert p0[n // 2 :].tobytes() == p1[n // 2 :].tobytes()
 
 
 # --------------------------------------------------------------------------- allocation

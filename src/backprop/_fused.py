@@ -5,8 +5,9 @@ one pass with no temporaries: the bias add, the ReLU derivative, the softmax and
 gradient statistics of a step, and the Adam update. They run only where a preallocated
 output exists (the :class:`~backprop.training.Trainer`'s mini-batch loop, and optimizer
 steps); everywhere else, whenever numba is missing, and while they are switched off, the
-NumPy code beside each equation runs instead, with the same results (bit for bit for ReLU
-and the optimizers; to a few units in the last place where ``exp`` and ``log`` enter).
+NumPy code beside each equation runs instead, with the same results: bit for bit for the
+bias, ReLU and Adam (except that Adam flushes subnormal moments to zero, as XLA does); to a
+few units in the last place where ``exp`` and ``log`` enter.
 
 numba and the kernels are loaded on the first array of at least :data:`MIN_SIZE` entries,
 so that small models never pay numba's import and compilation; once loaded they serve
@@ -26,7 +27,9 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-__all__ = ["MIN_SIZE", "accepts_out", "enabled", "get", "set_enabled"]
+import numpy as np
+
+__all__ = ["MIN_SIZE", "accepts_out", "contiguous", "enabled", "get", "set_enabled"]
 
 MIN_SIZE = 4096
 """Arrays (parameter buffers) of at least this many entries load the kernels."""
@@ -76,3 +79,14 @@ def accepts_out(*methods: Callable[..., Any]) -> bool:
         return all("out" in inspect.signature(m).parameters for m in methods)
     except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
         return False
+
+
+def contiguous(a: Any, b: Any, c: Any = None) -> bool:
+    """Whether the compiled kernels can take these arrays (NumPy, C-contiguous)."""
+    return (
+        isinstance(a, np.ndarray)
+        and isinstance(b, np.ndarray)
+        and a.flags.c_contiguous
+        and b.flags.c_contiguous
+        and (c is None or (isinstance(c, np.ndarray) and c.flags.c_contiguous))
+    )

@@ -3,8 +3,9 @@
 Each kernel fuses the elementwise work of one equation of the engine into one pass with no
 temporaries, repeating the NumPy path's floating-point operations in the same order and
 precision (scalars arrive already cast to the arrays' dtype, as NumPy casts Python floats):
-the ReLU derivative and the Adam update are bit for bit NumPy's; ``exp`` and ``log`` come
-from another math library and agree to a few units in the last place.
+the bias add, the ReLU derivative and the Adam update are bit for bit NumPy's (Adam flushes
+subnormal moments to zero, see :func:`adam`); ``exp`` and ``log`` come from another math
+library and agree to a few units in the last place.
 """
 
 from __future__ import annotations
@@ -94,10 +95,10 @@ def _nonfinite_check(a: Any) -> Any:  # pragma: no cover - compiled
 
 
 @_jit_sum
-def grad_stats(grad: Any, starts: Any, stops: Any, sq: Any) -> bool:  # pragma: no cover
-    """``sq[l] = Σ grad[starts[l]:stops[l]]²`` (in float64); True if all of grad is finite."""
+def grad_stats(grad: Any, starts: Any, stops: Any, norms: Any) -> bool:  # pragma: no cover
+    """``norms[l] += ‖grad[starts[l]:stops[l]]‖₂`` (in float64); True if grad is all finite."""
     for l in range(starts.size):
-        sq[l] = _sum_squares(grad[starts[l] : stops[l]])
+        norms[l] += np.sqrt(_sum_squares(grad[starts[l] : stops[l]]))
     return _nonfinite_check(grad) == 0
 
 
@@ -105,14 +106,24 @@ def grad_stats(grad: Any, starts: Any, stops: Any, sq: Any) -> bool:  # pragma: 
 def adam(  # pragma: no cover - compiled
     params: Any, grads: Any, exp_avg: Any, exp_avg_sq: Any, decay: Any, weight_decay: Any,
     lerp_w: Any, lerp_small: bool, beta_2: Any, one_minus_beta_2: Any,
-    bias_correction2_sqrt: Any, epsilon: Any, step_size: Any, l2: bool,
+    bias_correction2_sqrt: Any, epsilon: Any, step_size: Any, l2: bool, tiny: Any,
 ) -> None:  # fmt: skip
     """One Adam/AdamW step in one pass, in the order of ``Adam._update`` (see there).
 
-    Every scalar argument has the dtype of ``params``; ``decay`` is 1 unless the weight
-    decay is decoupled (``p * 1`` is ``p``, bit for bit). Branch-free, so that it
-    vectorizes.
+    The scalars come as Python floats and are rounded to the dtype of ``params`` first;
+    ``decay`` is 1 unless the weight decay is decoupled (``p * 1`` is ``p``, bit for bit).
+    Branch-free, so that it vectorizes.
+
+    One departure from NumPy: a moment that falls below ``tiny`` (the smallest normal
+    number) is flushed to zero, as XLA does. The first moment of a parameter whose gradient
+    stays 0 (a dead unit, a constant input) decays by ``β₁`` a step and would spend about
+    150 steps subnormal, where x86 arithmetic is ~100 times slower; the parameters differ by
+    less than ``step_size · tiny / ε`` from NumPy's.
     """
+    t = params.dtype.type  # each scalar rounded to the dtype, as NumPy rounds a Python float
+    decay, weight_decay, lerp_w, beta_2 = t(decay), t(weight_decay), t(lerp_w), t(beta_2)
+    one_minus_beta_2, bias_correction2_sqrt = t(one_minus_beta_2), t(bias_correction2_sqrt)
+    epsilon, step_size, tiny, zero = t(epsilon), t(step_size), t(tiny), t(0)
     for i in range(params.size):
         p = params[i] * decay
         g = grads[i]
@@ -120,8 +131,10 @@ def adam(  # pragma: no cover - compiled
         m = exp_avg[i]
         d = g - m
         m = m + d * lerp_w if lerp_small else g - d * lerp_w
+        m = zero if abs(m) < tiny else m  # flush a subnormal moment (NaN stays)
         exp_avg[i] = m
         v = exp_avg_sq[i] * beta_2 + g * one_minus_beta_2 * g
+        v = zero if v < tiny else v
         exp_avg_sq[i] = v
         denom = np.sqrt(v) / bias_correction2_sqrt + epsilon
         params[i] = p - m * step_size / denom
@@ -131,9 +144,13 @@ def adam(  # pragma: no cover - compiled
 def adam_amsgrad(  # pragma: no cover - compiled
     params: Any, grads: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg_sq: Any, decay: Any,
     weight_decay: Any, lerp_w: Any, lerp_small: bool, beta_2: Any, one_minus_beta_2: Any,
-    bias_correction2_sqrt: Any, epsilon: Any, step_size: Any, l2: bool,
+    bias_correction2_sqrt: Any, epsilon: Any, step_size: Any, l2: bool, tiny: Any,
 ) -> None:  # fmt: skip
     """:func:`adam` with AMSGrad's running maximum of the second moment."""
+    t = params.dtype.type  # each scalar rounded to the dtype, as NumPy rounds a Python float
+    decay, weight_decay, lerp_w, beta_2 = t(decay), t(weight_decay), t(lerp_w), t(beta_2)
+    one_minus_beta_2, bias_correction2_sqrt = t(one_minus_beta_2), t(bias_correction2_sqrt)
+    epsilon, step_size, tiny, zero = t(epsilon), t(step_size), t(tiny), t(0)
     for i in range(params.size):
         p = params[i] * decay
         g = grads[i]
@@ -141,8 +158,10 @@ def adam_amsgrad(  # pragma: no cover - compiled
         m = exp_avg[i]
         d = g - m
         m = m + d * lerp_w if lerp_small else g - d * lerp_w
+        m = zero if abs(m) < tiny else m  # flush a subnormal moment (NaN stays)
         exp_avg[i] = m
         v = exp_avg_sq[i] * beta_2 + g * one_minus_beta_2 * g
+        v = zero if v < tiny else v
         exp_avg_sq[i] = v
         top = max_exp_avg_sq[i]
         top = v if (v > top or np.isnan(v)) else top  # np.maximum: NaN wins

@@ -52,11 +52,6 @@ __all__ = [
 Array = Any  # an ndarray of the backend's array module
 
 
-def _contiguous(*arrays: Array) -> bool:
-    """Whether the compiled kernels can take these arrays (NumPy, C-contiguous)."""
-    return all(isinstance(a, np.ndarray) and a.flags.c_contiguous for a in arrays)
-
-
 class Activation:
     """Base class: ``A = g(Z)`` and ``g'(Z)``.
 
@@ -159,7 +154,7 @@ class ReLU(Activation):
         if out is None:
             return self.xp.where(Z > 0, dA, 0).astype(dA.dtype, copy=False)
         kernels = _fused.get(Z.size)
-        if kernels is not None and _contiguous(dA, Z, out):
+        if kernels is not None and _fused.contiguous(dA, Z, out):
             kernels.relu_backward(dA, Z, out)  # one pass: dA where Z > 0, else 0
         else:
             out[...] = self.xp.where(Z > 0, dA, 0)
@@ -287,7 +282,7 @@ class Softmax(Activation):
             E = xp.exp(Z - Z.max(axis=1, keepdims=True))
         else:
             kernels = _fused.get(Z.size)
-            if kernels is not None and _contiguous(Z, out):
+            if kernels is not None and _fused.contiguous(Z, out):
                 kernels.softmax(Z, out)  # the three lines below, in one pass
                 return out
             E = xp.exp(xp.subtract(Z, Z.max(axis=1, keepdims=True), out=out), out=out)

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from backprop import _fused
-from backprop.activations import Activation, _contiguous
+from backprop.activations import Activation
 
 __all__ = ["BatchNorm", "Dense", "DenseBuffers", "Dropout", "Layer"]
 
@@ -237,9 +237,9 @@ class Dense(Layer):
         A : ndarray of shape (m, n_l)
         """
         xp = self.activation.xp
-        Z = xp.matmul(A_prev, self.W.T, out=None if buffers is None else buffers.Z)
+        Z = xp.dot(A_prev, self.W.T, out=None if buffers is None else buffers.Z)
         kernels = None if buffers is None else _fused.get(Z.size)
-        if kernels is not None and _contiguous(A_prev, Z):
+        if kernels is not None and _fused.contiguous(Z, self.b):
             kernels.add_bias(Z, self.b)  # Z += b, without NumPy's broadcast buffer
         else:
             Z += self.b
@@ -277,14 +277,14 @@ class Dense(Layer):
         m = dZ.shape[0]
         xp = self.activation.xp
         dW, db = self.grads["W"], self.grads["b"]
-        xp.matmul(dZ.T, self.A_prev, out=dW)
-        xp.sum(dZ, axis=0, out=db)
+        xp.dot(dZ.T, self.A_prev, out=dW)  # dot, not matmul: 6x faster at m = 1
+        dZ.sum(axis=0, out=db)
         self._grad_Wb *= 1.0 / m  # dW and db are adjacent: one pass divides both by m
         if self.l2:
             dW += self.l2 * self.W
         if not self.needs_input_grad:
             return None
-        return xp.matmul(dZ, self.W, out=None if buffers is None else buffers.dA_prev)
+        return xp.dot(dZ, self.W, out=None if buffers is None else buffers.dA_prev)
 
 
 class Dropout(Layer):

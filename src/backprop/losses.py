@@ -167,9 +167,7 @@ class CategoricalCrossEntropy(Loss):
         xp = self.xp
         if out is not None:
             kernels = _fused.get(Z.size)
-            if kernels is not None and all(
-                isinstance(a, np.ndarray) and a.flags.c_contiguous for a in (Y, Z, out)
-            ):
+            if kernels is not None and _fused.contiguous(Y, Z, out):
                 kernels.softmax_xent(Y, Z, out)  # the three lines below, in one pass
                 return out
         shifted = Z - Z.max(axis=1, keepdims=True)

@@ -662,8 +662,8 @@ class Adam(Optimizer):
 
     def _fused_update(self, kernels: Any, params: np.ndarray, grads: np.ndarray) -> None:
         """:meth:`_update` in one compiled pass: the same operations in the same order, each
-        scalar cast to the dtype of ``params`` as NumPy casts it, so the same bits."""
-        t = params.dtype.type
+        scalar cast to the dtype of ``params`` as NumPy casts it, so the same bits (save
+        subnormal moments, flushed to zero: see ``backprop._fused_kernels.adam``)."""
         lr, wd = self.learning_rate, self.weight_decay
         weight = 1.0 - self.beta_1  # _lerp_'s two branches
         lerp_small = abs(weight) < 0.5
@@ -674,10 +674,11 @@ class Adam(Optimizer):
             moments.append(self.state["max_exp_avg_sq"])
         kernel = kernels.adam_amsgrad if self.amsgrad else kernels.adam
         kernel(
-            params, grads, *moments, t(1.0 - lr * wd) if decoupled else t(1.0), t(wd),
-            t(weight if lerp_small else 1.0 - weight), lerp_small, t(self.beta_2),
-            t(1.0 - self.beta_2), t((1.0 - self.beta_2**step) ** 0.5), t(self.epsilon),
-            t(lr / (1.0 - self.beta_1**step)), wd != 0.0 and not self._decoupled,
+            params, grads, *moments, 1.0 - lr * wd if decoupled else 1.0, wd,
+            weight if lerp_small else 1.0 - weight, lerp_small, self.beta_2,
+            1.0 - self.beta_2, (1.0 - self.beta_2**step) ** 0.5, self.epsilon,
+            lr / (1.0 - self.beta_1**step), wd != 0.0 and not self._decoupled,
+            float(np.finfo(params.dtype).tiny),
         )  # fmt: skip
 
 

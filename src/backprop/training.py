@@ -329,8 +329,8 @@ class _BatchGather:
             self.buffers[m] = (np.empty((m, *X.shape[1:]), X.dtype), np.empty((m, *Y.shape[1:]), Y.dtype))  # fmt: skip
         Xb, Yb = self.buffers[m]
         # mode="clip" (the indices are in range) lets take write into out unbuffered
-        np.take(self.X, idx, axis=0, out=Xb, mode="clip")
-        np.take(self.Y, idx, axis=0, out=Yb, mode="clip")
+        self.X.take(idx, axis=0, out=Xb, mode="clip")
+        self.Y.take(idx, axis=0, out=Yb, mode="clip")
         return Xb, Yb
 
 
@@ -344,14 +344,11 @@ class _GradStats:
         starts = [sl.start for sl in net.slices]
         self.starts = np.array(starts, dtype=np.intp)
         self.stops = self.starts + [d.n_in * d.n_out for d in net.dense]
-        self.sq = np.zeros(len(starts))
 
     def dW_norms_into(self, norms: np.ndarray) -> bool:
         net = self.net
         if self.kernels is not None and isinstance(net.grad, np.ndarray):
-            finite = bool(self.kernels.grad_stats(net.grad, self.starts, self.stops, self.sq))
-            norms += np.sqrt(self.sq)
-            return finite
+            return bool(self.kernels.grad_stats(net.grad, self.starts, self.stops, norms))
         for l, layer in enumerate(net.dense):
             dW = layer.grads["W"]
             norms[l] += math.sqrt(float(np.vdot(dW, dW)))
