@@ -138,11 +138,11 @@ def gemm_shapes_time(case: Case, steps: int = 20) -> float:
 
     def one() -> None:
         for i, W in enumerate(Ws):
-            np.matmul(As[i], W.T, out=As[i + 1])
+            np.dot(As[i], W.T, out=As[i + 1])
         for i in range(len(Ws) - 1, -1, -1):
-            np.matmul(As[i + 1].T, As[i], out=dWs[i])
+            np.dot(As[i + 1].T, As[i], out=dWs[i])
             if i > 0:
-                np.matmul(As[i + 1], Ws[i], out=dAs[i])
+                np.dot(As[i + 1], Ws[i], out=dAs[i])
 
     one()
     times = []
