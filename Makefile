@@ -20,7 +20,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	@touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(BIN)/python examples/breast_cancer.py
+	$(BIN)/backprop demo
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests bench examples

@@ -61,6 +61,13 @@ def test_text_in_a_numeric_column_names_column_value_and_line(tmp_path: Path) ->
     assert "\n" not in message
 
 
+def test_tab_separated_and_sniffed_text_files(tmp_path: Path) -> None:
+    tsv = read_table(write(tmp_path / "d.tsv", "a\tb\n1\tx\n2\ty\n"))
+    txt = read_table(write(tmp_path / "d.txt", "a;b\n1;x\n2;y\n"))
+    for frame in (tsv, txt):
+        assert list(frame.columns) == ["a", "b"] and frame["a"].tolist() == [1, 2]
+
+
 def test_text_marked_missing_or_categorical_is_accepted(tmp_path: Path) -> None:
     path = write(tmp_path / "t.csv", "x,y\n1,a\n2,b\n?,a\n4,b\n5,a\n")
     frame = read_table(path, na_values=["?"])

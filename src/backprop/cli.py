@@ -1155,7 +1155,7 @@ def _cmd_demo(args: argparse.Namespace, out: _Out) -> int:
             extra_results[f"deep {act}: ‖dW[output]‖ / ‖dW[1]‖"] = last / first
         out.table(
             f"Gradient flow (mean ‖dW‖ over {epochs} epochs)",
-            ["activation", "layer 1", "output layer", "ratio", "train accuracy"],
+            ["activation", "layer 1", "output layer", "output / layer 1", "training accuracy"],
             rows,
         )
     settings = _settings(train_args, run, source)

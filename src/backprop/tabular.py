@@ -172,13 +172,9 @@ def _read_csv(path: Path, sep: str | None, na_values: list[str]) -> pd.DataFrame
     if b"\x00" in head:
         raise DataError(f"'{path}' is a binary file, not a CSV text file")
     try:
+        engine: dict[str, Any] = {"engine": "python"} if sep is None else {"low_memory": False}
         return pd.read_csv(
-            path,
-            sep=sep,
-            na_values=na_values or None,
-            engine="python" if sep is None else "c",
-            skipinitialspace=True,
-            low_memory=False,
+            path, sep=sep, na_values=na_values or None, skipinitialspace=True, **engine
         )
     except pd.errors.EmptyDataError:
         raise DataError(f"'{path}' is empty") from None
