@@ -239,3 +239,21 @@ def test_the_hot_loop_allocates_nothing_per_step(fused_on: Any) -> None:
     assert len(peaks) == 10
     smallest_array = 64 * 32 * 4  # the output layer's arrays, 8 KiB
     assert max(peaks) < smallest_array // 4, peaks
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_float32_training_data_is_not_copied(fused: bool) -> None:
+    """Training on float32 input holds no copy of X: the checks reduce, batches are gathered."""
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(4000, 256)).astype(np.float32)  # 4 MB
+    Y = np.eye(16, dtype=np.float32)[rng.integers(0, 16, 4000)]
+    net = Network([256, 32, 16], "relu", "ce", seed=0, dtype="float32")
+    previous = _fused.set_enabled(fused)
+    tracemalloc.start()
+    try:
+        Trainer(net, "adam", batch_size=128, epochs=1, seed=0).fit(X, Y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        _fused.set_enabled(previous)
+    assert peak < X.nbytes / 4, peak
