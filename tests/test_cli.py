@@ -522,3 +522,25 @@ def test_mpiexec_two_ranks_train_like_one_process(tmp_path: Path) -> None:
     a = load_quietly(tmp_path / "mpi" / "model.safetensors")
     b = load_quietly(tmp_path / "one" / "model.safetensors")
     assert np.allclose(a.network_.parameters, b.network_.parameters, rtol=0, atol=1e-12)  # type: ignore[attr-defined]
+
+
+def test_tiny_table_missing_targets_and_identifier_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "tiny.csv").write_text("x,y\n1,a\n2,b\n3,\n")
+    code, text, err = call(
+        capsys, "train", tmp_path / "tiny.csv", "--target", "y", "--out", tmp_path / "t", *FAST
+    )
+    assert code == 0, err
+    assert "1 rows without a value of 'y' were left out" in text
+    assert "early stopping is off" in text and "-> 1 feature\n" in text
+    names = [f"user{k}" for k in range(120)]
+    frame = pd.DataFrame({"name": names, "x": np.arange(120.0), "y": [0, 1] * 60})
+    frame.to_csv(tmp_path / "ids.csv", index=False)
+    code, text, err = call(
+        capsys, "train", tmp_path / "ids.csv", "--target", "y", "--out", tmp_path / "i", *FAST
+    )
+    assert code == 0, err
+    assert "column 'name' has 108 distinct values" in text and "--ignore 'name'" in text
+    html = (tmp_path / "i" / "report" / "report.html").read_text(encoding="utf-8")
+    assert "--ignore &#x27;name&#x27;" in html  # the notes are in the report too

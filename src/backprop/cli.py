@@ -536,6 +536,10 @@ class _Out:
         self._print(t)
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return "n/a" if value != value else f"{value:.4g}"
@@ -647,7 +651,8 @@ class _Run:
         return int(max(range(len(scores)), key=lambda k: scores[k])) + 1
 
 
-def _make_estimator(args: argparse.Namespace, task: str) -> Any:
+def _make_estimator(args: argparse.Namespace, task: str, n_train: int, validation: bool) -> Any:
+    """The estimator the options describe, for ``n_train`` training rows."""
     from backprop.estimators import MLPClassifier, MLPRegressor
 
     hidden = tuple(args.hidden)
@@ -674,7 +679,8 @@ def _make_estimator(args: argparse.Namespace, task: str) -> Any:
                 f"--activation: unknown activation {name!r}; use one of {', '.join(known)}"
             )
     activation: Any = acts[0] if len(acts) == 1 else acts
-    early = bool(args.early_stopping and args.validation > 0)
+    early = bool(args.early_stopping and validation)
+    batch = args.batch_size if args.batch_size == "auto" else min(args.batch_size, n_train)
     params: dict[str, Any] = {
         "hidden_layer_sizes": hidden,
         "activation": activation,
@@ -683,7 +689,7 @@ def _make_estimator(args: argparse.Namespace, task: str) -> Any:
         "learning_rate": args.schedule,
         "momentum": args.momentum,
         "max_iter": args.epochs,
-        "batch_size": args.batch_size,
+        "batch_size": batch,
         "early_stopping": early,
         "n_iter_no_change": args.patience,
         "dropout": args.dropout,
@@ -715,21 +721,32 @@ def _train(
     from backprop import tabular
 
     features, y_raw, dropped = tabular.split_target(frame, args.target, source, ignore=args.ignore)
-    if dropped:
-        out.note(f"{dropped} rows without a value of {args.target!r} were left out")
     if args.task == "auto":
         task, reason = tabular.detect_task(y_raw)
     else:
         task, reason = args.task, "set by --task"
     y = tabular.check_target(y_raw, task, source).to_numpy()
     train_rows, val_rows = tabular.train_validation_split(y, args.validation, task, args.seed)
+    what = f"{len(np.unique(y.astype(str)))} classes" if task == "classification" else "numbers"
+    out.line(
+        f"data: {len(frame)} rows from {source}; {len(train_rows)} to train on, "
+        f"{len(val_rows)} for validation"
+    )
+    out.line(f"task: {task} of {args.target!r} ({what}): {reason}")
+    if dropped:
+        out.note(f"{dropped} rows without a value of {args.target!r} were left out")
     if args.validation > 0 and len(val_rows) == 0:
         out.note("no rows could be held out for validation")
     if args.early_stopping and len(val_rows) == 0:
         out.note("early stopping is off: it needs validation rows (--validation)")
+
     pre = tabular.Preprocessor.for_frame(features, args.categorical)
     X_train = pre.fit_transform(features.iloc[train_rows])
     X_val = pre.transform(features.iloc[val_rows])
+    out.line(
+        f"inputs: {len(pre.numeric)} numeric and {len(pre.categorical)} categorical columns "
+        f"-> {_plural(len(pre.feature_names), 'feature')}"
+    )
     for col, cats in zip(pre.categorical, pre.categories, strict=True):
         if len(cats) > 50 and len(cats) > 0.5 * len(train_rows):
             out.note(
@@ -741,18 +758,7 @@ def _train(
     if task == "regression" and getattr(args, "scale_target", False):
         scaler = tabular.TargetScaler.fit(y_train)
         y_train, y_val = scaler.transform(y_train), scaler.transform(y_val)
-
-    what = f"{len(np.unique(y.astype(str)))} classes" if task == "classification" else "numbers"
-    out.line(
-        f"data: {len(frame)} rows from {source}; {len(train_rows)} to train on, "
-        f"{len(val_rows)} for validation"
-    )
-    out.line(f"task: {task} of {args.target!r} ({what}): {reason}")
-    out.line(
-        f"inputs: {len(pre.numeric)} numeric and {len(pre.categorical)} categorical columns "
-        f"-> {len(pre.feature_names)} features"
-    )
-    est = _make_estimator(args, task)
+    est = _make_estimator(args, task, len(train_rows), len(val_rows) > 0)
     if args.resume is not None and not args.resume.exists():
         raise UsageError(f"--resume: no such file: '{args.resume}'")
     bar = None
