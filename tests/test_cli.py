@@ -544,3 +544,37 @@ def test_tiny_table_missing_targets_and_identifier_columns(
     assert "column 'name' has 108 distinct values" in text and "--ignore 'name'" in text
     html = (tmp_path / "i" / "report" / "report.html").read_text(encoding="utf-8")
     assert "--ignore &#x27;name&#x27;" in html  # the notes are in the report too
+
+
+def test_model_trained_in_python_without_preprocessing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from backprop import MLPRegressor
+    from backprop.persistence import save
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60)})
+    frame["y"] = 2 * frame["a"] - frame["b"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = MLPRegressor(
+            hidden_layer_sizes=(8,), max_iter=300, learning_rate_init=0.01, random_state=0
+        ).fit(frame[["a", "b"]], frame["y"])
+    save(est, tmp_path / "py.safetensors")
+    frame[["b", "y", "a"]].to_csv(tmp_path / "d.csv", index=False)  # columns found by name
+    code, text, err = call(capsys, "predict", tmp_path / "py.safetensors", tmp_path / "d.csv")
+    assert code == 0 and err == ""
+    got = pd.read_csv(io.StringIO(text))["prediction"].to_numpy()
+    assert np.allclose(got, est.predict(frame[["a", "b"]]))
+    code, _, err = call(capsys, "evaluate", tmp_path / "py.safetensors", tmp_path / "d.csv")
+    assert "give --target COLUMN" in one_line_error((code, err))
+    code, text, err = call(
+        capsys,
+        "evaluate",
+        tmp_path / "py.safetensors",
+        tmp_path / "d.csv",
+        "--target",
+        "y",
+        "--json",
+    )
+    assert code == 0 and json.loads(text)["r2"] > 0.9

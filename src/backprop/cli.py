@@ -1237,7 +1237,7 @@ def _load_estimator(path: Path) -> _Loaded:
     return _Loaded(model, pre, scaler, config)
 
 
-def _features(loaded: _Loaded, frame: pd.DataFrame, source: Path) -> np.ndarray:
+def _features(loaded: _Loaded, frame: pd.DataFrame, source: Path) -> Any:
     """The network's inputs from a table: the model's preprocessing, or numeric columns."""
     import numpy as np
 
@@ -1258,7 +1258,8 @@ def _features(loaded: _Loaded, frame: pd.DataFrame, source: Path) -> np.ndarray:
             f"'{source}' has {frame.shape[1]}"
         )
     try:
-        return frame.to_numpy(dtype=np.float64)
+        X = frame.astype(np.float64)
+        return X if names is not None else X.to_numpy()
     except (ValueError, TypeError):
         raise DataError(
             f"the model has no preprocessing and takes numbers only, but '{source}' holds text"
@@ -1592,7 +1593,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             build_parser().print_help()
             return EXIT_USAGE
-        return _COMMANDS[args.command](args, out)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            code = _COMMANDS[args.command](args, out)
+        for message in dict.fromkeys(str(w.message).splitlines()[0] for w in caught):
+            sys.stderr.write(f"backprop: warning: {message}\n")
+        return code
     except SystemExit as exc:  # --help and --version
         return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
     except KeyboardInterrupt:
