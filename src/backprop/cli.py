@@ -858,18 +858,23 @@ def _results(run: _Run) -> dict[str, Any]:
 
 
 def _print_results(out: _Out, run: _Run, extra: dict[str, dict[str, float]] | None = None) -> None:
+    """The metrics per part (training, validation, test), then loss, epochs and time."""
     parts = {**run.metrics, **(extra or {})}
     names = list(next(iter(parts.values())))
-    rows = [[n, *[parts[p].get(n, math.nan) for p in parts]] for n in names]
-    out.table("Results", ["metric", *parts], rows)
+    rows: list[list[Any]] = [[n, *[parts[p].get(n, math.nan) for p in parts]] for n in names]
     est = run.est
-    stopped = ""
+    losses = {"training": float(est.loss_curve_[-1])}
+    if est.validation_loss_curve_:
+        losses["validation"] = float(est.validation_loss_curve_[-1])
+    rows.append(["loss (last epoch)", *[losses.get(p) for p in parts]])
+    rows.append(["epochs", len(est.loss_curve_), *[None] * (len(parts) - 1)])
+    rows.append(["time (s)", round(run.seconds, 2), *[None] * (len(parts) - 1)])
+    out.table("Results", ["", *parts], rows)
     if run.best_epoch is not None and len(est.loss_curve_) < est.max_iter:
-        stopped = f", early stopping kept epoch {run.best_epoch}"
-    out.line(
-        f"{len(est.loss_curve_)} epochs in {run.seconds:.1f} s, final training loss "
-        f"{est.loss_curve_[-1]:.4f}{stopped}"
-    )
+        out.line(
+            f"early stopping: no better validation {run.score_name} for {est.n_iter_no_change} "
+            f"epochs; the weights of epoch {run.best_epoch} are kept"
+        )
 
 
 def _model_state(run: _Run, source: str, settings: dict[str, Any]) -> None:
