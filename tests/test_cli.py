@@ -578,3 +578,27 @@ def test_model_trained_in_python_without_preprocessing(
         "--json",
     )
     assert code == 0 and json.loads(text)["r2"] > 0.9
+
+
+def test_a_diverging_run_is_one_line_and_leaves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "div"
+    code, _, err = call(
+        capsys,
+        "train",
+        PENGUINS,
+        "--target",
+        "body_mass_g",
+        "--out",
+        out,
+        "--optimizer",
+        "sgd",
+        "--learning-rate",
+        "1e6",
+        "--no-scale-target",
+        "--quiet",
+    )
+    line = one_line_error((code, err), code=1)
+    assert "diverged" in line and "--learning-rate" in line
+    assert not out.exists()

@@ -44,6 +44,8 @@ DEMO_MARKER = ".backprop-demo"
 MODEL_FILE = "model.safetensors"
 CHECKPOINT_FILE = "checkpoint.safetensors"
 REPORT_DIR = "report"
+_HIDDEN_ACTIVATIONS = ("relu", "tanh", "sigmoid", "logistic", "leaky_relu", "elu", "gelu",
+                       "softplus", "identity")  # fmt: skip
 
 
 class UsageError(Exception):
@@ -637,7 +639,6 @@ class _Run:
     seconds: float
     resumed_from: int | None
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
-    settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def score_name(self) -> str:
@@ -662,21 +663,11 @@ def _make_estimator(args: argparse.Namespace, task: str, n_train: int, validatio
             f"--activation needs one name or one per hidden layer ({len(hidden)}); "
             f"got {len(acts)}: {','.join(acts)}"
         )
-    known = [
-        "relu",
-        "tanh",
-        "sigmoid",
-        "logistic",
-        "leaky_relu",
-        "elu",
-        "gelu",
-        "softplus",
-        "identity",
-    ]
     for name in acts:
-        if name not in known:
+        if name not in _HIDDEN_ACTIVATIONS:
             raise UsageError(
-                f"--activation: unknown activation {name!r}; use one of {', '.join(known)}"
+                f"--activation: unknown activation {name!r}; use one of "
+                + ", ".join(_HIDDEN_ACTIVATIONS)
             )
     activation: Any = acts[0] if len(acts) == 1 else acts
     early = bool(args.early_stopping and validation)
@@ -759,8 +750,6 @@ def _train(
         scaler = tabular.TargetScaler.fit(y_train)
         y_train, y_val = scaler.transform(y_train), scaler.transform(y_val)
     est = _make_estimator(args, task, len(train_rows), len(val_rows) > 0)
-    if args.resume is not None and not args.resume.exists():
-        raise UsageError(f"--resume: no such file: '{args.resume}'")
     bar = None
     callbacks: list[Callback] = []
     if out.enabled and not args.quiet:
@@ -974,6 +963,8 @@ def _cmd_train(args: argparse.Namespace, out: _Out) -> int:
 
     if args.checkpoint is not None and args.checkpoint_every is None:
         raise UsageError("--checkpoint needs --checkpoint-every N")
+    if args.resume is not None and not args.resume.is_file():
+        raise UsageError(f"--resume: no such file: '{args.resume}'")
     comm, root = _comm_and_root()
     out.enabled = out.enabled and root
     if comm is not None:
@@ -993,13 +984,19 @@ def _cmd_train(args: argparse.Namespace, out: _Out) -> int:
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--out '{folder}' is a file, not a folder")
     _barrier(comm)  # every rank has checked before rank 0 creates anything
+    created = root and not folder.exists()
     if root:
         folder.mkdir(parents=True, exist_ok=True)
         if checkpoint is not None:
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
     _barrier(comm)
     source = str(args.data)
-    run = _train(args, frame, source, out, checkpoint=checkpoint)
+    try:
+        run = _train(args, frame, source, out, checkpoint=checkpoint)
+    except BaseException:
+        if created and not any(folder.iterdir()):
+            folder.rmdir()  # leave no empty folder behind a failed run
+        raise
     settings = _settings(args, run, source)
     _model_state(run, source, settings)
     _print_results(out, run)
