@@ -8,6 +8,7 @@ start-up time.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
@@ -30,6 +31,12 @@ DATA = Path(__file__).parent / "data"
 PENGUINS = DATA / "penguins.csv"
 SCRIPT = Path(sys.executable).parent / "backprop"
 FAST = ["--epochs", "8", "--quiet"]
+# Without pyarrow a Parquet file is refused in one line; with it, this 4-byte file is broken.
+PARQUET_MESSAGE = (
+    "needs pyarrow, which is not installed"
+    if importlib.util.find_spec("pyarrow") is None
+    else "cannot read 'data.parquet' as Parquet"
+)
 
 
 def command(*args: str | Path, script: bool = False) -> list[str]:
@@ -278,6 +285,7 @@ def bad_files(tmp_path: Path) -> None:
         (["train", "binary.csv", "--target", "y"], "binary file"),
         (["train", "ragged.csv", "--target", "b"], "cannot parse 'ragged.csv' as CSV"),
         (["train", "nothere.csv", "--target", "y"], "no such file: 'nothere.csv'"),
+        (["train", "data.parquet", "--target", "y"], PARQUET_MESSAGE),
         (["train", str(PENGUINS), "--target", "specie"], "did you mean 'species'"),
         (["train", str(PENGUINS), "--target", "species", "--ignore", "nope"], "--ignore 'nope'"),
         (

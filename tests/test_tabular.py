@@ -29,6 +29,8 @@ from backprop.tabular import (
 )
 
 DATA = Path(__file__).parent / "data"
+# 150 synthetic rows shaped like the Palmer penguins data (generated, not the real records):
+# numeric and categorical columns with missing values, a 3-class and a numeric target.
 PENGUINS = DATA / "penguins.csv"
 
 
