@@ -245,10 +245,10 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
                 )
         return acts
 
-    def _batch_size(self, n_samples: int) -> int:
+    def _batch_size(self, n_samples: int, warn: bool = True) -> int:
         if self.batch_size == "auto":
             return min(200, n_samples)
-        if int(self.batch_size) > n_samples and self.solver != "lbfgs":
+        if warn and int(self.batch_size) > n_samples and self.solver != "lbfgs":
             warnings.warn(
                 "Got `batch_size` less than 1 or larger than sample size. It is going to be "
                 "clipped",
@@ -324,8 +324,9 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         return Constant()
 
     def _make_trainer(
-        self, net: Network, n_samples: int, incremental: bool, comm: Any = None
-    ) -> Trainer:
+        self, net: Network, n_samples: int, incremental: bool, comm: Any = None,
+        warn: bool = True,
+    ) -> Trainer:  # fmt: skip
         verbose = bool(self.verbose)
         if comm is not None:
             from backprop.distributed import is_root
@@ -338,7 +339,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             self._make_optimizer(),
             learning_rate=self.learning_rate_init,
             schedule=self._make_schedule(),
-            batch_size=self._batch_size(n_samples),
+            batch_size=self._batch_size(n_samples, warn),
             epochs=1 if incremental else self.max_iter,
             shuffle=self.shuffle,
             tol=self.tol,
@@ -755,7 +756,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             }
             est.preprocessing_ = (config["preprocessing"], parrays)
         est.gradient_norms_ = np.array(est.history_.grad_norms)
-        est._trainer = est._make_trainer(net, 1, incremental=False)
+        est._trainer = est._make_trainer(net, 1, incremental=False, warn=False)
         est._trainer.history = est.history_
         return est
 
