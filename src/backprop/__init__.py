@@ -1,6 +1,7 @@
 """backprop: neural networks trained by explicit, verified backpropagation."""
 
 from backprop.activations import get_activation
+from backprop.checkpoints import Checkpoint, load_checkpoint, resume, save_checkpoint
 from backprop.estimators import MLPClassifier, MLPRegressor
 from backprop.export.onnx import export_onnx
 from backprop.gradcheck import GradcheckResult, gradcheck
@@ -8,15 +9,11 @@ from backprop.losses import get_loss
 from backprop.network import Network
 from backprop.optimizers import get_optimizer
 from backprop.persistence import (
-    Checkpoint,
     ModelFileError,
     ModelFileNotFoundError,
     load,
-    load_checkpoint,
     register_model_class,
-    resume,
     save,
-    save_checkpoint,
 )
 from backprop.schedules import get_schedule
 from backprop.training import Callback, DivergenceError, History, Trainer, gradient_descent

@@ -792,7 +792,7 @@ def fit_estimator(
     callbacks : sequence of Callback
     checkpoint : path, optional
         Write a checkpoint there every ``checkpoint_every`` epochs and at the end
-        (:class:`backprop.persistence.Checkpoint`; only rank 0 writes under MPI).
+        (:class:`backprop.checkpoints.Checkpoint`; only rank 0 writes under MPI).
     resume : path, optional
         A checkpoint of a run of the same estimator on the same data: the weights,
         optimizer, schedule, random generators and history are restored and training
@@ -812,7 +812,7 @@ def fit_estimator(
     """
     from sklearn.base import is_classifier
 
-    from backprop.persistence import Checkpoint, load_checkpoint
+    from backprop.checkpoints import Checkpoint, load_checkpoint
 
     inner = list(callbacks)
     if checkpoint is not None:
