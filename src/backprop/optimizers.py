@@ -31,8 +31,6 @@ with ``isinstance(opt, LBFGS)``.
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal, overload
 
@@ -41,6 +39,7 @@ import scipy
 import scipy.optimize
 
 from backprop import _fused
+from backprop._checks import check_bool, check_int, check_real
 
 __all__ = [
     "LBFGS",
@@ -59,47 +58,6 @@ __all__ = [
 StateDict = dict[str, np.ndarray | float | int | bool]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-# ----------------------------------------------------------------------------------------
-# argument checks
-# ----------------------------------------------------------------------------------------
-def _check_real(
-    name: str,
-    value: Any,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-    what: str,
-) -> float:
-    """Return ``value`` as a float after checking it is finite and in the given interval."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
-    if ok:
-        v = float(value)
-        ok = math.isfinite(v)
-        if ok and low is not None:
-            ok = v > low if low_open else v >= low
-        if ok and high is not None:
-            ok = v < high if high_open else v <= high
-    if not ok:
-        raise ValueError(f"{name} must be {what}. Received: {name}={value!r}")
-    return float(value)
-
-
-def _check_int(name: str, value: Any, *, low: int, what: str) -> int:
-    """Return ``value`` as an int after checking it is an integer ``>= low``."""
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
-    if not ok or int(value) < low:
-        raise ValueError(f"{name} must be {what}. Received: {name}={value!r}")
-    return int(value)
-
-
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise ValueError(f"{name} must be a bool. Received: {name}={value!r}")
-    return bool(value)
 
 
 def _lerp_(start: np.ndarray, end: np.ndarray, weight: float, tmp: np.ndarray) -> None:
@@ -154,7 +112,7 @@ class Optimizer:
     _hyperparams: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, learning_rate: float = 1e-3) -> None:
-        self.learning_rate: float = _check_real(
+        self.learning_rate: float = check_real(
             "learning_rate", learning_rate, low=0.0, low_open=True, what="a positive finite float"
         )
         self.t: int = 0
@@ -215,7 +173,7 @@ class Optimizer:
                 f"state was allocated for shape {shape} and dtype {dtype}; call reset() "
                 "before optimizing other parameters"
             )
-        _check_real(
+        check_real(
             "learning_rate",
             self.learning_rate,
             low=0.0,
@@ -275,7 +233,7 @@ class Optimizer:
         unexpected = sorted(set(state) - scalar_keys - set(buffers))
         if unexpected:
             raise ValueError(f"state has unexpected keys: {', '.join(unexpected)}")
-        t = _check_int("t", state["t"], low=0, what="a non-negative int")
+        t = check_int("t", state["t"], low=0, what="a non-negative int")
         arrays: dict[str, np.ndarray] = {}
         layout: tuple[tuple[int, ...], np.dtype[Any]] | None = None
         for key in buffers:
@@ -357,16 +315,16 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(learning_rate)
-        self.momentum = _check_real(
+        self.momentum = check_real(
             "momentum", momentum, low=0.0, high=1.0, high_open=True, what="a float in [0, 1)"
         )
-        self.nesterov = _check_bool("nesterov", nesterov)
+        self.nesterov = check_bool("nesterov", nesterov)
         if self.nesterov and self.momentum == 0.0:
             raise ValueError(
                 "nesterov=True requires momentum > 0. "
                 f"Received: nesterov={nesterov!r}, momentum={momentum!r}"
             )
-        self.weight_decay = _check_real(
+        self.weight_decay = check_real(
             "weight_decay", weight_decay, low=0.0, what="a non-negative finite float"
         )
 
@@ -486,15 +444,15 @@ class RMSprop(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(learning_rate)
-        self.rho = _check_real(
+        self.rho = check_real(
             "rho", rho, low=0.0, high=1.0, high_open=True, what="a float in [0, 1)"
         )
-        self.epsilon = _check_real("epsilon", epsilon, low=0.0, what="a non-negative finite float")
-        self.momentum = _check_real(
+        self.epsilon = check_real("epsilon", epsilon, low=0.0, what="a non-negative finite float")
+        self.momentum = check_real(
             "momentum", momentum, low=0.0, high=1.0, high_open=True, what="a float in [0, 1)"
         )
-        self.centered = _check_bool("centered", centered)
-        self.weight_decay = _check_real(
+        self.centered = check_bool("centered", centered)
+        self.weight_decay = check_real(
             "weight_decay", weight_decay, low=0.0, what="a non-negative finite float"
         )
 
@@ -599,17 +557,17 @@ class Adam(Optimizer):
         amsgrad: bool = False,
     ) -> None:
         super().__init__(learning_rate)
-        self.beta_1 = _check_real(
+        self.beta_1 = check_real(
             "beta_1", beta_1, low=0.0, high=1.0, high_open=True, what="a float in [0, 1)"
         )
-        self.beta_2 = _check_real(
+        self.beta_2 = check_real(
             "beta_2", beta_2, low=0.0, high=1.0, high_open=True, what="a float in [0, 1)"
         )
-        self.epsilon = _check_real("epsilon", epsilon, low=0.0, what="a non-negative finite float")
-        self.weight_decay = _check_real(
+        self.epsilon = check_real("epsilon", epsilon, low=0.0, what="a non-negative finite float")
+        self.weight_decay = check_real(
             "weight_decay", weight_decay, low=0.0, what="a non-negative finite float"
         )
-        self.amsgrad = _check_bool("amsgrad", amsgrad)
+        self.amsgrad = check_bool("amsgrad", amsgrad)
 
     def _buffer_names(self) -> tuple[str, ...]:
         if self.amsgrad:
@@ -749,9 +707,9 @@ def minimize_lbfgs(
         ``success``, ``status`` and ``message``. Non-convergence is reported there, not
         raised or warned about.
     """
-    max_iter = _check_int("max_iter", max_iter, low=1, what="a positive int")
-    max_fun = _check_int("max_fun", max_fun, low=1, what="a positive int")
-    tol = _check_real("tol", tol, low=0.0, what="a non-negative finite float")
+    max_iter = check_int("max_iter", max_iter, low=1, what="a positive int")
+    max_fun = check_int("max_fun", max_fun, low=1, what="a positive int")
+    tol = check_real("tol", tol, low=0.0, what="a non-negative finite float")
     x = np.array(x0, dtype=np.float64, copy=True)
     if x.ndim != 1:
         raise ValueError(f"x0 must be 1-D. Received: x0 with shape {x.shape}")
@@ -789,9 +747,9 @@ class LBFGS:
     _hyperparams: ClassVar[tuple[str, ...]] = ("max_iter", "max_fun", "tol")
 
     def __init__(self, max_iter: int = 200, max_fun: int = 15000, tol: float = 1e-4) -> None:
-        self.max_iter = _check_int("max_iter", max_iter, low=1, what="a positive int")
-        self.max_fun = _check_int("max_fun", max_fun, low=1, what="a positive int")
-        self.tol = _check_real("tol", tol, low=0.0, what="a non-negative finite float")
+        self.max_iter = check_int("max_iter", max_iter, low=1, what="a positive int")
+        self.max_fun = check_int("max_fun", max_fun, low=1, what="a positive int")
+        self.tol = check_real("tol", tol, low=0.0, what="a non-negative finite float")
 
     def minimize(
         self,

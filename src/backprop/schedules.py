@@ -38,6 +38,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from backprop._checks import check_int, check_real
+
 __all__ = [
     "SCHEDULES",
     "Constant",
@@ -51,38 +53,6 @@ __all__ = [
 ]
 
 StateDict = dict[str, np.ndarray | float | int | bool]
-
-
-def _check_real(
-    name: str,
-    value: Any,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-    what: str,
-) -> float:
-    """Return ``value`` as a float after checking it is finite and in the given interval."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
-    if ok:
-        v = float(value)
-        ok = math.isfinite(v)
-        if ok and low is not None:
-            ok = v > low if low_open else v >= low
-        if ok and high is not None:
-            ok = v < high if high_open else v <= high
-    if not ok:
-        raise ValueError(f"{name} must be {what}. Received: {name}={value!r}")
-    return float(value)
-
-
-def _check_int(name: str, value: Any, *, low: int, what: str) -> int:
-    """Return ``value`` as an int after checking it is an integer ``>= low``."""
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
-    if not ok or int(value) < low:
-        raise ValueError(f"{name} must be {what}. Received: {name}={value!r}")
-    return int(value)
 
 
 class Schedule:
@@ -129,15 +99,15 @@ class Schedule:
         -------
         float
         """
-        epoch = _check_int("epoch", epoch, low=0, what="a non-negative int")
-        lr0 = _check_real(
+        epoch = check_int("epoch", epoch, low=0, what="a non-negative int")
+        lr0 = check_real(
             "learning_rate_init",
             learning_rate_init,
             low=0.0,
             low_open=True,
             what="a positive finite float",
         )
-        samples_seen = _check_int("samples_seen", samples_seen, low=0, what="a non-negative int")
+        samples_seen = check_int("samples_seen", samples_seen, low=0, what="a non-negative int")
         return self._lr(epoch, lr0, samples_seen)
 
     def _lr(self, epoch: int, lr0: float, samples_seen: int) -> float:
@@ -209,8 +179,8 @@ class StepDecay(Schedule):
     _hyperparams: ClassVar[tuple[str, ...]] = ("step_size", "gamma")
 
     def __init__(self, step_size: int, gamma: float = 0.1) -> None:
-        self.step_size = _check_int("step_size", step_size, low=1, what="a positive int")
-        self.gamma = _check_real("gamma", gamma, low=0.0, low_open=True, what="a positive float")
+        self.step_size = check_int("step_size", step_size, low=1, what="a positive int")
+        self.gamma = check_real("gamma", gamma, low=0.0, low_open=True, what="a positive float")
 
     def _lr(self, epoch: int, lr0: float, samples_seen: int) -> float:
         return lr0 * self.gamma ** (epoch // self.step_size)
@@ -229,7 +199,7 @@ class ExponentialDecay(Schedule):
     _hyperparams: ClassVar[tuple[str, ...]] = ("gamma",)
 
     def __init__(self, gamma: float) -> None:
-        self.gamma = _check_real("gamma", gamma, low=0.0, low_open=True, what="a positive float")
+        self.gamma = check_real("gamma", gamma, low=0.0, low_open=True, what="a positive float")
 
     def _lr(self, epoch: int, lr0: float, samples_seen: int) -> float:
         return lr0 * self.gamma**epoch
@@ -254,8 +224,8 @@ class CosineAnnealing(Schedule):
     _hyperparams: ClassVar[tuple[str, ...]] = ("t_max", "eta_min")
 
     def __init__(self, t_max: int, eta_min: float = 0.0) -> None:
-        self.t_max = _check_int("t_max", t_max, low=1, what="a positive int")
-        self.eta_min = _check_real("eta_min", eta_min, low=0.0, what="a non-negative float")
+        self.t_max = check_int("t_max", t_max, low=1, what="a positive int")
+        self.eta_min = check_real("eta_min", eta_min, low=0.0, what="a non-negative float")
 
     def _lr(self, epoch: int, lr0: float, samples_seen: int) -> float:
         return (
@@ -281,7 +251,7 @@ class InverseScaling(Schedule):
     _hyperparams: ClassVar[tuple[str, ...]] = ("power_t",)
 
     def __init__(self, power_t: float = 0.5) -> None:
-        self.power_t = _check_real("power_t", power_t, low=0.0, what="a non-negative float")
+        self.power_t = check_real("power_t", power_t, low=0.0, what="a non-negative float")
 
     def _lr(self, epoch: int, lr0: float, samples_seen: int) -> float:
         return lr0 / (samples_seen + 1) ** self.power_t
@@ -376,7 +346,7 @@ class ReduceOnPlateau(Schedule):
         threshold_mode: Literal["abs", "rel"] = "abs",
         cooldown: int = 0,
     ) -> None:
-        self.factor = _check_real(
+        self.factor = check_real(
             "factor",
             factor,
             low=0.0,
@@ -385,9 +355,9 @@ class ReduceOnPlateau(Schedule):
             high_open=True,
             what="a float in (0, 1)",
         )
-        self.patience = _check_int("patience", patience, low=0, what="a non-negative int")
-        self.tol = _check_real("tol", tol, low=0.0, what="a non-negative float")
-        self.min_lr = _check_real("min_lr", min_lr, low=0.0, what="a non-negative float")
+        self.patience = check_int("patience", patience, low=0, what="a non-negative int")
+        self.tol = check_real("tol", tol, low=0.0, what="a non-negative float")
+        self.min_lr = check_real("min_lr", min_lr, low=0.0, what="a non-negative float")
         if style not in ("sklearn", "torch"):
             raise ValueError(f"style must be 'sklearn' or 'torch'. Received: style={style!r}")
         self.style: Literal["sklearn", "torch"] = style
@@ -397,7 +367,7 @@ class ReduceOnPlateau(Schedule):
                 f"Received: threshold_mode={threshold_mode!r}"
             )
         self.threshold_mode: Literal["abs", "rel"] = threshold_mode
-        self.cooldown = _check_int("cooldown", cooldown, low=0, what="a non-negative int")
+        self.cooldown = check_int("cooldown", cooldown, low=0, what="a non-negative int")
         self.reset()
 
     def reset(self) -> None:
@@ -480,13 +450,13 @@ class ReduceOnPlateau(Schedule):
         if not isinstance(stop, bool | np.bool_):
             raise ValueError(f"stop_requested must be a bool. Received: stop_requested={stop!r}")
         self.best = float(best)
-        self.num_bad_epochs = _check_int(
+        self.num_bad_epochs = check_int(
             "num_bad_epochs", state["num_bad_epochs"], low=0, what="a non-negative int"
         )
-        self.num_reductions = _check_int(
+        self.num_reductions = check_int(
             "num_reductions", state["num_reductions"], low=0, what="a non-negative int"
         )
-        self.cooldown_counter = _check_int(
+        self.cooldown_counter = check_int(
             "cooldown_counter", state["cooldown_counter"], low=0, what="a non-negative int"
         )
         self.last_learning_rate = float(last)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -33,6 +32,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from backprop import _fused
+from backprop._checks import check_int, check_real
 from backprop.network import Network
 from backprop.optimizers import LBFGS, Optimizer, get_optimizer
 from backprop.schedules import ReduceOnPlateau, Schedule, get_schedule
@@ -297,23 +297,6 @@ _CLASSIFICATION_LOSSES = {"binary_crossentropy", "categorical_crossentropy"}
 ScoreFn = Callable[[Network, np.ndarray, np.ndarray, "np.ndarray | None"], float]
 
 
-def _check_positive_int(name: str, value: Any, allow_none: bool = False) -> None:
-    if allow_none and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
-
-
-def _is_real(value: Any) -> bool:
-    """A real number (Python's or NumPy's), not a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _check_nonneg(name: str, value: Any) -> None:
-    if not _is_real(value) or not float(value) >= 0 or not math.isfinite(float(value)):
-        raise ValueError(f"{name} must be a non-negative finite number. Received: {name}={value!r}")
-
-
 class _BatchGather:
     """The rows ``X[idx]``, ``Y[idx]`` of a shuffled mini-batch, gathered into buffers kept
     per batch size (the full batches and the last one), so that the loop allocates none."""
@@ -447,11 +430,9 @@ class Trainer:
     ) -> None:
         self.net = net
         self.communicator = communicator
-        if not (_is_real(learning_rate) and math.isfinite(learning_rate) and learning_rate > 0):
-            raise ValueError(
-                f"learning_rate must be a positive finite number. Received: learning_rate={learning_rate!r}"
-            )
-        self.learning_rate = float(learning_rate)
+        self.learning_rate = check_real(
+            "learning_rate", learning_rate, low=0.0, low_open=True, what="a positive finite number"
+        )
         if isinstance(optimizer, str) and optimizer != "lbfgs":
             self.optimizer: Optimizer | LBFGS = get_optimizer(
                 optimizer, learning_rate=self.learning_rate
@@ -464,22 +445,18 @@ class Trainer:
             self.schedule = get_schedule(schedule, **_SCHEDULE_DEFAULTS[schedule](epochs))
         else:
             self.schedule = get_schedule(schedule)
-        _check_positive_int("batch_size", batch_size, allow_none=True)
-        _check_positive_int("epochs", epochs)
-        _check_positive_int("n_iter_no_change", n_iter_no_change)
-        _check_nonneg("tol", tol)
-        _check_nonneg("alpha", alpha)
-        if clip_norm is not None and not (_is_real(clip_norm) and clip_norm > 0):
-            raise ValueError(
-                f"clip_norm must be a positive number or None. Received: clip_norm={clip_norm!r}"
-            )
-        if validation_fraction is not None and not (
-            _is_real(validation_fraction) and 0 < validation_fraction < 1
-        ):
-            raise ValueError(
-                "validation_fraction must be in (0, 1) or None. "
-                f"Received: validation_fraction={validation_fraction!r}"
-            )
+        if batch_size is not None:
+            check_int("batch_size", batch_size, low=1, what="a positive integer")
+        check_int("epochs", epochs, low=1, what="a positive integer")
+        check_int("n_iter_no_change", n_iter_no_change, low=1, what="a positive integer")
+        check_real("tol", tol, low=0.0, what="a non-negative finite number")
+        check_real("alpha", alpha, low=0.0, what="a non-negative finite number")
+        if clip_norm is not None:
+            check_real("clip_norm", clip_norm, low=0.0, low_open=True,
+                       what="a positive number or None")  # fmt: skip
+        if validation_fraction is not None:
+            check_real("validation_fraction", validation_fraction, low=0.0, high=1.0,
+                       low_open=True, high_open=True, what="in (0, 1) or None")  # fmt: skip
         if monitor not in ("val_loss", "val_score"):
             raise ValueError(
                 f"monitor must be 'val_loss' or 'val_score'. Received: monitor={monitor!r}"
