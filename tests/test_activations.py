@@ -91,3 +91,8 @@ def test_registry_errors_list_valid_names() -> None:
     assert get_activation({"name": "leaky_relu", "alpha": 0.2}).alpha == 0.2
     with pytest.raises(ValueError, match="alpha"):
         get_activation({"name": "elu", "alpha": float("nan")})
+
+
+def test_config_with_unknown_parameters_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match=r"Could not build activation function 'relu'.*alpha"):
+        get_activation({"name": "relu", "alpha": 0.1})

@@ -96,3 +96,8 @@ def test_registry() -> None:
         get_loss("hinge")
     with pytest.raises(ValueError, match="delta"):
         get_loss({"name": "huber", "delta": 0})
+
+
+def test_config_with_unknown_parameters_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match=r"Could not build loss 'mean_squared_error'.*delta"):
+        get_loss({"name": "mse", "delta": 1.0})

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from backprop import _fused
+from backprop._registry import resolve
 from backprop.backend import Backend, get_backend
 
 __all__ = [
@@ -337,19 +338,6 @@ def get_activation(
     ValueError
         For an unknown name; the message lists the valid names.
     """
-    if isinstance(identifier, Activation):
-        return identifier
-    config: dict[str, Any]
-    if isinstance(identifier, dict):
-        config = dict(identifier)
-        name = config.pop("name", None)
-    else:
-        name, config = identifier, {}
-    key = _ALIASES.get(name, name) if isinstance(name, str) else name
-    if not isinstance(key, str) or key not in ACTIVATIONS:
-        valid = ", ".join(sorted([*ACTIVATIONS, *_ALIASES]))
-        raise ValueError(
-            f"Could not interpret activation function identifier: {identifier!r}. "
-            f"Valid names: {valid}."
-        )
-    return ACTIVATIONS[key](backend=backend, **config)
+    return resolve(
+        identifier, ACTIVATIONS, _ALIASES, Activation, "activation function", backend=backend
+    )

@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from backprop import _fused
+from backprop._registry import resolve
 from backprop.backend import Backend, get_backend
 
 __all__ = [
@@ -312,18 +313,4 @@ def get_loss(identifier: str | Loss | dict[str, Any], backend: str | Backend = "
     ValueError
         For an unknown name; the message lists the valid names.
     """
-    if isinstance(identifier, Loss):
-        return identifier
-    config: dict[str, Any]
-    if isinstance(identifier, dict):
-        config = dict(identifier)
-        name = config.pop("name", None)
-    else:
-        name, config = identifier, {}
-    key = _ALIASES.get(name, name) if isinstance(name, str) else name
-    if not isinstance(key, str) or key not in LOSSES:
-        valid = ", ".join(sorted([*LOSSES, *_ALIASES]))
-        raise ValueError(
-            f"Could not interpret loss identifier: {identifier!r}. Valid names: {valid}."
-        )
-    return LOSSES[key](backend=backend, **config)
+    return resolve(identifier, LOSSES, _ALIASES, Loss, "loss", backend=backend)
