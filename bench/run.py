@@ -56,7 +56,7 @@ from peers import SYSTEMS, Case, Missing, System
 
 BASELINE = "backprop"
 REFERENCE = "numpy-plain"
-ACCURACY_SLACK = 0.03  # a system is "comparable" within 3 points of the best accuracy
+ACCURACY_SLACK = 0.05  # a system is "comparable" within 5 points of the best accuracy
 
 
 # ---------------------------------------------------------------------------------------
@@ -186,9 +186,11 @@ def probe_memory(case_name: str, system: str) -> None:
     try:
         module = importlib.import_module(_IMPORTS[system])
     except ImportError:
-        print(json.dumps({"peak_mib": None}))
-        return
-    if system == "backprop":  # numba's code loader starts with the first kernel, once a process
+        if system != "backprop":
+            print(json.dumps({"peak_mib": None}))
+            return
+        module = importlib.import_module("backprop")  # without numba, or an older backprop
+    if hasattr(module, "relu_backward"):  # numba's loader starts on the first kernel call
         z = np.zeros((1, 1), np.float32)
         module.relu_backward(z, z, z)
     with open("/proc/self/clear_refs", "w") as f:  # reset VmHWM to the current RSS
