@@ -361,13 +361,12 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         X = validate_data(
             self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=reset
         )
-        return self._densify(X)
+        return self._sparse_as_csr(X)
 
-    def _densify(self, X: Any) -> np.ndarray:
-        """Sparse input is densified: the engine multiplies dense arrays."""
-        if sp.issparse(X):
-            X = X.toarray()
-        return np.asarray(X)
+    @staticmethod
+    def _sparse_as_csr(X: Any) -> Any:
+        """Sparse input stays sparse (CSR rows for the mini-batches): never densified."""
+        return X.tocsr() if sp.issparse(X) else X
 
     def _dtype_for(self, X: np.ndarray) -> np.dtype[Any]:
         if self.dtype is not None:
@@ -394,7 +393,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
             dtype=(np.float64, np.float32), reset=reset, y_numeric=self._y_numeric,
         )  # fmt: skip
-        X = self._densify(X)
+        X = self._sparse_as_csr(X)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         Y = self._encode_y(y, incremental=not reset, classes=classes)
@@ -425,7 +424,8 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
                 from backprop.distributed import broadcast_parameters, check_replicated
 
                 broadcast_parameters(self.network_, comm)
-                check_replicated(comm, X=X, Y=Y, sample_weight=sample_weight)
+                data = X.data if sp.issparse(X) else X
+                check_replicated(comm, X=data, Y=Y, sample_weight=sample_weight)
             self._trainer = self._make_trainer(self.network_, X.shape[0], incremental, comm)
             self.t_ = 0
         else:
@@ -609,7 +609,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
     def _forward(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "network_")
         X = self._check_X(X, reset=False)
-        return self.network_._forward(np.asarray(X, dtype=self.network_.dtype), training=False)
+        return self.network_._forward(self.network_.check_X(X), training=False)
 
     def transform(self, X: Any) -> np.ndarray:
         """The last hidden layer's activations, shape ``(n_samples, hidden_layer_sizes[-1])``.

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from scipy.sparse import issparse
 
 from backprop import _fused
 from backprop.activations import Activation, get_activation
@@ -305,6 +306,8 @@ class Network:
             Empty, not 2-D, wrong number of features, NaN or infinity.
         """
         xp = self.xp
+        if issparse(X):  # kept sparse (CSR): the first layer multiplies it as it is
+            return self._check_sparse_X(X, name)
         try:
             X = xp.asarray(X, dtype=self.dtype)
         except (TypeError, ValueError) as exc:
@@ -323,6 +326,19 @@ class Network:
             )
         if not (bool(xp.isfinite(X.min())) and bool(xp.isfinite(X.max()))):  # NaN propagates;
             # two reductions allocate nothing, where isfinite(X) would take m × n_0 bytes
+            raise ValueError(f"{name} contains NaN or infinity.")
+        return X
+
+    def _check_sparse_X(self, X: Any, name: str) -> Any:
+        X = X.tocsr().astype(self.dtype, copy=False)
+        if X.shape[0] == 0:
+            raise ValueError(f"{name} is empty. Received: {name} with shape {X.shape}")
+        if X.shape[1] != self.layer_sizes[0]:
+            raise ValueError(
+                f"{name} has {X.shape[1]} features, but the network expects "
+                f"{self.layer_sizes[0]}. Received: {name} with shape {X.shape}"
+            )
+        if not np.isfinite(X.data).all():
             raise ValueError(f"{name} contains NaN or infinity.")
         return X
 

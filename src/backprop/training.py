@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+from scipy.sparse import issparse
 
 from backprop import _fused
 from backprop._checks import check_int, check_real
@@ -307,6 +308,8 @@ class _BatchGather:
 
     def __call__(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         m = idx.shape[0]
+        if issparse(self.X):  # sparse rows: SciPy gathers them into a new CSR batch
+            return self.X[idx], self.Y.take(idx, axis=0)
         if m not in self.buffers:
             X, Y = self.X, self.Y
             self.buffers[m] = (np.empty((m, *X.shape[1:]), X.dtype), np.empty((m, *Y.shape[1:]), Y.dtype))  # fmt: skip
