@@ -159,7 +159,7 @@ The output has a column 'prediction' and, for classifiers, one 'proba_<class>' p
 The ONNX graph takes the preprocessed features (standardized numbers, one-hot categories).""",
     "gradcheck": """examples:
   backprop gradcheck
-  backprop gradcheck --layers 5,3,7,2 --activation sigmoid --loss binary_crossentropy
+  backprop gradcheck --layers 5,3,7,2 --activation relu,tanh,softmax --loss categorical_crossentropy
   backprop gradcheck --layers 4,8,8,3 --activation relu --dropout 0.3 --batch-norm""",
 }
 
@@ -446,8 +446,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--activation",
-        default="tanh",
-        help="hidden activation (default: tanh); the output follows the loss",
+        type=_names,
+        default=["tanh"],
+        metavar="NAME[,NAME...]",
+        help="hidden activation (default: tanh); a list gives one per layer (the last the "
+        "output's, e.g. relu,tanh,softmax); with one name the output follows the loss",
     )
     p.add_argument(
         "--loss",
@@ -1484,9 +1487,10 @@ def _cmd_gradcheck(args: argparse.Namespace, out: _Out) -> int:
         raise UsageError("--layers needs at least an input and an output size, e.g. 4,3")
     try:
         loss = get_loss(args.loss).name
+        acts = args.activation
         net = Network(
             sizes,
-            args.activation,
+            acts[0] if len(acts) == 1 else acts,
             loss,
             seed=args.seed,
             dtype=args.dtype,
