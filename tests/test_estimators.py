@@ -351,3 +351,26 @@ def test_divergence_message_through_the_estimator() -> None:
     with pytest.raises(DivergenceError, match="smaller learning rate"):
         reg.fit(X, y)
     assert np.isfinite(reg.network_.parameters).all()
+
+
+def test_fit_resumes_from_a_checkpoint_to_the_uninterrupted_weights(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from backprop import Callback, Checkpoint
+
+    X_tr, _, y_tr, _ = _digits()
+    kw = {"hidden_layer_sizes": (16,), "max_iter": 8, "tol": 0.0, "random_state": 0,
+          "batch_size": 64, "dropout": 0.1}  # fmt: skip
+    whole = MLPClassifier(**kw).fit(X_tr, y_tr)
+
+    class Crash(Callback):
+        def on_epoch_end(self, trainer, epoch, logs):  # type: ignore[no-untyped-def]
+            if epoch == 4:
+                raise KeyboardInterrupt  # the run dies after the checkpoint of epoch 4
+
+    path = tmp_path / "run.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        MLPClassifier(**kw, callbacks=[Checkpoint(path, every=1), Crash()]).fit(X_tr, y_tr)
+    resumed = MLPClassifier(**kw).fit(X_tr, y_tr, resume_from=path)
+    np.testing.assert_array_equal(resumed.network_.parameters, whole.network_.parameters)
+    assert resumed.loss_curve_ == whole.loss_curve_ and resumed.n_iter_ == 3
+    with pytest.raises(ValueError, match="nothing left to train"):
+        MLPClassifier(**{**kw, "max_iter": 4}).fit(X_tr, y_tr, resume_from=path)

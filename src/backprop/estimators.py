@@ -384,11 +384,12 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         X_val: Any = None,
         y_val: Any = None,
         sample_weight_val: Any = None,
+        resume_from: Any = None,
     ) -> _BaseMLP:
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
         first = not hasattr(self, "network_")
-        reset = first or not (incremental or self.warm_start)
+        reset = first or not (incremental or self.warm_start) or resume_from is not None
         X, y = validate_data(
             self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
             dtype=(np.float64, np.float32), reset=reset, y_numeric=self._y_numeric,
@@ -438,6 +439,8 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         self.out_activation_ = _SKLEARN_OUT[self.network_.output_activation.name]
         if isinstance(trainer.optimizer, LBFGS):  # set_params may have changed them
             trainer.optimizer.max_iter, trainer.optimizer.max_fun = self.max_iter, self.max_fun
+        if resume_from is not None:
+            self._resume(trainer, resume_from)
         epochs_before = len(trainer.history.loss)
         diverged: DivergenceError | None = None
         try:
@@ -454,6 +457,25 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             self._after_divergence(trainer, diverged)
         self._record(trainer, incremental, epochs_before)
         return self
+
+    def _resume(self, trainer: Trainer, path: Any) -> None:
+        """Restore a checkpoint's run into the fresh trainer; train what is left of it.
+
+        ``max_iter`` is the run's total number of epochs, the ones before the checkpoint
+        included; with the same data and parameters the result is exactly the weights of
+        the run that was never interrupted.
+        """
+        from backprop.checkpoints import load_checkpoint
+
+        if isinstance(trainer.optimizer, LBFGS):
+            raise ValueError("resume_from needs a stochastic solver; lbfgs keeps no state")
+        done = int(load_checkpoint(path, trainer)["epoch"])
+        if done >= self.max_iter:
+            raise ValueError(
+                f"the checkpoint '{path}' is at epoch {done}, and the run is to end at epoch "
+                f"{self.max_iter}: nothing left to train; raise max_iter to go on"
+            )
+        trainer.epochs = self.max_iter - done
 
     def _after_divergence(self, trainer: Trainer, exc: DivergenceError) -> None:
         """The loss became NaN or infinite; the trainer kept the last finite weights.
@@ -520,7 +542,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             and self.solver != "lbfgs"
             and not trainer.converged
             and not trainer.stop_training
-            and len(h.loss) - epochs_before >= self.max_iter
+            and len(h.loss) - epochs_before >= trainer.epochs
         ):
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
@@ -959,6 +981,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         X_val: Any = None,
         y_val: Any = None,
         sample_weight_val: Any = None,
+        resume_from: Any = None,
     ) -> MLPClassifier:
         """Fit the model to ``X`` and ``y``.
 
@@ -971,13 +994,19 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         X_val, y_val, sample_weight_val : optional
             A validation set, evaluated every epoch (``validation_loss_curve_``,
             ``validation_scores_``) and used by ``early_stopping`` instead of a split.
+        resume_from : path, optional
+            A checkpoint written during an earlier fit of this estimator on the same data
+            (``callbacks=[backprop.Checkpoint(path, every=N)]``): its weights, optimizer,
+            schedule, random generators and history are restored and training continues
+            up to ``max_iter`` epochs in all, ending with the weights of an uninterrupted
+            run.
 
         Returns
         -------
         self
         """
         self._fit(X, y, sample_weight, incremental=False, X_val=X_val, y_val=y_val,
-                  sample_weight_val=sample_weight_val)  # fmt: skip
+                  sample_weight_val=sample_weight_val, resume_from=resume_from)  # fmt: skip
         return self
 
     @available_if(_is_stochastic)
@@ -1177,6 +1206,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         X_val: Any = None,
         y_val: Any = None,
         sample_weight_val: Any = None,
+        resume_from: Any = None,
     ) -> MLPRegressor:
         """Fit the model to ``X`` and ``y`` (single or multi-output).
 
@@ -1185,11 +1215,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), optional
-        X_val, y_val, sample_weight_val : optional
-            A validation set (see :meth:`MLPClassifier.fit`).
+        X_val, y_val, sample_weight_val, resume_from : optional
+            A validation set and a checkpoint to resume (see :meth:`MLPClassifier.fit`).
         """
         self._fit(X, y, sample_weight, incremental=False, X_val=X_val, y_val=y_val,
-                  sample_weight_val=sample_weight_val)  # fmt: skip
+                  sample_weight_val=sample_weight_val, resume_from=resume_from)  # fmt: skip
         return self
 
     @available_if(_is_stochastic)

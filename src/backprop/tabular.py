@@ -44,7 +44,6 @@ import difflib
 import importlib.util
 import math
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +52,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backprop.training import Callback, Trainer
+from backprop.training import Callback
 
 __all__ = [
     "MISSING_CATEGORY",
@@ -731,44 +730,6 @@ class TargetScaler:
 # ---------------------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------------------
-class _Gate(Callback):
-    """Forward the hooks to ``callbacks`` while open; while closed, stop after one epoch."""
-
-    def __init__(self, callbacks: Sequence[Callback]) -> None:
-        self.callbacks = list(callbacks)
-        self.open = True
-
-    def on_train_begin(self, trainer: Trainer) -> None:
-        if self.open:
-            for cb in self.callbacks:
-                cb.on_train_begin(trainer)
-
-    def on_batch_end(self, trainer: Trainer, batch: int, logs: dict[str, float]) -> None:
-        if self.open:
-            for cb in self.callbacks:
-                cb.on_batch_end(trainer, batch, logs)
-
-    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        if not self.open:
-            trainer.stop_training = True
-            return
-        for cb in self.callbacks:
-            cb.on_epoch_end(trainer, epoch, logs)
-
-    def on_train_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
-        if self.open:
-            for cb in self.callbacks:
-                cb.on_train_end(trainer, logs)
-
-
-def _seed_rows(y: np.ndarray, classification: bool) -> np.ndarray:
-    """A few rows that hold every class: enough to build the estimator before a resume."""
-    if not classification:
-        return np.arange(min(len(y), 2))
-    _, first = np.unique(np.asarray(y).astype(str), return_index=True)
-    return np.sort(first)
-
-
 def fit_estimator(
     est: Any,
     X: np.ndarray,
@@ -810,41 +771,26 @@ def fit_estimator(
     backprop.persistence.ModelFileError
         For a file that is not a checkpoint of this estimator's network.
     """
-    from sklearn.base import is_classifier
-
-    from backprop.checkpoints import Checkpoint, load_checkpoint
+    from backprop.checkpoints import Checkpoint
+    from backprop.persistence import ModelFileError
+    from backprop.training import DivergenceError
 
     inner = list(callbacks)
     if checkpoint is not None:
         inner.append(Checkpoint(checkpoint, every=checkpoint_every))
-    gate = _Gate(inner)
-    total = int(est.max_iter)
-    est.set_params(callbacks=[gate], warm_start=False)
+    est.set_params(callbacks=inner, warm_start=False)
     validation = {} if X_val is None or len(X_val) == 0 else {"X_val": X_val, "y_val": y_val}
     if resume is None:
         est.fit(X, y, **validation)
         return {"resumed_from_epoch": None, "epochs": len(est.loss_curve_)}
 
-    # Build the estimator's network and trainer on a few rows (one epoch, stopped by the
-    # closed gate), then overwrite their whole state with the checkpoint's.
-    gate.open = False
-    rows = _seed_rows(y, is_classifier(est))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        est.fit(X[rows], y[rows], **validation)
-    info = load_checkpoint(resume, est._trainer)
-    done = int(info["epoch"])
-    if done >= total:
-        raise DataError(
-            f"the checkpoint '{resume}' is at epoch {done}, and the run is to end at epoch "
-            f"{total}: nothing left to train; raise the number of epochs to go on"
-        )
-    gate.open = True
-    est.set_params(warm_start=True, max_iter=total - done)
     try:
-        est.fit(X, y, **validation)
-    finally:
-        est.set_params(warm_start=False, max_iter=total)
+        est.fit(X, y, resume_from=resume, **validation)
+    except (DivergenceError, ModelFileError):
+        raise
+    except ValueError as exc:  # a checkpoint that does not fit this run is the user's input
+        raise DataError(str(exc).replace("raise max_iter", "raise --epochs")) from None
+    done = len(est.loss_curve_) - est.n_iter_
     return {"resumed_from_epoch": done, "epochs": len(est.loss_curve_)}
 
 
