@@ -514,13 +514,9 @@ class Network:
             dZ = dZ * (scale.reshape(-1, 1) if w is not None else scale)
         for dense in self.dense:
             dense.l2 = l2
-        if ws is None:
-            dA = self.dense[-1].backward_dZ(dZ)
-            for layer in reversed(self.layers[:-1]):
-                dA = layer.backward(dA)
-            return cost
-        dA = self.dense[-1].backward_dZ(dZ, ws.layers[-1])
-        for layer, buffers in zip(self.layers[-2::-1], ws.layers[-2::-1], strict=True):
+        kept = [None] * len(self.layers) if ws is None else ws.layers
+        dA = self.dense[-1].backward_dZ(dZ, kept[-1])
+        for layer, buffers in zip(self.layers[-2::-1], kept[-2::-1], strict=True):
             if buffers is None:
                 dA = layer.backward(dA)
             else:
