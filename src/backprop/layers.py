@@ -319,8 +319,11 @@ class Dropout(Layer):
             self.mask = None
             return A_prev
         keep = 1.0 - self.rate
-        draw = self.rng.random(A_prev.shape)
-        self.mask = ((draw >= self.rate) * (1.0 / keep)).astype(A_prev.dtype)
+        draw = self.rng.random(A_prev.shape)  # the seeded NumPy generator, on every backend
+        mask = ((draw >= self.rate) * (1.0 / keep)).astype(A_prev.dtype)
+        if not isinstance(A_prev, np.ndarray):  # e.g. CuPy: move the mask to its device
+            mask = A_prev.__array_namespace__().asarray(mask)
+        self.mask = mask
         return A_prev * self.mask
 
     def backward(self, dA: Array) -> Array:
