@@ -104,15 +104,19 @@ def grad_stats(grad: Any, starts: Any, stops: Any, norms: Any) -> bool:  # pragm
 
 @_jit
 def adam(  # pragma: no cover - compiled
-    params: Any, grads: Any, exp_avg: Any, exp_avg_sq: Any, decay: Any, weight_decay: Any,
-    lerp_w: Any, lerp_small: bool, beta_2: Any, one_minus_beta_2: Any,
-    bias_correction2_sqrt: Any, epsilon: Any, step_size: Any, l2: bool, tiny: Any,
+    params: Any, grads: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg_sq: Any, amsgrad: bool,
+    decay: Any, weight_decay: Any, lerp_w: Any, lerp_small: bool, beta_2: Any,
+    one_minus_beta_2: Any, bias_correction2_sqrt: Any, epsilon: Any, step_size: Any, l2: bool,
+    tiny: Any,
 ) -> None:  # fmt: skip
     """One Adam/AdamW step in one pass, in the order of ``Adam._update`` (see there).
 
+    With ``amsgrad``, ``max_exp_avg_sq`` keeps the running maximum of the second moment
+    and divides the step (AMSGrad); otherwise it is not touched (an empty array will do).
+
     The scalars come as Python floats and are rounded to the dtype of ``params`` first;
     ``decay`` is 1 unless the weight decay is decoupled (``p * 1`` is ``p``, bit for bit).
-    Branch-free, so that it vectorizes.
+    Branch-free but for the loop-invariant ``amsgrad``, so that it vectorizes.
 
     One departure from NumPy: a moment that falls below ``tiny`` (the smallest normal
     number) is flushed to zero, as XLA does. The first moment of a parameter whose gradient
@@ -136,35 +140,9 @@ def adam(  # pragma: no cover - compiled
         v = exp_avg_sq[i] * beta_2 + g * one_minus_beta_2 * g
         v = zero if v < tiny else v
         exp_avg_sq[i] = v
+        if amsgrad:
+            top = max_exp_avg_sq[i]
+            v = v if (v > top or np.isnan(v)) else top  # np.maximum: NaN wins
+            max_exp_avg_sq[i] = v
         denom = np.sqrt(v) / bias_correction2_sqrt + epsilon
-        params[i] = p - m * step_size / denom
-
-
-@_jit
-def adam_amsgrad(  # pragma: no cover - compiled
-    params: Any, grads: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg_sq: Any, decay: Any,
-    weight_decay: Any, lerp_w: Any, lerp_small: bool, beta_2: Any, one_minus_beta_2: Any,
-    bias_correction2_sqrt: Any, epsilon: Any, step_size: Any, l2: bool, tiny: Any,
-) -> None:  # fmt: skip
-    """:func:`adam` with AMSGrad's running maximum of the second moment."""
-    t = params.dtype.type  # each scalar rounded to the dtype, as NumPy rounds a Python float
-    decay, weight_decay, lerp_w, beta_2 = t(decay), t(weight_decay), t(lerp_w), t(beta_2)
-    one_minus_beta_2, bias_correction2_sqrt = t(one_minus_beta_2), t(bias_correction2_sqrt)
-    epsilon, step_size, tiny, zero = t(epsilon), t(step_size), t(tiny), t(0)
-    for i in range(params.size):
-        p = params[i] * decay
-        g = grads[i]
-        g = p * weight_decay + g if l2 else g
-        m = exp_avg[i]
-        d = g - m
-        m = m + d * lerp_w if lerp_small else g - d * lerp_w
-        m = zero if abs(m) < tiny else m  # flush a subnormal moment (NaN stays)
-        exp_avg[i] = m
-        v = exp_avg_sq[i] * beta_2 + g * one_minus_beta_2 * g
-        v = zero if v < tiny else v
-        exp_avg_sq[i] = v
-        top = max_exp_avg_sq[i]
-        top = v if (v > top or np.isnan(v)) else top  # np.maximum: NaN wins
-        max_exp_avg_sq[i] = top
-        denom = np.sqrt(top) / bias_correction2_sqrt + epsilon
         params[i] = p - m * step_size / denom

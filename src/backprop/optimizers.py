@@ -627,12 +627,11 @@ class Adam(Optimizer):
         lerp_small = abs(weight) < 0.5
         step = float(self.t)
         decoupled = self._decoupled and wd != 0.0
-        moments = [self.state["exp_avg"], self.state["exp_avg_sq"]]
-        if self.amsgrad:
-            moments.append(self.state["max_exp_avg_sq"])
-        kernel = kernels.adam_amsgrad if self.amsgrad else kernels.adam
-        kernel(
-            params, grads, *moments, 1.0 - lr * wd if decoupled else 1.0, wd,
+        state = self.state
+        top = state["max_exp_avg_sq"] if self.amsgrad else state["exp_avg_sq"][:0]
+        kernels.adam(
+            params, grads, state["exp_avg"], state["exp_avg_sq"], top, self.amsgrad,
+            1.0 - lr * wd if decoupled else 1.0, wd,
             weight if lerp_small else 1.0 - weight, lerp_small, self.beta_2,
             1.0 - self.beta_2, (1.0 - self.beta_2**step) ** 0.5, self.epsilon,
             lr / (1.0 - self.beta_1**step), wd != 0.0 and not self._decoupled,
