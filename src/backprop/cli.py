@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from backprop.training import Callback, Trainer
+from backprop.training import Callback, ProgressBar
 
 if TYPE_CHECKING:
     import numpy as np
@@ -551,54 +551,6 @@ def _fmt(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-class _ProgressBar(Callback):
-    """A rich progress bar over the epochs of the whole run (resumed epochs included)."""
-
-    def __init__(self, out: _Out, total: int, score_name: str) -> None:
-        self.out = out
-        self.total = total
-        self.score_name = score_name
-        self.progress: Any = None
-
-    def on_train_begin(self, trainer: Trainer) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("epoch"),
-            MofNCompleteColumn(),
-            BarColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[info]}"),
-            console=self.out.console,
-        )
-        self.progress.start()
-        self.task = self.progress.add_task(
-            "train", total=self.total, completed=trainer.epoch, info=""
-        )
-
-    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        info = f"loss {logs['loss']:.4f}"
-        if "val_loss" in logs:
-            info += (
-                f"  val loss {logs['val_loss']:.4f}  val {self.score_name} {logs['val_score']:.4f}"
-            )
-        self.progress.update(self.task, completed=epoch + 1, info=info)
-
-    def on_train_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
-
-
 # ---------------------------------------------------------------------------------------
 # Output files: never overwrite what the user did not ask to
 # ---------------------------------------------------------------------------------------
@@ -756,7 +708,8 @@ def _train(
     bar = None
     callbacks: list[Callback] = []
     if out.enabled and not args.quiet:
-        bar = _ProgressBar(out, args.epochs, "accuracy" if task == "classification" else "R²")
+        score = "accuracy" if task == "classification" else "R²"
+        bar = ProgressBar(args.epochs, out.console, score, label="epoch")
         callbacks.append(bar)
     start = time.perf_counter()
     try:

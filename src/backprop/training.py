@@ -233,9 +233,29 @@ class Callback:
 
 
 class ProgressBar(Callback):
-    """A rich progress bar over the epochs, showing the latest losses and score."""
+    """A rich progress bar over the epochs, showing the latest losses and score.
 
-    def __init__(self) -> None:
+    Parameters
+    ----------
+    total : int, optional
+        Epochs of the whole run; by default the epoch this fit can end at (a fit that
+        continues an earlier one starts part-way along).
+    console : rich.console.Console, optional
+        Where to draw; rich's default console otherwise.
+    score_name : str, default="score"
+        What the validation score is called in the bar (``"accuracy"``, ``"R²"``).
+    label : str, default="training"
+        The text before the bar.
+    """
+
+    def __init__(
+        self, total: int | None = None, console: Any = None, score_name: str = "score",
+        label: str = "training",
+    ) -> None:  # fmt: skip
+        self.total = total
+        self.console = console
+        self.score_name = score_name
+        self.label = label
         self._progress: Any = None
 
     def on_train_begin(self, trainer: Trainer) -> None:
@@ -248,17 +268,26 @@ class ProgressBar(Callback):
         )
 
         self._progress = Progress(
-            TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TextColumn("{task.fields[info]}"), transient=False,
+            TextColumn(self.label), MofNCompleteColumn(), BarColumn(), TimeElapsedColumn(),
+            TextColumn("{task.fields[info]}"), console=self.console,
         )  # fmt: skip
         self._progress.start()
-        self._task = self._progress.add_task("train", total=trainer.epochs, info="")
+        total = self.total if self.total is not None else trainer.epoch + trainer.epochs
+        self._task = self._progress.add_task("train", total=total, completed=trainer.epoch, info="")
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        info = " ".join(f"{k}={v:.4g}" for k, v in logs.items() if k != "learning_rate")
-        self._progress.update(self._task, advance=1, info=info)
+        info = f"loss {logs['loss']:.4f}"
+        if "val_loss" in logs:
+            info += (
+                f"  val loss {logs['val_loss']:.4f}  val {self.score_name} {logs['val_score']:.4f}"
+            )
+        self._progress.update(self._task, completed=epoch + 1, info=info)
 
     def on_train_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Take the bar down (also after an error, when ``on_train_end`` is not called)."""
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
