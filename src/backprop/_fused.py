@@ -29,7 +29,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MIN_SIZE", "accepts_out", "contiguous", "enabled", "get", "set_enabled"]
+__all__ = [
+    "MIN_SIZE", "accepts_out", "contiguous", "enabled", "epoch_kernels", "get", "set_enabled"
+]
 
 MIN_SIZE = 4096
 """Arrays (parameter buffers) of at least this many entries load the kernels."""
@@ -70,6 +72,16 @@ def get(n: int) -> ModuleType | None:
             return None
         _kernels = _fused_kernels
     return _kernels
+
+
+def epoch_kernels(n: int) -> ModuleType | None:
+    """The compiled training loop (:mod:`backprop._fused_epoch`), where :func:`get` gives
+    the kernels for ``n`` entries; ``None`` for the Python loop."""
+    if get(n) is None:
+        return None
+    from backprop import _fused_epoch
+
+    return _fused_epoch
 
 
 def accepts_out(*methods: Callable[..., Any]) -> bool:

@@ -34,6 +34,7 @@ from scipy.sparse import issparse
 
 from backprop import _fused
 from backprop._checks import check_int, check_real
+from backprop._fast_loop import CompiledLoop
 from backprop.network import Network
 from backprop.optimizers import LBFGS, Optimizer, get_optimizer
 from backprop.schedules import ReduceOnPlateau, Schedule, get_schedule
@@ -800,6 +801,9 @@ class Trainer:
         comm = self.communicator
         gather = _BatchGather(X, Y)
         stats = _GradStats(net)
+        fast = CompiledLoop.create(
+            net, opt, X, Y, w, self.alpha, self.clip_norm, callbacks, comm
+        )
         for _ in range(self.epochs):
             lr = self.schedule(self.epoch, self.learning_rate, self.samples_seen)
             opt.learning_rate = lr
@@ -807,8 +811,15 @@ class Trainer:
             total = 0.0
             norms = np.zeros(n_dense)
             n_batches = 0
+            if fast is not None:
+                check_real("learning_rate", lr, low=0.0, what="a non-negative finite float")
+                rows = order if order is not None else np.arange(n)
+                total, n_batches, seen, bad = fast.epoch(rows, bs, lr, norms)
+                self.samples_seen += seen
+                if bad is not None:
+                    self._diverged(self.epoch, bad, last_good, last_buffers)
             with np.errstate(over="ignore", invalid="ignore"):
-                for b, start in enumerate(range(0, n, bs)):
+                for b, start in enumerate(range(0, 0 if fast is not None else n, bs)):
                     sl = slice(start, min(start + bs, n))
                     if order is None:
                         Xb, Yb, wb = X[sl], Y[sl], (None if w is None else w[sl])

@@ -1,0 +1,149 @@
+"""The trainer's mini-batch loop compiled (:mod:`backprop._fused_epoch`), where it applies.
+
+:meth:`CompiledLoop.create` checks that a fit can run compiled (dense layers without batch
+norm or dropout; hidden activations identity, ReLU, tanh or sigmoid; a fused output pair;
+SGD, momentum, Nesterov, Adam or AdamW as shipped; NumPy arrays of the network's dtype; no
+MPI; no callback that watches single batches; the compiled kernels switched on and numba
+installed) and returns ``None`` otherwise, so that the Python loop runs instead. The two
+loops compute the same steps (``tests/test_fast_loop.py`` compares them); the compiled one
+has no Python between steps, which is what small networks and small batches pay for.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from backprop import _fused
+from backprop.activations import Identity, ReLU, Sigmoid, Tanh
+from backprop.layers import Dense
+from backprop.losses import BinaryCrossEntropy, CategoricalCrossEntropy, MeanSquaredError
+from backprop.optimizers import SGD, Adam, AdamW, Momentum, Nesterov, Optimizer
+
+if TYPE_CHECKING:
+    from backprop.network import Network
+
+_HIDDEN = {Identity: 0, ReLU: 1, Tanh: 2, Sigmoid: 3}  # _fused_epoch.ACT_*
+_OUTPUT = {MeanSquaredError: 0, BinaryCrossEntropy: 1, CategoricalCrossEntropy: 2}  # OUT_*
+_SGDS = (SGD, Momentum, Nesterov)
+_ADAMS = (Adam, AdamW)
+
+
+def _watches_batches(callbacks: list[Any]) -> bool:
+    from backprop.training import Callback
+
+    return any(type(cb).on_batch_end is not Callback.on_batch_end for cb in callbacks)
+
+
+class CompiledLoop:
+    """One fit's compiled loop: the layer views, the buffers and the optimizer's codes."""
+
+    def __init__(self, kernels: Any, net: Network, opt: Optimizer, X: np.ndarray,
+                 Y: np.ndarray, w: np.ndarray | None, alpha: float,
+                 clip_norm: float | None) -> None:  # fmt: skip
+        from numba.typed import List
+
+        self.k, self.net, self.opt = kernels, net, opt
+        self.X, self.Y = X, Y
+        dtype = net.parameters.dtype
+        self.w = np.empty(0, dtype) if w is None else w
+        self.alpha = float(alpha)
+        self.clip_norm = 0.0 if clip_norm is None else float(clip_norm)
+        dense: list[Dense] = list(net.dense)
+        self.acts = np.array([_HIDDEN[type(d.activation)] for d in dense[:-1]] + [0], np.intp)
+        self.out_code = _OUTPUT[type(net.loss)]
+        self.Ws = List([d.W for d in dense])
+        self.bs = List([d.b for d in dense])
+        self.gWs = List([d.grads["W"] for d in dense])
+        self.gbs = List([d.grads["b"] for d in dense])
+        self.gWb = List([d._grad_Wb for d in dense])
+        starts = np.array([sl.start for sl in net.slices], dtype=np.intp)
+        self.starts, self.stops = starts, starts + [d.n_in * d.n_out for d in dense]
+        self.buffers: dict[int, tuple[Any, ...]] = {}
+        opt._allocate(net.parameters.shape, dtype)
+        empty = np.empty(0, dtype)
+        if isinstance(opt, Adam):
+            self.opt_code = 1
+            self.h = np.array(
+                [opt.beta_1, opt.beta_2, opt.epsilon, opt.weight_decay, float(opt._decoupled),
+                 float(opt.amsgrad), float(np.finfo(dtype).tiny)]  # fmt: skip
+            )
+            st = opt.state
+            self.state = (st["exp_avg"], st["exp_avg_sq"], st.get("max_exp_avg_sq", empty))
+        else:
+            assert isinstance(opt, SGD)
+            self.opt_code = 0
+            self.h = np.array([opt.momentum, float(opt.nesterov), opt.weight_decay])
+            self.state = (opt.state.get("momentum_buffer", empty), empty, empty)
+
+    @classmethod
+    def create(cls, net: Network, opt: Any, X: Any, Y: Any, w: Any, alpha: float,
+               clip_norm: float | None, callbacks: list[Any], comm: Any) -> CompiledLoop | None:  # fmt: skip
+        """The compiled loop for this fit, or ``None`` where the Python loop must run."""
+        dtype = net.parameters.dtype
+        arrays_ok = all(
+            isinstance(a, np.ndarray) and a.dtype == dtype and a.flags.c_contiguous
+            for a in (X, Y, *(() if w is None else (w,)), net.parameters)
+        )
+        if not (
+            comm is None
+            and arrays_ok
+            and X.ndim == 2
+            and type(opt) in (*_SGDS, *_ADAMS)
+            and all(isinstance(layer, Dense) and layer.batch_norm is None for layer in net.layers)
+            and all(type(d.activation) in _HIDDEN for d in net.dense[:-1])
+            and net.fused
+            and type(net.loss) in _OUTPUT
+            and not _watches_batches(callbacks)
+        ):
+            return None
+        kernels = _fused.epoch_kernels(net.n_params)
+        if kernels is None:
+            return None
+        return cls(kernels, net, opt, X, Y, w, alpha, clip_norm)
+
+    def _buffers(self, m: int) -> tuple[Any, ...]:
+        from numba.typed import List
+
+        if m not in self.buffers:
+            dtype, dense = self.net.parameters.dtype, self.net.dense
+            Zs = List([np.empty((m, d.n_out), dtype) for d in dense])
+            As = List([np.empty((m, d.n_out), dtype) for d in dense])
+            dZs = List([np.empty((m, d.n_out), dtype) for d in dense])
+            Xb = np.empty((m, self.X.shape[1]), dtype)
+            Yb = np.empty((m, self.Y.shape[1]), dtype)
+            self.buffers[m] = (Zs, As, dZs, Xb, Yb, np.empty(m, dtype), np.empty(m, dtype))
+        return self.buffers[m]
+
+    def epoch(self, order: np.ndarray, batch_size: int, learning_rate: float,
+              norms: np.ndarray) -> tuple[float, int, int, float | None]:  # fmt: skip
+        """One pass over ``order`` in batches of ``batch_size`` (the last may be smaller).
+
+        Returns ``(Σ cost · Σw, batches taken, samples taken, diverged)`` where
+        ``diverged`` is the non-finite cost (or ``nan`` for a non-finite gradient) of the
+        step that stopped the epoch, else ``None``; that step's update is not applied.
+        """
+        net, opt = self.net, self.opt
+        n = order.size
+        full = (n // batch_size) * batch_size
+        cost_sum = np.zeros(2)
+        counts = np.array([opt.t, 0], dtype=np.int64)
+        samples = 0
+        for part, m in ((order[:full], batch_size), (order[full:], n - full)):
+            if m == 0 or part.size == 0:
+                continue
+            Zs, As, dZs, Xb, Yb, wb, losses = self._buffers(m)
+            before = int(counts[1])
+            done = self.k.run_steps(
+                self.X, self.Y, self.w, part, m, self.Ws, self.bs, self.gWs, self.gbs,
+                self.gWb, Zs, As, dZs, Xb, Yb, wb, losses, self.acts, self.out_code,
+                self.alpha, self.clip_norm, net.parameters, net.grad, self.starts, self.stops,
+                norms, cost_sum, self.opt_code, counts, float(learning_rate), self.h,
+                *self.state,
+            )  # fmt: skip
+            samples += (int(counts[1]) - before) * m
+            opt.t = int(counts[0])
+            if done < part.size // m:
+                return float(cost_sum[0]), int(counts[1]), samples, float(cost_sum[1])
+        return float(cost_sum[0]), int(counts[1]), samples, None
