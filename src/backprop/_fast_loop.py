@@ -65,10 +65,8 @@ class CompiledLoop:
         empty = np.empty(0, dtype)
         if isinstance(opt, Adam):
             self.opt_code = 1
-            self.h = np.array(
-                [opt.beta_1, opt.beta_2, opt.epsilon, opt.weight_decay, float(opt._decoupled),
-                 float(opt.amsgrad), float(np.finfo(dtype).tiny)]  # fmt: skip
-            )
+            flags = [float(opt._decoupled), float(opt.amsgrad), float(np.finfo(dtype).tiny)]
+            self.h = np.array([opt.beta_1, opt.beta_2, opt.epsilon, opt.weight_decay, *flags])
             st = opt.state
             self.state = (st["exp_avg"], st["exp_avg_sq"], st.get("max_exp_avg_sq", empty))
         else:

@@ -30,7 +30,13 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "MIN_SIZE", "accepts_out", "contiguous", "enabled", "epoch_kernels", "get", "set_enabled"
+    "MIN_SIZE",
+    "accepts_out",
+    "contiguous",
+    "enabled",
+    "epoch_kernels",
+    "get",
+    "set_enabled",
 ]
 
 MIN_SIZE = 4096

@@ -27,7 +27,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from backprop._fused_kernels import adam, grad_stats
+from backprop._fused_kernels import _nonfinite_check, _sum_squares, adam, add_bias, grad_stats
 
 ACT_IDENTITY, ACT_RELU, ACT_TANH, ACT_SIGMOID = 0, 1, 2, 3
 OUT_MSE, OUT_BCE, OUT_CE = 0, 1, 2
@@ -112,14 +112,6 @@ def _output(Z: Any, Y: Any, dZ: Any, losses: Any, code: int) -> None:  # pragma:
 
 
 @_jit
-def _add_bias(Z: Any, b: Any) -> None:  # pragma: no cover - compiled
-    m, n = Z.shape
-    for i in range(m):
-        for j in range(n):
-            Z[i, j] += b[j]
-
-
-@_jit
 def _column_sums(dZ: Any, db: Any) -> None:  # pragma: no cover - compiled
     """``db = Σ_i dZ[i]``, row after row as NumPy's ``sum(axis=0)``."""
     m, n = dZ.shape
@@ -134,15 +126,6 @@ def _column_sums(dZ: Any, db: Any) -> None:  # pragma: no cover - compiled
 def _scale(a: Any, s: Any) -> None:  # pragma: no cover - compiled
     for i in range(a.size):
         a[i] *= s
-
-
-@_jit
-def _sum_squares(a: Any) -> float:  # pragma: no cover - compiled
-    acc = 0.0
-    for i in range(a.size):
-        v = np.float64(a[i])
-        acc += v * v
-    return acc
 
 
 @_jit
@@ -210,7 +193,7 @@ def run_steps(  # pragma: no cover - compiled
         A = Xb
         for l in range(L):
             np.dot(A, Ws[l].T, Zs[l])
-            _add_bias(Zs[l], bs[l])
+            add_bias(Zs[l], bs[l])
             if l < L - 1:
                 _activate(Zs[l], As[l], acts[l])
                 A = As[l]
@@ -228,6 +211,9 @@ def run_steps(  # pragma: no cover - compiled
             for l in range(L):
                 sq += _sum_squares(Ws[l].ravel())
             cost += 0.5 * l2 * sq
+        if not np.isfinite(cost):
+            cost_sum[1] = cost
+            return step
         if weighted:  # scale each example's error by w_i m / Σw (see Network._backward)
             dZ = dZs[L - 1]
             for i in range(m):
@@ -235,6 +221,11 @@ def run_steps(  # pragma: no cover - compiled
                 for j in range(dZ.shape[1]):
                     dZ[i, j] *= s
         # backward: dW = dZᵀ A_prev / m (+ l2 W), db = Σ dZ / m, dA_prev = dZ W
+        counts[0] += 1  # the optimizer's step t
+        # Without clipping, each layer is updated as soon as its gradient is known and
+        # W[l] has served dA_prev: the gradient is still in cache, and one pass both checks
+        # it and adds its norm. Clipping needs the whole gradient's norm first.
+        by_layer = clip_norm <= 0
         inv_m = params.dtype.type(1.0 / m)
         for l in range(L - 1, -1, -1):
             dZ = dZs[l]
@@ -250,29 +241,43 @@ def run_steps(  # pragma: no cover - compiled
             if l > 0:
                 np.dot(dZ, Ws[l], dZs[l - 1])
                 _activation_backward(dZs[l - 1], Zs[l - 1], As[l - 1], acts[l - 1])
-        finite = grad_stats(grad, starts, stops, norms)
-        if not (np.isfinite(cost) and finite):
-            cost_sum[1] = cost
-            return step
-        if clip_norm > 0:
+            if by_layer:
+                lo, hi = starts[l], starts[l] + gWb[l].size
+                norms[l] += np.sqrt(_sum_squares(grad[lo : stops[l]]))
+                if _nonfinite_check(grad[lo:hi]) != 0:
+                    cost_sum[1] = cost
+                    return step
+                _optimizer_step(params[lo:hi], grad[lo:hi], opt_code, counts[0], lr, h,
+                                state0[lo:hi], state1[lo:hi], state2[lo:hi])  # fmt: skip
+        if not by_layer:
+            if not grad_stats(grad, starts, stops, norms):
+                cost_sum[1] = cost
+                return step
             gnorm = np.sqrt(np.dot(grad, grad))
             if gnorm > clip_norm:
                 _scale(grad, grad.dtype.type(clip_norm / gnorm))
-        counts[0] += 1
-        t = counts[0]
-        if opt_code == OPT_ADAM:
-            b1, b2, eps, wd, decoupled, amsgrad = h[0], h[1], h[2], h[3], h[4] != 0, h[5] != 0
-            weight = 1.0 - b1
-            lerp_small = abs(weight) < 0.5
-            adam(
-                params, grad, state0, state1, state2, amsgrad,
-                1.0 - lr * wd if (decoupled and wd != 0.0) else 1.0, wd,
-                weight if lerp_small else 1.0 - weight, lerp_small, b2, 1.0 - b2,
-                (1.0 - b2**t) ** 0.5, eps, lr / (1.0 - b1**t), wd != 0.0 and not decoupled,
-                h[6],
-            )  # fmt: skip
-        else:
-            _sgd(params, grad, state0, t, lr, h[0], h[1] != 0, h[2])
+            _optimizer_step(params, grad, opt_code, counts[0], lr, h, state0, state1, state2)
         cost_sum[0] += cost * wsum
         counts[1] += 1
     return n_steps
+
+
+@_jit
+def _optimizer_step(  # pragma: no cover - compiled
+    params: Any, grad: Any, opt_code: int, t: int, lr: float, h: Any, state0: Any,
+    state1: Any, state2: Any,
+) -> None:  # fmt: skip
+    """One step of SGD or Adam (``optimizers.SGD._update``, ``Adam._fused_update``) on a
+    slice of the flat buffers; elementwise, so slices may be updated one by one."""
+    if opt_code == OPT_ADAM:
+        b1, b2, eps, wd, decoupled, amsgrad = h[0], h[1], h[2], h[3], h[4] != 0, h[5] != 0
+        weight = 1.0 - b1
+        lerp_small = abs(weight) < 0.5
+        adam(
+            params, grad, state0, state1, state2, amsgrad,
+            1.0 - lr * wd if (decoupled and wd != 0.0) else 1.0, wd,
+            weight if lerp_small else 1.0 - weight, lerp_small, b2, 1.0 - b2,
+            (1.0 - b2**t) ** 0.5, eps, lr / (1.0 - b1**t), wd != 0.0 and not decoupled, h[6],
+        )  # fmt: skip
+    else:
+        _sgd(params, grad, state0, t, lr, h[0], h[1] != 0, h[2])

@@ -801,9 +801,7 @@ class Trainer:
         comm = self.communicator
         gather = _BatchGather(X, Y)
         stats = _GradStats(net)
-        fast = CompiledLoop.create(
-            net, opt, X, Y, w, self.alpha, self.clip_norm, callbacks, comm
-        )
+        fast = CompiledLoop.create(net, opt, X, Y, w, self.alpha, self.clip_norm, callbacks, comm)
         for _ in range(self.epochs):
             lr = self.schedule(self.epoch, self.learning_rate, self.samples_seen)
             opt.learning_rate = lr

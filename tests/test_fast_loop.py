@@ -1,0 +1,190 @@
+"""The compiled mini-batch loop (backprop._fast_loop, backprop._fused_epoch) against the
+Python loop of Trainer._fit_sgd: the same steps, the same history, the same errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import backprop
+from backprop import _fused, training
+from backprop._fast_loop import CompiledLoop
+from backprop.training import Callback, DivergenceError
+
+pytest.importorskip("numba")
+
+
+@pytest.fixture(autouse=True)
+def _kernels_loaded() -> None:
+    assert _fused.get(_fused.MIN_SIZE) is not None  # load numba and the kernels
+
+
+def _data(n: int = 203, d: int = 12, k: int = 3, seed: int = 0) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    labels = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int) + (X[:, 3] > 1)
+    Y = np.eye(k)[labels % k]
+    w = rng.uniform(0.2, 2.0, n)
+    return X, Y, w
+
+
+def _fit(compiled: bool, monkeypatch: pytest.MonkeyPatch, *, sizes=(12, 40, 30, 3),
+         acts: Any = ("relu", "tanh", "softmax"), loss: str = "ce", dtype: str = "float64",
+         optimizer: Any = "adam", weights: bool = False, opt_kwargs: dict | None = None,
+         **kwargs: Any) -> tuple[backprop.Network, backprop.Trainer, bool]:  # fmt: skip
+    """Train twice the same way, with the compiled loop or with the Python loop."""
+    X, Y, w = _data(k=sizes[-1])
+    if loss == "mse":
+        Y = Y * 2.0 - 0.5
+    used: list[bool] = []
+    real = CompiledLoop.create
+
+    def create(*args: Any, **kw: Any) -> CompiledLoop | None:
+        loop = real(*args, **kw) if compiled else None
+        used.append(loop is not None)
+        return loop
+
+    monkeypatch.setattr(training.CompiledLoop, "create", staticmethod(create))
+    net = backprop.Network(list(sizes), list(acts), loss, dtype=dtype, seed=3)
+    opt = backprop.optimizers.get_optimizer(optimizer, **(opt_kwargs or {}))
+    settings = {"learning_rate": 0.01, "batch_size": 32, "epochs": 4, "seed": 1, "tol": 0.0}
+    tr = backprop.Trainer(net, opt, **{**settings, **kwargs})
+    tr.fit(X.astype(dtype), Y.astype(dtype), sample_weight=w if weights else None)
+    return net, tr, all(used)
+
+
+CONFIGS = [
+    {},
+    {"acts": ("sigmoid", "identity", "sigmoid"), "loss": "bce"},
+    {"acts": ("tanh", "relu", "identity"), "loss": "mse"},
+    {"optimizer": "sgd"},
+    {"optimizer": "sgd", "opt_kwargs": {"momentum": 0.9, "weight_decay": 1e-3}},
+    {"optimizer": "sgd", "opt_kwargs": {"momentum": 0.9, "nesterov": True}},
+    {"optimizer": "adam", "opt_kwargs": {"amsgrad": True, "weight_decay": 1e-2}},
+    {"optimizer": "adamw", "opt_kwargs": {"weight_decay": 0.1}},
+    {"weights": True, "alpha": 1e-2},
+    {"clip_norm": 0.05},
+    {"shuffle": False, "batch_size": 50},
+    {"batch_size": 1000},  # one batch: the whole set
+    {"sizes": (12, 3), "acts": ("softmax",)},  # no hidden layer
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: ",".join(map(str, c.items())) or "adam")
+def test_same_training_as_the_python_loop_float64(
+    config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    net_c, tr_c, used_c = _fit(True, monkeypatch, **config)
+    net_p, tr_p, used_p = _fit(False, monkeypatch, **config)
+    assert used_c and not used_p
+    np.testing.assert_allclose(net_c.parameters, net_p.parameters, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(tr_c.history.loss, tr_p.history.loss, rtol=1e-12)
+    np.testing.assert_allclose(tr_c.history.grad_norms, tr_p.history.grad_norms, rtol=1e-11)
+    assert tr_c.samples_seen == tr_p.samples_seen > 0
+    assert tr_c.optimizer.t == tr_p.optimizer.t > 0
+    for name, value in tr_p.optimizer.state.items():
+        np.testing.assert_allclose(tr_c.optimizer.state[name], value, rtol=1e-10, atol=1e-14)
+    assert not np.array_equal(net_c.parameters, backprop.Network(
+        list(config.get("sizes", (12, 40, 30, 3))), list(config.get("acts", ("relu", "tanh", "softmax"))),
+        config.get("loss", "ce"), seed=3).parameters)  # fmt: skip  # it did train
+
+
+@pytest.mark.parametrize("config", [{}, {"acts": ("sigmoid", "relu", "sigmoid"), "loss": "bce"}])
+def test_float32_agrees_to_rounding(
+    config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    net_c, tr_c, used = _fit(True, monkeypatch, dtype="float32", **config)
+    net_p, tr_p, _ = _fit(False, monkeypatch, dtype="float32", **config)
+    assert used and net_c.parameters.dtype == np.float32
+    np.testing.assert_allclose(net_c.parameters, net_p.parameters, rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(tr_c.history.loss, tr_p.history.loss, rtol=1e-5)
+
+
+def test_zero_weight_batch_is_skipped_as_in_the_python_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    X, Y, w = _data()
+    w[:32] = 0.0  # the first batch (no shuffling) weighs nothing
+
+    def fit(compiled: bool) -> backprop.Trainer:
+        real = CompiledLoop.create
+        if not compiled:
+            monkeypatch.setattr(training.CompiledLoop, "create", staticmethod(lambda *a, **k: None))
+        net = backprop.Network([12, 40, 3], ["relu", "softmax"], "ce", seed=0)
+        tr = backprop.Trainer(net, "adam", batch_size=32, epochs=2, shuffle=False, seed=0)
+        tr.fit(X, Y, sample_weight=w)
+        monkeypatch.setattr(training.CompiledLoop, "create", real)
+        return tr
+
+    a, b = fit(True), fit(False)
+    assert a.optimizer.t == b.optimizer.t == 2 * 6  # 7 batches an epoch, one skipped
+    assert a.samples_seen == b.samples_seen == 2 * (203 - 32)
+    np.testing.assert_allclose(a.net.parameters, b.net.parameters, rtol=1e-11, atol=1e-13)
+
+
+def test_divergence_stops_with_the_last_good_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    X, Y, _ = _data()
+    X[150] = 1e200  # an example that overflows the next steps (first epoch)
+    net = backprop.Network([12, 40, 3], ["relu", "softmax"], "ce", seed=0)
+    start = net.parameters.copy()
+    tr = backprop.Trainer(net, "sgd", learning_rate=0.1, batch_size=32, epochs=3, seed=0)
+    assert CompiledLoop.create(net, tr.optimizer, X, Y, None, 0.0, None, [], None) is not None
+    with pytest.raises(DivergenceError, match=r"diverged in epoch 1: the loss became"):
+        tr.fit(X, Y)
+    np.testing.assert_array_equal(net.parameters, start)  # the weights before the epoch
+    assert tr.optimizer.t == 0  # the optimizer starts over, as after the Python loop
+
+
+class _Counter(Callback):
+    def __init__(self) -> None:
+        self.batches = 0
+
+    def on_batch_end(self, trainer: Any, batch: int, logs: dict[str, float]) -> None:
+        self.batches += 1
+
+
+def _create(net: backprop.Network, X: Any, **kw: Any) -> CompiledLoop | None:
+    Y = np.zeros((X.shape[0], net.dense[-1].n_out), dtype=net.parameters.dtype)
+    opt = kw.pop("opt", backprop.optimizers.get_optimizer("adam"))
+    return CompiledLoop.create(net, opt, X, Y, kw.get("w"), 0.0, None, kw.get("callbacks", []),
+                               kw.get("comm"))  # fmt: skip
+
+
+def test_what_runs_compiled_and_what_does_not() -> None:
+    X = np.zeros((10, 12))
+    net = backprop.Network([12, 40, 3], ["relu", "softmax"], "ce", seed=0)
+    assert _create(net, X) is not None
+    assert _create(net, X.astype(np.float32)) is None  # another dtype: the checked path copies
+    assert _create(net, np.asfortranarray(X)) is None
+    assert _create(net, X, callbacks=[_Counter()]) is None  # watches every batch
+    assert _create(net, X, callbacks=[Callback()]) is not None
+    assert _create(net, X, comm=object()) is None  # MPI: the Python loop's allreduce
+    assert _create(net, X, opt=backprop.optimizers.get_optimizer("rmsprop")) is None
+
+    class MyAdam(backprop.optimizers.Adam):
+        pass
+
+    assert _create(net, X, opt=MyAdam()) is None  # a subclass may change the update
+    for other in (
+        backprop.Network([12, 40, 3], ["relu", "softmax"], "ce", dropout=0.2, seed=0),
+        backprop.Network([12, 40, 3], ["relu", "softmax"], "ce", batch_norm=True, seed=0),
+        backprop.Network([12, 40, 3], ["elu", "softmax"], "ce", seed=0),
+        backprop.Network([12, 40, 3], ["relu", "sigmoid"], "ce", seed=0),  # not a fused pair
+        backprop.Network([12, 40, 1], ["relu", "identity"], "huber", seed=0),
+    ):
+        assert _create(other, X) is None
+    previous = _fused.set_enabled(False)
+    try:
+        assert _create(net, X) is None  # BACKPROP_FUSED=0 runs the Python loop
+    finally:
+        _fused.set_enabled(previous)
+
+
+def test_batch_callbacks_still_see_every_batch() -> None:
+    X, Y, _ = _data()
+    counter = _Counter()
+    net = backprop.Network([12, 40, 3], ["relu", "softmax"], "ce", seed=0)
+    backprop.Trainer(net, "adam", batch_size=32, epochs=2, callbacks=[counter], seed=0).fit(X, Y)
+    assert counter.batches == 2 * 7
