@@ -6,7 +6,9 @@ Reading
 Parquet (``.parquet``, ``.pq``; only if ``pyarrow`` is installed) and NumPy ``.npz`` files
 (either an ``X`` matrix, optionally ``feature_names``, plus 1-D arrays such as ``y``, or only
 1-D arrays of one length, each a column; loaded with ``allow_pickle=False``). Every problem
-raises :class:`DataError` with one line that names the file and what is wrong.
+raises :class:`DataError` with one line that names the file and what is wrong. Under MPI
+(``comm``), the ranks parse a ``.csv``/``.tsv`` file's lines in shares and exchange them
+(:mod:`backprop.csv_shards`); every rank gets the table of a one-process read.
 
 A text column whose non-missing values are *mostly* numbers (at least half of them parse)
 but not all is taken for a numeric column with a typo, not for categories: reading fails
@@ -47,12 +49,15 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from backprop.training import Callback
+
+if TYPE_CHECKING:
+    from backprop.distributed import MPICommunicator
 
 __all__ = [
     "MISSING_CATEGORY",
@@ -83,10 +88,15 @@ class DataError(ValueError):
     """A problem with the user's data or files; the message is one line that says what."""
 
 
+class CSVSyntaxError(DataError):
+    """A CSV file that the parser cannot cut into rows of fields (wrong field counts)."""
+
+
 # ---------------------------------------------------------------------------------------
 # Reading
 # ---------------------------------------------------------------------------------------
-def _check_readable(path: Path) -> None:
+def check_readable(path: Path) -> None:
+    """Fail on a path that is missing, a directory or unreadable."""
     if not path.exists():
         raise DataError(f"no such file: '{path}'")
     if path.is_dir():
@@ -101,6 +111,7 @@ def read_table(
     na_values: Sequence[str] = (),
     categorical: Sequence[str] = (),
     parse_numbers: bool = True,
+    comm: MPICommunicator | None = None,
 ) -> pd.DataFrame:
     """Read a data file into a DataFrame, with a clear error for every problem.
 
@@ -119,6 +130,12 @@ def read_table(
         Apply :func:`check_numeric_text`. A fitted :class:`Preprocessor` checks the
         columns it knows to be numeric itself, so reading data for a trained model skips
         this.
+    comm : MPICommunicator, optional
+        Under MPI the ranks of ``comm`` read a ``.csv`` or ``.tsv`` file together: each
+        parses its share of the lines and every rank receives the whole table
+        (:func:`backprop.csv_shards.read_csv`); a file that cannot be cut safely (one with
+        a ``"``, for instance) is read whole by every rank. Call it on every rank of
+        ``comm``. The table is the one-process table either way.
 
     Returns
     -------
@@ -132,19 +149,14 @@ def read_table(
         Parquet without pyarrow; a numeric column holding text.
     """
     path = Path(path)
-    _check_readable(path)
     suffix = path.suffix.lower()
-    if suffix in _CSV:
-        frame = _read_csv(path, _CSV[suffix], list(na_values))
-    elif suffix in _PARQUET:
-        frame = _read_parquet(path)
-    elif suffix == ".npz":
-        frame = _read_npz(path)
-    else:
-        raise DataError(
-            f"cannot read '{path}': unsupported file type {suffix or '(no extension)'!r}; "
-            "use .csv, .tsv, .parquet (with pyarrow installed) or .npz"
-        )
+    frame, sep = None, _CSV.get(suffix)
+    if comm is not None and comm.size > 1 and sep is not None:  # .csv, .tsv
+        from backprop import csv_shards  # checks the path too, on every rank together
+
+        frame = csv_shards.read_csv(path, sep, list(na_values), comm)
+    if frame is None:
+        frame = _read_file(path, suffix, list(na_values))
     if frame.shape[1] == 0:
         raise DataError(f"'{path}' is empty: no columns")
     if frame.shape[0] == 0:
@@ -160,7 +172,27 @@ def read_table(
     return check_numeric_text(frame, path, skip=categorical, line_offset=2 if suffix in _CSV else 1)
 
 
+def _read_file(path: Path, suffix: str, na_values: list[str]) -> pd.DataFrame:
+    check_readable(path)
+    if suffix in _CSV:
+        return _read_csv(path, _CSV[suffix], na_values)
+    if suffix in _PARQUET:
+        return _read_parquet(path)
+    if suffix == ".npz":
+        return _read_npz(path)
+    raise DataError(
+        f"cannot read '{path}': unsupported file type {suffix or '(no extension)'!r}; "
+        "use .csv, .tsv, .parquet (with pyarrow installed) or .npz"
+    )
+
+
 def _read_csv(path: Path, sep: str | None, na_values: list[str]) -> pd.DataFrame:
+    check_csv_head(path)
+    return parse_csv(path, path, sep, na_values)
+
+
+def check_csv_head(path: Path) -> None:
+    """Fail on a file that is empty or binary, judged from its first 8 KiB."""
     try:
         with open(path, "rb") as f:
             head = f.read(8192)
@@ -170,16 +202,27 @@ def _read_csv(path: Path, sep: str | None, na_values: list[str]) -> pd.DataFrame
         raise DataError(f"'{path}' is empty")
     if b"\x00" in head:
         raise DataError(f"'{path}' is a binary file, not a CSV text file")
+
+
+def parse_csv(
+    source: Any, path: Path, sep: str | None, na_values: list[str], **options: Any
+) -> pd.DataFrame:
+    """:func:`pandas.read_csv` of ``source`` with the reading options of :func:`read_table`.
+
+    ``path`` names the file in messages; ``options`` are further :func:`pandas.read_csv`
+    arguments (``nrows``, ``header``, ``names``). Every pandas error becomes a
+    :class:`DataError`.
+    """
     try:
         engine: dict[str, Any] = {"engine": "python"} if sep is None else {"low_memory": False}
         return pd.read_csv(
-            path, sep=sep, na_values=na_values or None, skipinitialspace=True, **engine
+            source, sep=sep, na_values=na_values or None, skipinitialspace=True, **engine, **options
         )
     except pd.errors.EmptyDataError:
         raise DataError(f"'{path}' is empty") from None
     except pd.errors.ParserError as exc:
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "malformed CSV"
-        raise DataError(f"cannot parse '{path}' as CSV: {first}") from None
+        raise CSVSyntaxError(f"cannot parse '{path}' as CSV: {first}") from None
     except UnicodeDecodeError:
         raise DataError(f"'{path}' is not a UTF-8 text file; save it as UTF-8 CSV") from None
     except OSError as exc:
