@@ -222,6 +222,51 @@ def test_helpers_under_mpi(replicated: tuple[dict[str, Any], Path]) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# Each rank parses its share of a CSV file
+# ---------------------------------------------------------------------------------------
+@pytest.mark.mpi
+def test_each_rank_parses_its_share_of_a_csv_file(tmp_path: Path) -> None:
+    """2 ranks: each parses about half the lines, and both hold the one-process table."""
+    import pickle
+
+    import pandas as pd
+
+    from backprop.tabular import read_table
+
+    rng = np.random.default_rng(0)
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    lines = [
+        f"{i},{rng.normal():.4f},{'' if i % 17 == 3 else rng.choice(['red', 'green'])},{i % 5}"
+        for i in range(101)
+    ]
+    lines[80] = "80,0.5,red"  # a short row: the last column missing
+    good.write_text("id,x,colour,k\n" + "\n".join(lines) + "\n")
+    lines[70] += ",9"  # line 72 of the file, in rank 1's half
+    bad.write_text("id,x,colour,k\n" + "\n".join(lines) + "\n")
+
+    proc = run_mpi(2, str(SCRIPTS / "read_shards.py"), str(good), str(bad), str(tmp_path))
+    assert proc.returncode == 0, f"the MPI job failed:\n{proc.stdout}\n{proc.stderr}"
+    result = json.loads((tmp_path / "shares.json").read_text())
+    ((first,), (second,)) = result["shares"]  # one record per rank: the file was cut
+    assert first["rank"] == 0 and second["rank"] == 1
+    assert first["first_line"] == 2 and second["first_line"] == 2 + first["lines"]
+    assert first["rows"] + second["rows"] == 101 == first["total_rows"]
+    assert 40 <= first["rows"] <= 61 and 40 <= second["rows"] <= 61
+    assert result["same_frames"]
+    frame = pickle.loads((tmp_path / "frame.pkl").read_bytes())
+    single = read_table(good)
+    pd.testing.assert_frame_equal(frame, single, check_exact=True)
+    assert frame["k"].isna().sum() == 1 and frame["colour"].isna().sum() == 6
+    message = (
+        f"cannot parse '{bad}' as CSV: Error tokenizing data. C error: Expected 4 fields in "
+        "line 72, saw 5"
+    )
+    assert result["errors"] == [message, message]
+    with pytest.raises(ValueError, match="in line 72, saw 5"):
+        read_table(bad)
+
+
+# ---------------------------------------------------------------------------------------
 # A failing rank ends the job
 # ---------------------------------------------------------------------------------------
 @pytest.mark.mpi

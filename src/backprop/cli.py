@@ -930,7 +930,9 @@ def _cmd_train(args: argparse.Namespace, out: _Out) -> int:
     checkpoint = None
     if args.checkpoint_every is not None:
         checkpoint = args.checkpoint or folder / CHECKPOINT_FILE
-    frame = tabular.read_table(args.data, na_values=args.na_values, categorical=args.categorical)
+    frame = tabular.read_table(
+        args.data, na_values=args.na_values, categorical=args.categorical, comm=comm
+    )
     outputs = [model_path, *([] if args.no_report else [report_dir])]
     _check_new(
         [*outputs, *([checkpoint] if checkpoint else [])],
