@@ -214,25 +214,26 @@ def run_steps(  # pragma: no cover - compiled
         if not np.isfinite(cost):
             cost_sum[1] = cost
             return step
-        if weighted:  # scale each example's error by w_i m / Σw (see Network._backward)
-            dZ = dZs[L - 1]
-            for i in range(m):
-                s = wb[i] * dZ.dtype.type(m / wsum)
-                for j in range(dZ.shape[1]):
-                    dZ[i, j] *= s
-        # backward: dW = dZᵀ A_prev / m (+ l2 W), db = Σ dZ / m, dA_prev = dZ W
+        # The seeds' "/ m" of dW and db, applied once to the output error instead (the
+        # backward pass is linear in it): dZ[L] ← s_i dZ[L] with s_i = 1/m, or w_i / Σw
+        # with sample weights (the weighted mean of Network._backward).
+        dZ = dZs[L - 1]
+        inv = dZ.dtype.type(1.0 / wsum)
+        for i in range(m):
+            s = wb[i] * inv if weighted else inv
+            for j in range(dZ.shape[1]):
+                dZ[i, j] *= s
+        # backward: dW = dZᵀ A_prev (+ l2 W), db = Σ dZ, dA_prev = dZ W
         counts[0] += 1  # the optimizer's step t
         # Without clipping, each layer is updated as soon as its gradient is known and
         # W[l] has served dA_prev: the gradient is still in cache, and one pass both checks
         # it and adds its norm. Clipping needs the whole gradient's norm first.
         by_layer = clip_norm <= 0
-        inv_m = params.dtype.type(1.0 / m)
         for l in range(L - 1, -1, -1):
             dZ = dZs[l]
             A_prev = Xb if l == 0 else As[l - 1]
             np.dot(dZ.T, A_prev, gWs[l])
             _column_sums(dZ, gbs[l])
-            _scale(gWb[l], inv_m)
             if l2:
                 c = params.dtype.type(l2)
                 gW, W = gWs[l].ravel(), Ws[l].ravel()

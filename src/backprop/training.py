@@ -23,6 +23,7 @@ The objective a :class:`Trainer` minimises on a mini-batch ``B`` is scikit-learn
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from collections.abc import Callable, Sequence
@@ -791,17 +792,29 @@ class Trainer:
         self, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None, Xv: Any, Yv: Any, wv: Any,
         callbacks: list[Callback],
     ) -> None:  # fmt: skip
+        n = X.shape[0]
+        bs = n if self.batch_size is None else min(self.batch_size, n)
+        fast = CompiledLoop.create(
+            self.net, self.optimizer, X, Y, w, self.alpha, self.clip_norm, callbacks,
+            self.communicator,
+        )  # fmt: skip
+        with contextlib.nullcontext() if fast is None else fast.threads(bs):
+            self._sgd_epochs(X, Y, w, Xv, Yv, wv, callbacks, fast, bs)
+
+    def _sgd_epochs(
+        self, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None, Xv: Any, Yv: Any, wv: Any,
+        callbacks: list[Callback], fast: CompiledLoop | None, bs: int,
+    ) -> None:  # fmt: skip
+        """The epochs of mini-batch training: compiled where ``fast``, else in Python."""
         net, opt = self.net, self.optimizer
         assert isinstance(opt, Optimizer)
         n = X.shape[0]
-        bs = n if self.batch_size is None else min(self.batch_size, n)
         last_good = net.parameters.copy()
         last_buffers = {k: v.copy() for k, v in net.buffers()}
         n_dense = net.n_layers
         comm = self.communicator
         gather = _BatchGather(X, Y)
         stats = _GradStats(net)
-        fast = CompiledLoop.create(net, opt, X, Y, w, self.alpha, self.clip_norm, callbacks, comm)
         for _ in range(self.epochs):
             lr = self.schedule(self.epoch, self.learning_rate, self.samples_seen)
             opt.learning_rate = lr
