@@ -188,3 +188,30 @@ def test_batch_callbacks_still_see_every_batch() -> None:
     net = backprop.Network([12, 40, 3], ["relu", "softmax"], "ce", seed=0)
     backprop.Trainer(net, "adam", batch_size=32, epochs=2, callbacks=[counter], seed=0).fit(X, Y)
     assert counter.batches == 2 * 7
+
+
+def _numba_blas_threads() -> int:
+    from backprop._fast_loop import _blas_controller
+
+    controller = _blas_controller()
+    assert controller is not None and controller.lib_controllers
+    return min(c.num_threads for c in controller.lib_controllers)
+
+
+def test_small_products_run_on_one_blas_thread_and_the_setting_comes_back() -> None:
+    from backprop._fast_loop import SMALL_GEMM
+
+    X = np.zeros((10, 64))
+    net = backprop.Network([64, 100, 10], ["relu", "softmax"], "ce", seed=0)
+    loop = _create(net, X)
+    assert loop is not None
+    before = _numba_blas_threads()
+    with loop.threads(200):  # 200 x 64 x 100 multiply-adds: small
+        assert 200 * 64 * 100 < SMALL_GEMM
+        assert _numba_blas_threads() == 1
+    assert _numba_blas_threads() == before
+    with loop.threads(SMALL_GEMM // (64 * 100) + 1):  # large products: left as they are
+        assert _numba_blas_threads() == before
+    with pytest.raises(KeyError), loop.threads(200):
+        raise KeyError("an error in training")
+    assert _numba_blas_threads() == before  # restored on the way out of an error too
