@@ -18,6 +18,17 @@ Codes (small integers, so that one compiled function serves every network):
 * output ``OUT_*``: identity + mean squared error, sigmoid + binary cross-entropy,
   softmax + categorical cross-entropy (the fused pairs, ``dZ[L] = A[L] - Y``);
 * optimizers ``OPT_*``: SGD (with momentum, Nesterov, weight decay), Adam/AdamW (AMSGrad).
+
+Two departures from the Python loop's order of operations, both exact in real arithmetic:
+the seeds' ``1/m`` (or ``w_i / Σw``) multiplies the output error once instead of every
+``dW`` and ``db`` (the backward pass is linear in it), and without clipping each layer is
+checked, measured and updated as soon as its gradient is complete and ``W[l]`` has served
+``dA_prev`` (a non-finite gradient still stops the step before that layer's update; the
+trainer then restores the weights of the last finite epoch, as the Python loop does).
+
+numba caches the machine code beside this module; its cache does not notice edits to the
+kernels imported from :mod:`backprop._fused_kernels`, so after editing those, delete
+``src/backprop/__pycache__/*.nbi`` (installed packages are not affected).
 """
 
 from __future__ import annotations
