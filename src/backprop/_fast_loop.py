@@ -147,12 +147,12 @@ class CompiledLoop:
 
         if m not in self.buffers:
             dtype, dense = self.net.parameters.dtype, self.net.dense
-            Zs = List([np.empty((m, d.n_out), dtype) for d in dense])
             As = List([np.empty((m, d.n_out), dtype) for d in dense])
-            dZs = List([np.empty((m, d.n_out), dtype) for d in dense])
+            widest = m * max(d.n_out for d in dense)
+            dZ_a, dZ_b = np.empty(widest, dtype), np.empty(widest, dtype)
             Xb = np.empty((m, self.X.shape[1]), dtype)
             Yb = np.empty((m, self.Y.shape[1]), dtype)
-            self.buffers[m] = (Zs, As, dZs, Xb, Yb, np.empty(m, dtype), np.empty(m, dtype))
+            self.buffers[m] = (As, dZ_a, dZ_b, Xb, Yb, np.empty(m, dtype), np.empty(m, dtype))
         return self.buffers[m]
 
     def epoch(self, order: np.ndarray, batch_size: int, learning_rate: float,
@@ -172,11 +172,11 @@ class CompiledLoop:
         for part, m in ((order[:full], batch_size), (order[full:], n - full)):
             if m == 0 or part.size == 0:
                 continue
-            Zs, As, dZs, Xb, Yb, wb, losses = self._buffers(m)
+            As, dZ_a, dZ_b, Xb, Yb, wb, losses = self._buffers(m)
             before = int(counts[1])
             done = self.k.run_steps(
                 self.X, self.Y, self.w, part, m, self.Ws, self.bs, self.gWs, self.gbs,
-                self.gWb, Zs, As, dZs, Xb, Yb, wb, losses, self.acts, self.out_code,
+                self.gWb, As, dZ_a, dZ_b, Xb, Yb, wb, losses, self.acts, self.out_code,
                 self.alpha, self.clip_norm, net.parameters, net.grad, self.starts, self.stops,
                 norms, cost_sum, self.opt_code, counts, float(learning_rate), self.h,
                 *self.state,

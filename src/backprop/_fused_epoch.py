@@ -48,34 +48,35 @@ _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
 @_jit
-def _activate(Z: Any, A: Any, code: int) -> None:  # pragma: no cover - compiled
-    """``A = g(Z)`` for a hidden layer (2-D C-contiguous, same shape)."""
-    z, a = Z.ravel(), A.ravel()
+def _activate(A: Any, code: int) -> None:  # pragma: no cover - compiled
+    """``A ← g(A)`` in place: a hidden layer's ``Z`` becomes its ``A`` (2-D C-contiguous).
+
+    No hidden layer keeps ``Z``: each derivative below reads ``A`` instead.
+    """
+    a = A.ravel()
     one = a.dtype.type(1)
     zero = a.dtype.type(0)
     if code == ACT_RELU:
         for i in range(a.size):
-            a[i] = zero if z[i] <= zero else z[i]  # np.maximum(Z, 0): NaN propagates
+            a[i] = zero if a[i] <= zero else a[i]  # np.maximum(Z, 0): NaN propagates
     elif code == ACT_TANH:
         for i in range(a.size):
-            a[i] = np.tanh(z[i])
+            a[i] = np.tanh(a[i])
     elif code == ACT_SIGMOID:
         for i in range(a.size):
-            a[i] = one / (one + np.exp(-z[i]))
-    else:
-        for i in range(a.size):
-            a[i] = z[i]
+            a[i] = one / (one + np.exp(-a[i]))
 
 
 @_jit
-def _activation_backward(dA: Any, Z: Any, A: Any, code: int) -> None:  # pragma: no cover
-    """``dA ← dA ⊙ g'(Z)`` in place: the seeds' ``dZ[l] = dA[l] ⊙ g'(Z[l])``."""
-    d, z, a = dA.ravel(), Z.ravel(), A.ravel()
+def _activation_backward(dA: Any, A: Any, code: int) -> None:  # pragma: no cover - compiled
+    """``dA ← dA ⊙ g'(Z)`` in place: the seeds' ``dZ[l] = dA[l] ⊙ g'(Z[l])``, with ``g'``
+    from ``A``: ``[A > 0]`` for ReLU (the same as ``[Z > 0]``), ``1 - A²``, ``A (1 - A)``."""
+    d, a = dA.ravel(), A.ravel()
     one = d.dtype.type(1)
     zero = d.dtype.type(0)
     if code == ACT_RELU:
         for i in range(d.size):
-            d[i] = d[i] if z[i] > zero else zero
+            d[i] = d[i] if a[i] > zero else zero
     elif code == ACT_TANH:
         for i in range(d.size):
             d[i] = d[i] * (one - a[i] * a[i])
@@ -161,7 +162,7 @@ def _sgd(  # pragma: no cover - compiled
 @_jit
 def run_steps(  # pragma: no cover - compiled
     X: Any, Y: Any, w: Any, order: Any, m: int,
-    Ws: Any, bs: Any, gWs: Any, gbs: Any, gWb: Any, Zs: Any, As: Any, dZs: Any, Xb: Any,
+    Ws: Any, bs: Any, gWs: Any, gbs: Any, gWb: Any, As: Any, dZ_a: Any, dZ_b: Any, Xb: Any,
     Yb: Any, wb: Any, losses: Any, acts: Any, out_code: int, alpha: float, clip_norm: float,
     params: Any, grad: Any, starts: Any, stops: Any, norms: Any, cost_sum: Any,
     opt_code: int, counts: Any, lr: float, h: Any, state0: Any, state1: Any, state2: Any,
@@ -176,7 +177,9 @@ def run_steps(  # pragma: no cover - compiled
 
     ``Ws``, ``bs``, ``gWs``, ``gbs`` are typed lists of the layers' views into ``params``
     and ``grad``; ``gWb[l]`` is layer ``l``'s adjacent ``dW, db`` slice of ``grad``;
-    ``Zs``, ``As``, ``dZs`` buffers of ``m`` rows per layer; ``h`` the optimizer's
+    ``As[l]`` holds layer ``l``'s activations (``m`` rows; the last layer's ``Z``), and
+    ``dZ_a``, ``dZ_b`` are two flat buffers of ``m · max n_l`` entries that the errors of
+    consecutive layers take in turn; ``h`` the optimizer's
     hyper-parameters (see ``training._CompiledLoop``); ``state0..2`` its state arrays.
     """
     L = len(Ws)
@@ -203,12 +206,14 @@ def run_steps(  # pragma: no cover - compiled
         # forward: Z = A_prev Wᵀ + b, A = g(Z)
         A = Xb
         for l in range(L):
-            np.dot(A, Ws[l].T, Zs[l])
-            add_bias(Zs[l], bs[l])
+            np.dot(A, Ws[l].T, As[l])
+            add_bias(As[l], bs[l])
             if l < L - 1:
-                _activate(Zs[l], As[l], acts[l])
+                _activate(As[l], acts[l])
                 A = As[l]
-        _output(Zs[L - 1], Yb, dZs[L - 1], losses, out_code)
+        n_out = As[L - 1].shape[1]
+        dZ = dZ_a[: m * n_out].reshape(m, n_out)
+        _output(As[L - 1], Yb, dZ, losses, out_code)
         total = 0.0
         if weighted:
             for i in range(m):
@@ -228,7 +233,6 @@ def run_steps(  # pragma: no cover - compiled
         # The seeds' "/ m" of dW and db, applied once to the output error instead (the
         # backward pass is linear in it): dZ[L] ← s_i dZ[L] with s_i = 1/m, or w_i / Σw
         # with sample weights (the weighted mean of Network._backward).
-        dZ = dZs[L - 1]
         inv = dZ.dtype.type(1.0 / wsum)
         for i in range(m):
             s = wb[i] * inv if weighted else inv
@@ -241,7 +245,6 @@ def run_steps(  # pragma: no cover - compiled
         # it and adds its norm. Clipping needs the whole gradient's norm first.
         by_layer = clip_norm <= 0
         for l in range(L - 1, -1, -1):
-            dZ = dZs[l]
             A_prev = Xb if l == 0 else As[l - 1]
             np.dot(dZ.T, A_prev, gWs[l])
             _column_sums(dZ, gbs[l])
@@ -251,8 +254,11 @@ def run_steps(  # pragma: no cover - compiled
                 for i in range(gW.size):
                     gW[i] += c * W[i]
             if l > 0:
-                np.dot(dZ, Ws[l], dZs[l - 1])
-                _activation_backward(dZs[l - 1], Zs[l - 1], As[l - 1], acts[l - 1])
+                free = dZ_b if (L - 1 - l) % 2 == 0 else dZ_a  # the buffer dZ is not in
+                dA = free[: m * A_prev.shape[1]].reshape(m, A_prev.shape[1])
+                np.dot(dZ, Ws[l], dA)
+                _activation_backward(dA, A_prev, acts[l - 1])
+                dZ = dA  # dZ[l-1], for the next layer down
             if by_layer:
                 lo, hi = starts[l], starts[l] + gWb[l].size
                 norms[l] += np.sqrt(_sum_squares(grad[lo : stops[l]]))
