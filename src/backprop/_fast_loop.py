@@ -143,9 +143,9 @@ class CompiledLoop:
         return blas_threads(1 if largest < SMALL_GEMM else None)
 
     def _buffers(self, m: int) -> tuple[Any, ...]:
-        from numba.typed import List
-
         if m not in self.buffers:
+            from numba.typed import List
+
             dtype, dense = self.net.parameters.dtype, self.net.dense
             As = List([np.empty((m, d.n_out), dtype) for d in dense])
             widest = m * max(d.n_out for d in dense)

@@ -812,9 +812,9 @@ class Trainer:
         last_good = net.parameters.copy()
         last_buffers = {k: v.copy() for k, v in net.buffers()}
         n_dense = net.n_layers
-        comm = self.communicator
         gather = _BatchGather(X, Y)
         stats = _GradStats(net)
+        in_order = np.arange(n)
         for _ in range(self.epochs):
             lr = self.schedule(self.epoch, self.learning_rate, self.samples_seen)
             opt.learning_rate = lr
@@ -824,43 +824,17 @@ class Trainer:
             n_batches = 0
             if fast is not None:
                 check_real("learning_rate", lr, low=0.0, what="a non-negative finite float")
-                rows = order if order is not None else np.arange(n)
+                rows = order if order is not None else in_order
                 total, n_batches, seen, bad = fast.epoch(rows, bs, lr, norms)
                 self.samples_seen += seen
                 if bad is not None:
                     self._diverged(self.epoch, bad, last_good, last_buffers)
-            with np.errstate(over="ignore", invalid="ignore"):
-                for b, start in enumerate(range(0, 0 if fast is not None else n, bs)):
-                    sl = slice(start, min(start + bs, n))
-                    if order is None:
-                        Xb, Yb, wb = X[sl], Y[sl], (None if w is None else w[sl])
-                    else:
-                        idx = order[sl]
-                        Xb, Yb = gather(idx)
-                        wb = None if w is None else w.take(idx)
-                    m = Xb.shape[0]
-                    wsum = m if wb is None else float(wb.sum())
-                    if wsum <= 0:
-                        continue
-                    if comm is None:
-                        cost = net._backward(
-                            Xb, Yb, wb, training=True, l2=self.alpha / wsum, reuse_buffers=True
-                        )
-                    else:
-                        cost = self._distributed_backward(Xb, Yb, wb, wsum, comm)
-                    finite = stats.dW_norms_into(norms)  # before clipping, as ever
-                    if not math.isfinite(cost) or not finite:
-                        self._diverged(self.epoch, cost, last_good, last_buffers)
-                    if self.clip_norm is not None:
-                        gnorm = float(np.sqrt(np.dot(net.grad, net.grad)))
-                        if gnorm > self.clip_norm:
-                            net.grad *= self.clip_norm / gnorm
-                    opt.step(net.parameters, net.grad)
-                    total += cost * wsum
-                    n_batches += 1
-                    self.samples_seen += m
-                    for cb in callbacks:
-                        cb.on_batch_end(self, b, {"loss": cost, "batch_size": m})
+            else:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    total, n_batches = self._python_epoch(
+                        X, Y, w, order, bs, norms, stats, gather, last_good, last_buffers,
+                        callbacks,
+                    )  # fmt: skip
             wtotal = n if w is None else float(w.sum())
             epoch_loss = total / wtotal
             if not np.isfinite(net.parameters).all() or not math.isfinite(epoch_loss):
@@ -872,6 +846,50 @@ class Trainer:
             self.history.grad_norms.append([float(x) for x in norms / max(n_batches, 1)])
             if self._end_epoch(epoch_loss, Xv, Yv, wv, callbacks):
                 break
+
+    def _python_epoch(
+        self, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None, order: np.ndarray | None,
+        bs: int, norms: np.ndarray, stats: _GradStats, gather: _BatchGather,
+        last_good: np.ndarray, last_buffers: dict[str, np.ndarray], callbacks: list[Callback],
+    ) -> tuple[float, int]:  # fmt: skip
+        """One epoch of the Python loop; returns ``(Σ cost · Σw, batches taken)``."""
+        net, opt, comm = self.net, self.optimizer, self.communicator
+        assert isinstance(opt, Optimizer)
+        n = X.shape[0]
+        total = 0.0
+        n_batches = 0
+        for b, start in enumerate(range(0, n, bs)):
+            sl = slice(start, min(start + bs, n))
+            if order is None:
+                Xb, Yb, wb = X[sl], Y[sl], (None if w is None else w[sl])
+            else:
+                idx = order[sl]
+                Xb, Yb = gather(idx)
+                wb = None if w is None else w.take(idx)
+            m = Xb.shape[0]
+            wsum = m if wb is None else float(wb.sum())
+            if wsum <= 0:
+                continue
+            if comm is None:
+                cost = net._backward(
+                    Xb, Yb, wb, training=True, l2=self.alpha / wsum, reuse_buffers=True
+                )
+            else:
+                cost = self._distributed_backward(Xb, Yb, wb, wsum, comm)
+            finite = stats.dW_norms_into(norms)  # before clipping, as ever
+            if not math.isfinite(cost) or not finite:
+                self._diverged(self.epoch, cost, last_good, last_buffers)
+            if self.clip_norm is not None:
+                gnorm = float(np.sqrt(np.dot(net.grad, net.grad)))
+                if gnorm > self.clip_norm:
+                    net.grad *= self.clip_norm / gnorm
+            opt.step(net.parameters, net.grad)
+            total += cost * wsum
+            n_batches += 1
+            self.samples_seen += m
+            for cb in callbacks:
+                cb.on_batch_end(self, b, {"loss": cost, "batch_size": m})
+        return total, n_batches
 
     def _distributed_backward(
         self, Xb: np.ndarray, Yb: np.ndarray, wb: np.ndarray | None, wsum: float, comm: Communicator
