@@ -198,20 +198,69 @@ def _numba_blas_threads() -> int:
     return min(c.num_threads for c in controller.lib_controllers)
 
 
-def test_small_products_run_on_one_blas_thread_and_the_setting_comes_back() -> None:
+def test_blas_threads_the_loop_asks_for_and_the_setting_comes_back() -> None:
     from backprop._fast_loop import SMALL_GEMM
 
-    X = np.zeros((10, 64))
+    X, Y = np.zeros((10, 64)), np.zeros((10, 10))
     net = backprop.Network([64, 100, 10], ["relu", "softmax"], "ce", seed=0)
-    loop = _create(net, X)
-    assert loop is not None
+    kernels = _fused.epoch_kernels(net.n_params)
+    opt = backprop.optimizers.get_optimizer("adam")
+    alone = CompiledLoop(kernels, net, opt, X, Y, None, 0.0, None, n_threads=1)
     before = _numba_blas_threads()
-    with loop.threads(200):  # 200 x 64 x 100 multiply-adds: small
+    with alone.threads(200):  # 200 x 64 x 100 multiply-adds: small, one BLAS thread
         assert 200 * 64 * 100 < SMALL_GEMM
         assert _numba_blas_threads() == 1
     assert _numba_blas_threads() == before
-    with loop.threads(SMALL_GEMM // (64 * 100) + 1):  # large products: left as they are
+    with alone.threads(SMALL_GEMM // (64 * 100) + 1):  # large products: BLAS as it was
         assert _numba_blas_threads() == before
-    with pytest.raises(KeyError), loop.threads(200):
+    together = CompiledLoop(kernels, net, opt, X, Y, None, 0.0, None, n_threads=2)
+    with together.threads(SMALL_GEMM):  # the loop's own threads: BLAS on one thread each
+        assert _numba_blas_threads() == 1
+    with pytest.raises(KeyError), alone.threads(200):
         raise KeyError("an error in training")
     assert _numba_blas_threads() == before  # restored on the way out of an error too
+
+
+THREAD_CONFIGS = [
+    {},
+    {"weights": True, "alpha": 1e-2},
+    {"clip_norm": 0.05},
+    {"optimizer": "sgd"},
+    {"acts": ("sigmoid", "identity", "sigmoid"), "loss": "bce", "batch_size": 100},
+    {"shuffle": False, "batch_size": 64},
+]
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize(
+    "config", THREAD_CONFIGS, ids=lambda c: ",".join(map(str, c.items())) or "adam"
+)
+def test_threads_give_the_python_loop_s_training(
+    threads: int, config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each thread takes a block of every batch's rows (here 32 rows: 2 threads; the last
+    batch of 11 rows: 1 thread) and a share of the parameters; several epochs, so that a
+    race between the threads would show."""
+    monkeypatch.setenv("BACKPROP_THREADS", str(threads))
+    net_c, tr_c, used_c = _fit(True, monkeypatch, epochs=6, **config)
+    net_p, tr_p, _ = _fit(False, monkeypatch, epochs=6, **config)
+    assert used_c
+    np.testing.assert_allclose(net_c.parameters, net_p.parameters, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(tr_c.history.loss, tr_p.history.loss, rtol=1e-12)
+    np.testing.assert_allclose(tr_c.history.grad_norms, tr_p.history.grad_norms, rtol=1e-10)
+    assert tr_c.optimizer.t == tr_p.optimizer.t
+
+
+def test_threads_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from backprop._fast_loop import MAX_THREADS, default_threads
+
+    monkeypatch.setenv("BACKPROP_THREADS", "3")
+    assert default_threads() == 3
+    monkeypatch.delenv("BACKPROP_THREADS")
+    assert 1 <= default_threads() <= MAX_THREADS
+    for bad in ("0", "-2", "two"):
+        monkeypatch.setenv("BACKPROP_THREADS", bad)
+        with pytest.raises(
+            ValueError, match=f"BACKPROP_THREADS must be a positive integer. Received: '{bad}'"
+        ):
+            default_threads()

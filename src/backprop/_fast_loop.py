@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,30 @@ def _watches_batches(callbacks: list[Any]) -> bool:
     from backprop.training import Callback
 
     return any(type(cb).on_batch_end is not Callback.on_batch_end for cb in callbacks)
+
+
+MIN_ROWS = 16
+"""Each thread of the compiled loop takes at least this many rows of a batch."""
+
+MAX_THREADS = 4
+"""The compiled loop's threads by default, at most (see :func:`default_threads`)."""
+
+
+def default_threads() -> int:
+    """Threads for the compiled loop: ``BACKPROP_THREADS`` if set, else the cores this
+    process may run on, at most :data:`MAX_THREADS` (measured on 2 cores; more threads
+    split each batch into smaller products)."""
+    value = os.environ.get("BACKPROP_THREADS", "").strip()
+    if value:
+        try:
+            n = int(value)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ValueError(f"BACKPROP_THREADS must be a positive integer. Received: {value!r}")
+        return n
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, MAX_THREADS))
 
 
 @functools.cache
@@ -77,7 +102,7 @@ class CompiledLoop:
 
     def __init__(self, kernels: Any, net: Network, opt: Optimizer, X: np.ndarray,
                  Y: np.ndarray, w: np.ndarray | None, alpha: float,
-                 clip_norm: float | None) -> None:  # fmt: skip
+                 clip_norm: float | None, n_threads: int = 1) -> None:  # fmt: skip
         from numba.typed import List
 
         self.k, self.net, self.opt = kernels, net, opt
@@ -93,9 +118,17 @@ class CompiledLoop:
         self.bs = List([d.b for d in dense])
         self.gWs = List([d.grads["W"] for d in dense])
         self.gbs = List([d.grads["b"] for d in dense])
-        self.gWb = List([d._grad_Wb for d in dense])
         starts = np.array([sl.start for sl in net.slices], dtype=np.intp)
         self.starts, self.stops = starts, starts + [d.n_in * d.n_out for d in dense]
+        self.ends = starts + [d.n_out * (d.n_in + 1) for d in dense]
+        self.n_threads = n_threads
+        # threads 1, 2, ...: the gradient of their rows, and the layers' views into it
+        self.grad_others = np.zeros((n_threads - 1, net.n_params), dtype)
+        self.views = [
+            (List([g[a:b].reshape(d.n_out, d.n_in) for d, a, b in zip(dense, starts, self.stops, strict=True)]),
+             List([g[b:e] for b, e in zip(self.stops, self.ends, strict=True)]))
+            for g in self.grad_others
+        ]  # fmt: skip
         self.buffers: dict[int, tuple[Any, ...]] = {}
         opt._allocate(net.parameters.shape, dtype)
         empty = np.empty(0, dtype)
@@ -135,12 +168,13 @@ class CompiledLoop:
         kernels = _fused.epoch_kernels(net.n_params)
         if kernels is None:
             return None
-        return cls(kernels, net, opt, X, Y, w, alpha, clip_norm)
+        return cls(kernels, net, opt, X, Y, w, alpha, clip_norm, default_threads())
 
     def threads(self, batch_size: int) -> contextlib.AbstractContextManager[None]:
-        """The BLAS threads for this fit: one for small matrix products (:data:`SMALL_GEMM`)."""
+        """The BLAS threads for this fit: one where the loop runs its own threads, or for
+        small matrix products (:data:`SMALL_GEMM`)."""
         largest = batch_size * max(d.n_in * d.n_out for d in self.net.dense)
-        return blas_threads(1 if largest < SMALL_GEMM else None)
+        return blas_threads(1 if largest < SMALL_GEMM or self.n_threads > 1 else None)
 
     def _buffers(self, m: int) -> tuple[Any, ...]:
         if m not in self.buffers:
@@ -152,8 +186,13 @@ class CompiledLoop:
             dZ_a, dZ_b = np.empty(widest, dtype), np.empty(widest, dtype)
             Xb = np.empty((m, self.X.shape[1]), dtype)
             Yb = np.empty((m, self.Y.shape[1]), dtype)
-            self.buffers[m] = (As, dZ_a, dZ_b, Xb, Yb, np.empty(m, dtype), np.empty(m, dtype))
+            self.buffers[m] = (As, dZ_a, dZ_b, Xb, Yb, np.empty(m, dtype))
         return self.buffers[m]
+
+    def _steps(self, tid: int, n_threads: int, head: tuple[Any, ...], gWs: Any, gbs: Any,
+               tail: tuple[Any, ...]) -> int:  # fmt: skip
+        """Thread ``tid``'s part of :func:`backprop._fused_epoch.run_steps`."""
+        return int(self.k.run_steps(tid, n_threads, *head, gWs, gbs, *tail))
 
     def epoch(self, order: np.ndarray, batch_size: int, learning_rate: float,
               norms: np.ndarray) -> tuple[float, int, int, float | None]:  # fmt: skip
@@ -172,15 +211,34 @@ class CompiledLoop:
         for part, m in ((order[:full], batch_size), (order[full:], n - full)):
             if m == 0 or part.size == 0:
                 continue
-            As, dZ_a, dZ_b, Xb, Yb, wb, losses = self._buffers(m)
+            As, dZ_a, dZ_b, Xb, Yb, losses = self._buffers(m)
             before = int(counts[1])
-            done = self.k.run_steps(
-                self.X, self.Y, self.w, part, m, self.Ws, self.bs, self.gWs, self.gbs,
-                self.gWb, As, dZ_a, dZ_b, Xb, Yb, wb, losses, self.acts, self.out_code,
-                self.alpha, self.clip_norm, net.parameters, net.grad, self.starts, self.stops,
-                norms, cost_sum, self.opt_code, counts, float(learning_rate), self.h,
-                *self.state,
+            n_threads = max(1, min(self.n_threads, m // MIN_ROWS))
+            sync = np.zeros(16, np.int64)
+            shared = np.zeros(n_threads * (len(self.Ws) + 4))
+
+            head = (sync, shared, self.X, self.Y, self.w, part, m, self.Ws, self.bs)
+            tail = (
+                As, dZ_a, dZ_b, Xb, Yb, losses, self.acts, self.out_code, self.alpha,
+                self.clip_norm, net.parameters, net.grad, self.grad_others, self.starts,
+                self.stops, self.ends, norms, cost_sum, self.opt_code, counts, opt.t,
+                float(learning_rate), self.h, *self.state,
             )  # fmt: skip
+            helpers = [
+                threading.Thread(
+                    target=self._steps,
+                    args=(tid, n_threads, head, *self.views[tid - 1], tail),
+                    daemon=True,
+                )
+                for tid in range(1, n_threads)
+            ]
+            for helper in helpers:
+                helper.start()
+            try:
+                done = self._steps(0, n_threads, head, self.gWs, self.gbs, tail)
+            finally:
+                for helper in helpers:
+                    helper.join()
             samples += (int(counts[1]) - before) * m
             opt.t = int(counts[0])
             if done < part.size // m:

@@ -33,18 +33,99 @@ kernels imported from :mod:`backprop._fused_kernels`, so after editing those, de
 
 from __future__ import annotations
 
+import os
+import platform
 from typing import Any
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
-from backprop._fused_kernels import _nonfinite_check, _sum_squares, adam, add_bias, grad_stats
+from backprop._fused_kernels import _nonfinite_check, _sum_squares, adam, add_bias
 
 ACT_IDENTITY, ACT_RELU, ACT_TANH, ACT_SIGMOID = 0, 1, 2, 3
 OUT_MSE, OUT_BCE, OUT_CE = 0, 1, 2
 OPT_SGD, OPT_ADAM = 0, 1
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
+_POSIX = os.name == "posix"
+
+
+# ---------------------------------------------------------------------------------------
+# The threads meet at spin barriers: an atomic counter, read with acquire ordering.
+# ---------------------------------------------------------------------------------------
+@intrinsic
+def _load_acquire(typingctx: Any, arr: Any, idx: Any) -> Any:  # pragma: no cover - typing
+    sig = types.int64(arr, idx)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+        return builder.load_atomic(ptr, "acquire", 8)
+
+    return sig, codegen
+
+
+@intrinsic
+def _fetch_add(typingctx: Any, arr: Any, idx: Any, val: Any) -> Any:  # pragma: no cover
+    sig = types.int64(arr, idx, val)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+        return builder.atomic_rmw("add", ptr, args[2], "acq_rel")
+
+    return sig, codegen
+
+
+@intrinsic
+def _pause(typingctx: Any) -> Any:  # pragma: no cover - typing
+    """The x86 ``pause`` hint in a spin loop (nothing elsewhere)."""
+    sig = types.void()
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        if _X86:
+            fnty = ir.FunctionType(ir.VoidType(), [])
+            fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.sse2.pause")
+            builder.call(fn, [])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _yield(typingctx: Any) -> Any:  # pragma: no cover - typing
+    """``sched_yield()`` (POSIX; nothing elsewhere)."""
+    sig = types.void()
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        if _POSIX:
+            fnty = ir.FunctionType(ir.IntType(32), [])
+            builder.call(cgutils.get_or_insert_function(builder.module, fnty, "sched_yield"), [])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@_jit
+def _barrier(sync: Any, n_threads: int, generation: int) -> None:  # pragma: no cover
+    """Wait until all ``n_threads`` have arrived at barrier number ``generation`` (1, 2, ...);
+    ``sync[0]`` counts arrivals (zero when the threads start)."""
+    if n_threads == 1:
+        return
+    _fetch_add(sync, 0, np.int64(1))  # type: ignore[call-arg]
+    target = generation * n_threads
+    spins = 0
+    while _load_acquire(sync, 0) < target:
+        _pause()
+        spins += 1
+        if spins > 4000:  # a thread is not running (a busy machine): give up the core
+            _yield()
 
 
 @_jit
@@ -161,123 +242,180 @@ def _sgd(  # pragma: no cover - compiled
 
 @_jit
 def run_steps(  # pragma: no cover - compiled
+    tid: int, n_threads: int, sync: Any, shared: Any,
     X: Any, Y: Any, w: Any, order: Any, m: int,
-    Ws: Any, bs: Any, gWs: Any, gbs: Any, gWb: Any, As: Any, dZ_a: Any, dZ_b: Any, Xb: Any,
-    Yb: Any, wb: Any, losses: Any, acts: Any, out_code: int, alpha: float, clip_norm: float,
-    params: Any, grad: Any, starts: Any, stops: Any, norms: Any, cost_sum: Any,
-    opt_code: int, counts: Any, lr: float, h: Any, state0: Any, state1: Any, state2: Any,
+    Ws: Any, bs: Any, gWs: Any, gbs: Any, As: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any,
+    losses: Any, acts: Any, out_code: int, alpha: float, clip_norm: float,
+    params: Any, grad: Any, grad_others: Any, starts: Any, stops: Any, ends: Any, norms: Any,
+    cost_sum: Any, opt_code: int, counts: Any, t0: int, lr: float, h: Any,
+    state0: Any, state1: Any, state2: Any,
 ) -> int:  # fmt: skip
-    """``len(order) // m`` training steps on the rows ``order`` (batches of ``m`` rows).
+    """``len(order) // m`` training steps on the rows ``order`` (batches of ``m`` rows),
+    run by ``n_threads`` threads at once (at most ``m``), this one being ``tid``.
+
+    Each thread computes the forward and backward pass of its block of every batch's rows
+    (its gradient ``gWs``, ``gbs`` lands in ``grad`` for thread 0, in ``grad_others[t-1]``
+    for thread ``t``), then, between spin barriers on ``sync``, adds the gradients, checks and
+    measures them, and applies the optimizer on its share of the parameters; the partial
+    sums meet in ``shared`` (``L + 4`` slots a thread), so every thread takes the same
+    decisions. One thread (``n_threads = 1``) is the plain loop.
 
     Returns the number of steps taken; fewer than asked when a step's cost or gradient is
-    not finite (that step's update is not applied), so that the caller reports the
-    divergence (its cost in ``cost_sum[1]``). ``cost_sum[0]`` accumulates ``Σ_batches cost · Σw``, ``norms[l]`` the
-    per-layer ``‖dW[l]‖``; ``counts[0]`` is the optimizer's step counter ``t``, ``counts[1]``
-    counts the batches taken (a batch of zero total weight is skipped).
+    not finite, so that the caller reports the divergence (its cost in ``cost_sum[1]``).
+    Thread 0 accumulates ``Σ_batches cost · Σw`` in ``cost_sum[0]`` and the per-layer
+    ``‖dW[l]‖`` in ``norms``, sets ``counts[0]`` to the optimizer's step counter (``t0``
+    on entry) and counts the batches taken in ``counts[1]`` (a batch of zero total weight
+    is skipped).
 
-    ``Ws``, ``bs``, ``gWs``, ``gbs`` are typed lists of the layers' views into ``params``
-    and ``grad``; ``gWb[l]`` is layer ``l``'s adjacent ``dW, db`` slice of ``grad``;
+    ``Ws``, ``bs`` are typed lists of the layers' views into ``params``; ``starts[l]``,
+    ``stops[l]``, ``ends[l]`` bound layer ``l``'s ``W`` and ``b`` in the flat buffers.
     ``As[l]`` holds layer ``l``'s activations (``m`` rows; the last layer's ``Z``), and
     ``dZ_a``, ``dZ_b`` are two flat buffers of ``m · max n_l`` entries that the errors of
-    consecutive layers take in turn; ``h`` the optimizer's
-    hyper-parameters (see ``training._CompiledLoop``); ``state0..2`` its state arrays.
+    consecutive layers take in turn; ``h`` the optimizer's hyper-parameters (see
+    ``_fast_loop.CompiledLoop``); ``state0..2`` its state arrays.
     """
     L = len(Ws)
     n_steps = order.size // m
     weighted = w.size > 0
+    r0, r1 = (m * tid) // n_threads, (m * (tid + 1)) // n_threads  # this thread's rows
+    P = params.size
+    p0 = (P * tid // n_threads) // 16 * 16  # and its share of the parameters
+    p1 = P if tid == n_threads - 1 else (P * (tid + 1) // n_threads) // 16 * 16
+    slot = L + 4
+    mine = shared[tid * slot : (tid + 1) * slot]
+    gen = 0  # barriers passed
+    taken = 0
     for step in range(n_steps):
-        # gather the batch
-        for i in range(m):
-            r = order[step * m + i]
-            for j in range(X.shape[1]):
-                Xb[i, j] = X[r, j]
-            for j in range(Y.shape[1]):
-                Yb[i, j] = Y[r, j]
-            if weighted:
-                wb[i] = w[r]
+        rows = order[step * m : (step + 1) * m]
         wsum = float(m)
-        if weighted:
+        if weighted:  # every thread sums the whole batch's weights: the same decisions
             wsum = 0.0
             for i in range(m):
-                wsum += wb[i]
+                wsum += w[rows[i]]
             if wsum <= 0:
                 continue
         l2 = alpha / wsum
-        # forward: Z = A_prev Wᵀ + b, A = g(Z)
-        A = Xb
+        _forward_backward(X, Y, w, rows[r0:r1], m, r0, r1, wsum, Ws, bs, gWs, gbs, As,
+                          dZ_a, dZ_b, Xb, Yb, losses, acts, out_code, mine)  # fmt: skip
+        gen += 1
+        _barrier(sync, n_threads, gen)
+        # this thread's share of the parameters: dW = ΣdW_t (+ l2 W), checked and measured
+        g = grad[p0:p1]
+        for k in range(n_threads - 1):
+            gk = grad_others[k, p0:p1]
+            for i in range(g.size):
+                g[i] += gk[i]
+        c = params.dtype.type(l2)
+        sq_w = 0.0
         for l in range(L):
-            np.dot(A, Ws[l].T, As[l])
-            add_bias(As[l], bs[l])
-            if l < L - 1:
-                _activate(As[l], acts[l])
-                A = As[l]
-        n_out = As[L - 1].shape[1]
-        dZ = dZ_a[: m * n_out].reshape(m, n_out)
-        _output(As[L - 1], Yb, dZ, losses, out_code)
-        total = 0.0
-        if weighted:
-            for i in range(m):
-                total += losses[i] * wb[i]
-        else:
-            for i in range(m):
-                total += losses[i]
-        cost = total / wsum
-        if l2:
-            sq = 0.0
-            for l in range(L):
-                sq += _sum_squares(Ws[l].ravel())
-            cost += 0.5 * l2 * sq
-        if not np.isfinite(cost):
-            cost_sum[1] = cost
-            return step
-        # The seeds' "/ m" of dW and db, applied once to the output error instead (the
-        # backward pass is linear in it): dZ[L] ← s_i dZ[L] with s_i = 1/m, or w_i / Σw
-        # with sample weights (the weighted mean of Network._backward).
-        inv = dZ.dtype.type(1.0 / wsum)
-        for i in range(m):
-            s = wb[i] * inv if weighted else inv
-            for j in range(dZ.shape[1]):
-                dZ[i, j] *= s
-        # backward: dW = dZᵀ A_prev (+ l2 W), db = Σ dZ, dA_prev = dZ W
-        counts[0] += 1  # the optimizer's step t
-        # Without clipping, each layer is updated as soon as its gradient is known and
-        # W[l] has served dA_prev: the gradient is still in cache, and one pass both checks
-        # it and adds its norm. Clipping needs the whole gradient's norm first.
-        by_layer = clip_norm <= 0
-        for l in range(L - 1, -1, -1):
-            A_prev = Xb if l == 0 else As[l - 1]
-            np.dot(dZ.T, A_prev, gWs[l])
-            _column_sums(dZ, gbs[l])
-            if l2:
-                c = params.dtype.type(l2)
-                gW, W = gWs[l].ravel(), Ws[l].ravel()
-                for i in range(gW.size):
-                    gW[i] += c * W[i]
-            if l > 0:
-                free = dZ_b if (L - 1 - l) % 2 == 0 else dZ_a  # the buffer dZ is not in
-                dA = free[: m * A_prev.shape[1]].reshape(m, A_prev.shape[1])
-                np.dot(dZ, Ws[l], dA)
-                _activation_backward(dA, A_prev, acts[l - 1])
-                dZ = dA  # dZ[l-1], for the next layer down
-            if by_layer:
-                lo, hi = starts[l], starts[l] + gWb[l].size
-                norms[l] += np.sqrt(_sum_squares(grad[lo : stops[l]]))
-                if _nonfinite_check(grad[lo:hi]) != 0:
-                    cost_sum[1] = cost
-                    return step
-                _optimizer_step(params[lo:hi], grad[lo:hi], opt_code, counts[0], lr, h,
-                                state0[lo:hi], state1[lo:hi], state2[lo:hi])  # fmt: skip
-        if not by_layer:
-            if not grad_stats(grad, starts, stops, norms):
+            lo, hi = max(starts[l], p0), min(stops[l], p1)
+            if hi > lo:
+                if l2:
+                    gw, W = grad[lo:hi], params[lo:hi]
+                    sq_w += _sum_squares(W)
+                    for i in range(gw.size):
+                        gw[i] += c * W[i]
+                mine[1 + l] = _sum_squares(grad[lo:hi])
+            else:
+                mine[1 + l] = 0.0
+        mine[1 + L] = _nonfinite_check(g)
+        mine[2 + L] = sq_w
+        mine[3 + L] = _sum_squares(g) if clip_norm > 0 else 0.0
+        gen += 1
+        _barrier(sync, n_threads, gen)
+        total, check, sq_all, sq_grad = 0.0, 0.0, 0.0, 0.0
+        for k in range(n_threads):
+            total += shared[k * slot]
+            check += shared[k * slot + 1 + L]
+            sq_all += shared[k * slot + 2 + L]
+            sq_grad += shared[k * slot + 3 + L]
+        cost = total / wsum + (0.5 * l2 * sq_all if l2 else 0.0)
+        if not (np.isfinite(cost) and check == 0):
+            if tid == 0:
                 cost_sum[1] = cost
-                return step
-            gnorm = np.sqrt(np.dot(grad, grad))
+                counts[0] = t0 + taken
+            return step
+        if tid == 0:
+            for l in range(L):
+                sq = 0.0
+                for k in range(n_threads):
+                    sq += shared[k * slot + 1 + l]
+                norms[l] += np.sqrt(sq)
+        if clip_norm > 0:
+            gnorm = np.sqrt(sq_grad)
             if gnorm > clip_norm:
-                _scale(grad, grad.dtype.type(clip_norm / gnorm))
-            _optimizer_step(params, grad, opt_code, counts[0], lr, h, state0, state1, state2)
-        cost_sum[0] += cost * wsum
-        counts[1] += 1
+                _scale(g, g.dtype.type(clip_norm / gnorm))
+        taken += 1
+        _optimizer_step(params[p0:p1], g, opt_code, t0 + taken, lr, h, state0[p0:p1],
+                        state1[p0:p1], state2[p0:p1])  # fmt: skip
+        gen += 1
+        _barrier(sync, n_threads, gen)  # every share updated before the next forward
+        if tid == 0:
+            cost_sum[0] += cost * wsum
+            counts[1] += 1
+    if tid == 0:
+        counts[0] = t0 + taken
     return n_steps
+
+
+@_jit
+def _forward_backward(  # pragma: no cover - compiled
+    X: Any, Y: Any, w: Any, rows: Any, m: int, r0: int, r1: int, wsum: float,
+    Ws: Any, bs: Any, gWs: Any, gbs: Any, As: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any,
+    losses: Any, acts: Any, out_code: int, mine: Any,
+) -> None:  # fmt: skip
+    """Rows ``r0:r1`` of one batch (``X[rows]``): forward pass, loss (``Σ w_i L_i`` into
+    ``mine[0]``) and backward pass, with ``dW``, ``db`` of these rows into ``gWs``, ``gbs``."""
+    L = len(Ws)
+    Xt, Yt = Xb[r0:r1], Yb[r0:r1]
+    nt = r1 - r0
+    weighted = w.size > 0
+    for i in range(nt):
+        r = rows[i]
+        for j in range(X.shape[1]):
+            Xt[i, j] = X[r, j]
+        for j in range(Y.shape[1]):
+            Yt[i, j] = Y[r, j]
+    # forward: Z = A_prev Wᵀ + b, A = g(Z)
+    A = Xt
+    for l in range(L):
+        Z = As[l][r0:r1]
+        np.dot(A, Ws[l].T, Z)
+        add_bias(Z, bs[l])
+        if l < L - 1:
+            _activate(Z, acts[l])
+            A = Z
+    # dZ_a, dZ_b: each thread's rows in its own region (r0 · widest onwards), whatever the
+    # width of the layer, so that the threads never write into each other's rows
+    base = r0 * (dZ_a.size // m)
+    n_out = As[L - 1].shape[1]
+    dZ = dZ_a[base : base + nt * n_out].reshape(nt, n_out)
+    lt = losses[r0:r1]
+    _output(As[L - 1][r0:r1], Yt, dZ, lt, out_code)
+    total = 0.0
+    for i in range(nt):
+        total += lt[i] * w[rows[i]] if weighted else lt[i]
+    mine[0] = total
+    # The seeds' "/ m" of dW and db, applied once to the output error instead (the
+    # backward pass is linear in it): dZ[L] ← s_i dZ[L] with s_i = 1/m, or w_i / Σw
+    # with sample weights (the weighted mean of Network._backward).
+    inv = dZ.dtype.type(1.0 / wsum)
+    for i in range(nt):
+        s = w[rows[i]] * inv if weighted else inv
+        for j in range(n_out):
+            dZ[i, j] *= s
+    # backward: dW = dZᵀ A_prev, db = Σ dZ, dA_prev = dZ W, dZ[l-1] = dA_prev ⊙ g'
+    for l in range(L - 1, -1, -1):
+        A_prev = Xt if l == 0 else As[l - 1][r0:r1]
+        np.dot(dZ.T, A_prev, gWs[l])
+        _column_sums(dZ, gbs[l])
+        if l > 0:
+            free = dZ_b if (L - 1 - l) % 2 == 0 else dZ_a  # the buffer dZ is not in
+            n_prev = A_prev.shape[1]
+            dA = free[base : base + nt * n_prev].reshape(nt, n_prev)
+            np.dot(dZ, Ws[l], dA)
+            _activation_backward(dA, A_prev, acts[l - 1])
+            dZ = dA
 
 
 @_jit
