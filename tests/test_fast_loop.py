@@ -257,7 +257,13 @@ def test_threads_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BACKPROP_THREADS", "3")
     assert default_threads() == 3
     monkeypatch.delenv("BACKPROP_THREADS")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert 1 <= default_threads() <= MAX_THREADS
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # as joblib's workers share the cores
+    assert default_threads() == 1
+    monkeypatch.setenv("BACKPROP_THREADS", "2")  # the explicit setting wins
+    assert default_threads() == 2
+    monkeypatch.delenv("BACKPROP_THREADS")
     for bad in ("0", "-2", "two"):
         monkeypatch.setenv("BACKPROP_THREADS", bad)
         with pytest.raises(

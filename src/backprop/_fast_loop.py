@@ -55,7 +55,8 @@ MAX_THREADS = 4
 def default_threads() -> int:
     """Threads for the compiled loop: ``BACKPROP_THREADS`` if set, else the cores this
     process may run on, at most :data:`MAX_THREADS` (measured on 2 cores; more threads
-    split each batch into smaller products)."""
+    split each batch into smaller products) and at most ``OMP_NUM_THREADS`` where that is
+    set (joblib's workers, e.g. ``GridSearchCV(n_jobs=...)``, set it to share the cores)."""
     value = os.environ.get("BACKPROP_THREADS", "").strip()
     if value:
         try:
@@ -66,7 +67,11 @@ def default_threads() -> int:
             raise ValueError(f"BACKPROP_THREADS must be a positive integer. Received: {value!r}")
         return n
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(cores or 1, MAX_THREADS))
+    n = min(cores or 1, MAX_THREADS)
+    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if omp.isdigit() and int(omp) > 0:
+        n = min(n, int(omp))
+    return max(1, n)
 
 
 @functools.cache
