@@ -102,6 +102,55 @@ def blas_threads(n: int | None) -> Iterator[None]:
         limiter.restore_original_limits()
 
 
+class _Helpers:
+    """Threads 1, 2, ... of a :class:`CompiledLoop`, kept for a whole fit.
+
+    Each waits for a job (a part of an epoch), spinning briefly in compiled code and then
+    blocking on an event, runs its share of it, and waits again, so that an epoch costs no
+    thread start. The jobs carry their number: a helper that sleeps through one it has no
+    share in (a short last batch runs on fewer threads) never runs a job twice.
+    """
+
+    def __init__(self, loop: CompiledLoop) -> None:
+        self.loop = loop
+        self.control = np.zeros(16, np.int64)  # [0]: the number of the job posted last
+        self.job: tuple[int, Any] = (0, None)
+        self.wake = threading.Event()
+        self.threads = [
+            threading.Thread(target=self._run, args=(tid,), daemon=True, name=f"backprop-{tid}")
+            for tid in range(1, loop.n_threads)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _run(self, tid: int) -> None:
+        loop, seen = self.loop, 0
+        while True:
+            if int(loop.k.wait_job(self.control, seen)) < 0:  # nothing for a while: block
+                self.wake.wait()
+                self.wake.clear()
+                continue
+            seen, job = self.job
+            if job is None:
+                return
+            n_threads, head, tail = job
+            if tid < n_threads:
+                loop._steps(tid, n_threads, head, *loop.views[tid - 1], tail)
+
+    def post(self, job: Any) -> None:
+        """Hand a job to the helpers (``None``: stop)."""
+        self.job = (int(self.control[0]) + 1, job)
+        self.loop.k.post_job(self.control)
+        self.wake.set()
+
+    def close(self) -> None:
+        """Stop the helpers. A job always ends before the main thread returns from its own
+        share, so they are waiting; the timeout only guards against the impossible."""
+        self.post(None)
+        for thread in self.threads:
+            thread.join(timeout=5.0)
+
+
 class CompiledLoop:
     """One fit's compiled loop: the layer views, the buffers and the optimizer's codes."""
 
@@ -135,6 +184,7 @@ class CompiledLoop:
             for g in self.grad_others
         ]  # fmt: skip
         self.buffers: dict[int, tuple[Any, ...]] = {}
+        self.helpers: _Helpers | None = None
         opt._allocate(net.parameters.shape, dtype)
         empty = np.empty(0, dtype)
         if isinstance(opt, Adam):
@@ -175,11 +225,20 @@ class CompiledLoop:
             return None
         return cls(kernels, net, opt, X, Y, w, alpha, clip_norm, default_threads())
 
-    def threads(self, batch_size: int) -> contextlib.AbstractContextManager[None]:
-        """The BLAS threads for this fit: one where the loop runs its own threads, or for
-        small matrix products (:data:`SMALL_GEMM`)."""
+    @contextlib.contextmanager
+    def threads(self, batch_size: int) -> Iterator[None]:
+        """For the whole fit: the loop's helper threads, and BLAS on one thread where the
+        loop runs its own threads or the products are small (:data:`SMALL_GEMM`)."""
         largest = batch_size * max(d.n_in * d.n_out for d in self.net.dense)
-        return blas_threads(1 if largest < SMALL_GEMM or self.n_threads > 1 else None)
+        with blas_threads(1 if largest < SMALL_GEMM or self.n_threads > 1 else None):
+            helpers = _Helpers(self) if self.n_threads > 1 else None
+            self.helpers = helpers
+            try:
+                yield
+            finally:
+                self.helpers = None
+                if helpers is not None:
+                    helpers.close()
 
     def _buffers(self, m: int) -> tuple[Any, ...]:
         if m not in self.buffers:
@@ -229,21 +288,17 @@ class CompiledLoop:
                 self.stops, self.ends, norms, cost_sum, self.opt_code, counts, opt.t,
                 float(learning_rate), self.h, *self.state,
             )  # fmt: skip
-            helpers = [
-                threading.Thread(
-                    target=self._steps,
-                    args=(tid, n_threads, head, *self.views[tid - 1], tail),
-                    daemon=True,
-                )
-                for tid in range(1, n_threads)
-            ]
-            for helper in helpers:
-                helper.start()
+            helpers = self.helpers
+            if n_threads > 1 and helpers is None:  # a call outside threads(): for this part
+                helpers = _Helpers(self)
             try:
+                if n_threads > 1:
+                    assert helpers is not None
+                    helpers.post((n_threads, head, tail))
                 done = self._steps(0, n_threads, head, self.gWs, self.gbs, tail)
             finally:
-                for helper in helpers:
-                    helper.join()
+                if helpers is not None and helpers is not self.helpers:
+                    helpers.close()
             samples += (int(counts[1]) - before) * m
             opt.t = int(counts[0])
             if done < part.size // m:

@@ -129,6 +129,31 @@ def _barrier(sync: Any, n_threads: int, generation: int) -> None:  # pragma: no 
 
 
 @_jit
+def wait_job(control: Any, seen: int) -> int:  # pragma: no cover - compiled
+    """A helper thread's wait for the next job: ``control[0]`` once it differs from
+    ``seen`` (spinning, then yielding the core), or -1 after about a millisecond, when
+    the caller should block instead."""
+    spins = 0
+    while True:
+        got: int = _load_acquire(control, 0)  # type: ignore[call-arg]
+        if got != seen:
+            return got
+        _pause()
+        spins += 1
+        if spins > 4000:
+            _yield()
+        if spins > 50_000:
+            return -1
+
+
+@_jit
+def post_job(control: Any) -> int:  # pragma: no cover - compiled
+    """Publish the next job (everything written before is visible to the helpers that see
+    it); returns its number."""
+    return _fetch_add(control, 0, np.int64(1)) + 1  # type: ignore[call-arg]
+
+
+@_jit
 def _activate(A: Any, code: int) -> None:  # pragma: no cover - compiled
     """``A ← g(A)`` in place: a hidden layer's ``Z`` becomes its ``A`` (2-D C-contiguous).
 
