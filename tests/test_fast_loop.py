@@ -270,3 +270,22 @@ def test_threads_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
             ValueError, match=f"BACKPROP_THREADS must be a positive integer. Received: '{bad}'"
         ):
             default_threads()
+
+
+def test_helper_threads_live_for_one_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    monkeypatch.setenv("BACKPROP_THREADS", "3")
+    seen: list[int] = []
+
+    class Watch(Callback):
+        def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
+            seen.append(sum(t.name.startswith("backprop-") for t in threading.enumerate()))
+
+    X, Y, _ = _data(n=150)
+    for _ in range(3):  # fits one after another leave no thread behind
+        net = backprop.Network([12, 40, 3], ["relu", "softmax"], "ce", seed=0)
+        tr = backprop.Trainer(net, "adam", batch_size=48, epochs=2, callbacks=[Watch()])
+        tr.fit(X, Y)  # batches of 48 rows on 3 threads, the last (6 rows) on one
+        assert not any(t.name.startswith("backprop-") for t in threading.enumerate())
+    assert seen == [2] * 6  # threads 1 and 2 alive through every epoch of each fit
