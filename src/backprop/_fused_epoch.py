@@ -83,33 +83,27 @@ def _fetch_add(typingctx: Any, arr: Any, idx: Any, val: Any) -> Any:  # pragma: 
     return sig, codegen
 
 
-@intrinsic
-def _pause(typingctx: Any) -> Any:  # pragma: no cover - typing
-    """The x86 ``pause`` hint in a spin loop (nothing elsewhere)."""
-    sig = types.void()
+def _call_without_arguments(name: str, returns: Any, available: bool) -> Any:
+    """An intrinsic that calls the external function ``name()`` (a no-op where not
+    ``available``), resolved by name when the machine code is loaded."""
 
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        if _X86:
-            fnty = ir.FunctionType(ir.VoidType(), [])
-            fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.sse2.pause")
-            builder.call(fn, [])
-        return context.get_dummy_value()
+    @intrinsic
+    def call(typingctx: Any) -> Any:  # pragma: no cover - typing
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            if available:
+                fnty = ir.FunctionType(returns, [])
+                builder.call(cgutils.get_or_insert_function(builder.module, fnty, name), [])
+            return context.get_dummy_value()
 
-    return sig, codegen
+        return types.void(), codegen
+
+    return call
 
 
-@intrinsic
-def _yield(typingctx: Any) -> Any:  # pragma: no cover - typing
-    """``sched_yield()`` (POSIX; nothing elsewhere)."""
-    sig = types.void()
-
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        if _POSIX:
-            fnty = ir.FunctionType(ir.IntType(32), [])
-            builder.call(cgutils.get_or_insert_function(builder.module, fnty, "sched_yield"), [])
-        return context.get_dummy_value()
-
-    return sig, codegen
+_pause = _call_without_arguments("llvm.x86.sse2.pause", ir.VoidType(), _X86)
+"""The x86 ``pause`` hint in a spin loop (nothing elsewhere)."""
+_yield = _call_without_arguments("sched_yield", ir.IntType(32), _POSIX)
+"""``sched_yield()``: give the core to another thread (POSIX; nothing elsewhere)."""
 
 
 @_jit
