@@ -7,10 +7,15 @@ each mini-batch it gathers the rows, runs the forward pass and the loss, the bac
 the optimizer step, with the matrix products in BLAS (``np.dot`` with an output array,
 through SciPy's BLAS) and everything else in single passes. It repeats the operations of
 the Python path (:meth:`backprop.network.Network._backward`, :mod:`backprop.optimizers`,
-:mod:`backprop._fused_kernels`) in the same order and precision, so results agree with the
-Python loop to rounding (``exp``, ``log``, ``tanh`` come from another math library; see
-``tests/test_fused_epoch.py``). :func:`backprop.training.compiled_loop_reason` says which
+:mod:`backprop._fused_kernels`), so results agree with the Python loop to rounding
+(``tests/test_fast_loop.py``). :meth:`backprop._fast_loop.CompiledLoop.create` says which
 networks and settings it serves; everything else runs the Python loop.
+
+Several threads run the same function at once (:func:`run_steps`): each computes the
+forward and backward pass of its block of every batch's rows into its own gradient
+buffer, then adds the others' gradients on its share of the parameters, checks and
+measures them and applies the optimizer there; they meet at spin barriers (an atomic
+counter read with acquire ordering, ``pause``, then ``sched_yield``).
 
 Codes (small integers, so that one compiled function serves every network):
 
@@ -19,12 +24,10 @@ Codes (small integers, so that one compiled function serves every network):
   softmax + categorical cross-entropy (the fused pairs, ``dZ[L] = A[L] - Y``);
 * optimizers ``OPT_*``: SGD (with momentum, Nesterov, weight decay), Adam/AdamW (AMSGrad).
 
-Two departures from the Python loop's order of operations, both exact in real arithmetic:
-the seeds' ``1/m`` (or ``w_i / Σw``) multiplies the output error once instead of every
-``dW`` and ``db`` (the backward pass is linear in it), and without clipping each layer is
-checked, measured and updated as soon as its gradient is complete and ``W[l]`` has served
-``dA_prev`` (a non-finite gradient still stops the step before that layer's update; the
-trainer then restores the weights of the last finite epoch, as the Python loop does).
+Departures from the Python loop's order of operations, all exact in real arithmetic: the
+seeds' ``1/m`` (or ``w_i / Σw``) multiplies the output error once instead of every ``dW``
+and ``db`` (the backward pass is linear in it); with threads, ``dW`` is the sum of the
+threads' row blocks; the sums of squares are taken in float64 in another order.
 
 numba caches the machine code beside this module; its cache does not notice edits to the
 kernels imported from :mod:`backprop._fused_kernels`, so after editing those, delete
