@@ -231,17 +231,21 @@ THREAD_CONFIGS = [
 ]
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["rows", "first layer by units"])
 @pytest.mark.parametrize("threads", [2, 3])
 @pytest.mark.parametrize(
     "config", THREAD_CONFIGS, ids=lambda c: ",".join(map(str, c.items())) or "adam"
 )
 def test_threads_give_the_python_loop_s_training(
-    threads: int, config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    threads: int, config: dict[str, Any], split: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each thread takes a block of every batch's rows (here 32 rows: 2 threads; the last
-    batch of 11 rows: 1 thread) and a share of the parameters; several epochs, so that a
-    race between the threads would show."""
+    batch of 11 rows: 1 thread) and a share of the parameters, and with ``split`` a block
+    of the first layer's units; several epochs, so that a race would show."""
+    import backprop._fast_loop as fast_loop
+
     monkeypatch.setenv("BACKPROP_THREADS", str(threads))
+    monkeypatch.setattr(fast_loop, "SPLIT_FIRST", 1 if split else 10**12)
     net_c, tr_c, used_c = _fit(True, monkeypatch, epochs=6, **config)
     net_p, tr_p, _ = _fit(False, monkeypatch, epochs=6, **config)
     assert used_c

@@ -45,6 +45,10 @@ def _watches_batches(callbacks: list[Any]) -> bool:
     return any(type(cb).on_batch_end is not Callback.on_batch_end for cb in callbacks)
 
 
+SPLIT_FIRST = 65_536
+"""A first layer with at least this many weights is split by units between the threads
+(each reads only its share of ``W[1]``), the other layers by rows."""
+
 MIN_ROWS = 16
 """Each thread of the compiled loop takes at least this many rows of a batch."""
 
@@ -176,6 +180,8 @@ class CompiledLoop:
         self.starts, self.stops = starts, starts + [d.n_in * d.n_out for d in dense]
         self.ends = starts + [d.n_out * (d.n_in + 1) for d in dense]
         self.n_threads = n_threads
+        # a wide first layer is split by units between the threads (see run_steps)
+        self.split_first = dense[0].n_in * dense[0].n_out >= SPLIT_FIRST and len(dense) > 1
         # threads 1, 2, ...: the gradient of their rows, and the layers' views into it
         self.grad_others = np.zeros((n_threads - 1, net.n_params), dtype)
         self.views = [
@@ -250,7 +256,8 @@ class CompiledLoop:
             dZ_a, dZ_b = np.empty(widest, dtype), np.empty(widest, dtype)
             Xb = np.empty((m, self.X.shape[1]), dtype)
             Yb = np.empty((m, self.Y.shape[1]), dtype)
-            self.buffers[m] = (As, dZ_a, dZ_b, Xb, Yb, np.empty(m, dtype))
+            scratch = np.empty((self.n_threads, m * dense[0].n_out), dtype)  # first layer
+            self.buffers[m] = (As, dZ_a, dZ_b, Xb, Yb, np.empty(m, dtype), scratch)
         return self.buffers[m]
 
     def _steps(self, tid: int, n_threads: int, head: tuple[Any, ...], gWs: Any, gbs: Any,
@@ -275,7 +282,7 @@ class CompiledLoop:
         for part, m in ((order[:full], batch_size), (order[full:], n - full)):
             if m == 0 or part.size == 0:
                 continue
-            As, dZ_a, dZ_b, Xb, Yb, losses = self._buffers(m)
+            As, dZ_a, dZ_b, Xb, Yb, losses, scratch = self._buffers(m)
             before = int(counts[1])
             n_threads = max(1, min(self.n_threads, m // MIN_ROWS))
             sync = np.zeros(16, np.int64)
@@ -283,7 +290,8 @@ class CompiledLoop:
 
             head = (sync, shared, self.X, self.Y, self.w, part, m, self.Ws, self.bs)
             tail = (
-                As, dZ_a, dZ_b, Xb, Yb, losses, self.acts, self.out_code, self.alpha,
+                As, dZ_a, dZ_b, Xb, Yb, losses, scratch, self.split_first, self.acts,
+                self.out_code, self.alpha,
                 self.clip_norm, net.parameters, net.grad, self.grad_others, self.starts,
                 self.stops, self.ends, norms, cost_sum, self.opt_code, counts, opt.t,
                 float(learning_rate), self.h, *self.state,

@@ -267,8 +267,8 @@ def run_steps(  # pragma: no cover - compiled
     tid: int, n_threads: int, sync: Any, shared: Any,
     X: Any, Y: Any, w: Any, order: Any, m: int,
     Ws: Any, bs: Any, gWs: Any, gbs: Any, As: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any,
-    losses: Any, acts: Any, out_code: int, alpha: float, clip_norm: float,
-    params: Any, grad: Any, grad_others: Any, starts: Any, stops: Any, ends: Any, norms: Any,
+    losses: Any, scratch: Any, split_first: bool, acts: Any, out_code: int, alpha: float,
+    clip_norm: float, params: Any, grad: Any, grad_others: Any, starts: Any, stops: Any, ends: Any, norms: Any,
     cost_sum: Any, opt_code: int, counts: Any, t0: int, lr: float, h: Any,
     state0: Any, state1: Any, state2: Any,
 ) -> int:  # fmt: skip
@@ -300,9 +300,17 @@ def run_steps(  # pragma: no cover - compiled
     n_steps = order.size // m
     weighted = w.size > 0
     r0, r1 = (m * tid) // n_threads, (m * (tid + 1)) // n_threads  # this thread's rows
+    # With ``split``, the first layer is split by units (its forward pass and gradient over
+    # all rows, its parameters updated by the thread that owns them), the others by rows.
+    n0, n_in = Ws[0].shape
+    split = split_first and n_threads > 1 and L > 1
+    u0, u1 = ((n0 * tid) // n_threads, (n0 * (tid + 1)) // n_threads) if split else (0, 0)
+    f0, f1 = starts[0] + u0 * n_in, starts[0] + u1 * n_in  # its weights of the first layer
+    b0, b1 = stops[0] + u0, stops[0] + u1  # and biases
+    R = stops[0] + n0 if split else 0  # the rest of the parameters, shared out in slices
     P = params.size
-    p0 = (P * tid // n_threads) // 16 * 16  # and its share of the parameters
-    p1 = P if tid == n_threads - 1 else (P * (tid + 1) // n_threads) // 16 * 16
+    p0 = R + ((P - R) * tid // n_threads) // 16 * 16
+    p1 = P if tid == n_threads - 1 else R + ((P - R) * (tid + 1) // n_threads) // 16 * 16
     slot = L + 4
     mine = shared[tid * slot : (tid + 1) * slot]
     gen = 0  # barriers passed
@@ -317,17 +325,35 @@ def run_steps(  # pragma: no cover - compiled
             if wsum <= 0:
                 continue
         l2 = alpha / wsum
-        _forward_backward(X, Y, w, rows[r0:r1], m, r0, r1, wsum, Ws, bs, gWs, gbs, As,
-                          dZ_a, dZ_b, Xb, Yb, losses, acts, out_code, mine)  # fmt: skip
+        _gather(X, Y, rows[r0:r1], r0, Xb, Yb)
+        if split:  # the first layer, this thread's units, every row
+            gen += 1
+            _barrier(sync, n_threads, gen)
+            _first_forward(Xb, Ws[0], bs[0], u0, u1, scratch[tid], As[0], acts[0])
+            gen += 1
+            _barrier(sync, n_threads, gen)
+        mine[0] = _forward_backward(w, rows[r0:r1], m, r0, r1, wsum, 1 if split else 0, Ws,
+                                    bs, gWs, gbs, As, dZ_a, dZ_b, Xb, Yb, losses, acts,
+                                    out_code)  # fmt: skip
         gen += 1
         _barrier(sync, n_threads, gen)
         # this thread's share of the parameters: dW = ΣdW_t (+ l2 W), checked and measured
-        # in the same pass, layer by layer (W, then b)
+        # in the same pass, layer by layer (W, then b); the first layer's needs no adding
         c = params.dtype.type(l2)
         sq_w, check, sq_grad = 0.0, 0.0, 0.0
         no_w = params[:0]
         others = grad_others[: n_threads - 1]  # (a tail batch may run on fewer threads)
-        for l in range(L):
+        if split:
+            _first_backward(tid, n_threads, m, u0, u1, n0, n_in, L, grad, f0, b0, dZ_a, dZ_b,
+                            Xb, scratch[tid])  # fmt: skip
+            if l2:
+                sq_w += _sum_squares(params[f0:f1])
+            sq, chk = _combine(grad, others[:0], f0, f1, params[f0:f1] if l2 else no_w, c)
+            mine[1] = sq
+            sq_b, chk_b = _combine(grad, others[:0], b0, b1, no_w, c)
+            check += chk + chk_b
+            sq_grad += sq + sq_b
+        for l in range(1 if split else 0, L):
             mine[1 + l] = 0.0
             lo, hi = max(starts[l], p0), min(stops[l], p1)
             if hi > lo:
@@ -365,14 +391,15 @@ def run_steps(  # pragma: no cover - compiled
                 for k in range(n_threads):
                     sq += shared[k * slot + 1 + l]
                 norms[l] += np.sqrt(sq)
-        g = grad[p0:p1]
-        if clip_norm > 0:
-            gnorm = np.sqrt(sq_grad)
-            if gnorm > clip_norm:
-                _scale(g, g.dtype.type(clip_norm / gnorm))
         taken += 1
-        _optimizer_step(params[p0:p1], g, opt_code, t0 + taken, lr, h, state0[p0:p1],
-                        state1[p0:p1], state2[p0:p1])  # fmt: skip
+        for a0, a1 in ((f0, f1), (b0, b1), (p0, p1)):
+            g = grad[a0:a1]
+            if clip_norm > 0:
+                gnorm = np.sqrt(sq_grad)
+                if gnorm > clip_norm:
+                    _scale(g, g.dtype.type(clip_norm / gnorm))
+            _optimizer_step(params[a0:a1], g, opt_code, t0 + taken, lr, h, state0[a0:a1],
+                            state1[a0:a1], state2[a0:a1])  # fmt: skip
         gen += 1
         _barrier(sync, n_threads, gen)  # every share updated before the next forward
         if tid == 0:
@@ -402,26 +429,50 @@ def _combine(  # pragma: no cover - compiled
 
 
 @_jit
-def _forward_backward(  # pragma: no cover - compiled
-    X: Any, Y: Any, w: Any, rows: Any, m: int, r0: int, r1: int, wsum: float,
-    Ws: Any, bs: Any, gWs: Any, gbs: Any, As: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any,
-    losses: Any, acts: Any, out_code: int, mine: Any,
+def _gather(X: Any, Y: Any, rows: Any, r0: int, Xb: Any, Yb: Any) -> None:  # pragma: no cover
+    """``Xb[r0 + i] = X[rows[i]]``, ``Yb[r0 + i] = Y[rows[i]]``: this thread's rows."""
+    for i in range(rows.size):
+        r = rows[i]
+        for j in range(X.shape[1]):
+            Xb[r0 + i, j] = X[r, j]
+        for j in range(Y.shape[1]):
+            Yb[r0 + i, j] = Y[r, j]
+
+
+@_jit
+def _first_forward(  # pragma: no cover - compiled
+    Xb: Any, W: Any, b: Any, u0: int, u1: int, scratch: Any, A: Any, code: int
 ) -> None:  # fmt: skip
-    """Rows ``r0:r1`` of one batch (``X[rows]``): forward pass, loss (``Σ w_i L_i`` into
-    ``mine[0]``) and backward pass, with ``dW``, ``db`` of these rows into ``gWs``, ``gbs``."""
+    """``A[:, u0:u1] = g(Xb W[u0:u1]ᵀ + b[u0:u1])``: this thread's units of the first layer
+    over all the batch's rows (each thread then reads only its share of ``W[1]``)."""
+    m, nu = Xb.shape[0], u1 - u0
+    Z = scratch[: m * nu].reshape(m, nu)
+    np.dot(Xb, W[u0:u1].T, Z)
+    add_bias(Z, b[u0:u1])
+    _activate(Z, code)
+    for i in range(m):
+        for j in range(nu):
+            A[i, u0 + j] = Z[i, j]
+
+
+@_jit
+def _forward_backward(  # pragma: no cover - compiled
+    w: Any, rows: Any, m: int, r0: int, r1: int, wsum: float, first: int,
+    Ws: Any, bs: Any, gWs: Any, gbs: Any, As: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any,
+    losses: Any, acts: Any, out_code: int,
+) -> float:  # fmt: skip
+    """Rows ``r0:r1`` of one batch: the forward pass from layer ``first`` (the first
+    layer's activations are ready when ``first`` is 1), the loss (returns ``Σ w_i L_i``),
+    and the backward pass with ``dW``, ``db`` of these rows into ``gWs``, ``gbs`` for the
+    layers from ``first`` up, and the errors ``dZ`` of these rows down to the first
+    layer's."""
     L = len(Ws)
     Xt, Yt = Xb[r0:r1], Yb[r0:r1]
     nt = r1 - r0
     weighted = w.size > 0
-    for i in range(nt):
-        r = rows[i]
-        for j in range(X.shape[1]):
-            Xt[i, j] = X[r, j]
-        for j in range(Y.shape[1]):
-            Yt[i, j] = Y[r, j]
     # forward: Z = A_prev Wᵀ + b, A = g(Z)
-    A = Xt
-    for l in range(L):
+    A = Xt if first == 0 else As[first - 1][r0:r1]
+    for l in range(first, L):
         Z = As[l][r0:r1]
         np.dot(A, Ws[l].T, Z)
         add_bias(Z, bs[l])
@@ -438,7 +489,6 @@ def _forward_backward(  # pragma: no cover - compiled
     total = 0.0
     for i in range(nt):
         total += lt[i] * w[rows[i]] if weighted else lt[i]
-    mine[0] = total
     # The seeds' "/ m" of dW and db, applied once to the output error instead (the
     # backward pass is linear in it): dZ[L] ← s_i dZ[L] with s_i = 1/m, or w_i / Σw
     # with sample weights (the weighted mean of Network._backward).
@@ -448,7 +498,7 @@ def _forward_backward(  # pragma: no cover - compiled
         for j in range(n_out):
             dZ[i, j] *= s
     # backward: dW = dZᵀ A_prev, db = Σ dZ, dA_prev = dZ W, dZ[l-1] = dA_prev ⊙ g'
-    for l in range(L - 1, -1, -1):
+    for l in range(L - 1, first - 1, -1):
         A_prev = Xt if l == 0 else As[l - 1][r0:r1]
         np.dot(dZ.T, A_prev, gWs[l])
         _column_sums(dZ, gbs[l])
@@ -459,6 +509,32 @@ def _forward_backward(  # pragma: no cover - compiled
             np.dot(dZ, Ws[l], dA)
             _activation_backward(dA, A_prev, acts[l - 1])
             dZ = dA
+    return total
+
+
+@_jit
+def _first_backward(  # pragma: no cover - compiled
+    tid: int, n_threads: int, m: int, u0: int, u1: int, n0: int, n_in: int, L: int,
+    grad: Any, lo: int, b0: int, dZ_a: Any, dZ_b: Any, Xb: Any, scratch: Any,
+) -> None:  # fmt: skip
+    """``dW[1]``, ``db[1]`` of this thread's units ``u0:u1`` over all the batch's rows,
+    straight into ``grad`` (weights from ``lo``, biases from ``b0``): split by units, the
+    first layer's gradient needs no adding up across threads. ``b0`` is where this
+    thread's first bias is."""
+    nu = u1 - u0
+    if nu == 0:
+        return
+    buf = dZ_a if (L - 1) % 2 == 0 else dZ_b  # dZ[1], each thread's rows in its region
+    widest = dZ_a.size // m
+    S = scratch[: m * nu].reshape(m, nu)
+    for k in range(n_threads):
+        k0, k1 = (m * k) // n_threads, (m * (k + 1)) // n_threads
+        block = buf[k0 * widest : k0 * widest + (k1 - k0) * n0].reshape(k1 - k0, n0)
+        for i in range(k1 - k0):
+            for j in range(nu):
+                S[k0 + i, j] = block[i, u0 + j]
+    np.dot(S.T, Xb, grad[lo : lo + nu * n_in].reshape(nu, n_in))
+    _column_sums(S, grad[b0 : b0 + nu])
 
 
 @_jit
