@@ -15,7 +15,9 @@ Several threads run the same function at once (:func:`run_steps`): each computes
 forward and backward pass of its block of every batch's rows into its own gradient
 buffer, then adds the others' gradients on its share of the parameters, checks and
 measures them and applies the optimizer there; they meet at spin barriers (an atomic
-counter read with acquire ordering, ``pause``, then ``sched_yield``).
+counter read with acquire ordering, ``pause``, then ``sched_yield``). A wide first layer is
+split by units instead: each thread computes its units' activations and gradient over all
+rows, and updates their parameters.
 
 Codes (small integers, so that one compiled function serves every network):
 
@@ -280,7 +282,9 @@ def run_steps(  # pragma: no cover - compiled
     for thread ``t``), then, between spin barriers on ``sync``, adds the gradients, checks and
     measures them, and applies the optimizer on its share of the parameters; the partial
     sums meet in ``shared`` (``L + 4`` slots a thread), so every thread takes the same
-    decisions. One thread (``n_threads = 1``) is the plain loop.
+    decisions. With ``split_first``, the first layer is split by units instead (see
+    :func:`_first_forward`, :func:`_first_backward`). One thread (``n_threads = 1``) is the
+    plain loop.
 
     Returns the number of steps taken; fewer than asked when a step's cost or gradient is
     not finite, so that the caller reports the divergence (its cost in ``cost_sum[1]``).
