@@ -48,7 +48,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from backprop._fused_kernels import _nonfinite_check, _sum_squares, adam, add_bias
+from backprop._fused_kernels import _nonfinite_check, _sum_squares, adam, add_bias, row_max
 
 ACT_IDENTITY, ACT_RELU, ACT_TANH, ACT_SIGMOID = 0, 1, 2, 3
 OUT_MSE, OUT_BCE, OUT_CE = 0, 1, 2
@@ -197,10 +197,7 @@ def _output(Z: Any, Y: Any, dZ: Any, losses: Any, code: int) -> None:  # pragma:
     t = Z.dtype.type
     for i in range(m):
         if code == OUT_CE:
-            mx = Z[i, 0]
-            for j in range(1, n):
-                if Z[i, j] > mx:
-                    mx = Z[i, j]
+            mx = row_max(Z, i)
             s = t(0)
             for j in range(n):
                 e = np.exp(Z[i, j] - mx)

@@ -37,14 +37,21 @@ def relu_backward(dA: Any, Z: Any, out: Any) -> None:  # pragma: no cover - comp
 
 
 @_jit
+def row_max(Z: Any, i: int) -> Any:  # pragma: no cover - compiled
+    """``max_j Z[i, j]`` (the shift that keeps ``e^z`` finite in a softmax)."""
+    mx = Z[i, 0]
+    for j in range(1, Z.shape[1]):
+        if Z[i, j] > mx:
+            mx = Z[i, j]
+    return mx
+
+
+@_jit
 def softmax(Z: Any, out: Any) -> None:  # pragma: no cover - compiled
     """Row-wise ``e^{z - max z} / Σ e^{z - max z}``, as ``Softmax.forward``."""
     m, n = Z.shape
     for i in range(m):
-        mx = Z[i, 0]
-        for j in range(1, n):
-            if Z[i, j] > mx:
-                mx = Z[i, j]
+        mx = row_max(Z, i)
         s = out.dtype.type(0)
         for j in range(n):
             e = np.exp(Z[i, j] - mx)
@@ -59,10 +66,7 @@ def softmax_xent(Y: Any, Z: Any, out: Any) -> None:  # pragma: no cover - compil
     """Per-row ``Σ_k y_k (logsumexp(z) - z_k)``, as ``value_from_logits``."""
     m, n = Z.shape
     for i in range(m):
-        mx = Z[i, 0]
-        for j in range(1, n):
-            if Z[i, j] > mx:
-                mx = Z[i, j]
+        mx = row_max(Z, i)
         s = out.dtype.type(0)
         for j in range(n):
             s += np.exp(Z[i, j] - mx)
