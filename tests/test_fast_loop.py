@@ -221,6 +221,27 @@ def test_blas_threads_the_loop_asks_for_and_the_setting_comes_back() -> None:
     assert _numba_blas_threads() == before  # restored on the way out of an error too
 
 
+def test_an_epoch_in_chunks_is_the_same_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long epochs run in several compiled calls (so that Ctrl-C is seen between them)."""
+    import backprop._fast_loop as fast_loop
+
+    whole, tr_whole, _ = _fit(True, monkeypatch, epochs=3)
+    calls: list[int] = []
+    real = fast_loop.CompiledLoop._steps
+
+    def counted(self: Any, tid: int, *args: Any) -> int:
+        calls.append(tid)
+        return real(self, tid, *args)
+
+    monkeypatch.setattr(fast_loop, "CHUNK_ROWS", 64)  # two batches of 32 a call
+    monkeypatch.setattr(fast_loop.CompiledLoop, "_steps", counted)
+    chunked, tr_chunked, used = _fit(True, monkeypatch, epochs=3)
+    assert used
+    assert calls.count(0) == 3 * 4  # 6 full batches: 3 calls, and the last batch: 1
+    np.testing.assert_array_equal(chunked.parameters, whole.parameters)
+    assert tr_chunked.history.loss == tr_whole.history.loss
+
+
 THREAD_CONFIGS = [
     {},
     {"weights": True, "alpha": 1e-2},

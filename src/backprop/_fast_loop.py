@@ -49,6 +49,10 @@ SPLIT_FIRST = 65_536
 """A first layer with at least this many weights is split by units between the threads
 (each reads only its share of ``W[1]``), the other layers by rows."""
 
+CHUNK_ROWS = 65_536
+"""Rows of full batches in one compiled call: between calls Python runs, and with it
+Ctrl-C (a compiled call does not look at signals)."""
+
 MIN_ROWS = 16
 """Each thread of the compiled loop takes at least this many rows of a batch."""
 
@@ -279,7 +283,13 @@ class CompiledLoop:
         cost_sum = np.zeros(2)
         counts = np.array([opt.t, 0], dtype=np.int64)
         samples = 0
-        for part, m in ((order[:full], batch_size), (order[full:], n - full)):
+        # Full batches in chunks of about CHUNK_ROWS rows (Python between the chunks sees
+        # Ctrl-C), then the last, shorter batch.
+        per_chunk = max(1, CHUNK_ROWS // batch_size) * batch_size
+        parts = [
+            (order[i : min(i + per_chunk, full)], batch_size) for i in range(0, full, per_chunk)
+        ]
+        for part, m in (*parts, (order[full:], n - full)):
             if m == 0 or part.size == 0:
                 continue
             As, dZ_a, dZ_b, Xb, Yb, losses, scratch = self._buffers(m)
