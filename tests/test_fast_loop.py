@@ -314,3 +314,39 @@ def test_helper_threads_live_for_one_fit(monkeypatch: pytest.MonkeyPatch) -> Non
         tr.fit(X, Y)  # batches of 48 rows on 3 threads, the last (6 rows) on one
         assert not any(t.name.startswith("backprop-") for t in threading.enumerate())
     assert seen == [2] * 6  # threads 1 and 2 alive through every epoch of each fit
+
+
+def test_a_failing_thread_ends_the_fit_with_its_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thread 1 raises: thread 0, waiting for it at a barrier, stops and the fit raises
+    the error instead of hanging (run in a thread so that a hang fails the test)."""
+    import threading
+
+    import backprop._fast_loop as fast_loop
+
+    monkeypatch.setenv("BACKPROP_THREADS", "2")
+    real = fast_loop.CompiledLoop._steps
+
+    def failing(self: Any, tid: int, *args: Any) -> int:
+        if tid == 1:
+            raise MemoryError("no room for thread 1")
+        return real(self, tid, *args)
+
+    monkeypatch.setattr(fast_loop.CompiledLoop, "_steps", failing)
+    X, Y, _ = _data()
+    net = backprop.Network([12, 40, 3], ["relu", "softmax"], "ce", seed=0)
+    trainer = backprop.Trainer(net, "adam", batch_size=32, epochs=2, seed=0)
+    raised: list[BaseException] = []
+
+    def fit() -> None:
+        try:
+            trainer.fit(X, Y)
+        except BaseException as exc:
+            raised.append(exc)
+
+    runner = threading.Thread(target=fit, daemon=True)
+    runner.start()
+    runner.join(timeout=60)
+    assert not runner.is_alive(), "the fit hung after a thread failed"
+    assert len(raised) == 1 and isinstance(raised[0], RuntimeError)
+    assert str(raised[0]) == "a training thread failed: MemoryError: no room for thread 1"
+    assert not any(t.name.startswith("backprop-") for t in threading.enumerate())

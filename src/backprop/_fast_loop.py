@@ -124,6 +124,7 @@ class _Helpers:
         self.control = np.zeros(16, np.int64)  # [0]: the number of the job posted last
         self.job: tuple[int, Any] = (0, None)
         self.wake = threading.Event()
+        self.error: BaseException | None = None
         self.threads = [
             threading.Thread(target=self._run, args=(tid,), daemon=True, name=f"backprop-{tid}")
             for tid in range(1, loop.n_threads)
@@ -143,7 +144,11 @@ class _Helpers:
                 return
             n_threads, head, tail = job
             if tid < n_threads:
-                loop._steps(tid, n_threads, head, *loop.views[tid - 1], tail)
+                try:
+                    loop._steps(tid, n_threads, head, *loop.views[tid - 1], tail)
+                except BaseException as exc:  # the others stop waiting, the fit raises it
+                    self.error = exc
+                    head[0][loop.k.ABORT] = 1
 
     def post(self, job: Any) -> None:
         """Hand a job to the helpers (``None``: stop)."""
@@ -314,6 +319,12 @@ class CompiledLoop:
                     assert helpers is not None
                     helpers.post((n_threads, head, tail))
                 done = self._steps(0, n_threads, head, self.gWs, self.gbs, tail)
+                if done < 0:  # a helper failed; the weights of this epoch are not to be used
+                    assert helpers is not None
+                    error, helpers.error = helpers.error, None
+                    raise RuntimeError(
+                        f"a training thread failed: {type(error).__name__}: {error}"
+                    ) from error
             finally:
                 if helpers is not None and helpers is not self.helpers:
                     helpers.close()

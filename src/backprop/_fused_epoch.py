@@ -53,6 +53,8 @@ from backprop._fused_kernels import _nonfinite_check, _sum_squares, adam, add_bi
 ACT_IDENTITY, ACT_RELU, ACT_TANH, ACT_SIGMOID = 0, 1, 2, 3
 OUT_MSE, OUT_BCE, OUT_CE = 0, 1, 2
 OPT_SGD, OPT_ADAM = 0, 1
+ABORT = 8
+"""Index of the flag in a ``sync`` array that a failing thread sets (its own cache line)."""
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 _X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
@@ -112,19 +114,23 @@ _yield = _call_without_arguments("sched_yield", ir.IntType(32), _POSIX)
 
 
 @_jit
-def _barrier(sync: Any, n_threads: int, generation: int) -> None:  # pragma: no cover
+def _barrier(sync: Any, n_threads: int, generation: int) -> bool:  # pragma: no cover
     """Wait until all ``n_threads`` have arrived at barrier number ``generation`` (1, 2, ...);
-    ``sync[0]`` counts arrivals (zero when the threads start)."""
+    ``sync[0]`` counts arrivals (zero when the threads start). False, at once, when
+    ``sync[ABORT]`` is set: a thread failed and will not come."""
     if n_threads == 1:
-        return
+        return True
     _fetch_add(sync, 0, np.int64(1))  # type: ignore[call-arg]
     target = generation * n_threads
     spins = 0
     while _load_acquire(sync, 0) < target:
+        if _load_acquire(sync, ABORT) != 0:
+            return False
         _pause()
         spins += 1
         if spins > 4000:  # a thread is not running (a busy machine): give up the core
             _yield()
+    return True
 
 
 @_jit
@@ -284,7 +290,8 @@ def run_steps(  # pragma: no cover - compiled
     plain loop.
 
     Returns the number of steps taken; fewer than asked when a step's cost or gradient is
-    not finite, so that the caller reports the divergence (its cost in ``cost_sum[1]``).
+    not finite, so that the caller reports the divergence (its cost in ``cost_sum[1]``);
+    -1 when another thread failed (``sync[ABORT]``).
     Thread 0 accumulates ``Σ_batches cost · Σw`` in ``cost_sum[0]`` and the per-layer
     ``‖dW[l]‖`` in ``norms``, sets ``counts[0]`` to the optimizer's step counter (``t0``
     on entry) and counts the batches taken in ``counts[1]`` (a batch of zero total weight
@@ -329,15 +336,18 @@ def run_steps(  # pragma: no cover - compiled
         _gather(X, Y, rows[r0:r1], r0, Xb, Yb)
         if split:  # the first layer, this thread's units, every row
             gen += 1
-            _barrier(sync, n_threads, gen)
+            if not _barrier(sync, n_threads, gen):
+                return -1
             _first_forward(Xb, Ws[0], bs[0], u0, u1, scratch[tid], As[0], acts[0])
             gen += 1
-            _barrier(sync, n_threads, gen)
+            if not _barrier(sync, n_threads, gen):
+                return -1
         mine[0] = _forward_backward(w, rows[r0:r1], m, r0, r1, wsum, 1 if split else 0, Ws,
                                     bs, gWs, gbs, As, dZ_a, dZ_b, Xb, Yb, losses, acts,
                                     out_code)  # fmt: skip
         gen += 1
-        _barrier(sync, n_threads, gen)
+        if not _barrier(sync, n_threads, gen):
+            return -1
         # this thread's share of the parameters: dW = ΣdW_t (+ l2 W), checked and measured
         # in the same pass, layer by layer (W, then b); the first layer's needs no adding
         c = params.dtype.type(l2)
@@ -373,7 +383,8 @@ def run_steps(  # pragma: no cover - compiled
         mine[2 + L] = sq_w
         mine[3 + L] = sq_grad
         gen += 1
-        _barrier(sync, n_threads, gen)
+        if not _barrier(sync, n_threads, gen):
+            return -1
         total, check, sq_all, sq_grad = 0.0, 0.0, 0.0, 0.0
         for k in range(n_threads):
             total += shared[k * slot]
@@ -402,7 +413,8 @@ def run_steps(  # pragma: no cover - compiled
             _optimizer_step(params[a0:a1], g, opt_code, t0 + taken, lr, h, state0[a0:a1],
                             state1[a0:a1], state2[a0:a1])  # fmt: skip
         gen += 1
-        _barrier(sync, n_threads, gen)  # every share updated before the next forward
+        if not _barrier(sync, n_threads, gen):  # every share updated before the next forward
+            return -1
         if tid == 0:
             cost_sum[0] += cost * wsum
             counts[1] += 1
