@@ -350,3 +350,73 @@ def test_a_failing_thread_ends_the_fit_with_its_error(monkeypatch: pytest.Monkey
     assert len(raised) == 1 and isinstance(raised[0], RuntimeError)
     assert str(raised[0]) == "a training thread failed: MemoryError: no room for thread 1"
     assert not any(t.name.startswith("backprop-") for t in threading.enumerate())
+
+
+@pytest.mark.parametrize(
+    "threads,split", [(1, False), (2, False), (3, False), (2, True), (3, True)]
+)
+@pytest.mark.parametrize(
+    "acts,loss,weights,alpha",
+    [
+        (("relu", "tanh", "softmax"), "categorical_crossentropy", False, 0.0),
+        (("sigmoid", "identity", "sigmoid"), "binary_crossentropy", True, 0.3),
+        (("tanh", "relu", "identity"), "mean_squared_error", True, 0.0),
+    ],
+)
+def test_compiled_gradient_against_pytorch_and_finite_differences(
+    acts: tuple[str, ...], loss: str, weights: bool, alpha: float, threads: int, split: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The gradient the compiled loop computes (one batch of 96 rows, one SGD step, after
+    which ``net.grad`` holds it), on 1 to 3 threads, with and without the first-layer split,
+    against PyTorch autograd and fourth-order central differences of the cost, float64."""
+    from test_network import torch_cost
+
+    import backprop._fast_loop as fast_loop
+
+    monkeypatch.setenv("BACKPROP_THREADS", str(threads))
+    monkeypatch.setattr(fast_loop, "SPLIT_FIRST", 1 if split else 10**12)
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((96, 7))
+    Y = np.eye(4)[rng.integers(0, 4, 96)]
+    if loss == "mean_squared_error":
+        Y = rng.standard_normal((96, 4))
+    w = rng.uniform(0.5, 2.0, 96) if weights else None
+    net = backprop.Network([7, 9, 6, 4], list(acts), loss, seed=2)
+    start = net.parameters.copy()
+    used: list[bool] = []
+    real = CompiledLoop.create
+
+    def create(*args: Any, **kw: Any) -> CompiledLoop | None:
+        loop = real(*args, **kw)
+        used.append(loop is not None)
+        return loop
+
+    monkeypatch.setattr(training.CompiledLoop, "create", staticmethod(create))
+    tr = backprop.Trainer(net, "sgd", learning_rate=1e-3, batch_size=96, epochs=1,
+                          shuffle=False, alpha=alpha, tol=0.0)  # fmt: skip
+    tr.fit(X, Y, sample_weight=w)
+    compiled = net.grad.copy()
+    assert used == [True]
+    np.testing.assert_allclose(net.parameters, start - 1e-3 * compiled, rtol=0, atol=1e-15)
+    net.parameters[...] = start  # the gradient is the one at the starting point
+    l2 = alpha / (96.0 if w is None else float(w.sum()))
+    _, Ws, bs = torch_cost(net, X, Y, w, l2)
+    reference = np.concatenate(
+        [t.grad.numpy().ravel() for pair in zip(Ws, bs, strict=True) for t in pair]
+    )
+    np.testing.assert_allclose(compiled, reference, rtol=1e-10, atol=1e-13)
+    h = 1e-4  # central differences, fourth order, on 25 coordinates
+
+    def J(k: int, delta: float) -> float:
+        net.parameters[k] = start[k] + delta
+        return net.cost(X, Y, w, l2=l2)
+
+    for k in rng.choice(net.n_params, 25, replace=False):
+        numeric = (8 * (J(k, h) - J(k, -h)) - (J(k, 2 * h) - J(k, -2 * h))) / (12 * h)
+        net.parameters[k] = start[k]
+        assert abs(numeric - compiled[k]) <= 1e-7 * max(1.0, abs(numeric)), (
+            k,
+            numeric,
+            compiled[k],
+        )
