@@ -145,7 +145,7 @@ class _Helpers:
             n_threads, head, tail = job
             if tid < n_threads:
                 try:
-                    loop._steps(tid, n_threads, head, *loop.views[tid - 1], tail)
+                    loop._steps(tid, n_threads, head, *loop.views[tid], tail)
                 except BaseException as exc:  # the others stop waiting, the fit raises it
                     self.error = exc
                     head[0][loop.k.ABORT] = 1
@@ -183,20 +183,19 @@ class CompiledLoop:
         self.out_code = _OUTPUT[type(net.loss)]
         self.Ws = List([d.W for d in dense])
         self.bs = List([d.b for d in dense])
-        self.gWs = List([d.grads["W"] for d in dense])
-        self.gbs = List([d.grads["b"] for d in dense])
         starts = np.array([sl.start for sl in net.slices], dtype=np.intp)
         self.starts, self.stops = starts, starts + [d.n_in * d.n_out for d in dense]
         self.ends = starts + [d.n_out * (d.n_in + 1) for d in dense]
         self.n_threads = n_threads
         # a wide first layer is split by units between the threads (see run_steps)
-        self.split_first = dense[0].n_in * dense[0].n_out >= SPLIT_FIRST and len(dense) > 1
-        # threads 1, 2, ...: the gradient of their rows, and the layers' views into it
+        self.split_first = dense[0].n_in * dense[0].n_out >= SPLIT_FIRST
+        # the gradient of each thread's rows: thread 0's in net.grad, the others' in
+        # grad_others; views[tid] are the layers' dW, db views into it
         self.grad_others = np.zeros((n_threads - 1, net.n_params), dtype)
         self.views = [
             (List([g[a:b].reshape(d.n_out, d.n_in) for d, a, b in zip(dense, starts, self.stops, strict=True)]),
              List([g[b:e] for b, e in zip(self.stops, self.ends, strict=True)]))
-            for g in self.grad_others
+            for g in (net.grad, *self.grad_others)
         ]  # fmt: skip
         self.buffers: dict[int, tuple[Any, ...]] = {}
         self.helpers: _Helpers | None = None
@@ -279,8 +278,8 @@ class CompiledLoop:
         """One pass over ``order`` in batches of ``batch_size`` (the last may be smaller).
 
         Returns ``(Σ cost · Σw, batches taken, samples taken, diverged)`` where
-        ``diverged`` is the non-finite cost (or ``nan`` for a non-finite gradient) of the
-        step that stopped the epoch, else ``None``; that step's update is not applied.
+        ``diverged`` is the cost of the step that stopped the epoch (not finite, or finite
+        with a non-finite gradient), else ``None``; that step's update is not applied.
         """
         net, opt = self.net, self.opt
         n = order.size
@@ -318,7 +317,7 @@ class CompiledLoop:
                 if n_threads > 1:
                     assert helpers is not None
                     helpers.post((n_threads, head, tail))
-                done = self._steps(0, n_threads, head, self.gWs, self.gbs, tail)
+                done = self._steps(0, n_threads, head, *self.views[0], tail)
                 if done < 0:  # a helper failed; the weights of this epoch are not to be used
                     assert helpers is not None
                     error, helpers.error = helpers.error, None

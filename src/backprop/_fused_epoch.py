@@ -404,12 +404,11 @@ def run_steps(  # pragma: no cover - compiled
                     sq += shared[k * slot + 1 + l]
                 norms[l] += np.sqrt(sq)
         taken += 1
+        gnorm = np.sqrt(sq_grad)
         for a0, a1 in ((f0, f1), (b0, b1), (p0, p1)):
             g = grad[a0:a1]
-            if clip_norm > 0:
-                gnorm = np.sqrt(sq_grad)
-                if gnorm > clip_norm:
-                    _scale(g, g.dtype.type(clip_norm / gnorm))
+            if clip_norm > 0 and gnorm > clip_norm:
+                _scale(g, g.dtype.type(clip_norm / gnorm))
             _optimizer_step(params[a0:a1], g, opt_code, t0 + taken, lr, h, state0[a0:a1],
                             state1[a0:a1], state2[a0:a1])  # fmt: skip
         gen += 1

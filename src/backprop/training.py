@@ -814,17 +814,14 @@ class Trainer:
         n_dense = net.n_layers
         gather = _BatchGather(X, Y)
         stats = _GradStats(net)
-        in_order = np.arange(n)
         for _ in range(self.epochs):
             lr = self.schedule(self.epoch, self.learning_rate, self.samples_seen)
             opt.learning_rate = lr
             order = self.rng.permutation(n) if self.shuffle else None
-            total = 0.0
             norms = np.zeros(n_dense)
-            n_batches = 0
             if fast is not None:
                 check_real("learning_rate", lr, low=0.0, what="a non-negative finite float")
-                rows = order if order is not None else in_order
+                rows = order if order is not None else np.arange(n)
                 total, n_batches, seen, bad = fast.epoch(rows, bs, lr, norms)
                 self.samples_seen += seen
                 if bad is not None:
