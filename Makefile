@@ -1,4 +1,4 @@
-# backprop: the two quick-start commands are `make demo` and `make test`.
+# deltaprop: the two quick-start commands are `make demo` and `make test`.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -20,7 +20,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	@touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(BIN)/backprop demo
+	$(BIN)/deltaprop demo
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests bench examples
@@ -34,7 +34,7 @@ pytest: $(VENV)/.installed-test
 
 test: lint typecheck pytest
 
-# The peers race: backprop, plain NumPy, scikit-learn, PyTorch eager, JAX jit and lax.scan
+# The peers race: deltaprop, plain NumPy, scikit-learn, PyTorch eager, JAX jit and lax.scan
 # (a missing peer is reported as missing). BENCH_ARGS="--cases large --rounds 7" narrows it.
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m pip install -q -e ".[bench]" || true

@@ -41,7 +41,7 @@ import numpy as np
 
 LAUNCHER_VARS = (
     "PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK",
-    "MV2_COMM_WORLD_SIZE", "MV2_COMM_WORLD_RANK", "PMIX_RANK", "BACKPROP_DISTRIBUTED",
+    "MV2_COMM_WORLD_SIZE", "MV2_COMM_WORLD_RANK", "PMIX_RANK", "DELTAPROP_DISTRIBUTED",
 )  # fmt: skip
 
 
@@ -80,8 +80,8 @@ class TimedCommunicator:
 
 
 def worker(args: argparse.Namespace) -> None:
-    from backprop import Callback, Network, Trainer
-    from backprop.distributed import get_communicator, is_root
+    from deltaprop import Callback, Network, Trainer
+    from deltaprop.parallel.mpi import get_communicator, is_root
 
     mpi = get_communicator("auto")
     comm = None if mpi is None else TimedCommunicator(mpi)
@@ -136,7 +136,7 @@ def find_mpiexec() -> str:
     here = Path(sys.executable).parent / "mpiexec"
     found = str(here) if here.exists() else shutil.which("mpiexec")
     if found is None:
-        sys.exit("mpiexec not found: pip install 'backprop[mpi]' (or load your site's MPI)")
+        sys.exit("mpiexec not found: pip install 'deltaprop[mpi]' (or load your site's MPI)")
     return found
 
 
@@ -172,7 +172,7 @@ def main() -> None:
         return
     sizes = "-".join(map(str, [args.features, *args.hidden, args.classes]))
     print(
-        f"backprop data-parallel scaling: {args.rows} × {args.features}, network {sizes}, "
+        f"deltaprop data-parallel scaling: {args.rows} × {args.features}, network {sizes}, "
         f"Adam, global batch {args.batch_size}, {args.dtype}; median of {args.epochs} "
         f"epochs after a warm-up, median of {args.rounds} interleaved rounds; "
         f"{os.cpu_count()} CPUs"

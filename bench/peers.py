@@ -1,4 +1,4 @@
-"""The systems the benchmark races: backprop and its peers, each training the same network.
+"""The systems the benchmark races: deltaprop and its peers, each training the same network.
 
 Every system trains a ReLU multilayer perceptron with a softmax cross-entropy output and
 Adam (``lr=1e-3``, ``β=(0.9, 0.999)``, ``ε=1e-8``, no weight decay), in float32, with the
@@ -109,18 +109,18 @@ def _he_init(rng: np.random.Generator, sizes: list[int]) -> list[tuple[np.ndarra
 
 
 # ---------------------------------------------------------------------------------------
-# backprop
+# deltaprop
 # ---------------------------------------------------------------------------------------
 class Backprop(System):
-    """``backprop.Trainer`` with ``Network(dtype="float32")``."""
+    """``deltaprop.Trainer`` with ``Network(dtype="float32")``."""
 
-    name = "backprop"
+    name = "deltaprop"
 
     def __init__(self, case: Case) -> None:
         super().__init__(case)
-        import backprop
+        import deltaprop
 
-        self.bp = backprop
+        self.bp = deltaprop
 
     def prepare(self, seed: int) -> None:
         c = self.case

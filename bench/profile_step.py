@@ -1,4 +1,4 @@
-"""Where one training step of backprop goes: the breakdown behind bench/PROFILE.md.
+"""Where one training step of deltaprop goes: the breakdown behind bench/PROFILE.md.
 
 Usage::
 
@@ -17,7 +17,7 @@ one (median of many repetitions, in µs), on the trained network's real shapes:
 ``step``        the whole loop body as the trainer runs it (one epoch / number of steps)
 
 ``elementwise + Python`` is then ``forward + backward - gemm``. The script runs against
-whatever ``backprop`` is importable (``PYTHONPATH=... python bench/profile_step.py`` profiles
+whatever ``deltaprop`` is importable (``PYTHONPATH=... python bench/profile_step.py`` profiles
 another checkout): it uses the preallocated buffers and ``_fused`` where they exist.
 """
 
@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import gemm_shapes_time, make_cases
 
-import backprop
+import deltaprop
 
 
 def _median_us(f: Callable[[], object], reps: int) -> float:
@@ -53,8 +53,8 @@ def _median_us(f: Callable[[], object], reps: int) -> float:
 def profile(name: str) -> dict[str, float]:
     case = make_cases()[name]()
     X, Y, bs = case.X, case.Y, case.batch_size
-    net = backprop.Network(case.sizes, "relu", "ce", dtype="float32", seed=0)
-    tr = backprop.Trainer(net, "adam", learning_rate=1e-3, batch_size=bs, epochs=1, tol=0.0,
+    net = deltaprop.Network(case.sizes, "relu", "ce", dtype="float32", seed=0)
+    tr = deltaprop.Trainer(net, "adam", learning_rate=1e-3, batch_size=bs, epochs=1, tol=0.0,
                           n_iter_no_change=10**9, seed=0)  # fmt: skip
     tr.fit(X, Y)  # warm: buffers, kernels, optimizer state
     steps = X.shape[0] // bs
@@ -64,7 +64,7 @@ def profile(name: str) -> dict[str, float]:
     opt = tr.optimizer
     out: dict[str, float] = {}
     if new:
-        from backprop.training import _BatchGather, _GradStats
+        from deltaprop.train.trainer import _BatchGather, _GradStats
 
         gather = _BatchGather(X, Y)
         Xb, Yb = gather(idx)
@@ -105,7 +105,7 @@ def main() -> None:
     names = sys.argv[1:] or ["large", "digits", "deep", "batch32", "fixed"]
     keys = ["step", "gemm", "forward", "backward", "elementwise+python", "optimizer",
             "checks", "gather", "loop overhead"]  # fmt: skip
-    print(f"backprop from {Path(backprop.__file__).parent}  (µs per step, medians)")
+    print(f"deltaprop from {Path(deltaprop.__file__).parent}  (µs per step, medians)")
     print(f"{'case':<9}" + "".join(f"{k:>20}" for k in keys))
     for name in names:
         res = profile(name)

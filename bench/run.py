@@ -1,4 +1,4 @@
-"""Race backprop against its peers on the same networks and data, in one run.
+"""Race deltaprop against its peers on the same networks and data, in one run.
 
 Usage::
 
@@ -9,8 +9,8 @@ Usage::
 For each case every available system trains the same network on the same data; the
 systems are interleaved (a different order in every round) and each round is repeated, and
 the median over the rounds is reported, after one warm-up round that is not counted (JIT
-compilation, caches). Printed per system: samples per second, the ratio to backprop (above
-1 is faster than backprop), the ratio to a plain NumPy implementation, the fraction of the
+compilation, caches). Printed per system: samples per second, the ratio to deltaprop (above
+1 is faster than deltaprop), the ratio to a plain NumPy implementation, the fraction of the
 GEMM floor, peak memory and the test accuracy.
 
 The GEMM floor is measured in the same run, two ways:
@@ -26,7 +26,7 @@ The GEMM floor is measured in the same run, two ways:
 Peak memory is measured in a separate process per system (``--probe-memory``): the high-water
 mark of the resident set during construction and one epoch of training, over the resident
 set after the data are made and the system's package is imported and its compiled code
-loaded (torch's and JAX's libraries; for backprop numba and its cached kernels, whose loader
+loaded (torch's and JAX's libraries; for deltaprop numba and its cached kernels, whose loader
 takes ~40 MiB once per process). JAX's compilation of the model is per model and counts.
 
 Data: the 784-feature cases use a synthetic ``make_classification`` set (784 features, 10
@@ -54,7 +54,7 @@ import itertools
 
 from peers import SYSTEMS, Case, Missing, System
 
-BASELINE = "backprop"
+BASELINE = "deltaprop"
 REFERENCE = "numpy-plain"
 ACCURACY_SLACK = 0.05  # a system is "comparable" within 5 points of the best accuracy
 
@@ -160,7 +160,7 @@ def gemm_shapes_time(case: Case, steps: int = 20) -> float:
 # peak memory, one process per system
 # ---------------------------------------------------------------------------------------
 _IMPORTS = {
-    "backprop": "backprop._fused_kernels",  # numba too: a library import, as torch's
+    "deltaprop": "deltaprop.core.kernels",  # numba too: a library import, as torch's
     "numpy-plain": "numpy",
     "scikit-learn": "sklearn.neural_network",
     "pytorch-eager": "torch",
@@ -186,19 +186,19 @@ def probe_memory(case_name: str, system: str) -> None:
     try:
         module = importlib.import_module(_IMPORTS[system])
     except ImportError:
-        if system != "backprop":
+        if system != "deltaprop":
             print(json.dumps({"peak_mib": None}))
             return
-        module = importlib.import_module("backprop")  # without numba, or an older backprop
+        module = importlib.import_module("deltaprop")  # without numba, or an older deltaprop
     if hasattr(module, "relu_backward"):  # numba's loader starts on the first kernel call
         # numba's machine code serves every network size (JAX compiles per shape): loading
         # it is a one-off of the library, like importing torch, so a tiny network trains
         # first, in float32 as the case does, and the probe measures what the case adds.
-        import backprop
+        import deltaprop
 
         Xw = np.zeros((8, 4), np.float32)
-        tiny = backprop.Network([4, 2048, 2], "relu", "categorical_crossentropy", dtype="float32")
-        backprop.Trainer(tiny, "adam", batch_size=4, epochs=1).fit(
+        tiny = deltaprop.Network([4, 2048, 2], "relu", "categorical_crossentropy", dtype="float32")
+        deltaprop.Trainer(tiny, "adam", batch_size=4, epochs=1).fit(
             Xw, np.eye(2, dtype=np.float32)[[0, 1] * 4]
         )
     with open("/proc/self/clear_refs", "w") as f:  # reset VmHWM to the current RSS
@@ -274,7 +274,7 @@ def report(res: dict) -> str:  # type: ignore[type-arg]
         f"== {res['case']}: {res['description']}",
         f"   GEMM {res['gemm_gflops']:.0f} GFLOP/s (1024³ sgemm);  floor(peak) "
         f"{res['floor_peak']:,.0f} samples/s;  floor(shapes) {res['floor_shapes']:,.0f} samples/s",
-        f"   {'system':<15}{'samples/s':>11}{'µs/step':>9}{'±':>5}{'vs backprop':>12}"
+        f"   {'system':<15}{'samples/s':>11}{'µs/step':>9}{'±':>5}{'vs deltaprop':>12}"
         f"{'vs numpy':>9}{'floor(peak)':>12}{'floor(shapes)':>14}{'peak MiB':>9}{'accuracy':>10}",
     ]
     for name, v in sorted(sps.items(), key=lambda kv: -kv[1]):
@@ -298,7 +298,7 @@ def report(res: dict) -> str:  # type: ignore[type-arg]
             rival = max(others, key=lambda n: others[n])
             verdict = "fastest" if base > others[rival] else "NOT fastest"
             lines.append(
-                f"   backprop is {verdict}: {base / others[rival]:.2f}× the best peer ({rival})"
+                f"   deltaprop is {verdict}: {base / others[rival]:.2f}× the best peer ({rival})"
             )
     return "\n".join(lines)
 
@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.probe_memory:
         probe_memory(*args.probe_memory)
         return 0
-    print(f"backprop bench: {os.cpu_count()} CPUs, numpy {np.__version__}, rounds={args.rounds}")
+    print(f"deltaprop bench: {os.cpu_count()} CPUs, numpy {np.__version__}, rounds={args.rounds}")
     results = []
     for name in args.cases:
         res = race(cases[name](), args.systems, args.rounds, not args.no_memory)

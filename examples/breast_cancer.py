@@ -9,7 +9,7 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from backprop import Network, gradcheck, gradient_descent
+from deltaprop import Network, gradcheck, gradient_descent
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from backprop.activations import ACTIVATIONS, get_activation
+from deltaprop.core.activations import ACTIVATIONS, get_activation
 
 TORCH = {
     "identity": lambda z: z,

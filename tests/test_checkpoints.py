@@ -1,5 +1,5 @@
 """Checkpoints: every N epochs, atomic, resumed to exactly the uninterrupted weights,
-also after a real SIGKILL (backprop.checkpoints)."""
+also after a real SIGKILL (deltaprop.io.checkpoints)."""
 
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backprop import Callback, Network, Trainer, get_optimizer
-from backprop.checkpoints import Checkpoint, load_checkpoint, resume, save_checkpoint
-from backprop.persistence import (
+from deltaprop import Callback, Network, Trainer, get_optimizer
+from deltaprop.io.checkpoints import Checkpoint, load_checkpoint, resume, save_checkpoint
+from deltaprop.io.persistence import (
     ModelFileError,
     load,
     save,
 )
-from backprop.schedules import get_schedule
+from deltaprop.optim.schedules import get_schedule
 from tests.filetools import retensor, rewrite, split_file
 
 
@@ -213,10 +213,10 @@ CHILD = textwrap.dedent(
     """
     import os, signal, sys
     import numpy as np
-    from backprop import Callback, Network, Trainer, get_optimizer
-    from backprop.checkpoints import Checkpoint, resume
-    from backprop.persistence import save
-    from backprop.schedules import get_schedule
+    from deltaprop import Callback, Network, Trainer, get_optimizer
+    from deltaprop.io.checkpoints import Checkpoint, resume
+    from deltaprop.io.persistence import save
+    from deltaprop.optim.schedules import get_schedule
 
     mode, ckpt, out = sys.argv[1:4]
     rng = np.random.default_rng(0)

@@ -1,8 +1,8 @@
-"""The ``backprop`` command, run as a user runs it: subprocesses on real files.
+"""The ``deltaprop`` command, run as a user runs it: subprocesses on real files.
 
-Each subcommand runs once as a subprocess (``python -m backprop`` and the installed
-``backprop`` script); the many bad-input cases and the file-policy cases call
-:func:`backprop.cli.main` in-process, which is the same code without the interpreter's
+Each subcommand runs once as a subprocess (``python -m deltaprop`` and the installed
+``deltaprop`` script); the many bad-input cases and the file-policy cases call
+:func:`deltaprop.app.cli.main` in-process, which is the same code without the interpreter's
 start-up time.
 """
 
@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backprop.cli import DEMO_MARKER, main
-from backprop.persistence import load
+from deltaprop.app.cli import DEMO_MARKER, main
+from deltaprop.io.persistence import load
 from tests.test_report import check_png
 
 DATA = Path(__file__).parent / "data"
 PENGUINS = DATA / "penguins.csv"
-SCRIPT = Path(sys.executable).parent / "backprop"
+SCRIPT = Path(sys.executable).parent / "deltaprop"
 FAST = ["--epochs", "8", "--quiet"]
 # Without pyarrow a Parquet file is refused in one line; with it, this 4-byte file is broken.
 PARQUET_MESSAGE = (
@@ -40,7 +40,7 @@ PARQUET_MESSAGE = (
 
 
 def command(*args: str | Path, script: bool = False) -> list[str]:
-    head = [str(SCRIPT)] if script else [sys.executable, "-m", "backprop"]
+    head = [str(SCRIPT)] if script else [sys.executable, "-m", "deltaprop"]
     return [*head, *map(str, args)]
 
 
@@ -48,7 +48,7 @@ def run_all(
     commands: Sequence[Sequence[str]], cwd: Path, timeout: float = 180
 ) -> list[subprocess.CompletedProcess[str]]:
     """Run the commands concurrently (each one starts its own interpreter)."""
-    env = {**os.environ, "COLUMNS": "120", "BACKPROP_DISTRIBUTED": "0"}
+    env = {**os.environ, "COLUMNS": "120", "DELTAPROP_DISTRIBUTED": "0"}
     procs = [
         subprocess.Popen(
             c, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -70,7 +70,7 @@ def one_line_error(
     assert "Traceback" not in err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
-    assert lines[0].startswith("backprop: error: ")
+    assert lines[0].startswith("deltaprop: error: ")
     return lines[0]
 
 
@@ -92,7 +92,7 @@ def load_quietly(path: Path) -> object:
 # ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``python -m backprop train`` on the CSV with numbers, categories and missing values."""
+    """``python -m deltaprop train`` on the CSV with numbers, categories and missing values."""
     work = tmp_path_factory.mktemp("cli")
     shutil.copy(PENGUINS, work / "penguins.csv")
     (result,) = run_all(
@@ -193,7 +193,7 @@ def test_model_outputs_in_process(trained: Path, capsys: pytest.CaptureFixture[s
     """Predictions on standard output, the metrics table, and the ONNX file's outputs."""
     import onnxruntime as ort
 
-    from backprop.cli import _features, _load_estimator
+    from deltaprop.app.cli import _features, _load_estimator
 
     model = trained / "run" / "model.safetensors"
     code, text, _ = call(capsys, "predict", model, PENGUINS)
@@ -257,7 +257,7 @@ def test_every_subcommand_has_help_with_examples(
     capsys: pytest.CaptureFixture[str], sub: str
 ) -> None:
     code, out, _ = call(capsys, sub, "--help")
-    assert code == 0 and "examples:" in out and f"backprop {sub}" in out
+    assert code == 0 and "examples:" in out and f"deltaprop {sub}" in out
 
 
 def test_no_subcommand_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -367,7 +367,7 @@ def test_demo_overwrites_only_its_own_folder(
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     code, _, err = call(capsys, *args, "--out", out)
-    assert "was not written by 'backprop demo'; use --force" in one_line_error((code, err))
+    assert "was not written by 'deltaprop demo'; use --force" in one_line_error((code, err))
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
     fresh = tmp_path / "fresh"
     assert call(capsys, *args, "--out", fresh)[0] == 0
@@ -477,8 +477,8 @@ def test_checkpoint_and_resume_continue_the_same_run(
 def test_inspect_json_and_a_bare_network(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from backprop import Network
-    from backprop.persistence import save
+    from deltaprop import Network
+    from deltaprop.io.persistence import save
 
     save(
         Network([3, 4, 2], "tanh", "categorical_crossentropy", seed=0, batch_norm=True),
@@ -514,7 +514,7 @@ def test_mpiexec_two_ranks_train_like_one_process(tmp_path: Path) -> None:
         mpiexec = Path(shutil.which("mpiexec") or "mpiexec")
     args = ["train", str(PENGUINS), "--target", "species", "--epochs", "4", "--quiet"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    env.pop("BACKPROP_DISTRIBUTED", None)
+    env.pop("DELTAPROP_DISTRIBUTED", None)
     mpi = subprocess.run(
         [str(mpiexec), "-n", "2", *command(*args, "--out", "mpi", script=True)],
         cwd=tmp_path,
@@ -557,8 +557,8 @@ def test_tiny_table_missing_targets_and_identifier_columns(
 def test_model_trained_in_python_without_preprocessing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from backprop import MLPRegressor
-    from backprop.persistence import save
+    from deltaprop import MLPRegressor
+    from deltaprop.io.persistence import save
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60)})

@@ -1,4 +1,4 @@
-"""backprop.csv_shards: each MPI rank parses its share of a CSV file's lines.
+"""deltaprop.app.csv_shards: each MPI rank parses its share of a CSV file's lines.
 
 The ranks are simulated in one process: one thread per rank, and an ``allgather`` that
 pickles what each rank sends, as mpi4py does. Every frame is compared with
@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backprop import csv_shards
-from backprop.csv_shards import byte_range, merge_pieces, read_piece
-from backprop.tabular import CSVSyntaxError, DataError, read_table
+from deltaprop.app import csv_shards
+from deltaprop.app.csv_shards import byte_range, merge_pieces, read_piece
+from deltaprop.app.tabular import CSVSyntaxError, DataError, read_table
 
 SIZES = (1, 2, 3, 7)
 DATA = Path(__file__).parent / "data"
@@ -38,7 +38,7 @@ class _Hub:
 
 
 class FakeComm:
-    """The parts of :class:`backprop.distributed.MPICommunicator` that reading uses."""
+    """The parts of :class:`deltaprop.parallel.mpi.MPICommunicator` that reading uses."""
 
     def __init__(self, hub: _Hub, rank: int, size: int) -> None:
         self.hub, self.rank, self.size = hub, rank, size

@@ -1,4 +1,4 @@
-"""Data-parallel training over MPI (backprop.distributed).
+"""Data-parallel training over MPI (deltaprop.parallel.mpi).
 
 The tests marked ``mpi`` start real MPI jobs (``mpiexec -n 2 python -m mpi4py ...``) of the
 scripts in ``tests/mpi_scripts/``: training with a global batch ``B`` on 2 ranks gives the
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from backprop.distributed import (
+from deltaprop.parallel.mpi import (
     ENV_SWITCH,
     abort_on_error,
     even_share,
@@ -231,7 +231,7 @@ def test_each_rank_parses_its_share_of_a_csv_file(tmp_path: Path) -> None:
 
     import pandas as pd
 
-    from backprop.tabular import read_table
+    from deltaprop.app.tabular import read_table
 
     rng = np.random.default_rng(0)
     good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
@@ -357,13 +357,15 @@ def test_bad_mode_and_env_switch_are_named(no_launcher: pytest.MonkeyPatch) -> N
     ):
         get_communicator("yes")  # type: ignore[arg-type]
     no_launcher.setenv(ENV_SWITCH, "maybe")
-    with pytest.raises(ValueError, match=r"BACKPROP_DISTRIBUTED must be 1, 0 or auto.*'maybe'"):
+    with pytest.raises(ValueError, match=r"DELTAPROP_DISTRIBUTED must be 1, 0 or auto.*'maybe'"):
         get_communicator()
 
 
 def test_missing_mpi4py_says_what_to_install(no_launcher: pytest.MonkeyPatch) -> None:
     no_launcher.setitem(sys.modules, "mpi4py", None)  # makes `import mpi4py` fail
-    with pytest.raises(ImportError, match=r"pip install 'backprop\[mpi\]'.*BACKPROP_DISTRIBUTED=0"):
+    with pytest.raises(
+        ImportError, match=r"pip install 'deltaprop\[mpi\]'.*DELTAPROP_DISTRIBUTED=0"
+    ):
         get_communicator(True)
     no_launcher.setenv("PMI_SIZE", "2")  # launched with 2 processes: never silently alone
     with pytest.raises(ImportError, match="needs mpi4py"):
@@ -374,7 +376,7 @@ def test_auto_does_not_import_mpi4py_outside_a_launcher() -> None:
     code = textwrap.dedent(
         """
         import sys
-        from backprop.distributed import get_communicator, is_root
+        from deltaprop.parallel.mpi import get_communicator, is_root
         assert get_communicator("auto") is None and is_root()
         assert "mpi4py" not in sys.modules, "mpi4py was imported"
         """
@@ -392,8 +394,8 @@ def test_forced_communicator_of_one_process() -> None:
     code = textwrap.dedent(
         """
         import numpy as np
-        from backprop import Network, Trainer
-        from backprop.distributed import get_communicator
+        from deltaprop import Network, Trainer
+        from deltaprop.parallel.mpi import get_communicator
         comm = get_communicator(True)
         assert (comm.rank, comm.size, comm.is_root) == (0, 1, True), comm
         assert comm.split(5) == slice(0, 5)

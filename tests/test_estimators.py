@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from backprop import MLPClassifier, MLPRegressor
+from deltaprop import MLPClassifier, MLPRegressor
 
 CHECKED = [
     MLPClassifier(max_iter=100),
@@ -342,7 +342,7 @@ def test_bad_parameters_are_named() -> None:
 
 
 def test_divergence_message_through_the_estimator() -> None:
-    from backprop import DivergenceError
+    from deltaprop import DivergenceError
 
     rng = np.random.default_rng(0)
     X = rng.normal(scale=100, size=(200, 4))
@@ -354,7 +354,7 @@ def test_divergence_message_through_the_estimator() -> None:
 
 
 def test_fit_resumes_from_a_checkpoint_to_the_uninterrupted_weights(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from backprop import Callback, Checkpoint
+    from deltaprop import Callback, Checkpoint
 
     X_tr, _, y_tr, _ = _digits()
     kw = {"hidden_layer_sizes": (16,), "max_iter": 8, "tol": 0.0, "random_state": 0,

@@ -11,10 +11,10 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from backprop import Network
-from backprop.activations import Activation
-from backprop.export.onnx import DEFAULT_OPSET, export_onnx
-from backprop.persistence import load, save
+from deltaprop import Network
+from deltaprop.core.activations import Activation
+from deltaprop.export.onnx import DEFAULT_OPSET, export_onnx
+from deltaprop.io.persistence import load, save
 from tests.conftest import ALL_ACTIVATIONS
 
 ACTIVATIONS = [*ALL_ACTIVATIONS, "exp"]
@@ -166,7 +166,7 @@ def test_classifier_exports_probabilities(
 
 
 def test_real_estimators(tmp_path: Path) -> None:
-    from backprop.estimators import MLPClassifier, MLPRegressor
+    from deltaprop.sklearn.estimators import MLPClassifier, MLPRegressor
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(80, 4))

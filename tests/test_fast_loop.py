@@ -1,4 +1,4 @@
-"""The compiled mini-batch loop (backprop._fast_loop, backprop._fused_epoch) against the
+"""The compiled mini-batch loop (deltaprop.fast.loop, deltaprop.fast.epoch) against the
 Python loop of Trainer._fit_sgd: the same steps, the same history, the same errors."""
 
 from __future__ import annotations
@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-import backprop
-from backprop import _fused, training
-from backprop._fast_loop import CompiledLoop
-from backprop.training import Callback, DivergenceError
+import deltaprop
+from deltaprop.core import fused as _fused
+from deltaprop.fast.loop import CompiledLoop
+from deltaprop.train import trainer as training
+from deltaprop.train.trainer import Callback, DivergenceError
 
 pytest.importorskip("numba")
 
@@ -33,7 +34,7 @@ def _data(n: int = 203, d: int = 12, k: int = 3, seed: int = 0) -> tuple[np.ndar
 def _fit(compiled: bool, monkeypatch: pytest.MonkeyPatch, *, sizes=(12, 40, 30, 3),
          acts: Any = ("relu", "tanh", "softmax"), loss: str = "ce", dtype: str = "float64",
          optimizer: Any = "adam", weights: bool = False, opt_kwargs: dict | None = None,
-         **kwargs: Any) -> tuple[backprop.Network, backprop.Trainer, bool]:  # fmt: skip
+         **kwargs: Any) -> tuple[deltaprop.Network, deltaprop.Trainer, bool]:  # fmt: skip
     """Train twice the same way, with the compiled loop or with the Python loop."""
     X, Y, w = _data(k=sizes[-1])
     if loss == "mse":
@@ -47,10 +48,10 @@ def _fit(compiled: bool, monkeypatch: pytest.MonkeyPatch, *, sizes=(12, 40, 30, 
         return loop
 
     monkeypatch.setattr(training.CompiledLoop, "create", staticmethod(create))
-    net = backprop.Network(list(sizes), list(acts), loss, dtype=dtype, seed=3)
-    opt = backprop.optimizers.get_optimizer(optimizer, **(opt_kwargs or {}))
+    net = deltaprop.Network(list(sizes), list(acts), loss, dtype=dtype, seed=3)
+    opt = deltaprop.optim.optimizers.get_optimizer(optimizer, **(opt_kwargs or {}))
     settings = {"learning_rate": 0.01, "batch_size": 32, "epochs": 4, "seed": 1, "tol": 0.0}
-    tr = backprop.Trainer(net, opt, **{**settings, **kwargs})
+    tr = deltaprop.Trainer(net, opt, **{**settings, **kwargs})
     tr.fit(X.astype(dtype), Y.astype(dtype), sample_weight=w if weights else None)
     return net, tr, all(used)
 
@@ -86,7 +87,7 @@ def test_same_training_as_the_python_loop_float64(
     assert tr_c.optimizer.t == tr_p.optimizer.t > 0
     for name, value in tr_p.optimizer.state.items():
         np.testing.assert_allclose(tr_c.optimizer.state[name], value, rtol=1e-10, atol=1e-14)
-    assert not np.array_equal(net_c.parameters, backprop.Network(
+    assert not np.array_equal(net_c.parameters, deltaprop.Network(
         list(config.get("sizes", (12, 40, 30, 3))), list(config.get("acts", ("relu", "tanh", "softmax"))),
         config.get("loss", "ce"), seed=3).parameters)  # fmt: skip  # it did train
 
@@ -108,12 +109,12 @@ def test_zero_weight_batch_is_skipped_as_in_the_python_loop(
     X, Y, w = _data()
     w[:32] = 0.0  # the first batch (no shuffling) weighs nothing
 
-    def fit(compiled: bool) -> backprop.Trainer:
+    def fit(compiled: bool) -> deltaprop.Trainer:
         real = CompiledLoop.create
         if not compiled:
             monkeypatch.setattr(training.CompiledLoop, "create", staticmethod(lambda *a, **k: None))
-        net = backprop.Network([12, 40, 3], ["relu", "softmax"], "ce", seed=0)
-        tr = backprop.Trainer(net, "adam", batch_size=32, epochs=2, shuffle=False, seed=0)
+        net = deltaprop.Network([12, 40, 3], ["relu", "softmax"], "ce", seed=0)
+        tr = deltaprop.Trainer(net, "adam", batch_size=32, epochs=2, shuffle=False, seed=0)
         tr.fit(X, Y, sample_weight=w)
         monkeypatch.setattr(training.CompiledLoop, "create", real)
         return tr
@@ -127,9 +128,9 @@ def test_zero_weight_batch_is_skipped_as_in_the_python_loop(
 def test_divergence_stops_with_the_last_good_weights(monkeypatch: pytest.MonkeyPatch) -> None:
     X, Y, _ = _data()
     X[150] = 1e200  # an example that overflows the next steps (first epoch)
-    net = backprop.Network([12, 40, 3], ["relu", "softmax"], "ce", seed=0)
+    net = deltaprop.Network([12, 40, 3], ["relu", "softmax"], "ce", seed=0)
     start = net.parameters.copy()
-    tr = backprop.Trainer(net, "sgd", learning_rate=0.1, batch_size=32, epochs=3, seed=0)
+    tr = deltaprop.Trainer(net, "sgd", learning_rate=0.1, batch_size=32, epochs=3, seed=0)
     assert CompiledLoop.create(net, tr.optimizer, X, Y, None, 0.0, None, [], None) is not None
     with pytest.raises(DivergenceError, match=r"diverged in epoch 1: the loss became"):
         tr.fit(X, Y)
@@ -145,39 +146,39 @@ class _Counter(Callback):
         self.batches += 1
 
 
-def _create(net: backprop.Network, X: Any, **kw: Any) -> CompiledLoop | None:
+def _create(net: deltaprop.Network, X: Any, **kw: Any) -> CompiledLoop | None:
     Y = np.zeros((X.shape[0], net.dense[-1].n_out), dtype=net.parameters.dtype)
-    opt = kw.pop("opt", backprop.optimizers.get_optimizer("adam"))
+    opt = kw.pop("opt", deltaprop.optim.optimizers.get_optimizer("adam"))
     return CompiledLoop.create(net, opt, X, Y, kw.get("w"), 0.0, None, kw.get("callbacks", []),
                                kw.get("comm"))  # fmt: skip
 
 
 def test_what_runs_compiled_and_what_does_not() -> None:
     X = np.zeros((10, 12))
-    net = backprop.Network([12, 40, 3], ["relu", "softmax"], "ce", seed=0)
+    net = deltaprop.Network([12, 40, 3], ["relu", "softmax"], "ce", seed=0)
     assert _create(net, X) is not None
     assert _create(net, X.astype(np.float32)) is None  # another dtype: the checked path copies
     assert _create(net, np.asfortranarray(X)) is None
     assert _create(net, X, callbacks=[_Counter()]) is None  # watches every batch
     assert _create(net, X, callbacks=[Callback()]) is not None
     assert _create(net, X, comm=object()) is None  # MPI: the Python loop's allreduce
-    assert _create(net, X, opt=backprop.optimizers.get_optimizer("rmsprop")) is None
+    assert _create(net, X, opt=deltaprop.optim.optimizers.get_optimizer("rmsprop")) is None
 
-    class MyAdam(backprop.optimizers.Adam):
+    class MyAdam(deltaprop.optim.optimizers.Adam):
         pass
 
     assert _create(net, X, opt=MyAdam()) is None  # a subclass may change the update
     for other in (
-        backprop.Network([12, 40, 3], ["relu", "softmax"], "ce", dropout=0.2, seed=0),
-        backprop.Network([12, 40, 3], ["relu", "softmax"], "ce", batch_norm=True, seed=0),
-        backprop.Network([12, 40, 3], ["elu", "softmax"], "ce", seed=0),
-        backprop.Network([12, 40, 3], ["relu", "sigmoid"], "ce", seed=0),  # not a fused pair
-        backprop.Network([12, 40, 1], ["relu", "identity"], "huber", seed=0),
+        deltaprop.Network([12, 40, 3], ["relu", "softmax"], "ce", dropout=0.2, seed=0),
+        deltaprop.Network([12, 40, 3], ["relu", "softmax"], "ce", batch_norm=True, seed=0),
+        deltaprop.Network([12, 40, 3], ["elu", "softmax"], "ce", seed=0),
+        deltaprop.Network([12, 40, 3], ["relu", "sigmoid"], "ce", seed=0),  # not a fused pair
+        deltaprop.Network([12, 40, 1], ["relu", "identity"], "huber", seed=0),
     ):
         assert _create(other, X) is None
     previous = _fused.set_enabled(False)
     try:
-        assert _create(net, X) is None  # BACKPROP_FUSED=0 runs the Python loop
+        assert _create(net, X) is None  # DELTAPROP_FUSED=0 runs the Python loop
     finally:
         _fused.set_enabled(previous)
 
@@ -185,13 +186,13 @@ def test_what_runs_compiled_and_what_does_not() -> None:
 def test_batch_callbacks_still_see_every_batch() -> None:
     X, Y, _ = _data()
     counter = _Counter()
-    net = backprop.Network([12, 40, 3], ["relu", "softmax"], "ce", seed=0)
-    backprop.Trainer(net, "adam", batch_size=32, epochs=2, callbacks=[counter], seed=0).fit(X, Y)
+    net = deltaprop.Network([12, 40, 3], ["relu", "softmax"], "ce", seed=0)
+    deltaprop.Trainer(net, "adam", batch_size=32, epochs=2, callbacks=[counter], seed=0).fit(X, Y)
     assert counter.batches == 2 * 7
 
 
 def _numba_blas_threads() -> int:
-    from backprop._fast_loop import _blas_controller
+    from deltaprop.fast.loop import _blas_controller
 
     controller = _blas_controller()
     assert controller is not None and controller.lib_controllers
@@ -199,12 +200,12 @@ def _numba_blas_threads() -> int:
 
 
 def test_blas_threads_the_loop_asks_for_and_the_setting_comes_back() -> None:
-    from backprop._fast_loop import SMALL_GEMM
+    from deltaprop.fast.loop import SMALL_GEMM
 
     X, Y = np.zeros((10, 64)), np.zeros((10, 10))
-    net = backprop.Network([64, 100, 10], ["relu", "softmax"], "ce", seed=0)
+    net = deltaprop.Network([64, 100, 10], ["relu", "softmax"], "ce", seed=0)
     kernels = _fused.epoch_kernels(net.n_params)
-    opt = backprop.optimizers.get_optimizer("adam")
+    opt = deltaprop.optim.optimizers.get_optimizer("adam")
     alone = CompiledLoop(kernels, net, opt, X, Y, None, 0.0, None, n_threads=1)
     before = _numba_blas_threads()
     with alone.threads(200):  # 200 x 64 x 100 multiply-adds: small, one BLAS thread
@@ -223,7 +224,7 @@ def test_blas_threads_the_loop_asks_for_and_the_setting_comes_back() -> None:
 
 def test_an_epoch_in_chunks_is_the_same_training(monkeypatch: pytest.MonkeyPatch) -> None:
     """Long epochs run in several compiled calls (so that Ctrl-C is seen between them)."""
-    import backprop._fast_loop as fast_loop
+    import deltaprop.fast.loop as fast_loop
 
     whole, tr_whole, _ = _fit(True, monkeypatch, epochs=3)
     calls: list[int] = []
@@ -263,9 +264,9 @@ def test_threads_give_the_python_loop_s_training(
     """Each thread takes a block of every batch's rows (here 32 rows: 2 threads; the last
     batch of 11 rows: 1 thread) and a share of the parameters, and with ``split`` a block
     of the first layer's units; several epochs, so that a race would show."""
-    import backprop._fast_loop as fast_loop
+    import deltaprop.fast.loop as fast_loop
 
-    monkeypatch.setenv("BACKPROP_THREADS", str(threads))
+    monkeypatch.setenv("DELTAPROP_THREADS", str(threads))
     monkeypatch.setattr(fast_loop, "SPLIT_FIRST", 1 if split else 10**12)
     net_c, tr_c, used_c = _fit(True, monkeypatch, epochs=6, **config)
     net_p, tr_p, _ = _fit(False, monkeypatch, epochs=6, **config)
@@ -277,22 +278,22 @@ def test_threads_give_the_python_loop_s_training(
 
 
 def test_threads_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    from backprop._fast_loop import MAX_THREADS, default_threads
+    from deltaprop.fast.loop import MAX_THREADS, default_threads
 
-    monkeypatch.setenv("BACKPROP_THREADS", "3")
+    monkeypatch.setenv("DELTAPROP_THREADS", "3")
     assert default_threads() == 3
-    monkeypatch.delenv("BACKPROP_THREADS")
+    monkeypatch.delenv("DELTAPROP_THREADS")
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert 1 <= default_threads() <= MAX_THREADS
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # as joblib's workers share the cores
     assert default_threads() == 1
-    monkeypatch.setenv("BACKPROP_THREADS", "2")  # the explicit setting wins
+    monkeypatch.setenv("DELTAPROP_THREADS", "2")  # the explicit setting wins
     assert default_threads() == 2
-    monkeypatch.delenv("BACKPROP_THREADS")
+    monkeypatch.delenv("DELTAPROP_THREADS")
     for bad in ("0", "-2", "two"):
-        monkeypatch.setenv("BACKPROP_THREADS", bad)
+        monkeypatch.setenv("DELTAPROP_THREADS", bad)
         with pytest.raises(
-            ValueError, match=f"BACKPROP_THREADS must be a positive integer. Received: '{bad}'"
+            ValueError, match=f"DELTAPROP_THREADS must be a positive integer. Received: '{bad}'"
         ):
             default_threads()
 
@@ -300,7 +301,7 @@ def test_threads_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_helper_threads_live_for_one_fit(monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
-    monkeypatch.setenv("BACKPROP_THREADS", "3")
+    monkeypatch.setenv("DELTAPROP_THREADS", "3")
     seen: list[int] = []
 
     class Watch(Callback):
@@ -309,8 +310,8 @@ def test_helper_threads_live_for_one_fit(monkeypatch: pytest.MonkeyPatch) -> Non
 
     X, Y, _ = _data(n=150)
     for _ in range(3):  # fits one after another leave no thread behind
-        net = backprop.Network([12, 40, 3], ["relu", "softmax"], "ce", seed=0)
-        tr = backprop.Trainer(net, "adam", batch_size=48, epochs=2, callbacks=[Watch()])
+        net = deltaprop.Network([12, 40, 3], ["relu", "softmax"], "ce", seed=0)
+        tr = deltaprop.Trainer(net, "adam", batch_size=48, epochs=2, callbacks=[Watch()])
         tr.fit(X, Y)  # batches of 48 rows on 3 threads, the last (6 rows) on one
         assert not any(t.name.startswith("backprop-") for t in threading.enumerate())
     assert seen == [2] * 6  # threads 1 and 2 alive through every epoch of each fit
@@ -321,9 +322,9 @@ def test_a_failing_thread_ends_the_fit_with_its_error(monkeypatch: pytest.Monkey
     the error instead of hanging (run in a thread so that a hang fails the test)."""
     import threading
 
-    import backprop._fast_loop as fast_loop
+    import deltaprop.fast.loop as fast_loop
 
-    monkeypatch.setenv("BACKPROP_THREADS", "2")
+    monkeypatch.setenv("DELTAPROP_THREADS", "2")
     real = fast_loop.CompiledLoop._steps
 
     def failing(self: Any, tid: int, *args: Any) -> int:
@@ -333,8 +334,8 @@ def test_a_failing_thread_ends_the_fit_with_its_error(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(fast_loop.CompiledLoop, "_steps", failing)
     X, Y, _ = _data()
-    net = backprop.Network([12, 40, 3], ["relu", "softmax"], "ce", seed=0)
-    trainer = backprop.Trainer(net, "adam", batch_size=32, epochs=2, seed=0)
+    net = deltaprop.Network([12, 40, 3], ["relu", "softmax"], "ce", seed=0)
+    trainer = deltaprop.Trainer(net, "adam", batch_size=32, epochs=2, seed=0)
     raised: list[BaseException] = []
 
     def fit() -> None:
@@ -372,9 +373,9 @@ def test_compiled_gradient_against_pytorch_and_finite_differences(
     against PyTorch autograd and fourth-order central differences of the cost, float64."""
     from test_network import torch_cost
 
-    import backprop._fast_loop as fast_loop
+    import deltaprop.fast.loop as fast_loop
 
-    monkeypatch.setenv("BACKPROP_THREADS", str(threads))
+    monkeypatch.setenv("DELTAPROP_THREADS", str(threads))
     monkeypatch.setattr(fast_loop, "SPLIT_FIRST", 1 if split else 10**12)
     rng = np.random.default_rng(5)
     X = rng.standard_normal((96, 7))
@@ -382,7 +383,7 @@ def test_compiled_gradient_against_pytorch_and_finite_differences(
     if loss == "mean_squared_error":
         Y = rng.standard_normal((96, 4))
     w = rng.uniform(0.5, 2.0, 96) if weights else None
-    net = backprop.Network([7, 9, 6, 4], list(acts), loss, seed=2)
+    net = deltaprop.Network([7, 9, 6, 4], list(acts), loss, seed=2)
     start = net.parameters.copy()
     used: list[bool] = []
     real = CompiledLoop.create
@@ -393,7 +394,7 @@ def test_compiled_gradient_against_pytorch_and_finite_differences(
         return loop
 
     monkeypatch.setattr(training.CompiledLoop, "create", staticmethod(create))
-    tr = backprop.Trainer(net, "sgd", learning_rate=1e-3, batch_size=96, epochs=1,
+    tr = deltaprop.Trainer(net, "sgd", learning_rate=1e-3, batch_size=96, epochs=1,
                           shuffle=False, alpha=alpha, tol=0.0)  # fmt: skip
     tr.fit(X, Y, sample_weight=w)
     compiled = net.grad.copy()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backprop import Network, gradcheck, gradient_descent
+from deltaprop import Network, gradcheck, gradient_descent
 
 
 def _xor_like(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backprop.initializers import INITIALIZERS, default_initializer, get_initializer
+from deltaprop.core.initializers import INITIALIZERS, default_initializer, get_initializer
 
 STD = {
     "he_normal": lambda fi, fo: np.sqrt(2 / fi),

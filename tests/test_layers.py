@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from backprop import Network, gradcheck
+from deltaprop import Network, gradcheck
 
 
 def test_dense_forward_is_the_seed_equation() -> None:

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from backprop.losses import LOSSES, get_loss
+from deltaprop.core.losses import LOSSES, get_loss
 
 
 def test_bce_from_logits_matches_torch(rng: np.random.Generator) -> None:

@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from conftest import ALL_ACTIVATIONS, make_targets
 
-from backprop import Network, gradcheck
-from backprop.activations import get_activation
+from deltaprop import Network, gradcheck
+from deltaprop.core.activations import get_activation
 
 OUTPUT_FOR = {
     "binary_crossentropy": ["sigmoid"],

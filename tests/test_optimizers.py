@@ -1,4 +1,4 @@
-"""Tests of backprop.optimizers against torch.optim and scipy."""
+"""Tests of deltaprop.optim.optimizers against torch.optim and scipy."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from backprop import optimizers
-from backprop.optimizers import (
+from deltaprop.optim import optimizers
+from deltaprop.optim.optimizers import (
     LBFGS,
     OPTIMIZERS,
     SGD,

@@ -16,8 +16,8 @@ import safetensors.numpy as stnp
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from backprop import Network
-from backprop.persistence import (
+from deltaprop import Network
+from deltaprop.io.persistence import (
     FORMAT_VERSION,
     ModelFileError,
     ModelFileNotFoundError,
@@ -111,7 +111,7 @@ def test_float32_weights_stay_float32_on_disk(tmp_path: Path) -> None:
         "3.bias": "F32",
     }
     meta = header["__metadata__"]
-    assert meta["format"] == "backprop" and meta["format_version"] == str(FORMAT_VERSION)
+    assert meta["format"] == "deltaprop" and meta["format_version"] == str(FORMAT_VERSION)
     assert meta["kind"] == "model" and meta["class"] == "Network"
     assert json.loads(meta["config"]) == net.get_config()
     assert json.loads(meta["layout"]) == sequential_layout(net)
@@ -290,10 +290,10 @@ def test_directory_is_not_a_model(tmp_path: Path) -> None:
         (struct.pack("<Q", 5) + b'{"a":', "not valid JSON"),
         (join_file({}, b""), "__metadata__ is missing"),
         (join_file({"__metadata__": {"format": "other"}}, b""), "metadata 'format' is 'other'"),
-        (join_file({"__metadata__": {"format": "backprop"}}, b""), "no 'format_version'"),
+        (join_file({"__metadata__": {"format": "deltaprop"}}, b""), "no 'format_version'"),
         (
-            join_file({"__metadata__": {"format": "backprop", "format_version": "2"}}, b""),
-            "unsupported format_version '2'; this version of backprop reads format_version '1'",
+            join_file({"__metadata__": {"format": "deltaprop", "format_version": "2"}}, b""),
+            "unsupported format_version '2'; this version of deltaprop reads format_version '1'",
         ),
         (b'\x10\x00\x00\x00\x00\x00\x00\x00{"a":1, "a":2}  ', "duplicate key 'a'"),
         (b'\x13\x00\x00\x00\x00\x00\x00\x00{"__metadata__":NaN}', "non-standard constant NaN"),
@@ -317,7 +317,7 @@ def test_not_a_model(tmp_path: Path, content: bytes, message: str) -> None:
 def test_plain_safetensors_file_is_not_a_backprop_model(tmp_path: Path) -> None:
     path = tmp_path / "plain.safetensors"
     stnp.save_file({"weight": np.zeros((2, 2))}, str(path))
-    with pytest.raises(ModelFileError, match="not a backprop model file: __metadata__ is missing"):
+    with pytest.raises(ModelFileError, match="not a deltaprop model file: __metadata__ is missing"):
         load(path)
 
 

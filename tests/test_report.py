@@ -1,4 +1,4 @@
-"""backprop.report: every figure is a real, non-blank PNG of the expected size; report.html
+"""deltaprop.app.report: every figure is a real, non-blank PNG of the expected size; report.html
 is self-contained and references every figure."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backprop import report
-from backprop.report import ReportFigure
+from deltaprop.app import report
+from deltaprop.app.report import ReportFigure
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -136,8 +136,8 @@ def test_loss_figure_switches_to_log_scale_for_wide_ranges() -> None:
 
 def test_numeric_modules_do_not_import_matplotlib() -> None:
     code = (
-        "import sys, backprop, backprop.tabular, backprop.persistence, backprop.report, "
-        "backprop.cli, backprop.distributed; "
+        "import sys, deltaprop, deltaprop.app.tabular, deltaprop.io.persistence, deltaprop.app.report, "
+        "deltaprop.app.cli, deltaprop.parallel.mpi; "
         "bad = [m for m in ('matplotlib', 'matplotlib.pyplot') if m in sys.modules]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )

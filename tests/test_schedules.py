@@ -1,4 +1,4 @@
-"""Tests of backprop.schedules against torch.optim.lr_scheduler and scikit-learn."""
+"""Tests of deltaprop.optim.schedules against torch.optim.lr_scheduler and scikit-learn."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import torch
 from sklearn.neural_network import MLPRegressor
 from sklearn.neural_network._stochastic_optimizers import SGDOptimizer
 
-from backprop import schedules
-from backprop.schedules import (
+from deltaprop.optim import schedules
+from deltaprop.optim.schedules import (
     SCHEDULES,
     Constant,
     CosineAnnealing,

@@ -1,4 +1,4 @@
-"""scikit-learn's own MLP test suite, run against backprop's estimators.
+"""scikit-learn's own MLP test suite, run against deltaprop's estimators.
 
 ``sklearn/neural_network/tests/test_mlp.py`` (shipped with scikit-learn) is copied with one
 line changed, the import of ``MLPClassifier`` and ``MLPRegressor``, and run in a subprocess.
@@ -33,7 +33,7 @@ def test_scikit_learns_mlp_suite_passes_on_our_estimators(tmp_path: Path) -> Non
     source = SUITE.read_text()
     assert source.count(ORIGINAL_IMPORT) == 1, "scikit-learn's test file changed its imports"
     (tmp_path / "test_mlp_backprop.py").write_text(
-        source.replace(ORIGINAL_IMPORT, "from backprop import MLPClassifier, MLPRegressor")
+        source.replace(ORIGINAL_IMPORT, "from deltaprop import MLPClassifier, MLPRegressor")
     )
     (tmp_path / "conftest.py").write_text(CONFTEST)
     proc = subprocess.run(

@@ -1,5 +1,5 @@
 """The hot loop's fast paths: preallocated buffers and the compiled kernels of
-:mod:`backprop._fused` give the results of the plain NumPy path, and a training step
+:mod:`deltaprop.core.fused` give the results of the plain NumPy path, and a training step
 allocates nothing once the buffers exist."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from backprop import Callback, Network, Trainer, _fused
-from backprop.activations import Activation
-from backprop.optimizers import Adam, AdamW
+from deltaprop import Callback, Network, Trainer
+from deltaprop.core import fused as _fused
+from deltaprop.core.activations import Activation
+from deltaprop.optim.optimizers import Adam, AdamW
 
 numba = pytest.importorskip("numba")
 

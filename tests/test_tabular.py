@@ -1,4 +1,4 @@
-"""backprop.tabular: reading tables, task detection, preprocessing without pickle, resume."""
+"""deltaprop.app.tabular: reading tables, task detection, preprocessing without pickle, resume."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backprop import MLPClassifier, MLPRegressor
-from backprop.persistence import ModelFileError, load, save
-from backprop.tabular import (
+from deltaprop import MLPClassifier, MLPRegressor
+from deltaprop.app.tabular import (
     MISSING_CATEGORY,
     DataError,
     Preprocessor,
@@ -27,6 +26,7 @@ from backprop.tabular import (
     split_target,
     train_validation_split,
 )
+from deltaprop.io.persistence import ModelFileError, load, save
 
 DATA = Path(__file__).parent / "data"
 # 150 synthetic rows shaped like the Palmer penguins data (generated, not the real records):
@@ -329,7 +329,7 @@ def test_invalid_preprocessing_state(change: object, message: str) -> None:
 
 
 def test_corrupt_preprocessing_in_a_model_file_is_a_model_file_error(tmp_path: Path) -> None:
-    from backprop.cli import _load_estimator
+    from deltaprop.app.cli import _load_estimator
 
     pre, _, X = fitted()
     est = MLPRegressor(hidden_layer_sizes=(3,), max_iter=1, random_state=0)

@@ -8,8 +8,8 @@ from sklearn.datasets import load_breast_cancer, load_digits, make_classificatio
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from backprop import Callback, Network, Trainer, gradient_descent
-from backprop.training import DivergenceError, History
+from deltaprop import Callback, Network, Trainer, gradient_descent
+from deltaprop.train.trainer import DivergenceError, History
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
 XOR_Y = np.array([0, 1, 1, 0], dtype=float)
@@ -163,7 +163,7 @@ def test_resuming_equals_one_long_run() -> None:
     X, Y = _blobs(90)
     a = Network([6, 8, 3], "relu", "ce", seed=0)
     b = Network([6, 8, 3], "relu", "ce", seed=0)
-    from backprop.schedules import CosineAnnealing
+    from deltaprop.optim.schedules import CosineAnnealing
 
     kw = {"learning_rate": 0.01, "batch_size": 16, "tol": 0.0, "seed": 3}
     Trainer(a, "adam", epochs=10, schedule=CosineAnnealing(t_max=10), **kw).fit(X, Y)
@@ -386,7 +386,7 @@ def test_lbfgs_trainer() -> None:
     "schedule", ["constant", "step", "exponential", "cosine", "invscaling", "plateau"]
 )
 def test_every_schedule_trains(schedule: str) -> None:
-    from backprop.schedules import get_schedule
+    from deltaprop.optim.schedules import get_schedule
 
     kwargs = {"step": {"step_size": 2}, "exponential": {"gamma": 0.9}, "cosine": {"t_max": 10}}
     X, Y = _blobs(100)

@@ -10,7 +10,7 @@ import numpy as np
 from mpi4py import MPI
 from sklearn.datasets import load_digits
 
-from backprop import MLPClassifier
+from deltaprop import MLPClassifier
 
 
 def fit(**kwargs: object) -> MLPClassifier:

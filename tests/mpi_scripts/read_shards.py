@@ -1,7 +1,7 @@
 """Each rank parses its share of a CSV file, for ``tests/test_distributed.py``.
 
 Run as ``mpiexec -n 2 python -m mpi4py read_shards.py GOOD.csv BAD.csv OUTDIR``: every rank
-reads ``GOOD.csv`` with ``read_table(..., comm=...)``, noting from the ``backprop.csv_shards``
+reads ``GOOD.csv`` with ``read_table(..., comm=...)``, noting from the ``deltaprop.app.csv_shards``
 debug record which lines it parsed itself, then reads ``BAD.csv`` (a malformed line) and
 notes the error it raised. Rank 0 writes ``OUTDIR/shares.json`` (every rank's record and
 error, and whether the frames agree) and ``OUTDIR/frame.pkl`` (its frame).
@@ -18,8 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from backprop.distributed import get_communicator
-from backprop.tabular import DataError, read_table
+from deltaprop.app.tabular import DataError, read_table
+from deltaprop.parallel.mpi import get_communicator
 
 
 class Shares(logging.Handler):
@@ -36,7 +36,7 @@ def main(good: str, bad: str, outdir: Path) -> None:
     comm = get_communicator(True)
     assert comm is not None
     handler = Shares()
-    logger = logging.getLogger("backprop.csv_shards")
+    logger = logging.getLogger("deltaprop.app.csv_shards")
     logger.setLevel(logging.DEBUG)
     logger.addHandler(handler)
     frame = read_table(good, comm=comm)

@@ -1,5 +1,0 @@
-"""Export trained networks to other runtimes (ONNX)."""
-
-from backprop.export.onnx import export_onnx
-
-__all__ = ["export_onnx"]

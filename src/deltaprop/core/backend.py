@@ -1,0 +1,97 @@
+"""The array-module seam.
+
+Every numeric module reaches NumPy through :func:`get_backend` rather than importing it
+for computation, so that an array module with NumPy's interface (CuPy on a GPU) can be put
+in later without touching the equations. A :class:`Backend` bundles the array namespace
+``xp`` with the few functions that NumPy itself lacks (``erf``).
+
+>>> from deltaprop.core.backend import get_backend
+>>> be = get_backend("numpy")
+>>> float(be.xp.tanh(0.0)), float(be.erf(be.xp.asarray(0.0)))
+(0.0, 0.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+__all__ = ["BACKENDS", "Backend", "get_backend"]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An array module and its special functions.
+
+    Attributes
+    ----------
+    name : str
+        Registry name (``"numpy"`` or ``"cupy"``).
+    xp : module
+        The array namespace (``numpy`` or ``cupy``).
+    erf : callable
+        The error function, elementwise (``scipy.special.erf`` for NumPy).
+    expit : callable
+        The logistic sigmoid, elementwise and overflow-free (``scipy.special.expit``).
+    """
+
+    name: str
+    xp: ModuleType
+    erf: Callable[[Any], Any]
+    expit: Callable[[Any], Any]
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        """Pickle by name: a module cannot be pickled, and the backend is a registry entry."""
+        return (get_backend, (self.name,))
+
+    def to_numpy(self, a: Any) -> np.ndarray:
+        """Return ``a`` as a NumPy array on the host (no copy for NumPy input)."""
+        if self.name == "numpy":
+            return np.asarray(a)
+        return self.xp.asnumpy(a)
+
+
+def _numpy_backend() -> Backend:
+    from scipy.special import erf, expit
+
+    return Backend("numpy", np, erf, expit)
+
+
+def _cupy_backend() -> Backend:  # pragma: no cover - needs a GPU
+    import cupy
+    from cupyx.scipy.special import erf, expit
+
+    return Backend("cupy", cupy, erf, expit)
+
+
+BACKENDS: dict[str, Callable[[], Backend]] = {"numpy": _numpy_backend, "cupy": _cupy_backend}
+_CACHE: dict[str, Backend] = {}
+
+
+def get_backend(name: str | Backend = "numpy") -> Backend:
+    """Resolve a backend by name.
+
+    Parameters
+    ----------
+    name : str or Backend
+        ``"numpy"`` (default) or ``"cupy"``; a :class:`Backend` is returned unchanged.
+
+    Raises
+    ------
+    ValueError
+        If the name is not a known backend; the message lists the valid names.
+    """
+    if isinstance(name, Backend):
+        return name
+    if name not in BACKENDS:
+        raise ValueError(
+            f"Could not interpret backend identifier: {name!r}. "
+            f"Valid names: {', '.join(sorted(BACKENDS))}."
+        )
+    if name not in _CACHE:
+        _CACHE[name] = BACKENDS[name]()
+    return _CACHE[name]

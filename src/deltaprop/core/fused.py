@@ -1,0 +1,110 @@
+"""The switch and the loader for the compiled kernels of the training hot loop (numba).
+
+The kernels (:mod:`deltaprop.core.kernels`) fuse the elementwise work of one equation into
+one pass with no temporaries: the bias add, the ReLU derivative, the softmax and its cross-entropy, the
+gradient statistics of a step, and the Adam update. They run only where a preallocated
+output exists (the :class:`~deltaprop.train.trainer.Trainer`'s mini-batch loop, and optimizer
+steps); everywhere else, whenever numba is missing, and while they are switched off, the
+NumPy code beside each equation runs instead, with the same results: bit for bit for the
+bias, ReLU and Adam (except that Adam flushes subnormal moments to zero, as XLA does); to a
+few units in the last place where ``exp`` and ``log`` enter.
+
+numba and the kernels are loaded on the first array of at least :data:`MIN_SIZE` entries,
+so that small models never pay numba's import and compilation; once loaded they serve
+every size. The machine code is cached beside the module (``cache=True``): compilation is
+paid once per machine. Switch them off with ``DELTAPROP_FUSED=0`` or :func:`set_enabled`.
+
+>>> from deltaprop.core import fused as _fused
+>>> _fused.MIN_SIZE  # entries of the first array that loads numba and the kernels
+4096
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "MIN_SIZE",
+    "accepts_out",
+    "contiguous",
+    "enabled",
+    "epoch_kernels",
+    "get",
+    "set_enabled",
+]
+
+MIN_SIZE = 4096
+"""Arrays (parameter buffers) of at least this many entries load the kernels."""
+
+_enabled = os.environ.get("DELTAPROP_FUSED", "1").strip().lower() not in ("0", "false", "no")
+_kernels: ModuleType | None = None
+_missing = False
+
+
+def set_enabled(flag: bool) -> bool:
+    """Switch the compiled kernels on or off; returns the previous setting."""
+    global _enabled
+    previous, _enabled = _enabled, bool(flag)
+    return previous
+
+
+def enabled() -> bool:
+    """Whether the kernels are switched on (they may still be unloaded or unavailable)."""
+    return _enabled
+
+
+def get(n: int) -> ModuleType | None:
+    """The kernels module for work on ``n`` entries, or ``None`` for the NumPy path.
+
+    ``None`` while switched off, without numba, and (before the first load) for
+    ``n < MIN_SIZE``.
+    """
+    global _kernels, _missing
+    if not _enabled:
+        return None
+    if _kernels is None:
+        if n < MIN_SIZE or _missing:
+            return None
+        try:
+            from deltaprop.core import kernels as _fused_kernels
+        except ImportError:  # numba is the optional "fast" extra
+            _missing = True
+            return None
+        _kernels = _fused_kernels
+    return _kernels
+
+
+def epoch_kernels(n: int) -> ModuleType | None:
+    """The compiled training loop (:mod:`deltaprop.fast.epoch`), where :func:`get` gives
+    the kernels for ``n`` entries; ``None`` for the Python loop."""
+    if get(n) is None:
+        return None
+    from deltaprop.fast import epoch as _fused_epoch
+
+    return _fused_epoch
+
+
+def accepts_out(*methods: Callable[..., Any]) -> bool:
+    """Whether every one of these methods takes an ``out`` argument (user subclasses of an
+    activation or a loss may not: they are then called without one)."""
+    try:
+        return all("out" in inspect.signature(m).parameters for m in methods)
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return False
+
+
+def contiguous(a: Any, b: Any, c: Any = None) -> bool:
+    """Whether the compiled kernels can take these arrays (NumPy, C-contiguous)."""
+    return (
+        isinstance(a, np.ndarray)
+        and isinstance(b, np.ndarray)
+        and a.flags.c_contiguous
+        and b.flags.c_contiguous
+        and (c is None or (isinstance(c, np.ndarray) and c.flags.c_contiguous))
+    )

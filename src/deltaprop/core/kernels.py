@@ -1,0 +1,152 @@
+"""The numba kernels behind :mod:`deltaprop.core.fused` (imported only through it).
+
+Each kernel fuses the elementwise work of one equation of the engine into one pass with no
+temporaries, repeating the NumPy path's floating-point operations in the same order and
+precision (scalars arrive already cast to the arrays' dtype, as NumPy casts Python floats):
+the bias add, the ReLU derivative and the Adam update are bit for bit NumPy's (Adam flushes
+subnormal moments to zero, see :func:`adam`); ``exp`` and ``log`` come from another math
+library and agree to a few units in the last place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba
+import numpy as np
+
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+
+@_jit
+def add_bias(Z: Any, b: Any) -> None:  # pragma: no cover - compiled
+    """``Z += b`` row by row (NumPy's broadcast add takes a temporary buffer)."""
+    m, n = Z.shape
+    for i in range(m):
+        for j in range(n):
+            Z[i, j] += b[j]
+
+
+@_jit
+def relu_backward(dA: Any, Z: Any, out: Any) -> None:  # pragma: no cover - compiled
+    """``out = dA ⊙ [Z > 0]`` (``dA`` where ``Z > 0``, else 0); 2-D C-contiguous."""
+    a, z, o = dA.ravel(), Z.ravel(), out.ravel()
+    zero = o.dtype.type(0)
+    for i in range(o.size):
+        o[i] = a[i] if z[i] > 0 else zero
+
+
+@_jit
+def row_max(Z: Any, i: int) -> Any:  # pragma: no cover - compiled
+    """``max_j Z[i, j]`` (the shift that keeps ``e^z`` finite in a softmax)."""
+    mx = Z[i, 0]
+    for j in range(1, Z.shape[1]):
+        if Z[i, j] > mx:
+            mx = Z[i, j]
+    return mx
+
+
+@_jit
+def softmax(Z: Any, out: Any) -> None:  # pragma: no cover - compiled
+    """Row-wise ``e^{z - max z} / Σ e^{z - max z}``, as ``Softmax.forward``."""
+    m, n = Z.shape
+    for i in range(m):
+        mx = row_max(Z, i)
+        s = out.dtype.type(0)
+        for j in range(n):
+            e = np.exp(Z[i, j] - mx)
+            out[i, j] = e
+            s += e
+        for j in range(n):
+            out[i, j] /= s
+
+
+@_jit
+def softmax_xent(Y: Any, Z: Any, out: Any) -> None:  # pragma: no cover - compiled
+    """Per-row ``Σ_k y_k (logsumexp(z) - z_k)``, as ``value_from_logits``."""
+    m, n = Z.shape
+    for i in range(m):
+        mx = row_max(Z, i)
+        s = out.dtype.type(0)
+        for j in range(n):
+            s += np.exp(Z[i, j] - mx)
+        log_norm = np.log(s)
+        acc = out.dtype.type(0)
+        for j in range(n):
+            acc += Y[i, j] * (log_norm - (Z[i, j] - mx))
+        out[i] = acc
+
+
+# reassoc: the sums may be reordered (vectorized); every other operation stays IEEE-exact
+_jit_sum = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
+
+
+@_jit_sum
+def _sum_squares(a: Any) -> float:  # pragma: no cover - compiled
+    acc = 0.0
+    for i in range(a.size):
+        v = np.float64(a[i])
+        acc += v * v
+    return acc
+
+
+@_jit_sum
+def _nonfinite_check(a: Any) -> Any:  # pragma: no cover - compiled
+    check = a.dtype.type(0)
+    for i in range(a.size):
+        check += a[i] - a[i]  # 0, or NaN for an infinity or a NaN
+    return check
+
+
+@_jit_sum
+def grad_stats(grad: Any, starts: Any, stops: Any, norms: Any) -> bool:  # pragma: no cover
+    """``norms[l] += ‖grad[starts[l]:stops[l]]‖₂`` (in float64); True if grad is all finite."""
+    for l in range(starts.size):
+        norms[l] += np.sqrt(_sum_squares(grad[starts[l] : stops[l]]))
+    return _nonfinite_check(grad) == 0
+
+
+@_jit
+def adam(  # pragma: no cover - compiled
+    params: Any, grads: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg_sq: Any, amsgrad: bool,
+    decay: Any, weight_decay: Any, lerp_w: Any, lerp_small: bool, beta_2: Any,
+    one_minus_beta_2: Any, bias_correction2_sqrt: Any, epsilon: Any, step_size: Any, l2: bool,
+    tiny: Any,
+) -> None:  # fmt: skip
+    """One Adam/AdamW step in one pass, in the order of ``Adam._update`` (see there).
+
+    With ``amsgrad``, ``max_exp_avg_sq`` keeps the running maximum of the second moment
+    and divides the step (AMSGrad); otherwise it is not touched (an empty array will do).
+
+    The scalars come as Python floats and are rounded to the dtype of ``params`` first;
+    ``decay`` is 1 unless the weight decay is decoupled (``p * 1`` is ``p``, bit for bit).
+    Branch-free but for the loop-invariant ``amsgrad``, so that it vectorizes.
+
+    One departure from NumPy: a moment that falls below ``tiny`` (the smallest normal
+    number) is flushed to zero, as XLA does. The first moment of a parameter whose gradient
+    stays 0 (a dead unit, a constant input) decays by ``β₁`` a step and would spend about
+    150 steps subnormal, where x86 arithmetic is ~100 times slower; the parameters differ by
+    less than ``step_size · tiny / ε`` from NumPy's.
+    """
+    t = params.dtype.type  # each scalar rounded to the dtype, as NumPy rounds a Python float
+    decay, weight_decay, lerp_w, beta_2 = t(decay), t(weight_decay), t(lerp_w), t(beta_2)
+    one_minus_beta_2, bias_correction2_sqrt = t(one_minus_beta_2), t(bias_correction2_sqrt)
+    epsilon, step_size, tiny, zero = t(epsilon), t(step_size), t(tiny), t(0)
+    for i in range(params.size):
+        p = params[i] * decay
+        g = grads[i]
+        g = p * weight_decay + g if l2 else g
+        m = exp_avg[i]
+        d = g - m
+        m = m + d * lerp_w if lerp_small else g - d * lerp_w
+        m = zero if abs(m) < tiny else m  # flush a subnormal moment (NaN stays)
+        exp_avg[i] = m
+        v = exp_avg_sq[i] * beta_2 + g * one_minus_beta_2 * g
+        v = zero if v < tiny else v
+        exp_avg_sq[i] = v
+        if amsgrad:
+            top = max_exp_avg_sq[i]
+            v = v if (v > top or np.isnan(v)) else top  # np.maximum: NaN wins
+            max_exp_avg_sq[i] = v
+        denom = np.sqrt(v) / bias_correction2_sqrt + epsilon
+        params[i] = p - m * step_size / denom

@@ -1,0 +1,330 @@
+"""Layers: ``Dense`` (the seeds' layer), ``BatchNorm`` and ``Dropout``.
+
+Arrays are row-major: a batch ``X`` has shape ``(m, n_0)``, one example per row, and the
+activations of layer ``l`` have shape ``(m, n_l)``. The seeds write examples as columns
+(``Z = W A + b`` with ``A`` of shape ``(n, m)``); here every seed equation is its transpose,
+with the same ``W[l]`` of shape ``(n_l, n_{l-1})`` (PyTorch's ``nn.Linear.weight`` layout)::
+
+    Z[l]  = A[l-1] W[l]ᵀ + b[l]              (seed: z = W a + b)
+    A[l]  = g(Z[l])
+    dZ[l] = dA[l] ⊙ g'(Z[l])                 (seed: dZ[l] = W[l+1]ᵀ dZ[l+1] ⊙ g'(Z[l]))
+    dW[l] = dZ[l]ᵀ A[l-1] / m                (seed: dW = dZ A_prevᵀ / m)
+    db[l] = Σ_i dZ[l] / m                    (seed: db = Σ dZ / m)
+    dA[l-1] = dZ[l] W[l]                     (the W[l]ᵀ dZ[l] that feeds dZ[l-1])
+
+``dZ`` is the per-example error of the seeds (not yet divided by ``m``); the ``1/m`` enters
+in ``dW`` and ``db`` only. A layer's parameters are views into the network's one flat
+buffer; :meth:`Layer.bind` hands them over. Backward never recomputes ``W a + b``: it uses
+the ``A_prev``, ``Z`` and ``A`` cached by the forward pass.
+
+Given :class:`DenseBuffers` (the trainer's hot loop), a ``Dense`` layer writes ``Z``, ``A``
+and ``dA_prev`` into them instead of allocating, and its activation's derivative works in
+place on ``dA``: the same equations, the same numbers, no allocation per step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.sparse import issparse
+
+from deltaprop.core import fused as _fused
+from deltaprop.core.activations import Activation
+
+__all__ = ["BatchNorm", "Dense", "DenseBuffers", "Dropout", "Layer"]
+
+Array = Any
+
+
+class Layer:
+    """A step of the chain: ``forward(A_prev, training)`` and ``backward(dA) -> dA_prev``.
+
+    Attributes
+    ----------
+    param_shapes : list of (str, tuple)
+        Names and shapes of this layer's parameters, in their order in the flat buffer.
+    """
+
+    param_shapes: list[tuple[str, tuple[int, ...]]]
+
+    def __init__(self) -> None:
+        self.param_shapes = []
+        self.params: dict[str, Array] = {}
+        self.grads: dict[str, Array] = {}
+
+    @property
+    def n_params(self) -> int:
+        """Number of scalar parameters."""
+        return sum(int(np.prod(s)) for _, s in self.param_shapes)
+
+    def bind(self, params: Array, grads: Array) -> None:
+        """Take views of this layer's slices of the flat parameter and gradient buffers.
+
+        Parameters
+        ----------
+        params, grads : ndarray of shape (n_params,)
+            Contiguous slices of the network's flat buffers.
+        """
+        offset = 0
+        for name, shape in self.param_shapes:
+            size = int(np.prod(shape))
+            self.params[name] = params[offset : offset + size].reshape(shape)
+            self.grads[name] = grads[offset : offset + size].reshape(shape)
+            offset += size
+
+    def forward(self, A_prev: Array, training: bool) -> Array:
+        raise NotImplementedError
+
+    def backward(self, dA: Array) -> Array | None:
+        raise NotImplementedError
+
+
+class BatchNorm(Layer):
+    """Batch normalization of a layer's pre-activations (Ioffe & Szegedy, 2015).
+
+    ``Ẑ = γ (Z - μ) / √(σ² + ε) + β`` with the batch mean and biased variance in training, and
+    the running statistics in evaluation, exactly as PyTorch's ``nn.BatchNorm1d``
+    (``momentum`` 0.1, running variance updated with the unbiased batch variance).
+
+    Parameters
+    ----------
+    n : int
+        Number of units.
+    momentum : float, default=0.1
+    epsilon : float, default=1e-5
+    """
+
+    def __init__(self, n: int, momentum: float = 0.1, epsilon: float = 1e-5) -> None:
+        super().__init__()
+        self.n = n
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.param_shapes = [("gamma", (n,)), ("beta", (n,))]
+        self.running_mean: Array = None
+        self.running_var: Array = None
+
+    def init_buffers(self, xp: Any, dtype: Any) -> None:
+        """Set ``γ = 1``, ``β = 0`` and the running statistics to ``(0, 1)``."""
+        self.params["gamma"][...] = 1
+        self.params["beta"][...] = 0
+        self.running_mean = xp.zeros(self.n, dtype=dtype)
+        self.running_var = xp.ones(self.n, dtype=dtype)
+
+    def forward(self, Z: Array, training: bool) -> Array:
+        gamma, beta = self.params["gamma"], self.params["beta"]
+        if training:
+            m = Z.shape[0]
+            mu = Z.mean(axis=0)
+            Zc = Z - mu
+            var = (Zc * Zc).mean(axis=0)
+            unbiased = var * (m / (m - 1)) if m > 1 else var
+            self.running_mean *= 1 - self.momentum
+            self.running_mean += self.momentum * mu
+            self.running_var *= 1 - self.momentum
+            self.running_var += self.momentum * unbiased
+        else:
+            Zc = Z - self.running_mean
+            var = self.running_var
+        self.inv_std = 1.0 / (var + self.epsilon) ** 0.5
+        self.Z_hat = Zc * self.inv_std
+        self.training = training
+        return self.Z_hat * gamma + beta
+
+    def backward(self, dOut: Array) -> Array:
+        """Gradients of ``γ``, ``β`` (with the ``1/m`` of ``db``) and the input error.
+
+        In training the batch statistics depend on every example, so::
+
+            dZ = γ/√(σ²+ε) · (dOut - mean(dOut) - Ẑ · mean(dOut ⊙ Ẑ))
+        """
+        m = dOut.shape[0]
+        gamma = self.params["gamma"]
+        self.grads["gamma"][...] = (dOut * self.Z_hat).sum(axis=0) / m
+        self.grads["beta"][...] = dOut.sum(axis=0) / m
+        if not self.training:
+            return dOut * (gamma * self.inv_std)
+        mean_d = dOut.mean(axis=0)
+        mean_dz = (dOut * self.Z_hat).mean(axis=0)
+        return (gamma * self.inv_std) * (dOut - mean_d - self.Z_hat * mean_dz)
+
+
+@dataclass
+class DenseBuffers:
+    """Preallocated arrays of one :class:`Dense` layer for batches of ``m`` rows.
+
+    Attributes
+    ----------
+    Z, A : ndarray of shape (m, n_l)
+        The pre-activation and the activation.
+    dA_prev : ndarray of shape (m, n_{l-1}) or None
+        The error passed back, ``dZ W``; ``None`` for the first layer, which needs none.
+    """
+
+    Z: Array
+    A: Array
+    dA_prev: Array | None
+
+    @classmethod
+    def allocate(cls, layer: Dense, m: int, xp: Any, dtype: Any) -> DenseBuffers:
+        """Buffers for ``layer`` and batches of ``m`` rows."""
+        dA_prev = xp.empty((m, layer.n_in), dtype) if layer.needs_input_grad else None
+        return cls(xp.empty((m, layer.n_out), dtype), xp.empty((m, layer.n_out), dtype), dA_prev)
+
+
+class Dense(Layer):
+    """The seeds' layer: ``Z = A_prev Wᵀ + b``, ``A = g(Z)``.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        ``n_{l-1}`` and ``n_l``; ``W`` has shape ``(n_out, n_in)``, ``b`` has ``n_out`` entries.
+    activation : Activation
+        ``g`` with its derivative.
+    batch_norm : BatchNorm or None
+        Optional normalization between ``Z`` and ``g``.
+    """
+
+    def __init__(
+        self, n_in: int, n_out: int, activation: Activation, batch_norm: BatchNorm | None = None
+    ) -> None:
+        super().__init__()
+        self.n_in, self.n_out = n_in, n_out
+        self.activation = activation
+        self.batch_norm = batch_norm
+        self.param_shapes = [("W", (n_out, n_in)), ("b", (n_out,))]
+        if batch_norm is not None:
+            self.param_shapes += batch_norm.param_shapes
+        self.needs_input_grad = True
+        self.l2 = 0.0
+        # Whether the activation can write into a buffer (a user's subclass may not).
+        self._act_out = _fused.accepts_out(activation.forward, activation.backward)
+
+    def bind(self, params: Array, grads: Array) -> None:
+        size = self.n_out * (self.n_in + 1)
+        super().bind(params, grads)
+        self._grad_Wb = grads[:size]  # dW then db, adjacent in the flat buffer
+        if self.batch_norm is not None:
+            self.batch_norm.bind(params[size:], grads[size:])
+            for name in ("gamma", "beta"):
+                self.params.pop(name)
+                self.grads.pop(name)
+
+    @property
+    def W(self) -> Array:
+        """``W[l]``, shape ``(n_l, n_{l-1})``: a view into the flat parameter buffer."""
+        return self.params["W"]
+
+    @property
+    def b(self) -> Array:
+        """``b[l]``, shape ``(n_l,)``: a view into the flat parameter buffer."""
+        return self.params["b"]
+
+    def forward(self, A_prev: Array, training: bool, buffers: DenseBuffers | None = None) -> Array:
+        """``Z = A_prev Wᵀ + b`` then ``A = g(Z)``; caches ``A_prev``, ``Z``, ``A``.
+
+        Parameters
+        ----------
+        A_prev : ndarray of shape (m, n_{l-1})
+        training : bool
+            Batch statistics (training) or running statistics (evaluation) for batch norm.
+        buffers : DenseBuffers, optional
+            Where to write ``Z`` and ``A`` (then the returned ``A`` is ``buffers.A``, or
+            ``buffers.Z`` for the identity).
+
+        Returns
+        -------
+        A : ndarray of shape (m, n_l)
+        """
+        xp = self.activation.xp
+        if issparse(A_prev):  # a sparse input batch (first layer): SciPy's product
+            Z = np.asarray(A_prev @ self.W.T)
+            if buffers is not None:
+                buffers.Z[...] = Z
+                Z = buffers.Z
+        else:
+            Z = xp.dot(A_prev, self.W.T, out=None if buffers is None else buffers.Z)
+        kernels = None if buffers is None else _fused.get(Z.size)
+        if kernels is not None and _fused.contiguous(Z, self.b):
+            kernels.add_bias(Z, self.b)  # Z += b, without NumPy's broadcast buffer
+        else:
+            Z += self.b
+        self.A_prev = A_prev
+        self.Z_linear = Z
+        if self.batch_norm is not None:
+            Z = self.batch_norm.forward(Z, training)
+        self.Z = Z
+        if buffers is not None and self._act_out:
+            self.A = self.activation.forward(Z, out=buffers.A)
+        else:
+            self.A = self.activation.forward(Z)
+        return self.A
+
+    def backward(self, dA: Array, buffers: DenseBuffers | None = None) -> Array | None:
+        """``dZ = dA ⊙ g'(Z)`` (through :meth:`Activation.backward`), then :meth:`backward_dZ`.
+
+        With ``buffers``, ``dA`` is a scratch array of the caller's and ``dZ`` overwrites it.
+        """
+        if buffers is not None and self._act_out:
+            dZ = self.activation.backward(dA, self.Z, self.A, out=dA)
+        else:
+            dZ = self.activation.backward(dA, self.Z, self.A)
+        return self.backward_dZ(dZ, buffers)
+
+    def backward_dZ(self, dZ: Array, buffers: DenseBuffers | None = None) -> Array | None:
+        """From this layer's error ``dZ`` (shape ``(m, n_l)``), fill ``dW``, ``db``.
+
+        ``dW = dZᵀ A_prev / m (+ l2 W)``, ``db = Σ_i dZ / m``; returns ``dA_prev = dZ W``
+        (the seeds' ``W[l]ᵀ dZ[l]``), or ``None`` for the first layer, which needs none.
+        With ``buffers``, ``dA_prev`` is written into ``buffers.dA_prev``.
+        """
+        if self.batch_norm is not None:
+            dZ = self.batch_norm.backward(dZ)
+        m = dZ.shape[0]
+        xp = self.activation.xp
+        dW, db = self.grads["W"], self.grads["b"]
+        if issparse(self.A_prev):  # dW = dZᵀ A_prev computed as (A_prevᵀ dZ)ᵀ by SciPy
+            dW[...] = (self.A_prev.T @ dZ).T
+        else:
+            xp.dot(dZ.T, self.A_prev, out=dW)  # dot, not matmul: 6x faster at m = 1
+        dZ.sum(axis=0, out=db)
+        self._grad_Wb *= 1.0 / m  # dW and db are adjacent: one pass divides both by m
+        if self.l2:
+            dW += self.l2 * self.W
+        if not self.needs_input_grad:
+            return None
+        return xp.dot(dZ, self.W, out=None if buffers is None else buffers.dA_prev)
+
+
+class Dropout(Layer):
+    """Inverted dropout: ``A ⊙ mask / (1 - rate)`` in training, the identity in evaluation.
+
+    Parameters
+    ----------
+    rate : float
+        Probability of dropping a unit, in ``[0, 1)``.
+    rng : numpy.random.Generator
+        Source of the masks (the network's generator).
+    """
+
+    def __init__(self, rate: float, rng: np.random.Generator) -> None:
+        super().__init__()
+        self.rate = rate
+        self.rng = rng
+        self.mask: Array = None
+
+    def forward(self, A_prev: Array, training: bool) -> Array:
+        if not training or self.rate == 0.0:
+            self.mask = None
+            return A_prev
+        keep = 1.0 - self.rate
+        draw = self.rng.random(A_prev.shape)  # the seeded NumPy generator, on every backend
+        mask = ((draw >= self.rate) * (1.0 / keep)).astype(A_prev.dtype)
+        if not isinstance(A_prev, np.ndarray):  # e.g. CuPy: move the mask to its device
+            mask = A_prev.__array_namespace__().asarray(mask)
+        self.mask = mask
+        return A_prev * self.mask
+
+    def backward(self, dA: Array) -> Array:
+        return dA if self.mask is None else dA * self.mask

@@ -1,0 +1,316 @@
+"""Loss functions: the per-example loss ``L(y, ŷ)`` and its gradient ``∂L/∂ŷ``.
+
+The cost is the (weighted) mean over the ``m`` examples (seed 000)::
+
+    J = Σ_i w_i L(y_i, ŷ_i) / Σ_i w_i        (w_i = 1 gives J = (1/m) Σ_i L(y_i, ŷ_i))
+
+Each loss sums over the output units of one example, so that for the three canonical
+pairs the output gradient is exactly the seeds' ``dZ[L] = A[L] - Y``:
+
+===========================  ==================  ======================================
+loss                         output activation   per-example loss
+===========================  ==================  ======================================
+binary cross-entropy         sigmoid             ``-Σ_k [y log a + (1-y) log(1-a)]``
+categorical cross-entropy    softmax             ``-Σ_k y_k log a_k``
+mean squared error           identity            ``½ Σ_k (a_k - y_k)²``
+===========================  ==================  ======================================
+
+Only these pairs are fused (``Loss.fused_activation``); any other pairing goes through the
+general chain rule ``dZ = g'(Z) ⊙ ∂L/∂A``. With its fused activation a cross-entropy is
+computed from the logits ``Z`` (log-sum-exp), never as ``log(0)``.
+
+>>> import numpy as np
+>>> from deltaprop.core.losses import get_loss
+>>> bce = get_loss("binary_crossentropy")
+>>> Y = np.array([[1.0], [0.0]]); Z = np.array([[800.0], [-800.0]])
+>>> bce.value_from_logits(Y, Z).tolist()
+[0.0, 0.0]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+from deltaprop.core import fused as _fused
+from deltaprop.core.backend import Backend, get_backend
+from deltaprop.core.registry import resolve
+
+__all__ = [
+    "LOSSES",
+    "BinaryCrossEntropy",
+    "CategoricalCrossEntropy",
+    "Huber",
+    "Loss",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
+    "Poisson",
+    "get_loss",
+]
+
+Array = Any
+
+
+class Loss:
+    """Base class of a loss.
+
+    Attributes
+    ----------
+    name : str
+        Registry name.
+    fused_activation : str or None
+        The canonical output activation for which ``dZ[L] = A - Y``; ``None`` if none.
+    default_activation : str
+        The output activation a network gets with this loss when none is named.
+    """
+
+    name: ClassVar[str] = ""
+    fused_activation: ClassVar[str | None] = None
+    default_activation: ClassVar[str] = "identity"
+
+    def __init__(self, backend: str | Backend = "numpy") -> None:
+        self.be = get_backend(backend)
+
+    @property
+    def xp(self) -> Any:
+        """The array module (``numpy``): read through the backend, so objects pickle."""
+        return self.be.xp
+
+    def value(self, Y: Array, A: Array) -> Array:
+        """Per-example loss from the outputs ``A`` (shape ``(m, n)``); returns shape ``(m,)``."""
+        raise NotImplementedError
+
+    def value_from_logits(self, Y: Array, Z: Array, out: Array | None = None) -> Array:
+        """Per-example loss from the pre-activations ``Z`` of the fused activation.
+
+        Only meaningful when the output activation is :attr:`fused_activation`. ``out``, of
+        shape ``(m,)``, may receive the result (an implementation may ignore it).
+        """
+        raise NotImplementedError
+
+    def gradient(self, Y: Array, A: Array) -> Array:
+        """``∂L_i/∂A_i`` for each example, shape ``(m, n)`` (not divided by ``m``)."""
+        raise NotImplementedError
+
+    def check_target(self, Y: Array) -> None:
+        """Raise ``ValueError`` if ``Y`` holds values outside the loss's domain."""
+
+    def get_config(self) -> dict[str, Any]:
+        """Name and hyper-parameters, enough to rebuild the loss."""
+        return {"name": self.name}
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
+        return f"{type(self).__name__}({params})"
+
+
+def _tiny(A: Array) -> float:
+    return float(np.finfo(A.dtype).tiny)
+
+
+def _eps(A: Array) -> float:
+    return float(np.finfo(A.dtype).eps)
+
+
+class BinaryCrossEntropy(Loss):
+    """The seeds' loss: ``L = -Σ_k [y log a + (1 - y) log(1 - a)]``, ``0 ≤ y ≤ 1``.
+
+    From the logits ``z`` of a sigmoid output it is ``max(z, 0) - z y + log1p(e^{-|z|})``,
+    which never takes ``log(0)``. Paired with the sigmoid, ``dZ[L] = A - Y``.
+    Summing over ``k`` makes it the multilabel loss as well.
+    """
+
+    name = "binary_crossentropy"
+    fused_activation = "sigmoid"
+    default_activation = "sigmoid"
+
+    def value(self, Y: Array, A: Array) -> Array:
+        xp = self.xp
+        eps = _eps(A)
+        Ac = xp.clip(A, eps, 1.0 - eps)
+        return -(Y * xp.log(Ac) + (1.0 - Y) * xp.log1p(-Ac)).sum(axis=1)
+
+    def value_from_logits(self, Y: Array, Z: Array, out: Array | None = None) -> Array:
+        xp = self.xp
+        return (xp.maximum(Z, 0) - Z * Y + xp.log1p(xp.exp(-xp.abs(Z)))).sum(axis=1)
+
+    def gradient(self, Y: Array, A: Array) -> Array:
+        eps = _eps(A)
+        Ac = self.xp.clip(A, eps, 1.0 - eps)
+        return (Ac - Y) / (Ac * (1.0 - Ac))
+
+    def check_target(self, Y: Array) -> None:
+        if Y.size and (float(Y.min()) < 0.0 or float(Y.max()) > 1.0):
+            raise ValueError(
+                "binary_crossentropy needs targets in [0, 1]. "
+                f"Received: Y with values in [{float(Y.min())}, {float(Y.max())}]"
+            )
+
+
+class CategoricalCrossEntropy(Loss):
+    """``L = -Σ_k y_k log a_k`` for one-hot (or probability) rows ``y``.
+
+    From the logits of a softmax output: ``L = Σ_k y_k (logsumexp(z) - z_k)``.
+    Paired with the softmax, ``dZ[L] = A - Y`` (rows of ``Y`` summing to one).
+    """
+
+    name = "categorical_crossentropy"
+    fused_activation = "softmax"
+    default_activation = "softmax"
+
+    def value(self, Y: Array, A: Array) -> Array:
+        xp = self.xp
+        return -(Y * xp.log(xp.maximum(A, _tiny(A)))).sum(axis=1)
+
+    def value_from_logits(self, Y: Array, Z: Array, out: Array | None = None) -> Array:
+        xp = self.xp
+        if out is not None:
+            kernels = _fused.get(Z.size)
+            if kernels is not None and _fused.contiguous(Y, Z, out):
+                kernels.softmax_xent(Y, Z, out)  # the three lines below, in one pass
+                return out
+        shifted = Z - Z.max(axis=1, keepdims=True)
+        log_norm = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        return (Y * (log_norm - shifted)).sum(axis=1, out=out)  # -Σ y log softmax(z)
+
+    def gradient(self, Y: Array, A: Array) -> Array:
+        return -Y / self.xp.maximum(A, _tiny(A))
+
+    def check_target(self, Y: Array) -> None:
+        if Y.size and float(Y.min()) < 0.0:
+            raise ValueError(
+                "categorical_crossentropy needs non-negative targets (one-hot rows). "
+                f"Received: Y with minimum {float(Y.min())}"
+            )
+
+
+class MeanSquaredError(Loss):
+    """``L = ½ Σ_k (a_k - y_k)²``; paired with the identity, ``dZ[L] = A - Y``.
+
+    The ½ is scikit-learn's ``squared_loss`` convention; it makes the gradient ``A - Y``.
+    """
+
+    name = "mean_squared_error"
+    fused_activation = "identity"
+
+    def value(self, Y: Array, A: Array) -> Array:
+        R = A - Y
+        return 0.5 * (R * R).sum(axis=1)
+
+    def value_from_logits(self, Y: Array, Z: Array, out: Array | None = None) -> Array:
+        return self.value(Y, Z)
+
+    def gradient(self, Y: Array, A: Array) -> Array:
+        return A - Y
+
+
+class MeanAbsoluteError(Loss):
+    """``L = Σ_k |a_k - y_k|``; ``∂L/∂a = sign(a - y)`` (0 at ``a = y``)."""
+
+    name = "mean_absolute_error"
+
+    def value(self, Y: Array, A: Array) -> Array:
+        return self.xp.abs(A - Y).sum(axis=1)
+
+    def gradient(self, Y: Array, A: Array) -> Array:
+        return self.xp.sign(A - Y)
+
+
+class Huber(Loss):
+    """``L = Σ_k h(a_k - y_k)`` with ``h(r) = ½ r²`` for ``|r| ≤ δ``, else ``δ (|r| - ½ δ)``.
+
+    Parameters
+    ----------
+    delta : float, default=1.0
+        Where the loss turns from quadratic to linear (PyTorch's ``HuberLoss(delta)``).
+    """
+
+    name = "huber"
+
+    def __init__(self, delta: float = 1.0, backend: str | Backend = "numpy") -> None:
+        super().__init__(backend)
+        if not (isinstance(delta, int | float) and math.isfinite(delta) and delta > 0):
+            raise ValueError(f"delta must be a positive finite number. Received: delta={delta!r}")
+        self.delta = float(delta)
+
+    def value(self, Y: Array, A: Array) -> Array:
+        xp = self.xp
+        R = xp.abs(A - Y)
+        d = self.delta
+        return xp.where(R <= d, 0.5 * R * R, d * (R - 0.5 * d)).sum(axis=1)
+
+    def gradient(self, Y: Array, A: Array) -> Array:
+        R = A - Y
+        return self.xp.clip(R, -self.delta, self.delta)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "delta": self.delta}
+
+
+class Poisson(Loss):
+    """Half the Poisson deviance: ``L = Σ_k [y log(y/a) - y + a]``, ``y ≥ 0``, ``a > 0``.
+
+    ``∂L/∂a = 1 - y/a``. Its natural output is the ``exp`` link (scikit-learn's choice), which
+    goes through the general chain rule: ``dZ = e^Z ⊙ (1 - Y/A) = A - Y``.
+    """
+
+    name = "poisson"
+    default_activation = "exp"
+
+    def value(self, Y: Array, A: Array) -> Array:
+        xp = self.xp
+        Ac = xp.maximum(A, _tiny(A))
+        Ypos = xp.where(Y > 0, Y, 1.0)
+        return (Y * xp.log(Ypos / Ac) - Y + Ac).sum(axis=1)
+
+    def gradient(self, Y: Array, A: Array) -> Array:
+        return 1.0 - Y / self.xp.maximum(A, _tiny(A))
+
+    def check_target(self, Y: Array) -> None:
+        if Y.size and float(Y.min()) < 0.0:
+            raise ValueError(
+                f"poisson needs non-negative targets. Received: Y with minimum {float(Y.min())}"
+            )
+
+
+LOSSES: dict[str, type[Loss]] = {
+    "binary_crossentropy": BinaryCrossEntropy,
+    "categorical_crossentropy": CategoricalCrossEntropy,
+    "mean_squared_error": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "huber": Huber,
+    "poisson": Poisson,
+}
+"""Registry of loss names; see ``_ALIASES`` for the short and scikit-learn spellings."""
+
+_ALIASES = {
+    "bce": "binary_crossentropy",
+    "log_loss": "binary_crossentropy",
+    "cross_entropy": "categorical_crossentropy",
+    "crossentropy": "categorical_crossentropy",
+    "ce": "categorical_crossentropy",
+    "mse": "mean_squared_error",
+    "squared_error": "mean_squared_error",
+    "mae": "mean_absolute_error",
+    "absolute_error": "mean_absolute_error",
+}
+
+
+def get_loss(identifier: str | Loss | dict[str, Any], backend: str | Backend = "numpy") -> Loss:
+    """Resolve a loss by name, config dict, or instance.
+
+    Parameters
+    ----------
+    identifier : str, dict or Loss
+        A registry name or alias (``"bce"``, ``"squared_error"``), a config such as
+        ``{"name": "huber", "delta": 0.5}``, or an instance (returned unchanged).
+    backend : str or Backend, default="numpy"
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; the message lists the valid names.
+    """
+    return resolve(identifier, LOSSES, _ALIASES, Loss, "loss", backend=backend)

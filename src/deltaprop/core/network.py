@@ -1,0 +1,580 @@
+"""The network: forward over the layers, backward in reverse, one flat parameter buffer.
+
+All parameters live in one contiguous 1-D array, ``Network.parameters``; each ``W[l]`` and
+``b[l]`` is a view into it, and the gradients likewise live in ``Network.grad``. An
+optimizer step is then one pass over one array, an MPI allreduce one call, a gradient check
+and a model file simple.
+
+The output error starts the backward pass. For the canonical pairs (sigmoid + binary
+cross-entropy, softmax + categorical cross-entropy, identity + squared error) it is the
+seeds' fused ``dZ[L] = A[L] - Y``; every other pair takes the general chain rule
+``dZ[L] = g'(Z[L]) ⊙ ∂L/∂A[L]`` (as scikit-learn's ``_backprop`` notes, ``A - Y`` holds only
+for those pairs).
+
+>>> import numpy as np
+>>> from deltaprop import Network
+>>> net = Network([2, 3, 1], activations=["tanh", "sigmoid"], loss="binary_crossentropy", seed=0)
+>>> [W.shape for W in net.weights]
+[(3, 2), (1, 3)]
+>>> net.forward(np.zeros((4, 2))).shape
+(4, 1)
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy.sparse import issparse
+
+from deltaprop.core import fused as _fused
+from deltaprop.core.activations import Activation, get_activation
+from deltaprop.core.backend import Backend, get_backend
+from deltaprop.core.initializers import default_initializer, get_initializer
+from deltaprop.core.layers import BatchNorm, Dense, DenseBuffers, Dropout, Layer
+from deltaprop.core.losses import Loss, get_loss
+
+__all__ = ["Network"]
+
+Array = Any
+_DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def _check_dtype(dtype: Any) -> np.dtype[Any]:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in _DTYPES:
+        raise ValueError(f"dtype must be float32 or float64. Received: dtype={dtype!r}")
+    return dt
+
+
+class _Workspace:
+    """The hot loop's preallocated arrays for batches of ``m`` rows.
+
+    ``layers[i]`` holds the :class:`DenseBuffers` of ``Network.layers[i]`` (``None`` for a
+    dropout layer, which allocates its mask); ``losses`` the per-example loss, ``dZ`` the
+    output error.
+    """
+
+    def __init__(self, net: Network, m: int) -> None:
+        xp, dt = net.xp, net.dtype
+        self.layers = [
+            DenseBuffers.allocate(layer, m, xp, dt) if isinstance(layer, Dense) else None
+            for layer in net.layers
+        ]
+        self.losses = xp.empty(m, dt)
+        self.dZ = xp.empty((m, net.layer_sizes[-1]), dt)
+
+
+def _per_layer(value: Any, n: int, name: str) -> list[Any]:
+    if isinstance(value, str | numbers.Number | bool) or value is None:
+        return [value] * n
+    values = list(value)
+    if len(values) != n:
+        raise ValueError(
+            f"{name} must be one value or one per hidden layer ({n}). Received: {name}={value!r}"
+        )
+    return values
+
+
+class Network:
+    """A fully connected network trained by explicit backpropagation.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``[n_0, n_1, ..., n_L]``: input width, hidden widths, output width (``L ≥ 1``).
+    activations : str, Activation, or sequence of them, default="relu"
+        One per layer (``L`` entries), or ``[hidden, output]`` (two entries, ``L > 2``), or a
+        single one for the hidden layers, the output then taking the loss's natural
+        activation (sigmoid for binary cross-entropy, softmax for categorical
+        cross-entropy, exp for Poisson, identity otherwise).
+    loss : str, Loss, or dict, default="binary_crossentropy"
+        See :func:`deltaprop.core.losses.get_loss`.
+    init : str or sequence of str, default="auto"
+        Weight initializer per layer (:mod:`deltaprop.core.initializers`); ``"auto"`` picks He for
+        ReLU-like activations and Glorot uniform otherwise. Biases start at zero.
+    seed : int, numpy.random.Generator or None, default=None
+        Source of the initial weights and dropout masks. The same integer seed gives
+        bit-identical weights.
+    dtype : {"float32", "float64"}, default="float64"
+        Kept by every array the network makes; inputs are cast to it.
+    dropout : float or sequence of float, default=0.0
+        Inverted-dropout rate after each hidden layer (active only in training).
+    batch_norm : bool or sequence of bool, default=False
+        Batch normalization before the activation of each hidden layer.
+    backend : str or Backend, default="numpy"
+        The array module (:mod:`deltaprop.core.backend`).
+
+    Attributes
+    ----------
+    parameters : ndarray of shape (n_params,)
+        The flat parameter buffer: for each layer ``W`` (row-major), ``b``, then batch-norm
+        ``γ``, ``β`` where present.
+    grad : ndarray of shape (n_params,)
+        The flat gradient buffer, laid out like ``parameters``.
+    weights, biases : list of ndarray
+        ``W[l]`` of shape ``(n_l, n_{l-1})`` and ``b[l]`` of shape ``(n_l,)``: views.
+    layers : list of Layer
+        The chain: ``Dense`` layers, with ``Dropout`` after hidden ones where asked.
+    """
+
+    def __init__(
+        self,
+        layer_sizes: Sequence[int],
+        activations: str | Activation | Sequence[str | Activation] = "relu",
+        loss: str | Loss | dict[str, Any] = "binary_crossentropy",
+        init: str | Sequence[str] = "auto",
+        seed: int | np.random.Generator | None = None,
+        dtype: Any = "float64",
+        dropout: float | Sequence[float] = 0.0,
+        batch_norm: bool | Sequence[bool] = False,
+        backend: str | Backend = "numpy",
+    ) -> None:
+        self.backend = get_backend(backend)
+        self.dtype = _check_dtype(dtype)
+        sizes = self._check_sizes(layer_sizes)
+        self.layer_sizes = sizes
+        L = len(sizes) - 1
+        self.loss = get_loss(loss, self.backend)
+        self.activations = self._resolve_activations(activations, L)
+        self.dropout_rates = [float(r) for r in _per_layer(dropout, L - 1, "dropout")]
+        for r in self.dropout_rates:
+            if not 0.0 <= r < 1.0:
+                raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
+        self.batch_norms = [bool(b) for b in _per_layer(batch_norm, L - 1, "batch_norm")]
+        inits = [init] * L if isinstance(init, str) else list(init)
+        if len(inits) != L:
+            raise ValueError(
+                f"init must be one name or one per layer ({L}). Received: init={init!r}"
+            )
+        self.init = [
+            default_initializer(a.name) if i == "auto" else i
+            for i, a in zip(inits, self.activations, strict=True)
+        ]
+        initializers = [get_initializer(i) for i in self.init]
+
+        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.dense: list[Dense] = []
+        self.layers: list[Layer] = []
+        for l in range(1, L + 1):
+            bn = BatchNorm(sizes[l]) if l < L and self.batch_norms[l - 1] else None
+            layer = Dense(sizes[l - 1], sizes[l], self.activations[l - 1], bn)
+            self.dense.append(layer)
+            self.layers.append(layer)
+            if l < L and self.dropout_rates[l - 1] > 0:
+                self.layers.append(Dropout(self.dropout_rates[l - 1], self.rng))
+        self.dense[0].needs_input_grad = False
+
+        n_params = sum(layer.n_params for layer in self.dense)
+        self.parameters: Array = self.xp.zeros(n_params, dtype=self.dtype)
+        self.grad: Array = self.xp.zeros(n_params, dtype=self.dtype)
+        self.slices: list[slice] = []
+        offset = 0
+        for layer, initializer in zip(self.dense, initializers, strict=True):
+            sl = slice(offset, offset + layer.n_params)
+            layer.bind(self.parameters[sl], self.grad[sl])
+            layer.W[...] = self.xp.asarray(initializer(self.rng, layer.W.shape), dtype=self.dtype)
+            if layer.batch_norm is not None:
+                layer.batch_norm.init_buffers(self.xp, self.dtype)
+            self.slices.append(sl)
+            offset += layer.n_params
+        self._workspaces: dict[int, _Workspace] = {}
+        self._loss_out = _fused.accepts_out(self.loss.value_from_logits)
+
+    # ------------------------------------------------------------------ construction
+    @staticmethod
+    def _check_sizes(layer_sizes: Sequence[int]) -> list[int]:
+        try:
+            sizes = list(layer_sizes)
+        except TypeError:
+            sizes = []
+        if len(sizes) < 2:
+            raise ValueError(
+                "layer_sizes must list at least an input and an output width, e.g. [4, 8, 1]. "
+                f"Received: layer_sizes={layer_sizes!r}"
+            )
+        for n in sizes:
+            if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n <= 0:
+                raise ValueError(
+                    "layer_sizes must be positive integers. "
+                    f"Received: layer_sizes={layer_sizes!r} (width {n!r})"
+                )
+        return [int(n) for n in sizes]
+
+    def _resolve_activations(self, activations: Any, L: int) -> list[Activation]:
+        if isinstance(activations, str | Activation | dict):
+            names: list[Any] = [activations] * (L - 1) + [self.loss.default_activation]
+        else:
+            names = list(activations)
+            if len(names) == L:
+                pass
+            elif len(names) == 2 and L > 2:
+                names = [names[0]] * (L - 1) + [names[1]]
+            else:
+                raise ValueError(
+                    f"activations must be one name, one per layer ({L}), or [hidden, output]. "
+                    f"Received: activations={activations!r}"
+                )
+        return [get_activation(a, self.backend) for a in names]
+
+    # ------------------------------------------------------------------ views
+    @property
+    def xp(self) -> Any:
+        """The array module (``numpy``): read through the backend, so networks pickle."""
+        return self.backend.xp
+
+    @property
+    def n_layers(self) -> int:
+        """``L``, the number of weight layers."""
+        return len(self.dense)
+
+    @property
+    def n_params(self) -> int:
+        """Number of scalar parameters (the length of the flat buffer)."""
+        return int(self.parameters.shape[0])
+
+    @property
+    def weights(self) -> list[Array]:
+        """``[W[1], ..., W[L]]``, views into :attr:`parameters`."""
+        return [layer.W for layer in self.dense]
+
+    @property
+    def biases(self) -> list[Array]:
+        """``[b[1], ..., b[L]]``, views into :attr:`parameters`."""
+        return [layer.b for layer in self.dense]
+
+    def named_parameters(self) -> list[tuple[str, Array]]:
+        """``("W[1]", W[1]), ("b[1]", b[1]), ...`` including batch-norm ``γ``, ``β``."""
+        out = []
+        for l, layer in enumerate(self.dense, start=1):
+            out += [(f"W[{l}]", layer.W), (f"b[{l}]", layer.b)]
+            if layer.batch_norm is not None:
+                bn = layer.batch_norm.params
+                out += [(f"gamma[{l}]", bn["gamma"]), (f"beta[{l}]", bn["beta"])]
+        return out
+
+    def named_gradients(self) -> list[tuple[str, Array]]:
+        """The views of :attr:`grad`, named and ordered as :meth:`named_parameters`."""
+        out = []
+        for l, layer in enumerate(self.dense, start=1):
+            out += [(f"dW[{l}]", layer.grads["W"]), (f"db[{l}]", layer.grads["b"])]
+            if layer.batch_norm is not None:
+                bn = layer.batch_norm.grads
+                out += [(f"dgamma[{l}]", bn["gamma"]), (f"dbeta[{l}]", bn["beta"])]
+        return out
+
+    @property
+    def output_activation(self) -> Activation:
+        return self.dense[-1].activation
+
+    @property
+    def fused(self) -> bool:
+        """Whether the output pair is canonical, so that ``dZ[L] = A - Y``."""
+        return self.loss.fused_activation == self.output_activation.name
+
+    def get_config(self) -> dict[str, Any]:
+        """The architecture as plain JSON-able values (enough to rebuild the network)."""
+        return {
+            "layer_sizes": list(self.layer_sizes),
+            "activations": [a.get_config() for a in self.activations],
+            "loss": self.loss.get_config(),
+            "init": list(self.init),
+            "dtype": self.dtype.name,
+            "dropout": list(self.dropout_rates),
+            "batch_norm": list(self.batch_norms),
+        }
+
+    def __repr__(self) -> str:
+        acts = [a.name for a in self.activations]
+        return (
+            f"Network(layer_sizes={self.layer_sizes}, activations={acts}, "
+            f"loss={self.loss.name!r}, dtype={self.dtype.name!r})"
+        )
+
+    # ------------------------------------------------------------------ input checks
+    def check_X(self, X: Any, name: str = "X") -> Array:
+        """Cast ``X`` to the network's dtype and check its shape and values.
+
+        Raises
+        ------
+        ValueError
+            Empty, not 2-D, wrong number of features, NaN or infinity.
+        """
+        xp = self.xp
+        if issparse(X):  # kept sparse (CSR): the first layer multiplies it as it is
+            return self._check_sparse_X(X, name)
+        try:
+            X = xp.asarray(X, dtype=self.dtype)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} must be a numeric array. Received: {exc}") from None
+        if X.ndim != 2:
+            raise ValueError(
+                f"{name} must be 2-D of shape (n_samples, n_features). "
+                f"Received: {name} with shape {X.shape}"
+            )
+        if X.shape[0] == 0:
+            raise ValueError(f"{name} is empty. Received: {name} with shape {X.shape}")
+        if X.shape[1] != self.layer_sizes[0]:
+            raise ValueError(
+                f"{name} has {X.shape[1]} features, but the network expects "
+                f"{self.layer_sizes[0]}. Received: {name} with shape {X.shape}"
+            )
+        if not (bool(xp.isfinite(X.min())) and bool(xp.isfinite(X.max()))):  # NaN propagates;
+            # two reductions allocate nothing, where isfinite(X) would take m × n_0 bytes
+            raise ValueError(f"{name} contains NaN or infinity.")
+        return X
+
+    def _check_sparse_X(self, X: Any, name: str) -> Any:
+        X = X.tocsr().astype(self.dtype, copy=False)
+        if X.shape[0] == 0:
+            raise ValueError(f"{name} is empty. Received: {name} with shape {X.shape}")
+        if X.shape[1] != self.layer_sizes[0]:
+            raise ValueError(
+                f"{name} has {X.shape[1]} features, but the network expects "
+                f"{self.layer_sizes[0]}. Received: {name} with shape {X.shape}"
+            )
+        if not np.isfinite(X.data).all():
+            raise ValueError(f"{name} contains NaN or infinity.")
+        return X
+
+    def check_Y(self, Y: Any, m: int) -> Array:
+        """Cast ``Y`` to the network's dtype with shape ``(m, n_L)`` (1-D allowed if n_L = 1)."""
+        xp = self.xp
+        try:
+            Y = xp.asarray(Y, dtype=self.dtype)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"Y must be a numeric array. Received: {exc}") from None
+        n_out = self.layer_sizes[-1]
+        if Y.ndim == 1 and n_out == 1:
+            Y = Y.reshape(-1, 1)
+        if Y.ndim != 2 or Y.shape != (m, n_out):
+            raise ValueError(
+                f"Y must have shape ({m}, {n_out}) to match X and the output layer. "
+                f"Received: Y with shape {Y.shape}"
+            )
+        if not bool(xp.isfinite(Y).all()):
+            raise ValueError("Y contains NaN or infinity.")
+        self.loss.check_target(Y)
+        return Y
+
+    def check_sample_weight(self, sample_weight: Any, m: int) -> Array | None:
+        """``None`` or a finite, non-negative vector of length ``m`` with a positive sum."""
+        if sample_weight is None:
+            return None
+        xp = self.xp
+        w = xp.asarray(sample_weight, dtype=self.dtype)
+        if w.ndim == 0:
+            w = xp.full(m, w, dtype=self.dtype)
+        if w.shape != (m,):
+            raise ValueError(
+                f"sample_weight must have shape ({m},). Received: sample_weight with shape "
+                f"{w.shape}"
+            )
+        if not bool(xp.isfinite(w).all()) or bool((w < 0).any()) or float(w.sum()) <= 0:
+            raise ValueError(
+                "sample_weight must be finite, non-negative and not all zero. "
+                f"Received: sample_weight with sum {float(w.sum())} and minimum {float(w.min())}"
+            )
+        return w
+
+    # ------------------------------------------------------------------ forward / backward
+    def _workspace(self, m: int) -> _Workspace:
+        """The buffers for batches of ``m`` rows (a few sizes are kept: full and last batch)."""
+        ws = self._workspaces.get(m)
+        if ws is None:
+            if len(self._workspaces) >= 4:
+                self._workspaces.clear()
+            ws = self._workspaces[m] = _Workspace(self, m)
+        return ws
+
+    def _forward(self, X: Array, training: bool, ws: _Workspace | None = None) -> Array:
+        A = X
+        if ws is None:
+            for layer in self.layers:
+                A = layer.forward(A, training)
+            return A
+        for layer, buffers in zip(self.layers, ws.layers, strict=True):
+            if buffers is None:
+                A = layer.forward(A, training)
+            else:
+                assert isinstance(layer, Dense)
+                A = layer.forward(A, training, buffers)
+        return A
+
+    def forward(self, X: Any, training: bool = False) -> Array:
+        """Output activations ``A[L]`` of shape ``(n_samples, n_L)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_0)
+        training : bool, default=False
+            Dropout active and batch statistics used when True.
+        """
+        return self._forward(self.check_X(X), training)
+
+    def hidden_activations(self, X: Any) -> list[Array]:
+        """``[A[1], ..., A[L-1]]`` in evaluation mode, each of shape ``(n_samples, n_l)``."""
+        self._forward(self.check_X(X), training=False)
+        return [layer.A for layer in self.dense[:-1]]
+
+    def _per_example_loss(self, Y: Array, ws: _Workspace | None = None) -> Array:
+        out = self.dense[-1]
+        if self.fused:
+            if ws is not None and self._loss_out:
+                return self.loss.value_from_logits(Y, out.Z, out=ws.losses)
+            return self.loss.value_from_logits(Y, out.Z)
+        return self.loss.value(Y, out.A)
+
+    def _l2_term(self, l2: float) -> float:
+        if not l2:
+            return 0.0
+        return 0.5 * l2 * sum(float((W * W).sum()) for W in self.weights)
+
+    def _cost(
+        self, X: Array, Y: Array, w: Array | None, training: bool, l2: float,
+        total_weight: float | None = None, ws: _Workspace | None = None,
+    ) -> float:  # fmt: skip
+        self._forward(X, training, ws)
+        losses = self._per_example_loss(Y, ws)
+        if w is not None:
+            losses = losses * w
+        denom = total_weight if total_weight is not None else (
+            float(w.sum()) if w is not None else X.shape[0])  # fmt: skip
+        return float(losses.sum()) / denom + self._l2_term(l2)
+
+    def cost(
+        self,
+        X: Any,
+        Y: Any,
+        sample_weight: Any = None,
+        training: bool = False,
+        l2: float = 0.0,
+    ) -> float:
+        """The cost ``J = Σ_i w_i L(y_i, ŷ_i) / Σ_i w_i  (+ l2/2 Σ_l ‖W[l]‖²)``.
+
+        With no weights this is the seeds' ``J = (1/m) Σ_i L(ŷ_i, y_i)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (m, n_0)
+        Y : array-like of shape (m, n_L)
+        sample_weight : array-like of shape (m,), optional
+        training : bool, default=False
+        l2 : float, default=0.0
+            Coefficient of the L2 penalty on the weights (not the biases).
+        """
+        X = self.check_X(X)
+        Y = self.check_Y(Y, X.shape[0])
+        w = self.check_sample_weight(sample_weight, X.shape[0])
+        return self._cost(X, Y, w, training, l2)
+
+    def output_dZ(self, Y: Array, out: Array | None = None) -> Array:
+        """The output error ``dZ[L]`` per example, shape ``(m, n_L)``.
+
+        For a canonical pair this is the seeds' ``dZ[L] = A[L] - Y``; otherwise the general
+        chain rule ``dZ[L] = g'(Z[L]) ⊙ ∂L/∂A[L]``. ``out`` may receive ``A - Y``.
+        """
+        last = self.dense[-1]
+        if self.fused:
+            return self.xp.subtract(last.A, Y, out=out)  # canonical pair: d(L ∘ g)/dZ = A - Y
+        return last.activation.backward(self.loss.gradient(Y, last.A), last.Z, last.A)
+
+    def _backward(
+        self,
+        X: Array,
+        Y: Array,
+        w: Array | None = None,
+        training: bool = True,
+        l2: float = 0.0,
+        total_weight: float | None = None,
+        reuse_buffers: bool = False,
+    ) -> float:
+        """Forward, then fill :attr:`grad`; no input checks. Returns the cost.
+
+        ``total_weight`` replaces ``Σ w`` (or ``m``) as the normalizer, so that gradients of
+        shards of one batch add up to the batch's gradient (data parallelism).
+        ``reuse_buffers`` (the trainer's hot loop) writes every intermediate array into
+        buffers kept for this batch size, so that the layers' cached ``Z``, ``A`` are
+        overwritten by the next call of the same size; the numbers are the same.
+        """
+        ws = self._workspace(X.shape[0]) if reuse_buffers else None
+        cost = self._cost(X, Y, w, training, l2, total_weight, ws)
+        m = X.shape[0]
+        dZ = self.output_dZ(Y, None if ws is None else ws.dZ)
+        if w is not None or total_weight is not None:
+            # Weighted mean: scale each example's error by s_i = w_i m / Σw, so that the
+            # seeds' "/ m" in dW and db yields Σ_i w_i ∇L_i / Σw.
+            denom = total_weight if total_weight is not None else float(w.sum())  # type: ignore[union-attr]
+            scale = (w if w is not None else 1.0) * (m / denom)
+            dZ = dZ * (scale.reshape(-1, 1) if w is not None else scale)
+        for dense in self.dense:
+            dense.l2 = l2
+        kept = [None] * len(self.layers) if ws is None else ws.layers
+        dA = self.dense[-1].backward_dZ(dZ, kept[-1])
+        for layer, buffers in zip(self.layers[-2::-1], kept[-2::-1], strict=True):
+            if buffers is None:
+                dA = layer.backward(dA)
+            else:
+                assert isinstance(layer, Dense)
+                dA = layer.backward(dA, buffers)
+        return cost
+
+    def gradients(
+        self,
+        X: Any,
+        Y: Any,
+        sample_weight: Any = None,
+        training: bool = False,
+        l2: float = 0.0,
+    ) -> list[tuple[Array, Array]]:
+        """``[(dW[1], db[1]), ..., (dW[L], db[L])]``: the gradient of :meth:`cost`.
+
+        Each pair has the shapes of ``(W[l], b[l])``. The arrays are copies; the flat
+        gradient (with batch-norm ``γ``, ``β`` as well) is left in :attr:`grad`.
+        """
+        X = self.check_X(X)
+        Y = self.check_Y(Y, X.shape[0])
+        w = self.check_sample_weight(sample_weight, X.shape[0])
+        self._backward(X, Y, w, training, l2)
+        return [(layer.grads["W"].copy(), layer.grads["b"].copy()) for layer in self.dense]
+
+    # ------------------------------------------------------------------ state
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the architecture and the flat buffers, not the views into them."""
+        return {
+            "config": self.get_config(),
+            "backend": self.backend.name,
+            "parameters": self.backend.to_numpy(self.parameters),
+            "buffers": {k: self.backend.to_numpy(v) for k, v in self.buffers()},
+            "rng": self.rng.bit_generator.state,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Rebuild the layers so that ``W[l]`` and ``b[l]`` are views of one buffer again."""
+        self.__init__(**state["config"], backend=state["backend"])  # type: ignore[misc]
+        self.parameters[...] = self.xp.asarray(state["parameters"])
+        self.set_buffers(state["buffers"])
+        self.rng.bit_generator.state = state["rng"]
+
+    def buffers(self) -> list[tuple[str, Array]]:
+        """Non-trainable state: batch-norm running statistics, named by layer."""
+        out = []
+        for l, layer in enumerate(self.dense, start=1):
+            if layer.batch_norm is not None:
+                out += [
+                    (f"running_mean[{l}]", layer.batch_norm.running_mean),
+                    (f"running_var[{l}]", layer.batch_norm.running_var),
+                ]
+        return out
+
+    def set_buffers(self, values: dict[str, Array]) -> None:
+        """Restore the running statistics returned by :meth:`buffers`."""
+        for l, layer in enumerate(self.dense, start=1):
+            if layer.batch_norm is not None:
+                layer.batch_norm.running_mean[...] = values[f"running_mean[{l}]"]
+                layer.batch_norm.running_var[...] = values[f"running_var[{l}]"]

@@ -1,0 +1,271 @@
+"""ONNX graph of a trained network, for inference in any ONNX runtime.
+
+The graph is the evaluation-mode forward pass: for each layer ``Gemm(A, W, b, transB=1)``
+(``W`` keeps its ``(n_l, n_{l-1})`` layout, as ``Z = A Wᵀ + b``), batch normalization with
+the running statistics, then the activation. The input ``X`` has shape ``(batch, n_0)``
+with a dynamic ``batch``; the output is ``output`` of shape ``(batch, n_L)``, or
+``probabilities`` for a classifier.
+
+Each activation maps to ONNX operators as follows (``α`` as in the network)::
+
+    identity    (none)                     softmax   Softmax(axis=1)
+    sigmoid     Sigmoid                    tanh      Tanh
+    relu        Relu                       exp       Exp(Min(z, log(max float) - 1))
+    leaky_relu  LeakyRelu(α)               elu       Elu(α)
+    gelu        z · ½(1 + Erf(z/√2))  (Gelu for opset ≥ 20)
+    softplus    Softplus
+
+ONNX Runtime has no float64 kernels for ``Elu``, ``Erf``, ``Gelu`` and ``Softplus``, and
+``LeakyRelu``/``Elu`` keep ``α`` as a float32 attribute. A float64 network is therefore
+exported with elementary operators instead: ``Where(z > 0, z, α z)``,
+``Where(z > 0, z, α (Exp(Min(z, 0)) - 1))``, ``Relu(z) + Log(1 + Exp(-|z|))``, and GELU's
+``Erf`` evaluated in float32 (a relative error near 1e-7 in that activation only).
+
+>>> import os, tempfile
+>>> import numpy as np
+>>> import onnxruntime as ort
+>>> from deltaprop import Network
+>>> from deltaprop.export.onnx import export_onnx
+>>> net = Network([3, 8, 2], "gelu", "categorical_crossentropy", seed=0, dtype="float32")
+>>> path = os.path.join(tempfile.mkdtemp(), "net.onnx")
+>>> _ = export_onnx(net, path)
+>>> X = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+>>> (out,) = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"X": X})
+>>> bool(np.allclose(out, net.forward(X), atol=1e-5))
+True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from deltaprop.core.activations import Activation
+from deltaprop.core.network import Network
+from deltaprop.io.persistence import atomic_write
+
+if TYPE_CHECKING:
+    import onnx
+
+__all__ = ["DEFAULT_OPSET", "MIN_OPSET", "export_onnx"]
+
+DEFAULT_OPSET = 17
+"""The ONNX opset written by default (supported by every current ONNX Runtime)."""
+
+MIN_OPSET = 13
+"""The oldest opset accepted (``Softmax`` takes one axis from opset 13 on)."""
+
+
+class _Graph:
+    """Nodes and initializers of one graph, with unique names."""
+
+    def __init__(self, dtype: np.dtype[Any], opset: int) -> None:
+        from onnx import TensorProto
+
+        self.dtype = dtype
+        self.opset = opset
+        self.double = dtype == np.float64
+        self.elem_type = TensorProto.DOUBLE if self.double else TensorProto.FLOAT
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self._count = 0
+
+    def _name(self, hint: str) -> str:
+        self._count += 1
+        return f"{hint}_{self._count}"
+
+    def const(self, hint: str, value: Any, dtype: Any = None) -> str:
+        from onnx import numpy_helper
+
+        name = self._name(hint)
+        arr = np.asarray(value, dtype=self.dtype if dtype is None else dtype)
+        self.initializers.append(numpy_helper.from_array(arr, name))
+        return name
+
+    def op(self, op_type: str, inputs: list[str], output: str | None = None, **attrs: Any) -> str:
+        from onnx import helper
+
+        out = output or self._name(op_type.lower())
+        self.nodes.append(
+            helper.make_node(op_type, inputs, [out], name=self._name(op_type), **attrs)
+        )
+        return out
+
+
+def _activation(g: _Graph, act: Activation, z: str) -> str:
+    """The nodes of ``A = g(Z)``; returns the name of ``A``."""
+    name = act.name
+    simple = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu"}
+    if name == "identity":
+        return z
+    if name in simple:
+        return g.op(simple[name], [z])
+    if name == "softmax":
+        return g.op("Softmax", [z], axis=1)
+    if name == "exp":
+        cap = math.log(float(np.finfo(g.dtype).max)) - 1.0
+        return g.op("Exp", [g.op("Min", [z, g.const("exp_cap", cap)])])
+    alpha = float(getattr(act, "alpha", 0.0))
+    if name == "leaky_relu":
+        if not g.double:
+            return g.op("LeakyRelu", [z], alpha=alpha)
+        positive = g.op("Greater", [z, g.const("zero", 0.0)])
+        return g.op("Where", [positive, z, g.op("Mul", [z, g.const("alpha", alpha)])])
+    if name == "elu":
+        if not g.double:
+            return g.op("Elu", [z], alpha=alpha)
+        zero = g.const("zero", 0.0)
+        expm1 = g.op("Sub", [g.op("Exp", [g.op("Min", [z, zero])]), g.const("one", 1.0)])
+        negative = g.op("Mul", [expm1, g.const("alpha", alpha)])
+        return g.op("Where", [g.op("Greater", [z, zero]), z, negative])
+    if name == "softplus":
+        if not g.double:
+            return g.op("Softplus", [z])
+        tail = g.op("Exp", [g.op("Neg", [g.op("Abs", [z])])])
+        log1p = g.op("Log", [g.op("Add", [g.const("one", 1.0), tail])])
+        return g.op("Add", [g.op("Relu", [z]), log1p])
+    if name == "gelu":
+        if not g.double and g.opset >= 20:
+            return g.op("Gelu", [z])
+        scaled = g.op("Mul", [z, g.const("inv_sqrt2", 1.0 / math.sqrt(2.0))])
+        if g.double:
+            from onnx import TensorProto
+
+            as_float = g.op("Cast", [scaled], to=TensorProto.FLOAT)
+            erf = g.op("Cast", [g.op("Erf", [as_float])], to=TensorProto.DOUBLE)
+        else:
+            erf = g.op("Erf", [scaled])
+        cdf = g.op("Mul", [g.const("half", 0.5), g.op("Add", [g.const("one", 1.0), erf])])
+        return g.op("Mul", [z, cdf])
+    raise ValueError(f"cannot export the activation {name!r} to ONNX. Received: activation={act!r}")
+
+
+def _network_nodes(g: _Graph, net: Network, x: str) -> tuple[str, str]:
+    """Dense layers, batch norm (running statistics) and activations; dropout is omitted.
+
+    Returns the names of the output ``A[L]`` and of its pre-activation ``Z[L]``.
+    """
+    to_np = net.backend.to_numpy
+    a = z = x
+    for l, layer in enumerate(net.dense, start=1):
+        W = g.const(f"W{l}", to_np(layer.W))
+        b = g.const(f"b{l}", to_np(layer.b))
+        z = g.op("Gemm", [a, W, b], transB=1)
+        bn = layer.batch_norm
+        if bn is not None:
+            inputs = [z] + [
+                g.const(f"{key}{l}", to_np(arr))
+                for key, arr in (
+                    ("gamma", bn.params["gamma"]),
+                    ("beta", bn.params["beta"]),
+                    ("running_mean", bn.running_mean),
+                    ("running_var", bn.running_var),
+                )
+            ]
+            z = g.op("BatchNormalization", inputs, epsilon=float(bn.epsilon))
+        a = _activation(g, layer.activation, z)
+    return a, z
+
+
+def _resolve(model: Any) -> tuple[Network, Any, bool]:
+    """The network, the estimator (or None) and whether to output two-class probabilities."""
+    if isinstance(model, Network):
+        return model, None, False
+    net = getattr(model, "network_", None)
+    if not isinstance(net, Network):
+        raise TypeError(
+            "export_onnx expects a Network or a fitted estimator with a network_ attribute. "
+            f"Received: {type(model).__qualname__}"
+            + (" (not fitted: network_ is missing)" if hasattr(type(model), "fit") else "")
+        )
+    classes = getattr(model, "classes_", None)
+    binary = (
+        classes is not None
+        and len(classes) == 2
+        and not getattr(model, "_multilabel", False)
+        and net.layer_sizes[-1] == 1
+        and net.output_activation.name == "sigmoid"
+    )
+    return net, model, binary
+
+
+def export_onnx(
+    model: Any, path: str | os.PathLike[str], *, opset: int = DEFAULT_OPSET
+) -> onnx.ModelProto:
+    """Write the ONNX graph of a trained network, atomically.
+
+    Parameters
+    ----------
+    model : Network or fitted estimator
+        A :class:`~deltaprop.core.network.Network`, or an object with a fitted ``network_``
+        (``MLPClassifier``, ``MLPRegressor``). A classifier (it has ``classes_``) outputs
+        ``probabilities`` as ``predict_proba`` does: the softmax or multilabel sigmoid
+        output as it is, and for two classes with one sigmoid unit of logit ``z`` the two
+        columns ``[σ(-z), σ(z)]``.
+    path : str or path-like
+        The ``.onnx`` file to write.
+    opset : int, default=17
+        ONNX opset version, at least 13.
+
+    Returns
+    -------
+    onnx.ModelProto
+        The model written, which passed ``onnx.checker.check_model(full_check=True)``.
+        Input ``X`` of shape ``(batch, n_0)``; output ``output`` or ``probabilities`` of
+        shape ``(batch, n_out)``, in the network's dtype (float32 or float64).
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is neither a network nor a fitted estimator.
+    ValueError
+        For an invalid ``opset`` or an activation with no ONNX form.
+    """
+    import onnx
+    from onnx import helper
+
+    newest = onnx.defs.onnx_opset_version()
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
+        raise ValueError(
+            f"opset must be an integer from {MIN_OPSET} to {newest}. Received: opset={opset!r}"
+        )
+    net, estimator, binary = _resolve(model)
+    g = _Graph(net.dtype, opset)
+    a, z = _network_nodes(g, net, "X")
+    is_classifier = estimator is not None and hasattr(estimator, "classes_")
+    output = "probabilities" if is_classifier else "output"
+    n_out = net.layer_sizes[-1]
+    if binary:
+        # Both columns from the logit, as predict_proba: [σ(-z), σ(z)], no 1 - p cancellation.
+        negative = g.op("Sigmoid", [g.op("Neg", [z])])
+        g.op("Concat", [negative, a], output=output, axis=1)
+        n_out = 2
+    else:
+        g.op("Identity", [a], output=output)
+
+    graph = helper.make_graph(
+        g.nodes,
+        "deltaprop_network",
+        [helper.make_tensor_value_info("X", g.elem_type, ["batch", net.layer_sizes[0]])],
+        [helper.make_tensor_value_info(output, g.elem_type, ["batch", n_out])],
+        initializer=g.initializers,
+    )
+    proto = helper.make_model_gen_version(
+        graph,
+        opset_imports=[helper.make_opsetid("", opset)],
+        producer_name="deltaprop",
+        doc_string=repr(net),
+    )
+    props = {"deltaprop_config": json.dumps(net.get_config(), allow_nan=False)}
+    if is_classifier:
+        classes = np.asarray(estimator.classes_)
+        if classes.dtype.kind in "biufU":
+            props["classes"] = json.dumps(classes.tolist())
+    helper.set_model_props(proto, props)
+    onnx.checker.check_model(proto, full_check=True)
+    atomic_write(path, proto.SerializeToString())
+    return proto

@@ -1,0 +1,570 @@
+"""The compiled mini-batch loop: a run of training steps in one numba call (no Python per step).
+
+This is the trainer's hot loop (``Trainer._fit_sgd``) for the common network, compiled: for
+each mini-batch it gathers the rows, runs the forward pass and the loss, the backward pass
+(the seeds' ``dZ[L] = A[L] - Y``, ``dW = dZᵀ A_prev / m``, ``db = Σ dZ / m``,
+``dZ[l] = dZ[l+1] W[l+1] ⊙ g'(Z[l])``), the gradient statistics, the optional clipping and
+the optimizer step, with the matrix products in BLAS (``np.dot`` with an output array,
+through SciPy's BLAS) and everything else in single passes. It repeats the operations of
+the Python path (:meth:`deltaprop.core.network.Network._backward`, :mod:`deltaprop.optim.optimizers`,
+:mod:`deltaprop.core.kernels`), so results agree with the Python loop to rounding
+(``tests/test_fast_loop.py``). :meth:`deltaprop.fast.loop.CompiledLoop.create` says which
+networks and settings it serves; everything else runs the Python loop.
+
+Several threads run the same function at once (:func:`run_steps`): each computes the
+forward and backward pass of its block of every batch's rows into its own gradient
+buffer, then adds the others' gradients on its share of the parameters, checks and
+measures them and applies the optimizer there; they meet at spin barriers (an atomic
+counter read with acquire ordering, ``pause``, then ``sched_yield``). A wide first layer is
+split by units instead: each thread computes its units' activations and gradient over all
+rows, and updates their parameters.
+
+Codes (small integers, so that one compiled function serves every network):
+
+* hidden activations ``ACT_*``: identity, relu, tanh, sigmoid;
+* output ``OUT_*``: identity + mean squared error, sigmoid + binary cross-entropy,
+  softmax + categorical cross-entropy (the fused pairs, ``dZ[L] = A[L] - Y``);
+* optimizers ``OPT_*``: SGD (with momentum, Nesterov, weight decay), Adam/AdamW (AMSGrad).
+
+Departures from the Python loop's order of operations, all exact in real arithmetic: the
+seeds' ``1/m`` (or ``w_i / Σw``) multiplies the output error once instead of every ``dW``
+and ``db`` (the backward pass is linear in it); with threads, ``dW`` is the sum of the
+threads' row blocks; the sums of squares are taken in float64 in another order.
+
+numba caches the machine code beside this module; its cache does not notice edits to the
+kernels imported from :mod:`deltaprop.core.kernels`, so after editing those, delete
+``src/deltaprop/__pycache__/*.nbi`` (installed packages are not affected).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
+
+from deltaprop.core.kernels import _nonfinite_check, _sum_squares, adam, add_bias, row_max
+
+ACT_IDENTITY, ACT_RELU, ACT_TANH, ACT_SIGMOID = 0, 1, 2, 3
+OUT_MSE, OUT_BCE, OUT_CE = 0, 1, 2
+OPT_SGD, OPT_ADAM = 0, 1
+ABORT = 8
+"""Index of the flag in a ``sync`` array that a failing thread sets (its own cache line)."""
+
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
+_POSIX = os.name == "posix"
+
+
+# ---------------------------------------------------------------------------------------
+# The threads meet at spin barriers: an atomic counter, read with acquire ordering.
+# ---------------------------------------------------------------------------------------
+@intrinsic
+def _load_acquire(typingctx: Any, arr: Any, idx: Any) -> Any:  # pragma: no cover - typing
+    sig = types.int64(arr, idx)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+        return builder.load_atomic(ptr, "acquire", 8)
+
+    return sig, codegen
+
+
+@intrinsic
+def _fetch_add(typingctx: Any, arr: Any, idx: Any, val: Any) -> Any:  # pragma: no cover
+    sig = types.int64(arr, idx, val)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+        return builder.atomic_rmw("add", ptr, args[2], "acq_rel")
+
+    return sig, codegen
+
+
+def _call_without_arguments(name: str, returns: Any, available: bool) -> Any:
+    """An intrinsic that calls the external function ``name()`` (a no-op where not
+    ``available``), resolved by name when the machine code is loaded."""
+
+    @intrinsic
+    def call(typingctx: Any) -> Any:  # pragma: no cover - typing
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            if available:
+                fnty = ir.FunctionType(returns, [])
+                builder.call(cgutils.get_or_insert_function(builder.module, fnty, name), [])
+            return context.get_dummy_value()
+
+        return types.void(), codegen
+
+    return call
+
+
+_pause = _call_without_arguments("llvm.x86.sse2.pause", ir.VoidType(), _X86)
+"""The x86 ``pause`` hint in a spin loop (nothing elsewhere)."""
+_yield = _call_without_arguments("sched_yield", ir.IntType(32), _POSIX)
+"""``sched_yield()``: give the core to another thread (POSIX; nothing elsewhere)."""
+
+
+@_jit
+def _barrier(sync: Any, n_threads: int, generation: int) -> bool:  # pragma: no cover
+    """Wait until all ``n_threads`` have arrived at barrier number ``generation`` (1, 2, ...);
+    ``sync[0]`` counts arrivals (zero when the threads start). False, at once, when
+    ``sync[ABORT]`` is set: a thread failed and will not come."""
+    if n_threads == 1:
+        return True
+    _fetch_add(sync, 0, np.int64(1))  # type: ignore[call-arg]
+    target = generation * n_threads
+    spins = 0
+    while _load_acquire(sync, 0) < target:
+        if _load_acquire(sync, ABORT) != 0:
+            return False
+        _pause()
+        spins += 1
+        if spins > 4000:  # a thread is not running (a busy machine): give up the core
+            _yield()
+    return True
+
+
+@_jit
+def wait_job(control: Any, seen: int) -> int:  # pragma: no cover - compiled
+    """A helper thread's wait for the next job: ``control[0]`` once it differs from
+    ``seen`` (spinning, then yielding the core), or -1 after about a millisecond, when
+    the caller should block instead."""
+    spins = 0
+    while True:
+        got: int = _load_acquire(control, 0)  # type: ignore[call-arg]
+        if got != seen:
+            return got
+        _pause()
+        spins += 1
+        if spins > 4000:
+            _yield()
+        if spins > 50_000:
+            return -1
+
+
+@_jit
+def post_job(control: Any) -> int:  # pragma: no cover - compiled
+    """Publish the next job (everything written before is visible to the helpers that see
+    it); returns its number."""
+    return _fetch_add(control, 0, np.int64(1)) + 1  # type: ignore[call-arg]
+
+
+@_jit
+def _activate(A: Any, code: int) -> None:  # pragma: no cover - compiled
+    """``A ← g(A)`` in place: a hidden layer's ``Z`` becomes its ``A`` (2-D C-contiguous).
+
+    No hidden layer keeps ``Z``: each derivative below reads ``A`` instead.
+    """
+    a = A.ravel()
+    one = a.dtype.type(1)
+    zero = a.dtype.type(0)
+    if code == ACT_RELU:
+        for i in range(a.size):
+            a[i] = zero if a[i] <= zero else a[i]  # np.maximum(Z, 0): NaN propagates
+    elif code == ACT_TANH:
+        for i in range(a.size):
+            a[i] = np.tanh(a[i])
+    elif code == ACT_SIGMOID:
+        for i in range(a.size):
+            a[i] = one / (one + np.exp(-a[i]))
+
+
+@_jit
+def _activation_backward(dA: Any, A: Any, code: int) -> None:  # pragma: no cover - compiled
+    """``dA ← dA ⊙ g'(Z)`` in place: the seeds' ``dZ[l] = dA[l] ⊙ g'(Z[l])``, with ``g'``
+    from ``A``: ``[A > 0]`` for ReLU (the same as ``[Z > 0]``), ``1 - A²``, ``A (1 - A)``."""
+    d, a = dA.ravel(), A.ravel()
+    one = d.dtype.type(1)
+    zero = d.dtype.type(0)
+    if code == ACT_RELU:
+        for i in range(d.size):
+            d[i] = d[i] if a[i] > zero else zero
+    elif code == ACT_TANH:
+        for i in range(d.size):
+            d[i] = d[i] * (one - a[i] * a[i])
+    elif code == ACT_SIGMOID:
+        for i in range(d.size):
+            d[i] = d[i] * (a[i] * (one - a[i]))
+
+
+@_jit
+def _output(Z: Any, Y: Any, dZ: Any, losses: Any, code: int) -> None:  # pragma: no cover
+    """The fused output pair: per-example losses from the logits and ``dZ[L] = A[L] - Y``."""
+    m, n = Z.shape
+    t = Z.dtype.type
+    for i in range(m):
+        if code == OUT_CE:
+            mx = row_max(Z, i)
+            s = t(0)
+            for j in range(n):
+                e = np.exp(Z[i, j] - mx)
+                dZ[i, j] = e
+                s += e
+            log_norm = np.log(s)
+            acc = t(0)
+            for j in range(n):
+                acc += Y[i, j] * (log_norm - (Z[i, j] - mx))
+                dZ[i, j] = dZ[i, j] / s - Y[i, j]
+            losses[i] = acc
+        elif code == OUT_BCE:
+            acc = t(0)
+            for j in range(n):
+                z = Z[i, j]
+                acc += max(z, t(0)) - z * Y[i, j] + np.log1p(np.exp(-abs(z)))
+                dZ[i, j] = t(1) / (t(1) + np.exp(-z)) - Y[i, j]
+            losses[i] = acc
+        else:
+            acc = t(0)
+            for j in range(n):
+                r = Z[i, j] - Y[i, j]
+                dZ[i, j] = r
+                acc += r * r
+            losses[i] = t(0.5) * acc
+
+
+@_jit
+def _column_sums(dZ: Any, db: Any) -> None:  # pragma: no cover - compiled
+    """``db = Σ_i dZ[i]``, row after row as NumPy's ``sum(axis=0)``."""
+    m, n = dZ.shape
+    for j in range(n):
+        db[j] = dZ[0, j]
+    for i in range(1, m):
+        for j in range(n):
+            db[j] += dZ[i, j]
+
+
+@_jit
+def _scale(a: Any, s: Any) -> None:  # pragma: no cover - compiled
+    for i in range(a.size):
+        a[i] *= s
+
+
+@_jit
+def _sgd(  # pragma: no cover - compiled
+    params: Any, grads: Any, buf: Any, t: int, lr: Any, momentum: Any, nesterov: bool,
+    weight_decay: Any,
+) -> None:  # fmt: skip
+    """``optimizers.SGD._update`` in one pass (same operations, same order)."""
+    d = params.dtype.type
+    lr, momentum, weight_decay = d(lr), d(momentum), d(weight_decay)
+    for i in range(params.size):
+        g = grads[i]
+        if weight_decay != d(0):
+            g = params[i] * weight_decay + g
+        if momentum != d(0):
+            b = g if t == 1 else buf[i] * momentum + g
+            buf[i] = b
+            g = b * momentum + g if nesterov else b
+        params[i] = params[i] - g * lr
+
+
+@_jit
+def run_steps(  # pragma: no cover - compiled
+    tid: int, n_threads: int, sync: Any, shared: Any,
+    X: Any, Y: Any, w: Any, order: Any, m: int,
+    Ws: Any, bs: Any, gWs: Any, gbs: Any, As: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any,
+    losses: Any, scratch: Any, split_first: bool, acts: Any, out_code: int, alpha: float,
+    clip_norm: float, params: Any, grad: Any, grad_others: Any, starts: Any, stops: Any, ends: Any, norms: Any,
+    cost_sum: Any, opt_code: int, counts: Any, t0: int, lr: float, h: Any,
+    state0: Any, state1: Any, state2: Any,
+) -> int:  # fmt: skip
+    """``len(order) // m`` training steps on the rows ``order`` (batches of ``m`` rows),
+    run by ``n_threads`` threads at once (at most ``m``), this one being ``tid``.
+
+    Each thread computes the forward and backward pass of its block of every batch's rows
+    (its gradient ``gWs``, ``gbs`` lands in ``grad`` for thread 0, in ``grad_others[t-1]``
+    for thread ``t``), then, between spin barriers on ``sync``, adds the gradients, checks and
+    measures them, and applies the optimizer on its share of the parameters; the partial
+    sums meet in ``shared`` (``L + 4`` slots a thread), so every thread takes the same
+    decisions. With ``split_first``, the first layer is split by units instead (see
+    :func:`_first_forward`, :func:`_first_backward`). One thread (``n_threads = 1``) is the
+    plain loop.
+
+    Returns the number of steps taken; fewer than asked when a step's cost or gradient is
+    not finite, so that the caller reports the divergence (its cost in ``cost_sum[1]``);
+    -1 when another thread failed (``sync[ABORT]``).
+    Thread 0 accumulates ``Σ_batches cost · Σw`` in ``cost_sum[0]`` and the per-layer
+    ``‖dW[l]‖`` in ``norms``, sets ``counts[0]`` to the optimizer's step counter (``t0``
+    on entry) and counts the batches taken in ``counts[1]`` (a batch of zero total weight
+    is skipped).
+
+    ``Ws``, ``bs`` are typed lists of the layers' views into ``params``; ``starts[l]``,
+    ``stops[l]``, ``ends[l]`` bound layer ``l``'s ``W`` and ``b`` in the flat buffers.
+    ``As[l]`` holds layer ``l``'s activations (``m`` rows; the last layer's ``Z``), and
+    ``dZ_a``, ``dZ_b`` are two flat buffers of ``m · max n_l`` entries that the errors of
+    consecutive layers take in turn; ``h`` the optimizer's hyper-parameters (see
+    ``_fast_loop.CompiledLoop``); ``state0..2`` its state arrays.
+    """
+    L = len(Ws)
+    n_steps = order.size // m
+    weighted = w.size > 0
+    r0, r1 = (m * tid) // n_threads, (m * (tid + 1)) // n_threads  # this thread's rows
+    # With ``split``, the first layer is split by units (its forward pass and gradient over
+    # all rows, its parameters updated by the thread that owns them), the others by rows.
+    n0, n_in = Ws[0].shape
+    split = split_first and n_threads > 1 and L > 1
+    u0, u1 = ((n0 * tid) // n_threads, (n0 * (tid + 1)) // n_threads) if split else (0, 0)
+    f0, f1 = starts[0] + u0 * n_in, starts[0] + u1 * n_in  # its weights of the first layer
+    b0, b1 = stops[0] + u0, stops[0] + u1  # and biases
+    R = stops[0] + n0 if split else 0  # the rest of the parameters, shared out in slices
+    P = params.size
+    p0 = R + ((P - R) * tid // n_threads) // 16 * 16
+    p1 = P if tid == n_threads - 1 else R + ((P - R) * (tid + 1) // n_threads) // 16 * 16
+    slot = L + 4
+    mine = shared[tid * slot : (tid + 1) * slot]
+    gen = 0  # barriers passed
+    taken = 0
+    for step in range(n_steps):
+        rows = order[step * m : (step + 1) * m]
+        wsum = float(m)
+        if weighted:  # every thread sums the whole batch's weights: the same decisions
+            wsum = 0.0
+            for i in range(m):
+                wsum += w[rows[i]]
+            if wsum <= 0:
+                continue
+        l2 = alpha / wsum
+        _gather(X, Y, rows[r0:r1], r0, Xb, Yb)
+        if split:  # the first layer, this thread's units, every row
+            gen += 1
+            if not _barrier(sync, n_threads, gen):
+                return -1
+            _first_forward(Xb, Ws[0], bs[0], u0, u1, scratch[tid], As[0], acts[0])
+            gen += 1
+            if not _barrier(sync, n_threads, gen):
+                return -1
+        mine[0] = _forward_backward(w, rows[r0:r1], m, r0, r1, wsum, 1 if split else 0, Ws,
+                                    bs, gWs, gbs, As, dZ_a, dZ_b, Xb, Yb, losses, acts,
+                                    out_code)  # fmt: skip
+        gen += 1
+        if not _barrier(sync, n_threads, gen):
+            return -1
+        # this thread's share of the parameters: dW = ΣdW_t (+ l2 W), checked and measured
+        # in the same pass, layer by layer (W, then b); the first layer's needs no adding
+        c = params.dtype.type(l2)
+        sq_w, check, sq_grad = 0.0, 0.0, 0.0
+        no_w = params[:0]
+        others = grad_others[: n_threads - 1]  # (a tail batch may run on fewer threads)
+        if split:
+            _first_backward(tid, n_threads, m, u0, u1, n0, n_in, L, grad, f0, b0, dZ_a, dZ_b,
+                            Xb, scratch[tid])  # fmt: skip
+            if l2:
+                sq_w += _sum_squares(params[f0:f1])
+            sq, chk = _combine(grad, others[:0], f0, f1, params[f0:f1] if l2 else no_w, c)
+            mine[1] = sq
+            sq_b, chk_b = _combine(grad, others[:0], b0, b1, no_w, c)
+            check += chk + chk_b
+            sq_grad += sq + sq_b
+        for l in range(1 if split else 0, L):
+            mine[1 + l] = 0.0
+            lo, hi = max(starts[l], p0), min(stops[l], p1)
+            if hi > lo:
+                if l2:
+                    sq_w += _sum_squares(params[lo:hi])
+                sq, chk = _combine(grad, others, lo, hi, params[lo:hi] if l2 else no_w, c)
+                mine[1 + l] = sq
+                check += chk
+                sq_grad += sq
+            lo, hi = max(stops[l], p0), min(ends[l], p1)
+            if hi > lo:
+                sq, chk = _combine(grad, others, lo, hi, no_w, c)
+                check += chk
+                sq_grad += sq
+        mine[1 + L] = check
+        mine[2 + L] = sq_w
+        mine[3 + L] = sq_grad
+        gen += 1
+        if not _barrier(sync, n_threads, gen):
+            return -1
+        total, check, sq_all, sq_grad = 0.0, 0.0, 0.0, 0.0
+        for k in range(n_threads):
+            total += shared[k * slot]
+            check += shared[k * slot + 1 + L]
+            sq_all += shared[k * slot + 2 + L]
+            sq_grad += shared[k * slot + 3 + L]
+        cost = total / wsum + (0.5 * l2 * sq_all if l2 else 0.0)
+        if not (np.isfinite(cost) and check == 0):
+            if tid == 0:
+                cost_sum[1] = cost
+                counts[0] = t0 + taken
+            return step
+        if tid == 0:
+            for l in range(L):
+                sq = 0.0
+                for k in range(n_threads):
+                    sq += shared[k * slot + 1 + l]
+                norms[l] += np.sqrt(sq)
+        taken += 1
+        gnorm = np.sqrt(sq_grad)
+        for a0, a1 in ((f0, f1), (b0, b1), (p0, p1)):
+            g = grad[a0:a1]
+            if clip_norm > 0 and gnorm > clip_norm:
+                _scale(g, g.dtype.type(clip_norm / gnorm))
+            _optimizer_step(params[a0:a1], g, opt_code, t0 + taken, lr, h, state0[a0:a1],
+                            state1[a0:a1], state2[a0:a1])  # fmt: skip
+        gen += 1
+        if not _barrier(sync, n_threads, gen):  # every share updated before the next forward
+            return -1
+        if tid == 0:
+            cost_sum[0] += cost * wsum
+            counts[1] += 1
+    if tid == 0:
+        counts[0] = t0 + taken
+    return n_steps
+
+
+@_jit
+def _combine(  # pragma: no cover - compiled
+    grad: Any, others: Any, lo: int, hi: int, W: Any, c: Any
+) -> tuple[float, float]:  # fmt: skip
+    """``grad[lo:hi] += Σ_k others[k, lo:hi] (+ c W)``; returns ``Σ grad²`` (float64) and
+    ``Σ (grad - grad)`` (0, or NaN for a non-finite entry) of the result. Separate simple
+    loops, each vectorized (one loop doing it all is four times slower)."""
+    g = grad[lo:hi]
+    for k in range(others.shape[0]):
+        o = others[k, lo:hi]
+        for i in range(g.size):
+            g[i] += o[i]
+    if W.size > 0:
+        for i in range(g.size):
+            g[i] += c * W[i]
+    return _sum_squares(g), float(_nonfinite_check(g))
+
+
+@_jit
+def _gather(X: Any, Y: Any, rows: Any, r0: int, Xb: Any, Yb: Any) -> None:  # pragma: no cover
+    """``Xb[r0 + i] = X[rows[i]]``, ``Yb[r0 + i] = Y[rows[i]]``: this thread's rows."""
+    for i in range(rows.size):
+        r = rows[i]
+        for j in range(X.shape[1]):
+            Xb[r0 + i, j] = X[r, j]
+        for j in range(Y.shape[1]):
+            Yb[r0 + i, j] = Y[r, j]
+
+
+@_jit
+def _first_forward(  # pragma: no cover - compiled
+    Xb: Any, W: Any, b: Any, u0: int, u1: int, scratch: Any, A: Any, code: int
+) -> None:  # fmt: skip
+    """``A[:, u0:u1] = g(Xb W[u0:u1]ᵀ + b[u0:u1])``: this thread's units of the first layer
+    over all the batch's rows (each thread then reads only its share of ``W[1]``)."""
+    m, nu = Xb.shape[0], u1 - u0
+    Z = scratch[: m * nu].reshape(m, nu)
+    np.dot(Xb, W[u0:u1].T, Z)
+    add_bias(Z, b[u0:u1])
+    _activate(Z, code)
+    for i in range(m):
+        for j in range(nu):
+            A[i, u0 + j] = Z[i, j]
+
+
+@_jit
+def _forward_backward(  # pragma: no cover - compiled
+    w: Any, rows: Any, m: int, r0: int, r1: int, wsum: float, first: int,
+    Ws: Any, bs: Any, gWs: Any, gbs: Any, As: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any,
+    losses: Any, acts: Any, out_code: int,
+) -> float:  # fmt: skip
+    """Rows ``r0:r1`` of one batch: the forward pass from layer ``first`` (the first
+    layer's activations are ready when ``first`` is 1), the loss (returns ``Σ w_i L_i``),
+    and the backward pass with ``dW``, ``db`` of these rows into ``gWs``, ``gbs`` for the
+    layers from ``first`` up, and the errors ``dZ`` of these rows down to the first
+    layer's."""
+    L = len(Ws)
+    Xt, Yt = Xb[r0:r1], Yb[r0:r1]
+    nt = r1 - r0
+    weighted = w.size > 0
+    # forward: Z = A_prev Wᵀ + b, A = g(Z)
+    A = Xt if first == 0 else As[first - 1][r0:r1]
+    for l in range(first, L):
+        Z = As[l][r0:r1]
+        np.dot(A, Ws[l].T, Z)
+        add_bias(Z, bs[l])
+        if l < L - 1:
+            _activate(Z, acts[l])
+            A = Z
+    # dZ_a, dZ_b: each thread's rows in its own region (r0 · widest onwards), whatever the
+    # width of the layer, so that the threads never write into each other's rows
+    base = r0 * (dZ_a.size // m)
+    n_out = As[L - 1].shape[1]
+    dZ = dZ_a[base : base + nt * n_out].reshape(nt, n_out)
+    lt = losses[r0:r1]
+    _output(As[L - 1][r0:r1], Yt, dZ, lt, out_code)
+    total = 0.0
+    for i in range(nt):
+        total += lt[i] * w[rows[i]] if weighted else lt[i]
+    # The seeds' "/ m" of dW and db, applied once to the output error instead (the
+    # backward pass is linear in it): dZ[L] ← s_i dZ[L] with s_i = 1/m, or w_i / Σw
+    # with sample weights (the weighted mean of Network._backward).
+    inv = dZ.dtype.type(1.0 / wsum)
+    for i in range(nt):
+        s = w[rows[i]] * inv if weighted else inv
+        for j in range(n_out):
+            dZ[i, j] *= s
+    # backward: dW = dZᵀ A_prev, db = Σ dZ, dA_prev = dZ W, dZ[l-1] = dA_prev ⊙ g'
+    for l in range(L - 1, first - 1, -1):
+        A_prev = Xt if l == 0 else As[l - 1][r0:r1]
+        np.dot(dZ.T, A_prev, gWs[l])
+        _column_sums(dZ, gbs[l])
+        if l > 0:
+            free = dZ_b if (L - 1 - l) % 2 == 0 else dZ_a  # the buffer dZ is not in
+            n_prev = A_prev.shape[1]
+            dA = free[base : base + nt * n_prev].reshape(nt, n_prev)
+            np.dot(dZ, Ws[l], dA)
+            _activation_backward(dA, A_prev, acts[l - 1])
+            dZ = dA
+    return total
+
+
+@_jit
+def _first_backward(  # pragma: no cover - compiled
+    tid: int, n_threads: int, m: int, u0: int, u1: int, n0: int, n_in: int, L: int,
+    grad: Any, lo: int, b0: int, dZ_a: Any, dZ_b: Any, Xb: Any, scratch: Any,
+) -> None:  # fmt: skip
+    """``dW[1]``, ``db[1]`` of this thread's units ``u0:u1`` over all the batch's rows,
+    straight into ``grad`` (weights from ``lo``, biases from ``b0``): split by units, the
+    first layer's gradient needs no adding up across threads. ``b0`` is where this
+    thread's first bias is."""
+    nu = u1 - u0
+    if nu == 0:
+        return
+    buf = dZ_a if (L - 1) % 2 == 0 else dZ_b  # dZ[1], each thread's rows in its region
+    widest = dZ_a.size // m
+    S = scratch[: m * nu].reshape(m, nu)
+    for k in range(n_threads):
+        k0, k1 = (m * k) // n_threads, (m * (k + 1)) // n_threads
+        block = buf[k0 * widest : k0 * widest + (k1 - k0) * n0].reshape(k1 - k0, n0)
+        for i in range(k1 - k0):
+            for j in range(nu):
+                S[k0 + i, j] = block[i, u0 + j]
+    np.dot(S.T, Xb, grad[lo : lo + nu * n_in].reshape(nu, n_in))
+    _column_sums(S, grad[b0 : b0 + nu])
+
+
+@_jit
+def _optimizer_step(  # pragma: no cover - compiled
+    params: Any, grad: Any, opt_code: int, t: int, lr: float, h: Any, state0: Any,
+    state1: Any, state2: Any,
+) -> None:  # fmt: skip
+    """One step of SGD or Adam (``optimizers.SGD._update``, ``Adam._fused_update``) on a
+    slice of the flat buffers; elementwise, so slices may be updated one by one."""
+    if opt_code == OPT_ADAM:
+        b1, b2, eps, wd, decoupled, amsgrad = h[0], h[1], h[2], h[3], h[4] != 0, h[5] != 0
+        weight = 1.0 - b1
+        lerp_small = abs(weight) < 0.5
+        adam(
+            params, grad, state0, state1, state2, amsgrad,
+            1.0 - lr * wd if (decoupled and wd != 0.0) else 1.0, wd,
+            weight if lerp_small else 1.0 - weight, lerp_small, b2, 1.0 - b2,
+            (1.0 - b2**t) ** 0.5, eps, lr / (1.0 - b1**t), wd != 0.0 and not decoupled, h[6],
+        )  # fmt: skip
+    else:
+        _sgd(params, grad, state0, t, lr, h[0], h[1] != 0, h[2])

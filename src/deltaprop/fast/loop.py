@@ -1,0 +1,334 @@
+"""The trainer's mini-batch loop compiled (:mod:`deltaprop.fast.epoch`), where it applies.
+
+:meth:`CompiledLoop.create` checks that a fit can run compiled (dense layers without batch
+norm or dropout; hidden activations identity, ReLU, tanh or sigmoid; a fused output pair;
+SGD, momentum, Nesterov, Adam or AdamW as shipped; NumPy arrays of the network's dtype; no
+MPI; no callback that watches single batches; the compiled kernels switched on and numba
+installed) and returns ``None`` otherwise, so that the Python loop runs instead. The two
+loops compute the same steps (``tests/test_fast_loop.py`` compares them); the compiled one
+has no Python between steps, which is what small networks and small batches pay for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from deltaprop.core import fused as _fused
+from deltaprop.core.activations import Identity, ReLU, Sigmoid, Tanh
+from deltaprop.core.layers import Dense
+from deltaprop.core.losses import BinaryCrossEntropy, CategoricalCrossEntropy, MeanSquaredError
+from deltaprop.optim.optimizers import SGD, Adam, AdamW, Momentum, Nesterov, Optimizer
+
+if TYPE_CHECKING:
+    from deltaprop.core.network import Network
+
+_HIDDEN = {Identity: 0, ReLU: 1, Tanh: 2, Sigmoid: 3}  # _fused_epoch.ACT_*
+_OUTPUT = {MeanSquaredError: 0, BinaryCrossEntropy: 1, CategoricalCrossEntropy: 2}  # OUT_*
+_SGDS = (SGD, Momentum, Nesterov)
+SMALL_GEMM = 8_000_000
+"""Below this many multiply-adds in a step's largest matrix product, the loop's BLAS runs
+on one thread: waking a second thread for each small product costs more than it saves
+(digits, 64-100-10 at batch 200: 103 instead of 130 µs a step on 2 cores)."""
+_ADAMS = (Adam, AdamW)
+
+
+def _watches_batches(callbacks: list[Any]) -> bool:
+    from deltaprop.train.trainer import Callback
+
+    return any(type(cb).on_batch_end is not Callback.on_batch_end for cb in callbacks)
+
+
+SPLIT_FIRST = 65_536
+"""A first layer with at least this many weights is split by units between the threads
+(each reads only its share of ``W[1]``), the other layers by rows."""
+
+CHUNK_ROWS = 65_536
+"""Rows of full batches in one compiled call: between calls Python runs, and with it
+Ctrl-C (a compiled call does not look at signals)."""
+
+MIN_ROWS = 16
+"""Each thread of the compiled loop takes at least this many rows of a batch."""
+
+MAX_THREADS = 4
+"""The compiled loop's threads by default, at most (see :func:`default_threads`)."""
+
+
+def default_threads() -> int:
+    """Threads for the compiled loop: ``DELTAPROP_THREADS`` if set, else the cores this
+    process may run on, at most :data:`MAX_THREADS` (measured on 2 cores; more threads
+    split each batch into smaller products) and at most ``OMP_NUM_THREADS`` where that is
+    set (joblib's workers, e.g. ``GridSearchCV(n_jobs=...)``, set it to share the cores)."""
+    value = os.environ.get("DELTAPROP_THREADS", "").strip()
+    if value:
+        try:
+            n = int(value)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ValueError(f"DELTAPROP_THREADS must be a positive integer. Received: {value!r}")
+        return n
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    n = min(cores or 1, MAX_THREADS)
+    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if omp.isdigit() and int(omp) > 0:
+        n = min(n, int(omp))
+    return max(1, n)
+
+
+@functools.cache
+def _blas_controller() -> Any:
+    """The BLAS that numba's ``np.dot`` calls (SciPy's), under threadpoolctl, or ``None``."""
+    try:
+        import scipy
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - both come with scikit-learn
+        return None
+    blas = ThreadpoolController().select(user_api="blas")
+    libs = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs")
+    own = [c.filepath for c in blas.lib_controllers if os.path.dirname(c.filepath) == libs]
+    return blas.select(filepath=own) if own else blas  # shared BLAS builds: all of them
+
+
+@contextlib.contextmanager
+def blas_threads(n: int | None) -> Iterator[None]:
+    """Run the block with the compiled loop's BLAS on ``n`` threads (``None``: unchanged)."""
+    controller = None if n is None else _blas_controller()
+    if controller is None:
+        yield
+        return
+    limiter = controller.limit(limits=n)
+    try:
+        yield
+    finally:
+        limiter.restore_original_limits()
+
+
+class _Helpers:
+    """Threads 1, 2, ... of a :class:`CompiledLoop`, kept for a whole fit.
+
+    Each waits for a job (a part of an epoch), spinning briefly in compiled code and then
+    blocking on an event, runs its share of it, and waits again, so that an epoch costs no
+    thread start. The jobs carry their number: a helper that sleeps through one it has no
+    share in (a short last batch runs on fewer threads) never runs a job twice.
+    """
+
+    def __init__(self, loop: CompiledLoop) -> None:
+        self.loop = loop
+        self.control = np.zeros(16, np.int64)  # [0]: the number of the job posted last
+        self.job: tuple[int, Any] = (0, None)
+        self.wake = threading.Event()
+        self.error: BaseException | None = None
+        self.threads = [
+            threading.Thread(target=self._run, args=(tid,), daemon=True, name=f"backprop-{tid}")
+            for tid in range(1, loop.n_threads)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _run(self, tid: int) -> None:
+        loop, seen = self.loop, 0
+        while True:
+            if int(loop.k.wait_job(self.control, seen)) < 0:  # nothing for a while: block
+                self.wake.wait()
+                self.wake.clear()
+                continue
+            seen, job = self.job
+            if job is None:
+                return
+            n_threads, head, tail = job
+            if tid < n_threads:
+                try:
+                    loop._steps(tid, n_threads, head, *loop.views[tid], tail)
+                except BaseException as exc:  # the others stop waiting, the fit raises it
+                    self.error = exc
+                    head[0][loop.k.ABORT] = 1
+
+    def post(self, job: Any) -> None:
+        """Hand a job to the helpers (``None``: stop)."""
+        self.job = (int(self.control[0]) + 1, job)
+        self.loop.k.post_job(self.control)
+        self.wake.set()
+
+    def close(self) -> None:
+        """Stop the helpers. A job always ends before the main thread returns from its own
+        share, so they are waiting; the timeout only guards against the impossible."""
+        self.post(None)
+        for thread in self.threads:
+            thread.join(timeout=5.0)
+
+
+class CompiledLoop:
+    """One fit's compiled loop: the layer views, the buffers and the optimizer's codes."""
+
+    def __init__(self, kernels: Any, net: Network, opt: Optimizer, X: np.ndarray,
+                 Y: np.ndarray, w: np.ndarray | None, alpha: float,
+                 clip_norm: float | None, n_threads: int = 1) -> None:  # fmt: skip
+        from numba.typed import List
+
+        self.k, self.net, self.opt = kernels, net, opt
+        self.X, self.Y = X, Y
+        dtype = net.parameters.dtype
+        self.w = np.empty(0, dtype) if w is None else w
+        self.alpha = float(alpha)
+        self.clip_norm = 0.0 if clip_norm is None else float(clip_norm)
+        dense: list[Dense] = list(net.dense)
+        self.acts = np.array([_HIDDEN[type(d.activation)] for d in dense[:-1]] + [0], np.intp)
+        self.out_code = _OUTPUT[type(net.loss)]
+        self.Ws = List([d.W for d in dense])
+        self.bs = List([d.b for d in dense])
+        starts = np.array([sl.start for sl in net.slices], dtype=np.intp)
+        self.starts, self.stops = starts, starts + [d.n_in * d.n_out for d in dense]
+        self.ends = starts + [d.n_out * (d.n_in + 1) for d in dense]
+        self.n_threads = n_threads
+        # a wide first layer is split by units between the threads (see run_steps)
+        self.split_first = dense[0].n_in * dense[0].n_out >= SPLIT_FIRST
+        # the gradient of each thread's rows: thread 0's in net.grad, the others' in
+        # grad_others; views[tid] are the layers' dW, db views into it
+        self.grad_others = np.zeros((n_threads - 1, net.n_params), dtype)
+        self.views = [
+            (List([g[a:b].reshape(d.n_out, d.n_in) for d, a, b in zip(dense, starts, self.stops, strict=True)]),
+             List([g[b:e] for b, e in zip(self.stops, self.ends, strict=True)]))
+            for g in (net.grad, *self.grad_others)
+        ]  # fmt: skip
+        self.buffers: dict[int, tuple[Any, ...]] = {}
+        self.helpers: _Helpers | None = None
+        opt._allocate(net.parameters.shape, dtype)
+        empty = np.empty(0, dtype)
+        if isinstance(opt, Adam):
+            self.opt_code = 1
+            flags = [float(opt._decoupled), float(opt.amsgrad), float(np.finfo(dtype).tiny)]
+            self.h = np.array([opt.beta_1, opt.beta_2, opt.epsilon, opt.weight_decay, *flags])
+            st = opt.state
+            self.state = (st["exp_avg"], st["exp_avg_sq"], st.get("max_exp_avg_sq", empty))
+        else:
+            assert isinstance(opt, SGD)
+            self.opt_code = 0
+            self.h = np.array([opt.momentum, float(opt.nesterov), opt.weight_decay])
+            self.state = (opt.state.get("momentum_buffer", empty), empty, empty)
+
+    @classmethod
+    def create(cls, net: Network, opt: Any, X: Any, Y: Any, w: Any, alpha: float,
+               clip_norm: float | None, callbacks: list[Any], comm: Any) -> CompiledLoop | None:  # fmt: skip
+        """The compiled loop for this fit, or ``None`` where the Python loop must run."""
+        dtype = net.parameters.dtype
+        arrays_ok = all(
+            isinstance(a, np.ndarray) and a.dtype == dtype and a.flags.c_contiguous
+            for a in (X, Y, *(() if w is None else (w,)), net.parameters)
+        )
+        if not (
+            comm is None
+            and arrays_ok
+            and X.ndim == 2
+            and type(opt) in (*_SGDS, *_ADAMS)
+            and all(isinstance(layer, Dense) and layer.batch_norm is None for layer in net.layers)
+            and all(type(d.activation) in _HIDDEN for d in net.dense[:-1])
+            and net.fused
+            and type(net.loss) in _OUTPUT
+            and not _watches_batches(callbacks)
+        ):
+            return None
+        kernels = _fused.epoch_kernels(net.n_params)
+        if kernels is None:
+            return None
+        return cls(kernels, net, opt, X, Y, w, alpha, clip_norm, default_threads())
+
+    @contextlib.contextmanager
+    def threads(self, batch_size: int) -> Iterator[None]:
+        """For the whole fit: the loop's helper threads, and BLAS on one thread where the
+        loop runs its own threads or the products are small (:data:`SMALL_GEMM`)."""
+        largest = batch_size * max(d.n_in * d.n_out for d in self.net.dense)
+        with blas_threads(1 if largest < SMALL_GEMM or self.n_threads > 1 else None):
+            helpers = _Helpers(self) if self.n_threads > 1 else None
+            self.helpers = helpers
+            try:
+                yield
+            finally:
+                self.helpers = None
+                if helpers is not None:
+                    helpers.close()
+
+    def _buffers(self, m: int) -> tuple[Any, ...]:
+        if m not in self.buffers:
+            from numba.typed import List
+
+            dtype, dense = self.net.parameters.dtype, self.net.dense
+            As = List([np.empty((m, d.n_out), dtype) for d in dense])
+            widest = m * max(d.n_out for d in dense)
+            dZ_a, dZ_b = np.empty(widest, dtype), np.empty(widest, dtype)
+            Xb = np.empty((m, self.X.shape[1]), dtype)
+            Yb = np.empty((m, self.Y.shape[1]), dtype)
+            scratch = np.empty((self.n_threads, m * dense[0].n_out), dtype)  # first layer
+            self.buffers[m] = (As, dZ_a, dZ_b, Xb, Yb, np.empty(m, dtype), scratch)
+        return self.buffers[m]
+
+    def _steps(self, tid: int, n_threads: int, head: tuple[Any, ...], gWs: Any, gbs: Any,
+               tail: tuple[Any, ...]) -> int:  # fmt: skip
+        """Thread ``tid``'s part of :func:`deltaprop.fast.epoch.run_steps`."""
+        return int(self.k.run_steps(tid, n_threads, *head, gWs, gbs, *tail))
+
+    def epoch(self, order: np.ndarray, batch_size: int, learning_rate: float,
+              norms: np.ndarray) -> tuple[float, int, int, float | None]:  # fmt: skip
+        """One pass over ``order`` in batches of ``batch_size`` (the last may be smaller).
+
+        Returns ``(Σ cost · Σw, batches taken, samples taken, diverged)`` where
+        ``diverged`` is the cost of the step that stopped the epoch (not finite, or finite
+        with a non-finite gradient), else ``None``; that step's update is not applied.
+        """
+        net, opt = self.net, self.opt
+        n = order.size
+        full = (n // batch_size) * batch_size
+        cost_sum = np.zeros(2)
+        counts = np.array([opt.t, 0], dtype=np.int64)
+        samples = 0
+        # Full batches in chunks of about CHUNK_ROWS rows (Python between the chunks sees
+        # Ctrl-C), then the last, shorter batch.
+        per_chunk = max(1, CHUNK_ROWS // batch_size) * batch_size
+        parts = [
+            (order[i : min(i + per_chunk, full)], batch_size) for i in range(0, full, per_chunk)
+        ]
+        for part, m in (*parts, (order[full:], n - full)):
+            if m == 0 or part.size == 0:
+                continue
+            As, dZ_a, dZ_b, Xb, Yb, losses, scratch = self._buffers(m)
+            before = int(counts[1])
+            n_threads = max(1, min(self.n_threads, m // MIN_ROWS))
+            sync = np.zeros(16, np.int64)
+            shared = np.zeros(n_threads * (len(self.Ws) + 4))
+
+            head = (sync, shared, self.X, self.Y, self.w, part, m, self.Ws, self.bs)
+            tail = (
+                As, dZ_a, dZ_b, Xb, Yb, losses, scratch, self.split_first, self.acts,
+                self.out_code, self.alpha,
+                self.clip_norm, net.parameters, net.grad, self.grad_others, self.starts,
+                self.stops, self.ends, norms, cost_sum, self.opt_code, counts, opt.t,
+                float(learning_rate), self.h, *self.state,
+            )  # fmt: skip
+            helpers = self.helpers
+            if n_threads > 1 and helpers is None:  # a call outside threads(): for this part
+                helpers = _Helpers(self)
+            try:
+                if n_threads > 1:
+                    assert helpers is not None
+                    helpers.post((n_threads, head, tail))
+                done = self._steps(0, n_threads, head, *self.views[0], tail)
+                if done < 0:  # a helper failed; the weights of this epoch are not to be used
+                    assert helpers is not None
+                    error, helpers.error = helpers.error, None
+                    raise RuntimeError(
+                        f"a training thread failed: {type(error).__name__}: {error}"
+                    ) from error
+            finally:
+                if helpers is not None and helpers is not self.helpers:
+                    helpers.close()
+            samples += (int(counts[1]) - before) * m
+            opt.t = int(counts[0])
+            if done < part.size // m:
+                return float(cost_sum[0]), int(counts[1]), samples, float(cost_sum[1])
+        return float(cost_sum[0]), int(counts[1]), samples, None
