@@ -1,22 +1,21 @@
 """deltaprop: neural networks trained by explicit, verified backpropagation."""
 
-from deltaprop.core.activations import get_activation
-from deltaprop.core.gradcheck import GradcheckResult, gradcheck
-from deltaprop.core.losses import get_loss
-from deltaprop.core.network import Network
-from deltaprop.export.onnx import export_onnx
-from deltaprop.io.checkpoints import Checkpoint, load_checkpoint, resume, save_checkpoint
-from deltaprop.io.persistence import (
+from deltaprop.core import GradcheckResult, Network, get_activation, get_loss, gradcheck
+from deltaprop.export import export_onnx
+from deltaprop.io import (
+    Checkpoint,
     ModelFileError,
     ModelFileNotFoundError,
     load,
+    load_checkpoint,
     register_model_class,
+    resume,
     save,
+    save_checkpoint,
 )
-from deltaprop.optim.optimizers import get_optimizer
-from deltaprop.optim.schedules import get_schedule
-from deltaprop.sklearn.estimators import MLPClassifier, MLPRegressor
-from deltaprop.train.trainer import Callback, DivergenceError, History, Trainer, gradient_descent
+from deltaprop.optim import get_optimizer, get_schedule
+from deltaprop.sklearn import MLPClassifier, MLPRegressor
+from deltaprop.train import Callback, DivergenceError, History, Trainer, gradient_descent
 
 __version__ = "0.1.0"
 

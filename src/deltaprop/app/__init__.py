@@ -1,0 +1,1 @@
+"""The ``deltaprop`` command: parser and commands, the report, tables and preprocessing."""

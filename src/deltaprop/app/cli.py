@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from deltaprop.train.trainer import Callback, ProgressBar
+from deltaprop.train import Callback, ProgressBar
 
 if TYPE_CHECKING:
     import numpy as np
@@ -609,7 +609,7 @@ class _Run:
 
 def _make_estimator(args: argparse.Namespace, task: str, n_train: int, validation: bool) -> Any:
     """The estimator the options describe, for ``n_train`` training rows."""
-    from deltaprop.sklearn.estimators import MLPClassifier, MLPRegressor
+    from deltaprop.sklearn import MLPClassifier, MLPRegressor
 
     hidden = tuple(args.hidden)
     acts = list(args.activation)
@@ -899,7 +899,7 @@ def _figures(run: _Run) -> list[Any]:
 
 
 def _comm_and_root() -> tuple[Any, bool]:
-    from deltaprop.parallel.mpi import get_communicator, is_root
+    from deltaprop.parallel import get_communicator, is_root
 
     comm = get_communicator("auto")
     return comm, is_root(comm)
@@ -915,7 +915,7 @@ def _barrier(comm: Any) -> None:
 # ---------------------------------------------------------------------------------------
 def _cmd_train(args: argparse.Namespace, out: _Out) -> int:
     from deltaprop.app import tabular
-    from deltaprop.io.persistence import save
+    from deltaprop.io import save
 
     if args.checkpoint is not None and args.checkpoint_every is None:
         raise UsageError("--checkpoint needs --checkpoint-every N")
@@ -1017,7 +1017,7 @@ def _compare_activations(
     X: np.ndarray, y: np.ndarray, seed: int, epochs: int
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """A deep network (8 hidden layers of 32) trained with sigmoid and with ReLU (SGD)."""
-    from deltaprop.sklearn.estimators import MLPClassifier
+    from deltaprop.sklearn import MLPClassifier
 
     runs, scores = {}, {}
     for act in ("sigmoid", "relu"):
@@ -1045,7 +1045,7 @@ def _cmd_demo(args: argparse.Namespace, out: _Out) -> int:
     from sklearn.model_selection import train_test_split
 
     from deltaprop.app import report, tabular
-    from deltaprop.io.persistence import save
+    from deltaprop.io import save
 
     folder: Path = args.out
     if folder.exists() and not folder.is_dir():
@@ -1149,7 +1149,7 @@ def _cmd_demo(args: argparse.Namespace, out: _Out) -> int:
 
 
 def _load_model(path: Path) -> Any:
-    from deltaprop.io.persistence import load
+    from deltaprop.io import load
 
     with warnings.catch_warnings():
         # Rebuilding the trainer of a loaded estimator with an integer batch_size warns
@@ -1168,8 +1168,8 @@ class _Loaded:
 
 def _load_estimator(path: Path) -> _Loaded:
     from deltaprop.app import tabular
-    from deltaprop.core.network import Network
-    from deltaprop.io.persistence import ModelFileError
+    from deltaprop.core import Network
+    from deltaprop.io import ModelFileError
 
     model = _load_model(path)
     if isinstance(model, Network):
@@ -1230,7 +1230,7 @@ def _features(loaded: _Loaded, frame: pd.DataFrame, source: Path) -> Any:
 
 def _cmd_predict(args: argparse.Namespace, out: _Out) -> int:
     from deltaprop.app import tabular
-    from deltaprop.io.persistence import atomic_write
+    from deltaprop.io import atomic_write
 
     if args.output is not None:
         _check_new([args.output], args.force)
@@ -1307,7 +1307,7 @@ def _architecture(net: Any) -> list[list[Any]]:
 
 
 def _cmd_inspect(args: argparse.Namespace, out: _Out) -> int:
-    from deltaprop.core.network import Network
+    from deltaprop.core import Network
 
     model = _load_model(args.model)
     net = model if isinstance(model, Network) else model.network_
@@ -1403,7 +1403,7 @@ def _cmd_export(args: argparse.Namespace, out: _Out) -> int:
     _check_parent(args.onnx)
     model = _load_model(args.model)
     try:
-        from deltaprop.export.onnx import export_onnx
+        from deltaprop.export import export_onnx
     except ImportError as exc:
         raise RuntimeError(
             f"exporting to ONNX needs the onnx package (pip install 'deltaprop[onnx]'): {exc}"
@@ -1435,9 +1435,7 @@ def _cmd_export(args: argparse.Namespace, out: _Out) -> int:
 def _cmd_gradcheck(args: argparse.Namespace, out: _Out) -> int:
     import numpy as np
 
-    from deltaprop.core.gradcheck import gradcheck
-    from deltaprop.core.losses import get_loss
-    from deltaprop.core.network import Network
+    from deltaprop.core import Network, get_loss, gradcheck
 
     sizes = list(args.layers)
     if len(sizes) < 2:
@@ -1516,7 +1514,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, _Out], int]] = {
 # ---------------------------------------------------------------------------------------
 def _exit_code(exc: BaseException) -> int:
     from deltaprop.app.tabular import DataError
-    from deltaprop.io.persistence import ModelFileError
+    from deltaprop.io import ModelFileError
 
     if isinstance(exc, UsageError | DataError | ModelFileError | FileNotFoundError):
         return EXIT_USAGE
@@ -1524,7 +1522,7 @@ def _exit_code(exc: BaseException) -> int:
 
 
 def _message(exc: BaseException) -> str:
-    from deltaprop.train.trainer import DivergenceError
+    from deltaprop.train import DivergenceError
 
     text = " ".join(str(exc).split()) or type(exc).__name__
     if isinstance(exc, DivergenceError):
@@ -1572,7 +1570,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_FAILURE
     except Exception as exc:
-        from deltaprop.parallel.mpi import get_rank
+        from deltaprop.parallel import get_rank
 
         code, rank = _exit_code(exc), get_rank()
         if rank != 0 and code == EXIT_USAGE:

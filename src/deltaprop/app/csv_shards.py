@@ -48,7 +48,7 @@ from deltaprop.app.tabular import (
 )
 
 if TYPE_CHECKING:
-    from deltaprop.parallel.mpi import MPICommunicator
+    from deltaprop.parallel import MPICommunicator
 
 __all__ = ["byte_range", "merge_pieces", "read_csv", "read_piece"]
 

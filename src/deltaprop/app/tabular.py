@@ -54,10 +54,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from deltaprop.train.trainer import Callback
+from deltaprop.train import Callback
 
 if TYPE_CHECKING:
-    from deltaprop.parallel.mpi import MPICommunicator
+    from deltaprop.parallel import MPICommunicator
 
 __all__ = [
     "MISSING_CATEGORY",
@@ -814,9 +814,8 @@ def fit_estimator(
     deltaprop.io.persistence.ModelFileError
         For a file that is not a checkpoint of this estimator's network.
     """
-    from deltaprop.io.checkpoints import Checkpoint
-    from deltaprop.io.persistence import ModelFileError
-    from deltaprop.train.trainer import DivergenceError
+    from deltaprop.io import Checkpoint, ModelFileError
+    from deltaprop.train import DivergenceError
 
     inner = list(callbacks)
     if checkpoint is not None:

@@ -1,0 +1,54 @@
+"""The seeds' equations: activations, losses, initializers, layers, the network, gradcheck.
+
+Nothing here imports anything above it (``optim``, ``fast``, ``train``, ...).
+"""
+
+from deltaprop.core.activations import (
+    ACTIVATIONS,
+    Activation,
+    Identity,
+    ReLU,
+    Sigmoid,
+    Tanh,
+    get_activation,
+)
+from deltaprop.core.checks import check_bool, check_int, check_real
+from deltaprop.core.gradcheck import GradcheckResult, gradcheck
+from deltaprop.core.initializers import INITIALIZERS, get_initializer
+from deltaprop.core.layers import BatchNorm, Dense, Dropout
+from deltaprop.core.losses import (
+    LOSSES,
+    BinaryCrossEntropy,
+    CategoricalCrossEntropy,
+    Loss,
+    MeanSquaredError,
+    get_loss,
+)
+from deltaprop.core.network import Network
+
+__all__ = [
+    "ACTIVATIONS",
+    "INITIALIZERS",
+    "LOSSES",
+    "Activation",
+    "BatchNorm",
+    "BinaryCrossEntropy",
+    "CategoricalCrossEntropy",
+    "Dense",
+    "Dropout",
+    "GradcheckResult",
+    "Identity",
+    "Loss",
+    "MeanSquaredError",
+    "Network",
+    "ReLU",
+    "Sigmoid",
+    "Tanh",
+    "check_bool",
+    "check_int",
+    "check_real",
+    "get_activation",
+    "get_initializer",
+    "get_loss",
+    "gradcheck",
+]

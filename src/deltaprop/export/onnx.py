@@ -44,9 +44,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from deltaprop.core.activations import Activation
-from deltaprop.core.network import Network
-from deltaprop.io.persistence import atomic_write
+from deltaprop.core import Activation, Network
+from deltaprop.io import atomic_write
 
 if TYPE_CHECKING:
     import onnx

@@ -20,14 +20,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from deltaprop.core import (
+    BinaryCrossEntropy,
+    CategoricalCrossEntropy,
+    Dense,
+    Identity,
+    MeanSquaredError,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
 from deltaprop.core import fused as _fused
-from deltaprop.core.activations import Identity, ReLU, Sigmoid, Tanh
-from deltaprop.core.layers import Dense
-from deltaprop.core.losses import BinaryCrossEntropy, CategoricalCrossEntropy, MeanSquaredError
-from deltaprop.optim.optimizers import SGD, Adam, AdamW, Momentum, Nesterov, Optimizer
+from deltaprop.optim import SGD, Adam, AdamW, Momentum, Nesterov, Optimizer
 
 if TYPE_CHECKING:
-    from deltaprop.core.network import Network
+    from deltaprop.core import Network
 
 _HIDDEN = {Identity: 0, ReLU: 1, Tanh: 2, Sigmoid: 3}  # _fused_epoch.ACT_*
 _OUTPUT = {MeanSquaredError: 0, BinaryCrossEntropy: 1, CategoricalCrossEntropy: 2}  # OUT_*
@@ -40,7 +47,7 @@ _ADAMS = (Adam, AdamW)
 
 
 def _watches_batches(callbacks: list[Any]) -> bool:
-    from deltaprop.train.trainer import Callback
+    from deltaprop.train import Callback
 
     return any(type(cb).on_batch_end is not Callback.on_batch_end for cb in callbacks)
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core.network import Network
+from deltaprop.core import Network
 from deltaprop.io.persistence import (
     _CHECKPOINT_KEYS,
     _MODEL_KEYS,
@@ -47,7 +47,7 @@ from deltaprop.io.persistence import (
     atomic_write,
     sequential_layout,
 )
-from deltaprop.train.trainer import Callback, History, Trainer
+from deltaprop.train import Callback, History, Trainer
 
 __all__ = ["Checkpoint", "load_checkpoint", "resume", "save_checkpoint"]
 

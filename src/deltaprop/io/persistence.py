@@ -78,8 +78,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core.layers import BatchNorm
-from deltaprop.core.network import Network
+from deltaprop.core import BatchNorm, Network
 
 __all__ = [
     "FORMAT_VERSION",

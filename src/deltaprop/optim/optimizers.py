@@ -38,8 +38,8 @@ import numpy as np
 import scipy
 import scipy.optimize
 
+from deltaprop.core import check_bool, check_int, check_real
 from deltaprop.core import fused as _fused
-from deltaprop.core.checks import check_bool, check_int, check_real
 
 __all__ = [
     "LBFGS",

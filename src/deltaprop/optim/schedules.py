@@ -38,7 +38,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from deltaprop.core.checks import check_int, check_real
+from deltaprop.core import check_int, check_real
 
 __all__ = [
     "SCHEDULES",

@@ -55,8 +55,8 @@ import numpy as np
 if TYPE_CHECKING:
     from mpi4py import MPI
 
-    from deltaprop.core.network import Network
-    from deltaprop.train.trainer import Communicator
+    from deltaprop.core import Network
+    from deltaprop.train import Communicator
 
 __all__ = [
     "ENV_SWITCH",

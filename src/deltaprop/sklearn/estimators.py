@@ -47,19 +47,23 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from deltaprop.core.activations import ACTIVATIONS
-from deltaprop.core.network import Network
-from deltaprop.optim.optimizers import LBFGS, SGD, Adam, AdamW, Optimizer, RMSprop
-from deltaprop.optim.schedules import (
+from deltaprop.core import ACTIVATIONS, Network
+from deltaprop.optim import (
+    LBFGS,
+    SGD,
+    Adam,
+    AdamW,
     Constant,
     CosineAnnealing,
     ExponentialDecay,
     InverseScaling,
+    Optimizer,
     ReduceOnPlateau,
+    RMSprop,
     Schedule,
     StepDecay,
 )
-from deltaprop.train.trainer import Callback, DivergenceError, History, Trainer
+from deltaprop.train import Callback, DivergenceError, History, Trainer
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -260,7 +264,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         """The MPI communicator when ``distributed`` asks for one and a launcher runs us."""
         if self.distributed is False:
             return None
-        from deltaprop.parallel.mpi import get_communicator
+        from deltaprop.parallel import get_communicator
 
         return get_communicator("auto" if self.distributed == "auto" else True)
 
@@ -269,7 +273,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         if comm is None:
             return seed
-        from deltaprop.parallel.mpi import shared_seed
+        from deltaprop.parallel import shared_seed
 
         return int(shared_seed(seed, comm))
 
@@ -329,7 +333,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
     ) -> Trainer:  # fmt: skip
         verbose = bool(self.verbose)
         if comm is not None:
-            from deltaprop.parallel.mpi import is_root
+            from deltaprop.parallel import is_root
 
             verbose = verbose and is_root(comm)
         callbacks = [*(self.callbacks or ()), *([_IterationPrinter(self)] if verbose else [])]
@@ -422,7 +426,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             self.network_ = self._make_network(X.shape[1], Y.shape[1], self._dtype_for(X), comm)
             self._take_user_weights()
             if comm is not None:
-                from deltaprop.parallel.mpi import broadcast_parameters, check_replicated
+                from deltaprop.parallel import broadcast_parameters, check_replicated
 
                 broadcast_parameters(self.network_, comm)
                 data = X.data if sp.issparse(X) else X
@@ -447,7 +451,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             if trainer.communicator is None:
                 trainer.fit(X, Y, sample_weight=sample_weight, validation_data=validation)
             else:  # a failing rank ends the whole MPI job instead of leaving the others waiting
-                from deltaprop.parallel.mpi import abort_on_error
+                from deltaprop.parallel import abort_on_error
 
                 with abort_on_error(trainer.communicator):
                     trainer.fit(X, Y, sample_weight=sample_weight, validation_data=validation)
@@ -465,7 +469,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         included; with the same data and parameters the result is exactly the weights of
         the run that was never interrupted.
         """
-        from deltaprop.io.checkpoints import load_checkpoint
+        from deltaprop.io import load_checkpoint
 
         if isinstance(trainer.optimizer, LBFGS):
             raise ValueError("resume_from needs a stochastic solver; lbfgs keeps no state")

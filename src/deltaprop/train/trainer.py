@@ -33,12 +33,10 @@ from typing import Any, Protocol
 import numpy as np
 from scipy.sparse import issparse
 
+from deltaprop.core import Network, check_int, check_real
 from deltaprop.core import fused as _fused
-from deltaprop.core.checks import check_int, check_real
-from deltaprop.core.network import Network
-from deltaprop.fast.loop import CompiledLoop
-from deltaprop.optim.optimizers import LBFGS, Optimizer, get_optimizer
-from deltaprop.optim.schedules import ReduceOnPlateau, Schedule, get_schedule
+from deltaprop.fast import CompiledLoop
+from deltaprop.optim import LBFGS, Optimizer, ReduceOnPlateau, Schedule, get_optimizer, get_schedule
 
 __all__ = [
     "Callback",
