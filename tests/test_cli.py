@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deltaprop.app.cli import DEMO_MARKER, main
+from deltaprop.app.cli import main
+from deltaprop.app.commands.demo import DEMO_MARKER
 from deltaprop.io.persistence import load
 from tests.test_report import check_png
 
@@ -193,7 +194,8 @@ def test_model_outputs_in_process(trained: Path, capsys: pytest.CaptureFixture[s
     """Predictions on standard output, the metrics table, and the ONNX file's outputs."""
     import onnxruntime as ort
 
-    from deltaprop.app.cli import _features, _load_estimator
+    from deltaprop.app.models import load_estimator as _load_estimator
+    from deltaprop.app.models import model_inputs as _features
 
     model = trained / "run" / "model.safetensors"
     code, text, _ = call(capsys, "predict", model, PENGUINS)

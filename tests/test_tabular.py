@@ -329,7 +329,7 @@ def test_invalid_preprocessing_state(change: object, message: str) -> None:
 
 
 def test_corrupt_preprocessing_in_a_model_file_is_a_model_file_error(tmp_path: Path) -> None:
-    from deltaprop.app.cli import _load_estimator
+    from deltaprop.app.models import load_estimator as _load_estimator
 
     pre, _, X = fitted()
     est = MLPRegressor(hidden_layer_sizes=(3,), max_iter=1, random_state=0)
