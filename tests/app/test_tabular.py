@@ -28,7 +28,7 @@ from deltaprop.app.tabular import (
 )
 from deltaprop.io.persistence import ModelFileError, load, save
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 # 150 synthetic rows shaped like the Palmer penguins data (generated, not the real records):
 # numeric and categorical columns with missing values, a 3-class and a numeric target.
 PENGUINS = DATA / "penguins.csv"
