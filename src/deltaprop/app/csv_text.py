@@ -44,11 +44,12 @@ def check_csv_head(path: Path) -> None:
 def parse_csv(
     source: Any, path: Path, sep: str | None, na_values: list[str], **options: Any
 ) -> pd.DataFrame:
-    """:func:`pandas.read_csv` of ``source`` with the reading options of :func:`read_table`.
+    """:func:`pandas.read_csv` of ``source`` with the reading options of
+    :func:`deltaprop.app.tables.read_table`.
 
     ``path`` names the file in messages; ``options`` are further :func:`pandas.read_csv`
     arguments (``nrows``, ``header``, ``names``). Every pandas error becomes a
-    :class:`DataError`.
+    :class:`~deltaprop.app.errors.DataError`.
     """
     try:
         engine: dict[str, Any] = {"engine": "python"} if sep is None else {"low_memory": False}

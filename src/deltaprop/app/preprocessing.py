@@ -11,8 +11,9 @@ preprocessor rebuilt from that state (:meth:`Preprocessor.from_state`) applies t
 arithmetic directly in NumPy and gives bit-identical outputs.
 
 Regression targets are standardized by default (``y' = (y - mean) / scale``); the model
-file stores the two numbers, and :func:`predict_table` maps the predictions back. The
-estimator inside such a model file therefore predicts standardized values.
+file stores the two numbers, and :func:`~deltaprop.app.fitting.predict_table` maps the
+predictions back. The estimator inside such a model file therefore predicts standardized
+values.
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@
 Parquet (``.parquet``, ``.pq``; only if ``pyarrow`` is installed) and NumPy ``.npz`` files
 (either an ``X`` matrix, optionally ``feature_names``, plus 1-D arrays such as ``y``, or only
 1-D arrays of one length, each a column; loaded with ``allow_pickle=False``). Every problem
-raises :class:`DataError` with one line that names the file and what is wrong. Under MPI
-(``comm``), the ranks parse a ``.csv``/``.tsv`` file's lines in shares and exchange them
-(:mod:`deltaprop.app.csv_shards`); every rank gets the table of a one-process read.
+raises :class:`~deltaprop.app.errors.DataError` with one line that names the file and what
+is wrong. Under MPI (``comm``), the ranks parse a ``.csv``/``.tsv`` file's lines in shares
+and exchange them (:mod:`deltaprop.app.csv_shards`); every rank gets the table of a
+one-process read.
 
 A text column whose non-missing values are *mostly* numbers (at least half of them parse)
 but not all is taken for a numeric column with a typo, not for categories: reading fails
@@ -62,9 +63,9 @@ def read_table(
         Columns that are categories even if they hold numbers; they skip the check for
         numbers mixed with text. Each must exist.
     parse_numbers : bool, default=True
-        Apply :func:`check_numeric_text`. A fitted :class:`Preprocessor` checks the
-        columns it knows to be numeric itself, so reading data for a trained model skips
-        this.
+        Apply :func:`check_numeric_text`. A fitted
+        :class:`~deltaprop.app.preprocessing.Preprocessor` checks the columns it knows to be
+        numeric itself, so reading data for a trained model skips this.
     comm : MPICommunicator, optional
         Under MPI the ranks of ``comm`` read a ``.csv`` or ``.tsv`` file together: each
         parses its share of the lines and every rank receives the whole table
