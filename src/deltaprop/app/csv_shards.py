@@ -1,6 +1,6 @@
 """Reading a CSV file under MPI: each rank parses its share of the lines.
 
-:func:`read_csv` is what :func:`deltaprop.app.tabular.read_table` does with a communicator of
+:func:`read_csv` is what :func:`deltaprop.app.tables.read_table` does with a communicator of
 several ranks. The bytes after the header line are cut into one range per rank
 (:func:`byte_range`); a rank owns the lines that *start* in its range, so every line
 belongs to exactly one rank. Each rank parses its lines with the options of a one-process
@@ -39,13 +39,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 import pandas as pd
 
-from deltaprop.app.tabular import (
-    CSVSyntaxError,
-    DataError,
-    check_csv_head,
-    check_readable,
-    parse_csv,
-)
+from deltaprop.app.csv_text import check_csv_head, check_readable, parse_csv
+from deltaprop.app.errors import CSVSyntaxError, DataError
 
 if TYPE_CHECKING:
     from deltaprop.parallel import MPICommunicator
@@ -137,7 +132,7 @@ def read_piece(
     sep: str,
     na_values: list[str],
 ) -> pd.DataFrame | None:
-    """Parse whole CSV lines without a header as :func:`deltaprop.app.tabular.read_table` would.
+    """Parse whole CSV lines without a header as :func:`deltaprop.app.tables.read_table` would.
 
     Parameters
     ----------
@@ -297,7 +292,7 @@ def read_csv(
     Returns
     -------
     pandas.DataFrame or None
-        On every rank, the frame of :func:`deltaprop.app.tabular.read_table`'s one-process
+        On every rank, the frame of :func:`deltaprop.app.tables.read_table`'s one-process
         read (before its checks), or None on every rank where the file cannot be cut
         safely (see the module): then each rank reads the whole file.
 

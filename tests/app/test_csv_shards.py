@@ -25,7 +25,7 @@ from deltaprop.app.csv_shards import byte_range, merge_pieces, read_piece
 from deltaprop.app.tabular import CSVSyntaxError, DataError, read_table
 
 SIZES = (1, 2, 3, 7)
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 
 class _Hub:

@@ -28,7 +28,7 @@ from deltaprop.app.tabular import (
 )
 from deltaprop.io.persistence import ModelFileError, load, save
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 # 150 synthetic rows shaped like the Palmer penguins data (generated, not the real records):
 # numeric and categorical columns with missing values, a 3-class and a numeric target.
 PENGUINS = DATA / "penguins.csv"
@@ -329,7 +329,7 @@ def test_invalid_preprocessing_state(change: object, message: str) -> None:
 
 
 def test_corrupt_preprocessing_in_a_model_file_is_a_model_file_error(tmp_path: Path) -> None:
-    from deltaprop.app.cli import _load_estimator
+    from deltaprop.app.models import load_estimator as _load_estimator
 
     pre, _, X = fitted()
     est = MLPRegressor(hidden_layer_sizes=(3,), max_iter=1, random_state=0)

@@ -1,0 +1,76 @@
+"""``deltaprop gradcheck``: backpropagation against central finite differences, array by array."""
+
+from __future__ import annotations
+
+import argparse
+
+from deltaprop.app.console import Output
+from deltaprop.app.errors import EXIT_FAILURE, EXIT_OK, UsageError
+
+__all__ = ["run_gradcheck"]
+
+
+def run_gradcheck(args: argparse.Namespace, out: Output) -> int:
+    import numpy as np
+
+    from deltaprop.core import Network, get_loss, gradcheck
+
+    sizes = list(args.layers)
+    if len(sizes) < 2:
+        raise UsageError("--layers needs at least an input and an output size, e.g. 4,3")
+    try:
+        loss = get_loss(args.loss).name
+        acts = args.activation
+        net = Network(
+            sizes,
+            acts[0] if len(acts) == 1 else acts,
+            loss,
+            seed=args.seed,
+            dtype=args.dtype,
+            dropout=args.dropout,
+            batch_norm=args.batch_norm,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    rng = np.random.default_rng(args.seed)
+    m, n_out = args.samples, sizes[-1]
+    X = rng.normal(size=(m, sizes[0]))
+    if loss == "categorical_crossentropy":
+        Y = np.eye(n_out)[rng.integers(0, n_out, m)]
+    elif loss == "binary_crossentropy":
+        Y = rng.integers(0, 2, (m, n_out)).astype(float)
+    elif loss == "poisson":
+        Y = rng.poisson(2.0, (m, n_out)).astype(float)
+    else:
+        Y = rng.normal(size=(m, n_out))
+    training = args.dropout > 0 or args.batch_norm
+    result = gradcheck(net, X, Y, training=training, l2=args.l2)
+    shapes = dict(net.named_parameters())
+    rows = []
+    for name, rel, abs_ in result.rows():
+        ok = rel <= args.tolerance
+        rows.append(
+            [
+                name,
+                "×".join(map(str, shapes[name].shape)),
+                f"{rel:.2e}",
+                f"{abs_:.2e}",
+                "ok" if ok else "FAIL",
+            ]
+        )
+    out.line(
+        f"network {'-'.join(map(str, sizes))}, {args.activation} hidden, "
+        f"{net.output_activation.name} output, loss {loss}, {m} examples, {args.dtype}"
+        + (", training mode (fixed dropout mask, batch statistics)" if training else "")
+    )
+    out.table(
+        "Backpropagation against central finite differences",
+        ["array", "shape", "max rel. error", "max abs. error", ""],
+        rows,
+    )
+    worst = result.max_relative_error
+    if worst <= args.tolerance:
+        out.line(f"passed: worst relative error {worst:.2e} ≤ {args.tolerance:g}")
+        return EXIT_OK
+    out.line(f"FAILED: worst relative error {worst:.2e} > {args.tolerance:g}")
+    return EXIT_FAILURE

@@ -1,0 +1,129 @@
+"""``deltaprop inspect``: a model's architecture, parameter counts and training summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from deltaprop.app.console import Output, write_data
+from deltaprop.app.errors import EXIT_OK
+from deltaprop.app.models import load_model
+
+__all__ = ["run_inspect"]
+
+
+def _architecture(net: Any) -> list[list[Any]]:
+    rows = []
+    for l, layer in enumerate(net.dense, start=1):
+        n_in, n_out = net.layer_sizes[l - 1], net.layer_sizes[l]
+        extras = []
+        if layer.batch_norm is not None:
+            extras.append(f"batch norm ({2 * n_out} params)")
+        if l < net.n_layers and net.dropout_rates[l - 1] > 0:
+            extras.append(f"dropout {net.dropout_rates[l - 1]:g}")
+        bn = 2 * n_out if layer.batch_norm is not None else 0
+        rows.append(
+            [
+                f"{l}",
+                f"{n_in} → {n_out}",
+                layer.activation.name,
+                n_in * n_out,
+                n_out,
+                n_in * n_out + n_out + bn,
+                ", ".join(extras),
+            ]
+        )
+    return rows
+
+
+def run_inspect(args: argparse.Namespace, out: Output) -> int:
+    from deltaprop.core import Network
+
+    model = load_model(args.model)
+    net = model if isinstance(model, Network) else model.network_
+    arch = _architecture(net)
+    info: dict[str, Any] = {
+        "file": str(args.model),
+        "class": type(model).__name__,
+        "layer_sizes": list(net.layer_sizes),
+        "activations": [layer.activation.name for layer in net.dense],
+        "loss": net.loss.name,
+        "dtype": str(net.dtype),
+        "parameters": int(net.n_params),
+        "layers": [
+            {
+                "layer": int(r[0]),
+                "shape": r[1],
+                "activation": r[2],
+                "weights": r[3],
+                "biases": r[4],
+                "parameters": r[5],
+                "extras": r[6],
+            }
+            for r in arch
+        ],
+    }
+    config: dict[str, Any] = {}
+    if not isinstance(model, Network):
+        state = getattr(model, "preprocessing_", None)
+        config = state[0] if state is not None else {}
+        info["classes"] = [_plain(c) for c in getattr(model, "classes_", [])] or None
+        info["epochs"] = len(model.loss_curve_)
+        info["final_loss"] = float(model.loss_curve_[-1])
+        info["best_validation_score"] = model.best_validation_score_
+        info["target"] = config.get("target")
+        info["task"] = config.get("task")
+        if config:
+            info["numeric_columns"] = config.get("numeric")
+            info["categorical_columns"] = {
+                c: len(cats)
+                for c, cats in zip(config["categorical"], config["categories"], strict=False)
+            }
+            info["run"] = config.get("run")
+    if args.json:
+        write_data(json.dumps(info, default=str) + "\n")
+        return EXIT_OK
+    out.line(f"{args.model}: {info['class']} ({info['dtype']})")
+    if config:
+        classes = info.get("classes")
+        what = (
+            f"{len(classes)} classes: {', '.join(map(str, classes))}" if classes else "regression"
+        )
+        out.line(f"target: {config.get('target')!r} ({config.get('task')}; {what})")
+        cats = info["categorical_columns"]
+        out.line(
+            f"inputs: {len(config['numeric'])} numeric and {len(cats)} categorical columns → "
+            f"{net.layer_sizes[0]} features"
+        )
+        if cats:
+            out.line("  categories: " + ", ".join(f"{c} ({n})" for c, n in cats.items()))
+    out.table(
+        "Architecture",
+        ["layer", "shape", "activation", "weights", "biases", "parameters", "notes"],
+        arch,
+    )
+    out.line(f"total parameters: {net.n_params:,}; loss: {net.loss.name}")
+    if not isinstance(model, Network):
+        summary = [["epochs", info["epochs"]], ["final training loss", info["final_loss"]]]
+        if info["best_validation_score"] is not None:
+            summary.append(["best validation score", float(info["best_validation_score"])])
+        run = config.get("run") or {}
+        for part, values in (run.get("metrics") or {}).items():
+            summary += [[f"{part} {k}", float(v)] for k, v in values.items()]
+        if run:
+            summary += [
+                ["data", run.get("data")],
+                [
+                    "rows (training / validation)",
+                    f"{run.get('rows_training')} / {run.get('rows_validation')}",
+                ],
+                ["training time (s)", run.get("seconds")],
+                ["trained on", run.get("date")],
+            ]
+        out.table("Training", ["", "value"], summary)
+    return EXIT_OK
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value

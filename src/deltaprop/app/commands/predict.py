@@ -1,0 +1,71 @@
+"""``deltaprop predict`` and ``deltaprop evaluate``: a trained model on new data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from typing import Any
+
+from deltaprop.app.console import Output, write_data
+from deltaprop.app.errors import EXIT_OK, UsageError
+from deltaprop.app.models import load_estimator, model_inputs
+from deltaprop.app.output_files import check_new, check_parent
+
+__all__ = ["run_evaluate", "run_predict"]
+
+
+def run_predict(args: argparse.Namespace, out: Output) -> int:
+    from deltaprop.app.fitting import predict_table
+    from deltaprop.app.tables import read_table
+    from deltaprop.io import atomic_write
+
+    if args.output is not None:
+        check_new([args.output], args.force)
+        check_parent(args.output)
+    loaded = load_estimator(args.model)
+    frame = read_table(args.data, na_values=args.na_values, parse_numbers=False)
+    missing = [c for c in args.keep if c not in frame.columns]
+    if missing:
+        raise UsageError(f"--keep {missing[0]!r}: no such column in '{args.data}'")
+    table = predict_table(loaded.est, model_inputs(loaded, frame, args.data), loaded.scaler)
+    for k, col in enumerate(args.keep):
+        table.insert(k, col, frame[col].to_numpy())
+    text = table.to_csv(index=False)
+    if args.output is None:
+        write_data(text)
+    else:
+        atomic_write(args.output, text.encode("utf-8"))
+        out.line(f"wrote {len(table)} predictions to {args.output}")
+    return EXIT_OK
+
+
+def run_evaluate(args: argparse.Namespace, out: Output) -> int:
+    from deltaprop.app.tables import read_table
+    from deltaprop.app.tasks import align_labels, check_target, metrics, split_target
+
+    loaded = load_estimator(args.model)
+    target = args.target or loaded.config.get("target")
+    if target is None:
+        raise UsageError("the model does not name its target column: give --target COLUMN")
+    frame = read_table(args.data, na_values=args.na_values, parse_numbers=False)
+    features, y, dropped = split_target(frame, target, args.data)
+    X = model_inputs(loaded, features, args.data)
+    if hasattr(loaded.est, "classes_"):
+        y_true: Any = align_labels(y, loaded.est.classes_)
+    else:
+        y_true = check_target(y, "regression", args.data).to_numpy()
+    values = metrics(loaded.est, X, y_true, loaded.scaler)
+    if args.json:
+        write_data(json.dumps({"rows": len(y_true), **values}) + "\n")
+        return EXIT_OK
+    if dropped:
+        out.note(f"{dropped} rows without a value of {target!r} were left out")
+    if "log_loss" in values and math.isnan(values["log_loss"]):
+        out.note("log-loss is n/a: the data hold classes the model does not know")
+    out.table(
+        f"{args.data.name}: {len(y_true)} rows",
+        ["metric", "value"],
+        [[k, v] for k, v in values.items()],
+    )
+    return EXIT_OK

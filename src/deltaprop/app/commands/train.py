@@ -1,0 +1,80 @@
+"""``deltaprop train``: train a network on a table; write the model, a checkpoint, the report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from deltaprop.app.console import Output
+from deltaprop.app.errors import EXIT_OK, UsageError
+from deltaprop.app.output_files import check_new
+from deltaprop.app.run_report import write_run_report
+from deltaprop.app.runs import (
+    CHECKPOINT_FILE,
+    MODEL_FILE,
+    REPORT_DIR,
+    attach_model_state,
+    barrier,
+    comm_and_root,
+    run_settings,
+    show_results,
+    train_run,
+)
+
+__all__ = ["run_train"]
+
+
+def run_train(args: argparse.Namespace, out: Output) -> int:
+    from deltaprop.app.tables import read_table
+    from deltaprop.io import save
+
+    if args.checkpoint is not None and args.checkpoint_every is None:
+        raise UsageError("--checkpoint needs --checkpoint-every N")
+    if args.resume is not None and not args.resume.is_file():
+        raise UsageError(f"--resume: no such file: '{args.resume}'")
+    comm, root = comm_and_root()
+    out.enabled = out.enabled and root
+    if comm is not None:
+        out.line(f"data-parallel training on {comm.size} MPI processes")
+    folder = args.out if args.out is not None else Path("runs") / args.data.stem
+    model_path, report_dir = folder / MODEL_FILE, folder / REPORT_DIR
+    checkpoint = None
+    if args.checkpoint_every is not None:
+        checkpoint = args.checkpoint or folder / CHECKPOINT_FILE
+    frame = read_table(args.data, na_values=args.na_values, categorical=args.categorical, comm=comm)
+    outputs = [model_path, *([] if args.no_report else [report_dir])]
+    check_new(
+        [*outputs, *([checkpoint] if checkpoint else [])],
+        args.force,
+        allowed=[args.resume] if args.resume else [],
+    )
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--out '{folder}' is a file, not a folder")
+    barrier(comm)  # every rank has checked before rank 0 creates anything
+    created = root and not folder.exists()
+    if root:
+        folder.mkdir(parents=True, exist_ok=True)
+        if checkpoint is not None:
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    barrier(comm)
+    source = str(args.data)
+    try:
+        run = train_run(args, frame, source, out, checkpoint=checkpoint)
+    except BaseException:
+        if created and not any(folder.iterdir()):
+            folder.rmdir()  # leave no empty folder behind a failed run
+        raise
+    settings = run_settings(args, run, source)
+    attach_model_state(run, source, settings)
+    show_results(out, run)
+    if root:
+        save(run.est, model_path)
+        out.line(f"model:  {model_path}")
+        if checkpoint is not None:
+            out.line(f"checkpoint: {checkpoint}")
+        if not args.no_report:
+            page = write_run_report(
+                run, report_dir, settings, out, f"deltaprop train {args.data.name}"
+            )
+            out.line(f"report: {page}")
+    return EXIT_OK

@@ -1,0 +1,136 @@
+"""Fitting an estimator on a table's features: the validation split, the fit (with
+checkpoints, or resumed from one), and the predictions as a table."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from deltaprop.app.errors import DataError
+from deltaprop.train import Callback
+
+if TYPE_CHECKING:
+    from deltaprop.app.preprocessing import TargetScaler
+
+__all__ = ["fit_estimator", "predict_table", "train_validation_split"]
+
+
+def train_validation_split(
+    y: Any, fraction: float, task: str, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices ``(train, validation)``, stratified for classification.
+
+    Classes with a single row stay in the training part, so every validation label is
+    known to the model.
+    """
+    from sklearn.model_selection import train_test_split
+
+    n = len(y)
+    idx = np.arange(n)
+    if fraction <= 0:
+        return idx, idx[:0]
+    n_val = max(1, round(fraction * n))
+    if n - n_val < 1:
+        raise DataError(f"--validation {fraction} leaves no training rows out of {n}")
+    labels = np.asarray(y)
+    if task == "classification":
+        _, inverse, counts = np.unique(labels.astype(str), return_inverse=True, return_counts=True)
+        single = counts[inverse] < 2
+        rest = idx[~single]
+        n_classes = int((counts >= 2).sum())
+        if rest.size and n_val >= n_classes and rest.size - n_val >= n_classes:
+            tr, va = train_test_split(
+                rest, test_size=n_val, random_state=seed, stratify=labels[rest].astype(str)
+            )
+            return np.sort(np.concatenate([tr, idx[single]])), np.sort(va)
+    tr, va = train_test_split(idx, test_size=n_val, random_state=seed)
+    if task == "classification":  # move validation rows of classes unseen in training
+        seen = set(labels[tr].tolist())
+        unseen = np.array([labels[i] not in seen for i in va], dtype=bool)
+        tr, va = np.concatenate([tr, va[unseen]]), va[~unseen]
+    return np.sort(tr), np.sort(va)
+
+
+def fit_estimator(
+    est: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    X_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
+    *,
+    callbacks: Sequence[Callback] = (),
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = 1,
+    resume: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Fit an estimator, writing checkpoints, or continue the run of a checkpoint.
+
+    Parameters
+    ----------
+    est : MLPClassifier or MLPRegressor
+        ``max_iter`` is the total number of epochs of the run, a resumed one included.
+    X, y, X_val, y_val : ndarray
+        The same data as the run that wrote ``resume``, for an exact continuation.
+    callbacks : sequence of Callback
+    checkpoint : path, optional
+        Write a checkpoint there every ``checkpoint_every`` epochs and at the end
+        (:class:`deltaprop.io.checkpoints.Checkpoint`; only rank 0 writes under MPI).
+    resume : path, optional
+        A checkpoint of a run of the same estimator on the same data: the weights,
+        optimizer, schedule, random generators and history are restored and training
+        continues up to ``max_iter`` epochs in all.
+
+    Returns
+    -------
+    dict
+        ``{"resumed_from_epoch": int or None, "epochs": int}``.
+
+    Raises
+    ------
+    DataError
+        If the checkpoint has already reached ``max_iter`` epochs.
+    deltaprop.io.persistence.ModelFileError
+        For a file that is not a checkpoint of this estimator's network.
+    """
+    from deltaprop.io import Checkpoint, ModelFileError
+    from deltaprop.train import DivergenceError
+
+    inner = list(callbacks)
+    if checkpoint is not None:
+        inner.append(Checkpoint(checkpoint, every=checkpoint_every))
+    est.set_params(callbacks=inner, warm_start=False)
+    validation = {} if X_val is None or len(X_val) == 0 else {"X_val": X_val, "y_val": y_val}
+    if resume is None:
+        est.fit(X, y, **validation)
+        return {"resumed_from_epoch": None, "epochs": len(est.loss_curve_)}
+
+    try:
+        est.fit(X, y, resume_from=resume, **validation)
+    except (DivergenceError, ModelFileError):
+        raise
+    except ValueError as exc:  # a checkpoint that does not fit this run is the user's input
+        raise DataError(str(exc).replace("raise max_iter", "raise --epochs")) from None
+    done = len(est.loss_curve_) - est.n_iter_
+    return {"resumed_from_epoch": done, "epochs": len(est.loss_curve_)}
+
+
+def predict_table(
+    est: Any, X: np.ndarray, target_scaler: TargetScaler | None = None
+) -> pd.DataFrame:
+    """Predictions as a table: ``prediction``, and ``proba_<class>`` for classifiers."""
+    if hasattr(est, "predict_proba"):
+        proba = est.predict_proba(X)
+        classes = np.asarray(est.classes_)
+        out = {"prediction": est.predict(X)}
+        out.update({f"proba_{c}": proba[:, k] for k, c in enumerate(classes)})
+        return pd.DataFrame(out)
+    pred = est.predict(X)
+    if target_scaler is not None:
+        pred = target_scaler.inverse(pred)
+    if pred.ndim == 2:
+        return pd.DataFrame({f"prediction_{k}": pred[:, k] for k in range(pred.shape[1])})
+    return pd.DataFrame({"prediction": pred})

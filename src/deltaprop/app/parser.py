@@ -1,0 +1,394 @@
+"""The ``deltaprop`` argument parser: its subcommands, their options, help and examples."""
+
+from __future__ import annotations
+
+import argparse
+from importlib import metadata
+from pathlib import Path
+from typing import NoReturn
+
+from deltaprop.app.arg_types import (
+    batch_size_value,
+    fraction,
+    name_list,
+    nonneg_float,
+    positive_float,
+    positive_int,
+    size_list,
+)
+from deltaprop.app.errors import UsageError
+
+__all__ = ["EXAMPLES", "Parser", "build_parser"]
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors raise :class:`UsageError` (printed as one line) instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+_FORMATTER = argparse.RawDescriptionHelpFormatter
+
+EXAMPLES = {
+    "demo": """examples:
+  deltaprop demo                          # digits: train, compare sigmoid and ReLU, report
+  deltaprop demo --dataset moons          # two features: the report shows the decision boundary
+  deltaprop demo --out /tmp/demo --force  # elsewhere, replacing what is there""",
+    "train": """examples:
+  deltaprop train data.csv --target price
+  deltaprop train data.csv --target species --hidden 128,64 --epochs 300 --out runs/species
+  deltaprop train data.parquet --target y --task regression --loss huber
+  deltaprop train data.csv --target y --checkpoint-every 10
+  deltaprop train data.csv --target y --resume runs/data/checkpoint.safetensors
+  mpiexec -n 4 deltaprop train data.csv --target y
+
+Numeric columns are imputed with the median and standardized, the others one-hot encoded
+(missing values becoming their own category). The model file holds that preprocessing.""",
+    "predict": """examples:
+  deltaprop predict runs/data/model.safetensors new.csv -o predictions.csv
+  deltaprop predict runs/data/model.safetensors new.csv --keep id > predictions.csv
+
+The output has a column 'prediction' and, for classifiers, one 'proba_<class>' per class.""",
+    "evaluate": """examples:
+  deltaprop evaluate runs/data/model.safetensors test.csv
+  deltaprop evaluate runs/data/model.safetensors test.csv --target price --json""",
+    "inspect": """examples:
+  deltaprop inspect runs/data/model.safetensors
+  deltaprop inspect runs/data/model.safetensors --json""",
+    "export": """examples:
+  deltaprop export runs/data/model.safetensors --onnx model.onnx
+
+The ONNX graph takes the preprocessed features (standardized numbers, one-hot categories).""",
+    "gradcheck": """examples:
+  deltaprop gradcheck
+  deltaprop gradcheck --layers 5,3,7,2 --activation relu,tanh,softmax --loss categorical_crossentropy
+  deltaprop gradcheck --layers 4,8,8,3 --activation relu --dropout 0.3 --batch-norm""",
+}
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the full traceback of an error",
+    )
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("network and training")
+    g.add_argument(
+        "--hidden",
+        type=size_list,
+        default=(64, 32),
+        metavar="N,N,...",
+        help="hidden layer sizes (default: 64,32; 'none' for no hidden layer)",
+    )
+    g.add_argument(
+        "--activation",
+        type=name_list,
+        default=["relu"],
+        metavar="NAME[,NAME...]",
+        help="hidden activation, one for all or one per layer: relu, tanh, "
+        "sigmoid, leaky_relu, elu, gelu, softplus, identity (default: relu)",
+    )
+    g.add_argument(
+        "--optimizer",
+        default="adam",
+        choices=["adam", "adamw", "sgd", "rmsprop", "lbfgs"],
+        help="(default: adam)",
+    )
+    g.add_argument(
+        "--learning-rate",
+        type=positive_float,
+        default=1e-3,
+        metavar="LR",
+        help="initial learning rate (default: 0.001)",
+    )
+    g.add_argument(
+        "--schedule",
+        default="constant",
+        choices=["constant", "invscaling", "adaptive", "step", "exponential", "cosine"],
+        help="learning-rate schedule of --optimizer sgd (default: constant)",
+    )
+    g.add_argument("--momentum", type=fraction, default=0.9, help="of sgd (default: 0.9)")
+    g.add_argument(
+        "--epochs", type=positive_int, default=200, help="maximum number of epochs (default: 200)"
+    )
+    g.add_argument(
+        "--batch-size",
+        type=batch_size_value,
+        default=32,
+        metavar="N",
+        help="mini-batch size, or 'auto' = min(200, rows) as scikit-learn (default: 32)",
+    )
+    g.add_argument(
+        "--validation",
+        type=fraction,
+        default=0.1,
+        metavar="FRACTION",
+        help="share of the rows held out for validation, 0 for none (default: 0.1)",
+    )
+    g.add_argument(
+        "--early-stopping",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="stop when the validation score stops improving and keep the best "
+        "weights (default: on)",
+    )
+    g.add_argument(
+        "--patience",
+        type=positive_int,
+        default=10,
+        help="epochs without improvement before stopping (default: 10)",
+    )
+    g.add_argument("--dropout", type=fraction, default=0.0, help="dropout rate (default: 0)")
+    g.add_argument("--batch-norm", action="store_true", help="batch normalization")
+    g.add_argument("--alpha", type=nonneg_float, default=1e-4, help="L2 penalty (default: 0.0001)")
+    g.add_argument(
+        "--loss",
+        default="squared_error",
+        choices=["squared_error", "absolute_error", "huber", "poisson"],
+        help="regression loss (default: squared_error)",
+    )
+    g.add_argument(
+        "--class-weight",
+        choices=["none", "balanced"],
+        default="none",
+        help="weight classes inversely to their frequency (default: none)",
+    )
+    g.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    g.add_argument(
+        "--dtype",
+        choices=["float64", "float32"],
+        default="float64",
+        help="precision of the network (default: float64)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``deltaprop`` argument parser with its subcommands."""
+    parser = Parser(
+        prog="deltaprop",
+        description="Neural networks trained by explicit backpropagation, on your tables.",
+        epilog="Run 'deltaprop SUBCOMMAND --help' for the options and examples of each.",
+        formatter_class=_FORMATTER,
+    )
+    parser.add_argument("--version", action="version", version=f"deltaprop {_version()}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", parser_class=Parser)
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            name, help=help, description=help, epilog=EXAMPLES[name], formatter_class=_FORMATTER
+        )
+        _common(p)
+        return p
+
+    p = add("demo", "Train on built-in data and write the model and the report.")
+    p.add_argument(
+        "--dataset",
+        choices=["digits", "moons"],
+        default="digits",
+        help="scikit-learn's digits (64 pixels, 10 classes) or two moons "
+        "(2 features, 2 classes) (default: digits)",
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("runs/demo"), help="output folder (default: runs/demo)"
+    )
+    p.add_argument(
+        "--epochs", type=positive_int, default=100, help="maximum number of epochs (default: 100)"
+    )
+    p.add_argument(
+        "--compare-activations",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also train a deep network with sigmoid and with ReLU and compare "
+        "their gradient flow (default: on)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into --out even if it holds files not written by the demo",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = add("train", "Train a network on a table (CSV, Parquet, .npz).")
+    p.add_argument("data", type=Path, help="the data file")
+    p.add_argument("--target", required=True, metavar="COLUMN", help="the column to predict")
+    p.add_argument(
+        "--task",
+        choices=["auto", "classification", "regression"],
+        default="auto",
+        help="what to do with the target (default: auto, from the target's values)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="output folder for the model and the report (default: runs/<data name>)",
+    )
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    g = p.add_argument_group("columns")
+    g.add_argument(
+        "--categorical",
+        type=name_list,
+        action="extend",
+        default=[],
+        metavar="COLS",
+        help="columns to treat as categories even if they hold numbers",
+    )
+    g.add_argument(
+        "--ignore",
+        type=name_list,
+        action="extend",
+        default=[],
+        metavar="COLS",
+        help="columns that are not features (identifiers, ...)",
+    )
+    g.add_argument(
+        "--na-values",
+        type=name_list,
+        action="extend",
+        default=[],
+        metavar="VALUES",
+        help="extra strings that mean 'missing' (e.g. '?,-')",
+    )
+    g.add_argument(
+        "--scale-target",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="standardize a regression target while training (default: on)",
+    )
+    _add_model_options(p)
+    g = p.add_argument_group("checkpoints")
+    g.add_argument(
+        "--checkpoint-every",
+        type=positive_int,
+        metavar="N",
+        help="write a checkpoint every N epochs (and at the end)",
+    )
+    g.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="PATH",
+        help="checkpoint file (default: <out>/checkpoint.safetensors)",
+    )
+    g.add_argument(
+        "--resume",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="continue the run of a checkpoint, up to --epochs epochs in all; give "
+        "the same data and options as the run that wrote it",
+    )
+    g = p.add_argument_group("output")
+    g.add_argument("--no-report", action="store_true", help="do not write the report")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = add("predict", "Write predictions of a trained model as CSV.")
+    p.add_argument("model", type=Path, help="a model file written by 'deltaprop train'")
+    p.add_argument("data", type=Path, help="the data file (the target column may be absent)")
+    p.add_argument(
+        "-o", "--output", type=Path, metavar="CSV", help="output file (default: standard output)"
+    )
+    p.add_argument(
+        "--keep",
+        type=name_list,
+        action="extend",
+        default=[],
+        metavar="COLS",
+        help="input columns to copy into the output (e.g. an id)",
+    )
+    p.add_argument(
+        "--na-values",
+        type=name_list,
+        action="extend",
+        default=[],
+        metavar="VALUES",
+        help="extra strings that mean 'missing'",
+    )
+    p.add_argument("--force", action="store_true", help="overwrite the output file")
+
+    p = add("evaluate", "Print the metrics of a trained model on labelled data.")
+    p.add_argument("model", type=Path, help="a model file written by 'deltaprop train'")
+    p.add_argument("data", type=Path, help="the data file, with the target column")
+    p.add_argument(
+        "--target",
+        metavar="COLUMN",
+        help="the target column (default: the one the model was trained on)",
+    )
+    p.add_argument(
+        "--na-values",
+        type=name_list,
+        action="extend",
+        default=[],
+        metavar="VALUES",
+        help="extra strings that mean 'missing'",
+    )
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+
+    p = add("inspect", "Show a model's architecture, parameter counts and training summary.")
+    p.add_argument("model", type=Path, help="a model file")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+
+    p = add("export", "Export a trained model's network to ONNX.")
+    p.add_argument("model", type=Path, help="a model file")
+    p.add_argument("--onnx", type=Path, required=True, metavar="PATH", help="the .onnx file")
+    p.add_argument("--opset", type=positive_int, default=17, help="ONNX opset (default: 17)")
+    p.add_argument("--force", action="store_true", help="overwrite the output file")
+
+    p = add("gradcheck", "Check backpropagation against finite differences, layer by layer.")
+    p.add_argument(
+        "--layers",
+        type=size_list,
+        default=(4, 6, 5, 3),
+        metavar="N,N,...",
+        help="layer sizes, input to output (default: 4,6,5,3)",
+    )
+    p.add_argument(
+        "--activation",
+        type=name_list,
+        default=["tanh"],
+        metavar="NAME[,NAME...]",
+        help="hidden activation (default: tanh); a list gives one per layer (the last the "
+        "output's, e.g. relu,tanh,softmax); with one name the output follows the loss",
+    )
+    p.add_argument(
+        "--loss",
+        default="categorical_crossentropy",
+        help="binary_crossentropy, categorical_crossentropy, mean_squared_error, "
+        "mean_absolute_error, huber, poisson (default: categorical_crossentropy)",
+    )
+    p.add_argument("--samples", type=positive_int, default=8, help="random examples (default: 8)")
+    p.add_argument(
+        "--dropout",
+        type=fraction,
+        default=0.0,
+        help="dropout rate, checked with a fixed mask (default: 0)",
+    )
+    p.add_argument("--batch-norm", action="store_true", help="batch normalization")
+    p.add_argument("--l2", type=nonneg_float, default=0.0, help="L2 coefficient (default: 0)")
+    p.add_argument(
+        "--dtype",
+        choices=["float64", "float32"],
+        default="float64",
+        help="(default: float64; float32 is too coarse for finite differences)",
+    )
+    p.add_argument(
+        "--tolerance",
+        type=positive_float,
+        default=1e-6,
+        help="largest relative error that passes (default: 1e-6)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    return parser
+
+
+def _version() -> str:
+    """The installed distribution's version (``"unknown"`` when it is not installed)."""
+    try:
+        return metadata.version("deltaprop")
+    except metadata.PackageNotFoundError:
+        return "unknown"

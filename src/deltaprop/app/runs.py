@@ -1,0 +1,336 @@
+"""Training on a table, shared by ``deltaprop train`` and ``deltaprop demo``.
+
+:func:`train_run` goes from a table to a fitted estimator (target, task, split,
+preprocessing, estimator, fit) and returns a :class:`Run`; :func:`run_settings`,
+:func:`run_results` and :func:`show_results` describe it, and :func:`attach_model_state`
+puts the preprocessing and a summary of the run on the estimator, for its model file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from deltaprop.app.console import Output, plural
+from deltaprop.app.errors import UsageError
+from deltaprop.train import Callback, ProgressBar
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from deltaprop.app.preprocessing import Preprocessor, TargetScaler
+
+__all__ = [
+    "CHECKPOINT_FILE",
+    "MODEL_FILE",
+    "REPORT_DIR",
+    "Run",
+    "attach_model_state",
+    "barrier",
+    "comm_and_root",
+    "make_estimator",
+    "run_results",
+    "run_settings",
+    "show_results",
+    "train_run",
+]
+
+MODEL_FILE = "model.safetensors"
+CHECKPOINT_FILE = "checkpoint.safetensors"
+REPORT_DIR = "report"
+_HIDDEN_ACTIVATIONS = ("relu", "tanh", "sigmoid", "logistic", "leaky_relu", "elu", "gelu",
+                       "softplus", "identity")  # fmt: skip
+
+
+@dataclass
+class Run:
+    """What one training run made, for the results table, the report and the model file."""
+
+    est: Any
+    pre: Preprocessor
+    scaler: TargetScaler | None
+    task: str
+    task_reason: str
+    target: str
+    features: pd.DataFrame
+    y: Any
+    train_rows: np.ndarray
+    val_rows: np.ndarray
+    X_train: np.ndarray
+    X_val: np.ndarray
+    seconds: float
+    resumed_from: int | None
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def score_name(self) -> str:
+        return "accuracy" if self.task == "classification" else "R²"
+
+    @property
+    def best_epoch(self) -> int | None:
+        scores = self.est.validation_scores_
+        if not self.est.early_stopping or not scores:
+            return None
+        return int(max(range(len(scores)), key=lambda k: scores[k])) + 1
+
+
+def make_estimator(args: argparse.Namespace, task: str, n_train: int, validation: bool) -> Any:
+    """The estimator the options describe, for ``n_train`` training rows."""
+    from deltaprop.sklearn import MLPClassifier, MLPRegressor
+
+    hidden = tuple(args.hidden)
+    acts = list(args.activation)
+    if len(acts) not in (1, max(len(hidden), 1)):
+        raise UsageError(
+            f"--activation needs one name or one per hidden layer ({len(hidden)}); "
+            f"got {len(acts)}: {','.join(acts)}"
+        )
+    for name in acts:
+        if name not in _HIDDEN_ACTIVATIONS:
+            raise UsageError(
+                f"--activation: unknown activation {name!r}; use one of "
+                + ", ".join(_HIDDEN_ACTIVATIONS)
+            )
+    activation: Any = acts[0] if len(acts) == 1 else acts
+    early = bool(args.early_stopping and validation)
+    batch = args.batch_size if args.batch_size == "auto" else min(args.batch_size, n_train)
+    params: dict[str, Any] = {
+        "hidden_layer_sizes": hidden,
+        "activation": activation,
+        "solver": args.optimizer,
+        "learning_rate_init": args.learning_rate,
+        "learning_rate": args.schedule,
+        "momentum": args.momentum,
+        "max_iter": args.epochs,
+        "batch_size": batch,
+        "early_stopping": early,
+        "n_iter_no_change": args.patience,
+        "dropout": args.dropout,
+        "batch_norm": bool(args.batch_norm),
+        "alpha": args.alpha,
+        "random_state": args.seed,
+        "dtype": args.dtype,
+        "distributed": "auto",
+    }
+    if task == "classification":
+        return MLPClassifier(
+            class_weight="balanced" if args.class_weight == "balanced" else None, **params
+        )
+    return MLPRegressor(loss=args.loss, **params)
+
+
+def train_run(
+    args: argparse.Namespace,
+    frame: pd.DataFrame,
+    source: str,
+    out: Output,
+    *,
+    checkpoint: Path | None = None,
+) -> Run:
+    """Target, task, split, preprocessing, estimator, fit: the common part of a run."""
+    import numpy as np
+    from sklearn.exceptions import ConvergenceWarning
+
+    from deltaprop.app.fitting import fit_estimator, train_validation_split
+    from deltaprop.app.preprocessing import Preprocessor, TargetScaler
+    from deltaprop.app.tasks import check_target, detect_task, metrics, split_target
+
+    features, y_raw, dropped = split_target(frame, args.target, source, ignore=args.ignore)
+    if args.task == "auto":
+        task, reason = detect_task(y_raw)
+    else:
+        task, reason = args.task, "set by --task"
+    y = check_target(y_raw, task, source).to_numpy()
+    train_rows, val_rows = train_validation_split(y, args.validation, task, args.seed)
+    what = f"{len(np.unique(y.astype(str)))} classes" if task == "classification" else "numbers"
+    out.line(
+        f"data: {len(frame)} rows from {source}; {len(train_rows)} to train on, "
+        f"{len(val_rows)} for validation"
+    )
+    out.line(f"task: {task} of {args.target!r} ({what}): {reason}")
+    if dropped:
+        out.note(f"{dropped} rows without a value of {args.target!r} were left out")
+    if args.validation > 0 and len(val_rows) == 0:
+        out.note("no rows could be held out for validation")
+    if args.early_stopping and len(val_rows) == 0:
+        out.note("early stopping is off: it needs validation rows (--validation)")
+
+    pre = Preprocessor.for_frame(features, args.categorical)
+    X_train = pre.fit_transform(features.iloc[train_rows])
+    X_val = pre.transform(features.iloc[val_rows])
+    out.line(
+        f"inputs: {len(pre.numeric)} numeric and {len(pre.categorical)} categorical columns "
+        f"-> {plural(len(pre.feature_names), 'feature')}"
+    )
+    for col, cats in zip(pre.categorical, pre.categories, strict=True):
+        if len(cats) > 50 and len(cats) > 0.5 * len(train_rows):
+            out.note(
+                f"column {col!r} has {len(cats)} distinct values, almost one per row: an "
+                f"identifier? Leave it out with --ignore {col!r}"
+            )
+    scaler = None
+    y_train, y_val = y[train_rows], y[val_rows]
+    if task == "regression" and getattr(args, "scale_target", False):
+        scaler = TargetScaler.fit(y_train)
+        y_train, y_val = scaler.transform(y_train), scaler.transform(y_val)
+    est = make_estimator(args, task, len(train_rows), len(val_rows) > 0)
+    bar = None
+    callbacks: list[Callback] = []
+    if out.enabled and not args.quiet:
+        score = "accuracy" if task == "classification" else "R²"
+        bar = ProgressBar(args.epochs, out.console, score, label="epoch")
+        callbacks.append(bar)
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            info = fit_estimator(
+                est,
+                X_train,
+                y_train,
+                X_val if len(val_rows) else None,
+                y_val if len(val_rows) else None,
+                callbacks=callbacks,
+                checkpoint=checkpoint,
+                checkpoint_every=getattr(args, "checkpoint_every", None) or 1,
+                resume=args.resume,
+            )
+    finally:
+        if bar is not None:
+            bar.stop()
+    seconds = time.perf_counter() - start
+    for w in caught:
+        if issubclass(w.category, ConvergenceWarning):
+            out.note(f"training reached --epochs {args.epochs} before converging")
+        else:
+            out.note(str(w.message).splitlines()[0])
+    run = Run(
+        est,
+        pre,
+        scaler,
+        task,
+        reason,
+        args.target,
+        features,
+        y,
+        train_rows,
+        val_rows,
+        X_train,
+        X_val,
+        seconds,
+        info["resumed_from_epoch"],
+    )
+    run.metrics["training"] = metrics(est, X_train, y[train_rows], scaler)
+    if len(val_rows):
+        run.metrics["validation"] = metrics(est, X_val, y[val_rows], scaler)
+    return run
+
+
+def run_settings(args: argparse.Namespace, run: Run, source: str) -> dict[str, Any]:
+    pre = run.pre
+    settings: dict[str, Any] = {
+        "data": source,
+        "target": run.target,
+        "task": f"{run.task} ({run.task_reason})",
+        "rows (training / validation)": f"{len(run.train_rows)} / {len(run.val_rows)}",
+        "numeric columns": len(pre.numeric),
+        "categorical columns": len(pre.categorical),
+        "network inputs": len(pre.feature_names),
+        "hidden layers": ",".join(map(str, args.hidden)) or "none",
+        "activation": ",".join(args.activation),
+        "optimizer": args.optimizer,
+        "learning rate": args.learning_rate,
+        "epochs (maximum)": args.epochs,
+        "batch size": args.batch_size,
+        "validation fraction": args.validation,
+        "early stopping": bool(run.est.early_stopping),
+        "patience": args.patience,
+        "dropout": args.dropout,
+        "L2 (alpha)": args.alpha,
+        "seed": args.seed,
+    }
+    if run.task == "regression":
+        settings["loss"] = args.loss
+        settings["target standardized"] = run.scaler is not None
+    if run.resumed_from is not None:
+        settings["resumed from epoch"] = run.resumed_from
+    return settings
+
+
+def run_results(run: Run) -> dict[str, Any]:
+    est = run.est
+    results: dict[str, Any] = {}
+    for part, values in run.metrics.items():
+        for name, value in values.items():
+            results[f"{part} {name}"] = value
+    results["final training loss"] = float(est.loss_curve_[-1])
+    results["epochs"] = len(est.loss_curve_)
+    if run.best_epoch is not None:
+        results["weights kept from epoch"] = run.best_epoch
+    results["training time (s)"] = round(run.seconds, 2)
+    return results
+
+
+def show_results(out: Output, run: Run, extra: dict[str, dict[str, float]] | None = None) -> None:
+    """The metrics per part (training, validation, test), then loss, epochs and time."""
+    parts = {**run.metrics, **(extra or {})}
+    names = list(next(iter(parts.values())))
+    rows: list[list[Any]] = [[n, *[parts[p].get(n, math.nan) for p in parts]] for n in names]
+    est = run.est
+    losses = {"training": float(est.loss_curve_[-1])}
+    if est.validation_loss_curve_:
+        losses["validation"] = float(est.validation_loss_curve_[-1])
+    rows.append(["loss (last epoch)", *[losses.get(p) for p in parts]])
+    rows.append(["epochs", len(est.loss_curve_), *[None] * (len(parts) - 1)])
+    rows.append(["time (s)", round(run.seconds, 2), *[None] * (len(parts) - 1)])
+    out.table("Results", ["", *parts], rows)
+    if run.best_epoch is not None and len(est.loss_curve_) < est.max_iter:
+        out.line(
+            f"early stopping: no better validation {run.score_name} for {est.n_iter_no_change} "
+            f"epochs; the weights of epoch {run.best_epoch} are kept"
+        )
+
+
+def attach_model_state(run: Run, source: str, settings: dict[str, Any]) -> None:
+    """Attach the preprocessing and a summary of the run to the estimator, for its file."""
+    config, arrays = run.pre.get_state()
+    config.update(
+        {
+            "target": run.target,
+            "task": run.task,
+            "target_scaling": None
+            if run.scaler is None
+            else {"mean": run.scaler.mean, "scale": run.scaler.scale},
+            "run": {
+                "data": source,
+                "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "seconds": round(run.seconds, 3),
+                "rows_training": len(run.train_rows),
+                "rows_validation": len(run.val_rows),
+                "metrics": run.metrics,
+                "settings": {
+                    k: v if isinstance(v, int | float | str | bool) else str(v)
+                    for k, v in settings.items()
+                },
+            },
+        }
+    )
+    run.est.preprocessing_ = (config, arrays)
+
+
+def comm_and_root() -> tuple[Any, bool]:
+    from deltaprop.parallel import get_communicator, is_root
+
+    comm = get_communicator("auto")
+    return comm, is_root(comm)
+
+
+def barrier(comm: Any) -> None:
+    if comm is not None:
+        comm.comm.Barrier()

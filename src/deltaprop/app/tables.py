@@ -1,0 +1,248 @@
+"""Reading tables for the ``deltaprop`` command.
+
+:func:`read_table` reads CSV (``.csv``, ``.tsv``, ``.txt``, with :func:`pandas.read_csv`),
+Parquet (``.parquet``, ``.pq``; only if ``pyarrow`` is installed) and NumPy ``.npz`` files
+(either an ``X`` matrix, optionally ``feature_names``, plus 1-D arrays such as ``y``, or only
+1-D arrays of one length, each a column; loaded with ``allow_pickle=False``). Every problem
+raises :class:`~deltaprop.app.errors.DataError` with one line that names the file and what
+is wrong. Under MPI (``comm``), the ranks parse a ``.csv``/``.tsv`` file's lines in shares
+and exchange them (:mod:`deltaprop.app.csv_shards`); every rank gets the table of a
+one-process read.
+
+A text column whose non-missing values are *mostly* numbers (at least half of them parse)
+but not all is taken for a numeric column with a typo, not for categories: reading fails
+and names the column, the first bad value and its row, and how to proceed (fix the value,
+declare it missing with ``na_values``, or declare the column categorical). A text column in
+which every value parses is converted to numbers.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from deltaprop.app.columns import is_text
+from deltaprop.app.csv_text import check_csv_head, check_readable, parse_csv
+from deltaprop.app.errors import DataError
+
+if TYPE_CHECKING:
+    from deltaprop.parallel import MPICommunicator
+
+__all__ = ["check_numeric_text", "no_column_message", "read_table"]
+
+_CSV = {".csv": ",", ".tsv": "\t", ".txt": None}
+_PARQUET = {".parquet", ".pq"}
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    *,
+    na_values: Sequence[str] = (),
+    categorical: Sequence[str] = (),
+    parse_numbers: bool = True,
+    comm: MPICommunicator | None = None,
+) -> pd.DataFrame:
+    """Read a data file into a DataFrame, with a clear error for every problem.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.csv``, ``.tsv``, ``.txt`` (delimiter sniffed), ``.parquet``/``.pq`` or
+        ``.npz`` file.
+    na_values : sequence of str, default=()
+        Extra strings that mean "missing", besides pandas' defaults (empty, ``NA``,
+        ``NaN``, ``null``, ...).
+    categorical : sequence of str, default=()
+        Columns that are categories even if they hold numbers; they skip the check for
+        numbers mixed with text. Each must exist.
+    parse_numbers : bool, default=True
+        Apply :func:`check_numeric_text`. A fitted
+        :class:`~deltaprop.app.preprocessing.Preprocessor` checks the columns it knows to be
+        numeric itself, so reading data for a trained model skips this.
+    comm : MPICommunicator, optional
+        Under MPI the ranks of ``comm`` read a ``.csv`` or ``.tsv`` file together: each
+        parses its share of the lines and every rank receives the whole table
+        (:func:`deltaprop.app.csv_shards.read_csv`); a file that cannot be cut safely (one with
+        a ``"``, for instance) is read whole by every rank. Call it on every rank of
+        ``comm``. The table is the one-process table either way.
+
+    Returns
+    -------
+    pandas.DataFrame
+        At least one row and one column.
+
+    Raises
+    ------
+    DataError
+        Missing, unreadable, empty, binary or malformed file; an unsupported file type;
+        Parquet without pyarrow; a numeric column holding text.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    frame, sep = None, _CSV.get(suffix)
+    if comm is not None and comm.size > 1 and sep is not None:  # .csv, .tsv
+        from deltaprop.app import csv_shards  # checks the path too, on every rank together
+
+        frame = csv_shards.read_csv(path, sep, list(na_values), comm)
+    if frame is None:
+        frame = _read_file(path, suffix, list(na_values))
+    if frame.shape[1] == 0:
+        raise DataError(f"'{path}' is empty: no columns")
+    if frame.shape[0] == 0:
+        raise DataError(f"'{path}' has no data rows (only a header)")
+    frame.columns = [str(c) for c in frame.columns]
+    if na_values and suffix not in _CSV:
+        frame = frame.replace(list(na_values), np.nan)
+    missing = sorted(set(categorical) - set(frame.columns))
+    if missing:
+        raise DataError(no_column_message(missing[0], frame.columns, path, "--categorical"))
+    if not parse_numbers:
+        return frame
+    return check_numeric_text(frame, path, skip=categorical, line_offset=2 if suffix in _CSV else 1)
+
+
+def _read_file(path: Path, suffix: str, na_values: list[str]) -> pd.DataFrame:
+    check_readable(path)
+    if suffix in _CSV:
+        return _read_csv(path, _CSV[suffix], na_values)
+    if suffix in _PARQUET:
+        return _read_parquet(path)
+    if suffix == ".npz":
+        return _read_npz(path)
+    raise DataError(
+        f"cannot read '{path}': unsupported file type {suffix or '(no extension)'!r}; "
+        "use .csv, .tsv, .parquet (with pyarrow installed) or .npz"
+    )
+
+
+def _read_csv(path: Path, sep: str | None, na_values: list[str]) -> pd.DataFrame:
+    check_csv_head(path)
+    return parse_csv(path, path, sep, na_values)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    if importlib.util.find_spec("pyarrow") is None:
+        raise DataError(
+            f"cannot read '{path}': reading Parquet files needs pyarrow, which is not "
+            "installed (pip install pyarrow), or convert the file to CSV"
+        )
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises its own ArrowInvalid and OSError kinds
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DataError(f"cannot read '{path}' as Parquet: {first}") from None
+
+
+def _read_npz(path: Path) -> pd.DataFrame:
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"'{path}' is not a valid .npz file (not a zip archive)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise DataError(
+                f"'{path}' holds object arrays, which are not read (they need pickle); "
+                "store numbers or fixed-width strings"
+            ) from None
+        raise DataError(f"cannot read '{path}' as .npz: {exc}") from None
+    except (OSError, EOFError) as exc:
+        raise DataError(f"cannot read '{path}' as .npz: {exc}") from None
+    except Exception as exc:  # zipfile.BadZipFile and friends
+        raise DataError(f"'{path}' is not a valid .npz file ({type(exc).__name__})") from None
+    if not arrays:
+        raise DataError(f"'{path}' is empty: it holds no arrays")
+    columns: dict[str, np.ndarray] = {}
+    if "X" in arrays:
+        X = arrays.pop("X")
+        if X.ndim != 2:
+            raise DataError(f"'{path}': X must be 2-D (rows, features). Received: shape {X.shape}")
+        names = arrays.pop("feature_names", None)
+        if names is None:
+            names = np.array([f"x{j}" for j in range(X.shape[1])])
+        if names.shape != (X.shape[1],):
+            raise DataError(f"'{path}': feature_names must have one name per column of X")
+        columns.update({str(n): X[:, j] for j, n in enumerate(names)})
+    for name, arr in arrays.items():
+        if arr.ndim != 1:
+            raise DataError(
+                f"'{path}': array {name!r} must be 1-D (one column), or be the 2-D 'X'. "
+                f"Received: shape {arr.shape}"
+            )
+        columns[name] = arr
+    lengths = {name: len(a) for name, a in columns.items()}
+    if len(set(lengths.values())) > 1:
+        raise DataError(f"'{path}': the arrays have different numbers of rows: {lengths}")
+    return pd.DataFrame(columns)
+
+
+def check_numeric_text(
+    frame: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    skip: Sequence[str] = (),
+    line_offset: int = 1,
+) -> pd.DataFrame:
+    """Convert all-number text columns to numbers; fail on numbers mixed with text.
+
+    A text column is numeric when at least half of its non-missing values are numbers; if
+    some are not, that is an error naming the column, the first bad value and its row.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    path : str or path-like
+        For messages.
+    skip : sequence of str
+        Columns left as they are (declared categorical).
+    line_offset : int, default=1
+        2 for a CSV file, whose line 1 is the header: messages then also give the line.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame`` with the converted columns.
+    """
+    frame = frame.copy()
+    for name in frame.columns:
+        col = frame[name]
+        if name in skip or not is_text(col):
+            continue
+        present = col.notna().to_numpy()
+        parsed = pd.to_numeric(col[present].astype(str).str.strip(), errors="coerce")
+        ok = parsed.notna().to_numpy()
+        if ok.all():
+            values = np.full(len(col), np.nan)
+            values[present] = parsed.to_numpy(dtype=np.float64)
+            frame[name] = values
+            continue
+        if ok.mean() < 0.5:
+            continue  # mostly text: a categorical column
+        bad = np.flatnonzero(present)[~ok]
+        where = f"row {bad[0] + 1}" + (f" (line {bad[0] + 2})" if line_offset == 2 else "")
+        value = str(col.iloc[bad[0]])
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise DataError(
+            f"column {name!r} of '{path}' holds numbers, but {where} has "
+            f"{value!r}{more}, which is not a number; fix it, mark it missing with "
+            f"--na-values {value!r}, or make the column categorical with --categorical {name!r}"
+        )
+    return frame
+
+
+def no_column_message(name: str, columns: Any, path: Any, option: str) -> str:
+    """``"--target 'x': no such column in 'f.csv' (columns: ...); did you mean 'X'?"``."""
+    cols = [str(c) for c in columns]
+    close = difflib.get_close_matches(name, cols, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    shown = ", ".join(cols[:12]) + (f", ... ({len(cols)} columns)" if len(cols) > 12 else "")
+    return f"{option} {name!r}: no such column in '{path}' (columns: {shown}){hint}"

@@ -1,0 +1,167 @@
+"""The target of a table and its task: classification or regression; the metrics of each.
+
+:func:`detect_task`: a text, boolean or categorical target is classification; a target
+with non-integer numbers is regression; an integer-valued target is classification when it
+has 2 distinct values, or at most 20 that are each, on average, at least 20 rows
+(``n_unique <= 20`` and ``n_unique <= 5 %`` of the rows), and regression otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from deltaprop.app.columns import category_strings, is_numeric
+from deltaprop.app.errors import DataError
+from deltaprop.app.tables import no_column_message
+
+if TYPE_CHECKING:
+    from deltaprop.app.preprocessing import TargetScaler
+
+__all__ = ["align_labels", "check_target", "detect_task", "metrics", "split_target"]
+
+_MAX_CLASSES = 20
+
+
+def split_target(
+    frame: pd.DataFrame, target: str, path: Any, *, ignore: Sequence[str] = ()
+) -> tuple[pd.DataFrame, pd.Series, int]:
+    """Separate the feature columns from the target; drop rows without a target.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    target : str
+    path : str or path-like
+        For messages.
+    ignore : sequence of str
+        Columns that are not features (identifiers, leaks).
+
+    Returns
+    -------
+    features : pandas.DataFrame
+    y : pandas.Series
+    n_dropped : int
+        Rows dropped because their target is missing.
+    """
+    if target not in frame.columns:
+        raise DataError(no_column_message(target, frame.columns, path, "--target"))
+    for name in ignore:
+        if name not in frame.columns:
+            raise DataError(no_column_message(name, frame.columns, path, "--ignore"))
+    keep = frame[target].notna().to_numpy()
+    if not keep.any():
+        raise DataError(f"the target column {target!r} of '{path}' has no values")
+    features = frame.loc[keep, [c for c in frame.columns if c != target and c not in ignore]]
+    if features.shape[1] == 0:
+        raise DataError(f"'{path}' has no feature columns besides the target {target!r}")
+    y = frame.loc[keep, target]
+    return features.reset_index(drop=True), y.reset_index(drop=True), int((~keep).sum())
+
+
+def detect_task(y: pd.Series) -> tuple[str, str]:
+    """``("classification" | "regression", reason)`` for a target column (see the module).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> detect_task(pd.Series(["a", "b", "a"]))[0]
+    'classification'
+    >>> detect_task(pd.Series([0.5, 1.25, 3.0]))[0]
+    'regression'
+    """
+    name = repr(str(y.name)) if y.name is not None else "the target"
+    if not is_numeric(y):
+        return "classification", f"{name} holds text, booleans or categories"
+    values = y.to_numpy(dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        return "regression", f"{name} holds real numbers"
+    if not np.all(values == np.round(values)):
+        return "regression", f"{name} holds non-integer numbers"
+    n_unique = len(np.unique(values))
+    if n_unique <= 2:
+        return "classification", f"{name} holds {n_unique} distinct integers"
+    if n_unique <= _MAX_CLASSES and n_unique <= 0.05 * len(values):
+        return "classification", (
+            f"{name} holds {n_unique} distinct integers (at most {_MAX_CLASSES} and at most 5% "
+            "of the rows)"
+        )
+    return "regression", f"{name} holds {n_unique} distinct integers in {len(values)} rows"
+
+
+def check_target(y: pd.Series, task: str, path: Any) -> pd.Series:
+    """Check a target for its task; returns it ready for the estimator (labels or floats)."""
+    name = str(y.name)
+    if task == "classification":
+        if is_numeric(y):
+            values = y.to_numpy(dtype=np.float64)
+            if np.all(values == np.round(values)):
+                y = y.astype(np.int64)
+        else:
+            y = pd.Series(category_strings(y), name=y.name)
+        classes = pd.unique(y)
+        if len(classes) < 2:
+            only = classes[0].item() if hasattr(classes[0], "item") else classes[0]
+            raise DataError(
+                f"the target {name!r} of '{path}' has a single class ({only!r}); "
+                "classification needs at least two"
+            )
+        return y
+    if not is_numeric(y):
+        example = next((v for v in y if pd.isna(pd.to_numeric(v, errors="coerce"))), y.iloc[0])
+        raise DataError(
+            f"regression needs a numeric target, but {name!r} of '{path}' holds {example!r}"
+        )
+    y = y.astype(np.float64)
+    if not np.isfinite(y.to_numpy()).all():
+        raise DataError(f"the target {name!r} of '{path}' holds an infinite value")
+    return y
+
+
+def align_labels(y: Any, classes: np.ndarray) -> np.ndarray:
+    """Target labels read from a file, in the type of the model's ``classes_``."""
+    s = pd.Series(y)
+    if classes.dtype.kind in "iu" and is_numeric(s):
+        values = s.to_numpy(dtype=np.float64)
+        if np.all(values == np.round(values)):
+            return values.astype(np.int64)
+        return values
+    if classes.dtype.kind == "f" and is_numeric(s):
+        return s.to_numpy(dtype=np.float64)
+    if classes.dtype.kind == "b":
+        return s.astype(bool).to_numpy()
+    return category_strings(s).astype(str)
+
+
+def metrics(
+    est: Any, X: np.ndarray, y: Any, target_scaler: TargetScaler | None = None
+) -> dict[str, float]:
+    """Accuracy, log-loss and macro F1 for a classifier; R², MAE and RMSE for a regressor.
+
+    The log-loss is NaN when ``y`` holds labels the model does not know.
+    """
+    from sklearn import metrics as skm
+
+    if hasattr(est, "predict_proba"):
+        proba = est.predict_proba(X)
+        pred = est.predict(X)
+        y = np.asarray(y)
+        known = bool(np.isin(y, est.classes_).all())
+        return {
+            "accuracy": float(skm.accuracy_score(y, pred)),
+            "log_loss": float(skm.log_loss(y, proba, labels=est.classes_)) if known else math.nan,
+            "f1_macro": float(skm.f1_score(y, pred, average="macro", zero_division=0)),
+        }
+    pred = est.predict(X)
+    if target_scaler is not None:
+        pred = target_scaler.inverse(pred)
+    y = np.asarray(y, dtype=np.float64)
+    return {
+        "r2": float(skm.r2_score(y, pred)) if len(y) > 1 else math.nan,
+        "mae": float(skm.mean_absolute_error(y, pred)),
+        "rmse": float(np.sqrt(skm.mean_squared_error(y, pred))),
+    }

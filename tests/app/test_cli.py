@@ -1,0 +1,285 @@
+"""The ``deltaprop`` command, run as a user runs it: subprocesses on real files.
+
+Each subcommand runs once as a subprocess (``python -m deltaprop`` and the installed
+``deltaprop`` script); the many bad-input cases and the file-policy cases call
+:func:`deltaprop.app.cli.main` in-process, which is the same code without the interpreter's
+start-up time.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from deltaprop.app.commands.demo import DEMO_MARKER
+from tests.app.clitools import (
+    PARQUET_MESSAGE,
+    PENGUINS,
+    call,
+    command,
+    load_quietly,
+    one_line_error,
+    run_all,
+)
+from tests.app.test_report import check_png
+
+
+# ---------------------------------------------------------------------------------------
+# Every subcommand as a subprocess
+# ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``python -m deltaprop train`` on the CSV with numbers, categories and missing values."""
+    work = tmp_path_factory.mktemp("cli")
+    shutil.copy(PENGUINS, work / "penguins.csv")
+    (result,) = run_all(
+        [
+            command(
+                "train",
+                "penguins.csv",
+                "--target",
+                "species",
+                "--ignore",
+                "id",
+                "--epochs",
+                "40",
+                "--out",
+                "run",
+            )
+        ],
+        work,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "task: classification of 'species' (3 classes)" in out
+    assert "inputs: 3 numeric and 2 categorical columns -> 10 features" in out
+    assert "135 to train on, 15 for validation" in out
+    for word in ("Results", "accuracy", "log_loss", "f1_macro", "training", "validation"):
+        assert word in out
+    assert "model:  run/model.safetensors" in out and "report: run/report/report.html" in out
+    assert result.stderr == ""
+    return work
+
+
+def test_train_writes_a_model_and_a_report(trained: Path) -> None:
+    run = trained / "run"
+    model = load_quietly(run / "model.safetensors")
+    config, arrays = model.preprocessing_  # type: ignore[attr-defined]
+    assert config["target"] == "species" and config["task"] == "classification"
+    assert config["numeric"] == ["bill_length_mm", "flipper_length_mm", "body_mass_g"]
+    assert config["categorical"] == ["island", "sex"]
+    assert set(arrays) == {"median", "mean", "scale"}
+    html = (run / "report" / "report.html").read_text(encoding="utf-8")
+    figures = sorted(p.name for p in (run / "report").glob("*.png"))
+    assert figures == ["confusion_matrix.png", "gradient_flow.png", "loss.png", "score.png"]
+    for name in figures:
+        assert f'href="{name}"' in html
+        check_png(run / "report" / name, (720, 450))
+    assert html.count("data:image/png;base64,") == len(figures)
+    assert "penguins.csv" in html and "Settings" in html and "Results" in html
+
+
+def test_predict_evaluate_inspect_export_as_subprocesses(trained: Path) -> None:
+    model = "run/model.safetensors"
+    results = run_all(
+        [
+            command("predict", model, "penguins.csv", "-o", "pred.csv", "--keep", "id"),
+            command("evaluate", model, "penguins.csv", "--json", script=True),
+            command("inspect", model),
+            command("export", model, "--onnx", "model.onnx"),
+        ],
+        trained,
+    )
+    for r in results:
+        assert r.returncode == 0, (r.args, r.stderr)
+        assert r.stderr == ""
+    predict, evaluate, inspect, export = results
+    assert "wrote 150 predictions to pred.csv" in predict.stdout
+    table = pd.read_csv(trained / "pred.csv")
+    assert list(table.columns) == [
+        "id",
+        "prediction",
+        "proba_Adelie",
+        "proba_Chinstrap",
+        "proba_Gentoo",
+    ]
+    assert np.allclose(table.filter(like="proba_").sum(axis=1), 1)
+    assert set(table["prediction"]) <= {"Adelie", "Chinstrap", "Gentoo"}
+    metrics = json.loads(evaluate.stdout)
+    assert metrics["rows"] == 150 and set(metrics) == {"rows", "accuracy", "log_loss", "f1_macro"}
+    truth = pd.read_csv(PENGUINS)["species"]
+    assert metrics["accuracy"] == pytest.approx((table["prediction"] == truth).mean())
+    assert metrics["accuracy"] > 0.8
+    for text in (
+        "MLPClassifier",
+        "Architecture",
+        "10 → 64",
+        "relu",
+        "softmax",
+        "total parameters: 2,883",
+        "Training",
+        "epochs",
+        "penguins.csv",
+        "island (4)",
+    ):
+        assert text in inspect.stdout, text
+    assert "wrote model.onnx" in export.stdout and "preprocessed features" in export.stdout
+
+
+def test_model_outputs_in_process(trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Predictions on standard output, the metrics table, and the ONNX file's outputs."""
+    import onnxruntime as ort
+
+    from deltaprop.app.models import load_estimator as _load_estimator
+    from deltaprop.app.models import model_inputs as _features
+
+    model = trained / "run" / "model.safetensors"
+    code, text, _ = call(capsys, "predict", model, PENGUINS)
+    assert code == 0 and text.startswith("prediction,proba_Adelie,")
+    assert len(pd.read_csv(io.StringIO(text))) == 150
+    code, text, _ = call(capsys, "evaluate", model, PENGUINS)
+    assert code == 0 and "accuracy" in text and "f1_macro" in text and "150 rows" in text
+    loaded = _load_estimator(model)
+    X = _features(loaded, pd.read_csv(PENGUINS), PENGUINS)
+    sess = ort.InferenceSession(str(trained / "model.onnx"), providers=["CPUExecutionProvider"])
+    (proba,) = sess.run(None, {"X": X})
+    assert np.allclose(proba, loaded.est.predict_proba(X), atol=1e-9)
+    code, _, err = call(capsys, "predict", model, PENGUINS, "--keep", "nope")
+    assert "--keep 'nope'" in one_line_error((code, err))
+
+
+def test_gradcheck_demo_and_bad_input_as_subprocesses(tmp_path: Path) -> None:
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "text.csv").write_text("x,y\n1,a\n2,b\nthree,a\n4,b\n")
+    results = run_all(
+        [
+            command(
+                "gradcheck",
+                "--layers",
+                "5,3,7,2",
+                "--activation",
+                "sigmoid",
+                "--loss",
+                "binary_crossentropy",
+            ),
+            command("demo", "--dataset", "moons", "--epochs", "10", "--out", "demo", script=True),
+            command("train", "empty.csv", "--target", "y"),
+            command("train", "text.csv", "--target", "y", script=True),
+        ],
+        tmp_path,
+    )
+    gc, demo, empty, text = results
+    assert gc.returncode == 0, gc.stderr
+    for name in ("W[1]", "b[1]", "W[2]", "W[3]", "b[3]", "passed: worst relative error"):
+        assert name in gc.stdout
+    assert demo.returncode == 0, demo.stderr
+    assert "Results" in demo.stdout and "test" in demo.stdout and "sigmoid" in demo.stdout
+    assert (tmp_path / "demo" / DEMO_MARKER).exists()
+    assert (tmp_path / "demo" / "model.safetensors").exists()
+    page = (tmp_path / "demo" / "report" / "report.html").read_text(encoding="utf-8")
+    for name in ("decision_boundary", "gradient_flow_comparison", "confusion_matrix", "loss"):
+        assert f'href="{name}.png"' in page
+    check_png(tmp_path / "demo" / "report" / "gradient_flow_comparison.png", (1200, 450))
+    assert "is empty" in one_line_error(empty)
+    line = one_line_error(text)
+    assert "column 'x'" in line and "'three'" in line
+
+
+# ---------------------------------------------------------------------------------------
+# In-process: the rest of the behaviour
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "sub", ["demo", "train", "predict", "evaluate", "inspect", "export", "gradcheck"]
+)
+def test_every_subcommand_has_help_with_examples(
+    capsys: pytest.CaptureFixture[str], sub: str
+) -> None:
+    code, out, _ = call(capsys, sub, "--help")
+    assert code == 0 and "examples:" in out and f"deltaprop {sub}" in out
+
+
+def test_no_subcommand_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = call(capsys)
+    assert code == 2 and "train" in out and "demo" in out
+
+
+def bad_files(tmp_path: Path) -> None:
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "header.csv").write_text("a,b,y\n")
+    (tmp_path / "oneclass.csv").write_text("x,y\n1,a\n2,a\n3,a\n")
+    (tmp_path / "binary.csv").write_bytes(bytes(range(256)) * 4)
+    (tmp_path / "ragged.csv").write_text("a,b\n1,2\n3,4,5\n")
+    (tmp_path / "data.parquet").write_bytes(b"PAR1")
+    (tmp_path / "notmodel.safetensors").write_text("not a model")
+    (tmp_path / "cat.csv").write_text("x,y\na,1.5\nb,2.5\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "empty.csv", "--target", "y"], "'empty.csv' is empty"),
+        (["train", "header.csv", "--target", "y"], "no data rows"),
+        (["train", "oneclass.csv", "--target", "y"], "single class ('a')"),
+        (["train", "binary.csv", "--target", "y"], "binary file"),
+        (["train", "ragged.csv", "--target", "b"], "cannot parse 'ragged.csv' as CSV"),
+        (["train", "nothere.csv", "--target", "y"], "no such file: 'nothere.csv'"),
+        (["train", "data.parquet", "--target", "y"], PARQUET_MESSAGE),
+        (["train", str(PENGUINS), "--target", "specie"], "did you mean 'species'"),
+        (["train", str(PENGUINS), "--target", "species", "--ignore", "nope"], "--ignore 'nope'"),
+        (
+            ["train", str(PENGUINS), "--target", "species", "--categorical", "nope"],
+            "--categorical 'nope'",
+        ),
+        (
+            ["train", "cat.csv", "--target", "x", "--task", "regression"],
+            "regression needs a numeric target",
+        ),
+        (["train", str(PENGUINS)], "required: --target"),
+        (
+            ["train", str(PENGUINS), "--target", "species", "--epochs", "0"],
+            "--epochs: expected a positive integer",
+        ),
+        (["train", str(PENGUINS), "--target", "species", "--hidden", "8,x"], "layer sizes"),
+        (
+            ["train", str(PENGUINS), "--target", "species", "--activation", "relu,tanh,relu"],
+            "one per hidden layer (2)",
+        ),
+        (
+            ["train", str(PENGUINS), "--target", "species", "--activation", "swish"],
+            "unknown activation 'swish'",
+        ),
+        (
+            ["train", str(PENGUINS), "--target", "species", "--resume", "nope.ckpt"],
+            "--resume: no such file",
+        ),
+        (["predict", "notmodel.safetensors", str(PENGUINS)], "not a model file"),
+        (["inspect", "nothere.safetensors"], "no such file"),
+        (["evaluate", "notmodel.safetensors", str(PENGUINS)], "not a model file"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["gradcheck", "--loss", "nope"], "loss"),
+    ],
+)
+def test_bad_input_ends_with_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+) -> None:
+    bad_files(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = call(capsys, *args)
+    line = one_line_error((code, err))
+    assert message in line, line
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*.safetensors"))
+
+
+def test_debug_shows_the_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = call(capsys, "inspect", tmp_path / "nothere.safetensors", "--debug")
+    assert code == 2 and "Traceback" in err and err.strip().endswith("no such file")
