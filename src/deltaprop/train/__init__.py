@@ -1,21 +1,40 @@
 """The Trainer: epochs, mini-batches, validation, early stopping; callbacks, History, progress."""
 
-from deltaprop.train.trainer import (
-    Callback,
-    Communicator,
-    DivergenceError,
-    History,
-    ProgressBar,
-    Trainer,
-    gradient_descent,
-)
+from deltaprop.parallel import Communicator
+from deltaprop.train.batches import BatchGather, GradStats, effective_batch_size
+from deltaprop.train.callbacks import Callback, History
+from deltaprop.train.defaults import TRAINER_DEFAULTS, TrainerDefaults, named_schedule
+from deltaprop.train.descent import gradient_descent
+from deltaprop.train.distributed import distributed_backward
+from deltaprop.train.errors import DivergenceError
+from deltaprop.train.progress import ProgressBar, Reporter, VerboseLines
+from deltaprop.train.scores import CLASSIFICATION_LOSSES, ScoreFn, accuracy_score, r2_score
+from deltaprop.train.splits import validation_indices, validation_split
+from deltaprop.train.trainer import Trainer
+from deltaprop.train.weights import class_weights
 
 __all__ = [
+    "CLASSIFICATION_LOSSES",
+    "TRAINER_DEFAULTS",
+    "BatchGather",
     "Callback",
     "Communicator",
     "DivergenceError",
+    "GradStats",
     "History",
     "ProgressBar",
+    "Reporter",
+    "ScoreFn",
     "Trainer",
+    "TrainerDefaults",
+    "VerboseLines",
+    "accuracy_score",
+    "class_weights",
+    "distributed_backward",
+    "effective_batch_size",
     "gradient_descent",
+    "named_schedule",
+    "r2_score",
+    "validation_indices",
+    "validation_split",
 ]

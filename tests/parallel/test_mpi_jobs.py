@@ -11,43 +11,19 @@ part of the test install (``make test``), so a missing ``mpiexec`` fails these t
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
+from mpirun import HANG_GUARD_S, LAUNCHER_VARS, SCRIPTS, find_mpiexec, load_script, run_mpi
 
-from deltaprop.parallel.mpi import (
-    ENV_SWITCH,
-    abort_on_error,
-    even_share,
-    gather_rows,
-    get_communicator,
-    get_rank,
-    is_root,
-    launcher_rank,
-    launcher_size,
-    shard_rows,
-    shared_seed,
-)
-
-SCRIPTS = Path(__file__).parent / "mpi_scripts"
-HANG_GUARD_S = 120  # a job still running after this is a hang, not a slow machine
-LAUNCHER_VARS = (
-    "PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK",
-    "MV2_COMM_WORLD_SIZE", "MV2_COMM_WORLD_RANK", "PMIX_RANK", ENV_SWITCH,
-)  # fmt: skip
-
-# name -> configuration of tests/mpi_scripts/train_replicated.py; the first also writes files.
+# name -> configuration of tests/parallel/mpi_scripts/train_replicated.py; the first also writes files.
 CONFIGS: dict[str, dict[str, Any]] = {
     # 203 rows: batches of 32 split 16/16, the last of 11 splits 6/5.
     "momentum_weights_l2": {
@@ -87,52 +63,6 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "sample_weight": True,
     },
 }  # fmt: skip
-
-
-# ---------------------------------------------------------------------------------------
-# Running MPI jobs
-# ---------------------------------------------------------------------------------------
-def find_mpiexec() -> str:
-    """The mpiexec next to this Python (the mpich wheel's), else the one on PATH; fails if none."""
-    here = Path(sys.executable).parent / "mpiexec"
-    found = str(here) if here.exists() else shutil.which("mpiexec")
-    if found is None:
-        pytest.fail(
-            "mpiexec was found neither next to this Python nor on PATH. The MPI tests need "
-            "the mpi extra (pip install -e '.[test,mpi]', as `make test` does); a missing "
-            "MPI is a defect of the test environment, not a reason to skip."
-        )
-    if importlib.util.find_spec("mpi4py") is None:
-        pytest.fail("mpi4py is not installed: pip install -e '.[test,mpi]' (as `make test` does)")
-    return found
-
-
-def mpi_env() -> dict[str, str]:
-    """This environment without launcher variables, one BLAS thread per rank."""
-    env = {k: v for k, v in os.environ.items() if k not in LAUNCHER_VARS}
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = "1"
-    return env
-
-
-def run_mpi(n: int, *args: str, run_with_mpi4py: bool = True) -> subprocess.CompletedProcess[str]:
-    """``mpiexec -n N python [-m mpi4py] ARGS``, failing the test if it hangs."""
-    python = [sys.executable, "-m", "mpi4py"] if run_with_mpi4py else [sys.executable]
-    cmd = [find_mpiexec(), "-n", str(n), *python, *args]
-    try:
-        return subprocess.run(
-            cmd, capture_output=True, text=True, timeout=HANG_GUARD_S, env=mpi_env()
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"{' '.join(cmd)} hung for {HANG_GUARD_S} s; output: {exc.stderr!r}")
-
-
-def load_script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"mpi_script_{name}", SCRIPTS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -293,99 +223,6 @@ def test_a_failing_rank_ends_the_job_with_its_error(
 # ---------------------------------------------------------------------------------------
 # Without MPI
 # ---------------------------------------------------------------------------------------
-@pytest.fixture
-def no_launcher(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for var in LAUNCHER_VARS:
-        monkeypatch.delenv(var, raising=False)
-    return monkeypatch
-
-
-@pytest.mark.parametrize("size", [1, 2, 3, 5])
-@pytest.mark.parametrize("n", [0, 1, 2, 7, 10, 203])
-def test_even_share_tiles_the_rows_as_evenly_as_possible(n: int, size: int) -> None:
-    shares = [even_share(n, r, size) for r in range(size)]
-    assert shares[0].start == 0 and shares[-1].stop == n
-    assert all(a.stop == b.start for a, b in itertools.pairwise(shares))
-    lengths = [s.stop - s.start for s in shares]
-    assert max(lengths) - min(lengths) <= 1 and lengths == sorted(lengths, reverse=True)
-
-
-@pytest.mark.parametrize(
-    ("args", "match"),
-    [((-1, 0, 2), "n must be a non-negative integer"), ((3, 2, 2), r"rank must be in \[0, size\)")],
-)
-def test_even_share_rejects_bad_arguments(args: tuple[int, int, int], match: str) -> None:
-    with pytest.raises(ValueError, match=match):
-        even_share(*args)
-
-
-def test_without_launcher_everything_is_single_process(no_launcher: pytest.MonkeyPatch) -> None:
-    assert launcher_size() is None and launcher_rank() == 0
-    assert get_communicator() is None and get_communicator(False) is None
-    assert is_root(None) and get_rank(None) == 0
-    assert shard_rows(5, None) == slice(0, 5)
-    assert shared_seed(11, None) == 11
-    data = np.arange(6.0).reshape(3, 2)
-    assert gather_rows(data, None) is data
-
-
-def test_launcher_environment(no_launcher: pytest.MonkeyPatch) -> None:
-    no_launcher.setenv("PMI_SIZE", "1")
-    no_launcher.setenv("PMI_RANK", "0")
-    assert launcher_size() == 1
-    assert get_communicator() is None  # mpiexec -n 1: one process, no MPI needed
-    no_launcher.setenv("PMI_RANK", "1")
-    assert not is_root(None) and get_rank(None) == 1
-    no_launcher.delenv("PMI_SIZE")
-    no_launcher.delenv("PMI_RANK")
-    no_launcher.setenv("PMIX_RANK", "0")
-    assert launcher_size() == 0  # a launcher, size not in the environment
-    no_launcher.setenv("OMPI_COMM_WORLD_SIZE", "4")
-    assert launcher_size() == 4
-
-
-@pytest.mark.parametrize("value", ["0", "false", "OFF", "no"])
-def test_env_switch_turns_mpi_off(no_launcher: pytest.MonkeyPatch, value: str) -> None:
-    no_launcher.setenv("PMI_SIZE", "4")
-    no_launcher.setenv(ENV_SWITCH, value)
-    assert get_communicator("auto") is None
-
-
-def test_bad_mode_and_env_switch_are_named(no_launcher: pytest.MonkeyPatch) -> None:
-    with pytest.raises(
-        ValueError, match=r"distributed must be 'auto', True or False\. Received: 'yes'"
-    ):
-        get_communicator("yes")  # type: ignore[arg-type]
-    no_launcher.setenv(ENV_SWITCH, "maybe")
-    with pytest.raises(ValueError, match=r"DELTAPROP_DISTRIBUTED must be 1, 0 or auto.*'maybe'"):
-        get_communicator()
-
-
-def test_missing_mpi4py_says_what_to_install(no_launcher: pytest.MonkeyPatch) -> None:
-    no_launcher.setitem(sys.modules, "mpi4py", None)  # makes `import mpi4py` fail
-    with pytest.raises(
-        ImportError, match=r"pip install 'deltaprop\[mpi\]'.*DELTAPROP_DISTRIBUTED=0"
-    ):
-        get_communicator(True)
-    no_launcher.setenv("PMI_SIZE", "2")  # launched with 2 processes: never silently alone
-    with pytest.raises(ImportError, match="needs mpi4py"):
-        get_communicator()
-
-
-def test_auto_does_not_import_mpi4py_outside_a_launcher() -> None:
-    code = textwrap.dedent(
-        """
-        import sys
-        from deltaprop.parallel.mpi import get_communicator, is_root
-        assert get_communicator("auto") is None and is_root()
-        assert "mpi4py" not in sys.modules, "mpi4py was imported"
-        """
-    )
-    env = {k: v for k, v in os.environ.items() if k not in LAUNCHER_VARS}
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
-    )
-    assert proc.returncode == 0, proc.stderr
 
 
 @pytest.mark.mpi
@@ -421,40 +258,6 @@ def test_forced_communicator_of_one_process() -> None:
         timeout=HANG_GUARD_S,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-
-
-class FakeComm:
-    """A two-rank communicator whose abort is recorded instead of ending the process."""
-
-    rank, size = 1, 2
-
-    def __init__(self) -> None:
-        self.aborted: list[int] = []
-
-    def split(self, n: int) -> slice:
-        return even_share(n, self.rank, self.size)
-
-    def allreduce(self, buffer: np.ndarray) -> None:
-        raise AssertionError("not used")
-
-    def abort(self, errorcode: int = 1) -> None:
-        self.aborted.append(errorcode)
-
-
-def test_abort_on_error_reports_and_aborts(capsys: pytest.CaptureFixture[str]) -> None:
-    comm = FakeComm()
-    with pytest.raises(ValueError, match="boom"), abort_on_error(comm):
-        raise ValueError("boom")
-    assert comm.aborted == [1]
-    err = capsys.readouterr().err
-    assert "rank 1 of 2 failed; aborting the MPI job" in err
-    assert "ValueError: boom" in err and "Traceback" in err
-
-
-def test_abort_on_error_without_mpi_just_raises(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(KeyError), abort_on_error(None):
-        raise KeyError("x")
-    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.mpi

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from deltaprop import Callback, Network, Trainer
-from deltaprop.train.trainer import Communicator
+from deltaprop.train import Communicator
 
 
 def make_data(config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

@@ -1,0 +1,57 @@
+"""The data-parallel gradient: each rank's share of one global batch, summed by one
+allreduce into the gradient of the whole batch."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deltaprop.core import Network
+from deltaprop.parallel import Communicator
+
+__all__ = ["distributed_backward"]
+
+
+def distributed_backward(
+    net: Network, Xb: np.ndarray, Yb: np.ndarray, wb: np.ndarray | None, wsum: float,
+    alpha: float, comm: Communicator,
+) -> float:  # fmt: skip
+    """This rank's share of one global batch, then one allreduce of the flat gradient.
+
+    Each rank normalises by the whole batch's weight ``wsum`` and adds ``1/size`` of
+    the L2 term, so the sum over ranks is exactly the gradient of the whole batch
+    (:mod:`deltaprop.parallel.mpi` states the sum).
+
+    Parameters
+    ----------
+    net : Network
+        Its :attr:`~deltaprop.core.Network.grad` receives the whole batch's gradient.
+    Xb : ndarray of shape (m, n_0)
+    Yb : ndarray of shape (m, n_L)
+    wb : ndarray of shape (m,) or None
+        The global batch, the same on every rank.
+    wsum : float
+        ``Σ_{i∈B} w_i`` (``m`` without weights).
+    alpha : float
+        The L2 coefficient of the objective.
+    comm : Communicator
+
+    Returns
+    -------
+    float
+        The whole batch's cost, L2 term included.
+    """
+    local = comm.split(Xb.shape[0])
+    l2 = alpha / wsum / comm.size
+    if local.stop > local.start:
+        wl = None if wb is None else wb[local]
+        cost = net._backward(Xb[local], Yb[local], wl, training=True, l2=l2, total_weight=wsum)
+    else:  # an empty share still adds its 1/size of the L2 term, dW = l2 W
+        net.grad[...] = 0
+        if l2:
+            for layer in net.dense:
+                layer.grads["W"][...] = l2 * layer.W
+        cost = net._l2_term(l2)
+    packed = np.append(net.grad, net.grad.dtype.type(cost))
+    comm.allreduce(packed)
+    net.grad[...] = packed[:-1]
+    return float(packed[-1])

@@ -1,0 +1,56 @@
+"""The L-BFGS fit of a :class:`~deltaprop.train.trainer.Trainer`: the whole objective and its
+gradient handed to SciPy's minimizer, each iteration recorded as an epoch."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from deltaprop.optim import LBFGS
+from deltaprop.train.callbacks import Callback
+
+__all__ = ["fit_lbfgs"]
+
+
+def fit_lbfgs(
+    trainer: Any, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None, Xv: Any, Yv: Any,
+    wv: Any, callbacks: list[Callback],
+) -> None:  # fmt: skip
+    """Full-batch training by L-BFGS, one history entry per iteration.
+
+    ``trainer`` (a :class:`~deltaprop.train.trainer.Trainer`, typed ``Any`` so that this
+    module does not import the loop's) supplies the network, the optimizer (an :class:`~deltaprop.optim.LBFGS`),
+    ``alpha`` and the epoch bookkeeping; the result is kept in ``trainer.lbfgs_result``.
+    """
+    self = trainer
+    net, opt = self.net, self.optimizer
+    assert isinstance(opt, LBFGS)
+    wsum = X.shape[0] if w is None else float(w.sum())
+    l2 = self.alpha / wsum
+    last = {"cost": math.nan}
+
+    def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        net.parameters[...] = theta
+        with np.errstate(over="ignore", invalid="ignore"):
+            cost = net._backward(X, Y, w, training=True, l2=l2)
+        last["cost"] = cost
+        return cost, net.grad.astype(np.float64)
+
+    def callback(intermediate_result: Any = None) -> None:
+        layer_norms = [math.sqrt(float(np.vdot(d.grads["W"], d.grads["W"]))) for d in net.dense]
+        self.history.learning_rate.append(math.nan)
+        self.history.grad_norms.append(layer_norms)
+        cost = float(getattr(intermediate_result, "fun", last["cost"]))
+        if self._end_epoch(cost, Xv, Yv, wv, callbacks, convergence=False):
+            raise StopIteration
+
+    x0 = net.parameters.astype(np.float64)
+    result = opt.minimize(fun, x0, callback=callback)
+    if not np.isfinite(result.x).all() or not math.isfinite(float(result.fun)):
+        self._diverged(self.epoch, float(result.fun), x0.astype(net.dtype), {})
+    net.parameters[...] = result.x
+    net._backward(X, Y, w, training=True, l2=l2)  # leave the grads of the final weights
+    self.samples_seen += X.shape[0] * int(result.nit)
+    self.lbfgs_result = result
