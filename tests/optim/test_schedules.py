@@ -345,7 +345,7 @@ def test_unknown_schedule_lists_valid_names() -> None:
         get_schedule("linear")
     assert str(info.value) == (
         "Could not interpret schedule identifier: 'linear'. "
-        "Valid names: adaptive, constant, cosine, exponential, invscaling, plateau, step"
+        "Valid names: adaptive, constant, cosine, exponential, invscaling, plateau, step."
     )
 
 

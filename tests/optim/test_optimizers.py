@@ -334,7 +334,7 @@ def test_learning_rate_message_format() -> None:
     with pytest.raises(ValueError) as info:
         Adam(learning_rate=-1)
     assert str(info.value) == (
-        "learning_rate must be a positive finite float. Received: learning_rate=-1"
+        "learning_rate must be a positive finite number. Received: learning_rate=-1"
     )
 
 
@@ -360,7 +360,7 @@ def test_step_rejects_bad_arrays() -> None:
     with pytest.raises(ValueError, match="dtype float32"):
         opt.step(np.zeros(3, dtype=np.float32), np.ones(3, dtype=np.float32))
     opt.learning_rate = float("nan")
-    with pytest.raises(ValueError, match="learning_rate must be a non-negative finite float"):
+    with pytest.raises(ValueError, match="learning_rate must be a non-negative finite number"):
         opt.step(np.zeros(3), np.ones(3))
     assert opt.t == 1
 
@@ -440,7 +440,7 @@ def test_unknown_optimizer_lists_valid_names() -> None:
         get_optimizer("foo")
     assert str(info.value) == (
         "Could not interpret optimizer identifier: 'foo'. "
-        "Valid names: adam, adamw, lbfgs, momentum, nesterov, rmsprop, sgd"
+        "Valid names: adam, adamw, lbfgs, momentum, nesterov, rmsprop, sgd."
     )
     with pytest.raises(ValueError, match="Could not interpret optimizer identifier: 3"):
         get_optimizer(3)  # type: ignore[call-overload]
