@@ -15,7 +15,7 @@ import contextlib
 import functools
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -44,7 +44,7 @@ class BatchCallback(Protocol):
         """Called after each mini-batch step."""
 
 
-def _watches_batches(callbacks: list[Any]) -> bool:
+def _watches_batches(callbacks: Sequence[Any]) -> bool:
     """Whether a callback has an ``on_batch_end`` other than the no-op of the trainer's
     base ``Callback`` (the class ``Callback`` of ``deltaprop.train``, named, not imported:
     fast does not import train)."""
@@ -241,7 +241,7 @@ class CompiledLoop:
 
     @classmethod
     def create(cls, net: Network, opt: Any, X: Any, Y: Any, w: Any, alpha: float,
-               clip_norm: float | None, callbacks: list[BatchCallback], comm: Any, *,
+               clip_norm: float | None, callbacks: Sequence[BatchCallback], comm: Any, *,
                watches_batches: bool | None = None) -> CompiledLoop | None:  # fmt: skip
         """The compiled loop for this fit, or ``None`` where the Python loop must run.
 
