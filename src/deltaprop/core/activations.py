@@ -283,8 +283,8 @@ class GELU(Activation):
             erf = graph.op("Cast", [graph.op("Erf", [as_float])], to=TensorProto.DOUBLE)
         else:
             erf = graph.op("Erf", [scaled])
-        one_plus = graph.op("Add", [graph.const("one", 1.0), erf])
-        cdf = graph.op("Mul", [graph.const("half", 0.5), one_plus])
+        half = graph.const("half", 0.5)  # the nodes in the exporter's order (their names)
+        cdf = graph.op("Mul", [half, graph.op("Add", [graph.const("one", 1.0), erf])])
         return graph.op("Mul", [z, cdf])
 
 

@@ -96,6 +96,9 @@ class SGD(Optimizer):
         return ("tmp", "grad") if self.weight_decay != 0.0 else ("tmp",)
 
     def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
+        """The seeds' update ``W -= α dW`` (and ``b -= α db``), over the flat buffer:
+        ``params -= learning_rate * g``, with ``g`` the gradient after weight decay and
+        momentum (plain SGD: ``g = grads``)."""
         tmp = self._scratch["tmp"]
         g = grads
         if self.weight_decay != 0.0:
