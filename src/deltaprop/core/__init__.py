@@ -10,7 +10,9 @@ from deltaprop.core.activations import (
     ReLU,
     Sigmoid,
     Tanh,
+    activation_class,
     get_activation,
+    hidden_activation_names,
 )
 from deltaprop.core.checks import check_bool, check_int, check_real
 from deltaprop.core.gradcheck import GradcheckResult, gradcheck
@@ -44,6 +46,7 @@ __all__ = [
     "ReLU",
     "Sigmoid",
     "Tanh",
+    "activation_class",
     "check_bool",
     "check_int",
     "check_real",
@@ -51,4 +54,5 @@ __all__ = [
     "get_initializer",
     "get_loss",
     "gradcheck",
+    "hidden_activation_names",
 ]

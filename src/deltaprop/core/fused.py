@@ -34,7 +34,6 @@ __all__ = [
     "accepts_out",
     "contiguous",
     "enabled",
-    "epoch_kernels",
     "get",
     "set_enabled",
 ]
@@ -78,16 +77,6 @@ def get(n: int) -> ModuleType | None:
             return None
         _kernels = _fused_kernels
     return _kernels
-
-
-def epoch_kernels(n: int) -> ModuleType | None:
-    """The compiled training loop (:mod:`deltaprop.fast.epoch`), where :func:`get` gives
-    the kernels for ``n`` entries; ``None`` for the Python loop."""
-    if get(n) is None:
-        return None
-    from deltaprop.fast import epoch as _fused_epoch
-
-    return _fused_epoch
 
 
 def accepts_out(*methods: Callable[..., Any]) -> bool:

@@ -29,6 +29,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from deltaprop.core.activations import activation_class
+from deltaprop.core.registry import lookup
+
 __all__ = ["INITIALIZERS", "default_initializer", "get_initializer"]
 
 Initializer = Callable[[np.random.Generator, tuple[int, int]], np.ndarray]
@@ -78,12 +81,15 @@ INITIALIZERS: dict[str, Initializer] = {
 _ALIASES = {"he": "he_normal", "glorot": "glorot_uniform", "xavier": "glorot_uniform",
             "lecun": "lecun_normal"}  # fmt: skip
 
-_RELU_LIKE = {"relu", "leaky_relu", "elu", "gelu", "softplus"}
-
 
 def default_initializer(activation: str) -> str:
-    """``"he_normal"`` for ReLU-like activations, ``"glorot_uniform"`` otherwise."""
-    return "he_normal" if activation in _RELU_LIKE else "glorot_uniform"
+    """``"he_normal"`` for ReLU-like activations (their class's ``relu_like``),
+    ``"glorot_uniform"`` otherwise (an unknown name included)."""
+    try:
+        relu_like = activation_class(activation).relu_like
+    except ValueError:
+        relu_like = False
+    return "he_normal" if relu_like else "glorot_uniform"
 
 
 def get_initializer(name: str) -> Initializer:
@@ -94,10 +100,4 @@ def get_initializer(name: str) -> Initializer:
     ValueError
         For an unknown name; the message lists the valid names.
     """
-    key = _ALIASES.get(name, name) if isinstance(name, str) else name
-    if not isinstance(key, str) or key not in INITIALIZERS:
-        valid = ", ".join(sorted([*INITIALIZERS, *_ALIASES, "auto"]))
-        raise ValueError(
-            f"Could not interpret initializer identifier: {name!r}. Valid names: {valid}."
-        )
-    return INITIALIZERS[key]
+    return lookup(name, INITIALIZERS, _ALIASES, "initializer", extra_names=("auto",))

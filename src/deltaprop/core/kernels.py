@@ -82,7 +82,8 @@ _jit_sum = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"re
 
 
 @_jit_sum
-def _sum_squares(a: Any) -> float:  # pragma: no cover - compiled
+def sum_squares(a: Any) -> float:  # pragma: no cover - compiled
+    """``Σ a_i²`` of a 1-D array, in float64."""
     acc = 0.0
     for i in range(a.size):
         v = np.float64(a[i])
@@ -91,7 +92,8 @@ def _sum_squares(a: Any) -> float:  # pragma: no cover - compiled
 
 
 @_jit_sum
-def _nonfinite_check(a: Any) -> Any:  # pragma: no cover - compiled
+def nonfinite_check(a: Any) -> Any:  # pragma: no cover - compiled
+    """``Σ (a_i - a_i)``: 0 where every entry is finite, NaN otherwise."""
     check = a.dtype.type(0)
     for i in range(a.size):
         check += a[i] - a[i]  # 0, or NaN for an infinity or a NaN
@@ -102,8 +104,8 @@ def _nonfinite_check(a: Any) -> Any:  # pragma: no cover - compiled
 def grad_stats(grad: Any, starts: Any, stops: Any, norms: Any) -> bool:  # pragma: no cover
     """``norms[l] += ‖grad[starts[l]:stops[l]]‖₂`` (in float64); True if grad is all finite."""
     for l in range(starts.size):
-        norms[l] += np.sqrt(_sum_squares(grad[starts[l] : stops[l]]))
-    return _nonfinite_check(grad) == 0
+        norms[l] += np.sqrt(sum_squares(grad[starts[l] : stops[l]]))
+    return nonfinite_check(grad) == 0
 
 
 @_jit

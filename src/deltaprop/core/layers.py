@@ -264,6 +264,9 @@ class Dense(Layer):
     def backward(self, dA: Array, buffers: DenseBuffers | None = None) -> Array | None:
         """``dZ = dA ⊙ g'(Z)`` (through :meth:`Activation.backward`), then :meth:`backward_dZ`.
 
+        With ``dA = W[l+1]ᵀ dZ[l+1]`` from the layer above (its :meth:`backward_dZ`), this is
+        the seeds' ``dZ[l] = W[l+1]ᵀ dZ[l+1] ⊙ g'(Z[l])``.
+
         With ``buffers``, ``dA`` is a scratch array of the caller's and ``dZ`` overwrites it.
         """
         if buffers is not None and self._act_out:

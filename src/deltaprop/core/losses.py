@@ -39,6 +39,9 @@ from deltaprop.core.backend import Backend, get_backend
 from deltaprop.core.registry import resolve
 
 __all__ = [
+    "COMPILED_BCE",
+    "COMPILED_CE",
+    "COMPILED_MSE",
     "LOSSES",
     "BinaryCrossEntropy",
     "CategoricalCrossEntropy",
@@ -52,6 +55,10 @@ __all__ = [
 
 Array = Any
 
+COMPILED_MSE, COMPILED_BCE, COMPILED_CE = 0, 1, 2
+"""Codes of the fused output pairs in the compiled training loop (a loss's ``compiled``):
+the branch of :func:`deltaprop.fast.epoch._output` that restates the pair."""
+
 
 class Loss:
     """Base class of a loss.
@@ -64,11 +71,25 @@ class Loss:
         The canonical output activation for which ``dZ[L] = A - Y``; ``None`` if none.
     default_activation : str
         The output activation a network gets with this loss when none is named.
+    aliases : tuple of str
+        Other names it is known by (the short and scikit-learn spellings).
+    compiled : int or None
+        Code of the compiled form of the fused pair (loss and ``dZ[L] = A - Y`` from the
+        logits) in the compiled training loop, or ``None`` (see :meth:`compiled_form`).
     """
 
     name: ClassVar[str] = ""
     fused_activation: ClassVar[str | None] = None
     default_activation: ClassVar[str] = "identity"
+    aliases: ClassVar[tuple[str, ...]] = ()
+    compiled: ClassVar[int | None] = None
+
+    @classmethod
+    def compiled_form(cls) -> int | None:
+        """The code of this class's compiled fused pair, or ``None``; only a class that
+        declares ``compiled`` itself has one (a subclass may compute another loss)."""
+        code = cls.__dict__.get("compiled")
+        return code if isinstance(code, int) else None
 
     def __init__(self, backend: str | Backend = "numpy") -> None:
         self.be = get_backend(backend)
@@ -123,6 +144,8 @@ class BinaryCrossEntropy(Loss):
     """
 
     name = "binary_crossentropy"
+    aliases = ("bce", "log_loss")
+    compiled = COMPILED_BCE
     fused_activation = "sigmoid"
     default_activation = "sigmoid"
 
@@ -157,6 +180,8 @@ class CategoricalCrossEntropy(Loss):
     """
 
     name = "categorical_crossentropy"
+    aliases = ("cross_entropy", "crossentropy", "ce")
+    compiled = COMPILED_CE
     fused_activation = "softmax"
     default_activation = "softmax"
 
@@ -193,6 +218,8 @@ class MeanSquaredError(Loss):
     """
 
     name = "mean_squared_error"
+    aliases = ("mse", "squared_error")
+    compiled = COMPILED_MSE
     fused_activation = "identity"
 
     def value(self, Y: Array, A: Array) -> Array:
@@ -210,6 +237,7 @@ class MeanAbsoluteError(Loss):
     """``L = Σ_k |a_k - y_k|``; ``∂L/∂a = sign(a - y)`` (0 at ``a = y``)."""
 
     name = "mean_absolute_error"
+    aliases = ("mae", "absolute_error")
 
     def value(self, Y: Array, A: Array) -> Array:
         return self.xp.abs(A - Y).sum(axis=1)
@@ -276,26 +304,16 @@ class Poisson(Loss):
 
 
 LOSSES: dict[str, type[Loss]] = {
-    "binary_crossentropy": BinaryCrossEntropy,
-    "categorical_crossentropy": CategoricalCrossEntropy,
-    "mean_squared_error": MeanSquaredError,
-    "mean_absolute_error": MeanAbsoluteError,
-    "huber": Huber,
-    "poisson": Poisson,
-}
-"""Registry of loss names; see ``_ALIASES`` for the short and scikit-learn spellings."""
+    cls.name: cls
+    for cls in (
+        BinaryCrossEntropy, CategoricalCrossEntropy, MeanSquaredError, MeanAbsoluteError,
+        Huber, Poisson,
+    )
+}  # fmt: skip
+"""Registry of loss names; each class's ``aliases`` (the short and scikit-learn spellings)
+are accepted too."""
 
-_ALIASES = {
-    "bce": "binary_crossentropy",
-    "log_loss": "binary_crossentropy",
-    "cross_entropy": "categorical_crossentropy",
-    "crossentropy": "categorical_crossentropy",
-    "ce": "categorical_crossentropy",
-    "mse": "mean_squared_error",
-    "squared_error": "mean_squared_error",
-    "mae": "mean_absolute_error",
-    "absolute_error": "mean_absolute_error",
-}
+_ALIASES = {alias: cls.name for cls in LOSSES.values() for alias in cls.aliases}
 
 
 def get_loss(identifier: str | Loss | dict[str, Any], backend: str | Backend = "numpy") -> Loss:

@@ -27,29 +27,18 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.sparse import issparse
 
 from deltaprop.core import fused as _fused
 from deltaprop.core.activations import Activation, get_activation
 from deltaprop.core.backend import Backend, get_backend
 from deltaprop.core.initializers import default_initializer, get_initializer
+from deltaprop.core.inputs import check_dtype, check_sample_weight, check_X, check_Y, per_layer
 from deltaprop.core.layers import BatchNorm, Dense, DenseBuffers, Dropout, Layer
 from deltaprop.core.losses import Loss, get_loss
 
 __all__ = ["Network"]
 
 Array = Any
-_DTYPES = {"float32": np.float32, "float64": np.float64}
-
-
-def _check_dtype(dtype: Any) -> np.dtype[Any]:
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        dt = None
-    if dt is None or dt.name not in _DTYPES:
-        raise ValueError(f"dtype must be float32 or float64. Received: dtype={dtype!r}")
-    return dt
 
 
 class _Workspace:
@@ -68,17 +57,6 @@ class _Workspace:
         ]
         self.losses = xp.empty(m, dt)
         self.dZ = xp.empty((m, net.layer_sizes[-1]), dt)
-
-
-def _per_layer(value: Any, n: int, name: str) -> list[Any]:
-    if isinstance(value, str | numbers.Number | bool) or value is None:
-        return [value] * n
-    values = list(value)
-    if len(values) != n:
-        raise ValueError(
-            f"{name} must be one value or one per hidden layer ({n}). Received: {name}={value!r}"
-        )
-    return values
 
 
 class Network:
@@ -136,17 +114,17 @@ class Network:
         backend: str | Backend = "numpy",
     ) -> None:
         self.backend = get_backend(backend)
-        self.dtype = _check_dtype(dtype)
+        self.dtype = check_dtype(dtype)
         sizes = self._check_sizes(layer_sizes)
         self.layer_sizes = sizes
         L = len(sizes) - 1
         self.loss = get_loss(loss, self.backend)
         self.activations = self._resolve_activations(activations, L)
-        self.dropout_rates = [float(r) for r in _per_layer(dropout, L - 1, "dropout")]
+        self.dropout_rates = [float(r) for r in per_layer(dropout, L - 1, "dropout")]
         for r in self.dropout_rates:
             if not 0.0 <= r < 1.0:
                 raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
-        self.batch_norms = [bool(b) for b in _per_layer(batch_norm, L - 1, "batch_norm")]
+        self.batch_norms = [bool(b) for b in per_layer(batch_norm, L - 1, "batch_norm")]
         inits = [init] * L if isinstance(init, str) else list(init)
         if len(inits) != L:
             raise ValueError(
@@ -298,89 +276,25 @@ class Network:
 
     # ------------------------------------------------------------------ input checks
     def check_X(self, X: Any, name: str = "X") -> Array:
-        """Cast ``X`` to the network's dtype and check its shape and values.
+        """Cast ``X`` to the network's dtype and check its shape and values
+        (:func:`deltaprop.core.inputs.check_X`; a sparse ``X`` stays sparse, CSR).
 
         Raises
         ------
         ValueError
             Empty, not 2-D, wrong number of features, NaN or infinity.
         """
-        xp = self.xp
-        if issparse(X):  # kept sparse (CSR): the first layer multiplies it as it is
-            return self._check_sparse_X(X, name)
-        try:
-            X = xp.asarray(X, dtype=self.dtype)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{name} must be a numeric array. Received: {exc}") from None
-        if X.ndim != 2:
-            raise ValueError(
-                f"{name} must be 2-D of shape (n_samples, n_features). "
-                f"Received: {name} with shape {X.shape}"
-            )
-        if X.shape[0] == 0:
-            raise ValueError(f"{name} is empty. Received: {name} with shape {X.shape}")
-        if X.shape[1] != self.layer_sizes[0]:
-            raise ValueError(
-                f"{name} has {X.shape[1]} features, but the network expects "
-                f"{self.layer_sizes[0]}. Received: {name} with shape {X.shape}"
-            )
-        if not (bool(xp.isfinite(X.min())) and bool(xp.isfinite(X.max()))):  # NaN propagates;
-            # two reductions allocate nothing, where isfinite(X) would take m × n_0 bytes
-            raise ValueError(f"{name} contains NaN or infinity.")
-        return X
-
-    def _check_sparse_X(self, X: Any, name: str) -> Any:
-        X = X.tocsr().astype(self.dtype, copy=False)
-        if X.shape[0] == 0:
-            raise ValueError(f"{name} is empty. Received: {name} with shape {X.shape}")
-        if X.shape[1] != self.layer_sizes[0]:
-            raise ValueError(
-                f"{name} has {X.shape[1]} features, but the network expects "
-                f"{self.layer_sizes[0]}. Received: {name} with shape {X.shape}"
-            )
-        if not np.isfinite(X.data).all():
-            raise ValueError(f"{name} contains NaN or infinity.")
-        return X
+        return check_X(X, self.layer_sizes[0], self.dtype, self.xp, name)
 
     def check_Y(self, Y: Any, m: int) -> Array:
-        """Cast ``Y`` to the network's dtype with shape ``(m, n_L)`` (1-D allowed if n_L = 1)."""
-        xp = self.xp
-        try:
-            Y = xp.asarray(Y, dtype=self.dtype)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"Y must be a numeric array. Received: {exc}") from None
-        n_out = self.layer_sizes[-1]
-        if Y.ndim == 1 and n_out == 1:
-            Y = Y.reshape(-1, 1)
-        if Y.ndim != 2 or Y.shape != (m, n_out):
-            raise ValueError(
-                f"Y must have shape ({m}, {n_out}) to match X and the output layer. "
-                f"Received: Y with shape {Y.shape}"
-            )
-        if not bool(xp.isfinite(Y).all()):
-            raise ValueError("Y contains NaN or infinity.")
-        self.loss.check_target(Y)
-        return Y
+        """Cast ``Y`` to the network's dtype with shape ``(m, n_L)`` (1-D allowed if n_L = 1),
+        and check it is in the loss's domain (:func:`deltaprop.core.inputs.check_Y`)."""
+        return check_Y(Y, m, self.layer_sizes[-1], self.dtype, self.xp, self.loss)
 
     def check_sample_weight(self, sample_weight: Any, m: int) -> Array | None:
-        """``None`` or a finite, non-negative vector of length ``m`` with a positive sum."""
-        if sample_weight is None:
-            return None
-        xp = self.xp
-        w = xp.asarray(sample_weight, dtype=self.dtype)
-        if w.ndim == 0:
-            w = xp.full(m, w, dtype=self.dtype)
-        if w.shape != (m,):
-            raise ValueError(
-                f"sample_weight must have shape ({m},). Received: sample_weight with shape "
-                f"{w.shape}"
-            )
-        if not bool(xp.isfinite(w).all()) or bool((w < 0).any()) or float(w.sum()) <= 0:
-            raise ValueError(
-                "sample_weight must be finite, non-negative and not all zero. "
-                f"Received: sample_weight with sum {float(w.sum())} and minimum {float(w.min())}"
-            )
-        return w
+        """``None`` or a finite, non-negative vector of length ``m`` with a positive sum
+        (:func:`deltaprop.core.inputs.check_sample_weight`)."""
+        return check_sample_weight(sample_weight, m, self.dtype, self.xp)
 
     # ------------------------------------------------------------------ forward / backward
     def _workspace(self, m: int) -> _Workspace:

@@ -14,16 +14,19 @@ networks and settings it serves; everything else runs the Python loop.
 Several threads run the same function at once (:func:`run_steps`): each computes the
 forward and backward pass of its block of every batch's rows into its own gradient
 buffer, then adds the others' gradients on its share of the parameters, checks and
-measures them and applies the optimizer there; they meet at spin barriers (an atomic
-counter read with acquire ordering, ``pause``, then ``sched_yield``). A wide first layer is
+measures them and applies the optimizer there; they meet at spin barriers
+(:mod:`deltaprop.fast.sync`). A wide first layer is
 split by units instead: each thread computes its units' activations and gradient over all
 rows, and updates their parameters.
 
 Codes (small integers, so that one compiled function serves every network):
 
-* hidden activations ``ACT_*``: identity, relu, tanh, sigmoid;
-* output ``OUT_*``: identity + mean squared error, sigmoid + binary cross-entropy,
-  softmax + categorical cross-entropy (the fused pairs, ``dZ[L] = A[L] - Y``);
+* hidden activations: the ``compiled`` code each activation class declares
+  (:data:`deltaprop.core.activations.COMPILED_RELU`, ...): identity, relu, tanh, sigmoid;
+* output: the ``compiled`` code each loss class declares for its fused pair
+  (:data:`deltaprop.core.losses.COMPILED_MSE`, ...): identity + mean squared error,
+  sigmoid + binary cross-entropy, softmax + categorical cross-entropy
+  (``dZ[L] = A[L] - Y``);
 * optimizers ``OPT_*``: SGD (with momentum, Nesterov, weight decay), Adam/AdamW (AMSGrad).
 
 Departures from the Python loop's order of operations, all exact in real arithmetic: the
@@ -32,130 +35,29 @@ and ``db`` (the backward pass is linear in it); with threads, ``dW`` is the sum 
 threads' row blocks; the sums of squares are taken in float64 in another order.
 
 numba caches the machine code beside this module; its cache does not notice edits to the
-kernels imported from :mod:`deltaprop.core.kernels`, so after editing those, delete
+kernels imported from :mod:`deltaprop.core.kernels` and :mod:`deltaprop.fast.sync`, so
+after editing those, delete
 ``src/deltaprop/__pycache__/*.nbi`` (installed packages are not affected).
 """
 
 from __future__ import annotations
 
-import os
-import platform
 from typing import Any
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba.core import cgutils, types
-from numba.extending import intrinsic
 
-from deltaprop.core.kernels import _nonfinite_check, _sum_squares, adam, add_bias, row_max
+from deltaprop.core.activations import COMPILED_RELU, COMPILED_SIGMOID, COMPILED_TANH
+from deltaprop.core.kernels import adam, add_bias, nonfinite_check, row_max, sum_squares
+from deltaprop.core.losses import COMPILED_BCE, COMPILED_CE
+from deltaprop.fast.sync import ABORT, barrier, post_job, wait_job
 
-ACT_IDENTITY, ACT_RELU, ACT_TANH, ACT_SIGMOID = 0, 1, 2, 3
-OUT_MSE, OUT_BCE, OUT_CE = 0, 1, 2
+__all__ = ["ABORT", "OPT_ADAM", "OPT_SGD", "post_job", "run_steps", "wait_job"]
+
 OPT_SGD, OPT_ADAM = 0, 1
-ABORT = 8
-"""Index of the flag in a ``sync`` array that a failing thread sets (its own cache line)."""
+"""Codes of the optimizer step (:func:`_optimizer_step`): SGD, Adam/AdamW."""
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
-_POSIX = os.name == "posix"
-
-
-# ---------------------------------------------------------------------------------------
-# The threads meet at spin barriers: an atomic counter, read with acquire ordering.
-# ---------------------------------------------------------------------------------------
-@intrinsic
-def _load_acquire(typingctx: Any, arr: Any, idx: Any) -> Any:  # pragma: no cover - typing
-    sig = types.int64(arr, idx)
-
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
-        return builder.load_atomic(ptr, "acquire", 8)
-
-    return sig, codegen
-
-
-@intrinsic
-def _fetch_add(typingctx: Any, arr: Any, idx: Any, val: Any) -> Any:  # pragma: no cover
-    sig = types.int64(arr, idx, val)
-
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
-        return builder.atomic_rmw("add", ptr, args[2], "acq_rel")
-
-    return sig, codegen
-
-
-def _call_without_arguments(name: str, returns: Any, available: bool) -> Any:
-    """An intrinsic that calls the external function ``name()`` (a no-op where not
-    ``available``), resolved by name when the machine code is loaded."""
-
-    @intrinsic
-    def call(typingctx: Any) -> Any:  # pragma: no cover - typing
-        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-            if available:
-                fnty = ir.FunctionType(returns, [])
-                builder.call(cgutils.get_or_insert_function(builder.module, fnty, name), [])
-            return context.get_dummy_value()
-
-        return types.void(), codegen
-
-    return call
-
-
-_pause = _call_without_arguments("llvm.x86.sse2.pause", ir.VoidType(), _X86)
-"""The x86 ``pause`` hint in a spin loop (nothing elsewhere)."""
-_yield = _call_without_arguments("sched_yield", ir.IntType(32), _POSIX)
-"""``sched_yield()``: give the core to another thread (POSIX; nothing elsewhere)."""
-
-
-@_jit
-def _barrier(sync: Any, n_threads: int, generation: int) -> bool:  # pragma: no cover
-    """Wait until all ``n_threads`` have arrived at barrier number ``generation`` (1, 2, ...);
-    ``sync[0]`` counts arrivals (zero when the threads start). False, at once, when
-    ``sync[ABORT]`` is set: a thread failed and will not come."""
-    if n_threads == 1:
-        return True
-    _fetch_add(sync, 0, np.int64(1))  # type: ignore[call-arg]
-    target = generation * n_threads
-    spins = 0
-    while _load_acquire(sync, 0) < target:
-        if _load_acquire(sync, ABORT) != 0:
-            return False
-        _pause()
-        spins += 1
-        if spins > 4000:  # a thread is not running (a busy machine): give up the core
-            _yield()
-    return True
-
-
-@_jit
-def wait_job(control: Any, seen: int) -> int:  # pragma: no cover - compiled
-    """A helper thread's wait for the next job: ``control[0]`` once it differs from
-    ``seen`` (spinning, then yielding the core), or -1 after about a millisecond, when
-    the caller should block instead."""
-    spins = 0
-    while True:
-        got: int = _load_acquire(control, 0)  # type: ignore[call-arg]
-        if got != seen:
-            return got
-        _pause()
-        spins += 1
-        if spins > 4000:
-            _yield()
-        if spins > 50_000:
-            return -1
-
-
-@_jit
-def post_job(control: Any) -> int:  # pragma: no cover - compiled
-    """Publish the next job (everything written before is visible to the helpers that see
-    it); returns its number."""
-    return _fetch_add(control, 0, np.int64(1)) + 1  # type: ignore[call-arg]
 
 
 @_jit
@@ -167,13 +69,13 @@ def _activate(A: Any, code: int) -> None:  # pragma: no cover - compiled
     a = A.ravel()
     one = a.dtype.type(1)
     zero = a.dtype.type(0)
-    if code == ACT_RELU:
+    if code == COMPILED_RELU:
         for i in range(a.size):
             a[i] = zero if a[i] <= zero else a[i]  # np.maximum(Z, 0): NaN propagates
-    elif code == ACT_TANH:
+    elif code == COMPILED_TANH:
         for i in range(a.size):
             a[i] = np.tanh(a[i])
-    elif code == ACT_SIGMOID:
+    elif code == COMPILED_SIGMOID:
         for i in range(a.size):
             a[i] = one / (one + np.exp(-a[i]))
 
@@ -185,13 +87,13 @@ def _activation_backward(dA: Any, A: Any, code: int) -> None:  # pragma: no cove
     d, a = dA.ravel(), A.ravel()
     one = d.dtype.type(1)
     zero = d.dtype.type(0)
-    if code == ACT_RELU:
+    if code == COMPILED_RELU:
         for i in range(d.size):
             d[i] = d[i] if a[i] > zero else zero
-    elif code == ACT_TANH:
+    elif code == COMPILED_TANH:
         for i in range(d.size):
             d[i] = d[i] * (one - a[i] * a[i])
-    elif code == ACT_SIGMOID:
+    elif code == COMPILED_SIGMOID:
         for i in range(d.size):
             d[i] = d[i] * (a[i] * (one - a[i]))
 
@@ -202,7 +104,7 @@ def _output(Z: Any, Y: Any, dZ: Any, losses: Any, code: int) -> None:  # pragma:
     m, n = Z.shape
     t = Z.dtype.type
     for i in range(m):
-        if code == OUT_CE:
+        if code == COMPILED_CE:
             mx = row_max(Z, i)
             s = t(0)
             for j in range(n):
@@ -215,7 +117,7 @@ def _output(Z: Any, Y: Any, dZ: Any, losses: Any, code: int) -> None:  # pragma:
                 acc += Y[i, j] * (log_norm - (Z[i, j] - mx))
                 dZ[i, j] = dZ[i, j] / s - Y[i, j]
             losses[i] = acc
-        elif code == OUT_BCE:
+        elif code == COMPILED_BCE:
             acc = t(0)
             for j in range(n):
                 z = Z[i, j]
@@ -336,17 +238,17 @@ def run_steps(  # pragma: no cover - compiled
         _gather(X, Y, rows[r0:r1], r0, Xb, Yb)
         if split:  # the first layer, this thread's units, every row
             gen += 1
-            if not _barrier(sync, n_threads, gen):
+            if not barrier(sync, n_threads, gen):
                 return -1
             _first_forward(Xb, Ws[0], bs[0], u0, u1, scratch[tid], As[0], acts[0])
             gen += 1
-            if not _barrier(sync, n_threads, gen):
+            if not barrier(sync, n_threads, gen):
                 return -1
         mine[0] = _forward_backward(w, rows[r0:r1], m, r0, r1, wsum, 1 if split else 0, Ws,
                                     bs, gWs, gbs, As, dZ_a, dZ_b, Xb, Yb, losses, acts,
                                     out_code)  # fmt: skip
         gen += 1
-        if not _barrier(sync, n_threads, gen):
+        if not barrier(sync, n_threads, gen):
             return -1
         # this thread's share of the parameters: dW = ΣdW_t (+ l2 W), checked and measured
         # in the same pass, layer by layer (W, then b); the first layer's needs no adding
@@ -358,7 +260,7 @@ def run_steps(  # pragma: no cover - compiled
             _first_backward(tid, n_threads, m, u0, u1, n0, n_in, L, grad, f0, b0, dZ_a, dZ_b,
                             Xb, scratch[tid])  # fmt: skip
             if l2:
-                sq_w += _sum_squares(params[f0:f1])
+                sq_w += sum_squares(params[f0:f1])
             sq, chk = _combine(grad, others[:0], f0, f1, params[f0:f1] if l2 else no_w, c)
             mine[1] = sq
             sq_b, chk_b = _combine(grad, others[:0], b0, b1, no_w, c)
@@ -369,7 +271,7 @@ def run_steps(  # pragma: no cover - compiled
             lo, hi = max(starts[l], p0), min(stops[l], p1)
             if hi > lo:
                 if l2:
-                    sq_w += _sum_squares(params[lo:hi])
+                    sq_w += sum_squares(params[lo:hi])
                 sq, chk = _combine(grad, others, lo, hi, params[lo:hi] if l2 else no_w, c)
                 mine[1 + l] = sq
                 check += chk
@@ -383,7 +285,7 @@ def run_steps(  # pragma: no cover - compiled
         mine[2 + L] = sq_w
         mine[3 + L] = sq_grad
         gen += 1
-        if not _barrier(sync, n_threads, gen):
+        if not barrier(sync, n_threads, gen):
             return -1
         total, check, sq_all, sq_grad = 0.0, 0.0, 0.0, 0.0
         for k in range(n_threads):
@@ -412,7 +314,7 @@ def run_steps(  # pragma: no cover - compiled
             _optimizer_step(params[a0:a1], g, opt_code, t0 + taken, lr, h, state0[a0:a1],
                             state1[a0:a1], state2[a0:a1])  # fmt: skip
         gen += 1
-        if not _barrier(sync, n_threads, gen):  # every share updated before the next forward
+        if not barrier(sync, n_threads, gen):  # every share updated before the next forward
             return -1
         if tid == 0:
             cost_sum[0] += cost * wsum
@@ -437,7 +339,7 @@ def _combine(  # pragma: no cover - compiled
     if W.size > 0:
         for i in range(g.size):
             g[i] += c * W[i]
-    return _sum_squares(g), float(_nonfinite_check(g))
+    return sum_squares(g), float(nonfinite_check(g))
 
 
 @_jit

@@ -15,29 +15,19 @@ import contextlib
 import functools
 import os
 import threading
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from deltaprop.core import (
-    BinaryCrossEntropy,
-    CategoricalCrossEntropy,
-    Dense,
-    Identity,
-    MeanSquaredError,
-    ReLU,
-    Sigmoid,
-    Tanh,
-)
+from deltaprop.core import Dense
 from deltaprop.core import fused as _fused
 from deltaprop.optim import SGD, Adam, AdamW, Momentum, Nesterov, Optimizer
 
 if TYPE_CHECKING:
     from deltaprop.core import Network
 
-_HIDDEN = {Identity: 0, ReLU: 1, Tanh: 2, Sigmoid: 3}  # _fused_epoch.ACT_*
-_OUTPUT = {MeanSquaredError: 0, BinaryCrossEntropy: 1, CategoricalCrossEntropy: 2}  # OUT_*
 _SGDS = (SGD, Momentum, Nesterov)
 SMALL_GEMM = 8_000_000
 """Below this many multiply-adds in a step's largest matrix product, the loop's BLAS runs
@@ -46,10 +36,35 @@ on one thread: waking a second thread for each small product costs more than it 
 _ADAMS = (Adam, AdamW)
 
 
-def _watches_batches(callbacks: list[Any]) -> bool:
-    from deltaprop.train import Callback
+class BatchCallback(Protocol):
+    """What the loop needs of a training callback (duck-typed; the trainer's
+    ``Callback`` has it): the batch hook, which the compiled loop cannot call."""
 
-    return any(type(cb).on_batch_end is not Callback.on_batch_end for cb in callbacks)
+    def on_batch_end(self, trainer: Any, batch: int, logs: dict[str, float]) -> None:
+        """Called after each mini-batch step."""
+
+
+def _watches_batches(callbacks: Sequence[Any]) -> bool:
+    """Whether a callback has an ``on_batch_end`` other than the no-op of the trainer's
+    base ``Callback`` (the class ``Callback`` of ``deltaprop.train``, named, not imported:
+    fast does not import train)."""
+    for cb in callbacks:
+        owner = next((k for k in type(cb).__mro__ if "on_batch_end" in vars(k)), None)
+        base = owner is not None and owner.__qualname__ == "Callback"
+        if not (base and owner.__module__.split(".")[:2] == ["deltaprop", "train"]):
+            return True
+    return False
+
+
+def epoch_kernels(n: int) -> ModuleType | None:
+    """The compiled training loop (:mod:`deltaprop.fast.epoch`), where
+    :func:`deltaprop.core.fused.get` gives the kernels for ``n`` entries; ``None`` for the
+    Python loop."""
+    if _fused.get(n) is None:
+        return None
+    from deltaprop.fast import epoch as _fused_epoch
+
+    return _fused_epoch
 
 
 SPLIT_FIRST = 65_536
@@ -186,8 +201,11 @@ class CompiledLoop:
         self.alpha = float(alpha)
         self.clip_norm = 0.0 if clip_norm is None else float(clip_norm)
         dense: list[Dense] = list(net.dense)
-        self.acts = np.array([_HIDDEN[type(d.activation)] for d in dense[:-1]] + [0], np.intp)
-        self.out_code = _OUTPUT[type(net.loss)]
+        hidden = [type(d.activation).compiled_form() for d in dense[:-1]]
+        self.acts = np.array([*hidden, 0], np.intp)
+        out_code = type(net.loss).compiled_form()
+        assert out_code is not None and None not in hidden  # create() checked
+        self.out_code = out_code
         self.Ws = List([d.W for d in dense])
         self.bs = List([d.b for d in dense])
         starts = np.array([sl.start for sl in net.slices], dtype=np.intp)
@@ -206,24 +224,32 @@ class CompiledLoop:
         ]  # fmt: skip
         self.buffers: dict[int, tuple[Any, ...]] = {}
         self.helpers: _Helpers | None = None
-        opt._allocate(net.parameters.shape, dtype)
+        opt.allocate(net.parameters)
         empty = np.empty(0, dtype)
         if isinstance(opt, Adam):
-            self.opt_code = 1
-            flags = [float(opt._decoupled), float(opt.amsgrad), float(np.finfo(dtype).tiny)]
+            self.opt_code = kernels.OPT_ADAM
+            decoupled = float(opt.decoupled_weight_decay)
+            flags = [decoupled, float(opt.amsgrad), float(np.finfo(dtype).tiny)]
             self.h = np.array([opt.beta_1, opt.beta_2, opt.epsilon, opt.weight_decay, *flags])
             st = opt.state
             self.state = (st["exp_avg"], st["exp_avg_sq"], st.get("max_exp_avg_sq", empty))
         else:
             assert isinstance(opt, SGD)
-            self.opt_code = 0
+            self.opt_code = kernels.OPT_SGD
             self.h = np.array([opt.momentum, float(opt.nesterov), opt.weight_decay])
             self.state = (opt.state.get("momentum_buffer", empty), empty, empty)
 
     @classmethod
     def create(cls, net: Network, opt: Any, X: Any, Y: Any, w: Any, alpha: float,
-               clip_norm: float | None, callbacks: list[Any], comm: Any) -> CompiledLoop | None:  # fmt: skip
-        """The compiled loop for this fit, or ``None`` where the Python loop must run."""
+               clip_norm: float | None, callbacks: Sequence[BatchCallback], comm: Any, *,
+               watches_batches: bool | None = None) -> CompiledLoop | None:  # fmt: skip
+        """The compiled loop for this fit, or ``None`` where the Python loop must run.
+
+        ``watches_batches``: whether a callback needs to see single batches (then the
+        Python loop runs); by default, whether one overrides the base ``on_batch_end``.
+        """
+        if watches_batches is None:
+            watches_batches = _watches_batches(callbacks)
         dtype = net.parameters.dtype
         arrays_ok = all(
             isinstance(a, np.ndarray) and a.dtype == dtype and a.flags.c_contiguous
@@ -235,13 +261,13 @@ class CompiledLoop:
             and X.ndim == 2
             and type(opt) in (*_SGDS, *_ADAMS)
             and all(isinstance(layer, Dense) and layer.batch_norm is None for layer in net.layers)
-            and all(type(d.activation) in _HIDDEN for d in net.dense[:-1])
+            and all(type(d.activation).compiled_form() is not None for d in net.dense[:-1])
             and net.fused
-            and type(net.loss) in _OUTPUT
-            and not _watches_batches(callbacks)
+            and type(net.loss).compiled_form() is not None
+            and not watches_batches
         ):
             return None
-        kernels = _fused.epoch_kernels(net.n_params)
+        kernels = epoch_kernels(net.n_params)
         if kernels is None:
             return None
         return cls(kernels, net, opt, X, Y, w, alpha, clip_norm, default_threads())
@@ -335,7 +361,7 @@ class CompiledLoop:
                 if helpers is not None and helpers is not self.helpers:
                     helpers.close()
             samples += (int(counts[1]) - before) * m
-            opt.t = int(counts[0])
+            opt.advance(int(counts[0]) - opt.t)  # the steps the compiled code took
             if done < part.size // m:
                 return float(cost_sum[0]), int(counts[1]), samples, float(cost_sum[1])
         return float(cost_sum[0]), int(counts[1]), samples, None

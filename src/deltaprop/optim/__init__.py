@@ -1,5 +1,6 @@
 """Optimizers (SGD, momentum, Nesterov, RMSprop, Adam, AdamW, L-BFGS) and learning-rate schedules."""
 
+from deltaprop.optim.base import check_learning_rate
 from deltaprop.optim.optimizers import (
     LBFGS,
     OPTIMIZERS,
@@ -11,6 +12,7 @@ from deltaprop.optim.optimizers import (
     Optimizer,
     RMSprop,
     get_optimizer,
+    minimize_lbfgs,
 )
 from deltaprop.optim.schedules import (
     SCHEDULES,
@@ -22,6 +24,8 @@ from deltaprop.optim.schedules import (
     Schedule,
     StepDecay,
     get_schedule,
+    schedule_defaults,
+    schedule_for_epochs,
 )
 
 __all__ = [
@@ -42,6 +46,10 @@ __all__ = [
     "ReduceOnPlateau",
     "Schedule",
     "StepDecay",
+    "check_learning_rate",
     "get_optimizer",
     "get_schedule",
+    "minimize_lbfgs",
+    "schedule_defaults",
+    "schedule_for_epochs",
 ]

@@ -3,6 +3,10 @@ Python loop of Trainer._fit_sgd: the same steps, the same history, the same erro
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -10,7 +14,7 @@ import pytest
 
 import deltaprop
 from deltaprop.core import fused as _fused
-from deltaprop.fast.loop import CompiledLoop
+from deltaprop.fast.loop import CompiledLoop, epoch_kernels
 from deltaprop.train import trainer as training
 from deltaprop.train.trainer import Callback, DivergenceError
 
@@ -20,6 +24,20 @@ pytest.importorskip("numba")
 @pytest.fixture(autouse=True)
 def _kernels_loaded() -> None:
     assert _fused.get(_fused.MIN_SIZE) is not None  # load numba and the kernels
+
+
+def _test_network() -> ModuleType:
+    """``tests/core/test_network.py`` (its PyTorch reference cost), imported by path: the
+    test folders are not packages, and pytest puts only collected files' folders on the path."""
+    if "test_network" in sys.modules:
+        return sys.modules["test_network"]
+    path = Path(__file__).resolve().parents[1] / "core" / "test_network.py"
+    spec = importlib.util.spec_from_file_location("test_network", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["test_network"] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def _data(n: int = 203, d: int = 12, k: int = 3, seed: int = 0) -> tuple[np.ndarray, ...]:
@@ -204,7 +222,7 @@ def test_blas_threads_the_loop_asks_for_and_the_setting_comes_back() -> None:
 
     X, Y = np.zeros((10, 64)), np.zeros((10, 10))
     net = deltaprop.Network([64, 100, 10], ["relu", "softmax"], "ce", seed=0)
-    kernels = _fused.epoch_kernels(net.n_params)
+    kernels = epoch_kernels(net.n_params)
     opt = deltaprop.optim.optimizers.get_optimizer("adam")
     alone = CompiledLoop(kernels, net, opt, X, Y, None, 0.0, None, n_threads=1)
     before = _numba_blas_threads()
@@ -371,7 +389,7 @@ def test_compiled_gradient_against_pytorch_and_finite_differences(
     """The gradient the compiled loop computes (one batch of 96 rows, one SGD step, after
     which ``net.grad`` holds it), on 1 to 3 threads, with and without the first-layer split,
     against PyTorch autograd and fourth-order central differences of the cost, float64."""
-    from test_network import torch_cost
+    torch_cost = _test_network().torch_cost
 
     import deltaprop.fast.loop as fast_loop
 

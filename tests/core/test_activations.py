@@ -96,3 +96,42 @@ def test_registry_errors_list_valid_names() -> None:
 def test_config_with_unknown_parameters_is_a_value_error() -> None:
     with pytest.raises(ValueError, match=r"Could not build activation function 'relu'.*alpha"):
         get_activation({"name": "relu", "alpha": 0.1})
+
+
+def test_each_activation_declares_its_facts() -> None:
+    from deltaprop.core.activations import activation_class, hidden_activation_names
+    from deltaprop.core.initializers import default_initializer
+
+    relu_like = {name for name, cls in ACTIVATIONS.items() if cls.relu_like}
+    assert relu_like == {"relu", "leaky_relu", "elu", "gelu", "softplus"}
+    assert {n for n, c in ACTIVATIONS.items() if not c.hidden} == {"softmax", "exp"}
+    assert hidden_activation_names() == (
+        "identity", "linear", "sigmoid", "logistic", "tanh", "relu", "leaky_relu", "elu",
+        "gelu", "softplus",
+    )  # fmt: skip
+    assert activation_class("logistic") is ACTIVATIONS["sigmoid"]
+    assert {n: c.torch_module for n, c in ACTIVATIONS.items()} == {
+        "identity": "Identity", "sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU",
+        "leaky_relu": "LeakyReLU", "elu": "ELU", "gelu": "GELU", "softplus": "Softplus",
+        "softmax": "Softmax", "exp": "Exp",
+    }  # fmt: skip
+    assert get_activation({"name": "leaky_relu", "alpha": 0.2}).torch_kwargs() == {
+        "negative_slope": 0.2
+    }
+    assert get_activation("elu").torch_kwargs() == {"alpha": 1.0}
+    assert get_activation("softmax").torch_kwargs() == {"dim": 1}
+    assert get_activation("relu").torch_kwargs() == {}
+    compiled = {
+        n: c.compiled_form() for n, c in ACTIVATIONS.items() if c.compiled_form() is not None
+    }
+    assert sorted(compiled) == ["identity", "relu", "sigmoid", "tanh"]
+    assert len(set(compiled.values())) == 4
+
+    class MyReLU(ACTIVATIONS["relu"]):  # type: ignore[misc,valid-type]
+        pass
+
+    assert MyReLU.compiled_form() is None  # its forward may differ: the Python loop runs
+    assert default_initializer("leaky_relu") == "he_normal"
+    assert default_initializer("tanh") == default_initializer("swish") == "glorot_uniform"
+    with pytest.raises(ValueError, match="Could not interpret activation function identifier"):
+        activation_class("swish")

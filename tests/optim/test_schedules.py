@@ -345,10 +345,29 @@ def test_unknown_schedule_lists_valid_names() -> None:
         get_schedule("linear")
     assert str(info.value) == (
         "Could not interpret schedule identifier: 'linear'. "
-        "Valid names: adaptive, constant, cosine, exponential, invscaling, plateau, step"
+        "Valid names: adaptive, constant, cosine, exponential, invscaling, plateau, step."
     )
 
 
 def test_module_doctests() -> None:
     result = doctest.testmod(schedules)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 3, 10, 200])
+def test_schedules_own_their_defaults_for_a_number_of_epochs(epochs: int) -> None:
+    from deltaprop.optim import schedule_defaults, schedule_for_epochs
+
+    assert schedule_defaults("step", epochs) == {"step_size": max(1, epochs // 3)}
+    assert schedule_defaults("exponential", epochs) == {"gamma": 0.01 ** (1.0 / max(epochs, 1))}
+    assert schedule_defaults("cosine", epochs) == {"t_max": max(epochs, 1)}
+    for name in ("constant", "invscaling", "plateau", "adaptive"):
+        assert schedule_defaults(name, epochs) == {}
+    assert schedule_for_epochs("Step", epochs, gamma=0.5).state_dict() == {
+        "step_size": max(1, epochs // 3),
+        "gamma": 0.5,
+    }
+    instance = Constant()
+    assert schedule_for_epochs(instance, epochs) is instance
+    with pytest.raises(ValueError, match="Could not interpret schedule identifier: 'linear'"):
+        schedule_for_epochs("linear", epochs)

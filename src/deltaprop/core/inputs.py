@@ -1,0 +1,133 @@
+"""The checks of a network's inputs: ``X``, ``Y`` and sample weights, cast and validated.
+
+Also the dtype and per-layer settings of a network's constructor. Each failure is a
+``ValueError`` that says what was expected and what was received;
+:class:`~deltaprop.core.network.Network` calls these from its ``check_*`` methods with its
+dtype, array module and layer sizes.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+from scipy.sparse import issparse
+
+from deltaprop.core.losses import Loss
+
+__all__ = ["check_X", "check_Y", "check_dtype", "check_sample_weight", "per_layer"]
+
+Array = Any
+_DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def check_dtype(dtype: Any) -> np.dtype[Any]:
+    """``dtype`` as a NumPy dtype, float32 or float64."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in _DTYPES:
+        raise ValueError(f"dtype must be float32 or float64. Received: dtype={dtype!r}")
+    return dt
+
+
+def per_layer(value: Any, n: int, name: str) -> list[Any]:
+    """One value for each of ``n`` layers: ``value`` repeated, or its ``n`` items."""
+    if isinstance(value, str | numbers.Number | bool) or value is None:
+        return [value] * n
+    values = list(value)
+    if len(values) != n:
+        raise ValueError(
+            f"{name} must be one value or one per hidden layer ({n}). Received: {name}={value!r}"
+        )
+    return values
+
+
+def check_X(X: Any, n_features: int, dtype: np.dtype[Any], xp: Any, name: str = "X") -> Array:
+    """Cast ``X`` to ``dtype`` and check it has shape ``(m, n_features)``, ``m > 0``, and
+    finite values. A SciPy sparse ``X`` is kept sparse (CSR): the first layer multiplies
+    it as it is.
+
+    Raises
+    ------
+    ValueError
+        Empty, not 2-D, wrong number of features, NaN or infinity.
+    """
+    if issparse(X):  # kept sparse (CSR): the first layer multiplies it as it is
+        return _check_sparse_X(X, n_features, dtype, name)
+    try:
+        X = xp.asarray(X, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array. Received: {exc}") from None
+    if X.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D of shape (n_samples, n_features). "
+            f"Received: {name} with shape {X.shape}"
+        )
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty. Received: {name} with shape {X.shape}")
+    if X.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {X.shape[1]} features, but the network expects "
+            f"{n_features}. Received: {name} with shape {X.shape}"
+        )
+    if not (bool(xp.isfinite(X.min())) and bool(xp.isfinite(X.max()))):  # NaN propagates;
+        # two reductions allocate nothing, where isfinite(X) would take m × n_0 bytes
+        raise ValueError(f"{name} contains NaN or infinity.")
+    return X
+
+
+def _check_sparse_X(X: Any, n_features: int, dtype: np.dtype[Any], name: str) -> Any:
+    X = X.tocsr().astype(dtype, copy=False)
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty. Received: {name} with shape {X.shape}")
+    if X.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {X.shape[1]} features, but the network expects "
+            f"{n_features}. Received: {name} with shape {X.shape}"
+        )
+    if not np.isfinite(X.data).all():
+        raise ValueError(f"{name} contains NaN or infinity.")
+    return X
+
+
+def check_Y(Y: Any, m: int, n_out: int, dtype: np.dtype[Any], xp: Any, loss: Loss) -> Array:
+    """Cast ``Y`` to ``dtype`` with shape ``(m, n_out)`` (1-D allowed if ``n_out = 1``),
+    finite and in the domain of ``loss`` (:meth:`Loss.check_target`)."""
+    try:
+        Y = xp.asarray(Y, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"Y must be a numeric array. Received: {exc}") from None
+    if Y.ndim == 1 and n_out == 1:
+        Y = Y.reshape(-1, 1)
+    if Y.ndim != 2 or Y.shape != (m, n_out):
+        raise ValueError(
+            f"Y must have shape ({m}, {n_out}) to match X and the output layer. "
+            f"Received: Y with shape {Y.shape}"
+        )
+    if not bool(xp.isfinite(Y).all()):
+        raise ValueError("Y contains NaN or infinity.")
+    loss.check_target(Y)
+    return Y
+
+
+def check_sample_weight(sample_weight: Any, m: int, dtype: np.dtype[Any], xp: Any) -> Array | None:
+    """``None``, or ``sample_weight`` as a finite, non-negative vector of ``dtype`` and
+    length ``m`` (a scalar is broadcast) with a positive sum."""
+    if sample_weight is None:
+        return None
+    w = xp.asarray(sample_weight, dtype=dtype)
+    if w.ndim == 0:
+        w = xp.full(m, w, dtype=dtype)
+    if w.shape != (m,):
+        raise ValueError(
+            f"sample_weight must have shape ({m},). Received: sample_weight with shape {w.shape}"
+        )
+    if not bool(xp.isfinite(w).all()) or bool((w < 0).any()) or float(w.sum()) <= 0:
+        raise ValueError(
+            "sample_weight must be finite, non-negative and not all zero. "
+            f"Received: sample_weight with sum {float(w.sum())} and minimum {float(w.min())}"
+        )
+    return w
