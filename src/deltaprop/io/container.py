@@ -166,6 +166,7 @@ def encode(tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> bytes:
         out[name] = np.array(arr, dtype=arr.dtype.newbyteorder("<"), order="C")
     return bytes(st_save(out, metadata=metadata))
 
+
 def read_container(path: PathLike) -> tuple[dict[str, str], dict[str, np.ndarray]]:
     """Read and check a safetensors file: header, format, version, tensor table, values.
 
@@ -229,6 +230,7 @@ def read_container(path: PathLike) -> tuple[dict[str, str], dict[str, np.ndarray
         )
     return meta, _read_tensors(header, data)
 
+
 def _read_tensors(header: dict[str, Any], data: bytes) -> dict[str, np.ndarray]:
     spans = []
     for name, entry in header.items():
@@ -287,7 +289,10 @@ def _read_tensors(header: dict[str, Any], data: bytes) -> dict[str, np.ndarray]:
 
 
 def check_meta_keys(
-    meta: dict[str, str], kind: str, required: frozenset[str], optional: frozenset[str] = OPTIONAL_KEYS
+    meta: dict[str, str],
+    kind: str,
+    required: frozenset[str],
+    optional: frozenset[str] = OPTIONAL_KEYS,
 ) -> None:
     """Check the file's ``kind`` and that its metadata has exactly the keys expected."""
     if meta.get("kind") != kind:

@@ -173,9 +173,7 @@ def register_model_class(cls: type, name: str | None = None) -> type:
     for method in ("_get_model_state", "_from_model_state"):
         if not callable(getattr(cls, method, None)):
             raise TypeError(f"a model class must define {method}. Received: cls={cls.__qualname__}")
-    register_model_kind(
-        name, cls, operator.methodcaller("_get_model_state"), cls._from_model_state
-    )  # type: ignore[attr-defined]
+    register_model_kind(name, cls, operator.methodcaller("_get_model_state"), cls._from_model_state)  # type: ignore[attr-defined]
     return cls
 
 
@@ -204,7 +202,9 @@ def _state_arrays(owner: str, arrays: dict[Any, Any]) -> dict[str, np.ndarray]:
     tensors = {}
     for key, arr in arrays.items():
         if not isinstance(key, str) or not key or "/" in key or key == "__metadata__":
-            raise TypeError(f"{owner} array names must be non-empty, without '/'. Received: {key!r}")
+            raise TypeError(
+                f"{owner} array names must be non-empty, without '/'. Received: {key!r}"
+            )
         arr = np.asarray(arr)
         if (
             arr.dtype.newbyteorder("=") not in CODES
@@ -324,7 +324,9 @@ def _split_extra(
     rest = {k: v for k, v in tensors.items() if not k.startswith(_EXTRA_PREFIX)}
     if "extra" not in meta:
         if arrays:
-            raise ModelFileError(f"unexpected tensors: {', '.join(sorted(_EXTRA_PREFIX + k for k in arrays))}")
+            raise ModelFileError(
+                f"unexpected tensors: {', '.join(sorted(_EXTRA_PREFIX + k for k in arrays))}"
+            )
         return None, rest
     config = parse_json(meta["extra"], "metadata 'extra'")
     if not isinstance(config, dict):
