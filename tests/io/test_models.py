@@ -118,3 +118,18 @@ def test_registration_checks() -> None:
         TypeError, match=r"registered with register_model_class. Received: .*Unregistered"
     ):
         save(Unregistered(Network([2, 1]), ["a"], {}), "never-written.safetensors")
+
+
+def test_extra_section_round_trip(tmp_path: Path) -> None:
+    est = FakeEstimator(Network([4, 5, 3], seed=0), ["a", "b", "c"], {})
+    extra = ({"columns": ["x", "y"], "gap": math.inf}, {"mean": np.arange(3.0)})
+    path = save(est, tmp_path / "e.safetensors", extra=extra)
+    back, (config, arrays) = load(path, return_extra=True)
+    assert type(back) is FakeEstimator and not hasattr(back, "extra")
+    assert config == {"columns": ["x", "y"], "gap": math.inf}
+    np.testing.assert_array_equal(arrays["mean"], np.arange(3.0))
+    assert load(save(est, tmp_path / "plain"), return_extra=True)[1] is None
+    net_path = save(Network([2, 1], seed=0), tmp_path / "n", extra=({}, {"s": np.ones(2)}))
+    assert load(net_path, return_extra=True)[1][1]["s"].shape == (2,)  # type: ignore[index]
+    with pytest.raises(TypeError, match="extra array 'bad' must be float32"):
+        save(est, tmp_path / "x", extra=({}, {"bad": np.array(["s"])}))

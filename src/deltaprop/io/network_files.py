@@ -30,7 +30,7 @@ Tensors whose names hold a ``/`` are not the network's: checkpoints keep the tra
 state under ``trainer/...``, model files their extra section under ``extra/...``.
 
 >>> from deltaprop.core import Network
->>> sorted(network_tensors(Network([4, 8, 3], "tanh", "softmax_ce", seed=0)))
+>>> sorted(network_tensors(Network([4, 8, 3], ["tanh", "softmax"], "ce", seed=0)))
 ['0.bias', '0.weight', '2.bias', '2.weight']
 """
 
