@@ -1,24 +1,34 @@
-"""Files: the safetensors container, network files, the model registry (save/load), checkpoints."""
+"""Files: the safetensors container, network files, the model registry (save/load), the
+checkpoint file (the trainer's side of checkpoints is :mod:`deltaprop.train.checkpoint`)."""
 
-from deltaprop.io.checkpoints import Checkpoint, load_checkpoint, resume, save_checkpoint
-from deltaprop.io.persistence import (
-    ModelFileError,
-    ModelFileNotFoundError,
-    atomic_write,
+from deltaprop.io.checkpoints import CheckpointContents, read_checkpoint_file, write_checkpoint_file
+from deltaprop.io.container import FORMAT_VERSION, MAX_HEADER_BYTES, atomic_write
+from deltaprop.io.errors import ModelFileError, ModelFileNotFoundError, naming_file
+from deltaprop.io.models import (
+    Extra,
+    ModelKind,
     load,
     register_model_class,
+    register_model_kind,
     save,
 )
+from deltaprop.io.network_files import sequential_layout
 
 __all__ = [
-    "Checkpoint",
+    "FORMAT_VERSION",
+    "MAX_HEADER_BYTES",
+    "CheckpointContents",
+    "Extra",
     "ModelFileError",
     "ModelFileNotFoundError",
+    "ModelKind",
     "atomic_write",
     "load",
-    "load_checkpoint",
+    "naming_file",
+    "read_checkpoint_file",
     "register_model_class",
-    "resume",
+    "register_model_kind",
     "save",
-    "save_checkpoint",
+    "sequential_layout",
+    "write_checkpoint_file",
 ]

@@ -1,65 +1,59 @@
-"""Training checkpoints that survive a crash: save, load, resume, and a callback.
+"""The checkpoint file: a network, its random generator and a trainer's state, in one file.
 
-A checkpoint is a model file (:mod:`deltaprop.io.persistence`: safetensors, JSON metadata,
-atomic writes) of kind ``"checkpoint"``: the network's tensors, plus the trainer's state
-(optimizer, schedule, counters, random generator states, history, best weights) with its
-arrays stored as ``trainer/...`` tensors. A run resumed from its last checkpoint ends with
-exactly the weights of a run that was never interrupted.
+A checkpoint is a safetensors container (:mod:`deltaprop.io.container`) of kind
+``"checkpoint"`` and class ``"Network"``: the network's tensors under their model-file names
+(:mod:`deltaprop.io.network_files`), plus the metadata ``checkpoint`` (JSON): the trainer's
+state with each array replaced by ``{"$tensor": name}``, the optimizer and schedule class
+names, the network's random generator state, ``target_epoch`` and ``finished``. The arrays
+are stored under ``trainer/...`` and ``network_rng/...`` names next to the network's tensors.
+
+This module knows the file, not the trainer: :mod:`deltaprop.train.checkpoint` saves a
+:class:`~deltaprop.train.trainer.Trainer` into it, restores one from it, and resumes runs.
 
 >>> import os, tempfile
 >>> import numpy as np
->>> from deltaprop import Network, Trainer
->>> from deltaprop.io.checkpoints import Checkpoint, resume
->>> X = np.random.default_rng(0).normal(size=(40, 3)); Y = (X[:, :1] > 0).astype(float)
+>>> from deltaprop.core import Network
+>>> net = Network([3, 4, 1], "tanh", "bce", seed=0)
 >>> path = os.path.join(tempfile.mkdtemp(), "run.ckpt")
->>> trainer = Trainer(Network([3, 4, 1], "tanh", "bce", seed=0), "adam", epochs=3, seed=0,
-...                   callbacks=[Checkpoint(path, every=1)])
->>> _ = trainer.fit(X, Y)
->>> again = Trainer(Network([3, 4, 1], "tanh", "bce", seed=1), "adam", epochs=3, seed=1)
->>> history = resume(again, path, X, Y)  # the run had finished: nothing is left to train
->>> len(history.loss), bool(np.array_equal(again.net.parameters, trainer.net.parameters))
-(3, True)
+>>> state = {"epoch": 2, "velocity": np.zeros(3)}
+>>> _ = write_checkpoint_file(path, net, state, optimizer="SGD", schedule="Constant")
+>>> contents = read_checkpoint_file(path, net, optimizer="SGD", schedule="Constant")
+>>> contents.trainer_state["epoch"], sorted(contents.trainer_arrays)
+(2, ['trainer/velocity'])
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from deltaprop.core import Network
-from deltaprop.io.persistence import (
-    _CHECKPOINT_KEYS,
-    _MODEL_KEYS,
-    ModelFileError,
+from deltaprop.io.container import (
+    MODEL_KEYS,
     PathLike,
-    _assign_network,
-    _base_meta,
-    _check_meta_keys,
-    _encode,
-    _naming,
-    _network_section,
-    _network_tensors,
-    _parse_json,
-    _read_container,
-    _to_json,
     atomic_write,
+    base_meta,
+    check_meta_keys,
+    encode,
+    read_container,
+)
+from deltaprop.io.errors import ModelFileError, naming_file
+from deltaprop.io.network_files import (
+    assign_network,
+    network_section,
+    network_tensors,
     sequential_layout,
 )
-from deltaprop.train import Callback, History, Trainer
+from deltaprop.io.strict_json import parse_json, to_json
 
-__all__ = ["Checkpoint", "load_checkpoint", "resume", "save_checkpoint"]
+__all__ = ["CheckpointContents", "read_checkpoint_file", "write_checkpoint_file"]
 
-
-# ---------------------------------------------------------------------------------------
-# Checkpoints
-# ---------------------------------------------------------------------------------------
-def _rank(trainer: Trainer, rank: int | None) -> int:
-    if rank is not None:
-        return int(rank)
-    comm = getattr(trainer, "communicator", None)
-    return 0 if comm is None else int(comm.rank)
+_CHECKPOINT_KEYS = frozenset({"checkpoint"})
+_CHECKPOINT_INFO = {"trainer_state", "optimizer", "schedule", "network_rng", "target_epoch",
+                    "finished"}  # fmt: skip
 
 
 def _split_arrays(obj: Any, prefix: str, out: dict[str, np.ndarray]) -> Any:
@@ -93,64 +87,43 @@ def _join_arrays(obj: Any, arrays: dict[str, np.ndarray], used: set[str]) -> Any
     return obj
 
 
-def _check_trainer_arrays(net: Network, arrays: dict[str, np.ndarray]) -> None:
-    """Optimizer state and best weights must be laid out like the network's buffers."""
-    flat = ((net.n_params,), net.dtype)
-    buffers = {f"trainer/best_buffers/{k}": (v.shape, v.dtype) for k, v in net.buffers()}
-    for name, arr in arrays.items():
-        if name.startswith("trainer/optimizer/") or name == "trainer/best_parameters":
-            expected = flat
-        elif name.startswith("trainer/best_buffers/"):
-            if name not in buffers:
-                raise ModelFileError(f"unexpected tensor {name!r}: the network has no such buffer")
-            expected = buffers[name]
-        else:
-            continue
-        if (arr.shape, arr.dtype) != expected:
-            raise ModelFileError(
-                f"tensor {name!r} has shape {arr.shape} and dtype {arr.dtype}, but the network "
-                f"needs shape {expected[0]} and dtype {expected[1]}"
-            )
-
-
-def save_checkpoint(
-    trainer: Trainer,
+def write_checkpoint_file(
     path: PathLike,
+    net: Network,
+    trainer_state: dict[str, Any],
     *,
-    rank: int | None = None,
+    optimizer: str,
+    schedule: str,
     target_epoch: int | None = None,
     finished: bool = False,
-) -> Path | None:
-    """Write everything needed to resume training exactly, atomically.
-
-    The file holds the network's weights and running statistics (under the model-file
-    names), the network's random generator (dropout masks), and ``trainer.state_dict()``:
-    optimizer state, schedule state, the trainer's random generator, counters, history and
-    best weights.
+) -> Path:
+    """Write a checkpoint atomically.
 
     Parameters
     ----------
-    trainer : Trainer
     path : str or path-like
-    rank : int, optional
-        Write only when this is 0; by default the rank of ``trainer.communicator`` (0
-        without one), so that under data parallelism one process writes.
+    net : Network
+        Its weights, running statistics and random generator (dropout masks) are stored.
+    trainer_state : dict
+        JSON-able values and NumPy arrays (stored as ``trainer/<key>/...`` tensors).
+    optimizer, schedule : str
+        Class names, checked again when the file is read.
     target_epoch : int, optional
-        The epoch count at which the run ends; :func:`resume` trains up to it.
     finished : bool, default=False
-        Mark a run that ended; :func:`resume` then trains no further.
 
     Returns
     -------
-    pathlib.Path or None
-        ``path``, or None on ranks other than 0.
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        If an array of the state holds NaN or infinity.
     """
-    if _rank(trainer, rank) != 0:
-        return None
-    net = trainer.net
-    tensors = _network_tensors(net)
+    tensors = network_tensors(net)
     arrays: dict[str, np.ndarray] = {}
-    state = _split_arrays(trainer.state_dict(), "trainer", arrays)
+    state = _split_arrays(trainer_state, "trainer", arrays)
     rng_state = _split_arrays(net.rng.bit_generator.state, "network_rng", arrays)
     for name, arr in arrays.items():
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
@@ -158,57 +131,85 @@ def save_checkpoint(
     tensors.update(arrays)
     info = {
         "trainer_state": state,
-        "optimizer": type(trainer.optimizer).__name__,
-        "schedule": type(trainer.schedule).__name__,
+        "optimizer": optimizer,
+        "schedule": schedule,
         "network_rng": rng_state,
         "target_epoch": None if target_epoch is None else int(target_epoch),
         "finished": bool(finished),
     }
-    meta = _base_meta("checkpoint", "Network", net.get_config())
-    meta["layout"] = _to_json(sequential_layout(net), "layout")
-    meta["checkpoint"] = _to_json(info, "checkpoint")
-    return atomic_write(path, _encode(tensors, meta))
+    meta = base_meta("checkpoint", "Network", net.get_config())
+    meta["layout"] = to_json(sequential_layout(net), "layout")
+    meta["checkpoint"] = to_json(info, "checkpoint")
+    return atomic_write(path, encode(tensors, meta))
 
 
-_CHECKPOINT_INFO = {"trainer_state", "optimizer", "schedule", "network_rng", "target_epoch",
-                    "finished"}  # fmt: skip
+@dataclass(frozen=True)
+class CheckpointContents:
+    """What :func:`read_checkpoint_file` found, checked.
+
+    Attributes
+    ----------
+    trainer_state : dict
+        The trainer's state, its arrays back in place.
+    trainer_arrays : dict of str to ndarray
+        Those arrays by tensor name (``trainer/...``, ``network_rng/...``).
+    network_rng : dict
+        The network's random generator state.
+    target_epoch : int or None
+    finished : bool
+    network_tensors : dict of str to ndarray
+        The network's weights and statistics, for :meth:`assign_network`.
+    """
+
+    trainer_state: dict[str, Any]
+    trainer_arrays: dict[str, np.ndarray]
+    network_rng: dict[str, Any]
+    target_epoch: int | None
+    finished: bool
+    network_tensors: dict[str, np.ndarray]
+
+    def assign_network(self, net: Network) -> None:
+        """Copy the checkpoint's weights and running statistics into ``net``."""
+        assign_network(net, self.network_tensors)
 
 
-def load_checkpoint(path: PathLike, trainer: Trainer) -> dict[str, Any]:
-    """Restore a checkpoint written by :func:`save_checkpoint` into ``trainer``.
+def read_checkpoint_file(
+    path: PathLike, net: Network, *, optimizer: str, schedule: str
+) -> CheckpointContents:
+    """Read and check a checkpoint written for ``net`` by the given optimizer and schedule.
 
-    The file is checked completely first; the trainer's network must have the same
-    configuration, and the trainer the same optimizer and schedule classes. If restoring
-    fails halfway, the trainer and its network are put back as they were.
+    The whole file is checked: the container, the network's configuration (it must be
+    ``net``'s), the class names, the metadata and every tensor reference.
 
     Parameters
     ----------
     path : str or path-like
-    trainer : Trainer
-        Built like the one that wrote the checkpoint.
+    net : Network
+        The network the checkpoint is to be restored into (not changed here).
+    optimizer, schedule : str
+        The class names the trainer has.
 
     Returns
     -------
-    dict
-        ``{"epoch": int, "target_epoch": int or None, "finished": bool}``.
+    CheckpointContents
 
     Raises
     ------
     ModelFileError
-        For any problem with the file or a mismatch with ``trainer``.
+        For any problem with the file or a mismatch with ``net``, ``optimizer``, ``schedule``
+        (the message names the file).
     """
-    with _naming(path):
-        return _load_checkpoint(path, trainer)
+    with naming_file(path):
+        return _read(path, net, optimizer, schedule)
 
 
-def _load_checkpoint(path: PathLike, trainer: Trainer) -> dict[str, Any]:
-    meta, tensors = _read_container(path)
-    _check_meta_keys(meta, "checkpoint", _MODEL_KEYS | _CHECKPOINT_KEYS)
+def _read(path: PathLike, net: Network, optimizer: str, schedule: str) -> CheckpointContents:
+    meta, tensors = read_container(path)
+    check_meta_keys(meta, "checkpoint", MODEL_KEYS | _CHECKPOINT_KEYS)
     if meta["class"] != "Network":
         raise ModelFileError(f"checkpoint class must be 'Network'. Received: {meta['class']!r}")
-    config, arrays = _network_section(meta, tensors)
-    net = trainer.net
-    own = _parse_json(_to_json(net.get_config(), "config"), "config")
+    config, arrays = network_section(meta, tensors)
+    own = parse_json(to_json(net.get_config(), "config"), "config")
     if config != own:
         diff = sorted(k for k in config if config[k] != own.get(k))
         raise ModelFileError(
@@ -216,17 +217,17 @@ def _load_checkpoint(path: PathLike, trainer: Trainer) -> dict[str, Any]:
             f"file has {[config[k] for k in diff]}, the trainer's network has "
             f"{[own[k] for k in diff]}"
         )
-    info = _parse_json(meta["checkpoint"], "metadata 'checkpoint'")
+    info = parse_json(meta["checkpoint"], "metadata 'checkpoint'")
     if not isinstance(info, dict) or set(info) != _CHECKPOINT_INFO:
         got = sorted(info) if isinstance(info, dict) else type(info).__name__
         raise ModelFileError(
             f"metadata 'checkpoint' must have the keys {sorted(_CHECKPOINT_INFO)}. Received: {got}"
         )
-    for key, obj in (("optimizer", trainer.optimizer), ("schedule", trainer.schedule)):
-        if info[key] != type(obj).__name__:
+    for key, name in (("optimizer", optimizer), ("schedule", schedule)):
+        if info[key] != name:
             raise ModelFileError(
                 f"the checkpoint was written with the {key} {info[key]!r} but the trainer has "
-                f"{type(obj).__name__!r}"
+                f"{name!r}"
             )
     target, finished = info["target_epoch"], info["finished"]
     if not (target is None or (isinstance(target, int) and not isinstance(target, bool))):
@@ -240,121 +241,5 @@ def _load_checkpoint(path: PathLike, trainer: Trainer) -> dict[str, Any]:
         raise ModelFileError(f"unexpected tensors: {', '.join(sorted(set(arrays) - used))}")
     if not isinstance(state, dict):
         raise ModelFileError("checkpoint trainer_state must be a JSON object")
-    _check_trainer_arrays(net, arrays)
-
-    backup = (
-        net.parameters.copy(),
-        {k: v.copy() for k, v in net.buffers()},
-        net.rng.bit_generator.state,
-        trainer.state_dict(),
-    )
-    try:
-        _assign_network(net, tensors)
-        net.rng.bit_generator.state = rng_state
-        trainer.load_state_dict(state)
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
-        net.parameters[...] = backup[0]
-        net.set_buffers(backup[1])
-        net.rng.bit_generator.state = backup[2]
-        trainer.load_state_dict(backup[3])
-        raise ModelFileError(f"the checkpoint's trainer state does not fit: {exc!r}") from None
-    return {"epoch": trainer.epoch, "target_epoch": target, "finished": finished}
-
-
-def resume(
-    trainer: Trainer,
-    path: PathLike,
-    X: Any,
-    Y: Any,
-    sample_weight: Any = None,
-    validation_data: tuple[Any, ...] | None = None,
-) -> History:
-    """Restore a checkpoint and train for the epochs the interrupted run had left.
-
-    With the same data, a run resumed from the checkpoint of epoch ``k`` ends with exactly
-    the weights of the run that was never interrupted (for the mini-batch optimizers; with
-    ``validation_fraction`` the new :meth:`Trainer.fit` draws a new split, so pass
-    ``validation_data`` instead; L-BFGS restarts its memory).
-
-    Parameters
-    ----------
-    trainer : Trainer
-        Built like the interrupted one (same network, optimizer, schedule, settings).
-    path : str or path-like
-        A checkpoint from :func:`save_checkpoint` or :class:`Checkpoint`.
-    X, Y, sample_weight, validation_data
-        As for :meth:`Trainer.fit`.
-
-    Returns
-    -------
-    History
-        The history over the whole run.
-    """
-    info = load_checkpoint(path, trainer)
-    if info["finished"]:
-        return trainer.history
-    target = info["target_epoch"]
-    remaining = trainer.epochs if target is None else target - trainer.epoch
-    if remaining <= 0:
-        return trainer.history
-    epochs = trainer.epochs
-    trainer.epochs = remaining
-    try:
-        return trainer.fit(X, Y, sample_weight, validation_data)
-    finally:
-        trainer.epochs = epochs
-
-
-class Checkpoint(Callback):
-    """Write a checkpoint every ``every`` epochs and when training ends.
-
-    Each write replaces ``path`` atomically, so a crash leaves the last complete checkpoint.
-    Resume with :func:`resume` (or :func:`load_checkpoint` and :meth:`Trainer.fit`).
-
-    Parameters
-    ----------
-    path : str or path-like
-    every : int, default=1
-        Write after epochs ``every``, ``2 every``, ... (counted over all fits).
-    rank : int, optional
-        Write only when this is 0; by default the rank of ``trainer.communicator``.
-    at_end : bool, default=True
-        Also write when :meth:`Trainer.fit` ends (marked finished).
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> import numpy as np
-    >>> from deltaprop import Network, Trainer
-    >>> from deltaprop.io.checkpoints import Checkpoint
-    >>> path = os.path.join(tempfile.mkdtemp(), "run.ckpt")
-    >>> net = Network([2, 4, 1], "tanh", "bce", seed=0)
-    >>> trainer = Trainer(net, epochs=3, seed=0, callbacks=[Checkpoint(path, every=1)])
-    >>> _ = trainer.fit(np.eye(2), [0.0, 1.0])
-    >>> os.path.exists(path)
-    True
-    """
-
-    def __init__(
-        self, path: PathLike, every: int = 1, *, rank: int | None = None, at_end: bool = True
-    ) -> None:
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be a positive integer. Received: every={every!r}")
-        self.path = Path(path)
-        self.every = every
-        self.rank = rank
-        self.at_end = bool(at_end)
-        self.target_epoch: int | None = None
-
-    def on_train_begin(self, trainer: Trainer) -> None:
-        self.target_epoch = trainer.epoch + trainer.epochs
-
-    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        if (epoch + 1) % self.every == 0:
-            save_checkpoint(trainer, self.path, rank=self.rank, target_epoch=self.target_epoch)
-
-    def on_train_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
-        if self.at_end:
-            save_checkpoint(
-                trainer, self.path, rank=self.rank, target_epoch=self.target_epoch, finished=True
-            )
+    network = {k: v for k, v in tensors.items() if "/" not in k}
+    return CheckpointContents(state, arrays, rng_state, target, finished, network)

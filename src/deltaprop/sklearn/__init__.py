@@ -1,5 +1,11 @@
-"""The scikit-learn face: MLPClassifier and MLPRegressor (no numerics inside)."""
+"""The scikit-learn face: MLPClassifier and MLPRegressor (no numerics inside).
 
-from deltaprop.sklearn.estimators import MLPClassifier, MLPRegressor
+Importing this package registers both estimators with :mod:`deltaprop.io`, so that
+:func:`deltaprop.io.load` can build them from model files.
+"""
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+from deltaprop.sklearn.base import DivergenceWarning, NothingLeftToTrainError
+from deltaprop.sklearn.classifier import MLPClassifier
+from deltaprop.sklearn.regressor import MLPRegressor
+
+__all__ = ["DivergenceWarning", "MLPClassifier", "MLPRegressor", "NothingLeftToTrainError"]

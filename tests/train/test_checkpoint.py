@@ -1,5 +1,5 @@
 """Checkpoints: every N epochs, atomic, resumed to exactly the uninterrupted weights,
-also after a real SIGKILL (deltaprop.io.checkpoints)."""
+also after a real SIGKILL (deltaprop.train.checkpoint)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,9 @@ import numpy as np
 import pytest
 
 from deltaprop import Callback, Network, Trainer, get_optimizer
-from deltaprop.io.checkpoints import Checkpoint, load_checkpoint, resume, save_checkpoint
-from deltaprop.io.persistence import (
-    ModelFileError,
-    load,
-    save,
-)
+from deltaprop.io import ModelFileError, load, save
 from deltaprop.optim.schedules import get_schedule
+from deltaprop.train import Checkpoint, load_checkpoint, resume, save_checkpoint
 from tests.filetools import retensor, rewrite, split_file
 
 
@@ -214,8 +210,8 @@ CHILD = textwrap.dedent(
     import os, signal, sys
     import numpy as np
     from deltaprop import Callback, Network, Trainer, get_optimizer
-    from deltaprop.io.checkpoints import Checkpoint, resume
-    from deltaprop.io.persistence import save
+    from deltaprop.io import save
+    from deltaprop.train import Checkpoint, resume
     from deltaprop.optim.schedules import get_schedule
 
     mode, ckpt, out = sys.argv[1:4]

@@ -14,7 +14,7 @@ import pytest
 from deltaprop import Network
 from deltaprop.core.activations import Activation
 from deltaprop.export.onnx import DEFAULT_OPSET, export_onnx
-from deltaprop.io.persistence import load, save
+from deltaprop.io import load, save
 from tests.conftest import ALL_ACTIVATIONS
 
 ACTIVATIONS = [*ALL_ACTIVATIONS, "exp"]
@@ -166,7 +166,7 @@ def test_classifier_exports_probabilities(
 
 
 def test_real_estimators(tmp_path: Path) -> None:
-    from deltaprop.sklearn.estimators import MLPClassifier, MLPRegressor
+    from deltaprop.sklearn import MLPClassifier, MLPRegressor
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(80, 4))

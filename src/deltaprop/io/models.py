@@ -1,0 +1,377 @@
+"""Model files: :func:`save` and :func:`load`, the registry of loadable classes, the extra section.
+
+A model file is a safetensors container (:mod:`deltaprop.io.container`) of kind ``"model"``.
+Its ``class`` names what it holds: ``"Network"`` (its tensors as in
+:mod:`deltaprop.io.network_files`, ``config`` = ``Network.get_config()``, and ``layout``) or a
+class registered here, whose ``config`` and arrays are the object's own state. :func:`load`
+only ever builds ``Network`` and registered classes, after checking the whole file. The
+estimators of :mod:`deltaprop.sklearn` register themselves when that package is imported,
+which importing any ``deltaprop`` module does.
+
+The extra section
+-----------------
+``save(model, path, extra=(config, arrays))`` stores, next to the model, a JSON-able dict
+under the metadata key ``"extra"`` and float32, float64 or int64 arrays under the tensor
+names ``extra/<name>``; ``load(path, return_extra=True)`` returns ``(model, extra)`` with
+``extra`` that same ``(config, arrays)`` pair, or None. The model never sees it: it is for
+whoever writes the file (the command line keeps its preprocessing there). Estimator files
+written before the section existed (``backprop`` 0.1 and ``deltaprop`` 0.1) kept it inside
+the estimator's ``config`` under a key named at registration (``legacy_extra_key``), with its
+arrays named ``<key>.<name>``; :func:`load` returns those as the extra section.
+
+Every problem with a file raises :class:`~deltaprop.io.errors.ModelFileError` with a message
+naming the file and what is wrong; a missing file raises
+:class:`~deltaprop.io.errors.ModelFileNotFoundError`. Weights must be finite.
+
+>>> import tempfile, os
+>>> import numpy as np
+>>> from deltaprop import Network
+>>> from deltaprop.io.models import load, save
+>>> net = Network([3, 5, 2], "tanh", "categorical_crossentropy", seed=0)
+>>> path = os.path.join(tempfile.mkdtemp(), "net.safetensors")
+>>> _ = save(net, path, extra=({"note": "hello"}, {"scale": np.ones(3)}))
+>>> X = np.ones((4, 3))
+>>> back, (config, arrays) = load(path, return_extra=True)
+>>> bool(np.array_equal(back.forward(X), net.forward(X))), config, arrays["scale"].shape
+(True, {'note': 'hello'}, (3,))
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, overload
+
+import numpy as np
+
+from deltaprop.core import Network
+from deltaprop.io.container import (
+    CODES,
+    MODEL_KEYS,
+    OPTIONAL_KEYS,
+    PathLike,
+    atomic_write,
+    base_meta,
+    check_meta_keys,
+    encode,
+    read_container,
+)
+from deltaprop.io.errors import ModelFileError, naming_file
+from deltaprop.io.network_files import (
+    build_network,
+    network_section,
+    network_tensors,
+    sequential_layout,
+)
+from deltaprop.io.strict_json import parse_json, to_json
+
+__all__ = [
+    "Extra",
+    "ModelKind",
+    "load",
+    "register_model_class",
+    "register_model_kind",
+    "save",
+]
+
+Extra = tuple[dict[str, Any], dict[str, np.ndarray]]
+"""A file's extra section: a JSON-able dict and a dict of named arrays."""
+
+_STATE_CODES = ("F32", "F64", "I64")
+_EXTRA_PREFIX = "extra/"
+_MODEL_OPTIONAL_KEYS = OPTIONAL_KEYS | {"extra"}
+StateGetter = Callable[[Any], tuple[dict[str, Any], dict[str, np.ndarray]]]
+StateBuilder = Callable[[dict[str, Any], dict[str, np.ndarray]], Any]
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """A loadable class: its name in files and the two functions between it and its state.
+
+    Attributes
+    ----------
+    name : str
+        The metadata ``class`` of its files.
+    cls : type
+    get_state : callable
+        ``get_state(obj) -> (config, arrays)``: a JSON-able dict and float32, float64 or
+        int64 arrays (names without ``/``).
+    from_state : callable
+        ``from_state(config, arrays) -> obj``; raises ``ValueError`` (or ``TypeError``,
+        ``KeyError``, ``IndexError``) for an inconsistent state.
+    legacy_extra_key : str or None
+        Where files written before the extra section kept it in ``config`` (see the module).
+    """
+
+    name: str
+    cls: type
+    get_state: StateGetter
+    from_state: StateBuilder
+    legacy_extra_key: str | None = None
+
+
+_KINDS: dict[str, ModelKind] = {}
+
+
+def register_model_kind(
+    name: str,
+    cls: type,
+    get_state: StateGetter,
+    from_state: StateBuilder,
+    *,
+    legacy_extra_key: str | None = None,
+) -> ModelKind:
+    """Make instances of ``cls`` savable by :func:`save` and loadable by :func:`load`.
+
+    Parameters
+    ----------
+    name : str
+        Name stored in files (``"Network"`` is reserved).
+    cls : type
+    get_state, from_state : callable
+        As the attributes of :class:`ModelKind`.
+    legacy_extra_key : str, optional
+        The ``config`` key under which this class's files of format 0.1 held the extra section.
+
+    Returns
+    -------
+    ModelKind
+    """
+    if name == "Network":
+        raise ValueError(f"the class name {name!r} is reserved. Received: name={name!r}")
+    if name in _KINDS and _KINDS[name].cls is not cls:
+        raise ValueError(f"another class is registered as {name!r}. Received: cls={cls!r}")
+    kind = ModelKind(name, cls, get_state, from_state, legacy_extra_key)
+    _KINDS[name] = kind
+    return kind
+
+
+def register_model_class(cls: type, name: str | None = None) -> type:
+    """Make a class savable and loadable by :func:`save` and :func:`load`.
+
+    The class implements ``_get_model_state(self) -> (config, arrays)``, with ``config``
+    a JSON-able dict and ``arrays`` a dict of float32, float64 or int64 NumPy arrays (names
+    without ``/``), and the classmethod ``_from_model_state(config, arrays)``, which
+    rebuilds the object and raises ``ValueError`` for inconsistent input. Files name the
+    class; :func:`load` only ever instantiates registered classes. ``MLPClassifier`` and
+    ``MLPRegressor`` are registered by :mod:`deltaprop.sklearn`. Usable as a decorator.
+
+    Parameters
+    ----------
+    cls : type
+    name : str, optional
+        Name stored in files; defaults to ``cls.__name__``.
+
+    Returns
+    -------
+    type
+        ``cls``.
+    """
+    name = cls.__name__ if name is None else name
+    for method in ("_get_model_state", "_from_model_state"):
+        if not callable(getattr(cls, method, None)):
+            raise TypeError(f"a model class must define {method}. Received: cls={cls.__qualname__}")
+    register_model_kind(name, cls, operator.methodcaller("_get_model_state"), cls._from_model_state)  # type: ignore[attr-defined]
+    return cls
+
+
+def _kind_of_file(name: str) -> ModelKind:
+    if name in _KINDS:
+        return _KINDS[name]
+    known = ", ".join(["Network", *sorted(_KINDS)])
+    raise ModelFileError(f"unknown model class {name!r}; loadable classes: {known}")
+
+
+def _kind_of(model: Any) -> ModelKind:
+    kind = _KINDS.get(type(model).__name__)
+    if kind is not None and kind.cls is type(model):
+        return kind
+    for kind in _KINDS.values():
+        if kind.cls is type(model):
+            return kind
+    raise TypeError(
+        "save expects a Network, an MLPClassifier or MLPRegressor, or an instance of a class "
+        f"registered with register_model_class. Received: {type(model).__qualname__}"
+    )
+
+
+def _state_arrays(owner: str, arrays: dict[Any, Any]) -> dict[str, np.ndarray]:
+    """Checked arrays of a state or an extra section: names, dtypes, finite values."""
+    tensors = {}
+    for key, arr in arrays.items():
+        if not isinstance(key, str) or not key or "/" in key or key == "__metadata__":
+            raise TypeError(
+                f"{owner} array names must be non-empty, without '/'. Received: {key!r}"
+            )
+        arr = np.asarray(arr)
+        if (
+            arr.dtype.newbyteorder("=") not in CODES
+            or CODES[arr.dtype.newbyteorder("=")] not in _STATE_CODES
+        ):
+            raise TypeError(
+                f"{owner} array {key!r} must be float32, float64 or int64. "
+                f"Received: dtype {arr.dtype}"
+            )
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise ValueError(f"{owner} array {key!r} contains NaN or infinity")
+        tensors[key] = arr
+    return tensors
+
+
+def save(model: Any, path: PathLike, *, overwrite: bool = True, extra: Extra | None = None) -> Path:
+    """Save a network or an estimator to a safetensors model file, atomically.
+
+    Parameters
+    ----------
+    model : Network, MLPClassifier, MLPRegressor or a registered class
+        Estimators are saved through their registered state (classes, settings, history
+        and the network's parameters).
+    path : str or path-like
+        The file to write (conventionally ``*.safetensors``); its folder must exist.
+    overwrite : bool, default=True
+        If False, raise :class:`FileExistsError` when ``path`` exists.
+    extra : (dict, dict of ndarray), optional
+        An extra section stored with the model (see the module docstring), returned by
+        ``load(path, return_extra=True)``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    TypeError
+        For an object that is not savable, or arrays of an unsupported dtype.
+    ValueError
+        If a weight is NaN or infinite.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from deltaprop import Network
+    >>> from deltaprop.io.models import save
+    >>> path = save(Network([2, 3, 1], seed=0), os.path.join(tempfile.mkdtemp(), "m.safetensors"))
+    >>> path.name
+    'm.safetensors'
+    """
+    if isinstance(model, Network):
+        meta = base_meta("model", "Network", model.get_config())
+        meta["layout"] = to_json(sequential_layout(model), "layout")
+        tensors = network_tensors(model)
+    else:
+        kind = _kind_of(model)
+        state = kind.get_state(model)
+        if not (isinstance(state, tuple) and len(state) == 2 and isinstance(state[1], dict)):
+            raise TypeError(
+                f"{kind.name}._get_model_state() must return (config, arrays). "
+                f"Received: {type(state).__name__}"
+            )
+        config, arrays = state
+        meta = base_meta("model", kind.name, config)
+        tensors = _state_arrays(kind.name, arrays)
+    if extra is not None:
+        if not (isinstance(extra, tuple) and len(extra) == 2 and isinstance(extra[1], dict)):
+            raise TypeError(f"extra must be a (config, arrays) pair. Received: {type(extra)}")
+        meta["extra"] = to_json(extra[0], "extra")
+        for key, arr in _state_arrays("extra", extra[1]).items():
+            tensors[_EXTRA_PREFIX + key] = arr
+    return atomic_write(path, encode(tensors, meta), overwrite=overwrite)
+
+
+@overload
+def load(path: PathLike, *, return_extra: Literal[False] = False) -> Any: ...
+@overload
+def load(path: PathLike, *, return_extra: Literal[True]) -> tuple[Any, Extra | None]: ...
+def load(path: PathLike, *, return_extra: bool = False) -> Any:
+    """Load a model saved by :func:`save`, after checking the whole file.
+
+    Parameters
+    ----------
+    path : str or path-like
+    return_extra : bool, default=False
+        Also return the file's extra section.
+
+    Returns
+    -------
+    Network or estimator, or (model, extra)
+        The class named by the file (only ``Network`` and registered classes are ever
+        built). A network gets a fresh random generator for its dropout masks; checkpoints
+        keep the generator. With ``return_extra``, ``extra`` is ``(config, arrays)`` or None.
+
+    Raises
+    ------
+    ModelFileError
+        For anything wrong with the file: not a safetensors file, truncated, absurd or
+        malformed header, unknown format version, missing or unexpected tensors or metadata
+        keys, shapes or dtypes that do not fit the architecture, non-finite weights, an
+        invalid configuration, an unknown class.
+    ModelFileNotFoundError
+        If ``path`` does not exist (a subclass of both ModelFileError and FileNotFoundError).
+    """
+    with naming_file(path):
+        model, extra = _load_model(path)
+    return (model, extra) if return_extra else model
+
+
+def _split_extra(
+    meta: dict[str, str], tensors: dict[str, np.ndarray]
+) -> tuple[Extra | None, dict[str, np.ndarray]]:
+    """The extra section, and the other tensors."""
+    arrays = {k[len(_EXTRA_PREFIX) :]: v for k, v in tensors.items() if k.startswith(_EXTRA_PREFIX)}
+    rest = {k: v for k, v in tensors.items() if not k.startswith(_EXTRA_PREFIX)}
+    if "extra" not in meta:
+        if arrays:
+            raise ModelFileError(
+                f"unexpected tensors: {', '.join(sorted(_EXTRA_PREFIX + k for k in arrays))}"
+            )
+        return None, rest
+    config = parse_json(meta["extra"], "metadata 'extra'")
+    if not isinstance(config, dict):
+        raise ModelFileError("metadata 'extra' must be a JSON object")
+    bad = [k for k, v in arrays.items() if CODES[v.dtype] not in _STATE_CODES]
+    if bad:
+        raise ModelFileError(f"extra tensors must be F32, F64 or I64: {', '.join(bad)}")
+    return (config, arrays), rest
+
+
+def _legacy_extra(
+    kind: ModelKind, config: Any, tensors: dict[str, np.ndarray]
+) -> tuple[Extra | None, dict[str, np.ndarray]]:
+    """The extra section of a file of format 0.1, kept inside the state's ``config``."""
+    key = kind.legacy_extra_key
+    if key is None or not isinstance(config, dict) or key not in config:
+        return None, tensors
+    prefix = f"{key}."
+    arrays = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+    rest = {k: v for k, v in tensors.items() if not k.startswith(prefix)}
+    return (config.pop(key), arrays), rest
+
+
+def _load_model(path: PathLike) -> tuple[Any, Extra | None]:
+    meta, tensors = read_container(path)
+    check_meta_keys(meta, "model", MODEL_KEYS, _MODEL_OPTIONAL_KEYS)
+    extra, tensors = _split_extra(meta, tensors)
+    name = meta["class"]
+    if name == "Network":
+        config, rest = network_section(meta, tensors)
+        if rest:
+            raise ModelFileError(f"unexpected tensors: {', '.join(sorted(rest))}")
+        return build_network(config, tensors), extra
+    kind = _kind_of_file(name)
+    if "layout" in meta:
+        raise ModelFileError("metadata has unexpected keys: layout")
+    config = parse_json(meta["config"], "metadata 'config'")
+    bad = [k for k, v in tensors.items() if CODES[v.dtype] not in _STATE_CODES]
+    if bad:
+        raise ModelFileError(f"{name} tensors must be F32, F64 or I64: {', '.join(bad)}")
+    if extra is None:
+        extra, tensors = _legacy_extra(kind, config, tensors)
+    try:
+        return kind.from_state(config, tensors), extra
+    except ModelFileError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise ModelFileError(f"invalid {name} state in the file: {exc}") from None

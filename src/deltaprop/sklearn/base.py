@@ -1,0 +1,448 @@
+"""The estimators' shared base: parameters, fitting, the fitted views, ``transform``.
+
+Every parameter that scikit-learn's ``MLPClassifier`` / ``MLPRegressor`` has is here with the
+same name, meaning and default, so swapping the import is enough for existing code. Beyond
+them: per-layer activations (a list for ``activation``), the solvers ``"rmsprop"`` and
+``"adamw"``, every learning-rate schedule for ``"sgd"``, ``dropout``, ``batch_norm``,
+``class_weight``, regression losses (``"absolute_error"``, ``"huber"``), ``dtype``,
+``callbacks``, a validation set passed to :meth:`fit` (``X_val``, ``y_val``), validation loss
+curves, per-layer gradient norms, and :meth:`transform` (the last hidden layer).
+
+No numerics live here: the estimators translate parameters and labels, and hand the work to
+:class:`~deltaprop.core.network.Network` and :class:`~deltaprop.train.trainer.Trainer`
+(built by :mod:`deltaprop.sklearn.training`; the parameters' table is
+:mod:`deltaprop.sklearn.params`, the state in files :mod:`deltaprop.sklearn.state`).
+
+Notes
+-----
+``coefs_[i]`` has scikit-learn's shape ``(n_in, n_out)``: it is ``W[i+1]ᵀ``, a transposed view
+of the network's weight (which has the seeds' and PyTorch's ``(n_out, n_in)``). Writing into
+it changes the network.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from deltaprop.optim import LBFGS
+from deltaprop.sklearn.params import PARAMETER_CONSTRAINTS, SKLEARN_OUT
+from deltaprop.sklearn.state import ModelState
+from deltaprop.train import Callback, DivergenceError, History, Trainer, load_checkpoint
+
+__all__ = ["BaseMLP", "DivergenceWarning", "NothingLeftToTrainError", "is_stochastic"]
+
+
+class DivergenceWarning(ConvergenceWarning):
+    """Training diverged; with early stopping the best weights were restored."""
+
+
+class NothingLeftToTrainError(ValueError):
+    """``fit(resume_from=path)`` with a checkpoint that already reached ``max_iter`` epochs.
+
+    Attributes
+    ----------
+    parameter : str
+        The parameter to raise to go on (``"max_iter"``).
+    path : str
+        The checkpoint.
+    epoch : int
+        The epochs the checkpoint has done.
+    limit : int
+        The parameter's value: the epoch at which the run is to end.
+    """
+
+    def __init__(self, path: Any, epoch: int, limit: int, parameter: str = "max_iter") -> None:
+        super().__init__(
+            f"the checkpoint '{path}' is at epoch {epoch}, and the run is to end at epoch "
+            f"{limit}: nothing left to train; raise {parameter} to go on"
+        )
+        self.parameter = parameter
+        self.path = str(path)
+        self.epoch = epoch
+        self.limit = limit
+
+
+def is_stochastic(est: BaseMLP) -> bool:
+    """``partial_fit`` exists for the stochastic solvers only (``available_if``)."""
+    if est.solver == "lbfgs":
+        raise AttributeError(
+            f"partial_fit is only available for stochastic optimizers. {est.solver} is not stochastic."
+        )
+    return True
+
+
+class BaseMLP(TransformerMixin, ModelState):
+    """Parameters, validation and training shared by the two estimators."""
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = dict(PARAMETER_CONSTRAINTS)
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: Any = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+        dropout: float | list[float] = 0.0,
+        batch_norm: bool = False,
+        weight_decay: float = 0.01,
+        dtype: str | None = None,
+        callbacks: list[Callback] | None = None,
+        distributed: bool | str = False,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.weight_decay = weight_decay
+        self.dtype = dtype
+        self.callbacks = callbacks
+        self.distributed = distributed
+
+    def _encode_y(self, y: Any, incremental: bool, classes: Any = None) -> np.ndarray:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ input
+    def _check_X(self, X: Any, reset: bool) -> np.ndarray:
+        X = validate_data(
+            self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=reset
+        )
+        return self._sparse_as_csr(X)
+
+    @staticmethod
+    def _sparse_as_csr(X: Any) -> Any:
+        """Sparse input stays sparse (CSR rows for the mini-batches): never densified."""
+        return X.tocsr() if sp.issparse(X) else X
+
+    def _dtype_for(self, X: np.ndarray) -> np.dtype[Any]:
+        if self.dtype is not None:
+            return np.dtype(self.dtype)
+        return X.dtype if X.dtype == np.float32 else np.dtype(np.float64)
+
+    # ------------------------------------------------------------------ training
+    def _fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any,
+        incremental: bool,
+        classes: Any = None,
+        X_val: Any = None,
+        y_val: Any = None,
+        sample_weight_val: Any = None,
+        resume_from: Any = None,
+    ) -> BaseMLP:
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        first = not hasattr(self, "network_")
+        reset = first or not (incremental or self.warm_start) or resume_from is not None
+        X, y = validate_data(
+            self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+            dtype=(np.float64, np.float32), reset=reset, y_numeric=self._y_numeric,
+        )  # fmt: skip
+        X = self._sparse_as_csr(X)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        Y = self._encode_y(y, incremental=not reset, classes=classes)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+            if not np.all(sample_weight >= 0) or float(sample_weight.sum()) <= 0:
+                raise ValueError(
+                    "sample_weight must be non-negative and not all zero. Received: "
+                    f"sample_weight with sum {float(np.sum(sample_weight))}"
+                )
+        validation: tuple[Any, ...] | None = None
+        if X_val is not None or y_val is not None:
+            if X_val is None or y_val is None:
+                raise ValueError("X_val and y_val must be given together.")
+            Xv = self._check_X(X_val, reset=False)
+            yv = np.asarray(y_val)
+            if yv.ndim == 2 and yv.shape[1] == 1:
+                yv = column_or_1d(yv)
+            validation = (Xv, self._encode_y(yv, incremental=True))
+            if sample_weight_val is not None:
+                validation += (_check_sample_weight(sample_weight_val, Xv, dtype=Xv.dtype),)
+
+        if reset:
+            comm = self._communicator()
+            self.network_ = self._make_network(X.shape[1], Y.shape[1], self._dtype_for(X), comm)
+            self._take_user_weights()
+            if comm is not None:
+                from deltaprop.parallel import broadcast_parameters, check_replicated
+
+                broadcast_parameters(self.network_, comm)
+                data = X.data if sp.issparse(X) else X
+                check_replicated(comm, X=data, Y=Y, sample_weight=sample_weight)
+            self._trainer = self._make_trainer(self.network_, X.shape[0], incremental, comm)
+            self.t_ = 0
+        else:
+            self._trainer.epochs = 1 if incremental else self.max_iter
+            self._trainer.batch_size = self._batch_size(X.shape[0])
+            self._trainer.early_stopping = self.early_stopping and not incremental
+        trainer = self._trainer
+        self.n_outputs_ = Y.shape[1]
+        self.n_layers_ = len(self._hidden_sizes()) + 2
+        self.out_activation_ = SKLEARN_OUT[self.network_.output_activation.name]
+        if isinstance(trainer.optimizer, LBFGS):  # set_params may have changed them
+            trainer.optimizer.max_iter, trainer.optimizer.max_fun = self.max_iter, self.max_fun
+        if resume_from is not None:
+            self._resume(trainer, resume_from)
+        epochs_before = len(trainer.history.loss)
+        diverged: DivergenceError | None = None
+        try:
+            if trainer.communicator is None:
+                trainer.fit(X, Y, sample_weight=sample_weight, validation_data=validation)
+            else:  # a failing rank ends the whole MPI job instead of leaving the others waiting
+                from deltaprop.parallel import abort_on_error
+
+                with abort_on_error(trainer.communicator):
+                    trainer.fit(X, Y, sample_weight=sample_weight, validation_data=validation)
+        except DivergenceError as exc:
+            diverged = exc
+        if diverged is not None:
+            self._after_divergence(trainer, diverged)
+        self._record(trainer, incremental, epochs_before)
+        return self
+
+    def _resume(self, trainer: Trainer, path: Any) -> None:
+        """Restore a checkpoint's run into the fresh trainer; train what is left of it.
+
+        ``max_iter`` is the run's total number of epochs, the ones before the checkpoint
+        included; with the same data and parameters the result is exactly the weights of
+        the run that was never interrupted.
+        """
+        if isinstance(trainer.optimizer, LBFGS):
+            raise ValueError("resume_from needs a stochastic solver; lbfgs keeps no state")
+        done = int(load_checkpoint(path, trainer)["epoch"])
+        if done >= self.max_iter:
+            raise NothingLeftToTrainError(path, done, self.max_iter)
+        trainer.epochs = self.max_iter - done
+
+    def _after_divergence(self, trainer: Trainer, exc: DivergenceError) -> None:
+        """The loss became NaN or infinite; the trainer kept the last finite weights.
+
+        With early stopping the best weights so far are restored and a warning says what
+        happened (the diverged epoch records NaN, as scikit-learn's curves do); without, the
+        error is raised, with scikit-learn's wording first.
+        """
+        h = trainer.history
+        if self.early_stopping and trainer.best_parameters is not None:
+            self.network_.parameters[...] = trainer.best_parameters
+            if trainer.best_buffers:
+                self.network_.set_buffers(trainer.best_buffers)
+            h.loss.append(math.nan)
+            if h.val_score:
+                h.val_loss.append(math.nan)
+                h.val_score.append(math.nan)
+            warnings.warn(f"{exc} The best weights (by validation) were restored.",
+                          DivergenceWarning, stacklevel=4)  # fmt: skip
+            return
+        raise DivergenceError(
+            "Solver produced non-finite parameter weights. The input data may contain large "
+            f"values and need to be preprocessed. {exc}"
+        ) from None
+
+    def _take_user_weights(self) -> None:
+        """Weights assigned to ``coefs_`` / ``intercepts_`` before the first fit start it."""
+        coefs = self.__dict__.pop("_user_coefs", None)
+        intercepts = self.__dict__.pop("_user_intercepts", None)
+        if coefs is None and intercepts is None:
+            return
+        net = self.network_
+        if coefs is not None:
+            self._assign(coefs, [W.T for W in net.weights], "coefs_")
+        if intercepts is not None:
+            self._assign(intercepts, net.biases, "intercepts_")
+
+    def _record(self, trainer: Trainer, incremental: bool, epochs_before: int) -> None:
+        h: History = trainer.history
+        self.history_ = h
+        self.n_iter_ = len(h.loss) - epochs_before  # epochs of this call, as scikit-learn's
+        self.t_ = trainer.samples_seen
+        self.loss_curve_ = list(h.loss)
+        result = getattr(trainer, "lbfgs_result", None)
+        if result is not None and self.solver == "lbfgs":
+            self.loss_ = float(result.fun)
+        elif h.loss:
+            self.loss_ = h.loss[-1]
+        self.gradient_norms_ = np.array(h.grad_norms)
+        self.validation_loss_curve_: list[float] | None = list(h.val_loss) if h.val_loss else None
+        self.validation_scores_: list[float] | None
+        self.best_validation_score_: float | None
+        self.best_loss_: float | None
+        if self.early_stopping and not incremental:
+            self.validation_scores_ = list(h.val_score)
+            self.best_validation_score_ = float(np.nanmax(h.val_score))
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = list(h.val_score) if h.val_score else None
+            self.best_validation_score_ = float(np.nanmax(h.val_score)) if h.val_score else None
+            self.best_loss_ = float(np.nanmin(h.loss)) if h.loss else self.loss_
+        if (
+            not incremental
+            and self.solver != "lbfgs"
+            and not trainer.converged
+            and not trainer.stop_training
+            and len(h.loss) - epochs_before >= trainer.epochs
+        ):
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                "optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        if self.solver == "lbfgs" and not incremental:
+            if result is not None and result.status != 0:
+                warnings.warn(
+                    "lbfgs failed to converge after "
+                    f"{result.nit} iteration(s) (status={result.status}): {result.message}. "
+                    "Increase the number of iterations (max_iter) or scale the data.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+
+    # ------------------------------------------------------------------ fitted views
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """Weights in scikit-learn's ``(n_in, n_out)`` layout: transposed views of ``W[l]``.
+
+        Assigning a list of arrays copies them into the network (before the first fit, they
+        become its starting weights).
+        """
+        if "network_" not in self.__dict__ and "_user_coefs" in self.__dict__:
+            return self.__dict__["_user_coefs"]
+        check_is_fitted(self, "network_")
+        return [W.T for W in self.network_.weights]
+
+    @coefs_.setter
+    def coefs_(self, value: list[np.ndarray]) -> None:
+        if "network_" in self.__dict__:
+            self._assign(value, [W.T for W in self.network_.weights], "coefs_")
+        else:
+            self.__dict__["_user_coefs"] = value
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """Biases ``b[l]``, shape ``(n_out,)``: views into the network's buffer (assignable)."""
+        if "network_" not in self.__dict__ and "_user_intercepts" in self.__dict__:
+            return self.__dict__["_user_intercepts"]
+        check_is_fitted(self, "network_")
+        return list(self.network_.biases)
+
+    @intercepts_.setter
+    def intercepts_(self, value: list[np.ndarray]) -> None:
+        if "network_" in self.__dict__:
+            self._assign(value, list(self.network_.biases), "intercepts_")
+        else:
+            self.__dict__["_user_intercepts"] = value
+
+    @staticmethod
+    def _assign(values: Any, targets: list[np.ndarray], name: str) -> None:
+        if len(values) != len(targets):
+            raise ValueError(f"{name} needs {len(targets)} arrays. Received: {len(values)}")
+        for i, (value, target) in enumerate(zip(values, targets, strict=True)):
+            arr = np.asarray(value, dtype=target.dtype).reshape(target.shape) if np.size(
+                value) == target.size else None  # fmt: skip
+            if arr is None or not np.isfinite(arr).all():
+                raise ValueError(
+                    f"{name}[{i}] must be finite with shape {target.shape}. Received: "
+                    f"shape {np.shape(value)}"
+                )
+            target[...] = arr
+
+    @property
+    def _optimizer(self) -> Any:
+        """The optimizer in use (scikit-learn's private name; ``learning_rate`` is current)."""
+        return self._trainer.optimizer
+
+    @property
+    def _no_improvement_count(self) -> int:
+        """Epochs without improvement by ``tol`` (scikit-learn's private name)."""
+        if "_trainer" not in self.__dict__:
+            return int(self.__dict__.get("_pending_no_improvement", 0))
+        return int(self._trainer.no_improvement)
+
+    @_no_improvement_count.setter
+    def _no_improvement_count(self, value: int) -> None:
+        if "_trainer" in self.__dict__:
+            self._trainer.no_improvement = int(value)
+        else:
+            self.__dict__["_pending_no_improvement"] = int(value)
+
+    def _forward(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "network_")
+        X = self._check_X(X, reset=False)
+        return self.network_.forward(X)
+
+    def transform(self, X: Any) -> np.ndarray:
+        """The last hidden layer's activations, shape ``(n_samples, hidden_layer_sizes[-1])``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        """
+        check_is_fitted(self, "network_")
+        if self.network_.n_layers < 2:
+            raise ValueError(
+                "transform needs at least one hidden layer; hidden_layer_sizes is empty"
+            )
+        X = self._check_X(X, reset=False)
+        return self.network_.hidden_activations(X)[-1].copy()
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

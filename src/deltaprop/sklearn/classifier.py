@@ -1,0 +1,341 @@
+"""``MLPClassifier``: binary, multiclass and multilabel classification (scikit-learn's face)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+
+from deltaprop.sklearn.base import BaseMLP, is_stochastic
+from deltaprop.sklearn.state import register_estimator
+from deltaprop.train import Callback
+
+__all__ = ["MLPClassifier"]
+
+
+class MLPClassifier(ClassifierMixin, BaseMLP):
+    """Multi-layer perceptron classifier trained by explicit backpropagation.
+
+    A drop-in for :class:`sklearn.neural_network.MLPClassifier` (same parameters, defaults
+    and fitted attributes), with more: see the module docstring. Binary problems use one
+    sigmoid output and binary cross-entropy, multiclass a softmax and categorical
+    cross-entropy, multilabel (a 2-D indicator ``y``) one sigmoid per label.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of int, default=(100,)
+    activation : str or list of str, default="relu"
+        ``"identity"``, ``"logistic"``, ``"tanh"``, ``"relu"`` (as scikit-learn), and
+        ``"leaky_relu"``, ``"elu"``, ``"gelu"``, ``"softplus"``; a list gives one per hidden
+        layer.
+    solver : {"adam", "sgd", "lbfgs", "rmsprop", "adamw"}, default="adam"
+    alpha : float, default=1e-4
+        L2 penalty: the objective is ``Σ w L / Σ w + α/(2 Σ w) Σ_l ‖W[l]‖²`` per batch.
+    batch_size : int or "auto", default="auto"
+        ``min(200, n_samples)`` for ``"auto"``.
+    learning_rate : {"constant", "invscaling", "adaptive", "step", "exponential", "cosine"}, default="constant"
+        Schedule of the ``"sgd"`` solver (ignored by the others, as in scikit-learn).
+    learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start,
+    momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2,
+    epsilon, n_iter_no_change, max_fun
+        As in scikit-learn. ``early_stopping`` monitors the validation accuracy and restores
+        the best weights.
+    dropout : float or list of float, default=0.0
+        Inverted-dropout rate after each hidden layer, during training only.
+    batch_norm : bool, default=False
+        Batch normalization before each hidden activation.
+    class_weight : dict, "balanced" or None, default=None
+        Weights per class label, multiplied into the sample weights.
+    weight_decay : float, default=0.01
+        Decoupled weight decay of ``"adamw"``.
+    dtype : {"float32", "float64"} or None, default=None
+        Computation precision; ``None`` keeps float32 input in float32, else float64.
+    callbacks : list of Callback or None, default=None
+        :class:`deltaprop.train.trainer.Callback` objects called during training.
+    distributed : bool or "auto", default=False
+        Data-parallel training over MPI when run under ``mpiexec`` (see
+        :mod:`deltaprop.parallel.mpi`); ``"auto"`` uses MPI when a launcher is detected.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coefs_ : list of ndarray
+        ``coefs_[i]`` has shape ``(n_in, n_out)`` (scikit-learn's layout, ``W[i+1]ᵀ``).
+    intercepts_ : list of ndarray
+    loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_, t_,
+    n_features_in_, feature_names_in_, n_iter_, n_layers_, n_outputs_, out_activation_
+        As in scikit-learn.
+    validation_loss_curve_ : list of float or None
+        Validation loss per epoch when there is validation data.
+    gradient_norms_ : ndarray of shape (n_iter_, n_layers_ - 1)
+        ``‖dW[l]‖`` per epoch and layer, averaged over the epoch's mini-batches.
+    network_ : Network
+        The trained network.
+    history_ : History
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from deltaprop import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> clf = MLPClassifier((16,), learning_rate_init=0.01, max_iter=1000, random_state=0)
+    >>> clf.fit(X, y).score(X, y) > 0.95
+    True
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **BaseMLP._parameter_constraints,
+        "class_weight": [None, dict, StrOptions({"balanced"})],
+    }
+    _y_numeric = False
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: Any = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+        dropout: float | list[float] = 0.0,
+        batch_norm: bool = False,
+        class_weight: dict[Any, float] | str | None = None,
+        weight_decay: float = 0.01,
+        dtype: str | None = None,
+        callbacks: list[Callback] | None = None,
+        distributed: bool | str = False,
+    ) -> None:
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+            verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            dropout=dropout, batch_norm=batch_norm, weight_decay=weight_decay, dtype=dtype,
+            callbacks=callbacks, distributed=distributed,
+        )  # fmt: skip
+        self.class_weight = class_weight
+
+    def _loss_and_output(self, n_outputs: int) -> tuple[str, str]:
+        if self._multiclass:
+            return "categorical_crossentropy", "softmax"
+        return "binary_crossentropy", "sigmoid"
+
+    def _encode_y(self, y: Any, incremental: bool, classes: Any = None) -> np.ndarray:
+        check_classification_targets(y)
+        multilabel_y = type_of_target(y).startswith("multilabel")
+        if not incremental:
+            self._label_binarizer = LabelBinarizer()
+            if multilabel_y:  # the labels are the indicator's columns; `classes` must agree
+                self._label_binarizer.fit(y)
+                if classes is not None and len(classes) != np.shape(y)[1]:
+                    raise ValueError(
+                        f"`classes` has {len(classes)} labels but `y` has {np.shape(y)[1]} columns"
+                    )
+            else:
+                self._label_binarizer.fit(y if classes is None else classes)
+            self.classes_ = self._label_binarizer.classes_
+            if classes is not None and not multilabel_y:
+                unseen = sorted(set(unique_labels(y)) - set(self.classes_))
+                if unseen:
+                    raise ValueError(f"`y` has classes not in `classes`: {unseen}")
+        else:
+            if classes is not None and not multilabel_y:
+                if set(np.asarray(classes).tolist()) != set(self.classes_.tolist()):
+                    raise ValueError(
+                        f"`classes={list(classes)}` is not the same as on the last call to "
+                        f"partial_fit, was: {list(self.classes_)}"
+                    )
+            labels = unique_labels(y)
+            if (
+                self.warm_start
+                and not hasattr(self, "_partial")
+                and set(labels) != set(self.classes_)
+            ):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as in the "
+                    f"previous call to fit. Previously got {self.classes_}, `y` has {labels}"
+                )
+            if not set(labels) <= set(self.classes_):
+                raise ValueError(
+                    f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
+                    f"'y' has {labels}."
+                )
+        self._multilabel = self._label_binarizer.y_type_.startswith("multilabel")
+        self._multiclass = not self._multilabel and len(self.classes_) > 2
+        return self._label_binarizer.transform(y).astype(np.float64)
+
+    def _class_weight(self) -> Any:
+        cw = self.class_weight
+        if cw is None or isinstance(cw, str):
+            return cw
+        table = {}
+        for label, weight in cw.items():
+            where = np.flatnonzero(self.classes_ == label)
+            if where.size == 0:
+                raise ValueError(
+                    f"class_weight has a label not in classes_ {list(self.classes_)}. Received: {label!r}"
+                )
+            table[int(where[0])] = float(weight)
+        return table
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        X_val: Any = None,
+        y_val: Any = None,
+        sample_weight_val: Any = None,
+        resume_from: Any = None,
+    ) -> MLPClassifier:
+        """Fit the model to ``X`` and ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Labels (any hashable), or a binary indicator matrix for multilabel.
+        sample_weight : array-like of shape (n_samples,), optional
+        X_val, y_val, sample_weight_val : optional
+            A validation set, evaluated every epoch (``validation_loss_curve_``,
+            ``validation_scores_``) and used by ``early_stopping`` instead of a split.
+        resume_from : path, optional
+            A checkpoint written during an earlier fit of this estimator on the same data
+            (``callbacks=[deltaprop.Checkpoint(path, every=N)]``): its weights, optimizer,
+            schedule, random generators and history are restored and training continues
+            up to ``max_iter`` epochs in all, ending with the weights of an uninterrupted
+            run.
+
+        Returns
+        -------
+        self
+        """
+        self._fit(X, y, sample_weight, incremental=False, X_val=X_val, y_val=y_val,
+                  sample_weight_val=sample_weight_val, resume_from=resume_from)  # fmt: skip
+        return self
+
+    @available_if(is_stochastic)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(
+        self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
+    ) -> MLPClassifier:
+        """One pass over ``X``, ``y`` (multilabel targets included).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), optional
+        classes : array of shape (n_classes,), optional
+            All the classes; required on the first call unless ``y`` is multilabel.
+        """
+        if not hasattr(self, "network_"):
+            if classes is None and not type_of_target(y).startswith("multilabel"):
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+        self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape ``(n_samples, n_classes)`` (columns follow ``classes_``)."""
+        A = self._forward(X)
+        if self._multiclass or self._multilabel:
+            return A.copy()
+        if len(self.classes_) == 1:  # a single class was seen: it has probability one
+            return np.ones((A.shape[0], 1), dtype=A.dtype)
+        Z = self.network_.dense[-1].Z  # both columns from the logit: no 1 - p cancellation
+        return np.hstack([self.network_.output_activation.forward(-Z), A])
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """``log(predict_proba(X))``; ``-inf`` where a probability underflows to 0."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted labels, shape ``(n_samples,)`` (or an indicator matrix for multilabel)."""
+        A = self._forward(X)
+        if len(self.classes_) == 1 and not self._multilabel:  # a single class was seen
+            return np.full(A.shape[0], self.classes_[0])
+        if self._multiclass:
+            return self.classes_[A.argmax(axis=1)]
+        if self._multilabel:
+            return (A > 0.5).astype(int)
+        return self.classes_[(A[:, 0] > 0.5).astype(int)]
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    def _extra_state(self) -> dict[str, Any]:
+        classes = self.classes_
+        return {
+            "classes": [c.item() if hasattr(c, "item") else c for c in classes],
+            "classes_dtype": classes.dtype.str if classes.dtype.kind != "O" else "object",
+            "y_type": self._label_binarizer.y_type_,
+        }
+
+    def _set_extra_state(self, extra: dict[str, Any]) -> None:
+        kinds = {"object": "O"}
+        dtype = extra.get("classes_dtype")
+        if not isinstance(dtype, str) or (kinds.get(dtype) or np.dtype(dtype).kind) not in "biufUO":
+            raise ValueError(f"unsupported classes dtype {dtype!r}")
+        values = extra.get("classes")
+        if not isinstance(values, list) or len(values) < 1:
+            raise ValueError("'classes' must be a non-empty list")
+        if any(not isinstance(v, str | int | float | bool) for v in values):
+            raise ValueError("'classes' holds values that are not labels")
+        classes = np.asarray(values, dtype=object if dtype == "object" else np.dtype(dtype))
+        y_type = extra.get("y_type")
+        if y_type not in ("binary", "multiclass", "multilabel-indicator"):
+            raise ValueError(f"unsupported target type {y_type!r}")
+        lb = LabelBinarizer()
+        if y_type == "multilabel-indicator":
+            lb.fit(np.eye(len(classes), dtype=int)[: max(2, len(classes))])
+        else:
+            lb.fit(classes)
+        if len(lb.classes_) != len(classes):
+            raise ValueError("'classes' has duplicate labels")
+        lb.classes_ = classes
+        self._label_binarizer = lb
+        self.classes_ = classes
+        self._multilabel = y_type == "multilabel-indicator"
+        self._multiclass = not self._multilabel and len(classes) > 2
+        n_out = 1 if not (self._multilabel or self._multiclass) else len(classes)
+        if n_out != self.network_.layer_sizes[-1]:
+            raise ValueError(
+                f"{len(classes)} classes need {n_out} outputs; the network has "
+                f"{self.network_.layer_sizes[-1]}"
+            )
+
+
+register_estimator(MLPClassifier)

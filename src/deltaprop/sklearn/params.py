@@ -1,0 +1,106 @@
+"""The estimators' hyper-parameters: the names they accept and scikit-learn's constraint table.
+
+``BaseMLP._parameter_constraints`` is :data:`PARAMETER_CONSTRAINTS`; scikit-learn checks it in
+``fit`` (``_fit_context``). The classifier adds ``class_weight``, the regressor ``loss``.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+
+from deltaprop.core import ACTIVATIONS
+
+__all__ = [
+    "ACTIVATION_NAMES",
+    "PARAMETER_CONSTRAINTS",
+    "REGRESSION_LOSSES",
+    "SCHEDULES",
+    "SKLEARN_OUT",
+    "SOLVERS",
+    "check_hidden_activations",
+    "check_hidden_sizes",
+]
+
+SOLVERS = {"lbfgs", "sgd", "adam", "rmsprop", "adamw"}
+SCHEDULES = {"constant", "invscaling", "adaptive", "step", "exponential", "cosine"}
+ACTIVATION_NAMES = set(ACTIVATIONS) - {"softmax", "exp"} | {"logistic"}
+"""Hidden activations by name (scikit-learn's ``"logistic"`` is the sigmoid)."""
+SKLEARN_OUT = {"sigmoid": "logistic", "softmax": "softmax", "identity": "identity", "exp": "exp"}
+"""scikit-learn's ``out_activation_`` name of each output activation."""
+REGRESSION_LOSSES = {
+    "squared_error": ("mean_squared_error", "identity"),
+    "absolute_error": ("mean_absolute_error", "identity"),
+    "huber": ("huber", "identity"),
+    "poisson": ("poisson", "exp"),
+}
+"""The regressor's ``loss``: the network's loss and output activation."""
+
+PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
+    "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+    "activation": [StrOptions(ACTIVATION_NAMES), list, tuple],
+    "solver": [StrOptions(SOLVERS)],
+    "alpha": [Interval(Real, 0, None, closed="left")],
+    "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+    "learning_rate": [StrOptions(SCHEDULES)],
+    "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+    "power_t": [Interval(Real, 0, None, closed="left")],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "shuffle": ["boolean"],
+    "random_state": ["random_state"],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "verbose": ["verbose"],
+    "warm_start": ["boolean"],
+    "momentum": [Interval(Real, 0, 1, closed="both")],
+    "nesterovs_momentum": ["boolean"],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "beta_1": [Interval(Real, 0, 1, closed="left")],
+    "beta_2": [Interval(Real, 0, 1, closed="left")],
+    "epsilon": [Interval(Real, 0, None, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+    "max_fun": [Interval(Integral, 1, None, closed="left")],
+    "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
+    "batch_norm": ["boolean"],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "dtype": [None, StrOptions({"float32", "float64"})],
+    "callbacks": [None, list, tuple],
+    "distributed": ["boolean", StrOptions({"auto"})],
+}
+
+
+def check_hidden_sizes(hidden_layer_sizes: Any) -> list[int]:
+    """``hidden_layer_sizes`` as a list of positive ints (one int is one layer)."""
+    sizes = hidden_layer_sizes
+    if isinstance(sizes, Integral):
+        sizes = [sizes]
+    sizes = list(sizes)
+    for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, Integral) or s <= 0:
+            raise ValueError(
+                "hidden_layer_sizes must be > 0, got "
+                f"{hidden_layer_sizes!r}. Received: hidden_layer_sizes={hidden_layer_sizes!r}"
+            )
+    return [int(s) for s in sizes]
+
+
+def check_hidden_activations(activation: Any, n_hidden: int) -> list[str]:
+    """One activation name per hidden layer, from one name or a list of them."""
+    act = activation
+    if isinstance(act, str):
+        return [act] * n_hidden
+    acts = list(act)
+    if len(acts) != n_hidden:
+        raise ValueError(
+            f"activation must be one name or one per hidden layer ({n_hidden}). "
+            f"Received: activation={act!r}"
+        )
+    for a in acts:
+        if a not in ACTIVATION_NAMES:
+            raise ValueError(
+                f"activation entries must be among {sorted(ACTIVATION_NAMES)}. Received: {a!r}"
+            )
+    return acts

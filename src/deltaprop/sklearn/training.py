@@ -1,0 +1,184 @@
+"""What an estimator's parameters build: the network, the optimizer, the schedule, the trainer.
+
+:class:`TrainingParts` is the first base of :class:`~deltaprop.sklearn.base.BaseMLP`; it
+reads the hyper-parameters (public attributes) and the subclasses' hooks
+(``_loss_and_output``, ``_score_fn``, ``_class_weight``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+
+from deltaprop.core import Network
+from deltaprop.optim import (
+    LBFGS,
+    SGD,
+    Adam,
+    AdamW,
+    Constant,
+    CosineAnnealing,
+    ExponentialDecay,
+    InverseScaling,
+    Optimizer,
+    ReduceOnPlateau,
+    RMSprop,
+    Schedule,
+    StepDecay,
+)
+from deltaprop.sklearn.params import check_hidden_activations, check_hidden_sizes
+from deltaprop.train import Callback, Trainer
+
+__all__ = ["IterationPrinter", "TrainingParts"]
+
+
+class IterationPrinter(Callback):
+    """``verbose``: scikit-learn's ``Iteration N, loss = ...`` line after every epoch."""
+
+    def __init__(self, estimator: Any) -> None:
+        self.estimator = estimator
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        self.first = trainer.epoch
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        line = f"Iteration {epoch - self.first + 1}, loss = {logs['loss']:.8f}"
+        if "val_score" in logs:
+            line += f", validation score = {logs['val_score']:.6f}"
+        print(line, flush=True)
+
+
+class TrainingParts(BaseEstimator):
+    """Builders of the training objects from the estimator's parameters."""
+
+    # ------------------------------------------------------------------ hooks for subclasses
+    def _loss_and_output(self, n_outputs: int) -> tuple[str, str]:
+        raise NotImplementedError
+
+    def _class_weight(self) -> Any:
+        return None
+
+    def _score_fn(self) -> Any:
+        return None
+
+    # ------------------------------------------------------------------ building blocks
+    def _hidden_sizes(self) -> list[int]:
+        return check_hidden_sizes(self.hidden_layer_sizes)
+
+    def _hidden_activations(self, n_hidden: int) -> list[str]:
+        return check_hidden_activations(self.activation, n_hidden)
+
+    def _batch_size(self, n_samples: int, warn: bool = True) -> int:
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if warn and int(self.batch_size) > n_samples and self.solver != "lbfgs":
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. It is going to be "
+                "clipped",
+                stacklevel=3,
+            )
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _communicator(self) -> Any:
+        """The MPI communicator when ``distributed`` asks for one and a launcher runs us."""
+        if self.distributed is False:
+            return None
+        from deltaprop.parallel import get_communicator
+
+        return get_communicator("auto" if self.distributed == "auto" else True)
+
+    def _seed(self, comm: Any) -> int:
+        """A seed from ``random_state``; under MPI every rank gets rank 0's."""
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        if comm is None:
+            return seed
+        from deltaprop.parallel import shared_seed
+
+        return int(shared_seed(seed, comm))
+
+    def _make_network(
+        self, n_features: int, n_outputs: int, dtype: np.dtype[Any], comm: Any = None
+    ) -> Network:
+        hidden = self._hidden_sizes()
+        loss, out = self._loss_and_output(n_outputs)
+        acts = [*self._hidden_activations(len(hidden)), out]
+        seed = self._seed(comm)
+        return Network(
+            [n_features, *hidden, n_outputs],
+            acts,
+            loss,
+            seed=int(seed),
+            dtype=dtype,
+            dropout=self.dropout if hidden else 0.0,
+            batch_norm=self.batch_norm if hidden else False,
+        )
+
+    def _make_optimizer(self) -> Optimizer | LBFGS:
+        lr = self.learning_rate_init
+        if self.solver == "sgd":
+            return SGD(learning_rate=lr, momentum=self.momentum,
+                       nesterov=bool(self.nesterovs_momentum and self.momentum > 0))  # fmt: skip
+        if self.solver == "adam":
+            return Adam(
+                learning_rate=lr, beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon
+            )
+        if self.solver == "adamw":
+            return AdamW(learning_rate=lr, beta_1=self.beta_1, beta_2=self.beta_2,
+                         epsilon=self.epsilon, weight_decay=self.weight_decay)  # fmt: skip
+        if self.solver == "rmsprop":
+            return RMSprop(learning_rate=lr, rho=self.beta_2, epsilon=self.epsilon,
+                           momentum=self.momentum if self.nesterovs_momentum is False else 0.0)  # fmt: skip
+        return LBFGS(max_iter=self.max_iter, max_fun=self.max_fun, tol=self.tol)
+
+    def _make_schedule(self) -> Schedule:
+        """As in scikit-learn, ``learning_rate`` drives the ``"sgd"`` solver only."""
+        name = self.learning_rate if self.solver == "sgd" else "constant"
+        if name == "invscaling":
+            return InverseScaling(power_t=self.power_t)
+        if name == "adaptive":
+            patience = self.n_iter_no_change if np.isfinite(self.n_iter_no_change) else 10**9
+            return ReduceOnPlateau(factor=0.2, patience=int(patience), tol=self.tol, min_lr=1e-6)
+        if name == "step":
+            return StepDecay(step_size=max(1, self.max_iter // 3))
+        if name == "exponential":
+            return ExponentialDecay(gamma=0.01 ** (1.0 / self.max_iter))
+        if name == "cosine":
+            return CosineAnnealing(t_max=self.max_iter)
+        return Constant()
+
+    def _make_trainer(
+        self, net: Network, n_samples: int, incremental: bool, comm: Any = None,
+        warn: bool = True,
+    ) -> Trainer:  # fmt: skip
+        verbose = bool(self.verbose)
+        if comm is not None:
+            from deltaprop.parallel import is_root
+
+            verbose = verbose and is_root(comm)
+        callbacks = [*(self.callbacks or ()), *([IterationPrinter(self)] if verbose else [])]
+        n_no_change = self.n_iter_no_change
+        return Trainer(
+            net,
+            self._make_optimizer(),
+            learning_rate=self.learning_rate_init,
+            schedule=self._make_schedule(),
+            batch_size=self._batch_size(n_samples, warn),
+            epochs=1 if incremental else self.max_iter,
+            shuffle=self.shuffle,
+            tol=self.tol,
+            n_iter_no_change=int(n_no_change) if np.isfinite(n_no_change) else 2**62,
+            alpha=self.alpha,
+            early_stopping=self.early_stopping and not incremental,
+            validation_fraction=self.validation_fraction if self.early_stopping else None,
+            monitor="val_score",
+            score=self._score_fn(),
+            class_weight=self._class_weight(),
+            callbacks=callbacks,
+            verbose=False,
+            seed=self._seed(comm),
+            communicator=comm,
+        )

@@ -1,0 +1,260 @@
+"""Training checkpoints that survive a crash: save, load, resume, and a callback.
+
+A checkpoint (the file: :mod:`deltaprop.io.checkpoints`) holds the network's tensors and
+random generator, plus the trainer's state (optimizer, schedule, counters, random generator
+states, history, best weights). A run resumed from its last checkpoint ends with exactly the
+weights of a run that was never interrupted.
+
+>>> import os, tempfile
+>>> import numpy as np
+>>> from deltaprop import Network, Trainer
+>>> from deltaprop.train.checkpoint import Checkpoint, resume
+>>> X = np.random.default_rng(0).normal(size=(40, 3)); Y = (X[:, :1] > 0).astype(float)
+>>> path = os.path.join(tempfile.mkdtemp(), "run.ckpt")
+>>> trainer = Trainer(Network([3, 4, 1], "tanh", "bce", seed=0), "adam", epochs=3, seed=0,
+...                   callbacks=[Checkpoint(path, every=1)])
+>>> _ = trainer.fit(X, Y)
+>>> again = Trainer(Network([3, 4, 1], "tanh", "bce", seed=1), "adam", epochs=3, seed=1)
+>>> history = resume(again, path, X, Y)  # the run had finished: nothing is left to train
+>>> len(history.loss), bool(np.array_equal(again.net.parameters, trainer.net.parameters))
+(3, True)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deltaprop.core import Network
+from deltaprop.io import ModelFileError, naming_file, read_checkpoint_file, write_checkpoint_file
+from deltaprop.train.trainer import Callback, History, Trainer
+
+__all__ = ["Checkpoint", "load_checkpoint", "resume", "save_checkpoint"]
+
+PathLike = str | os.PathLike[str]
+
+
+def _rank(trainer: Trainer, rank: int | None) -> int:
+    if rank is not None:
+        return int(rank)
+    comm = getattr(trainer, "communicator", None)
+    return 0 if comm is None else int(comm.rank)
+
+
+def _check_trainer_arrays(net: Network, arrays: dict[str, np.ndarray]) -> None:
+    """Optimizer state and best weights must be laid out like the network's buffers."""
+    flat = ((net.n_params,), net.dtype)
+    buffers = {f"trainer/best_buffers/{k}": (v.shape, v.dtype) for k, v in net.buffers()}
+    for name, arr in arrays.items():
+        if name.startswith("trainer/optimizer/") or name == "trainer/best_parameters":
+            expected = flat
+        elif name.startswith("trainer/best_buffers/"):
+            if name not in buffers:
+                raise ModelFileError(f"unexpected tensor {name!r}: the network has no such buffer")
+            expected = buffers[name]
+        else:
+            continue
+        if (arr.shape, arr.dtype) != expected:
+            raise ModelFileError(
+                f"tensor {name!r} has shape {arr.shape} and dtype {arr.dtype}, but the network "
+                f"needs shape {expected[0]} and dtype {expected[1]}"
+            )
+
+
+def save_checkpoint(
+    trainer: Trainer,
+    path: PathLike,
+    *,
+    rank: int | None = None,
+    target_epoch: int | None = None,
+    finished: bool = False,
+) -> Path | None:
+    """Write everything needed to resume training exactly, atomically.
+
+    The file holds the network's weights and running statistics (under the model-file
+    names), the network's random generator (dropout masks), and ``trainer.state_dict()``:
+    optimizer state, schedule state, the trainer's random generator, counters, history and
+    best weights.
+
+    Parameters
+    ----------
+    trainer : Trainer
+    path : str or path-like
+    rank : int, optional
+        Write only when this is 0; by default the rank of ``trainer.communicator`` (0
+        without one), so that under data parallelism one process writes.
+    target_epoch : int, optional
+        The epoch count at which the run ends; :func:`resume` trains up to it.
+    finished : bool, default=False
+        Mark a run that ended; :func:`resume` then trains no further.
+
+    Returns
+    -------
+    pathlib.Path or None
+        ``path``, or None on ranks other than 0.
+    """
+    if _rank(trainer, rank) != 0:
+        return None
+    return write_checkpoint_file(
+        path,
+        trainer.net,
+        trainer.state_dict(),
+        optimizer=type(trainer.optimizer).__name__,
+        schedule=type(trainer.schedule).__name__,
+        target_epoch=target_epoch,
+        finished=finished,
+    )
+
+
+def load_checkpoint(path: PathLike, trainer: Trainer) -> dict[str, Any]:
+    """Restore a checkpoint written by :func:`save_checkpoint` into ``trainer``.
+
+    The file is checked completely first; the trainer's network must have the same
+    configuration, and the trainer the same optimizer and schedule classes. If restoring
+    fails halfway, the trainer and its network are put back as they were.
+
+    Parameters
+    ----------
+    path : str or path-like
+    trainer : Trainer
+        Built like the one that wrote the checkpoint.
+
+    Returns
+    -------
+    dict
+        ``{"epoch": int, "target_epoch": int or None, "finished": bool}``.
+
+    Raises
+    ------
+    ModelFileError
+        For any problem with the file or a mismatch with ``trainer``.
+    """
+    net = trainer.net
+    contents = read_checkpoint_file(
+        path,
+        net,
+        optimizer=type(trainer.optimizer).__name__,
+        schedule=type(trainer.schedule).__name__,
+    )
+    with naming_file(path):
+        _check_trainer_arrays(net, contents.trainer_arrays)
+        backup = (
+            net.parameters.copy(),
+            {k: v.copy() for k, v in net.buffers()},
+            net.rng.bit_generator.state,
+            trainer.state_dict(),
+        )
+        try:
+            contents.assign_network(net)
+            net.rng.bit_generator.state = contents.network_rng
+            trainer.load_state_dict(contents.trainer_state)
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            net.parameters[...] = backup[0]
+            net.set_buffers(backup[1])
+            net.rng.bit_generator.state = backup[2]
+            trainer.load_state_dict(backup[3])
+            raise ModelFileError(f"the checkpoint's trainer state does not fit: {exc!r}") from None
+    return {"epoch": trainer.epoch, "target_epoch": contents.target_epoch,
+            "finished": contents.finished}  # fmt: skip
+
+
+def resume(
+    trainer: Trainer,
+    path: PathLike,
+    X: Any,
+    Y: Any,
+    sample_weight: Any = None,
+    validation_data: tuple[Any, ...] | None = None,
+) -> History:
+    """Restore a checkpoint and train for the epochs the interrupted run had left.
+
+    With the same data, a run resumed from the checkpoint of epoch ``k`` ends with exactly
+    the weights of the run that was never interrupted (for the mini-batch optimizers; with
+    ``validation_fraction`` the new :meth:`Trainer.fit` draws a new split, so pass
+    ``validation_data`` instead; L-BFGS restarts its memory).
+
+    Parameters
+    ----------
+    trainer : Trainer
+        Built like the interrupted one (same network, optimizer, schedule, settings).
+    path : str or path-like
+        A checkpoint from :func:`save_checkpoint` or :class:`Checkpoint`.
+    X, Y, sample_weight, validation_data
+        As for :meth:`Trainer.fit`.
+
+    Returns
+    -------
+    History
+        The history over the whole run.
+    """
+    info = load_checkpoint(path, trainer)
+    if info["finished"]:
+        return trainer.history
+    target = info["target_epoch"]
+    remaining = trainer.epochs if target is None else target - trainer.epoch
+    if remaining <= 0:
+        return trainer.history
+    epochs = trainer.epochs
+    trainer.epochs = remaining
+    try:
+        return trainer.fit(X, Y, sample_weight, validation_data)
+    finally:
+        trainer.epochs = epochs
+
+
+class Checkpoint(Callback):
+    """Write a checkpoint every ``every`` epochs and when training ends.
+
+    Each write replaces ``path`` atomically, so a crash leaves the last complete checkpoint.
+    Resume with :func:`resume` (or :func:`load_checkpoint` and :meth:`Trainer.fit`).
+
+    Parameters
+    ----------
+    path : str or path-like
+    every : int, default=1
+        Write after epochs ``every``, ``2 every``, ... (counted over all fits).
+    rank : int, optional
+        Write only when this is 0; by default the rank of ``trainer.communicator``.
+    at_end : bool, default=True
+        Also write when :meth:`Trainer.fit` ends (marked finished).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from deltaprop import Network, Trainer
+    >>> from deltaprop.train.checkpoint import Checkpoint
+    >>> path = os.path.join(tempfile.mkdtemp(), "run.ckpt")
+    >>> net = Network([2, 4, 1], "tanh", "bce", seed=0)
+    >>> trainer = Trainer(net, epochs=3, seed=0, callbacks=[Checkpoint(path, every=1)])
+    >>> _ = trainer.fit(np.eye(2), [0.0, 1.0])
+    >>> os.path.exists(path)
+    True
+    """
+
+    def __init__(
+        self, path: PathLike, every: int = 1, *, rank: int | None = None, at_end: bool = True
+    ) -> None:
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a positive integer. Received: every={every!r}")
+        self.path = Path(path)
+        self.every = every
+        self.rank = rank
+        self.at_end = bool(at_end)
+        self.target_epoch: int | None = None
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        self.target_epoch = trainer.epoch + trainer.epochs
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        if (epoch + 1) % self.every == 0:
+            save_checkpoint(trainer, self.path, rank=self.rank, target_epoch=self.target_epoch)
+
+    def on_train_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
+        if self.at_end:
+            save_checkpoint(
+                trainer, self.path, rank=self.rank, target_epoch=self.target_epoch, finished=True
+            )
