@@ -2,20 +2,20 @@
 
 from deltaprop.core import GradcheckResult, Network, get_activation, get_loss, gradcheck
 from deltaprop.export import export_onnx
-from deltaprop.io import (
-    Checkpoint,
-    ModelFileError,
-    ModelFileNotFoundError,
-    load,
-    load_checkpoint,
-    register_model_class,
-    resume,
-    save,
-    save_checkpoint,
-)
+from deltaprop.io import ModelFileError, ModelFileNotFoundError, load, register_model_class, save
 from deltaprop.optim import get_optimizer, get_schedule
 from deltaprop.sklearn import MLPClassifier, MLPRegressor
-from deltaprop.train import Callback, DivergenceError, History, Trainer, gradient_descent
+from deltaprop.train import (
+    Callback,
+    Checkpoint,
+    DivergenceError,
+    History,
+    Trainer,
+    gradient_descent,
+    load_checkpoint,
+    resume,
+    save_checkpoint,
+)
 
 __version__ = "0.1.0"
 

@@ -10,6 +10,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,7 +71,7 @@ def call(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, st
     return code, captured.out, captured.err
 
 
-def load_quietly(path: Path) -> object:
+def load_quietly(path: Path, return_extra: bool = False) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return load(path)
+        return load(path, return_extra=return_extra)

@@ -69,8 +69,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_train_writes_a_model_and_a_report(trained: Path) -> None:
     run = trained / "run"
-    model = load_quietly(run / "model.safetensors")
-    config, arrays = model.preprocessing_  # type: ignore[attr-defined]
+    _, (config, arrays) = load_quietly(run / "model.safetensors", return_extra=True)
     assert config["target"] == "species" and config["task"] == "classification"
     assert config["numeric"] == ["bill_length_mm", "flipper_length_mm", "body_mass_g"]
     assert config["categorical"] == ["island", "sex"]

@@ -262,12 +262,11 @@ def test_preprocessing_state_round_trip_through_a_model_file(tmp_path: Path) -> 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est.fit(X, y)
-    est.preprocessing_ = pre.get_state()
-    save(est, tmp_path / "m.safetensors")
+    save(est, tmp_path / "m.safetensors", extra=pre.get_state())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        loaded = load(tmp_path / "m.safetensors")
-    config, arrays = loaded.preprocessing_
+        loaded, extra = load(tmp_path / "m.safetensors", return_extra=True)
+    config, arrays = extra
     again = Preprocessor.from_state(config, arrays)
     assert again.column_transformer is None
     for frame in (features, new_rows()):
@@ -338,8 +337,7 @@ def test_corrupt_preprocessing_in_a_model_file_is_a_model_file_error(tmp_path: P
         est.fit(X, np.arange(150.0))
     config, arrays = pre.get_state()
     config["categories"] = [["a"], ["b"]]
-    est.preprocessing_ = (config, arrays)
-    save(est, tmp_path / "m.safetensors")
+    save(est, tmp_path / "m.safetensors", extra=(config, arrays))
     with pytest.raises(
         ModelFileError, match="preprocessing makes 5 features but the network takes 10"
     ):

@@ -78,7 +78,7 @@ def fit_estimator(
     callbacks : sequence of Callback
     checkpoint : path, optional
         Write a checkpoint there every ``checkpoint_every`` epochs and at the end
-        (:class:`deltaprop.io.checkpoints.Checkpoint`; only rank 0 writes under MPI).
+        (:class:`deltaprop.train.Checkpoint`; only rank 0 writes under MPI).
     resume : path, optional
         A checkpoint of a run of the same estimator on the same data: the weights,
         optimizer, schedule, random generators and history are restored and training
@@ -93,11 +93,12 @@ def fit_estimator(
     ------
     DataError
         If the checkpoint has already reached ``max_iter`` epochs.
-    deltaprop.io.persistence.ModelFileError
+    deltaprop.io.ModelFileError
         For a file that is not a checkpoint of this estimator's network.
     """
-    from deltaprop.io import Checkpoint, ModelFileError
-    from deltaprop.train import DivergenceError
+    from deltaprop.io import ModelFileError
+    from deltaprop.sklearn import NothingLeftToTrainError
+    from deltaprop.train import Checkpoint, DivergenceError
 
     inner = list(callbacks)
     if checkpoint is not None:
@@ -110,10 +111,15 @@ def fit_estimator(
 
     try:
         est.fit(X, y, resume_from=resume, **validation)
+    except NothingLeftToTrainError as exc:
+        raise DataError(
+            f"the checkpoint '{exc.path}' is at epoch {exc.epoch}, and the run is to end at "
+            f"epoch {exc.limit}: nothing left to train; raise --epochs to go on"
+        ) from None
     except (DivergenceError, ModelFileError):
         raise
     except ValueError as exc:  # a checkpoint that does not fit this run is the user's input
-        raise DataError(str(exc).replace("raise max_iter", "raise --epochs")) from None
+        raise DataError(str(exc)) from None
     done = len(est.loss_curve_) - est.n_iter_
     return {"resumed_from_epoch": done, "epochs": len(est.loss_curve_)}
 

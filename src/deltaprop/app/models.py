@@ -17,14 +17,16 @@ if TYPE_CHECKING:
 __all__ = ["Loaded", "load_estimator", "load_model", "model_inputs"]
 
 
-def load_model(path: Path) -> Any:
+def load_model(path: Path) -> tuple[Any, Any]:
+    """The model in ``path`` and its file's extra section (the command's preprocessing:
+    ``(config, arrays)``), or ``None`` for a model saved from Python."""
     from deltaprop.io import load
 
     with warnings.catch_warnings():
         # Rebuilding the trainer of a loaded estimator with an integer batch_size warns
         # about clipping it to one sample; nothing is trained here.
         warnings.filterwarnings("ignore", message="Got `batch_size`", category=UserWarning)
-        return load(path)
+        return load(path, return_extra=True)
 
 
 @dataclass
@@ -40,13 +42,12 @@ def load_estimator(path: Path) -> Loaded:
     from deltaprop.core import Network
     from deltaprop.io import ModelFileError
 
-    model = load_model(path)
+    model, state = load_model(path)
     if isinstance(model, Network):
         raise UsageError(
             f"'{path}' holds a bare Network, not a model trained by 'deltaprop train' or an "
             "estimator; use it from Python"
         )
-    state = getattr(model, "preprocessing_", None)
     if state is None:
         return Loaded(model, None, None, {})
     config, arrays = state

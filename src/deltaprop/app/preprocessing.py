@@ -5,8 +5,8 @@
 ``SimpleImputer(strategy="constant", fill_value="(missing)")`` and
 ``OneHotEncoder(handle_unknown="ignore")``. Its fitted state (medians, means, scales,
 categories) is exported as a JSON configuration and float64 arrays
-(:meth:`Preprocessor.get_state`), which :func:`deltaprop.io.persistence.save` stores in the
-model file through the estimator's ``preprocessing_`` attribute; no pickle is involved. A
+(:meth:`Preprocessor.get_state`), which :func:`deltaprop.io.save` stores in the
+model file's extra section (``save(est, path, extra=state)``); no pickle is involved. A
 preprocessor rebuilt from that state (:meth:`Preprocessor.from_state`) applies the same
 arithmetic directly in NumPy and gives bit-identical outputs.
 

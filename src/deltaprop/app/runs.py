@@ -67,6 +67,8 @@ class Run:
     seconds: float
     resumed_from: int | None
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    extra: Any = None
+    """The preprocessing's ``(config, arrays)``, for the model file's extra section."""
 
     @property
     def score_name(self) -> str:
@@ -321,7 +323,7 @@ def attach_model_state(run: Run, source: str, settings: dict[str, Any]) -> None:
             },
         }
     )
-    run.est.preprocessing_ = (config, arrays)
+    run.extra = (config, arrays)
 
 
 def comm_and_root() -> tuple[Any, bool]:

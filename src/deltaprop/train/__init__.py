@@ -3,6 +3,7 @@
 from deltaprop.parallel import Communicator
 from deltaprop.train.batches import BatchGather, GradStats, effective_batch_size
 from deltaprop.train.callbacks import Callback, History
+from deltaprop.train.checkpoint import Checkpoint, load_checkpoint, resume, save_checkpoint
 from deltaprop.train.defaults import TRAINER_DEFAULTS, TrainerDefaults, named_schedule
 from deltaprop.train.descent import gradient_descent
 from deltaprop.train.distributed import distributed_backward
@@ -18,6 +19,7 @@ __all__ = [
     "TRAINER_DEFAULTS",
     "BatchGather",
     "Callback",
+    "Checkpoint",
     "Communicator",
     "DivergenceError",
     "GradStats",
@@ -33,8 +35,11 @@ __all__ = [
     "distributed_backward",
     "effective_batch_size",
     "gradient_descent",
+    "load_checkpoint",
     "named_schedule",
     "r2_score",
+    "resume",
+    "save_checkpoint",
     "validation_indices",
     "validation_split",
 ]

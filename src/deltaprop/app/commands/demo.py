@@ -169,7 +169,7 @@ def run_demo(args: argparse.Namespace, out: Output) -> int:
         (folder / DEMO_MARKER).write_text(
             "written by deltaprop demo; it may overwrite this folder\n"
         )
-        save(run.est, folder / MODEL_FILE)
+        save(run.est, folder / MODEL_FILE, extra=run.extra)
         page = write_run_report(
             run,
             folder / REPORT_DIR,

@@ -15,7 +15,7 @@ __all__ = ["run_export"]
 def run_export(args: argparse.Namespace, out: Output) -> int:
     check_new([args.onnx], args.force)
     check_parent(args.onnx)
-    model = load_model(args.model)
+    model, state = load_model(args.model)
     try:
         from deltaprop.export import export_onnx
     except ImportError as exc:
@@ -31,7 +31,6 @@ def run_export(args: argparse.Namespace, out: Output) -> int:
         f"wrote {args.onnx}: input X (batch, {n_in}) → {graph.output[0].name} ({shape}), "
         f"opset {args.opset}"
     )
-    state = getattr(model, "preprocessing_", None)
     if state is not None:
         out.note(
             f"the graph takes the {n_in} preprocessed features (standardized numbers, one-hot "

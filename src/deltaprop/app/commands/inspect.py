@@ -40,7 +40,7 @@ def _architecture(net: Any) -> list[list[Any]]:
 def run_inspect(args: argparse.Namespace, out: Output) -> int:
     from deltaprop.core import Network
 
-    model = load_model(args.model)
+    model, state = load_model(args.model)
     net = model if isinstance(model, Network) else model.network_
     arch = _architecture(net)
     info: dict[str, Any] = {
@@ -66,7 +66,6 @@ def run_inspect(args: argparse.Namespace, out: Output) -> int:
     }
     config: dict[str, Any] = {}
     if not isinstance(model, Network):
-        state = getattr(model, "preprocessing_", None)
         config = state[0] if state is not None else {}
         info["classes"] = [_plain(c) for c in getattr(model, "classes_", [])] or None
         info["epochs"] = len(model.loss_curve_)

@@ -68,7 +68,7 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
     attach_model_state(run, source, settings)
     show_results(out, run)
     if root:
-        save(run.est, model_path)
+        save(run.est, model_path, extra=run.extra)
         out.line(f"model:  {model_path}")
         if checkpoint is not None:
             out.line(f"checkpoint: {checkpoint}")
