@@ -11,7 +11,7 @@ one (median of many repetitions, in µs), on the trained network's real shapes:
 ``gemm``        the matrix products alone (forward ``A Wᵀ``, ``dW = dZᵀ A``, ``dA = dZ W``),
                 preallocated, back to back: the arithmetic floor
 ``forward``     the forward pass and the loss (``_cost``), GEMMs included
-``backward``    ``_backward`` minus ``_cost``: output error, dW, db, dA, activation derivatives
+``backward``    ``backward`` minus ``_cost``: output error, dW, db, dA, activation derivatives
 ``checks``      the finiteness check and the per-layer ``‖dW‖`` of the history
 ``optimizer``   ``opt.step`` (Adam over the flat buffer)
 ``step``        the whole loop body as the trainer runs it (one epoch / number of steps)
@@ -59,27 +59,27 @@ def profile(name: str) -> dict[str, float]:
     tr.fit(X, Y)  # warm: buffers, kernels, optimizer state
     steps = X.shape[0] // bs
     reps = max(5, int(20000 / (bs * math.prod(case.sizes[:2]) / 1e4 + 20)))
-    new = "reuse_buffers" in inspect.signature(net._backward).parameters
+    new = "reuse_buffers" in inspect.signature(net.backward).parameters
     idx = np.random.default_rng(0).permutation(X.shape[0])[:bs]
     opt = tr.optimizer
     out: dict[str, float] = {}
     if new:
-        from deltaprop.train.trainer import _BatchGather, _GradStats
+        from deltaprop.train import BatchGather, GradStats
 
-        gather = _BatchGather(X, Y)
+        gather = BatchGather(X, Y)
         Xb, Yb = gather(idx)
         ws = net._workspace(bs)
-        stats = _GradStats(net)
+        stats = GradStats(net)
         norms = np.zeros(net.n_layers)
         out["gather"] = _median_us(lambda: gather(idx), reps)
         out["forward"] = _median_us(lambda: net._cost(Xb, Yb, None, True, 0.0, None, ws), reps)
-        whole = _median_us(lambda: net._backward(Xb, Yb, None, True, 0.0, reuse_buffers=True), reps)
+        whole = _median_us(lambda: net.backward(Xb, Yb, None, True, 0.0, reuse_buffers=True), reps)
         out["checks"] = _median_us(lambda: stats.dW_norms_into(norms), reps)
     else:
         Xb, Yb = X.take(idx, axis=0), Y.take(idx, axis=0)
         out["gather"] = _median_us(lambda: (X.take(idx, axis=0), Y.take(idx, axis=0)), reps)
         out["forward"] = _median_us(lambda: net._cost(Xb, Yb, None, True, 0.0), reps)
-        whole = _median_us(lambda: net._backward(Xb, Yb, None, True, 0.0), reps)
+        whole = _median_us(lambda: net.backward(Xb, Yb, None, True, 0.0), reps)
 
         def checks() -> None:
             bool(np.isfinite(net.grad).all())

@@ -40,7 +40,7 @@ def net_with_stats(activation: str, dtype: str, output: str | None = None) -> Ne
         batch_norm=[True, False],
     )
     rng = np.random.default_rng(1)
-    net._forward(net.check_X(rng.normal(size=(64, 4)) * 2 + 0.5), training=True)
+    net.forward(rng.normal(size=(64, 4)) * 2 + 0.5, training=True)
     bn = net.dense[0].batch_norm
     assert bn is not None and not np.allclose(bn.running_var, 1.0)
     net.parameters += (0.05 * rng.normal(size=net.n_params)).astype(net.dtype)

@@ -75,8 +75,8 @@ def test_buffers_give_the_bits_of_the_allocating_path(dtype: str, fused_off: Non
     a = Network(SIZES, "relu", "ce", seed=0, dtype=dtype, dropout=0.2)
     b = Network(SIZES, "relu", "ce", seed=0, dtype=dtype, dropout=0.2)
     for _ in range(2):  # the second call reuses the buffers of the first
-        cost_a = a._backward(X, Y, training=True, l2=0.01)
-        cost_b = b._backward(X, Y, training=True, l2=0.01, reuse_buffers=True)
+        cost_a = a.backward(X, Y, training=True, l2=0.01)
+        cost_b = b.backward(X, Y, training=True, l2=0.01, reuse_buffers=True)
         assert cost_a == cost_b
         assert a.grad.tobytes() == b.grad.tobytes()
         a.parameters -= 0.1 * a.grad
@@ -96,8 +96,8 @@ def test_buffers_with_weights_batch_norm_and_other_activations(fused_on: Any) ->
         a = Network(SIZES, acts, loss, seed=0, batch_norm=bn)
         b = Network(SIZES, acts, loss, seed=0, batch_norm=bn)
         for _ in range(2):
-            cost_a = a._backward(X, Yl, w, training=True)
-            cost_b = b._backward(X, Yl, w, training=True, reuse_buffers=True)
+            cost_a = a.backward(X, Yl, w, training=True)
+            cost_b = b.backward(X, Yl, w, training=True, reuse_buffers=True)
             assert cost_b == pytest.approx(cost_a, rel=1e-13)
             np.testing.assert_allclose(b.grad, a.grad, rtol=1e-11, atol=1e-14)
 
@@ -115,8 +115,8 @@ def test_an_activation_without_out_still_trains() -> None:
     X, Y = _data("float64", 64)
     a = Network(SIZES, [Cube(), "relu", "softmax"], "ce", seed=0)
     b = Network(SIZES, [Cube(), "relu", "softmax"], "ce", seed=0)
-    a._backward(X, Y)
-    b._backward(X, Y, reuse_buffers=True)
+    a.backward(X, Y)
+    b.backward(X, Y, reuse_buffers=True)
     np.testing.assert_allclose(b.grad, a.grad, rtol=1e-12)
 
 

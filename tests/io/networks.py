@@ -16,7 +16,7 @@ def trained_net(dtype: str = "float64", **kwargs: Any) -> Network:
     net = Network(seed=0, dtype=dtype, **kwargs)
     X = rng.normal(size=(40, net.layer_sizes[0]))
     for _ in range(3):
-        net._forward(net.check_X(X), training=True)
+        net.forward(X, training=True)
     net.parameters += 0.01 * rng.normal(size=net.n_params).astype(net.dtype)
     return net
 

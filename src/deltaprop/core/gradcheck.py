@@ -112,12 +112,12 @@ def gradcheck(
         net.set_buffers(buffers)
 
     restore_state()
-    net._backward(X, Y, w, training, l2)
+    net.backward(X, Y, w, training, l2)
     analytic = np.array(net.backend.to_numpy(net.grad), dtype=np.float64)
 
     def J() -> float:
         restore_state()
-        return net._cost(X, Y, w, training, l2)
+        return net.cost(X, Y, w, training, l2, check=False)
 
     theta = net.parameters
     numeric = np.empty_like(analytic)

@@ -33,30 +33,13 @@ from deltaprop.core.activations import Activation, get_activation
 from deltaprop.core.backend import Backend, get_backend
 from deltaprop.core.initializers import default_initializer, get_initializer
 from deltaprop.core.inputs import check_dtype, check_sample_weight, check_X, check_Y, per_layer
-from deltaprop.core.layers import BatchNorm, Dense, DenseBuffers, Dropout, Layer
+from deltaprop.core.layers import BatchNorm, Dense, Dropout, Layer
 from deltaprop.core.losses import Loss, get_loss
+from deltaprop.core.workspace import Workspace
 
 __all__ = ["Network"]
 
 Array = Any
-
-
-class _Workspace:
-    """The hot loop's preallocated arrays for batches of ``m`` rows.
-
-    ``layers[i]`` holds the :class:`DenseBuffers` of ``Network.layers[i]`` (``None`` for a
-    dropout layer, which allocates its mask); ``losses`` the per-example loss, ``dZ`` the
-    output error.
-    """
-
-    def __init__(self, net: Network, m: int) -> None:
-        xp, dt = net.xp, net.dtype
-        self.layers = [
-            DenseBuffers.allocate(layer, m, xp, dt) if isinstance(layer, Dense) else None
-            for layer in net.layers
-        ]
-        self.losses = xp.empty(m, dt)
-        self.dZ = xp.empty((m, net.layer_sizes[-1]), dt)
 
 
 class Network:
@@ -161,7 +144,7 @@ class Network:
                 layer.batch_norm.init_buffers(self.xp, self.dtype)
             self.slices.append(sl)
             offset += layer.n_params
-        self._workspaces: dict[int, _Workspace] = {}
+        self._workspaces: dict[int, Workspace] = {}
         self._loss_out = _fused.accepts_out(self.loss.value_from_logits)
 
     # ------------------------------------------------------------------ construction
@@ -297,16 +280,16 @@ class Network:
         return check_sample_weight(sample_weight, m, self.dtype, self.xp)
 
     # ------------------------------------------------------------------ forward / backward
-    def _workspace(self, m: int) -> _Workspace:
+    def _workspace(self, m: int) -> Workspace:
         """The buffers for batches of ``m`` rows (a few sizes are kept: full and last batch)."""
         ws = self._workspaces.get(m)
         if ws is None:
             if len(self._workspaces) >= 4:
                 self._workspaces.clear()
-            ws = self._workspaces[m] = _Workspace(self, m)
+            ws = self._workspaces[m] = Workspace(self, m)
         return ws
 
-    def _forward(self, X: Array, training: bool, ws: _Workspace | None = None) -> Array:
+    def _forward(self, X: Array, training: bool, ws: Workspace | None = None) -> Array:
         A = X
         if ws is None:
             for layer in self.layers:
@@ -320,7 +303,9 @@ class Network:
                 A = layer.forward(A, training, buffers)
         return A
 
-    def forward(self, X: Any, training: bool = False) -> Array:
+    def forward(
+        self, X: Any, training: bool = False, *, check: bool = True, logits: bool = False
+    ) -> Array:
         """Output activations ``A[L]`` of shape ``(n_samples, n_L)``.
 
         Parameters
@@ -328,15 +313,20 @@ class Network:
         X : array-like of shape (n_samples, n_0)
         training : bool, default=False
             Dropout active and batch statistics used when True.
+        check : bool, default=True
+            False for an array that :meth:`check_X` already returned (the training loops).
+        logits : bool, default=False
+            Return the output layer's ``Z[L]`` instead of ``A[L] = g(Z[L])``.
         """
-        return self._forward(self.check_X(X), training)
+        A = self._forward(self.check_X(X) if check else X, training)
+        return self.dense[-1].Z if logits else A
 
     def hidden_activations(self, X: Any) -> list[Array]:
         """``[A[1], ..., A[L-1]]`` in evaluation mode, each of shape ``(n_samples, n_l)``."""
         self._forward(self.check_X(X), training=False)
         return [layer.A for layer in self.dense[:-1]]
 
-    def _per_example_loss(self, Y: Array, ws: _Workspace | None = None) -> Array:
+    def _per_example_loss(self, Y: Array, ws: Workspace | None = None) -> Array:
         out = self.dense[-1]
         if self.fused:
             if ws is not None and self._loss_out:
@@ -344,14 +334,15 @@ class Network:
             return self.loss.value_from_logits(Y, out.Z)
         return self.loss.value(Y, out.A)
 
-    def _l2_term(self, l2: float) -> float:
+    def l2_term(self, l2: float) -> float:
+        """The penalty ``l2/2 · Σ_l ‖W[l]‖²_F`` (no biases); 0 for ``l2 = 0``."""
         if not l2:
             return 0.0
         return 0.5 * l2 * sum(float((W * W).sum()) for W in self.weights)
 
     def _cost(
         self, X: Array, Y: Array, w: Array | None, training: bool, l2: float,
-        total_weight: float | None = None, ws: _Workspace | None = None,
+        total_weight: float | None = None, ws: Workspace | None = None,
     ) -> float:  # fmt: skip
         self._forward(X, training, ws)
         losses = self._per_example_loss(Y, ws)
@@ -359,7 +350,7 @@ class Network:
             losses = losses * w
         denom = total_weight if total_weight is not None else (
             float(w.sum()) if w is not None else X.shape[0])  # fmt: skip
-        return float(losses.sum()) / denom + self._l2_term(l2)
+        return float(losses.sum()) / denom + self.l2_term(l2)
 
     def cost(
         self,
@@ -368,6 +359,8 @@ class Network:
         sample_weight: Any = None,
         training: bool = False,
         l2: float = 0.0,
+        *,
+        check: bool = True,
     ) -> float:
         """The cost ``J = Σ_i w_i L(y_i, ŷ_i) / Σ_i w_i  (+ l2/2 Σ_l ‖W[l]‖²)``.
 
@@ -381,7 +374,11 @@ class Network:
         training : bool, default=False
         l2 : float, default=0.0
             Coefficient of the L2 penalty on the weights (not the biases).
+        check : bool, default=True
+            False for arrays already checked (:meth:`check_X`, :meth:`check_Y`, ...).
         """
+        if not check:
+            return self._cost(X, Y, sample_weight, training, l2)
         X = self.check_X(X)
         Y = self.check_Y(Y, X.shape[0])
         w = self.check_sample_weight(sample_weight, X.shape[0])
@@ -398,7 +395,7 @@ class Network:
             return self.xp.subtract(last.A, Y, out=out)  # canonical pair: d(L ∘ g)/dZ = A - Y
         return last.activation.backward(self.loss.gradient(Y, last.A), last.Z, last.A)
 
-    def _backward(
+    def backward(
         self,
         X: Array,
         Y: Array,
@@ -408,7 +405,11 @@ class Network:
         total_weight: float | None = None,
         reuse_buffers: bool = False,
     ) -> float:
-        """Forward, then fill :attr:`grad`; no input checks. Returns the cost.
+        """One backpropagation: forward, then fill :attr:`grad`; returns the cost ``J``.
+
+        The training loops' entry point: no input checks (pass arrays as :meth:`check_X`,
+        :meth:`check_Y` and :meth:`check_sample_weight` return them); :meth:`gradients` is
+        the checked form.
 
         ``total_weight`` replaces ``Σ w`` (or ``m``) as the normalizer, so that gradients of
         shards of one batch add up to the batch's gradient (data parallelism).
@@ -454,7 +455,7 @@ class Network:
         X = self.check_X(X)
         Y = self.check_Y(Y, X.shape[0])
         w = self.check_sample_weight(sample_weight, X.shape[0])
-        self._backward(X, Y, w, training, l2)
+        self.backward(X, Y, w, training, l2)
         return [(layer.grads["W"].copy(), layer.grads["b"].copy()) for layer in self.dense]
 
     # ------------------------------------------------------------------ state

@@ -6,7 +6,7 @@ each mini-batch it gathers the rows, runs the forward pass and the loss, the bac
 ``dZ[l] = dZ[l+1] W[l+1] ⊙ g'(Z[l])``), the gradient statistics, the optional clipping and
 the optimizer step, with the matrix products in BLAS (``np.dot`` with an output array,
 through SciPy's BLAS) and everything else in single passes. It repeats the operations of
-the Python path (:meth:`deltaprop.core.network.Network._backward`, :mod:`deltaprop.optim.optimizers`,
+the Python path (:meth:`deltaprop.core.network.Network.backward`, :mod:`deltaprop.optim.optimizers`,
 :mod:`deltaprop.core.kernels`), so results agree with the Python loop to rounding
 (``tests/test_fast_loop.py``). :meth:`deltaprop.fast.loop.CompiledLoop.create` says which
 networks and settings it serves; everything else runs the Python loop.
@@ -405,7 +405,7 @@ def _forward_backward(  # pragma: no cover - compiled
         total += lt[i] * w[rows[i]] if weighted else lt[i]
     # The seeds' "/ m" of dW and db, applied once to the output error instead (the
     # backward pass is linear in it): dZ[L] ← s_i dZ[L] with s_i = 1/m, or w_i / Σw
-    # with sample weights (the weighted mean of Network._backward).
+    # with sample weights (the weighted mean of Network.backward).
     inv = dZ.dtype.type(1.0 / wsum)
     for i in range(nt):
         s = w[rows[i]] * inv if weighted else inv

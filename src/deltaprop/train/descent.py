@@ -82,7 +82,7 @@ def gradient_descent(
     last_good = net.parameters.copy()
     for it in range(max_iter):
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below
-            cost = net._backward(X, Y, w, training=True)  # 1. prediction, 2. derivatives
+            cost = net.backward(X, Y, w, training=True)  # 1. prediction, 2. derivatives
         if not math.isfinite(cost) or not bool(net.xp.isfinite(net.grad).all()):
             net.parameters[...] = last_good
             raise DivergenceError(

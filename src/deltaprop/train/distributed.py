@@ -44,13 +44,13 @@ def distributed_backward(
     l2 = alpha / wsum / comm.size
     if local.stop > local.start:
         wl = None if wb is None else wb[local]
-        cost = net._backward(Xb[local], Yb[local], wl, training=True, l2=l2, total_weight=wsum)
+        cost = net.backward(Xb[local], Yb[local], wl, training=True, l2=l2, total_weight=wsum)
     else:  # an empty share still adds its 1/size of the L2 term, dW = l2 W
         net.grad[...] = 0
         if l2:
             for layer in net.dense:
                 layer.grads["W"][...] = l2 * layer.W
-        cost = net._l2_term(l2)
+        cost = net.l2_term(l2)
     packed = np.append(net.grad, net.grad.dtype.type(cost))
     comm.allreduce(packed)
     net.grad[...] = packed[:-1]

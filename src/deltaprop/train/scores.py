@@ -22,7 +22,7 @@ ScoreFn = Callable[[Network, np.ndarray, np.ndarray, "np.ndarray | None"], float
 def accuracy_score(net: Network, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None) -> float:
     """Weighted accuracy: argmax for several outputs, threshold 0.5 for one (multilabel:
     every label right)."""
-    A = net._forward(X, training=False)
+    A = net.forward(X, check=False)
     if not np.isfinite(A).all():
         return math.nan
     if A.shape[1] > 1 and net.loss.name == "categorical_crossentropy":
@@ -36,7 +36,7 @@ def r2_score(net: Network, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None) -
     """Weighted coefficient of determination, averaged uniformly over the outputs."""
     from sklearn.metrics import r2_score as _r2
 
-    A = net._forward(X, training=False)
+    A = net.forward(X, check=False)
     if not np.isfinite(A).all():
         return math.nan
     return float(_r2(Y, A, sample_weight=w))

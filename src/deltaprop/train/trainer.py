@@ -195,7 +195,7 @@ class Trainer:
     def _validate(
         self, Xv: np.ndarray, Yv: np.ndarray, wv: np.ndarray | None
     ) -> tuple[float, float]:
-        loss = self.net._cost(Xv, Yv, wv, training=False, l2=0.0)
+        loss = self.net.cost(Xv, Yv, wv, training=False, l2=0.0, check=False)
         return loss, self.score_fn(self.net, Xv, Yv, wv)
 
     def best_state(self) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
@@ -466,7 +466,7 @@ class Trainer:
             if wsum <= 0:
                 continue
             if comm is None:
-                cost = net._backward(
+                cost = net.backward(
                     Xb, Yb, wb, training=True, l2=self.alpha / wsum, reuse_buffers=True
                 )
             else:
