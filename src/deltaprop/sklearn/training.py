@@ -20,15 +20,10 @@ from deltaprop.optim import (
     SGD,
     Adam,
     AdamW,
-    Constant,
-    CosineAnnealing,
-    ExponentialDecay,
-    InverseScaling,
     Optimizer,
-    ReduceOnPlateau,
     RMSprop,
     Schedule,
-    StepDecay,
+    schedule_for_epochs,
 )
 from deltaprop.sklearn.params import check_hidden_activations, check_hidden_sizes
 from deltaprop.train import Callback, Trainer
@@ -135,20 +130,21 @@ class TrainingParts(BaseEstimator):
         return LBFGS(max_iter=self.max_iter, max_fun=self.max_fun, tol=self.tol)
 
     def _make_schedule(self) -> Schedule:
-        """As in scikit-learn, ``learning_rate`` drives the ``"sgd"`` solver only."""
+        """As in scikit-learn, ``learning_rate`` drives the ``"sgd"`` solver only.
+
+        ``"invscaling"`` takes ``power_t``, ``"adaptive"`` (scikit-learn's plateau rule)
+        ``patience=n_iter_no_change`` and ``tol``; ``"step"``, ``"exponential"`` and
+        ``"cosine"`` take their defaults for a fit of ``max_iter`` epochs
+        (:func:`~deltaprop.optim.schedules.schedule_for_epochs`).
+        """
         name = self.learning_rate if self.solver == "sgd" else "constant"
+        overrides: dict[str, Any] = {}
         if name == "invscaling":
-            return InverseScaling(power_t=self.power_t)
-        if name == "adaptive":
+            overrides = {"power_t": self.power_t}
+        elif name == "adaptive":
             patience = self.n_iter_no_change if np.isfinite(self.n_iter_no_change) else 10**9
-            return ReduceOnPlateau(factor=0.2, patience=int(patience), tol=self.tol, min_lr=1e-6)
-        if name == "step":
-            return StepDecay(step_size=max(1, self.max_iter // 3))
-        if name == "exponential":
-            return ExponentialDecay(gamma=0.01 ** (1.0 / self.max_iter))
-        if name == "cosine":
-            return CosineAnnealing(t_max=self.max_iter)
-        return Constant()
+            overrides = {"patience": int(patience), "tol": self.tol}
+        return schedule_for_epochs(name, self.max_iter, **overrides)
 
     def _make_trainer(
         self, net: Network, n_samples: int, incremental: bool, comm: Any = None,
