@@ -26,7 +26,7 @@ from deltaprop.optim import (
     schedule_for_epochs,
 )
 from deltaprop.sklearn.params import check_hidden_activations, check_hidden_sizes
-from deltaprop.train import Callback, Trainer
+from deltaprop.train import Callback, Trainer, effective_batch_size
 
 __all__ = ["IterationPrinter", "TrainingParts"]
 
@@ -68,15 +68,17 @@ class TrainingParts(BaseEstimator):
         return check_hidden_activations(self.activation, n_hidden)
 
     def _batch_size(self, n_samples: int, warn: bool = True) -> int:
+        """scikit-learn's ``"auto"`` is ``min(200, n_samples)``; a size is clipped to
+        ``[1, n_samples]`` (:func:`~deltaprop.train.batches.effective_batch_size`)."""
         if self.batch_size == "auto":
-            return min(200, n_samples)
+            return effective_batch_size(200, n_samples)
         if warn and int(self.batch_size) > n_samples and self.solver != "lbfgs":
             warnings.warn(
                 "Got `batch_size` less than 1 or larger than sample size. It is going to be "
                 "clipped",
                 stacklevel=3,
             )
-        return int(np.clip(self.batch_size, 1, n_samples))
+        return effective_batch_size(self.batch_size, n_samples)
 
     def _communicator(self) -> Any:
         """The MPI communicator when ``distributed`` asks for one and a launcher runs us."""
