@@ -279,10 +279,7 @@ class BaseMLP(TransformerMixin, ModelState):
         error is raised, with scikit-learn's wording first.
         """
         h = trainer.history
-        if self.early_stopping and trainer.best_parameters is not None:
-            self.network_.parameters[...] = trainer.best_parameters
-            if trainer.best_buffers:
-                self.network_.set_buffers(trainer.best_buffers)
+        if self.early_stopping and trainer.restore_best():  # trainer.net is network_
             h.loss.append(math.nan)
             if h.val_score:
                 h.val_loss.append(math.nan)
