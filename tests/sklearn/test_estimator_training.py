@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
 
-from deltaprop.sklearn import MLPRegressor
+from deltaprop.sklearn import MLPClassifier, MLPRegressor
 from deltaprop.sklearn.base import DivergenceWarning
 from deltaprop.train import Callback, Trainer
 
@@ -35,3 +37,29 @@ def test_divergence_with_early_stopping_restores_the_best_weights() -> None:
     for name, value in reg.network_.buffers():
         np.testing.assert_array_equal(value, buffers[name])
     assert np.isnan(reg.loss_curve_[-1]) and np.isnan(reg.validation_scores_[-1])
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_verbose_prints_scikit_learn_lines(
+    capsys: pytest.CaptureFixture[str], early_stopping: bool
+) -> None:
+    X, y = load_iris(return_X_y=True)
+    clf = MLPClassifier(verbose=True, max_iter=2, random_state=0, early_stopping=early_stopping)
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+        clf.fit(X, y)
+    if early_stopping:
+        expected = [
+            f"Iteration {i}, loss = {loss:.8f}, validation score = {score:.6f}"
+            for i, (loss, score) in enumerate(
+                zip(clf.loss_curve_, clf.validation_scores_, strict=True), start=1
+            )
+        ]
+    else:
+        expected = [
+            f"Iteration {i}, loss = {loss:.8f}" for i, loss in enumerate(clf.loss_curve_, 1)
+        ]
+    assert len(expected) == 2
+    assert capsys.readouterr().out == "".join(line + "\n" for line in expected)
+    with pytest.warns(ConvergenceWarning):
+        clf.set_params(warm_start=True).fit(X, y)  # counted from 1 again in each fit
+    assert capsys.readouterr().out.startswith("Iteration 1, loss = ")

@@ -26,25 +26,9 @@ from deltaprop.optim import (
     schedule_for_epochs,
 )
 from deltaprop.sklearn.params import check_hidden_activations, check_hidden_sizes
-from deltaprop.train import Callback, Trainer, effective_batch_size
+from deltaprop.train import Trainer, VerboseLines, effective_batch_size
 
-__all__ = ["IterationPrinter", "TrainingParts"]
-
-
-class IterationPrinter(Callback):
-    """``verbose``: scikit-learn's ``Iteration N, loss = ...`` line after every epoch."""
-
-    def __init__(self, estimator: Any) -> None:
-        self.estimator = estimator
-
-    def on_train_begin(self, trainer: Trainer) -> None:
-        self.first = trainer.epoch
-
-    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        line = f"Iteration {epoch - self.first + 1}, loss = {logs['loss']:.8f}"
-        if "val_score" in logs:
-            line += f", validation score = {logs['val_score']:.6f}"
-        print(line, flush=True)
+__all__ = ["TrainingParts"]
 
 
 class TrainingParts(BaseEstimator):
@@ -157,7 +141,7 @@ class TrainingParts(BaseEstimator):
             from deltaprop.parallel import is_root
 
             verbose = verbose and is_root(comm)
-        callbacks = [*(self.callbacks or ()), *([IterationPrinter(self)] if verbose else [])]
+        callbacks = [*(self.callbacks or ()), *([VerboseLines()] if verbose else [])]
         n_no_change = self.n_iter_no_change
         return Trainer(
             net,
