@@ -419,10 +419,11 @@ class BaseMLP(TransformerMixin, ModelState):
         else:
             self.__dict__["_pending_no_improvement"] = int(value)
 
-    def _forward(self, X: Any) -> np.ndarray:
+    def _forward(self, X: Any, logits: bool = False) -> np.ndarray:
+        """The network's output ``A[L]`` (or its logits ``Z[L]``), shape ``(n_samples, n_L)``."""
         check_is_fitted(self, "network_")
         X = self._check_X(X, reset=False)
-        return self.network_.forward(X)
+        return self.network_.forward(X, logits=logits)
 
     def transform(self, X: Any) -> np.ndarray:
         """The last hidden layer's activations, shape ``(n_samples, hidden_layer_sizes[-1])``.
