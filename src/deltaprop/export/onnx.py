@@ -137,10 +137,10 @@ def _resolve(model: Any) -> tuple[Network, Any, bool]:
             + (" (not fitted: network_ is missing)" if hasattr(type(model), "fit") else "")
         )
     classes = getattr(model, "classes_", None)
+    # Two classes from one sigmoid unit; a multilabel classifier has one unit per label.
     binary = (
         classes is not None
         and len(classes) == 2
-        and not getattr(model, "_multilabel", False)
         and net.layer_sizes[-1] == 1
         and net.output_activation.name == "sigmoid"
     )
