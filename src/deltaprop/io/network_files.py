@@ -169,25 +169,33 @@ def tensor_specs(config: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], str
     return specs
 
 
-def network_tensors(net: Network) -> dict[str, np.ndarray]:
-    """The network's weights and running statistics under the Sequential's names."""
-    to_np = net.backend.to_numpy
-    tensors: dict[str, np.ndarray] = {}
+def _network_arrays(net: Network) -> dict[str, Any]:
+    """The network's own arrays under the Sequential's tensor names, in the layout's order;
+    ``None`` for ``num_batches_tracked``, which the network does not keep."""
+    arrays: dict[str, Any] = {}
     dense = iter(net.dense)
     layer = None
     for i, module in enumerate(sequential_layout(net)):
         if module["type"] == "Linear":
             layer = next(dense)
-            tensors[f"{i}.weight"] = to_np(layer.W).copy()
-            tensors[f"{i}.bias"] = to_np(layer.b).copy()
+            arrays[f"{i}.weight"], arrays[f"{i}.bias"] = layer.W, layer.b
         elif module["type"] == "BatchNorm1d":
             assert layer is not None and layer.batch_norm is not None
             bn = layer.batch_norm
-            tensors[f"{i}.weight"] = to_np(bn.params["gamma"]).copy()
-            tensors[f"{i}.bias"] = to_np(bn.params["beta"]).copy()
-            tensors[f"{i}.running_mean"] = to_np(bn.running_mean).copy()
-            tensors[f"{i}.running_var"] = to_np(bn.running_var).copy()
-            tensors[f"{i}.num_batches_tracked"] = np.zeros((), dtype=np.int64)
+            arrays[f"{i}.weight"], arrays[f"{i}.bias"] = bn.params["gamma"], bn.params["beta"]
+            arrays[f"{i}.running_mean"] = bn.running_mean
+            arrays[f"{i}.running_var"] = bn.running_var
+            arrays[f"{i}.num_batches_tracked"] = None
+    return arrays
+
+
+def network_tensors(net: Network) -> dict[str, np.ndarray]:
+    """The network's weights and running statistics under the Sequential's names (copies)."""
+    to_np = net.backend.to_numpy
+    tensors = {
+        name: np.zeros((), dtype=np.int64) if arr is None else to_np(arr).copy()
+        for name, arr in _network_arrays(net).items()
+    }
     for name, arr in tensors.items():
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise ValueError(
@@ -236,20 +244,9 @@ def build_network(config: dict[str, Any], tensors: dict[str, np.ndarray]) -> Net
 def assign_network(net: Network, tensors: dict[str, np.ndarray]) -> None:
     """Copy checked tensors (:func:`check_tensor_table`) into ``net``'s weights and statistics."""
     xp = net.xp
-    dense = iter(net.dense)
-    layer = None
-    for i, module in enumerate(sequential_layout(net)):
-        if module["type"] == "Linear":
-            layer = next(dense)
-            layer.W[...] = xp.asarray(tensors[f"{i}.weight"])
-            layer.b[...] = xp.asarray(tensors[f"{i}.bias"])
-        elif module["type"] == "BatchNorm1d":
-            assert layer is not None and layer.batch_norm is not None
-            bn = layer.batch_norm
-            bn.params["gamma"][...] = xp.asarray(tensors[f"{i}.weight"])
-            bn.params["beta"][...] = xp.asarray(tensors[f"{i}.bias"])
-            bn.running_mean[...] = xp.asarray(tensors[f"{i}.running_mean"])
-            bn.running_var[...] = xp.asarray(tensors[f"{i}.running_var"])
+    for name, arr in _network_arrays(net).items():
+        if arr is not None:
+            arr[...] = xp.asarray(tensors[name])
 
 
 def network_section(
