@@ -135,7 +135,7 @@ class FakeClassifier:
         A = self.network_.forward(X)
         if A.shape[1] > 1:
             return A
-        Z = self.network_.dense[-1].Z
+        Z = self.network_.forward(X, logits=True)
         return np.hstack([self.network_.output_activation.forward(-Z), A])
 
 
@@ -208,3 +208,21 @@ def test_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cannot export the activation 'swish'"):
         export_onnx(custom, tmp_path / "a.onnx")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("n_labels", [2, 3])
+def test_multilabel_estimator_exports_its_sigmoid_outputs(tmp_path: Path, n_labels: int) -> None:
+    from deltaprop.sklearn import MLPClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 4))
+    Y = (X[:, :n_labels] > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # not converged in 20 epochs: fine here
+        clf = MLPClassifier(hidden_layer_sizes=(6,), max_iter=20, random_state=0).fit(X, Y)
+    assert len(clf.classes_) == n_labels and clf.out_activation_ == "logistic"
+    proto = export_onnx(clf, tmp_path / "multilabel.onnx")
+    assert proto.graph.output[0].name == "probabilities"
+    out = run(tmp_path / "multilabel.onnx", X)
+    assert out.shape == (80, n_labels)
+    np.testing.assert_allclose(out, clf.predict_proba(X), atol=1e-12)

@@ -38,13 +38,12 @@ True
 from __future__ import annotations
 
 import json
-import math
 import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from deltaprop.core import Activation, Network
+from deltaprop.core import Network
 from deltaprop.io import atomic_write
 
 if TYPE_CHECKING:
@@ -60,7 +59,11 @@ MIN_OPSET = 13
 
 
 class _Graph:
-    """Nodes and initializers of one graph, with unique names."""
+    """Nodes and initializers of one graph, with unique names.
+
+    It is the graph :class:`~deltaprop.core.activation_base.OnnxGraph` describes, so each
+    activation adds its own nodes (:meth:`~deltaprop.core.activation_base.Activation.onnx_nodes`).
+    """
 
     def __init__(self, dtype: np.dtype[Any], opset: int) -> None:
         from onnx import TensorProto
@@ -95,54 +98,6 @@ class _Graph:
         return out
 
 
-def _activation(g: _Graph, act: Activation, z: str) -> str:
-    """The nodes of ``A = g(Z)``; returns the name of ``A``."""
-    name = act.name
-    simple = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu"}
-    if name == "identity":
-        return z
-    if name in simple:
-        return g.op(simple[name], [z])
-    if name == "softmax":
-        return g.op("Softmax", [z], axis=1)
-    if name == "exp":
-        cap = math.log(float(np.finfo(g.dtype).max)) - 1.0
-        return g.op("Exp", [g.op("Min", [z, g.const("exp_cap", cap)])])
-    alpha = float(getattr(act, "alpha", 0.0))
-    if name == "leaky_relu":
-        if not g.double:
-            return g.op("LeakyRelu", [z], alpha=alpha)
-        positive = g.op("Greater", [z, g.const("zero", 0.0)])
-        return g.op("Where", [positive, z, g.op("Mul", [z, g.const("alpha", alpha)])])
-    if name == "elu":
-        if not g.double:
-            return g.op("Elu", [z], alpha=alpha)
-        zero = g.const("zero", 0.0)
-        expm1 = g.op("Sub", [g.op("Exp", [g.op("Min", [z, zero])]), g.const("one", 1.0)])
-        negative = g.op("Mul", [expm1, g.const("alpha", alpha)])
-        return g.op("Where", [g.op("Greater", [z, zero]), z, negative])
-    if name == "softplus":
-        if not g.double:
-            return g.op("Softplus", [z])
-        tail = g.op("Exp", [g.op("Neg", [g.op("Abs", [z])])])
-        log1p = g.op("Log", [g.op("Add", [g.const("one", 1.0), tail])])
-        return g.op("Add", [g.op("Relu", [z]), log1p])
-    if name == "gelu":
-        if not g.double and g.opset >= 20:
-            return g.op("Gelu", [z])
-        scaled = g.op("Mul", [z, g.const("inv_sqrt2", 1.0 / math.sqrt(2.0))])
-        if g.double:
-            from onnx import TensorProto
-
-            as_float = g.op("Cast", [scaled], to=TensorProto.FLOAT)
-            erf = g.op("Cast", [g.op("Erf", [as_float])], to=TensorProto.DOUBLE)
-        else:
-            erf = g.op("Erf", [scaled])
-        cdf = g.op("Mul", [g.const("half", 0.5), g.op("Add", [g.const("one", 1.0), erf])])
-        return g.op("Mul", [z, cdf])
-    raise ValueError(f"cannot export the activation {name!r} to ONNX. Received: activation={act!r}")
-
-
 def _network_nodes(g: _Graph, net: Network, x: str) -> tuple[str, str]:
     """Dense layers, batch norm (running statistics) and activations; dropout is omitted.
 
@@ -166,7 +121,7 @@ def _network_nodes(g: _Graph, net: Network, x: str) -> tuple[str, str]:
                 )
             ]
             z = g.op("BatchNormalization", inputs, epsilon=float(bn.epsilon))
-        a = _activation(g, layer.activation, z)
+        a = layer.activation.onnx_nodes(g, z)
     return a, z
 
 
@@ -182,10 +137,10 @@ def _resolve(model: Any) -> tuple[Network, Any, bool]:
             + (" (not fitted: network_ is missing)" if hasattr(type(model), "fit") else "")
         )
     classes = getattr(model, "classes_", None)
+    # Two classes from one sigmoid unit; a multilabel classifier has one unit per label.
     binary = (
         classes is not None
         and len(classes) == 2
-        and not getattr(model, "_multilabel", False)
         and net.layer_sizes[-1] == 1
         and net.output_activation.name == "sigmoid"
     )

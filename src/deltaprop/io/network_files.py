@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core import BatchNorm, Network
+from deltaprop.core import ACTIVATIONS, Activation, BatchNorm, Network, get_activation
 from deltaprop.io.container import CODES
 from deltaprop.io.errors import ModelFileError
 from deltaprop.io.strict_json import parse_json, to_json
@@ -57,18 +57,6 @@ __all__ = [
 ]
 
 _NET_KEYS = {"layer_sizes", "activations", "loss", "init", "dtype", "dropout", "batch_norm"}
-_TORCH_ACTIVATIONS = {
-    "identity": "Identity",
-    "sigmoid": "Sigmoid",
-    "tanh": "Tanh",
-    "relu": "ReLU",
-    "leaky_relu": "LeakyReLU",
-    "elu": "ELU",
-    "gelu": "GELU",
-    "softplus": "Softplus",
-    "softmax": "Softmax",
-    "exp": "Exp",
-}
 
 
 def _bad_config(message: str) -> ModelFileError:
@@ -92,7 +80,7 @@ def checked_config(config: Any) -> dict[str, Any]:
     if not (
         isinstance(acts, list)
         and len(acts) == L
-        and all(isinstance(a, dict) and a.get("name") in _TORCH_ACTIVATIONS for a in acts)
+        and all(isinstance(a, dict) and a.get("name") in ACTIVATIONS for a in acts)
     ):
         raise _bad_config(
             f"activations must be {L} configs with a known name. Received: {acts!r}"[:300]
@@ -108,6 +96,11 @@ def checked_config(config: Any) -> dict[str, Any]:
         raise _bad_config(f"dropout must list {L - 1} numbers. Received: {dropout!r}")
     if config["dtype"] not in ("float32", "float64"):
         raise _bad_config(f"dtype must be float32 or float64. Received: {config['dtype']!r}")
+    for act in acts:  # the layout reads the activations' PyTorch modules from them
+        try:
+            get_activation(act)
+        except (ValueError, TypeError) as exc:
+            raise _bad_config(str(exc)) from None
     return config
 
 
@@ -124,12 +117,16 @@ def sequential_layout(net: Network | dict[str, Any]) -> list[dict[str, Any]]:
     list of dict
         One entry per module, in order: ``{"type": "Linear", "in_features": ..,
         "out_features": ..}``, ``{"type": "BatchNorm1d", "num_features": .., "eps": ..,
-        "momentum": ..}``, the activation (``{"type": "LeakyReLU", "negative_slope": ..}``,
+        "momentum": ..}``, the activation (its class's ``torch_module`` with its
+        ``torch_kwargs()``: ``{"type": "LeakyReLU", "negative_slope": ..}``,
         ``{"type": "ELU", "alpha": ..}``, ``{"type": "Softmax", "dim": 1}``, or just the
         type), ``{"type": "Dropout", "p": ..}``. Module ``i`` owns the tensors ``i.*``.
     """
-    config = net.get_config() if isinstance(net, Network) else net
-    sizes, acts = config["layer_sizes"], config["activations"]
+    if isinstance(net, Network):
+        config, activations = net.get_config(), list(net.activations)
+    else:
+        config, activations = net, [get_activation(a) for a in net["activations"]]
+    sizes = config["layer_sizes"]
     bn_defaults = BatchNorm(1)
     L = len(sizes) - 1
     modules: list[dict[str, Any]] = []
@@ -144,18 +141,15 @@ def sequential_layout(net: Network | dict[str, Any]) -> list[dict[str, Any]]:
                     "momentum": bn_defaults.momentum,
                 }
             )
-        act = dict(acts[l - 1])
-        module: dict[str, Any] = {"type": _TORCH_ACTIVATIONS[act.pop("name")]}
-        if module["type"] == "LeakyReLU":
-            module["negative_slope"] = act.get("alpha", 0.01)
-        elif module["type"] == "ELU":
-            module["alpha"] = act.get("alpha", 1.0)
-        elif module["type"] == "Softmax":
-            module["dim"] = 1
-        modules.append(module)
+        modules.append(_torch_module(activations[l - 1]))
         if l < L and config["dropout"][l - 1] > 0:
             modules.append({"type": "Dropout", "p": float(config["dropout"][l - 1])})
     return modules
+
+
+def _torch_module(activation: Activation) -> dict[str, Any]:
+    """The layout entry of an activation: its ``torch_module`` and ``torch_kwargs()``."""
+    return {"type": activation.torch_module, **activation.torch_kwargs()}
 
 
 def tensor_specs(config: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -175,25 +169,33 @@ def tensor_specs(config: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], str
     return specs
 
 
-def network_tensors(net: Network) -> dict[str, np.ndarray]:
-    """The network's weights and running statistics under the Sequential's names."""
-    to_np = net.backend.to_numpy
-    tensors: dict[str, np.ndarray] = {}
+def _network_arrays(net: Network) -> dict[str, Any]:
+    """The network's own arrays under the Sequential's tensor names, in the layout's order;
+    ``None`` for ``num_batches_tracked``, which the network does not keep."""
+    arrays: dict[str, Any] = {}
     dense = iter(net.dense)
     layer = None
     for i, module in enumerate(sequential_layout(net)):
         if module["type"] == "Linear":
             layer = next(dense)
-            tensors[f"{i}.weight"] = to_np(layer.W).copy()
-            tensors[f"{i}.bias"] = to_np(layer.b).copy()
+            arrays[f"{i}.weight"], arrays[f"{i}.bias"] = layer.W, layer.b
         elif module["type"] == "BatchNorm1d":
             assert layer is not None and layer.batch_norm is not None
             bn = layer.batch_norm
-            tensors[f"{i}.weight"] = to_np(bn.params["gamma"]).copy()
-            tensors[f"{i}.bias"] = to_np(bn.params["beta"]).copy()
-            tensors[f"{i}.running_mean"] = to_np(bn.running_mean).copy()
-            tensors[f"{i}.running_var"] = to_np(bn.running_var).copy()
-            tensors[f"{i}.num_batches_tracked"] = np.zeros((), dtype=np.int64)
+            arrays[f"{i}.weight"], arrays[f"{i}.bias"] = bn.params["gamma"], bn.params["beta"]
+            arrays[f"{i}.running_mean"] = bn.running_mean
+            arrays[f"{i}.running_var"] = bn.running_var
+            arrays[f"{i}.num_batches_tracked"] = None
+    return arrays
+
+
+def network_tensors(net: Network) -> dict[str, np.ndarray]:
+    """The network's weights and running statistics under the Sequential's names (copies)."""
+    to_np = net.backend.to_numpy
+    tensors = {
+        name: np.zeros((), dtype=np.int64) if arr is None else to_np(arr).copy()
+        for name, arr in _network_arrays(net).items()
+    }
     for name, arr in tensors.items():
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise ValueError(
@@ -242,20 +244,9 @@ def build_network(config: dict[str, Any], tensors: dict[str, np.ndarray]) -> Net
 def assign_network(net: Network, tensors: dict[str, np.ndarray]) -> None:
     """Copy checked tensors (:func:`check_tensor_table`) into ``net``'s weights and statistics."""
     xp = net.xp
-    dense = iter(net.dense)
-    layer = None
-    for i, module in enumerate(sequential_layout(net)):
-        if module["type"] == "Linear":
-            layer = next(dense)
-            layer.W[...] = xp.asarray(tensors[f"{i}.weight"])
-            layer.b[...] = xp.asarray(tensors[f"{i}.bias"])
-        elif module["type"] == "BatchNorm1d":
-            assert layer is not None and layer.batch_norm is not None
-            bn = layer.batch_norm
-            bn.params["gamma"][...] = xp.asarray(tensors[f"{i}.weight"])
-            bn.params["beta"][...] = xp.asarray(tensors[f"{i}.bias"])
-            bn.running_mean[...] = xp.asarray(tensors[f"{i}.running_mean"])
-            bn.running_var[...] = xp.asarray(tensors[f"{i}.running_var"])
+    for name, arr in _network_arrays(net).items():
+        if arr is not None:
+            arr[...] = xp.asarray(tensors[name])
 
 
 def network_section(

@@ -279,10 +279,7 @@ class BaseMLP(TransformerMixin, ModelState):
         error is raised, with scikit-learn's wording first.
         """
         h = trainer.history
-        if self.early_stopping and trainer.best_parameters is not None:
-            self.network_.parameters[...] = trainer.best_parameters
-            if trainer.best_buffers:
-                self.network_.set_buffers(trainer.best_buffers)
+        if self.early_stopping and trainer.restore_best():  # trainer.net is network_
             h.loss.append(math.nan)
             if h.val_score:
                 h.val_loss.append(math.nan)
@@ -422,10 +419,11 @@ class BaseMLP(TransformerMixin, ModelState):
         else:
             self.__dict__["_pending_no_improvement"] = int(value)
 
-    def _forward(self, X: Any) -> np.ndarray:
+    def _forward(self, X: Any, logits: bool = False) -> np.ndarray:
+        """The network's output ``A[L]`` (or its logits ``Z[L]``), shape ``(n_samples, n_L)``."""
         check_is_fitted(self, "network_")
         X = self._check_X(X, reset=False)
-        return self.network_.forward(X)
+        return self.network_.forward(X, logits=logits)
 
     def transform(self, X: Any) -> np.ndarray:
         """The last hidden layer's activations, shape ``(n_samples, hidden_layer_sizes[-1])``.

@@ -10,6 +10,7 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+from sklearn.utils.validation import check_is_fitted
 
 from deltaprop.sklearn.base import BaseMLP, is_stochastic
 from deltaprop.sklearn.state import register_estimator
@@ -267,13 +268,15 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape ``(n_samples, n_classes)`` (columns follow ``classes_``)."""
-        A = self._forward(X)
+        check_is_fitted(self, "network_")
         if self._multiclass or self._multilabel:
-            return A.copy()
+            return self._forward(X).copy()
         if len(self.classes_) == 1:  # a single class was seen: it has probability one
+            A = self._forward(X)
             return np.ones((A.shape[0], 1), dtype=A.dtype)
-        Z = self.network_.dense[-1].Z  # both columns from the logit: no 1 - p cancellation
-        return np.hstack([self.network_.output_activation.forward(-Z), A])
+        Z = self._forward(X, logits=True)  # both columns from the logit: no 1 - p cancellation
+        sigmoid = self.network_.output_activation
+        return np.hstack([sigmoid.forward(-Z), sigmoid.forward(Z)])
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """``log(predict_proba(X))``; ``-inf`` where a probability underflows to 0."""

@@ -20,36 +20,15 @@ from deltaprop.optim import (
     SGD,
     Adam,
     AdamW,
-    Constant,
-    CosineAnnealing,
-    ExponentialDecay,
-    InverseScaling,
     Optimizer,
-    ReduceOnPlateau,
     RMSprop,
     Schedule,
-    StepDecay,
+    schedule_for_epochs,
 )
 from deltaprop.sklearn.params import check_hidden_activations, check_hidden_sizes
-from deltaprop.train import Callback, Trainer
+from deltaprop.train import Trainer, VerboseLines, effective_batch_size
 
-__all__ = ["IterationPrinter", "TrainingParts"]
-
-
-class IterationPrinter(Callback):
-    """``verbose``: scikit-learn's ``Iteration N, loss = ...`` line after every epoch."""
-
-    def __init__(self, estimator: Any) -> None:
-        self.estimator = estimator
-
-    def on_train_begin(self, trainer: Trainer) -> None:
-        self.first = trainer.epoch
-
-    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        line = f"Iteration {epoch - self.first + 1}, loss = {logs['loss']:.8f}"
-        if "val_score" in logs:
-            line += f", validation score = {logs['val_score']:.6f}"
-        print(line, flush=True)
+__all__ = ["TrainingParts"]
 
 
 class TrainingParts(BaseEstimator):
@@ -73,15 +52,17 @@ class TrainingParts(BaseEstimator):
         return check_hidden_activations(self.activation, n_hidden)
 
     def _batch_size(self, n_samples: int, warn: bool = True) -> int:
+        """scikit-learn's ``"auto"`` is ``min(200, n_samples)``; a size is clipped to
+        ``[1, n_samples]`` (:func:`~deltaprop.train.batches.effective_batch_size`)."""
         if self.batch_size == "auto":
-            return min(200, n_samples)
+            return effective_batch_size(200, n_samples)
         if warn and int(self.batch_size) > n_samples and self.solver != "lbfgs":
             warnings.warn(
                 "Got `batch_size` less than 1 or larger than sample size. It is going to be "
                 "clipped",
                 stacklevel=3,
             )
-        return int(np.clip(self.batch_size, 1, n_samples))
+        return effective_batch_size(self.batch_size, n_samples)
 
     def _communicator(self) -> Any:
         """The MPI communicator when ``distributed`` asks for one and a launcher runs us."""
@@ -135,20 +116,21 @@ class TrainingParts(BaseEstimator):
         return LBFGS(max_iter=self.max_iter, max_fun=self.max_fun, tol=self.tol)
 
     def _make_schedule(self) -> Schedule:
-        """As in scikit-learn, ``learning_rate`` drives the ``"sgd"`` solver only."""
+        """As in scikit-learn, ``learning_rate`` drives the ``"sgd"`` solver only.
+
+        ``"invscaling"`` takes ``power_t``, ``"adaptive"`` (scikit-learn's plateau rule)
+        ``patience=n_iter_no_change`` and ``tol``; ``"step"``, ``"exponential"`` and
+        ``"cosine"`` take their defaults for a fit of ``max_iter`` epochs
+        (:func:`~deltaprop.optim.schedules.schedule_for_epochs`).
+        """
         name = self.learning_rate if self.solver == "sgd" else "constant"
+        overrides: dict[str, Any] = {}
         if name == "invscaling":
-            return InverseScaling(power_t=self.power_t)
-        if name == "adaptive":
+            overrides = {"power_t": self.power_t}
+        elif name == "adaptive":
             patience = self.n_iter_no_change if np.isfinite(self.n_iter_no_change) else 10**9
-            return ReduceOnPlateau(factor=0.2, patience=int(patience), tol=self.tol, min_lr=1e-6)
-        if name == "step":
-            return StepDecay(step_size=max(1, self.max_iter // 3))
-        if name == "exponential":
-            return ExponentialDecay(gamma=0.01 ** (1.0 / self.max_iter))
-        if name == "cosine":
-            return CosineAnnealing(t_max=self.max_iter)
-        return Constant()
+            overrides = {"patience": int(patience), "tol": self.tol}
+        return schedule_for_epochs(name, self.max_iter, **overrides)
 
     def _make_trainer(
         self, net: Network, n_samples: int, incremental: bool, comm: Any = None,
@@ -159,7 +141,7 @@ class TrainingParts(BaseEstimator):
             from deltaprop.parallel import is_root
 
             verbose = verbose and is_root(comm)
-        callbacks = [*(self.callbacks or ()), *([IterationPrinter(self)] if verbose else [])]
+        callbacks = [*(self.callbacks or ()), *([VerboseLines()] if verbose else [])]
         n_no_change = self.n_iter_no_change
         return Trainer(
             net,

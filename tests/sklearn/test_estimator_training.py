@@ -1,0 +1,65 @@
+"""What the estimators hand to the trainer and take back from it (deltaprop.sklearn.training,
+deltaprop.sklearn.base): the best weights after a divergence, the verbose lines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
+
+from deltaprop.sklearn import MLPClassifier, MLPRegressor
+from deltaprop.sklearn.base import DivergenceWarning
+from deltaprop.train import Callback, Trainer
+
+
+class _Keep(Callback):
+    """Keeps the estimator's trainer (callbacks are handed it)."""
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+
+
+def test_divergence_with_early_stopping_restores_the_best_weights() -> None:
+    keep = _Keep()
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    y = X @ np.array([1.0, 2.0, 3.0, 4.0])
+    reg = MLPRegressor(hidden_layer_sizes=(32,), solver="sgd", learning_rate_init=0.3,
+                       max_iter=30, early_stopping=True, random_state=0, batch_norm=True,
+                       momentum=0.99, callbacks=[keep])  # fmt: skip
+    with np.errstate(all="ignore"), pytest.warns(DivergenceWarning, match="were restored"):
+        reg.fit(X, y)
+    best = keep.trainer.best_state()
+    assert best is not None
+    parameters, buffers = best
+    np.testing.assert_array_equal(reg.network_.parameters, parameters)
+    for name, value in reg.network_.buffers():
+        np.testing.assert_array_equal(value, buffers[name])
+    assert np.isnan(reg.loss_curve_[-1]) and np.isnan(reg.validation_scores_[-1])
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_verbose_prints_scikit_learn_lines(
+    capsys: pytest.CaptureFixture[str], early_stopping: bool
+) -> None:
+    X, y = load_iris(return_X_y=True)
+    clf = MLPClassifier(verbose=True, max_iter=2, random_state=0, early_stopping=early_stopping)
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+        clf.fit(X, y)
+    if early_stopping:
+        expected = [
+            f"Iteration {i}, loss = {loss:.8f}, validation score = {score:.6f}"
+            for i, (loss, score) in enumerate(
+                zip(clf.loss_curve_, clf.validation_scores_, strict=True), start=1
+            )
+        ]
+    else:
+        expected = [
+            f"Iteration {i}, loss = {loss:.8f}" for i, loss in enumerate(clf.loss_curve_, 1)
+        ]
+    assert len(expected) == 2
+    assert capsys.readouterr().out == "".join(line + "\n" for line in expected)
+    with pytest.warns(ConvergenceWarning):
+        clf.set_params(warm_start=True).fit(X, y)  # counted from 1 again in each fit
+    assert capsys.readouterr().out.startswith("Iteration 1, loss = ")
