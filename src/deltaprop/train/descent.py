@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from deltaprop.core import Network
-from deltaprop.train.checks import _check_learning_rate
+from deltaprop.optim import check_learning_rate
 from deltaprop.train.errors import DivergenceError
 
 __all__ = ["gradient_descent"]
@@ -69,7 +69,7 @@ def gradient_descent(
     >>> bool(((net.forward(X) > 0.5).ravel() == Y).all())
     True
     """
-    _check_learning_rate(learning_rate)
+    check_learning_rate(learning_rate)
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise ValueError(f"max_iter must be a positive integer. Received: max_iter={max_iter!r}")
     if not (isinstance(tol, int | float) and tol >= 0):

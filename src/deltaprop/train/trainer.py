@@ -29,11 +29,18 @@ import numpy as np
 
 from deltaprop.core import Network
 from deltaprop.fast import CompiledLoop
-from deltaprop.optim import LBFGS, Optimizer, ReduceOnPlateau, Schedule, get_optimizer
+from deltaprop.optim import (
+    LBFGS,
+    Optimizer,
+    ReduceOnPlateau,
+    Schedule,
+    check_learning_rate,
+    get_optimizer,
+)
 from deltaprop.parallel import Communicator
 from deltaprop.train.batches import BatchGather, GradStats, effective_batch_size
 from deltaprop.train.callbacks import Callback, History
-from deltaprop.train.checks import _check_learning_rate, _check_settings
+from deltaprop.train.checks import _check_settings
 from deltaprop.train.defaults import TRAINER_DEFAULTS as D
 from deltaprop.train.defaults import named_schedule
 from deltaprop.train.distributed import distributed_backward
@@ -140,7 +147,7 @@ class Trainer:
     ) -> None:
         self.net = net
         self.communicator = communicator
-        self.learning_rate = _check_learning_rate(learning_rate)
+        self.learning_rate = check_learning_rate(learning_rate)
         if isinstance(optimizer, str) and optimizer != "lbfgs":
             self.optimizer: Optimizer | LBFGS = get_optimizer(
                 optimizer, learning_rate=self.learning_rate
@@ -418,7 +425,7 @@ class Trainer:
             order = self.rng.permutation(n) if self.shuffle else None
             norms = np.zeros(n_dense)
             if fast is not None:
-                _check_learning_rate(lr, zero_ok=True)
+                check_learning_rate(lr, allow_zero=True)
                 rows = order if order is not None else np.arange(n)
                 total, n_batches, seen, bad = fast.epoch(rows, bs, lr, norms)
                 self.samples_seen += seen
