@@ -330,6 +330,25 @@ def test_every_schedule_trains(schedule: str) -> None:
         assert h.learning_rate[:4] == pytest.approx([0.1, 0.1, 0.01, 0.01])
 
 
+@pytest.mark.parametrize("epochs", [1, 2, 30, 200])
+def test_a_named_schedule_is_set_for_the_fit_epochs(epochs: int) -> None:
+    """The Trainer gives a schedule named by string optim's settings for ``epochs``
+    (:func:`deltaprop.optim.schedule_for_epochs`; formerly ``train.named_schedule``)."""
+    from deltaprop.optim import schedule_for_epochs
+    from deltaprop.optim.schedules import CosineAnnealing, ExponentialDecay, StepDecay
+
+    net = Network([2, 3, 1], "tanh", "bce", seed=0)
+
+    def schedule(name: str) -> dict:
+        return Trainer(net, "sgd", schedule=name, epochs=epochs).schedule.state_dict()
+
+    assert repr(schedule_for_epochs("step", 30)) == "StepDecay(step_size=10, gamma=0.1)"
+    assert schedule("step") == StepDecay(step_size=max(1, epochs // 3)).state_dict()
+    assert schedule("exponential") == ExponentialDecay(gamma=0.01 ** (1.0 / epochs)).state_dict()
+    assert schedule("cosine") == CosineAnnealing(t_max=epochs).state_dict()
+    assert schedule("constant") == schedule_for_epochs("constant", epochs).state_dict()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

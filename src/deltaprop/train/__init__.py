@@ -4,7 +4,7 @@ from deltaprop.parallel import Communicator
 from deltaprop.train.batches import BatchGather, GradStats, effective_batch_size
 from deltaprop.train.callbacks import Callback, History
 from deltaprop.train.checkpoint import Checkpoint, load_checkpoint, resume, save_checkpoint
-from deltaprop.train.defaults import TRAINER_DEFAULTS, TrainerDefaults, named_schedule
+from deltaprop.train.defaults import TRAINER_DEFAULTS, TrainerDefaults
 from deltaprop.train.descent import gradient_descent
 from deltaprop.train.distributed import distributed_backward
 from deltaprop.train.errors import DivergenceError
@@ -36,7 +36,6 @@ __all__ = [
     "effective_batch_size",
     "gradient_descent",
     "load_checkpoint",
-    "named_schedule",
     "r2_score",
     "resume",
     "save_checkpoint",

@@ -36,13 +36,13 @@ from deltaprop.optim import (
     Schedule,
     check_learning_rate,
     get_optimizer,
+    schedule_for_epochs,
 )
 from deltaprop.parallel import Communicator
 from deltaprop.train.batches import BatchGather, GradStats, effective_batch_size
 from deltaprop.train.callbacks import Callback, History
 from deltaprop.train.checks import _check_settings
 from deltaprop.train.defaults import TRAINER_DEFAULTS as D
-from deltaprop.train.defaults import named_schedule
 from deltaprop.train.distributed import distributed_backward
 from deltaprop.train.errors import DivergenceError
 from deltaprop.train.lbfgs import fit_lbfgs
@@ -71,7 +71,8 @@ class Trainer:
         ``"constant"``, ``"step"`` (÷10 every ``epochs // 3`` epochs), ``"exponential"``
         (to 1% over ``epochs``), ``"cosine"`` (to 0 over ``epochs``), ``"invscaling"``,
         ``"plateau"`` (scikit-learn's ``"adaptive"``), or an instance from
-        :mod:`deltaprop.optim.schedules` for other settings.
+        :mod:`deltaprop.optim.schedules` for other settings. A name gets its settings for
+        ``epochs`` from :func:`deltaprop.optim.schedule_for_epochs`.
     batch_size : int or None, default=200
         Mini-batch size, clipped to the number of samples; ``None`` for full batches. The
         last partial batch is included.
@@ -156,7 +157,7 @@ class Trainer:
             self.optimizer = LBFGS(max_iter=epochs, tol=tol)
         else:
             self.optimizer = optimizer
-        self.schedule = named_schedule(schedule, epochs)
+        self.schedule = schedule_for_epochs(schedule, epochs)
         _check_settings(
             batch_size,
             epochs,
