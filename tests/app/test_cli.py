@@ -282,3 +282,15 @@ def test_bad_input_ends_with_one_line(
 def test_debug_shows_the_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = call(capsys, "inspect", tmp_path / "nothere.safetensors", "--debug")
     assert code == 2 and "Traceback" in err and err.strip().endswith("no such file")
+
+
+def test_the_command_words_a_divergence_from_its_fields() -> None:
+    from deltaprop.app.cli import _message
+    from deltaprop.train import DivergenceError
+
+    exc = DivergenceError(epoch=2, loss=float("inf"), learning_rate=0.5).prefaced("Solver said.")
+    assert _message(exc) == (
+        "Solver said. Training diverged in epoch 2: the loss became inf. The weights of the "
+        "last finite epoch were kept. Try a smaller --learning-rate (it was 0.5), gradient "
+        "clipping (clip_norm), or scaling the inputs."
+    )

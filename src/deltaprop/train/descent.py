@@ -88,7 +88,9 @@ def gradient_descent(
             raise DivergenceError(
                 f"gradient descent diverged at iteration {it}: the cost became {cost}. "
                 f"The last finite weights were kept; try a smaller learning_rate "
-                f"(received learning_rate={learning_rate})."
+                f"(received learning_rate={learning_rate}).",
+                loss=cost,
+                learning_rate=learning_rate,
             )
         history.append(cost)
         if len(history) > 1 and abs(history[-2] - cost) < tol:

@@ -1,4 +1,5 @@
-"""The trainer's validation split: which rows a ``validation_fraction`` holds out.
+"""The trainer's validation rows: which rows a ``validation_fraction`` holds out, or the
+``validation_data`` given instead (:func:`check_validation_data`).
 
 The policy, stated once: the rows are split by scikit-learn's ``train_test_split`` with
 ``test_size=fraction`` (so ``ceil(fraction · n)`` validation rows) and
@@ -12,11 +13,14 @@ no training row, is an error.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from deltaprop.core import Network
 from deltaprop.train.scores import CLASSIFICATION_LOSSES
 
-__all__ = ["validation_indices", "validation_split"]
+__all__ = ["check_validation_data", "validation_indices", "validation_split"]
 
 
 def validation_indices(
@@ -96,3 +100,39 @@ def validation_split(
     wt = None if w is None else w[tr]
     wv = None if w is None else w[va]
     return X[tr], Y[tr], wt, X[va], Y[va], wv
+
+
+def check_validation_data(
+    net: Network, validation_data: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(X_val, Y_val, w_val)`` of a :meth:`~deltaprop.train.trainer.Trainer.fit`'s
+    ``validation_data``, checked against ``net`` as its training data are.
+
+    Parameters
+    ----------
+    net : Network
+    validation_data : tuple (X_val, Y_val) or (X_val, Y_val, sample_weight_val)
+
+    Returns
+    -------
+    X_val : ndarray of shape (m, n_0)
+    Y_val : ndarray of shape (m, n_L)
+    w_val : ndarray of shape (m,) or None
+
+    Raises
+    ------
+    ValueError
+        For anything but a pair or a triple, or arrays that do not fit the network.
+    """
+    if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
+        raise ValueError(
+            "validation_data must be (X_val, Y_val) or (X_val, Y_val, sample_weight_val)"
+        )
+    Xv = net.check_X(validation_data[0], "X_val")
+    Yv = net.check_Y(validation_data[1], Xv.shape[0])
+    wv = (
+        net.check_sample_weight(validation_data[2], Xv.shape[0])
+        if len(validation_data) == 3
+        else None
+    )
+    return Xv, Yv, wv

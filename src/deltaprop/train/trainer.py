@@ -40,7 +40,7 @@ from deltaprop.optim import (
 )
 from deltaprop.parallel import Communicator
 from deltaprop.train.batches import BatchGather, GradStats, effective_batch_size
-from deltaprop.train.callbacks import Callback, History
+from deltaprop.train.callbacks import Callback, History, watches_batches
 from deltaprop.train.checks import _check_settings
 from deltaprop.train.defaults import TRAINER_DEFAULTS as D
 from deltaprop.train.distributed import distributed_backward
@@ -48,7 +48,7 @@ from deltaprop.train.errors import DivergenceError
 from deltaprop.train.lbfgs import fit_lbfgs
 from deltaprop.train.progress import ProgressBar
 from deltaprop.train.scores import CLASSIFICATION_LOSSES, ScoreFn, accuracy_score, r2_score
-from deltaprop.train.splits import validation_split
+from deltaprop.train.splits import check_validation_data, validation_split
 from deltaprop.train.state import _load_state_dict, _state_dict
 from deltaprop.train.weights import class_weights
 
@@ -247,12 +247,7 @@ class Trainer:
         self.net.set_buffers(buffers)
         if isinstance(self.optimizer, Optimizer):
             self.optimizer.reset()
-        raise DivergenceError(
-            f"Training diverged in epoch {epoch + 1}: the loss became {value}. The weights "
-            f"of the last finite epoch were kept. Try a smaller learning rate (it was "
-            f"{self.current_learning_rate:g}), gradient clipping (clip_norm), or scaling "
-            f"the inputs."
-        )
+        raise DivergenceError(epoch=epoch + 1, loss=value, learning_rate=self.current_learning_rate)
 
     @property
     def current_learning_rate(self) -> float:
@@ -306,17 +301,7 @@ class Trainer:
                 raise ValueError("class_weight and sample_weight leave every sample with weight 0")
         Xv = Yv = wv = None
         if validation_data is not None:
-            if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
-                raise ValueError(
-                    "validation_data must be (X_val, Y_val) or (X_val, Y_val, sample_weight_val)"
-                )
-            Xv = net.check_X(validation_data[0], "X_val")
-            Yv = net.check_Y(validation_data[1], Xv.shape[0])
-            wv = (
-                net.check_sample_weight(validation_data[2], Xv.shape[0])
-                if len(validation_data) == 3
-                else None
-            )
+            Xv, Yv, wv = check_validation_data(net, validation_data)
         elif self.validation_fraction is not None or self.early_stopping:
             if self.validation_fraction is None:
                 self.validation_fraction = D.early_stopping_fraction
@@ -402,7 +387,7 @@ class Trainer:
         bs = effective_batch_size(self.batch_size, n)
         fast = CompiledLoop.create(
             self.net, self.optimizer, X, Y, w, self.alpha, self.clip_norm, callbacks,
-            self.communicator,
+            self.communicator, watches_batches=watches_batches(callbacks),
         )  # fmt: skip
         with contextlib.nullcontext() if fast is None else fast.threads(bs):
             self._sgd_epochs(X, Y, w, Xv, Yv, wv, callbacks, fast, bs)
