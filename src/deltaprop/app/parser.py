@@ -17,8 +17,20 @@ from deltaprop.app.arg_types import (
     size_list,
 )
 from deltaprop.app.errors import UsageError
+from deltaprop.core import hidden_activation_names
+from deltaprop.train import TRAINER_DEFAULTS
 
-__all__ = ["EXAMPLES", "Parser", "build_parser"]
+__all__ = ["ALPHA", "BATCH_SIZE", "EXAMPLES", "Parser", "build_parser"]
+
+# The command's defaults read the Trainer's (TRAINER_DEFAULTS) where they mean the same:
+# optimizer, learning rate, schedule, epochs, patience (n_iter_no_change) and the share held
+# out for early stopping. These two differ on purpose, and are stated here once:
+BATCH_SIZE = 32
+"""Mini-batches of 32 rows (Keras's default), not the Trainer's 200: the command trains on
+tables of a few hundred rows, where 200 would be one or two steps an epoch."""
+ALPHA = 1e-4
+"""scikit-learn's L2 penalty by default (``MLPClassifier(alpha=1e-4)``), not the Trainer's 0:
+the command trains the scikit-learn estimators and keeps their regularisation."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -90,45 +102,50 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         type=name_list,
         default=["relu"],
         metavar="NAME[,NAME...]",
-        help="hidden activation, one for all or one per layer: relu, tanh, "
-        "sigmoid, leaky_relu, elu, gelu, softplus, identity (default: relu)",
+        help="hidden activation, one for all or one per layer: "
+        + ", ".join(hidden_activation_names())
+        + " (default: relu)",
     )
     g.add_argument(
         "--optimizer",
-        default="adam",
+        default=TRAINER_DEFAULTS.optimizer,
         choices=["adam", "adamw", "sgd", "rmsprop", "lbfgs"],
-        help="(default: adam)",
+        help=f"(default: {TRAINER_DEFAULTS.optimizer})",
     )
     g.add_argument(
         "--learning-rate",
         type=positive_float,
-        default=1e-3,
+        default=TRAINER_DEFAULTS.learning_rate,
         metavar="LR",
-        help="initial learning rate (default: 0.001)",
+        help=f"initial learning rate (default: {TRAINER_DEFAULTS.learning_rate:g})",
     )
     g.add_argument(
         "--schedule",
-        default="constant",
+        default=TRAINER_DEFAULTS.schedule,
         choices=["constant", "invscaling", "adaptive", "step", "exponential", "cosine"],
-        help="learning-rate schedule of --optimizer sgd (default: constant)",
+        help=f"learning-rate schedule of --optimizer sgd (default: {TRAINER_DEFAULTS.schedule})",
     )
     g.add_argument("--momentum", type=fraction, default=0.9, help="of sgd (default: 0.9)")
     g.add_argument(
-        "--epochs", type=positive_int, default=200, help="maximum number of epochs (default: 200)"
+        "--epochs",
+        type=positive_int,
+        default=TRAINER_DEFAULTS.epochs,
+        help=f"maximum number of epochs (default: {TRAINER_DEFAULTS.epochs})",
     )
     g.add_argument(
         "--batch-size",
         type=batch_size_value,
-        default=32,
+        default=BATCH_SIZE,
         metavar="N",
-        help="mini-batch size, or 'auto' = min(200, rows) as scikit-learn (default: 32)",
+        help=f"mini-batch size, or 'auto' = min(200, rows) as scikit-learn (default: {BATCH_SIZE})",
     )
     g.add_argument(
         "--validation",
         type=fraction,
-        default=0.1,
+        default=TRAINER_DEFAULTS.early_stopping_fraction,
         metavar="FRACTION",
-        help="share of the rows held out for validation, 0 for none (default: 0.1)",
+        help="share of the rows held out for validation, 0 for none "
+        f"(default: {TRAINER_DEFAULTS.early_stopping_fraction:g})",
     )
     g.add_argument(
         "--early-stopping",
@@ -140,12 +157,15 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--patience",
         type=positive_int,
-        default=10,
-        help="epochs without improvement before stopping (default: 10)",
+        default=TRAINER_DEFAULTS.n_iter_no_change,
+        help="epochs without improvement before stopping "
+        f"(default: {TRAINER_DEFAULTS.n_iter_no_change})",
     )
     g.add_argument("--dropout", type=fraction, default=0.0, help="dropout rate (default: 0)")
     g.add_argument("--batch-norm", action="store_true", help="batch normalization")
-    g.add_argument("--alpha", type=nonneg_float, default=1e-4, help="L2 penalty (default: 0.0001)")
+    g.add_argument(
+        "--alpha", type=nonneg_float, default=ALPHA, help=f"L2 penalty (default: {ALPHA:g})"
+    )
     g.add_argument(
         "--loss",
         default="squared_error",
