@@ -212,6 +212,21 @@ def test_validation_split_is_stratified_and_keeps_single_rows_in_training() -> N
     assert len(va) == 0 and len(tr) == 100
 
 
+def test_the_command_split_is_the_trainer_policy_in_file_order() -> None:
+    from deltaprop.train import split_validation_rows
+
+    y = np.random.default_rng(0).normal(size=333)
+    tr, va = train_validation_split(y, 0.1, "regression", seed=4)
+    assert len(va) == 34  # ceil(0.1 * 333), as train_test_split (33 before the one policy)
+    ref_tr, ref_va = split_validation_rows(333, 0.1, 4)
+    np.testing.assert_array_equal(va, np.sort(ref_va))
+    np.testing.assert_array_equal(tr, np.sort(ref_tr))
+    tr, va = train_validation_split(y[:10], 0.1, "regression", seed=0)  # 1 row: too small
+    assert len(va) == 0 and len(tr) == 10
+    with pytest.raises(DataError, match="leaves no training rows out of 1"):
+        train_validation_split(y[:1], 0.5, "regression", seed=0)
+
+
 # ---------------------------------------------------------------------------------------
 # Preprocessing
 # ---------------------------------------------------------------------------------------

@@ -10,12 +10,19 @@ from deltaprop.train.distributed import distributed_backward
 from deltaprop.train.errors import DivergenceError
 from deltaprop.train.progress import ProgressBar, Reporter, VerboseLines
 from deltaprop.train.scores import CLASSIFICATION_LOSSES, ScoreFn, accuracy_score, r2_score
-from deltaprop.train.splits import validation_indices, validation_split
+from deltaprop.train.splits import (
+    MIN_VALIDATION_ROWS,
+    split_validation_rows,
+    validation_indices,
+    validation_size,
+    validation_split,
+)
 from deltaprop.train.trainer import Trainer
 from deltaprop.train.weights import class_weights
 
 __all__ = [
     "CLASSIFICATION_LOSSES",
+    "MIN_VALIDATION_ROWS",
     "TRAINER_DEFAULTS",
     "BatchGather",
     "Callback",
@@ -39,6 +46,8 @@ __all__ = [
     "r2_score",
     "resume",
     "save_checkpoint",
+    "split_validation_rows",
     "validation_indices",
+    "validation_size",
     "validation_split",
 ]
