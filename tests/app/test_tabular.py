@@ -1,4 +1,5 @@
-"""deltaprop.app.tabular: reading tables, task detection, preprocessing without pickle, resume."""
+"""The command's tables (deltaprop.app.tables, tasks, preprocessing, fitting): reading tables,
+task detection, preprocessing without pickle, the validation split, resume."""
 
 from __future__ import annotations
 
@@ -11,22 +12,12 @@ import pandas as pd
 import pytest
 
 from deltaprop import MLPClassifier, MLPRegressor
-from deltaprop.app.tabular import (
-    MISSING_CATEGORY,
-    DataError,
-    Preprocessor,
-    TargetScaler,
-    align_labels,
-    check_target,
-    detect_task,
-    fit_estimator,
-    metrics,
-    predict_table,
-    read_table,
-    split_target,
-    train_validation_split,
-)
-from deltaprop.io.persistence import ModelFileError, load, save
+from deltaprop.app.errors import DataError
+from deltaprop.app.fitting import fit_estimator, predict_table, train_validation_split
+from deltaprop.app.preprocessing import MISSING_CATEGORY, Preprocessor, TargetScaler
+from deltaprop.app.tables import read_table
+from deltaprop.app.tasks import align_labels, check_target, detect_task, metrics, split_target
+from deltaprop.io import ModelFileError, load, save
 
 DATA = Path(__file__).parents[1] / "data"
 # 150 synthetic rows shaped like the Palmer penguins data (generated, not the real records):

@@ -107,7 +107,7 @@ class Trainer:
     seed : int, Generator or None, default=None
         Shuffling and the validation split.
     communicator : Communicator or None, default=None
-        Data parallelism (:mod:`deltaprop.parallel.mpi`): every rank holds the same data and
+        Data parallelism (:mod:`deltaprop.parallel`): every rank holds the same data and
         seed, so all draw the same global batches; each computes the gradient of its share
         and one allreduce sums them. Batch statistics of batch normalization stay local.
 
