@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from importlib import metadata
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from deltaprop.app.arg_types import (
     batch_size_value,
@@ -86,6 +86,11 @@ def _common(p: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help="show the full traceback of an error",
     )
+
+
+def _add_list(p: Any, flag: str, metavar: str, help: str) -> None:
+    """A comma-separated option that may be repeated (``--ignore a,b --ignore c``)."""
+    p.add_argument(flag, type=name_list, action="extend", default=[], metavar=metavar, help=help)
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
@@ -252,30 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     g = p.add_argument_group("columns")
-    g.add_argument(
-        "--categorical",
-        type=name_list,
-        action="extend",
-        default=[],
-        metavar="COLS",
-        help="columns to treat as categories even if they hold numbers",
+    _add_list(
+        g, "--categorical", "COLS", "columns to treat as categories even if they hold numbers"
     )
-    g.add_argument(
-        "--ignore",
-        type=name_list,
-        action="extend",
-        default=[],
-        metavar="COLS",
-        help="columns that are not features (identifiers, ...)",
-    )
-    g.add_argument(
-        "--na-values",
-        type=name_list,
-        action="extend",
-        default=[],
-        metavar="VALUES",
-        help="extra strings that mean 'missing' (e.g. '?,-')",
-    )
+    _add_list(g, "--ignore", "COLS", "columns that are not features (identifiers, ...)")
+    _add_list(g, "--na-values", "VALUES", "extra strings that mean 'missing' (e.g. '?,-')")
     g.add_argument(
         "--scale-target",
         action=argparse.BooleanOptionalAction,
@@ -313,22 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-o", "--output", type=Path, metavar="CSV", help="output file (default: standard output)"
     )
-    p.add_argument(
-        "--keep",
-        type=name_list,
-        action="extend",
-        default=[],
-        metavar="COLS",
-        help="input columns to copy into the output (e.g. an id)",
-    )
-    p.add_argument(
-        "--na-values",
-        type=name_list,
-        action="extend",
-        default=[],
-        metavar="VALUES",
-        help="extra strings that mean 'missing'",
-    )
+    _add_list(p, "--keep", "COLS", "input columns to copy into the output (e.g. an id)")
+    _add_list(p, "--na-values", "VALUES", "extra strings that mean 'missing'")
     p.add_argument("--force", action="store_true", help="overwrite the output file")
 
     p = add("evaluate", "Print the metrics of a trained model on labelled data.")
@@ -339,14 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="COLUMN",
         help="the target column (default: the one the model was trained on)",
     )
-    p.add_argument(
-        "--na-values",
-        type=name_list,
-        action="extend",
-        default=[],
-        metavar="VALUES",
-        help="extra strings that mean 'missing'",
-    )
+    _add_list(p, "--na-values", "VALUES", "extra strings that mean 'missing'")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
     p = add("inspect", "Show a model's architecture, parameter counts and training summary.")
