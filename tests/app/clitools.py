@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from deltaprop.app.cli import main
-from deltaprop.io.persistence import load
+from deltaprop.io import load
 
 DATA = Path(__file__).parents[1] / "data"
 PENGUINS = DATA / "penguins.csv"

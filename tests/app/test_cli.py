@@ -282,3 +282,34 @@ def test_bad_input_ends_with_one_line(
 def test_debug_shows_the_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = call(capsys, "inspect", tmp_path / "nothere.safetensors", "--debug")
     assert code == 2 and "Traceback" in err and err.strip().endswith("no such file")
+
+
+def test_the_command_words_a_divergence_from_its_fields() -> None:
+    from deltaprop.app.cli import _message
+    from deltaprop.train import DivergenceError
+
+    exc = DivergenceError(epoch=2, loss=float("inf"), learning_rate=0.5).prefaced("Solver said.")
+    assert _message(exc) == (
+        "Solver said. Training diverged in epoch 2: the loss became inf. The weights of the "
+        "last finite epoch were kept. Try a smaller --learning-rate (it was 0.5), gradient "
+        "clipping (clip_norm), or scaling the inputs."
+    )
+
+
+def test_the_command_defaults_are_the_trainers_where_they_mean_the_same(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from deltaprop.app.parser import ALPHA, BATCH_SIZE, build_parser
+    from deltaprop.core import hidden_activation_names
+    from deltaprop.train import TRAINER_DEFAULTS as D
+
+    args = build_parser().parse_args(["train", "data.csv", "--target", "y"])
+    assert (args.optimizer, args.learning_rate, args.schedule, args.epochs) == (
+        D.optimizer, D.learning_rate, D.schedule, D.epochs,
+    )  # fmt: skip
+    assert (args.patience, args.validation) == (D.n_iter_no_change, D.early_stopping_fraction)
+    assert (args.batch_size, args.alpha) == (BATCH_SIZE, ALPHA) == (32, 1e-4)  # on purpose
+    code, help_text, _ = call(capsys, "train", "--help")
+    assert code == 0
+    text = " ".join(help_text.split())
+    assert ", ".join(hidden_activation_names()) + " (default: relu)" in text

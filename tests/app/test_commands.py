@@ -158,7 +158,7 @@ def test_inspect_json_and_a_bare_network(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from deltaprop import Network
-    from deltaprop.io.persistence import save
+    from deltaprop.io import save
 
     save(
         Network([3, 4, 2], "tanh", "categorical_crossentropy", seed=0, batch_norm=True),
@@ -238,7 +238,7 @@ def test_model_trained_in_python_without_preprocessing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from deltaprop import MLPRegressor
-    from deltaprop.io.persistence import save
+    from deltaprop.io import save
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60)})

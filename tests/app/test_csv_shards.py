@@ -22,7 +22,8 @@ import pytest
 
 from deltaprop.app import csv_shards
 from deltaprop.app.csv_shards import byte_range, merge_pieces, read_piece
-from deltaprop.app.tabular import CSVSyntaxError, DataError, read_table
+from deltaprop.app.errors import CSVSyntaxError, DataError
+from deltaprop.app.tables import read_table
 
 SIZES = (1, 2, 3, 7)
 DATA = Path(__file__).parents[1] / "data"
@@ -38,7 +39,7 @@ class _Hub:
 
 
 class FakeComm:
-    """The parts of :class:`deltaprop.parallel.mpi.MPICommunicator` that reading uses."""
+    """The parts of :class:`deltaprop.parallel.MPICommunicator` that reading uses."""
 
     def __init__(self, hub: _Hub, rank: int, size: int) -> None:
         self.hub, self.rank, self.size = hub, rank, size

@@ -136,8 +136,9 @@ def test_loss_figure_switches_to_log_scale_for_wide_ranges() -> None:
 
 def test_numeric_modules_do_not_import_matplotlib() -> None:
     code = (
-        "import sys, deltaprop, deltaprop.app.tabular, deltaprop.io.persistence, deltaprop.app.report, "
-        "deltaprop.app.cli, deltaprop.parallel.mpi; "
+        "import sys, deltaprop, deltaprop.app.tables, deltaprop.app.tasks, "
+        "deltaprop.app.preprocessing, deltaprop.app.fitting, deltaprop.io, deltaprop.app.report, "
+        "deltaprop.app.cli, deltaprop.parallel; "
         "bad = [m for m in ('matplotlib', 'matplotlib.pyplot') if m in sys.modules]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )

@@ -1,4 +1,5 @@
-"""deltaprop.app.tabular: reading tables, task detection, preprocessing without pickle, resume."""
+"""The command's tables (deltaprop.app.tables, tasks, preprocessing, fitting): reading tables,
+task detection, preprocessing without pickle, the validation split, resume."""
 
 from __future__ import annotations
 
@@ -11,22 +12,12 @@ import pandas as pd
 import pytest
 
 from deltaprop import MLPClassifier, MLPRegressor
-from deltaprop.app.tabular import (
-    MISSING_CATEGORY,
-    DataError,
-    Preprocessor,
-    TargetScaler,
-    align_labels,
-    check_target,
-    detect_task,
-    fit_estimator,
-    metrics,
-    predict_table,
-    read_table,
-    split_target,
-    train_validation_split,
-)
-from deltaprop.io.persistence import ModelFileError, load, save
+from deltaprop.app.errors import DataError
+from deltaprop.app.fitting import fit_estimator, predict_table, train_validation_split
+from deltaprop.app.preprocessing import MISSING_CATEGORY, Preprocessor, TargetScaler
+from deltaprop.app.tables import read_table
+from deltaprop.app.tasks import align_labels, check_target, detect_task, metrics, split_target
+from deltaprop.io import ModelFileError, load, save
 
 DATA = Path(__file__).parents[1] / "data"
 # 150 synthetic rows shaped like the Palmer penguins data (generated, not the real records):
@@ -210,6 +201,21 @@ def test_validation_split_is_stratified_and_keeps_single_rows_in_training() -> N
     assert np.array_equal(again[1], va)
     tr, va = train_validation_split(y, 0.0, "classification", seed=0)
     assert len(va) == 0 and len(tr) == 100
+
+
+def test_the_command_split_is_the_trainer_policy_in_file_order() -> None:
+    from deltaprop.train import split_validation_rows
+
+    y = np.random.default_rng(0).normal(size=333)
+    tr, va = train_validation_split(y, 0.1, "regression", seed=4)
+    assert len(va) == 34  # ceil(0.1 * 333), as train_test_split (33 before the one policy)
+    ref_tr, ref_va = split_validation_rows(333, 0.1, 4)
+    np.testing.assert_array_equal(va, np.sort(ref_va))
+    np.testing.assert_array_equal(tr, np.sort(ref_tr))
+    tr, va = train_validation_split(y[:10], 0.1, "regression", seed=0)  # 1 row: too small
+    assert len(va) == 0 and len(tr) == 10
+    with pytest.raises(DataError, match="leaves no training rows out of 1"):
+        train_validation_split(y[:1], 0.5, "regression", seed=0)
 
 
 # ---------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from types import ModuleType
 
 import pytest
 
-from deltaprop.parallel.mpi import ENV_SWITCH
+from deltaprop.parallel import ENV_SWITCH
 
 SCRIPTS = Path(__file__).parent / "mpi_scripts"
 HANG_GUARD_S = 120  # a job still running after this is a hang, not a slow machine

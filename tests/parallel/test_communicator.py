@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from deltaprop.parallel.mpi import (
+from deltaprop.parallel import (
     even_share,
 )
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from mpirun import LAUNCHER_VARS
 
-from deltaprop.parallel.mpi import (
+from deltaprop.parallel import (
     ENV_SWITCH,
     gather_rows,
     get_communicator,
@@ -89,7 +89,7 @@ def test_auto_does_not_import_mpi4py_outside_a_launcher() -> None:
     code = textwrap.dedent(
         """
         import sys
-        from deltaprop.parallel.mpi import get_communicator, is_root
+        from deltaprop.parallel import get_communicator, is_root
         assert get_communicator("auto") is None and is_root()
         assert "mpi4py" not in sys.modules, "mpi4py was imported"
         """

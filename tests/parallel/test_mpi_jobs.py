@@ -1,4 +1,4 @@
-"""Data-parallel training over MPI (deltaprop.parallel.mpi).
+"""Data-parallel training over MPI (deltaprop.parallel).
 
 The tests marked ``mpi`` start real MPI jobs (``mpiexec -n 2 python -m mpi4py ...``) of the
 scripts in ``tests/mpi_scripts/``: training with a global batch ``B`` on 2 ranks gives the
@@ -161,7 +161,7 @@ def test_each_rank_parses_its_share_of_a_csv_file(tmp_path: Path) -> None:
 
     import pandas as pd
 
-    from deltaprop.app.tabular import read_table
+    from deltaprop.app.tables import read_table
 
     rng = np.random.default_rng(0)
     good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
@@ -232,7 +232,7 @@ def test_forced_communicator_of_one_process() -> None:
         """
         import numpy as np
         from deltaprop import Network, Trainer
-        from deltaprop.parallel.mpi import get_communicator
+        from deltaprop.parallel import get_communicator
         comm = get_communicator(True)
         assert (comm.rank, comm.size, comm.is_root) == (0, 1, True), comm
         assert comm.split(5) == slice(0, 5)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deltaprop.parallel.mpi import (
+from deltaprop.parallel import (
     abort_on_error,
     even_share,
 )

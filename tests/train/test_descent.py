@@ -31,6 +31,25 @@ def test_one_step_is_w_minus_alpha_dw() -> None:
         np.testing.assert_allclose(b, b0 - 0.3 * db, rtol=1e-15)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_steps_are_bitwise_the_seeds_loop(dtype: str) -> None:
+    """The SGD steps equal, bit for bit, the hand-written ``θ -= α ∇θ`` loop they replace."""
+    rng = np.random.default_rng(3)
+    X, Y = rng.normal(size=(20, 3)), rng.integers(0, 2, 20)
+    w = rng.uniform(0.5, 2.0, 20)
+    net = Network([3, 5, 1], "tanh", "bce", seed=0, dtype=dtype)
+    ref = Network([3, 5, 1], "tanh", "bce", seed=0, dtype=dtype)
+    history = gradient_descent(net, X, Y, learning_rate=0.7, max_iter=25, tol=0.0, sample_weight=w)
+    Xr, Yr = ref.check_X(X), ref.check_Y(Y, 20)
+    wr = ref.check_sample_weight(w, 20)
+    expected = []
+    for _ in range(25):
+        expected.append(ref.backward(Xr, Yr, wr, training=True))
+        ref.parameters -= 0.7 * ref.grad
+    assert history == expected
+    np.testing.assert_array_equal(net.parameters, ref.parameters)
+
+
 @pytest.mark.parametrize("hidden", ["sigmoid", "tanh", "relu"])
 def test_xor_reaches_100_percent(hidden: str) -> None:
     net = Network([2, 8, 1], [hidden, "sigmoid"], "bce", seed=1)

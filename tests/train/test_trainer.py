@@ -54,6 +54,33 @@ def test_minibatches_include_the_last_partial_batch() -> None:
     assert rec.epochs == [0, 1] and rec.began == rec.ended == 1
 
 
+def test_the_trainer_tells_the_compiled_loop_whether_a_callback_watches_batches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from deltaprop.fast import CompiledLoop
+    from deltaprop.train import trainer as training
+    from deltaprop.train.callbacks import watches_batches
+
+    class EpochsOnly(Callback):
+        def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict) -> None:
+            pass
+
+    seen: list[object] = []
+    real = CompiledLoop.create
+
+    def create(*args: object, **kw: object) -> CompiledLoop | None:
+        seen.append(kw.get("watches_batches"))
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(training.CompiledLoop, "create", staticmethod(create))
+    X, Y = _blobs(40)
+    for callbacks in ([], [EpochsOnly()], [Recorder()], [EpochsOnly(), Recorder()]):
+        net = Network([6, 4, 3], "relu", "ce", seed=0)
+        Trainer(net, "sgd", epochs=1, callbacks=callbacks, seed=0).fit(X, Y)
+        assert seen[-1] is watches_batches(callbacks)
+    assert seen == [False, False, True, True]
+
+
 def test_full_batch_sgd_equals_the_seeds_loop() -> None:
     X, Y = _blobs(60)
     a = Network([6, 5, 3], "tanh", "ce", seed=1)
@@ -280,6 +307,29 @@ def test_callback_can_stop_training() -> None:
     assert len(h.loss) == 3
 
 
+def test_divergence_error_keeps_its_fields() -> None:
+    """The message is built from the fields; a caller can word it (the command names
+    ``--learning-rate``), an estimator can put its words first, pickling keeps them."""
+    import pickle
+
+    exc = DivergenceError(epoch=4, loss=float("nan"), learning_rate=1e3)
+    assert str(exc) == (
+        "Training diverged in epoch 4: the loss became nan. The weights of the last finite "
+        "epoch were kept. Try a smaller learning rate (it was 1000), gradient clipping "
+        "(clip_norm), or scaling the inputs."
+    )
+    assert exc.describe(learning_rate_name="--learning-rate") == str(exc).replace(
+        "learning rate", "--learning-rate"
+    )
+    wrapped = exc.prefaced("Solver produced non-finite parameter weights.")
+    assert str(wrapped) == f"Solver produced non-finite parameter weights. {exc}"
+    assert (wrapped.epoch, wrapped.learning_rate) == (4, 1e3)
+    again = pickle.loads(pickle.dumps(exc))
+    assert (str(again), again.epoch, again.learning_rate) == (str(exc), 4, 1e3)
+    plain = DivergenceError("the cost became inf")
+    assert plain.epoch is None and plain.describe(learning_rate_name="x") == "the cost became inf"
+
+
 def test_divergence_on_purpose() -> None:
     X, Y = _blobs(100)
     X = X * 50
@@ -293,9 +343,12 @@ def test_divergence_on_purpose() -> None:
     tr = Trainer(net, "sgd", learning_rate=1e3, batch_size=10, epochs=50, callbacks=[Keep()])
     with pytest.raises(
         DivergenceError, match=r"diverged in epoch \d+.*smaller learning rate \(it was 1000\)"
-    ):
+    ) as info:
         tr.fit(X, Y)
     assert np.isfinite(net.parameters).all()
+    exc = info.value  # the fields the message is built from
+    assert exc.epoch is not None and exc.epoch >= 1
+    assert exc.learning_rate == 1e3 and not np.isfinite(exc.loss)
     if epochs_done:
         np.testing.assert_array_equal(net.parameters, epochs_done[-1])
 
@@ -328,6 +381,25 @@ def test_every_schedule_trains(schedule: str) -> None:
     assert h.loss[-1] < h.loss[0]
     if schedule == "step":
         assert h.learning_rate[:4] == pytest.approx([0.1, 0.1, 0.01, 0.01])
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 30, 200])
+def test_a_named_schedule_is_set_for_the_fit_epochs(epochs: int) -> None:
+    """The Trainer gives a schedule named by string optim's settings for ``epochs``
+    (:func:`deltaprop.optim.schedule_for_epochs`; formerly ``train.named_schedule``)."""
+    from deltaprop.optim import schedule_for_epochs
+    from deltaprop.optim.schedules import CosineAnnealing, ExponentialDecay, StepDecay
+
+    net = Network([2, 3, 1], "tanh", "bce", seed=0)
+
+    def schedule(name: str) -> dict:
+        return Trainer(net, "sgd", schedule=name, epochs=epochs).schedule.state_dict()
+
+    assert repr(schedule_for_epochs("step", 30)) == "StepDecay(step_size=10, gamma=0.1)"
+    assert schedule("step") == StepDecay(step_size=max(1, epochs // 3)).state_dict()
+    assert schedule("exponential") == ExponentialDecay(gamma=0.01 ** (1.0 / epochs)).state_dict()
+    assert schedule("cosine") == CosineAnnealing(t_max=epochs).state_dict()
+    assert schedule("constant") == schedule_for_epochs("constant", epochs).state_dict()
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ read (:func:`read_piece`), one ``allgather`` hands every piece to every rank, an
 :func:`merge_pieces` concatenates them in rank order into the frame that
 :func:`pandas.read_csv` gives for the whole file: the same columns, dtypes and values, and
 a fresh ``RangeIndex``. Memory is not divided: every rank ends with the whole table, as
-replicated training needs (:mod:`deltaprop.parallel.mpi`); only the parsing is shared.
+replicated training needs (:mod:`deltaprop.parallel`); only the parsing is shared.
 
 Where cutting could change the result, every rank reads the whole file instead
 (:func:`read_csv` returns None on every rank alike):

@@ -13,6 +13,12 @@ from deltaprop.app.figure import WIDE, ReportFigure, epoch_axis, epoch_numbers, 
 __all__ = ["gradient_flow_comparison_figure", "gradient_flow_figure", "loss_figure", "score_figure"]
 
 
+def _curve(ax: Any, values: Sequence[float], **style: Any) -> None:
+    """One value per epoch, against the 1-based epoch; dots while there are few epochs."""
+    n = len(values)
+    ax.plot(epoch_numbers(n), values, marker="o" if n < 30 else None, ms=3, **style)
+
+
 def loss_figure(
     loss: Sequence[float], val_loss: Sequence[float] = (), *, best_epoch: int | None = None
 ) -> ReportFigure:
@@ -29,21 +35,9 @@ def loss_figure(
     """
     fig = new_figure()
     ax = fig.add_subplot()
-    ax.plot(
-        epoch_numbers(len(loss)),
-        loss,
-        marker="o" if len(loss) < 30 else None,
-        ms=3,
-        label="training",
-    )
+    _curve(ax, loss, label="training")
     if len(val_loss):
-        ax.plot(
-            epoch_numbers(len(val_loss)),
-            val_loss,
-            marker="o" if len(val_loss) < 30 else None,
-            ms=3,
-            label="validation",
-        )
+        _curve(ax, val_loss, label="validation")
     if best_epoch is not None:
         ax.axvline(best_epoch, color="0.5", ls="--", lw=1, label=f"kept: epoch {best_epoch}")
     values = np.asarray([*loss, *val_loss], dtype=float)
@@ -70,13 +64,7 @@ def score_figure(
     """The validation score per epoch (accuracy for classifiers, R² for regressors)."""
     fig = new_figure()
     ax = fig.add_subplot()
-    ax.plot(
-        epoch_numbers(len(val_score)),
-        val_score,
-        color="C2",
-        marker="o" if len(val_score) < 30 else None,
-        ms=3,
-    )
+    _curve(ax, val_score, color="C2")
     if best_epoch is not None:
         ax.axvline(best_epoch, color="0.5", ls="--", lw=1, label=f"kept: epoch {best_epoch}")
         ax.legend()

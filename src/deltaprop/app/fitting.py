@@ -22,36 +22,31 @@ __all__ = ["fit_estimator", "predict_table", "train_validation_split"]
 def train_validation_split(
     y: Any, fraction: float, task: str, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices ``(train, validation)``, stratified for classification.
+    """Row indices ``(train, validation)`` in file order, by the one validation policy
+    (:func:`deltaprop.train.split_validation_rows`: ``ceil(fraction · n)`` rows, stratified
+    for classification, a class with a single row kept in training).
 
-    Classes with a single row stay in the training part, so every validation label is
-    known to the model.
+    ``fraction`` 0 holds out nothing; a split with fewer than
+    :data:`~deltaprop.train.MIN_VALIDATION_ROWS` validation rows is none either (the run
+    says so and trains without validation).
+
+    Raises
+    ------
+    DataError
+        If ``fraction`` leaves no training row.
     """
-    from sklearn.model_selection import train_test_split
+    from deltaprop.train import MIN_VALIDATION_ROWS, split_validation_rows, validation_size
 
     n = len(y)
     idx = np.arange(n)
     if fraction <= 0:
         return idx, idx[:0]
-    n_val = max(1, round(fraction * n))
-    if n - n_val < 1:
+    if n - validation_size(n, fraction) < 1:
         raise DataError(f"--validation {fraction} leaves no training rows out of {n}")
-    labels = np.asarray(y)
-    if task == "classification":
-        _, inverse, counts = np.unique(labels.astype(str), return_inverse=True, return_counts=True)
-        single = counts[inverse] < 2
-        rest = idx[~single]
-        n_classes = int((counts >= 2).sum())
-        if rest.size and n_val >= n_classes and rest.size - n_val >= n_classes:
-            tr, va = train_test_split(
-                rest, test_size=n_val, random_state=seed, stratify=labels[rest].astype(str)
-            )
-            return np.sort(np.concatenate([tr, idx[single]])), np.sort(va)
-    tr, va = train_test_split(idx, test_size=n_val, random_state=seed)
-    if task == "classification":  # move validation rows of classes unseen in training
-        seen = set(labels[tr].tolist())
-        unseen = np.array([labels[i] not in seen for i in va], dtype=bool)
-        tr, va = np.concatenate([tr, va[unseen]]), va[~unseen]
+    classes = np.asarray(y).astype(str) if task == "classification" else None
+    tr, va = split_validation_rows(n, fraction, seed, classes)
+    if len(va) < MIN_VALIDATION_ROWS:
+        return idx, idx[:0]
     return np.sort(tr), np.sort(va)
 
 

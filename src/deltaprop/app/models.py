@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,11 +21,7 @@ def load_model(path: Path) -> tuple[Any, Any]:
     ``(config, arrays)``), or ``None`` for a model saved from Python."""
     from deltaprop.io import load
 
-    with warnings.catch_warnings():
-        # Rebuilding the trainer of a loaded estimator with an integer batch_size warns
-        # about clipping it to one sample; nothing is trained here.
-        warnings.filterwarnings("ignore", message="Got `batch_size`", category=UserWarning)
-        return load(path, return_extra=True)
+    return load(path, return_extra=True)
 
 
 @dataclass

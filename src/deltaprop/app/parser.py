@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from importlib import metadata
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from deltaprop.app.arg_types import (
     batch_size_value,
@@ -17,8 +17,20 @@ from deltaprop.app.arg_types import (
     size_list,
 )
 from deltaprop.app.errors import UsageError
+from deltaprop.core import hidden_activation_names
+from deltaprop.train import TRAINER_DEFAULTS
 
-__all__ = ["EXAMPLES", "Parser", "build_parser"]
+__all__ = ["ALPHA", "BATCH_SIZE", "EXAMPLES", "Parser", "build_parser"]
+
+# The command's defaults read the Trainer's (TRAINER_DEFAULTS) where they mean the same:
+# optimizer, learning rate, schedule, epochs, patience (n_iter_no_change) and the share held
+# out for early stopping. These two differ on purpose, and are stated here once:
+BATCH_SIZE = 32
+"""Mini-batches of 32 rows (Keras's default), not the Trainer's 200: the command trains on
+tables of a few hundred rows, where 200 would be one or two steps an epoch."""
+ALPHA = 1e-4
+"""scikit-learn's L2 penalty by default (``MLPClassifier(alpha=1e-4)``), not the Trainer's 0:
+the command trains the scikit-learn estimators and keeps their regularisation."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -76,6 +88,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_list(p: Any, flag: str, metavar: str, help: str) -> None:
+    """A comma-separated option that may be repeated (``--ignore a,b --ignore c``)."""
+    p.add_argument(flag, type=name_list, action="extend", default=[], metavar=metavar, help=help)
+
+
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("network and training")
     g.add_argument(
@@ -90,45 +107,50 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         type=name_list,
         default=["relu"],
         metavar="NAME[,NAME...]",
-        help="hidden activation, one for all or one per layer: relu, tanh, "
-        "sigmoid, leaky_relu, elu, gelu, softplus, identity (default: relu)",
+        help="hidden activation, one for all or one per layer: "
+        + ", ".join(hidden_activation_names())
+        + " (default: relu)",
     )
     g.add_argument(
         "--optimizer",
-        default="adam",
+        default=TRAINER_DEFAULTS.optimizer,
         choices=["adam", "adamw", "sgd", "rmsprop", "lbfgs"],
-        help="(default: adam)",
+        help=f"(default: {TRAINER_DEFAULTS.optimizer})",
     )
     g.add_argument(
         "--learning-rate",
         type=positive_float,
-        default=1e-3,
+        default=TRAINER_DEFAULTS.learning_rate,
         metavar="LR",
-        help="initial learning rate (default: 0.001)",
+        help=f"initial learning rate (default: {TRAINER_DEFAULTS.learning_rate:g})",
     )
     g.add_argument(
         "--schedule",
-        default="constant",
+        default=TRAINER_DEFAULTS.schedule,
         choices=["constant", "invscaling", "adaptive", "step", "exponential", "cosine"],
-        help="learning-rate schedule of --optimizer sgd (default: constant)",
+        help=f"learning-rate schedule of --optimizer sgd (default: {TRAINER_DEFAULTS.schedule})",
     )
     g.add_argument("--momentum", type=fraction, default=0.9, help="of sgd (default: 0.9)")
     g.add_argument(
-        "--epochs", type=positive_int, default=200, help="maximum number of epochs (default: 200)"
+        "--epochs",
+        type=positive_int,
+        default=TRAINER_DEFAULTS.epochs,
+        help=f"maximum number of epochs (default: {TRAINER_DEFAULTS.epochs})",
     )
     g.add_argument(
         "--batch-size",
         type=batch_size_value,
-        default=32,
+        default=BATCH_SIZE,
         metavar="N",
-        help="mini-batch size, or 'auto' = min(200, rows) as scikit-learn (default: 32)",
+        help=f"mini-batch size, or 'auto' = min(200, rows) as scikit-learn (default: {BATCH_SIZE})",
     )
     g.add_argument(
         "--validation",
         type=fraction,
-        default=0.1,
+        default=TRAINER_DEFAULTS.early_stopping_fraction,
         metavar="FRACTION",
-        help="share of the rows held out for validation, 0 for none (default: 0.1)",
+        help="share of the rows held out for validation, 0 for none "
+        f"(default: {TRAINER_DEFAULTS.early_stopping_fraction:g})",
     )
     g.add_argument(
         "--early-stopping",
@@ -140,12 +162,15 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--patience",
         type=positive_int,
-        default=10,
-        help="epochs without improvement before stopping (default: 10)",
+        default=TRAINER_DEFAULTS.n_iter_no_change,
+        help="epochs without improvement before stopping "
+        f"(default: {TRAINER_DEFAULTS.n_iter_no_change})",
     )
     g.add_argument("--dropout", type=fraction, default=0.0, help="dropout rate (default: 0)")
     g.add_argument("--batch-norm", action="store_true", help="batch normalization")
-    g.add_argument("--alpha", type=nonneg_float, default=1e-4, help="L2 penalty (default: 0.0001)")
+    g.add_argument(
+        "--alpha", type=nonneg_float, default=ALPHA, help=f"L2 penalty (default: {ALPHA:g})"
+    )
     g.add_argument(
         "--loss",
         default="squared_error",
@@ -232,30 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     g = p.add_argument_group("columns")
-    g.add_argument(
-        "--categorical",
-        type=name_list,
-        action="extend",
-        default=[],
-        metavar="COLS",
-        help="columns to treat as categories even if they hold numbers",
+    _add_list(
+        g, "--categorical", "COLS", "columns to treat as categories even if they hold numbers"
     )
-    g.add_argument(
-        "--ignore",
-        type=name_list,
-        action="extend",
-        default=[],
-        metavar="COLS",
-        help="columns that are not features (identifiers, ...)",
-    )
-    g.add_argument(
-        "--na-values",
-        type=name_list,
-        action="extend",
-        default=[],
-        metavar="VALUES",
-        help="extra strings that mean 'missing' (e.g. '?,-')",
-    )
+    _add_list(g, "--ignore", "COLS", "columns that are not features (identifiers, ...)")
+    _add_list(g, "--na-values", "VALUES", "extra strings that mean 'missing' (e.g. '?,-')")
     g.add_argument(
         "--scale-target",
         action=argparse.BooleanOptionalAction,
@@ -293,22 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-o", "--output", type=Path, metavar="CSV", help="output file (default: standard output)"
     )
-    p.add_argument(
-        "--keep",
-        type=name_list,
-        action="extend",
-        default=[],
-        metavar="COLS",
-        help="input columns to copy into the output (e.g. an id)",
-    )
-    p.add_argument(
-        "--na-values",
-        type=name_list,
-        action="extend",
-        default=[],
-        metavar="VALUES",
-        help="extra strings that mean 'missing'",
-    )
+    _add_list(p, "--keep", "COLS", "input columns to copy into the output (e.g. an id)")
+    _add_list(p, "--na-values", "VALUES", "extra strings that mean 'missing'")
     p.add_argument("--force", action="store_true", help="overwrite the output file")
 
     p = add("evaluate", "Print the metrics of a trained model on labelled data.")
@@ -319,14 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="COLUMN",
         help="the target column (default: the one the model was trained on)",
     )
-    p.add_argument(
-        "--na-values",
-        type=name_list,
-        action="extend",
-        default=[],
-        metavar="VALUES",
-        help="extra strings that mean 'missing'",
-    )
+    _add_list(p, "--na-values", "VALUES", "extra strings that mean 'missing'")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
     p = add("inspect", "Show a model's architecture, parameter counts and training summary.")

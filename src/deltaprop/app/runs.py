@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from deltaprop.app.console import Output, plural
 from deltaprop.app.errors import UsageError
-from deltaprop.train import Callback, ProgressBar
+from deltaprop.core import hidden_activation_names
+from deltaprop.train import Callback, ProgressBar, effective_batch_size
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,8 +45,6 @@ __all__ = [
 MODEL_FILE = "model.safetensors"
 CHECKPOINT_FILE = "checkpoint.safetensors"
 REPORT_DIR = "report"
-_HIDDEN_ACTIVATIONS = ("relu", "tanh", "sigmoid", "logistic", "leaky_relu", "elu", "gelu",
-                       "softplus", "identity")  # fmt: skip
 
 
 @dataclass
@@ -93,15 +92,19 @@ def make_estimator(args: argparse.Namespace, task: str, n_train: int, validation
             f"--activation needs one name or one per hidden layer ({len(hidden)}); "
             f"got {len(acts)}: {','.join(acts)}"
         )
+    names = hidden_activation_names()
     for name in acts:
-        if name not in _HIDDEN_ACTIVATIONS:
+        if name not in names:
             raise UsageError(
-                f"--activation: unknown activation {name!r}; use one of "
-                + ", ".join(_HIDDEN_ACTIVATIONS)
+                f"--activation: unknown activation {name!r}; use one of " + ", ".join(names)
             )
     activation: Any = acts[0] if len(acts) == 1 else acts
     early = bool(args.early_stopping and validation)
-    batch = args.batch_size if args.batch_size == "auto" else min(args.batch_size, n_train)
+    batch = (
+        args.batch_size
+        if args.batch_size == "auto"
+        else effective_batch_size(args.batch_size, n_train)
+    )
     params: dict[str, Any] = {
         "hidden_layer_sizes": hidden,
         "activation": activation,

@@ -21,7 +21,7 @@ it off, unset or ``auto`` detects the launcher."""
 
 class Communicator(Protocol):
     """What :class:`~deltaprop.train.trainer.Trainer` needs for data parallelism (see
-    :mod:`deltaprop.parallel.mpi`).
+    :mod:`deltaprop.parallel`).
 
     Attributes
     ----------

@@ -211,7 +211,7 @@ def abort_on_error(comm: Communicator | None) -> Iterator[None]:
         rank = int(comm.rank)  # type: ignore[union-attr]
         message = "".join(traceback.format_exception(exc))
         sys.stderr.write(
-            f"deltaprop.parallel.mpi: rank {rank} of {size} failed; aborting the MPI job.\n{message}"
+            f"deltaprop.parallel: rank {rank} of {size} failed; aborting the MPI job.\n{message}"
         )
         sys.stderr.flush()
         abort(1)

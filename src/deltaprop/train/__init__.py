@@ -4,18 +4,25 @@ from deltaprop.parallel import Communicator
 from deltaprop.train.batches import BatchGather, GradStats, effective_batch_size
 from deltaprop.train.callbacks import Callback, History
 from deltaprop.train.checkpoint import Checkpoint, load_checkpoint, resume, save_checkpoint
-from deltaprop.train.defaults import TRAINER_DEFAULTS, TrainerDefaults, named_schedule
+from deltaprop.train.defaults import TRAINER_DEFAULTS, TrainerDefaults
 from deltaprop.train.descent import gradient_descent
 from deltaprop.train.distributed import distributed_backward
 from deltaprop.train.errors import DivergenceError
 from deltaprop.train.progress import ProgressBar, Reporter, VerboseLines
 from deltaprop.train.scores import CLASSIFICATION_LOSSES, ScoreFn, accuracy_score, r2_score
-from deltaprop.train.splits import validation_indices, validation_split
+from deltaprop.train.splits import (
+    MIN_VALIDATION_ROWS,
+    split_validation_rows,
+    validation_indices,
+    validation_size,
+    validation_split,
+)
 from deltaprop.train.trainer import Trainer
 from deltaprop.train.weights import class_weights
 
 __all__ = [
     "CLASSIFICATION_LOSSES",
+    "MIN_VALIDATION_ROWS",
     "TRAINER_DEFAULTS",
     "BatchGather",
     "Callback",
@@ -36,10 +43,11 @@ __all__ = [
     "effective_batch_size",
     "gradient_descent",
     "load_checkpoint",
-    "named_schedule",
     "r2_score",
     "resume",
     "save_checkpoint",
+    "split_validation_rows",
     "validation_indices",
+    "validation_size",
     "validation_split",
 ]

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Callback", "History"]
+__all__ = ["Callback", "History", "watches_batches"]
 
 
 @dataclass
@@ -85,3 +86,15 @@ class Callback:
     def on_train_end(self, trainer: Any, logs: dict[str, Any]) -> None:
         """Called once when :meth:`~deltaprop.train.trainer.Trainer.fit` ends (not after a
         divergence error)."""
+
+
+def watches_batches(callbacks: Sequence[Any]) -> bool:
+    """Whether a callback overrides :meth:`Callback.on_batch_end`: the compiled loop cannot
+    call a batch hook, so the trainer then runs its Python loop.
+
+    >>> watches_batches([Callback()]), watches_batches([History()])
+    (False, True)
+    """
+    return any(
+        getattr(type(cb), "on_batch_end", None) is not Callback.on_batch_end for cb in callbacks
+    )

@@ -1,33 +1,13 @@
-"""Argument checks of the training loops: the learning rate, stated once for train."""
+"""Argument checks of the :class:`~deltaprop.train.trainer.Trainer`'s settings.
+
+The learning rate is checked by :func:`deltaprop.optim.check_learning_rate`, its one home.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from deltaprop.core import check_int, check_real
-
-
-def _check_learning_rate(value: Any, *, zero_ok: bool = False) -> float:
-    """``value`` as a float after checking it is a finite learning rate.
-
-    Parameters
-    ----------
-    value : float
-        The learning rate given by the user (``zero_ok=False``: it must be positive) or
-        produced by a schedule for an epoch (``zero_ok=True``: a schedule such as cosine
-        annealing may reach 0, as :meth:`deltaprop.optim.Optimizer.step` accepts).
-
-    Raises
-    ------
-    ValueError
-        ``"learning_rate must be a positive finite number. Received: learning_rate=0"``,
-        or with ``zero_ok`` ``"... must be a non-negative finite float ..."``.
-    """
-    if zero_ok:
-        return check_real("learning_rate", value, low=0.0, what="a non-negative finite float")
-    return check_real(
-        "learning_rate", value, low=0.0, low_open=True, what="a positive finite number"
-    )
 
 
 def _check_settings(

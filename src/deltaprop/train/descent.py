@@ -3,8 +3,8 @@
 :func:`gradient_descent` is the seeds' loop, verbatim: for each iteration until
 convergence, compute the prediction, compute the derivatives by backpropagation, update
 ``W[l] -= α dW[l]`` and ``b[l] -= α db[l]``. Because the parameters and the gradients are
-two flat buffers laid out alike, the update of every layer is one line,
-``θ -= α ∇θ``, and each ``dW[l]`` lands on its own ``W[l]`` by construction (seed 001's
+two flat buffers laid out alike, the update of every layer is one step of plain
+:class:`~deltaprop.optim.SGD` (``θ -= α ∇θ``, the equation's one home), and each ``dW[l]`` lands on its own ``W[l]`` by construction (seed 001's
 pseudocode appends the gradients from the last layer to the first and then applies them
 from the first layer on, so it updates the wrong layers).
 """
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from deltaprop.core import Network
-from deltaprop.train.checks import _check_learning_rate
+from deltaprop.optim import SGD
 from deltaprop.train.errors import DivergenceError
 
 __all__ = ["gradient_descent"]
@@ -69,7 +69,7 @@ def gradient_descent(
     >>> bool(((net.forward(X) > 0.5).ravel() == Y).all())
     True
     """
-    _check_learning_rate(learning_rate)
+    sgd = SGD(learning_rate)  # checks the learning rate, naming the value received
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise ValueError(f"max_iter must be a positive integer. Received: max_iter={max_iter!r}")
     if not (isinstance(tol, int | float) and tol >= 0):
@@ -88,11 +88,13 @@ def gradient_descent(
             raise DivergenceError(
                 f"gradient descent diverged at iteration {it}: the cost became {cost}. "
                 f"The last finite weights were kept; try a smaller learning_rate "
-                f"(received learning_rate={learning_rate})."
+                f"(received learning_rate={learning_rate}).",
+                loss=cost,
+                learning_rate=learning_rate,
             )
         history.append(cost)
         if len(history) > 1 and abs(history[-2] - cost) < tol:
             break
         last_good[...] = net.parameters
-        net.parameters -= learning_rate * net.grad  # 3. W[l] -= α dW[l], b[l] -= α db[l]
+        sgd.step(net.parameters, net.grad)  # 3. W[l] -= α dW[l], b[l] -= α db[l]
     return history

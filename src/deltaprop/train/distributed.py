@@ -19,7 +19,7 @@ def distributed_backward(
 
     Each rank normalises by the whole batch's weight ``wsum`` and adds ``1/size`` of
     the L2 term, so the sum over ranks is exactly the gradient of the whole batch
-    (:mod:`deltaprop.parallel.mpi` states the sum).
+    (:mod:`deltaprop.parallel` states the sum).
 
     Parameters
     ----------

@@ -29,19 +29,26 @@ import numpy as np
 
 from deltaprop.core import Network
 from deltaprop.fast import CompiledLoop
-from deltaprop.optim import LBFGS, Optimizer, ReduceOnPlateau, Schedule, get_optimizer
+from deltaprop.optim import (
+    LBFGS,
+    Optimizer,
+    ReduceOnPlateau,
+    Schedule,
+    check_learning_rate,
+    get_optimizer,
+    schedule_for_epochs,
+)
 from deltaprop.parallel import Communicator
 from deltaprop.train.batches import BatchGather, GradStats, effective_batch_size
-from deltaprop.train.callbacks import Callback, History
-from deltaprop.train.checks import _check_learning_rate, _check_settings
+from deltaprop.train.callbacks import Callback, History, watches_batches
+from deltaprop.train.checks import _check_settings
 from deltaprop.train.defaults import TRAINER_DEFAULTS as D
-from deltaprop.train.defaults import named_schedule
 from deltaprop.train.distributed import distributed_backward
 from deltaprop.train.errors import DivergenceError
 from deltaprop.train.lbfgs import fit_lbfgs
 from deltaprop.train.progress import ProgressBar
 from deltaprop.train.scores import CLASSIFICATION_LOSSES, ScoreFn, accuracy_score, r2_score
-from deltaprop.train.splits import validation_split
+from deltaprop.train.splits import check_validation_data, validation_split
 from deltaprop.train.state import _load_state_dict, _state_dict
 from deltaprop.train.weights import class_weights
 
@@ -64,7 +71,8 @@ class Trainer:
         ``"constant"``, ``"step"`` (÷10 every ``epochs // 3`` epochs), ``"exponential"``
         (to 1% over ``epochs``), ``"cosine"`` (to 0 over ``epochs``), ``"invscaling"``,
         ``"plateau"`` (scikit-learn's ``"adaptive"``), or an instance from
-        :mod:`deltaprop.optim.schedules` for other settings.
+        :mod:`deltaprop.optim.schedules` for other settings. A name gets its settings for
+        ``epochs`` from :func:`deltaprop.optim.schedule_for_epochs`.
     batch_size : int or None, default=200
         Mini-batch size, clipped to the number of samples; ``None`` for full batches. The
         last partial batch is included.
@@ -99,7 +107,7 @@ class Trainer:
     seed : int, Generator or None, default=None
         Shuffling and the validation split.
     communicator : Communicator or None, default=None
-        Data parallelism (:mod:`deltaprop.parallel.mpi`): every rank holds the same data and
+        Data parallelism (:mod:`deltaprop.parallel`): every rank holds the same data and
         seed, so all draw the same global batches; each computes the gradient of its share
         and one allreduce sums them. Batch statistics of batch normalization stay local.
 
@@ -140,7 +148,7 @@ class Trainer:
     ) -> None:
         self.net = net
         self.communicator = communicator
-        self.learning_rate = _check_learning_rate(learning_rate)
+        self.learning_rate = check_learning_rate(learning_rate)
         if isinstance(optimizer, str) and optimizer != "lbfgs":
             self.optimizer: Optimizer | LBFGS = get_optimizer(
                 optimizer, learning_rate=self.learning_rate
@@ -149,7 +157,7 @@ class Trainer:
             self.optimizer = LBFGS(max_iter=epochs, tol=tol)
         else:
             self.optimizer = optimizer
-        self.schedule = named_schedule(schedule, epochs)
+        self.schedule = schedule_for_epochs(schedule, epochs)
         _check_settings(
             batch_size,
             epochs,
@@ -239,12 +247,7 @@ class Trainer:
         self.net.set_buffers(buffers)
         if isinstance(self.optimizer, Optimizer):
             self.optimizer.reset()
-        raise DivergenceError(
-            f"Training diverged in epoch {epoch + 1}: the loss became {value}. The weights "
-            f"of the last finite epoch were kept. Try a smaller learning rate (it was "
-            f"{self.current_learning_rate:g}), gradient clipping (clip_norm), or scaling "
-            f"the inputs."
-        )
+        raise DivergenceError(epoch=epoch + 1, loss=value, learning_rate=self.current_learning_rate)
 
     @property
     def current_learning_rate(self) -> float:
@@ -298,17 +301,7 @@ class Trainer:
                 raise ValueError("class_weight and sample_weight leave every sample with weight 0")
         Xv = Yv = wv = None
         if validation_data is not None:
-            if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
-                raise ValueError(
-                    "validation_data must be (X_val, Y_val) or (X_val, Y_val, sample_weight_val)"
-                )
-            Xv = net.check_X(validation_data[0], "X_val")
-            Yv = net.check_Y(validation_data[1], Xv.shape[0])
-            wv = (
-                net.check_sample_weight(validation_data[2], Xv.shape[0])
-                if len(validation_data) == 3
-                else None
-            )
+            Xv, Yv, wv = check_validation_data(net, validation_data)
         elif self.validation_fraction is not None or self.early_stopping:
             if self.validation_fraction is None:
                 self.validation_fraction = D.early_stopping_fraction
@@ -394,7 +387,7 @@ class Trainer:
         bs = effective_batch_size(self.batch_size, n)
         fast = CompiledLoop.create(
             self.net, self.optimizer, X, Y, w, self.alpha, self.clip_norm, callbacks,
-            self.communicator,
+            self.communicator, watches_batches=watches_batches(callbacks),
         )  # fmt: skip
         with contextlib.nullcontext() if fast is None else fast.threads(bs):
             self._sgd_epochs(X, Y, w, Xv, Yv, wv, callbacks, fast, bs)
@@ -418,7 +411,7 @@ class Trainer:
             order = self.rng.permutation(n) if self.shuffle else None
             norms = np.zeros(n_dense)
             if fast is not None:
-                _check_learning_rate(lr, zero_ok=True)
+                check_learning_rate(lr, allow_zero=True)
                 rows = order if order is not None else np.arange(n)
                 total, n_batches, seen, bad = fast.epoch(rows, bs, lr, norms)
                 self.samples_seen += seen

@@ -2,7 +2,7 @@
 
 ``mpiexec -n 2 python -m mpi4py fail_rank.py`` (mpi4py aborts the job on the error), or
 ``mpiexec -n 2 python fail_rank.py --guard`` (the training runs inside
-:func:`deltaprop.parallel.mpi.abort_on_error`, as the estimators do). Rank 1 raises
+:func:`deltaprop.parallel.abort_on_error`, as the estimators do). Rank 1 raises
 ``ValueError`` at the end of epoch 2 while rank 0 goes on into epoch 3's ``Allreduce``;
 the job must end with the error instead of hanging.
 """
@@ -28,7 +28,7 @@ class FailOnRank1(Callback):
 
 
 def main(guard: bool) -> None:
-    from deltaprop.parallel.mpi import abort_on_error, get_communicator
+    from deltaprop.parallel import abort_on_error, get_communicator
 
     comm = get_communicator(True)
     assert comm is not None

@@ -18,8 +18,9 @@ from typing import Any
 
 import pandas as pd
 
-from deltaprop.app.tabular import DataError, read_table
-from deltaprop.parallel.mpi import get_communicator
+from deltaprop.app.errors import DataError
+from deltaprop.app.tables import read_table
+from deltaprop.parallel import get_communicator
 
 
 class Shares(logging.Handler):

@@ -37,13 +37,13 @@ def make_data(config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 class RootWrites(Callback):
-    """Writes one file per epoch end, through :func:`deltaprop.parallel.mpi.is_root`."""
+    """Writes one file per epoch end, through :func:`deltaprop.parallel.is_root`."""
 
     def __init__(self, outdir: Path, comm: Communicator | None) -> None:
         self.outdir, self.comm = outdir, comm
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        from deltaprop.parallel.mpi import get_rank, is_root
+        from deltaprop.parallel import get_rank, is_root
 
         if is_root(self.comm):
             path = self.outdir / f"written_by_rank{get_rank(self.comm)}.txt"
@@ -80,8 +80,8 @@ def train(
 
 
 def check_helpers(comm: Any) -> dict[str, Any]:
-    """Exercise the helpers of deltaprop.parallel.mpi; every rank returns its observations."""
-    from deltaprop.parallel.mpi import (
+    """Exercise the helpers of deltaprop.parallel; every rank returns its observations."""
+    from deltaprop.parallel import (
         broadcast_parameters,
         check_replicated,
         check_synchronized,
@@ -117,7 +117,7 @@ def check_helpers(comm: Any) -> dict[str, Any]:
 
 
 def main(configs_path: str, outdir: str) -> None:
-    from deltaprop.parallel.mpi import get_communicator
+    from deltaprop.parallel import get_communicator
 
     comm = get_communicator("auto")
     if comm is None:
