@@ -81,7 +81,7 @@ class TimedCommunicator:
 
 def worker(args: argparse.Namespace) -> None:
     from deltaprop import Callback, Network, Trainer
-    from deltaprop.parallel.mpi import get_communicator, is_root
+    from deltaprop.parallel import get_communicator, is_root
 
     mpi = get_communicator("auto")
     comm = None if mpi is None else TimedCommunicator(mpi)

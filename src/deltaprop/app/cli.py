@@ -64,8 +64,6 @@ def _message(exc: BaseException) -> str:
     if isinstance(exc, DivergenceError) and exc.epoch is not None:
         return " ".join(exc.describe(learning_rate_name="--learning-rate").split())
     text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, DivergenceError):  # the estimator's own words, without the fields yet
-        return text.replace("Try a smaller learning rate", "Try a smaller --learning-rate")
     if isinstance(exc, UsageError | ValueError | OSError | RuntimeError):
         return text
     return f"{type(exc).__name__}: {text} (run with --debug for the traceback)"

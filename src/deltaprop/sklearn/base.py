@@ -287,9 +287,9 @@ class BaseMLP(TransformerMixin, ModelState):
             warnings.warn(f"{exc} The best weights (by validation) were restored.",
                           DivergenceWarning, stacklevel=4)  # fmt: skip
             return
-        raise DivergenceError(
+        raise exc.prefaced(
             "Solver produced non-finite parameter weights. The input data may contain large "
-            f"values and need to be preprocessed. {exc}"
+            "values and need to be preprocessed."
         ) from None
 
     def _take_user_weights(self) -> None:

@@ -60,7 +60,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         :class:`deltaprop.train.trainer.Callback` objects called during training.
     distributed : bool or "auto", default=False
         Data-parallel training over MPI when run under ``mpiexec`` (see
-        :mod:`deltaprop.parallel.mpi`); ``"auto"`` uses MPI when a launcher is detected.
+        :mod:`deltaprop.parallel`); ``"auto"`` uses MPI when a launcher is detected.
 
     Attributes
     ----------

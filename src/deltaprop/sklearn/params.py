@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
-from deltaprop.core import ACTIVATIONS, hidden_activation_names
+from deltaprop.core import hidden_activation_names
 
 __all__ = [
     "ACTIVATION_NAMES",
@@ -27,11 +27,9 @@ __all__ = [
 
 SOLVERS = {"lbfgs", "sgd", "adam", "rmsprop", "adamw"}
 SCHEDULES = {"constant", "invscaling", "adaptive", "step", "exponential", "cosine"}
-ACTIVATION_NAMES = {name for name in hidden_activation_names() if name in ACTIVATIONS} | {
-    "logistic"
-}
-"""Hidden activations by registry name, and scikit-learn's ``"logistic"`` (the sigmoid's
-alias); core's other aliases (``"linear"``) are not scikit-learn's names."""
+ACTIVATION_NAMES = set(hidden_activation_names())
+"""The hidden activations and their aliases (scikit-learn's ``"logistic"`` among them): the
+same names the command accepts."""
 SKLEARN_OUT = {"sigmoid": "logistic", "softmax": "softmax", "identity": "identity", "exp": "exp"}
 """scikit-learn's ``out_activation_`` name of each output activation."""
 REGRESSION_LOSSES = {
