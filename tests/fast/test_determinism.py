@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("numba")
@@ -123,3 +124,27 @@ def test_a_small_fit_gives_the_same_bits_before_and_after_a_large_one() -> None:
     assert fresh["small"][1] is False  # the Python loop
     assert after["large"][1] is True  # the compiled loop
     assert after["small"] == after["again"] == fresh["small"]
+
+
+def test_without_numba_the_python_loop_trains_the_same() -> None:
+    """On a Python that numba does not support, deltaprop imports and trains in the Python
+    loop (numba made unimportable in a fresh process): the compiled loop's training to
+    rounding (float64, the configurations with no exp in the hidden layers' derivatives)."""
+    configs = {k: CONFIGS[k] for k in ("adam64", "momentum_weights", "wide_first")}
+    script = SCRIPT.replace("hashlib.sha256(net.parameters.tobytes())", "None").replace(
+        'h.update(np.asarray(tr.history.as_dict()["loss"]).tobytes())\n    return h.hexdigest(), all(used)',
+        "return net.parameters.tolist(), all(used)",
+    )
+    blocked = "import sys; sys.modules['numba'] = None\n" + script
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    results = {}
+    for label, code in (("numba", script), ("no numba", blocked)):
+        done = subprocess.run([sys.executable, "-c", code, json.dumps(configs)], env=env,
+                              capture_output=True, text=True, timeout=900)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        results[label] = json.loads(done.stdout.splitlines()[-1])
+    for name in configs:
+        compiled, used = results["numba"][name]
+        python, used_without = results["no numba"][name]
+        assert used and not used_without
+        np.testing.assert_allclose(python, compiled, rtol=1e-9, atol=1e-12)
