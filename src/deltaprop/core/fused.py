@@ -16,7 +16,7 @@ same bits before and after a large one. The machine code is cached beside the mo
 paid once per machine. Switch them off with ``DELTAPROP_FUSED=0`` or :func:`set_enabled`.
 
 >>> from deltaprop.core import fused as _fused
->>> _fused.MIN_SIZE  # entries of the first array that loads numba and the kernels
+>>> _fused.MIN_SIZE  # the smallest array (entries) that the kernels serve
 4096
 """
 

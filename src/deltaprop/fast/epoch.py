@@ -11,13 +11,15 @@ the Python path (:meth:`deltaprop.core.network.Network.backward`, :mod:`deltapro
 (``tests/test_fast_loop.py``). :meth:`deltaprop.fast.loop.CompiledLoop.create` says which
 networks and settings it serves; everything else runs the Python loop.
 
-Several threads run the same function at once (:func:`run_steps`): each computes the
-forward and backward pass of its block of every batch's rows into its own gradient
-buffer, then adds the others' gradients on its share of the parameters, checks and
-measures them and applies the optimizer there; they meet at spin barriers
-(:mod:`deltaprop.fast.sync`). A wide first layer is
-split by units instead: each thread computes its units' activations and gradient over all
-rows, and updates their parameters.
+Several threads run the same function at once (:func:`run_steps`). A step's work is cut
+into pieces whose bounds depend only on the batch size and the network
+(:mod:`deltaprop.fast.blocks`): blocks of the batch's rows, each computing its forward and
+backward pass into its own gradient buffer; chunks of the parameters, where the blocks'
+gradients are added in block order, checked, measured and updated; and, for a wide first
+layer, blocks of its units, each computing its units' activations and gradient over all
+rows. Each thread takes a share of the pieces, and every sum over pieces is taken in piece
+order, so the bits do not depend on the number of threads. The threads meet at spin
+barriers (:mod:`deltaprop.fast.sync`).
 
 Codes (small integers, so that one compiled function serves every network):
 
@@ -31,8 +33,8 @@ Codes (small integers, so that one compiled function serves every network):
 
 Departures from the Python loop's order of operations, all exact in real arithmetic: the
 seeds' ``1/m`` (or ``w_i / Σw``) multiplies the output error once instead of every ``dW``
-and ``db`` (the backward pass is linear in it); with threads, ``dW`` is the sum of the
-threads' row blocks; the sums of squares are taken in float64 in another order.
+and ``db`` (the backward pass is linear in it); ``dW`` is the sum of the row blocks' (on any
+number of threads); the sums of squares are taken in float64 in another order.
 
 numba caches the machine code beside this module; its cache does not notice edits to the
 kernels imported from :mod:`deltaprop.core.kernels` and :mod:`deltaprop.fast.sync`, so
