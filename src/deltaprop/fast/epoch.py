@@ -29,7 +29,7 @@ Codes (small integers, so that one compiled function serves every network):
   (:data:`deltaprop.core.losses.COMPILED_MSE`, ...): identity + mean squared error,
   sigmoid + binary cross-entropy, softmax + categorical cross-entropy
   (``dZ[L] = A[L] - Y``);
-* optimizers ``OPT_*``: SGD (with momentum, Nesterov, weight decay), Adam/AdamW (AMSGrad).
+* optimizers ``OPT_*`` (:mod:`deltaprop.fast.update`): SGD (with momentum, Nesterov, weight decay), Adam/AdamW (AMSGrad).
 
 Departures from the Python loop's order of operations, all exact in real arithmetic: the
 seeds' ``1/m`` (or ``w_i / Σw``) multiplies the output error once instead of every ``dW``
@@ -37,7 +37,8 @@ and ``db`` (the backward pass is linear in it); ``dW`` is the sum of the row blo
 number of threads); the sums of squares are taken in float64 in another order.
 
 numba caches the machine code beside this module; its cache does not notice edits to the
-kernels imported from :mod:`deltaprop.core.kernels` and :mod:`deltaprop.fast.sync`, so
+kernels imported from :mod:`deltaprop.core.kernels`, :mod:`deltaprop.fast.sync` and
+:mod:`deltaprop.fast.update`, so
 after editing those, delete
 ``src/deltaprop/__pycache__/*.nbi`` (installed packages are not affected).
 """
@@ -50,15 +51,13 @@ import numba
 import numpy as np
 
 from deltaprop.core.activations import COMPILED_RELU, COMPILED_SIGMOID, COMPILED_TANH
-from deltaprop.core.kernels import adam, add_bias, nonfinite_check, row_max, sum_squares
+from deltaprop.core.kernels import add_bias, nonfinite_check, row_max, sum_squares
 from deltaprop.core.losses import COMPILED_BCE, COMPILED_CE
 from deltaprop.fast.blocks import BLOCKS
 from deltaprop.fast.sync import ABORT, barrier, post_job, wait_job
+from deltaprop.fast.update import OPT_ADAM, OPT_SGD, optimizer_step, scale
 
 __all__ = ["ABORT", "OPT_ADAM", "OPT_SGD", "post_job", "run_steps", "wait_job"]
-
-OPT_SGD, OPT_ADAM = 0, 1
-"""Codes of the optimizer step (:func:`_optimizer_step`): SGD, Adam/AdamW."""
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
@@ -145,31 +144,6 @@ def _column_sums(dZ: Any, db: Any) -> None:  # pragma: no cover - compiled
     for i in range(1, m):
         for j in range(n):
             db[j] += dZ[i, j]
-
-
-@_jit
-def _scale(a: Any, s: Any) -> None:  # pragma: no cover - compiled
-    for i in range(a.size):
-        a[i] *= s
-
-
-@_jit
-def _sgd(  # pragma: no cover - compiled
-    params: Any, grads: Any, buf: Any, t: int, lr: Any, momentum: Any, nesterov: bool,
-    weight_decay: Any,
-) -> None:  # fmt: skip
-    """``optimizers.SGD._update`` in one pass (same operations, same order)."""
-    d = params.dtype.type
-    lr, momentum, weight_decay = d(lr), d(momentum), d(weight_decay)
-    for i in range(params.size):
-        g = grads[i]
-        if weight_decay != d(0):
-            g = params[i] * weight_decay + g
-        if momentum != d(0):
-            b = g if t == 1 else buf[i] * momentum + g
-            buf[i] = b
-            g = b * momentum + g if nesterov else b
-        params[i] = params[i] - g * lr
 
 
 @_jit
@@ -339,8 +313,8 @@ def run_steps(  # pragma: no cover - compiled
                 q0, q1 = _chunk(R, P, c0 + j - 2 * (v1 - v0))
             g = grad[q0:q1]
             if clip_norm > 0 and gnorm > clip_norm:
-                _scale(g, g.dtype.type(clip_norm / gnorm))
-            _optimizer_step(params[q0:q1], g, opt_code, t0 + taken, lr, h, state0[q0:q1],
+                scale(g, g.dtype.type(clip_norm / gnorm))
+            optimizer_step(params[q0:q1], g, opt_code, t0 + taken, lr, h, state0[q0:q1],
                             state1[q0:q1], state2[q0:q1])  # fmt: skip
         gen += 1
         if not barrier(sync, n_threads, gen):  # every share updated before the next forward
@@ -490,24 +464,3 @@ def _first_backward(  # pragma: no cover - compiled
                 S[k0 + i, j] = block[i, u0 + j]
     np.dot(S.T, Xb, grad[lo : lo + nu * n_in].reshape(nu, n_in))
     _column_sums(S, grad[b0 : b0 + nu])
-
-
-@_jit
-def _optimizer_step(  # pragma: no cover - compiled
-    params: Any, grad: Any, opt_code: int, t: int, lr: float, h: Any, state0: Any,
-    state1: Any, state2: Any,
-) -> None:  # fmt: skip
-    """One step of SGD or Adam (``optimizers.SGD._update``, ``Adam._fused_update``) on a
-    slice of the flat buffers; elementwise, so slices may be updated one by one."""
-    if opt_code == OPT_ADAM:
-        b1, b2, eps, wd, decoupled, amsgrad = h[0], h[1], h[2], h[3], h[4] != 0, h[5] != 0
-        weight = 1.0 - b1
-        lerp_small = abs(weight) < 0.5
-        adam(
-            params, grad, state0, state1, state2, amsgrad,
-            1.0 - lr * wd if (decoupled and wd != 0.0) else 1.0, wd,
-            weight if lerp_small else 1.0 - weight, lerp_small, b2, 1.0 - b2,
-            (1.0 - b2**t) ** 0.5, eps, lr / (1.0 - b1**t), wd != 0.0 and not decoupled, h[6],
-        )  # fmt: skip
-    else:
-        _sgd(params, grad, state0, t, lr, h[0], h[1] != 0, h[2])
