@@ -22,9 +22,11 @@ SIZES = [64, 80, 40, 16]  # 9,496 parameters: above _fused.MIN_SIZE, so the kern
 
 
 @pytest.fixture
-def fused_on() -> Iterator[Any]:
+def fused_on(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The kernels on, for every size (the small layers of the test networks included)."""
+    monkeypatch.setattr(_fused, "MIN_SIZE", 0)
     previous = _fused.set_enabled(True)
-    kernels = _fused.get(_fused.MIN_SIZE)
+    kernels = _fused.get(1)
     assert kernels is not None
     yield kernels
     _fused.set_enabled(previous)

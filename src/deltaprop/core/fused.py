@@ -9,13 +9,14 @@ NumPy code beside each equation runs instead, with the same results: bit for bit
 bias, ReLU and Adam (except that Adam flushes subnormal moments to zero, as XLA does); to a
 few units in the last place where ``exp`` and ``log`` enter.
 
-numba and the kernels are loaded on the first array of at least :data:`MIN_SIZE` entries,
-so that small models never pay numba's import and compilation; once loaded they serve
-every size. The machine code is cached beside the module (``cache=True``): compilation is
+The kernels serve arrays of at least :data:`MIN_SIZE` entries (numba is imported on the
+first), so that small models never pay numba's import and compilation. The choice depends
+only on the size asked about, never on what the process did before: a small fit gives the
+same bits before and after a large one. The machine code is cached beside the module (``cache=True``): compilation is
 paid once per machine. Switch them off with ``DELTAPROP_FUSED=0`` or :func:`set_enabled`.
 
 >>> from deltaprop.core import fused as _fused
->>> _fused.MIN_SIZE  # entries of the first array that loads numba and the kernels
+>>> _fused.MIN_SIZE  # the smallest array (entries) that the kernels serve
 4096
 """
 
@@ -61,18 +62,16 @@ def enabled() -> bool:
 def get(n: int) -> ModuleType | None:
     """The kernels module for work on ``n`` entries, or ``None`` for the NumPy path.
 
-    ``None`` while switched off, without numba, and (before the first load) for
-    ``n < MIN_SIZE``.
+    ``None`` while switched off, without numba, and for ``n < MIN_SIZE`` (whatever
+    sizes were asked about before).
     """
     global _kernels, _missing
-    if not _enabled:
+    if not _enabled or n < MIN_SIZE or _missing:
         return None
     if _kernels is None:
-        if n < MIN_SIZE or _missing:
-            return None
         try:
             from deltaprop.core import kernels as _fused_kernels
-        except ImportError:  # numba is the optional "fast" extra
+        except ImportError:  # a Python that numba does not support yet (see pyproject.toml)
             _missing = True
             return None
         _kernels = _fused_kernels

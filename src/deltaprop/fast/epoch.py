@@ -11,13 +11,15 @@ the Python path (:meth:`deltaprop.core.network.Network.backward`, :mod:`deltapro
 (``tests/test_fast_loop.py``). :meth:`deltaprop.fast.loop.CompiledLoop.create` says which
 networks and settings it serves; everything else runs the Python loop.
 
-Several threads run the same function at once (:func:`run_steps`): each computes the
-forward and backward pass of its block of every batch's rows into its own gradient
-buffer, then adds the others' gradients on its share of the parameters, checks and
-measures them and applies the optimizer there; they meet at spin barriers
-(:mod:`deltaprop.fast.sync`). A wide first layer is
-split by units instead: each thread computes its units' activations and gradient over all
-rows, and updates their parameters.
+Several threads run the same function at once (:func:`run_steps`). A step's work is cut
+into pieces whose bounds depend only on the batch size and the network
+(:mod:`deltaprop.fast.blocks`): blocks of the batch's rows, each computing its forward and
+backward pass into its own gradient buffer; chunks of the parameters, where the blocks'
+gradients are added in block order, checked, measured and updated; and, for a wide first
+layer, blocks of its units, each computing its units' activations and gradient over all
+rows. Each thread takes a share of the pieces, and every sum over pieces is taken in piece
+order, so the bits do not depend on the number of threads. The threads meet at spin
+barriers (:mod:`deltaprop.fast.sync`).
 
 Codes (small integers, so that one compiled function serves every network):
 
@@ -27,15 +29,16 @@ Codes (small integers, so that one compiled function serves every network):
   (:data:`deltaprop.core.losses.COMPILED_MSE`, ...): identity + mean squared error,
   sigmoid + binary cross-entropy, softmax + categorical cross-entropy
   (``dZ[L] = A[L] - Y``);
-* optimizers ``OPT_*``: SGD (with momentum, Nesterov, weight decay), Adam/AdamW (AMSGrad).
+* optimizers ``OPT_*`` (:mod:`deltaprop.fast.update`): SGD (with momentum, Nesterov, weight decay), Adam/AdamW (AMSGrad).
 
 Departures from the Python loop's order of operations, all exact in real arithmetic: the
 seeds' ``1/m`` (or ``w_i / Σw``) multiplies the output error once instead of every ``dW``
-and ``db`` (the backward pass is linear in it); with threads, ``dW`` is the sum of the
-threads' row blocks; the sums of squares are taken in float64 in another order.
+and ``db`` (the backward pass is linear in it); ``dW`` is the sum of the row blocks' (on any
+number of threads); the sums of squares are taken in float64 in another order.
 
 numba caches the machine code beside this module; its cache does not notice edits to the
-kernels imported from :mod:`deltaprop.core.kernels` and :mod:`deltaprop.fast.sync`, so
+kernels imported from :mod:`deltaprop.core.kernels`, :mod:`deltaprop.fast.sync` and
+:mod:`deltaprop.fast.update`, so
 after editing those, delete
 ``src/deltaprop/__pycache__/*.nbi`` (installed packages are not affected).
 """
@@ -48,14 +51,13 @@ import numba
 import numpy as np
 
 from deltaprop.core.activations import COMPILED_RELU, COMPILED_SIGMOID, COMPILED_TANH
-from deltaprop.core.kernels import adam, add_bias, nonfinite_check, row_max, sum_squares
+from deltaprop.core.kernels import add_bias, nonfinite_check, row_max, sum_squares
 from deltaprop.core.losses import COMPILED_BCE, COMPILED_CE
+from deltaprop.fast.blocks import BLOCKS
 from deltaprop.fast.sync import ABORT, barrier, post_job, wait_job
+from deltaprop.fast.update import OPT_ADAM, OPT_SGD, optimizer_step, scale
 
 __all__ = ["ABORT", "OPT_ADAM", "OPT_SGD", "post_job", "run_steps", "wait_job"]
-
-OPT_SGD, OPT_ADAM = 0, 1
-"""Codes of the optimizer step (:func:`_optimizer_step`): SGD, Adam/AdamW."""
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
@@ -145,51 +147,36 @@ def _column_sums(dZ: Any, db: Any) -> None:  # pragma: no cover - compiled
 
 
 @_jit
-def _scale(a: Any, s: Any) -> None:  # pragma: no cover - compiled
-    for i in range(a.size):
-        a[i] *= s
-
-
-@_jit
-def _sgd(  # pragma: no cover - compiled
-    params: Any, grads: Any, buf: Any, t: int, lr: Any, momentum: Any, nesterov: bool,
-    weight_decay: Any,
-) -> None:  # fmt: skip
-    """``optimizers.SGD._update`` in one pass (same operations, same order)."""
-    d = params.dtype.type
-    lr, momentum, weight_decay = d(lr), d(momentum), d(weight_decay)
-    for i in range(params.size):
-        g = grads[i]
-        if weight_decay != d(0):
-            g = params[i] * weight_decay + g
-        if momentum != d(0):
-            b = g if t == 1 else buf[i] * momentum + g
-            buf[i] = b
-            g = b * momentum + g if nesterov else b
-        params[i] = params[i] - g * lr
-
-
-@_jit
 def run_steps(  # pragma: no cover - compiled
     tid: int, n_threads: int, sync: Any, shared: Any,
-    X: Any, Y: Any, w: Any, order: Any, m: int,
-    Ws: Any, bs: Any, gWs: Any, gbs: Any, As: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any,
+    X: Any, Y: Any, w: Any, order: Any, m: int, n_blocks: int,
+    Ws: Any, bs: Any, As: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any,
     losses: Any, scratch: Any, split_first: bool, acts: Any, out_code: int, alpha: float,
     clip_norm: float, params: Any, grad: Any, grad_others: Any, starts: Any, stops: Any, ends: Any, norms: Any,
     cost_sum: Any, opt_code: int, counts: Any, t0: int, lr: float, h: Any,
     state0: Any, state1: Any, state2: Any,
 ) -> int:  # fmt: skip
     """``len(order) // m`` training steps on the rows ``order`` (batches of ``m`` rows),
-    run by ``n_threads`` threads at once (at most ``m``), this one being ``tid``.
+    run by ``n_threads`` threads at once (at most ``n_blocks``), this one being ``tid``.
 
-    Each thread computes the forward and backward pass of its block of every batch's rows
-    (its gradient ``gWs``, ``gbs`` lands in ``grad`` for thread 0, in ``grad_others[t-1]``
-    for thread ``t``), then, between spin barriers on ``sync``, adds the gradients, checks and
-    measures them, and applies the optimizer on its share of the parameters; the partial
-    sums meet in ``shared`` (``L + 4`` slots a thread), so every thread takes the same
-    decisions. With ``split_first``, the first layer is split by units instead (see
-    :func:`_first_forward`, :func:`_first_backward`). One thread (``n_threads = 1``) is the
-    plain loop.
+    The work of a step is cut into pieces whose bounds depend only on the batch size and
+    the network, never on ``n_threads``, and every sum over pieces is taken in piece
+    order, so that the bits are the same whatever the number of threads:
+
+    * ``n_blocks`` blocks of the batch's rows (:func:`deltaprop.fast.blocks.row_blocks`):
+      block ``b`` runs the forward and backward pass of its rows into its own gradient
+      (``grad`` for block 0, ``grad_others[b - 1]`` for the others, which start at the
+      parameter ``R`` below); its loss sum lands in ``shared[b]``;
+    * :data:`BLOCKS` chunks of the parameters from ``R`` on: the block gradients are
+      added there in block order (``g_0 + g_1 + ...``), checked, measured, clipped and
+      updated; each chunk's sums land in its own slots of ``shared``;
+    * with ``split_first`` (a wide first layer), ``min(BLOCKS, n_1)`` blocks of the first
+      layer's units, each computing its units' activations and gradient over all rows
+      (:func:`_first_forward`, :func:`_first_backward`); ``R`` is then the end of the
+      first layer's parameters (0 otherwise).
+
+    Thread ``tid`` takes a contiguous share of each kind of piece; the threads meet at spin
+    barriers on ``sync``. One thread runs every piece itself.
 
     Returns the number of steps taken; fewer than asked when a step's cost or gradient is
     not finite, so that the caller reports the divergence (its cost in ``cost_sum[1]``);
@@ -204,25 +191,25 @@ def run_steps(  # pragma: no cover - compiled
     ``As[l]`` holds layer ``l``'s activations (``m`` rows; the last layer's ``Z``), and
     ``dZ_a``, ``dZ_b`` are two flat buffers of ``m · max n_l`` entries that the errors of
     consecutive layers take in turn; ``h`` the optimizer's hyper-parameters (see
-    ``_fast_loop.CompiledLoop``); ``state0..2`` its state arrays.
+    ``_fast_loop.CompiledLoop``); ``state0..2`` its state arrays; ``shared`` has
+    ``BLOCKS + 2 · BLOCKS · (L + 3)`` entries.
     """
     L = len(Ws)
     n_steps = order.size // m
     weighted = w.size > 0
-    r0, r1 = (m * tid) // n_threads, (m * (tid + 1)) // n_threads  # this thread's rows
-    # With ``split``, the first layer is split by units (its forward pass and gradient over
-    # all rows, its parameters updated by the thread that owns them), the others by rows.
+    K = n_blocks
+    k0, k1 = (K * tid) // n_threads, (K * (tid + 1)) // n_threads  # this thread's blocks
+    r0, r1 = (m * k0) // K, (m * k1) // K  # and their rows
     n0, n_in = Ws[0].shape
-    split = split_first and n_threads > 1 and L > 1
-    u0, u1 = ((n0 * tid) // n_threads, (n0 * (tid + 1)) // n_threads) if split else (0, 0)
-    f0, f1 = starts[0] + u0 * n_in, starts[0] + u1 * n_in  # its weights of the first layer
-    b0, b1 = stops[0] + u0, stops[0] + u1  # and biases
-    R = stops[0] + n0 if split else 0  # the rest of the parameters, shared out in slices
+    split = split_first and L > 1
+    U = min(BLOCKS, n0) if split else 0  # blocks of the first layer's units
+    v0, v1 = (U * tid) // n_threads, (U * (tid + 1)) // n_threads  # this thread's
+    R = ends[0] if split else 0  # the parameters from R on are shared out in chunks
     P = params.size
-    p0 = R + ((P - R) * tid // n_threads) // 16 * 16
-    p1 = P if tid == n_threads - 1 else R + ((P - R) * (tid + 1) // n_threads) // 16 * 16
-    slot = L + 4
-    mine = shared[tid * slot : (tid + 1) * slot]
+    c0, c1 = (BLOCKS * tid) // n_threads, (BLOCKS * (tid + 1)) // n_threads
+    slot = L + 3  # a piece's sums: ‖dW[l]‖² per layer, check, ‖W‖², ‖g‖²
+    first = 1 if split else 0
+    no_w = params[:0]
     gen = 0  # barriers passed
     taken = 0
     for step in range(n_steps):
@@ -236,63 +223,70 @@ def run_steps(  # pragma: no cover - compiled
                 continue
         l2 = alpha / wsum
         _gather(X, Y, rows[r0:r1], r0, Xb, Yb)
-        if split:  # the first layer, this thread's units, every row
+        if split:  # the first layer, this thread's blocks of units, every row
             gen += 1
             if not barrier(sync, n_threads, gen):
                 return -1
-            _first_forward(Xb, Ws[0], bs[0], u0, u1, scratch[tid], As[0], acts[0])
+            for u in range(v0, v1):
+                _first_forward(Xb, Ws[0], bs[0], (n0 * u) // U, (n0 * (u + 1)) // U,
+                               scratch[tid], As[0], acts[0])  # fmt: skip
             gen += 1
             if not barrier(sync, n_threads, gen):
                 return -1
-        mine[0] = _forward_backward(w, rows[r0:r1], m, r0, r1, wsum, 1 if split else 0, Ws,
-                                    bs, gWs, gbs, As, dZ_a, dZ_b, Xb, Yb, losses, acts,
-                                    out_code)  # fmt: skip
+        for b in range(k0, k1):
+            s0, s1 = (m * b) // K, (m * (b + 1)) // K
+            g, goff = (grad, 0) if b == 0 else (grad_others[b - 1], R)
+            shared[b] = _forward_backward(w, rows[s0:s1], m, s0, s1, wsum, first, Ws, bs, g,
+                                          goff, starts, stops, ends, As, dZ_a, dZ_b, Xb, Yb,
+                                          losses, acts, out_code)  # fmt: skip
         gen += 1
         if not barrier(sync, n_threads, gen):
             return -1
-        # this thread's share of the parameters: dW = ΣdW_t (+ l2 W), checked and measured
-        # in the same pass, layer by layer (W, then b); the first layer's needs no adding
         c = params.dtype.type(l2)
-        sq_w, check, sq_grad = 0.0, 0.0, 0.0
-        no_w = params[:0]
-        others = grad_others[: n_threads - 1]  # (a tail batch may run on fewer threads)
-        if split:
-            _first_backward(tid, n_threads, m, u0, u1, n0, n_in, L, grad, f0, b0, dZ_a, dZ_b,
-                            Xb, scratch[tid])  # fmt: skip
+        others = grad_others[: K - 1]  # (a tail batch may have fewer blocks)
+        for u in range(v0, v1):  # the first layer's units: their gradient over all rows
+            a0, a1 = (n0 * u) // U, (n0 * (u + 1)) // U
+            f0, f1 = starts[0] + a0 * n_in, starts[0] + a1 * n_in
+            e0, e1 = stops[0] + a0, stops[0] + a1
+            _first_backward(K, m, a0, a1, n0, n_in, L, grad, f0, e0, dZ_a, dZ_b, Xb,
+                            scratch[tid])  # fmt: skip
+            piece = shared[BLOCKS + u * slot : BLOCKS + (u + 1) * slot]
+            piece[:] = 0.0
             if l2:
-                sq_w += sum_squares(params[f0:f1])
-            sq, chk = _combine(grad, others[:0], f0, f1, params[f0:f1] if l2 else no_w, c)
-            mine[1] = sq
-            sq_b, chk_b = _combine(grad, others[:0], b0, b1, no_w, c)
-            check += chk + chk_b
-            sq_grad += sq + sq_b
-        for l in range(1 if split else 0, L):
-            mine[1 + l] = 0.0
-            lo, hi = max(starts[l], p0), min(stops[l], p1)
-            if hi > lo:
-                if l2:
-                    sq_w += sum_squares(params[lo:hi])
-                sq, chk = _combine(grad, others, lo, hi, params[lo:hi] if l2 else no_w, c)
-                mine[1 + l] = sq
-                check += chk
-                sq_grad += sq
-            lo, hi = max(stops[l], p0), min(ends[l], p1)
-            if hi > lo:
-                sq, chk = _combine(grad, others, lo, hi, no_w, c)
-                check += chk
-                sq_grad += sq
-        mine[1 + L] = check
-        mine[2 + L] = sq_w
-        mine[3 + L] = sq_grad
+                piece[L + 1] = sum_squares(params[f0:f1])
+            sq, chk = _combine(grad, others[:0], 0, f0, f1, params[f0:f1] if l2 else no_w, c)
+            sq_b, chk_b = _combine(grad, others[:0], 0, e0, e1, no_w, c)
+            piece[0] = sq
+            piece[L] = chk + chk_b
+            piece[L + 2] = sq + sq_b
+        for ci in range(c0, c1):  # this thread's chunks of the rest: Σ of the blocks
+            q0, q1 = _chunk(R, P, ci)
+            piece = shared[BLOCKS + (U + ci) * slot : BLOCKS + (U + ci + 1) * slot]
+            piece[:] = 0.0
+            for l in range(first, L):
+                lo, hi = max(starts[l], q0), min(stops[l], q1)
+                if hi > lo:
+                    if l2:
+                        piece[L + 1] += sum_squares(params[lo:hi])
+                    sq, chk = _combine(grad, others, R, lo, hi, params[lo:hi] if l2 else no_w, c)
+                    piece[l] = sq
+                    piece[L] += chk
+                    piece[L + 2] += sq
+                lo, hi = max(stops[l], q0), min(ends[l], q1)
+                if hi > lo:
+                    sq, chk = _combine(grad, others, R, lo, hi, no_w, c)
+                    piece[L] += chk
+                    piece[L + 2] += sq
         gen += 1
         if not barrier(sync, n_threads, gen):
             return -1
         total, check, sq_all, sq_grad = 0.0, 0.0, 0.0, 0.0
-        for k in range(n_threads):
-            total += shared[k * slot]
-            check += shared[k * slot + 1 + L]
-            sq_all += shared[k * slot + 2 + L]
-            sq_grad += shared[k * slot + 3 + L]
+        for b in range(K):
+            total += shared[b]
+        for p in range(U + BLOCKS):
+            check += shared[BLOCKS + p * slot + L]
+            sq_all += shared[BLOCKS + p * slot + L + 1]
+            sq_grad += shared[BLOCKS + p * slot + L + 2]
         cost = total / wsum + (0.5 * l2 * sq_all if l2 else 0.0)
         if not (np.isfinite(cost) and check == 0):
             if tid == 0:
@@ -302,17 +296,26 @@ def run_steps(  # pragma: no cover - compiled
         if tid == 0:
             for l in range(L):
                 sq = 0.0
-                for k in range(n_threads):
-                    sq += shared[k * slot + 1 + l]
+                for p in range(U + BLOCKS):
+                    sq += shared[BLOCKS + p * slot + l]
                 norms[l] += np.sqrt(sq)
         taken += 1
         gnorm = np.sqrt(sq_grad)
-        for a0, a1 in ((f0, f1), (b0, b1), (p0, p1)):
-            g = grad[a0:a1]
+        for j in range(2 * (v1 - v0) + (c1 - c0)):  # this thread's parameters, piece by piece
+            if j < 2 * (v1 - v0):
+                u = v0 + j // 2
+                a0, a1 = (n0 * u) // U, (n0 * (u + 1)) // U
+                if j % 2 == 0:
+                    q0, q1 = starts[0] + a0 * n_in, starts[0] + a1 * n_in
+                else:
+                    q0, q1 = stops[0] + a0, stops[0] + a1
+            else:
+                q0, q1 = _chunk(R, P, c0 + j - 2 * (v1 - v0))
+            g = grad[q0:q1]
             if clip_norm > 0 and gnorm > clip_norm:
-                _scale(g, g.dtype.type(clip_norm / gnorm))
-            _optimizer_step(params[a0:a1], g, opt_code, t0 + taken, lr, h, state0[a0:a1],
-                            state1[a0:a1], state2[a0:a1])  # fmt: skip
+                scale(g, g.dtype.type(clip_norm / gnorm))
+            optimizer_step(params[q0:q1], g, opt_code, t0 + taken, lr, h, state0[q0:q1],
+                            state1[q0:q1], state2[q0:q1])  # fmt: skip
         gen += 1
         if not barrier(sync, n_threads, gen):  # every share updated before the next forward
             return -1
@@ -325,15 +328,25 @@ def run_steps(  # pragma: no cover - compiled
 
 
 @_jit
+def _chunk(R: int, P: int, ci: int) -> tuple[int, int]:  # pragma: no cover - compiled
+    """Bounds of chunk ``ci`` of the parameters ``R:P`` (:data:`BLOCKS` chunks, cut at
+    multiples of 16 entries)."""
+    q0 = R + ((P - R) * ci // BLOCKS) // 16 * 16
+    q1 = P if ci == BLOCKS - 1 else R + ((P - R) * (ci + 1) // BLOCKS) // 16 * 16
+    return q0, q1
+
+
+@_jit
 def _combine(  # pragma: no cover - compiled
-    grad: Any, others: Any, lo: int, hi: int, W: Any, c: Any
+    grad: Any, others: Any, off: int, lo: int, hi: int, W: Any, c: Any
 ) -> tuple[float, float]:  # fmt: skip
-    """``grad[lo:hi] += Σ_k others[k, lo:hi] (+ c W)``; returns ``Σ grad²`` (float64) and
+    """``grad[lo:hi] += Σ_k others[k, lo - off:hi - off]`` in the order of ``k``
+    (``+ c W``); returns ``Σ grad²`` (float64) and
     ``Σ (grad - grad)`` (0, or NaN for a non-finite entry) of the result. Separate simple
     loops, each vectorized (one loop doing it all is four times slower)."""
     g = grad[lo:hi]
     for k in range(others.shape[0]):
-        o = others[k, lo:hi]
+        o = others[k, lo - off : hi - off]
         for i in range(g.size):
             g[i] += o[i]
     if W.size > 0:
@@ -372,13 +385,13 @@ def _first_forward(  # pragma: no cover - compiled
 @_jit
 def _forward_backward(  # pragma: no cover - compiled
     w: Any, rows: Any, m: int, r0: int, r1: int, wsum: float, first: int,
-    Ws: Any, bs: Any, gWs: Any, gbs: Any, As: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any,
-    losses: Any, acts: Any, out_code: int,
+    Ws: Any, bs: Any, g: Any, goff: int, starts: Any, stops: Any, ends: Any, As: Any,
+    dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any, losses: Any, acts: Any, out_code: int,
 ) -> float:  # fmt: skip
     """Rows ``r0:r1`` of one batch: the forward pass from layer ``first`` (the first
     layer's activations are ready when ``first`` is 1), the loss (returns ``Σ w_i L_i``),
-    and the backward pass with ``dW``, ``db`` of these rows into ``gWs``, ``gbs`` for the
-    layers from ``first`` up, and the errors ``dZ`` of these rows down to the first
+    and the backward pass with ``dW``, ``db`` of these rows into the flat gradient ``g``
+    (parameter ``i`` at ``g[i - goff]``) for the layers from ``first`` up, and the errors ``dZ`` of these rows down to the first
     layer's."""
     L = len(Ws)
     Xt, Yt = Xb[r0:r1], Yb[r0:r1]
@@ -414,8 +427,9 @@ def _forward_backward(  # pragma: no cover - compiled
     # backward: dW = dZᵀ A_prev, db = Σ dZ, dA_prev = dZ W, dZ[l-1] = dA_prev ⊙ g'
     for l in range(L - 1, first - 1, -1):
         A_prev = Xt if l == 0 else As[l - 1][r0:r1]
-        np.dot(dZ.T, A_prev, gWs[l])
-        _column_sums(dZ, gbs[l])
+        gW = g[starts[l] - goff : stops[l] - goff].reshape(Ws[l].shape[0], Ws[l].shape[1])
+        np.dot(dZ.T, A_prev, gW)
+        _column_sums(dZ, g[stops[l] - goff : ends[l] - goff])
         if l > 0:
             free = dZ_b if (L - 1 - l) % 2 == 0 else dZ_a  # the buffer dZ is not in
             n_prev = A_prev.shape[1]
@@ -428,10 +442,11 @@ def _forward_backward(  # pragma: no cover - compiled
 
 @_jit
 def _first_backward(  # pragma: no cover - compiled
-    tid: int, n_threads: int, m: int, u0: int, u1: int, n0: int, n_in: int, L: int,
+    n_blocks: int, m: int, u0: int, u1: int, n0: int, n_in: int, L: int,
     grad: Any, lo: int, b0: int, dZ_a: Any, dZ_b: Any, Xb: Any, scratch: Any,
 ) -> None:  # fmt: skip
-    """``dW[1]``, ``db[1]`` of this thread's units ``u0:u1`` over all the batch's rows,
+    """``dW[1]``, ``db[1]`` of the units ``u0:u1`` over all the batch's rows (``dZ[1]`` in
+    ``n_blocks`` blocks of rows),
     straight into ``grad`` (weights from ``lo``, biases from ``b0``): split by units, the
     first layer's gradient needs no adding up across threads. ``b0`` is where this
     thread's first bias is."""
@@ -441,32 +456,11 @@ def _first_backward(  # pragma: no cover - compiled
     buf = dZ_a if (L - 1) % 2 == 0 else dZ_b  # dZ[1], each thread's rows in its region
     widest = dZ_a.size // m
     S = scratch[: m * nu].reshape(m, nu)
-    for k in range(n_threads):
-        k0, k1 = (m * k) // n_threads, (m * (k + 1)) // n_threads
+    for k in range(n_blocks):
+        k0, k1 = (m * k) // n_blocks, (m * (k + 1)) // n_blocks
         block = buf[k0 * widest : k0 * widest + (k1 - k0) * n0].reshape(k1 - k0, n0)
         for i in range(k1 - k0):
             for j in range(nu):
                 S[k0 + i, j] = block[i, u0 + j]
     np.dot(S.T, Xb, grad[lo : lo + nu * n_in].reshape(nu, n_in))
     _column_sums(S, grad[b0 : b0 + nu])
-
-
-@_jit
-def _optimizer_step(  # pragma: no cover - compiled
-    params: Any, grad: Any, opt_code: int, t: int, lr: float, h: Any, state0: Any,
-    state1: Any, state2: Any,
-) -> None:  # fmt: skip
-    """One step of SGD or Adam (``optimizers.SGD._update``, ``Adam._fused_update``) on a
-    slice of the flat buffers; elementwise, so slices may be updated one by one."""
-    if opt_code == OPT_ADAM:
-        b1, b2, eps, wd, decoupled, amsgrad = h[0], h[1], h[2], h[3], h[4] != 0, h[5] != 0
-        weight = 1.0 - b1
-        lerp_small = abs(weight) < 0.5
-        adam(
-            params, grad, state0, state1, state2, amsgrad,
-            1.0 - lr * wd if (decoupled and wd != 0.0) else 1.0, wd,
-            weight if lerp_small else 1.0 - weight, lerp_small, b2, 1.0 - b2,
-            (1.0 - b2**t) ** 0.5, eps, lr / (1.0 - b1**t), wd != 0.0 and not decoupled, h[6],
-        )  # fmt: skip
-    else:
-        _sgd(params, grad, state0, t, lr, h[0], h[1] != 0, h[2])

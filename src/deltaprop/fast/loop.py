@@ -23,16 +23,13 @@ import numpy as np
 
 from deltaprop.core import Dense
 from deltaprop.core import fused as _fused
+from deltaprop.fast.blocks import BLOCKS, row_blocks
 from deltaprop.optim import SGD, Adam, AdamW, Momentum, Nesterov, Optimizer
 
 if TYPE_CHECKING:
     from deltaprop.core import Network
 
 _SGDS = (SGD, Momentum, Nesterov)
-SMALL_GEMM = 8_000_000
-"""Below this many multiply-adds in a step's largest matrix product, the loop's BLAS runs
-on one thread: waking a second thread for each small product costs more than it saves
-(digits, 64-100-10 at batch 200: 103 instead of 130 µs a step on 2 cores)."""
 _ADAMS = (Adam, AdamW)
 
 
@@ -74,9 +71,6 @@ SPLIT_FIRST = 65_536
 CHUNK_ROWS = 65_536
 """Rows of full batches in one compiled call: between calls Python runs, and with it
 Ctrl-C (a compiled call does not look at signals)."""
-
-MIN_ROWS = 16
-"""Each thread of the compiled loop takes at least this many rows of a batch."""
 
 MAX_THREADS = 4
 """The compiled loop's threads by default, at most (see :func:`default_threads`)."""
@@ -167,7 +161,7 @@ class _Helpers:
             n_threads, head, tail = job
             if tid < n_threads:
                 try:
-                    loop._steps(tid, n_threads, head, *loop.views[tid], tail)
+                    loop._steps(tid, n_threads, head, tail)
                 except BaseException as exc:  # the others stop waiting, the fit raises it
                     self.error = exc
                     head[0][loop.k.ABORT] = 1
@@ -212,16 +206,13 @@ class CompiledLoop:
         self.starts, self.stops = starts, starts + [d.n_in * d.n_out for d in dense]
         self.ends = starts + [d.n_out * (d.n_in + 1) for d in dense]
         self.n_threads = n_threads
-        # a wide first layer is split by units between the threads (see run_steps)
-        self.split_first = dense[0].n_in * dense[0].n_out >= SPLIT_FIRST
-        # the gradient of each thread's rows: thread 0's in net.grad, the others' in
-        # grad_others; views[tid] are the layers' dW, db views into it
-        self.grad_others = np.zeros((n_threads - 1, net.n_params), dtype)
-        self.views = [
-            (List([g[a:b].reshape(d.n_out, d.n_in) for d, a, b in zip(dense, starts, self.stops, strict=True)]),
-             List([g[b:e] for b, e in zip(self.stops, self.ends, strict=True)]))
-            for g in (net.grad, *self.grad_others)
-        ]  # fmt: skip
+        # a wide first layer is split by units into blocks (see run_steps)
+        self.split_first = dense[0].n_in * dense[0].n_out >= SPLIT_FIRST and len(dense) > 1
+        # the gradient of each block of rows: block 0's in net.grad, the others' in
+        # grad_others, from the first parameter that row blocks compute (after a split
+        # first layer, which no row block computes)
+        first = int(self.ends[0]) if self.split_first else 0
+        self.grad_others = np.zeros((BLOCKS - 1, net.n_params - first), dtype)
         self.buffers: dict[int, tuple[Any, ...]] = {}
         self.helpers: _Helpers | None = None
         opt.allocate(net.parameters)
@@ -274,10 +265,10 @@ class CompiledLoop:
 
     @contextlib.contextmanager
     def threads(self, batch_size: int) -> Iterator[None]:
-        """For the whole fit: the loop's helper threads, and BLAS on one thread where the
-        loop runs its own threads or the products are small (:data:`SMALL_GEMM`)."""
-        largest = batch_size * max(d.n_in * d.n_out for d in self.net.dense)
-        with blas_threads(1 if largest < SMALL_GEMM or self.n_threads > 1 else None):
+        """For the whole fit: the loop's helper threads, and BLAS on one thread (the loop's
+        own threads share the work; a BLAS on several threads could cut a product
+        differently on another machine, and so give other bits)."""
+        with blas_threads(1):
             helpers = _Helpers(self) if self.n_threads > 1 else None
             self.helpers = helpers
             try:
@@ -301,10 +292,10 @@ class CompiledLoop:
             self.buffers[m] = (As, dZ_a, dZ_b, Xb, Yb, np.empty(m, dtype), scratch)
         return self.buffers[m]
 
-    def _steps(self, tid: int, n_threads: int, head: tuple[Any, ...], gWs: Any, gbs: Any,
+    def _steps(self, tid: int, n_threads: int, head: tuple[Any, ...],
                tail: tuple[Any, ...]) -> int:  # fmt: skip
         """Thread ``tid``'s part of :func:`deltaprop.fast.epoch.run_steps`."""
-        return int(self.k.run_steps(tid, n_threads, *head, gWs, gbs, *tail))
+        return int(self.k.run_steps(tid, n_threads, *head, *tail))
 
     def epoch(self, order: np.ndarray, batch_size: int, learning_rate: float,
               norms: np.ndarray) -> tuple[float, int, int, float | None]:  # fmt: skip
@@ -331,11 +322,12 @@ class CompiledLoop:
                 continue
             As, dZ_a, dZ_b, Xb, Yb, losses, scratch = self._buffers(m)
             before = int(counts[1])
-            n_threads = max(1, min(self.n_threads, m // MIN_ROWS))
+            n_blocks = row_blocks(m)
+            n_threads = min(self.n_threads, n_blocks)
             sync = np.zeros(16, np.int64)
-            shared = np.zeros(n_threads * (len(self.Ws) + 4))
+            shared = np.zeros(BLOCKS + 2 * BLOCKS * (len(self.Ws) + 3))
 
-            head = (sync, shared, self.X, self.Y, self.w, part, m, self.Ws, self.bs)
+            head = (sync, shared, self.X, self.Y, self.w, part, m, n_blocks, self.Ws, self.bs)
             tail = (
                 As, dZ_a, dZ_b, Xb, Yb, losses, scratch, self.split_first, self.acts,
                 self.out_code, self.alpha,
@@ -350,7 +342,7 @@ class CompiledLoop:
                 if n_threads > 1:
                     assert helpers is not None
                     helpers.post((n_threads, head, tail))
-                done = self._steps(0, n_threads, head, *self.views[0], tail)
+                done = self._steps(0, n_threads, head, tail)
                 if done < 0:  # a helper failed; the weights of this epoch are not to be used
                     assert helpers is not None
                     error, helpers.error = helpers.error, None
