@@ -24,6 +24,7 @@ This module knows the file, not the trainer: :mod:`deltaprop.train.checkpoint` s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -313,6 +314,15 @@ def _read(path: PathLike, net: Network, optimizer: str, schedule: str) -> Checkp
     if meta["class"] != "Network":
         raise ModelFileError(f"checkpoint class must be 'Network'. Received: {meta['class']!r}")
     config, state_names = network_section(meta, table)
+    n_params = sum(
+        math.prod(table[k].shape) for k in table if "/" not in k and k.endswith((".weight", ".bias"))
+    )
+    for name in state_names:  # the trainer's arrays are the flat buffer's size or smaller
+        if math.prod(table[name].shape) > n_params:
+            raise ModelFileError(
+                f"tensor {name!r} has shape {table[name].shape}, more elements than the "
+                f"network's {n_params} parameters"
+            )
     own = parse_json(to_json(net.get_config(), "config"), "config")
     if config != own:
         diff = sorted(k for k in config if config[k] != own.get(k))

@@ -113,7 +113,8 @@ class ModelState(TrainingParts):
             if specs[name] != spec:
                 raise ValueError(
                     f"tensor {name!r} has shape {specs[name][0]} and dtype {specs[name][1]}; "
-                    f"the architecture of 'network' needs shape {spec[0]} and dtype {spec[1]}"
+                    f"the architecture of 'network' (layer_sizes={net_config['layer_sizes']!r}) "
+                    f"needs shape {spec[0]} and dtype {spec[1]}"
                 )
 
     @classmethod
