@@ -118,6 +118,9 @@ def hostile_cases(folder: Path) -> list[Case]:
         size = None
         if "tensor" in edit:
             edit["tensor"](header)
+        if "empty" in edit:  # a zero-byte entry at the end: only its shape is wrong
+            header["empty"] = {"dtype": "F64", "shape": edit["empty"],
+                               "data_offsets": [len(data), len(data)]}  # fmt: skip
         if "big" in edit:
             total = _big_entry(header, data, *edit["big"])
             size = 8 + len(json.dumps(header).encode()) + total
@@ -175,6 +178,7 @@ def hostile_cases(folder: Path) -> list[Case]:
         first = "0.weight" if kind != "classifier" else "parameters"
         case(f"{kind}_dtype_list", kind, rf"'{first}'.*dtype", loader,
              tensor=lambda h, f=first: h[f].update(dtype=["F64"]))  # fmt: skip
+        case(f"{kind}_empty_shape_100_dims", kind, r"'empty'.*shape", loader, empty=[0] * 100)
         case(f"{kind}_shape_100_dims", kind, rf"'{first}'.*shape", loader,
              tensor=lambda h, f=first: h[f].update(shape=[0] * 100))  # fmt: skip
     ckpt = {"loader": "checkpoint"}

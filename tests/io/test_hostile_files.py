@@ -18,6 +18,8 @@ import pytest
 from tests.io.hostile import Case, hostile_cases, valid_files
 
 ROOT = Path(__file__).resolve().parents[2]
+SPECIAL = ("fifo", "fifo_checkpoint", "directory", "dev_zero")
+"""The cases that are not regular files."""
 CAP_EXTRA = 2**30
 """Address space the subprocess may add to what its imports took."""
 
@@ -40,7 +42,7 @@ for case in json.load(open(sys.argv[1])):
             load(case["path"])
         else:
             load_checkpoint(case["path"], trainer)
-        out = {"type": None, "message": "loaded"}
+        out = {"type": None, "message": "loaded", "model_file_error": False}
     except BaseException as exc:
         out = {"type": type(exc).__name__, "message": str(exc)[:2000],
                "model_file_error": isinstance(exc, ModelFileError)}
@@ -48,24 +50,37 @@ for case in json.load(open(sys.argv[1])):
 """
 
 
-def run_capped(cases: list[Case], folder: Path) -> dict[str, dict[str, object]]:
-    """Each case's outcome, loaded in one subprocess under the address-space cap."""
-    listing = folder / "cases.json"
+def run_capped(
+    cases: list[Case], folder: Path, timeout: float = 600
+) -> dict[str, dict[str, object]]:
+    """Each case's outcome, loaded in one subprocess under the address-space cap; the cases
+    after one that hangs (or kills the process) are reported as such, each on its own."""
+    listing = folder / f"cases-{len(cases)}-{cases[0].name}.json"
     listing.write_text(json.dumps([asdict(c) for c in cases]))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
-    proc = subprocess.run(
-        [sys.executable, "-c", LOADER, str(listing), str(CAP_EXTRA)],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=600,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return {r["name"]: r for r in map(json.loads, proc.stdout.splitlines())}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", LOADER, str(listing), str(CAP_EXTRA)],
+            capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout,
+        )  # fmt: skip
+        stdout, why = proc.stdout, f"the loader ended with {proc.returncode}: {proc.stderr[-500:]}"
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout or b""
+        stdout = out.decode() if isinstance(out, bytes) else out
+        why = f"hung: no answer within {timeout} s"
+    results = {r["name"]: r for r in map(json.loads, stdout.splitlines())}
+    for case in cases:
+        results.setdefault(case.name, {"type": None, "message": why, "model_file_error": False})
+    return results
 
 
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Case], dict[str, dict]]:
     folder = tmp_path_factory.mktemp("hostile")
     cases = hostile_cases(folder)
-    return cases, run_capped(cases, folder)
+    special = [c for c in cases if c.name in SPECIAL]  # a regression there hangs: short bound
+    files = [c for c in cases if c.name not in SPECIAL]
+    return cases, {**run_capped(files, folder), **run_capped(special, folder, timeout=120)}
 
 
 def test_the_suite_covers_every_class(outcomes: tuple[list[Case], dict[str, dict]]) -> None:
@@ -90,12 +105,12 @@ def test_each_hostile_file_is_a_model_file_error_naming_file_and_field(
     cases, results = outcomes
     mine = [c for c in cases if c.name.startswith(kind)] or pytest.fail(f"no {kind} cases")
     if kind == "network":
-        mine += [c for c in cases if c.name in ("fifo", "directory", "dev_zero")]
+        mine += [c for c in cases if c.name in SPECIAL]
     failures = []
     for case in mine:
         got = results[case.name]
         ok = (
-            got["model_file_error"] is True
+            got.get("model_file_error") is True
             and f"cannot load {case.path!r}" in str(got["message"])
             and re.search(case.field, str(got["message"])) is not None
         )
