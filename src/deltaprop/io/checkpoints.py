@@ -315,7 +315,9 @@ def _read(path: PathLike, net: Network, optimizer: str, schedule: str) -> Checkp
         raise ModelFileError(f"checkpoint class must be 'Network'. Received: {meta['class']!r}")
     config, state_names = network_section(meta, table)
     n_params = sum(
-        math.prod(table[k].shape) for k in table if "/" not in k and k.endswith((".weight", ".bias"))
+        math.prod(table[k].shape)
+        for k in table
+        if "/" not in k and k.endswith((".weight", ".bias"))
     )
     for name in state_names:  # the trainer's arrays are the flat buffer's size or smaller
         if math.prod(table[name].shape) > n_params:
