@@ -55,7 +55,7 @@ def fuzz_settings(max_examples: int) -> settings:
 def test_fuzz_byte_flips(fuzz: dict[str, Any], data: st.DataObject) -> None:
     """Property: a file with flipped bytes either loads or raises ModelFileError, nothing
     else. If only the data section changed, it loads exactly when every float stays finite
-    and the counter non-negative, and then the weights are exactly the new bytes."""
+    and the counter and the running variances non-negative, and then the weights are exactly the new bytes."""
     raw: bytes = fuzz["raw"]
     start = {"prefix": 0, "header": 8, "data": 8 + fuzz["n"]}
     stop = {"prefix": 8, "header": 8 + fuzz["n"], "data": len(raw)}
@@ -84,9 +84,10 @@ def test_fuzz_byte_flips(fuzz: dict[str, Any], data: st.DataObject) -> None:
     expected = stnp.load(content)
     valid = all(np.isfinite(v).all() for k, v in expected.items() if v.dtype.kind == "f")
     valid = valid and all(int(v) >= 0 for k, v in expected.items() if v.dtype.kind == "i")
+    valid = valid and bool((expected["1.running_var"] >= 0).all())  # NaN fails too
     event(f"data: {'loads' if valid else 'rejected'}")
     if not valid:
-        with pytest.raises(ModelFileError, match=r"NaN or infinity|is negative"):
+        with pytest.raises(ModelFileError, match=r"NaN or infinity|is negative|negative variance"):
             load_bytes(fuzz, content)
         return
     net = load_bytes(fuzz, content)

@@ -12,7 +12,7 @@ from deltaprop.io.models import (
     register_model_kind,
     save,
 )
-from deltaprop.io.network_files import sequential_layout
+from deltaprop.io.network_files import checked_config, sequential_layout, tensor_specs
 
 __all__ = [
     "FORMAT_VERSION",
@@ -23,6 +23,7 @@ __all__ = [
     "ModelFileNotFoundError",
     "ModelKind",
     "atomic_write",
+    "checked_config",
     "load",
     "naming_file",
     "read_checkpoint_file",
@@ -30,5 +31,6 @@ __all__ = [
     "register_model_kind",
     "save",
     "sequential_layout",
+    "tensor_specs",
     "write_checkpoint_file",
 ]

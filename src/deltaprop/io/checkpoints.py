@@ -24,6 +24,7 @@ This module knows the file, not the trainer: :mod:`deltaprop.train.checkpoint` s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from deltaprop.io.network_files import (
     assign_network,
     network_section,
     network_tensors,
+    read_network_tensors,
     sequential_layout,
 )
 from deltaprop.io.strict_json import parse_json, to_json
@@ -85,6 +87,109 @@ def _join_arrays(obj: Any, arrays: dict[str, np.ndarray], used: set[str]) -> Any
     if isinstance(obj, list):
         return [_join_arrays(v, arrays, used) for v in obj]
     return obj
+
+
+def _references(obj: Any, out: list[Any]) -> list[Any]:
+    """The ``{"$tensor": name}`` names in a nested state."""
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if set(item) == {"$tensor"}:
+                out.append(item["$tensor"])
+            else:
+                stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return out
+
+
+def _check_references(info: dict[str, Any], names: set[str]) -> None:
+    """Every tensor referred to exists, once, and every state tensor is referred to (before
+    any tensor is read)."""
+    refs = _references(info["network_rng"], _references(info["trainer_state"], []))
+    for name in refs:
+        if not isinstance(name, str) or name not in names:
+            raise ModelFileError(f"checkpoint refers to a missing tensor {name!r}"[:300])
+    if len(set(refs)) != len(refs):
+        twice = sorted({n for n in refs if refs.count(n) > 1})
+        raise ModelFileError(f"checkpoint refers twice to the tensor {twice[0]!r}")
+    if names - set(refs):
+        raise ModelFileError(f"unexpected tensors: {', '.join(sorted(names - set(refs)))}"[:300])
+
+
+_COUNTERS = ("epoch", "samples_seen", "no_improvement", "split_seed")
+_HISTORY_CURVES = ("loss", "val_loss", "val_score", "learning_rate")
+_INT64_MAX = 2**63 - 1
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _INT64_MAX
+
+
+def _is_number(value: Any) -> bool:
+    """An int or float that is a float64 (NaN and infinities included: curves record them)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, float) or abs(value) <= _INT64_MAX
+
+
+def check_trainer_state(state: dict[str, Any]) -> None:
+    """The fields of a trainer's state that the file can check on its own, where present.
+
+    Counters (``epoch``, ``samples_seen``, ``no_improvement``, ``split_seed``) are integers
+    in ``[0, 2**63)``; ``best_metric`` is a number or null, ``best_epoch`` null or an epoch
+    before ``epoch``; ``history`` maps its curves to lists of numbers (``grad_norms`` to
+    lists of lists) and holds one loss per epoch done.
+
+    Raises
+    ------
+    ModelFileError
+        Naming the field and the value received.
+    """
+    for key in _COUNTERS:
+        if key in state and not _is_count(state[key]):
+            raise ModelFileError(
+                f"checkpoint trainer_state {key!r} must be an integer in [0, 2**63). "
+                f"Received: {state[key]!r}"[:300]
+            )
+    if "best_metric" in state and not (
+        state["best_metric"] is None or _is_number(state["best_metric"])
+    ):
+        raise ModelFileError(
+            f"checkpoint trainer_state 'best_metric' must be a number or null. "
+            f"Received: {state['best_metric']!r}"[:300]
+        )
+    best_epoch = state.get("best_epoch")
+    if best_epoch is not None and not (
+        _is_count(best_epoch) and ("epoch" not in state or best_epoch < state["epoch"])
+    ):
+        raise ModelFileError(
+            f"checkpoint trainer_state 'best_epoch' must be null or an epoch before 'epoch' "
+            f"({state.get('epoch')!r}). Received: {best_epoch!r}"[:300]
+        )
+    if "history" not in state:
+        return
+    history = state["history"]
+    if not isinstance(history, dict):
+        raise ModelFileError(
+            "checkpoint trainer_state 'history' must be a JSON object. "
+            f"Received: {type(history).__name__}"
+        )
+    for key, curve in history.items():
+        rows = curve if key == "grad_norms" and isinstance(curve, list) else [curve]
+        if key not in (*_HISTORY_CURVES, "grad_norms") or not all(
+            isinstance(row, list) and all(_is_number(v) for v in row) for row in rows
+        ):
+            raise ModelFileError(
+                f"checkpoint trainer_state 'history' {key!r} must be a list of numbers"
+                f"{' lists' if key == 'grad_norms' else ''}. Received: {curve!r}"[:300]
+            )
+    if "epoch" in state and len(history.get("loss", [])) != state["epoch"]:
+        raise ModelFileError(
+            f"checkpoint trainer_state 'epoch' is {state['epoch']} but its 'history' records "
+            f"{len(history.get('loss', []))} epochs of loss"
+        )
 
 
 def write_checkpoint_file(
@@ -204,11 +309,22 @@ def read_checkpoint_file(
 
 
 def _read(path: PathLike, net: Network, optimizer: str, schedule: str) -> CheckpointContents:
-    meta, tensors = read_container(path)
+    meta, table = read_container(path)
     check_meta_keys(meta, "checkpoint", MODEL_KEYS | _CHECKPOINT_KEYS)
     if meta["class"] != "Network":
         raise ModelFileError(f"checkpoint class must be 'Network'. Received: {meta['class']!r}")
-    config, arrays = network_section(meta, tensors)
+    config, state_names = network_section(meta, table)
+    n_params = sum(
+        math.prod(table[k].shape)
+        for k in table
+        if "/" not in k and k.endswith((".weight", ".bias"))
+    )
+    for name in state_names:  # the trainer's arrays are the flat buffer's size or smaller
+        if math.prod(table[name].shape) > n_params:
+            raise ModelFileError(
+                f"tensor {name!r} has shape {table[name].shape}, more elements than the "
+                f"network's {n_params} parameters"
+            )
     own = parse_json(to_json(net.get_config(), "config"), "config")
     if config != own:
         diff = sorted(k for k in config if config[k] != own.get(k))
@@ -234,12 +350,15 @@ def _read(path: PathLike, net: Network, optimizer: str, schedule: str) -> Checkp
         raise ModelFileError(f"checkpoint target_epoch must be an int. Received: {target!r}")
     if not isinstance(finished, bool):
         raise ModelFileError(f"checkpoint finished must be a bool. Received: {finished!r}")
+    if not isinstance(info["trainer_state"], dict):
+        raise ModelFileError("checkpoint trainer_state must be a JSON object")
+    check_trainer_state(info["trainer_state"])
+    _check_references(info, set(state_names))
+    arrays = table.read(state_names)
     used: set[str] = set()
     state = _join_arrays(info["trainer_state"], arrays, used)
     rng_state = _join_arrays(info["network_rng"], arrays, used)
     if set(arrays) - used:
         raise ModelFileError(f"unexpected tensors: {', '.join(sorted(set(arrays) - used))}")
-    if not isinstance(state, dict):
-        raise ModelFileError("checkpoint trainer_state must be a JSON object")
-    network = {k: v for k, v in tensors.items() if "/" not in k}
+    network = read_network_tensors(table)
     return CheckpointContents(state, arrays, rng_state, target, finished, network)

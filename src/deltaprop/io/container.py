@@ -3,10 +3,13 @@
 A file is a `safetensors <https://github.com/huggingface/safetensors>`_ file: an 8-byte
 little-endian header length, a JSON header, then the raw little-endian tensor bytes. The
 header's ``__metadata__`` maps strings to strings; the structured values in it are strict
-JSON (:mod:`deltaprop.io.strict_json`). :func:`read_container` checks the length field
-against the file's size BEFORE it allocates anything, then the header, the format, the
-version and every tensor entry (dtype, shape, offsets without gaps or overlaps, finite
-values), and never runs code from the file (no pickle anywhere). :func:`atomic_write` puts
+JSON (:mod:`deltaprop.io.strict_json`). :func:`read_container` opens regular files only,
+checks the length field against the file's size BEFORE it allocates anything, then the
+header, the format, the version and every tensor entry (dtype, shape, offsets without gaps
+or overlaps, their total against the file's length); it reads no tensor: the caller checks
+the table against what the file's class needs, then reads the tensors it named, each by its
+offsets (:class:`TensorTable`), and their floats must be finite. No code from the file is
+ever run (no pickle anywhere). :func:`atomic_write` puts
 the bytes on disk so that a crash leaves the old file or the new one.
 
 Metadata keys shared by every file: ``format`` (``"deltaprop"``; ``"backprop"`` in files
@@ -19,8 +22,11 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import stat
 import struct
 import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +42,12 @@ __all__ = [
     "FORMAT_VERSION",
     "LEGACY_FORMATS",
     "MAX_HEADER_BYTES",
+    "MAX_NDIM",
     "MODEL_KEYS",
     "OPTIONAL_KEYS",
     "PathLike",
+    "TensorEntry",
+    "TensorTable",
     "atomic_write",
     "base_meta",
     "check_meta_keys",
@@ -167,20 +176,116 @@ def encode(tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> bytes:
     return bytes(st_save(out, metadata=metadata))
 
 
-def read_container(path: PathLike) -> tuple[dict[str, str], dict[str, np.ndarray]]:
-    """Read and check a safetensors file: header, format, version, tensor table, values.
+MAX_NDIM = 8
+"""Most dimensions a tensor entry may declare (the files hold 0-, 1- and 2-D tensors)."""
 
-    Messages do not name the file; :func:`~deltaprop.io.errors.naming_file` adds it.
+
+@dataclass(frozen=True)
+class TensorEntry:
+    """One checked entry of a file's tensor table: where its bytes are and what they are."""
+
+    code: str
+    shape: tuple[int, ...]
+    begin: int
+    end: int
+
+    @property
+    def nbytes(self) -> int:
+        return self.end - self.begin
+
+
+class TensorTable(Mapping[str, TensorEntry]):
+    """A file's checked tensor table; :meth:`read` reads only the tensors asked for.
+
+    Every entry was checked against the header's rules and the file's length before this
+    table existed, so reading a tensor allocates at most its declared (and present) bytes.
     """
+
+    def __init__(self, path: PathLike, data_start: int, entries: dict[str, TensorEntry]) -> None:
+        self.path = path
+        self.data_start = data_start
+        self.entries = entries
+
+    def __getitem__(self, name: str) -> TensorEntry:
+        return self.entries[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def specs(self, names: Iterable[str] | None = None) -> dict[str, tuple[tuple[int, ...], str]]:
+        """``{name: (shape, dtype code)}`` of the entries (all, or ``names``)."""
+        names = self.entries if names is None else names
+        return {k: (self.entries[k].shape, self.entries[k].code) for k in names}
+
+    def read(self, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+        """The tensors (all, or ``names``), read by their offsets; floats must be finite."""
+        names = list(self.entries if names is None else names)
+        tensors = {}
+        try:
+            with open(self.path, "rb") as f:
+                for name in names:
+                    entry = self.entries[name]
+                    f.seek(self.data_start + entry.begin)
+                    raw = f.read(entry.nbytes)
+                    if len(raw) != entry.nbytes:
+                        raise ModelFileError(f"tensor {name!r}: the file changed while read")
+                    dt = DTYPES[entry.code]
+                    arr = np.frombuffer(raw, dtype=dt).reshape(entry.shape)
+                    arr = arr.astype(dt.newbyteorder("="))
+                    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+                        raise ModelFileError(f"tensor {name!r} contains NaN or infinity")
+                    tensors[name] = arr
+        except OSError as exc:
+            raise ModelFileError(f"cannot read the file: {exc.strerror or exc}") from None
+        return tensors
+
+
+def _regular_file_size(path: PathLike) -> int:
+    """The size of ``path``, refused unless it is a regular file (checked before opening,
+    so that a FIFO cannot block and a device cannot stream forever)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ModelFileNotFoundError("no such file") from None
+    except OSError as exc:
+        raise ModelFileError(f"cannot read the file: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ModelFileError("a directory, not a model file")
+    if not stat.S_ISREG(st.st_mode):
+        what = (
+            "a FIFO" if stat.S_ISFIFO(st.st_mode)
+            else "a character device" if stat.S_ISCHR(st.st_mode)
+            else "a block device" if stat.S_ISBLK(st.st_mode)
+            else "a socket" if stat.S_ISSOCK(st.st_mode)
+            else "not a regular file"
+        )  # fmt: skip
+        raise ModelFileError(f"{what}, not a model file: only regular files are read")
+    return int(st.st_size)
+
+
+def read_container(path: PathLike) -> tuple[dict[str, str], TensorTable]:
+    """Read and check a safetensors file's header, format, version and tensor table.
+
+    Nothing but the 8-byte length field and the header is read: every entry of the tensor
+    table (dtype, shape, offsets without gaps or overlaps, their total against the file's
+    length) is checked first, and the tensors are read later, each by its offsets, with
+    :meth:`TensorTable.read`, once the caller has checked the table against what the
+    file's class needs. Only regular files are opened. Messages do not name the file;
+    :func:`~deltaprop.io.errors.naming_file` adds it.
+    """
+    size = _regular_file_size(path)
+    if size < 8:
+        raise ModelFileError(
+            f"not a model file: {size} bytes is too short for a safetensors header"
+        )
     try:
         with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            head = f.read(8)
-            if len(head) < 8:
-                raise ModelFileError(
-                    f"not a model file: {size} bytes is too short for a safetensors header"
-                )
-            (n,) = struct.unpack("<Q", head)
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise ModelFileError("not a regular file, not a model file")
+            (n,) = struct.unpack("<Q", f.read(8))
             if n > MAX_HEADER_BYTES:
                 raise ModelFileError(
                     f"not a model file: the header length field says {n} bytes "
@@ -192,13 +297,10 @@ def read_container(path: PathLike) -> tuple[dict[str, str], dict[str, np.ndarray
                     f"but only {size - 8} follow"
                 )
             raw = f.read(n)
-            data = f.read()
-    except FileNotFoundError:
-        raise ModelFileNotFoundError("no such file") from None
-    except IsADirectoryError:
-        raise ModelFileError("a directory, not a model file") from None
     except OSError as exc:
         raise ModelFileError(f"cannot read the file: {exc.strerror or exc}") from None
+    if len(raw) != n:
+        raise ModelFileError("truncated: the file changed while read")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -228,64 +330,65 @@ def read_container(path: PathLike) -> tuple[dict[str, str], dict[str, np.ndarray
             f"unsupported format_version {version!r}; this version of deltaprop reads "
             f"format_version {str(FORMAT_VERSION)!r}"
         )
-    return meta, _read_tensors(header, data)
+    return meta, TensorTable(path, 8 + n, _tensor_table(header, size - 8 - n))
 
 
-def _read_tensors(header: dict[str, Any], data: bytes) -> dict[str, np.ndarray]:
-    spans = []
-    for name, entry in header.items():
-        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
-            raise ModelFileError(
-                f"tensor {name!r}: header entry must have exactly the keys dtype, shape, "
-                f"data_offsets. Received: {entry!r}"[:300]
-            )
-        code, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-        if code not in DTYPES:
-            raise ModelFileError(
-                f"tensor {name!r} has unsupported dtype {code!r}; expected one of "
-                f"{', '.join(DTYPES)}"
-            )
-        if not isinstance(shape, list) or not all(
-            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape
-        ):
-            raise ModelFileError(f"tensor {name!r} has an invalid shape {shape!r}")
-        if not (
-            isinstance(offsets, list)
-            and len(offsets) == 2
-            and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
-            and 0 <= offsets[0] <= offsets[1]
-        ):
-            raise ModelFileError(f"tensor {name!r} has invalid data_offsets {offsets!r}")
-        nbytes = math.prod(shape) * DTYPES[code].itemsize
-        if offsets[1] - offsets[0] != nbytes:
-            raise ModelFileError(
-                f"tensor {name!r}: data_offsets {offsets} span {offsets[1] - offsets[0]} bytes "
-                f"but shape {tuple(shape)} of {code} needs {nbytes}"
-            )
-        spans.append((offsets[0], offsets[1], name))
-    end = 0
-    for begin, stop, name in sorted(spans):
-        if begin != end:
-            raise ModelFileError(
-                f"tensor {name!r} starts at byte {begin} of the data section, expected {end}: "
-                "tensors overlap or leave gaps"
-            )
-        end = stop
-    if end != len(data):
+def _entry(name: str, entry: Any) -> TensorEntry:
+    """One header entry, checked on its own (no allocation: the numbers only)."""
+    if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
         raise ModelFileError(
-            f"the data section has {len(data)} bytes but the tensors need {end}: the file is "
+            f"tensor {name!r}: header entry must have exactly the keys dtype, shape, "
+            f"data_offsets. Received: {entry!r}"[:300]
+        )
+    code, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+    if not isinstance(code, str) or code not in DTYPES:
+        raise ModelFileError(
+            f"tensor {name!r} has unsupported dtype {code!r}; expected one of {', '.join(DTYPES)}"[
+                :300
+            ]
+        )
+    if not (
+        isinstance(shape, list)
+        and len(shape) <= MAX_NDIM
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape)
+    ):
+        raise ModelFileError(
+            f"tensor {name!r} has an invalid shape {shape!r} (at most {MAX_NDIM} non-negative "
+            "integers)"[:300]
+        )
+    if not (
+        isinstance(offsets, list)
+        and len(offsets) == 2
+        and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+        and 0 <= offsets[0] <= offsets[1]
+    ):
+        raise ModelFileError(f"tensor {name!r} has invalid data_offsets {offsets!r}"[:300])
+    nbytes = math.prod(shape) * DTYPES[code].itemsize
+    if offsets[1] - offsets[0] != nbytes:
+        raise ModelFileError(
+            f"tensor {name!r}: data_offsets {offsets} span {offsets[1] - offsets[0]} bytes "
+            f"but shape {tuple(shape)} of {code} needs {nbytes}"
+        )
+    return TensorEntry(code, tuple(shape), offsets[0], offsets[1])
+
+
+def _tensor_table(header: dict[str, Any], data_size: int) -> dict[str, TensorEntry]:
+    """The checked entries: each valid, contiguous, and together exactly the data section."""
+    entries = {name: _entry(name, entry) for name, entry in header.items()}
+    end = 0
+    for name, entry in sorted(entries.items(), key=lambda item: (item[1].begin, item[1].end)):
+        if entry.begin != end:
+            raise ModelFileError(
+                f"tensor {name!r} starts at byte {entry.begin} of the data section, expected "
+                f"{end}: tensors overlap or leave gaps"
+            )
+        end = entry.end
+    if end != data_size:
+        raise ModelFileError(
+            f"the data section has {data_size} bytes but the tensors need {end}: the file is "
             "truncated or has trailing bytes"
         )
-    tensors = {}
-    for begin, stop, name in spans:
-        entry = header[name]
-        dt = DTYPES[entry["dtype"]]
-        arr = np.frombuffer(data, dtype=dt, count=(stop - begin) // dt.itemsize, offset=begin)
-        arr = arr.reshape(entry["shape"]).astype(dt.newbyteorder("="))
-        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-            raise ModelFileError(f"tensor {name!r} contains NaN or infinity")
-        tensors[name] = arr
-    return tensors
+    return entries
 
 
 def check_meta_keys(

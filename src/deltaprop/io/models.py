@@ -52,6 +52,7 @@ from deltaprop.io.container import (
     MODEL_KEYS,
     OPTIONAL_KEYS,
     PathLike,
+    TensorTable,
     atomic_write,
     base_meta,
     check_meta_keys,
@@ -63,6 +64,7 @@ from deltaprop.io.network_files import (
     build_network,
     network_section,
     network_tensors,
+    read_network_tensors,
     sequential_layout,
 )
 from deltaprop.io.strict_json import parse_json, to_json
@@ -84,6 +86,7 @@ _EXTRA_PREFIX = "extra/"
 _MODEL_OPTIONAL_KEYS = OPTIONAL_KEYS | {"extra"}
 StateGetter = Callable[[Any], tuple[dict[str, Any], dict[str, np.ndarray]]]
 StateBuilder = Callable[[dict[str, Any], dict[str, np.ndarray]], Any]
+TableCheck = Callable[[Any, dict[str, tuple[tuple[int, ...], str]]], None]
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,11 @@ class ModelKind:
         ``KeyError``, ``IndexError``) for an inconsistent state.
     legacy_extra_key : str or None
         Where files written before the extra section kept it in ``config`` (see the module).
+    check_arrays : callable or None
+        ``check_arrays(config, specs)``, with ``specs`` the file's state tensors as
+        ``{name: (shape, dtype code)}``: called BEFORE any tensor is read or anything built,
+        so that a file declaring a huge architecture is refused for the price of its
+        header; raises ``ValueError`` (or ``TypeError``, ``KeyError``) for a mismatch.
     """
 
     name: str
@@ -110,6 +118,7 @@ class ModelKind:
     get_state: StateGetter
     from_state: StateBuilder
     legacy_extra_key: str | None = None
+    check_arrays: TableCheck | None = None
 
 
 _KINDS: dict[str, ModelKind] = {}
@@ -122,6 +131,7 @@ def register_model_kind(
     from_state: StateBuilder,
     *,
     legacy_extra_key: str | None = None,
+    check_arrays: TableCheck | None = None,
 ) -> ModelKind:
     """Make instances of ``cls`` savable by :func:`save` and loadable by :func:`load`.
 
@@ -134,6 +144,8 @@ def register_model_kind(
         As the attributes of :class:`ModelKind`.
     legacy_extra_key : str, optional
         The ``config`` key under which this class's files of format 0.1 held the extra section.
+    check_arrays : callable, optional
+        As the attribute of :class:`ModelKind`.
 
     Returns
     -------
@@ -143,7 +155,7 @@ def register_model_kind(
         raise ValueError(f"the class name {name!r} is reserved. Received: name={name!r}")
     if name in _KINDS and _KINDS[name].cls is not cls:
         raise ValueError(f"another class is registered as {name!r}. Received: cls={cls!r}")
-    kind = ModelKind(name, cls, get_state, from_state, legacy_extra_key)
+    kind = ModelKind(name, cls, get_state, from_state, legacy_extra_key, check_arrays)
     _KINDS[name] = kind
     return kind
 
@@ -317,61 +329,69 @@ def load(path: PathLike, *, return_extra: bool = False) -> Any:
 
 
 def _split_extra(
-    meta: dict[str, str], tensors: dict[str, np.ndarray]
-) -> tuple[Extra | None, dict[str, np.ndarray]]:
-    """The extra section, and the other tensors."""
-    arrays = {k[len(_EXTRA_PREFIX) :]: v for k, v in tensors.items() if k.startswith(_EXTRA_PREFIX)}
-    rest = {k: v for k, v in tensors.items() if not k.startswith(_EXTRA_PREFIX)}
+    meta: dict[str, str], table: TensorTable
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """The extra section's config and tensor names (checked, not read), and the other names."""
+    names = [k for k in table if k.startswith(_EXTRA_PREFIX)]
+    rest = [k for k in table if not k.startswith(_EXTRA_PREFIX)]
     if "extra" not in meta:
-        if arrays:
-            raise ModelFileError(
-                f"unexpected tensors: {', '.join(sorted(_EXTRA_PREFIX + k for k in arrays))}"
-            )
+        if names:
+            raise ModelFileError(f"unexpected tensors: {', '.join(sorted(names))}"[:300])
         return None, rest
     config = parse_json(meta["extra"], "metadata 'extra'")
     if not isinstance(config, dict):
-        raise ModelFileError("metadata 'extra' must be a JSON object")
-    bad = [k for k, v in arrays.items() if CODES[v.dtype] not in _STATE_CODES]
+        raise ModelFileError(
+            f"metadata 'extra' must be a JSON object. Received: {type(config).__name__}"
+        )
+    bad = [k for k in names if table[k].code not in _STATE_CODES]
     if bad:
-        raise ModelFileError(f"extra tensors must be F32, F64 or I64: {', '.join(bad)}")
-    return (config, arrays), rest
+        raise ModelFileError(f"extra tensors must be F32, F64 or I64: {', '.join(bad)}"[:300])
+    return config, rest
 
 
-def _legacy_extra(
-    kind: ModelKind, config: Any, tensors: dict[str, np.ndarray]
-) -> tuple[Extra | None, dict[str, np.ndarray]]:
-    """The extra section of a file of format 0.1, kept inside the state's ``config``."""
-    key = kind.legacy_extra_key
-    if key is None or not isinstance(config, dict) or key not in config:
-        return None, tensors
-    prefix = f"{key}."
-    arrays = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-    rest = {k: v for k, v in tensors.items() if not k.startswith(prefix)}
-    return (config.pop(key), arrays), rest
+def _read_extra(config: dict[str, Any] | None, table: TensorTable, prefix: str) -> Extra | None:
+    if config is None:
+        return None
+    names = [k for k in table if k.startswith(prefix)]
+    return config, {k[len(prefix) :]: v for k, v in table.read(names).items()}
 
 
 def _load_model(path: PathLike) -> tuple[Any, Extra | None]:
-    meta, tensors = read_container(path)
+    meta, table = read_container(path)
     check_meta_keys(meta, "model", MODEL_KEYS, _MODEL_OPTIONAL_KEYS)
-    extra, tensors = _split_extra(meta, tensors)
+    extra_config, rest = _split_extra(meta, table)
     name = meta["class"]
     if name == "Network":
-        config, rest = network_section(meta, tensors)
-        if rest:
-            raise ModelFileError(f"unexpected tensors: {', '.join(sorted(rest))}")
-        return build_network(config, tensors), extra
+        config, others = network_section(meta, table)
+        others = [k for k in others if k in rest]
+        if others:
+            raise ModelFileError(f"unexpected tensors: {', '.join(sorted(others))}"[:300])
+        net = build_network(config, read_network_tensors(table))
+        return net, _read_extra(extra_config, table, _EXTRA_PREFIX)
     kind = _kind_of_file(name)
     if "layout" in meta:
         raise ModelFileError("metadata has unexpected keys: layout")
     config = parse_json(meta["config"], "metadata 'config'")
-    bad = [k for k, v in tensors.items() if CODES[v.dtype] not in _STATE_CODES]
+    bad = [k for k in rest if table[k].code not in _STATE_CODES]
     if bad:
-        raise ModelFileError(f"{name} tensors must be F32, F64 or I64: {', '.join(bad)}")
-    if extra is None:
-        extra, tensors = _legacy_extra(kind, config, tensors)
+        raise ModelFileError(f"{name} tensors must be F32, F64 or I64: {', '.join(bad)}"[:300])
+    prefix = _EXTRA_PREFIX
+    key = kind.legacy_extra_key
+    if extra_config is None and key is not None and isinstance(config, dict) and key in config:
+        # a file of format 0.1: the extra section inside the state's config
+        extra_config, prefix = config.pop(key), f"{key}."
+        if not isinstance(extra_config, dict):
+            raise ModelFileError(
+                f"metadata 'config' {key!r} must be a JSON object. "
+                f"Received: {type(extra_config).__name__}"
+            )
+        rest = [k for k in rest if not k.startswith(prefix)]
     try:
-        return kind.from_state(config, tensors), extra
+        if kind.check_arrays is not None:  # before any tensor is read
+            kind.check_arrays(config, table.specs(rest))
+        arrays = table.read(rest)
+        return kind.from_state(config, arrays), _read_extra(extra_config, table, prefix)
     except ModelFileError:
         raise
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
         raise ModelFileError(f"invalid {name} state in the file: {exc}") from None

@@ -41,17 +41,19 @@ from typing import Any
 import numpy as np
 
 from deltaprop.core import ACTIVATIONS, Activation, BatchNorm, Network, get_activation
-from deltaprop.io.container import CODES
+from deltaprop.io.container import TensorTable
 from deltaprop.io.errors import ModelFileError
 from deltaprop.io.strict_json import parse_json, to_json
 
 __all__ = [
     "assign_network",
     "build_network",
+    "check_network_values",
     "check_tensor_table",
     "checked_config",
     "network_section",
     "network_tensors",
+    "read_network_tensors",
     "sequential_layout",
     "tensor_specs",
 ]
@@ -205,30 +207,41 @@ def network_tensors(net: Network) -> dict[str, np.ndarray]:
 
 
 def check_tensor_table(
-    specs: dict[str, tuple[tuple[int, ...], str]], tensors: dict[str, np.ndarray]
+    specs: dict[str, tuple[tuple[int, ...], str]],
+    found: dict[str, tuple[tuple[int, ...], str]],
 ) -> None:
-    """The tensors must be exactly those of ``specs``, with their shapes and dtype codes."""
-    missing = [k for k in specs if k not in tensors]
-    unexpected = sorted(set(tensors) - set(specs))
+    """The tensors found (name to shape and dtype code, before any is read) must be exactly
+    those of ``specs``, with their shapes and dtype codes."""
+    missing = [k for k in specs if k not in found]
+    unexpected = sorted(set(found) - set(specs))
     if missing or unexpected:
         parts = []
         if missing:
-            parts.append(f"missing tensors: {', '.join(missing)}")
+            parts.append(f"missing tensors: {', '.join(missing)}"[:300])
         if unexpected:
-            parts.append(f"unexpected tensors: {', '.join(unexpected)}")
+            parts.append(f"unexpected tensors: {', '.join(unexpected)}"[:300])
         raise ModelFileError(f"the tensors do not match the architecture ({'; '.join(parts)})")
     for name, (shape, code) in specs.items():
-        arr = tensors[name]
-        if arr.shape != shape:
+        got_shape, got_code = found[name]
+        if got_shape != shape:
             raise ModelFileError(
-                f"tensor {name!r} has shape {arr.shape} but the architecture needs {shape}"
+                f"tensor {name!r} has shape {got_shape} but the architecture needs {shape}"
             )
-        if CODES[arr.dtype] != code:
+        if got_code != code:
             raise ModelFileError(
-                f"tensor {name!r} has dtype {CODES[arr.dtype]} but the architecture needs {code}"
+                f"tensor {name!r} has dtype {got_code} but the architecture needs {code}"
             )
-        if code == "I64" and int(arr) < 0:
+
+
+def check_network_values(tensors: dict[str, np.ndarray]) -> None:
+    """Values a network's tensors must have: counters and running variances non-negative."""
+    for name, arr in tensors.items():
+        if name.endswith(".num_batches_tracked") and int(arr) < 0:
             raise ModelFileError(f"tensor {name!r} is negative ({int(arr)})")
+        if name.endswith(".running_var") and arr.size and float(arr.min()) < 0:
+            raise ModelFileError(
+                f"tensor {name!r} holds a negative variance ({float(arr.min())!r})"
+            )
 
 
 def build_network(config: dict[str, Any], tensors: dict[str, np.ndarray]) -> Network:
@@ -249,15 +262,21 @@ def assign_network(net: Network, tensors: dict[str, np.ndarray]) -> None:
             arr[...] = xp.asarray(tensors[name])
 
 
-def network_section(
-    meta: dict[str, str], tensors: dict[str, np.ndarray]
-) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The checked network config and its tensors; the rest of ``tensors`` is returned."""
+def network_section(meta: dict[str, str], table: TensorTable) -> tuple[dict[str, Any], list[str]]:
+    """The checked network config; the table's network tensors (names without ``/``) are
+    checked against it, before any is read. The other tensor names are returned."""
     config = checked_config(parse_json(meta["config"], "metadata 'config'"))
     specs = tensor_specs(config)
     if "layout" in meta:
         layout = parse_json(meta["layout"], "metadata 'layout'")
         if layout != parse_json(to_json(sequential_layout(config), "layout"), "layout"):
             raise ModelFileError("metadata 'layout' does not match metadata 'config'")
-    check_tensor_table(specs, {k: v for k, v in tensors.items() if "/" not in k})
-    return config, {k: v for k, v in tensors.items() if "/" in k}
+    check_tensor_table(specs, table.specs(k for k in table if "/" not in k))
+    return config, [k for k in table if "/" in k]
+
+
+def read_network_tensors(table: TensorTable) -> dict[str, np.ndarray]:
+    """Read the network's tensors (checked by :func:`network_section`) and check their values."""
+    tensors = table.read(k for k in table if "/" not in k)
+    check_network_values(tensors)
+    return tensors

@@ -18,7 +18,7 @@ import numpy as np
 
 from deltaprop.io.errors import ModelFileError
 
-__all__ = ["MAX_DEPTH", "parse_json", "to_json"]
+__all__ = ["MAX_DEPTH", "MAX_INT", "parse_json", "to_json"]
 
 MAX_DEPTH = 64
 """Deepest nesting accepted: far deeper than anything written; keeps every later recursion safe."""
@@ -68,6 +68,17 @@ def _object(pairs: list[tuple[str, Any]]) -> Any:
     return out
 
 
+MAX_INT = 2**1024
+"""Integers at or beyond this magnitude are refused: no float can hold them."""
+
+
+def _int(text: str) -> int:
+    value = int(text)
+    if abs(value) >= MAX_INT:
+        raise ValueError(f"an integer of {len(text.lstrip('-'))} digits is out of range")
+    return value
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard constant {name}")
 
@@ -86,7 +97,9 @@ def _too_deep(value: Any) -> bool:
 def parse_json(text: str, what: str) -> Any:
     """Parse strict JSON text; any problem raises :class:`ModelFileError` naming ``what``."""
     try:
-        value = json.loads(text, object_pairs_hook=_object, parse_constant=_reject_constant)
+        value = json.loads(
+            text, object_pairs_hook=_object, parse_constant=_reject_constant, parse_int=_int
+        )
     except (ValueError, RecursionError) as exc:
         raise ModelFileError(f"{what} is not valid JSON: {exc}") from None
     if _too_deep(value):
