@@ -7,7 +7,7 @@ Every :meth:`~deltaprop.train.trainer.Trainer.fit` ends with one :class:`StopRec
 The divergence policy
 ---------------------
 A run has diverged when an epoch's training loss is NaN or infinite (or a weight is), or
-when it exceeds :data:`DIVERGENCE_FACTOR` (1000) times the larger of two baselines: the
+when it exceeds :data:`DIVERGENCE_FACTOR` (100) times the larger of two baselines: the
 loss of the weights the fit started from, and the loss of a constant predictor (the
 weighted mean of the targets: the class frequencies for a classifier). An ordinary fit
 stays below both; a learning rate too large for the data overshoots them by orders of
@@ -45,7 +45,7 @@ STOP_REASONS = ("epochs", "no_improvement", "early_stopping", "diverged", "inter
     a callback set ``trainer.stop_training``.
 """
 
-DIVERGENCE_FACTOR = 1000.0
+DIVERGENCE_FACTOR = 100.0
 """How many times its baselines an epoch's loss may reach before the run counts as diverged."""
 
 _DEFAULT_NAMES = {"epochs": "epochs", "tol": "tol", "n_iter_no_change": "n_iter_no_change"}
@@ -127,7 +127,7 @@ class StopRecord:
                 f"{self.epoch - 1} complete epochs"
             )
         if self.reason == "diverged":
-            return f"stopped in epoch {self.epoch}: {self.detail}"
+            return self.detail
         best = f"its best was {self.best:.6g} at epoch {self.best_at}"
         if self.detail == "plateau":
             return head + (

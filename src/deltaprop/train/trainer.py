@@ -118,7 +118,7 @@ class Trainer:
 
     Attributes
     ----------
-    divergence_factor : float or None, default=1000
+    divergence_factor : float or None, default=100
         The divergence policy: after every epoch, the run has diverged when the training
         loss is NaN or infinite, or more than ``divergence_factor`` times the larger of the
         loss of the weights the first fit started from and a constant predictor's (the
