@@ -11,18 +11,29 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 from deltaprop import MLPClassifier, MLPRegressor
+from deltaprop.sklearn.base import DivergenceWarning
 from deltaprop.train import DivergenceError
 
 
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
-def test_an_exploding_estimator_raises_without_a_clip_suggestion(solver: str) -> None:
+def test_an_exploding_estimator_warns_and_keeps_the_last_good_weights(solver: str) -> None:
     X, y = load_digits(return_X_y=True)
     clf = MLPClassifier((32,), solver=solver, learning_rate_init=1e3, max_iter=20, random_state=0)
-    with pytest.raises(
-        DivergenceError, match=r"^Solver diverged\. .*smaller learning rate"
-    ) as info:
+    with pytest.warns(DivergenceWarning, match=r"^Training diverged in epoch 1: the loss reached"):
         clf.fit(X, y)
-    assert "clip" not in str(info.value) and info.value.threshold is not None
+    assert clf.stop_reason_ == "diverged" and clf.n_iter_ == 1 and np.isnan(clf.loss_)
+    assert clf.stop_message_ is not None and "clip" not in clf.stop_message_
+    assert "Try a smaller learning rate (it was 1000) or scaling" in clf.stop_message_
+    np.testing.assert_array_equal(clf.network_.parameters, clf._trainer.net.parameters)
+    assert np.isfinite(clf.network_.parameters).all() and clf.predict(X).shape == y.shape
+
+
+def test_a_non_finite_estimator_fit_raises_without_a_clip_suggestion() -> None:
+    X, y = load_digits(return_X_y=True)
+    clf = MLPClassifier((32,), solver="sgd", learning_rate_init=1e3, max_iter=5, random_state=0)
+    with pytest.raises(DivergenceError, match="non-finite") as info:
+        clf.fit(X * 1e300, y)
+    assert "clip" not in str(info.value)
 
 
 def test_the_estimator_says_why_it_stopped() -> None:

@@ -278,14 +278,20 @@ class BaseMLP(TransformerMixin, ModelState):
     def _after_divergence(self, trainer: Trainer, exc: DivergenceError) -> None:
         """The loss became NaN or infinite; the trainer kept the last finite weights.
 
-        The same holds for a loss that exploded (the trainer's divergence policy,
-        :mod:`deltaprop.train.stopping`). With early stopping the best weights so far are
+        A finite loss that exploded (the trainer's divergence policy,
+        :mod:`deltaprop.train.stopping`) keeps the last good weights and warns
+        (``DivergenceWarning``, a ``ConvergenceWarning``), as a fit that scikit-learn would
+        finish does not raise. With early stopping the best weights so far are
         restored and a warning says what happened (the diverged epoch records NaN, as scikit-learn's curves do); without, the
         error is raised, with scikit-learn's wording first.
         """
         h = trainer.history
         if h.stop is not None:  # in the estimator's words: it has no clipping option
             h.stop = dataclasses.replace(h.stop, detail=exc.describe(clip_name=None))
+        if exc.threshold is not None and not self.early_stopping:  # finite: keep, warn
+            h.loss.append(math.nan)  # the diverged epoch, as the early-stopping path records
+            warnings.warn(f"{exc.describe(clip_name=None)}", DivergenceWarning, stacklevel=4)
+            return
         if self.early_stopping and trainer.restore_best():  # trainer.net is network_
             if h.stop is not None and trainer.best_epoch is not None:
                 h.stop = dataclasses.replace(h.stop, best_epoch=trainer.best_epoch + 1)
@@ -343,7 +349,8 @@ class BaseMLP(TransformerMixin, ModelState):
         else:
             self.validation_scores_ = list(h.val_score) if h.val_score else None
             self.best_validation_score_ = float(np.nanmax(h.val_score)) if h.val_score else None
-            self.best_loss_ = float(np.nanmin(h.loss)) if h.loss else self.loss_
+            finite = [v for v in h.loss if np.isfinite(v)]
+            self.best_loss_ = float(min(finite)) if finite else self.loss_
         if not incremental and self.solver != "lbfgs" and self.stop_reason_ == "epochs":
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
