@@ -16,7 +16,7 @@ from deltaprop.train import Callback, Trainer
 class _Keep(Callback):
     """Keeps the estimator's trainer (callbacks are handed it)."""
 
-    def on_train_begin(self, trainer: Trainer) -> None:
+    def on_train_begin(self, trainer: Trainer, logs: dict | None = None) -> None:
         self.trainer = trainer
 
 

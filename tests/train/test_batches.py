@@ -32,7 +32,11 @@ def test_effective_batch_size_clips_to_the_rows(
 def test_defaults_are_the_signatures() -> None:
     params = inspect.signature(Trainer).parameters
     for name, value in dataclasses.asdict(TRAINER_DEFAULTS).items():
-        if name in params:
+        if name == "learning_rate":  # None: an optimizer object's own, else the default
+            assert params[name].default is None
+            net = Network([3, 4, 1], "tanh", "bce", seed=0)
+            assert Trainer(net, "sgd").learning_rate == value
+        elif name in params:
             assert params[name].default == value, name
 
 

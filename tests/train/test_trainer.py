@@ -30,7 +30,7 @@ class Recorder(Callback):
         self.epochs: list[int] = []
         self.began = self.ended = 0
 
-    def on_train_begin(self, trainer: Trainer) -> None:
+    def on_train_begin(self, trainer: Trainer, logs: dict | None = None) -> None:
         self.began += 1
 
     def on_batch_end(self, trainer: Trainer, batch: int, logs: dict) -> None:
@@ -348,9 +348,22 @@ def test_divergence_on_purpose() -> None:
     assert np.isfinite(net.parameters).all()
     exc = info.value  # the fields the message is built from
     assert exc.epoch is not None and exc.epoch >= 1
-    assert exc.learning_rate == 1e3 and not np.isfinite(exc.loss)
+    assert exc.learning_rate == 1e3 and exc.threshold is not None and exc.loss > exc.threshold
+    assert tr.history.stop_reason == "diverged" and tr.history.stop is not None
+    assert tr.history.stop.epoch == exc.epoch == len(epochs_done) + 1
     if epochs_done:
         np.testing.assert_array_equal(net.parameters, epochs_done[-1])
+
+
+def test_divergence_without_the_factor_waits_for_a_non_finite_loss() -> None:
+    X, Y = _blobs(100)
+    net = Network([6, 32, 3], "relu", "ce", seed=0)
+    tr = Trainer(net, "sgd", learning_rate=1e3, batch_size=10, epochs=50)
+    tr.divergence_factor = None
+    with pytest.raises(DivergenceError, match="the loss became") as info:
+        tr.fit(X * 50, Y)
+    assert not np.isfinite(info.value.loss) and info.value.threshold is None
+    assert np.isfinite(net.parameters).all()
 
 
 def test_lbfgs_trainer() -> None:

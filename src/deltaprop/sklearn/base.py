@@ -22,6 +22,7 @@ it changes the network.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from typing import Any, ClassVar
@@ -43,6 +44,9 @@ from deltaprop.sklearn.state import ModelState
 from deltaprop.train import Callback, DivergenceError, History, Trainer, load_checkpoint
 
 __all__ = ["BaseMLP", "DivergenceWarning", "NothingLeftToTrainError", "is_stochastic"]
+
+_NAMES = {"epochs": "max_iter"}
+"""The trainer's setting names as the estimators call them, for ``stop_message_``."""
 
 
 class DivergenceWarning(ConvergenceWarning):
@@ -274,22 +278,36 @@ class BaseMLP(TransformerMixin, ModelState):
     def _after_divergence(self, trainer: Trainer, exc: DivergenceError) -> None:
         """The loss became NaN or infinite; the trainer kept the last finite weights.
 
-        With early stopping the best weights so far are restored and a warning says what
-        happened (the diverged epoch records NaN, as scikit-learn's curves do); without, the
+        A finite loss that exploded (the trainer's divergence policy,
+        :mod:`deltaprop.train.stopping`) keeps the last good weights and warns
+        (``DivergenceWarning``, a ``ConvergenceWarning``), as a fit that scikit-learn would
+        finish does not raise. With early stopping the best weights so far are
+        restored and a warning says what happened (the diverged epoch records NaN, as scikit-learn's curves do); without, the
         error is raised, with scikit-learn's wording first.
         """
         h = trainer.history
+        if h.stop is not None:  # in the estimator's words: it has no clipping option
+            h.stop = dataclasses.replace(h.stop, detail=exc.describe(clip_name=None))
+        if exc.threshold is not None and not self.early_stopping:  # finite: keep, warn
+            h.loss.append(math.nan)  # the diverged epoch, as the early-stopping path records
+            warnings.warn(f"{exc.describe(clip_name=None)}", DivergenceWarning, stacklevel=4)
+            return
         if self.early_stopping and trainer.restore_best():  # trainer.net is network_
+            if h.stop is not None and trainer.best_epoch is not None:
+                h.stop = dataclasses.replace(h.stop, best_epoch=trainer.best_epoch + 1)
             h.loss.append(math.nan)
             if h.val_score:
                 h.val_loss.append(math.nan)
                 h.val_score.append(math.nan)
-            warnings.warn(f"{exc} The best weights (by validation) were restored.",
+            text = exc.describe(clip_name=None)
+            warnings.warn(f"{text} The best weights (by validation) were restored.",
                           DivergenceWarning, stacklevel=4)  # fmt: skip
             return
+        what = "produced non-finite parameter weights" if exc.threshold is None else (
+            "diverged")  # fmt: skip
         raise exc.prefaced(
-            "Solver produced non-finite parameter weights. The input data may contain large "
-            "values and need to be preprocessed."
+            f"Solver {what}. The input data may contain large values and need to be preprocessed.",
+            clip_name=None,  # the estimators have no clipping option
         ) from None
 
     def _take_user_weights(self) -> None:
@@ -316,6 +334,10 @@ class BaseMLP(TransformerMixin, ModelState):
         elif h.loss:
             self.loss_ = h.loss[-1]
         self.gradient_norms_ = np.array(h.grad_norms)
+        stop = h.stop
+        self.stop_reason_: str | None = None if stop is None else stop.reason
+        names = {"epochs": "epochs per partial_fit call"} if incremental else _NAMES
+        self.stop_message_: str | None = None if stop is None else stop.describe(names)
         self.validation_loss_curve_: list[float] | None = list(h.val_loss) if h.val_loss else None
         self.validation_scores_: list[float] | None
         self.best_validation_score_: float | None
@@ -327,14 +349,9 @@ class BaseMLP(TransformerMixin, ModelState):
         else:
             self.validation_scores_ = list(h.val_score) if h.val_score else None
             self.best_validation_score_ = float(np.nanmax(h.val_score)) if h.val_score else None
-            self.best_loss_ = float(np.nanmin(h.loss)) if h.loss else self.loss_
-        if (
-            not incremental
-            and self.solver != "lbfgs"
-            and not trainer.converged
-            and not trainer.stop_training
-            and len(h.loss) - epochs_before >= trainer.epochs
-        ):
+            finite = [v for v in h.loss if np.isfinite(v)]
+            self.best_loss_ = float(min(finite)) if finite else self.loss_
+        if not incremental and self.solver != "lbfgs" and self.stop_reason_ == "epochs":
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",

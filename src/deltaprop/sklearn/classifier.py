@@ -78,6 +78,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     network_ : Network
         The trained network.
     history_ : History
+    stop_reason_ : str
+        Why the last fit stopped: ``"epochs"`` (``max_iter`` reached), ``"no_improvement"``
+        (``tol`` and ``n_iter_no_change`` on the training loss), ``"early_stopping"``,
+        ``"diverged"`` (with ``early_stopping``: the best weights restored) or
+        ``"callback"``.
+    stop_message_ : str
+        The same as an exact sentence with the epoch and the counts.
 
     Examples
     --------

@@ -3,11 +3,24 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Callback", "History", "watches_batches"]
+from deltaprop.train.stopping import StopRecord
+
+__all__ = ["HOOKS", "Callback", "History", "check_callbacks", "watches_batches"]
+
+HOOKS = {
+    "on_train_begin": "(trainer, logs=None)",
+    "on_epoch_begin": "(trainer, epoch, logs=None)",
+    "on_batch_begin": "(trainer, batch, logs=None)",
+    "on_batch_end": "(trainer, batch, logs=None)",
+    "on_epoch_end": "(trainer, epoch, logs=None)",
+    "on_train_end": "(trainer, logs=None)",
+}
+"""Every hook of :class:`Callback` and the arguments the trainer passes it (positionally)."""
 
 
 @dataclass
@@ -27,6 +40,9 @@ class History:
     grad_norms : list of list of float
         ``‖dW[l]‖_F`` per epoch and layer, averaged over the epoch's mini-batches: the
         diagnostic for vanishing and exploding gradients.
+    stop : StopRecord or None
+        Why the latest fit stopped (:class:`~deltaprop.train.stopping.StopRecord`);
+        ``None`` before one ends. Not kept in :meth:`as_dict`.
     """
 
     loss: list[float] = field(default_factory=list)
@@ -34,6 +50,23 @@ class History:
     val_score: list[float] = field(default_factory=list)
     learning_rate: list[float] = field(default_factory=list)
     grad_norms: list[list[float]] = field(default_factory=list)
+    stop: StopRecord | None = None
+
+    @property
+    def stop_reason(self) -> str | None:
+        """One of :data:`~deltaprop.train.stopping.STOP_REASONS`, or ``None`` before a fit ends."""
+        return None if self.stop is None else self.stop.reason
+
+    @property
+    def stop_message(self) -> str | None:
+        """The exact sentence: the reason, the epoch and the counts."""
+        return None if self.stop is None else self.stop.message
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The epoch (1-based) whose weights the network was left with when they are not the
+        last epoch's (early stopping restored them, or a divergence kept them)."""
+        return None if self.stop is None else self.stop.best_epoch
 
     def as_dict(self) -> dict[str, Any]:
         """Plain lists, for JSON."""
@@ -58,43 +91,99 @@ class History:
 
 
 class Callback:
-    """Hooks into the training loop; subclass and override what you need.
+    """Hooks into the training loop (Keras's set); subclass and override what you need.
 
-    Every hook receives the :class:`~deltaprop.train.trainer.Trainer` (typed ``Any`` here, so
-    that the hooks do not import the loop that calls them); ``logs`` holds the current values
-    (``"loss"``, ``"val_loss"``, ``"val_score"``, ``"learning_rate"`` at epoch end;
-    ``"loss"``, ``"batch_size"`` at batch end). Set ``trainer.stop_training = True`` to stop
-    after the current epoch.
+    Every hook receives the :class:`~deltaprop.train.trainer.Trainer` first (typed ``Any``
+    here, so that the hooks do not import the loop that calls them) and ``logs`` last, a dict
+    of the current values (``None`` allowed, as in Keras): at epoch end ``"loss"``,
+    ``"learning_rate"`` and, with validation data, ``"val_loss"``, ``"val_score"``; at
+    epoch begin ``"learning_rate"``; at batch begin ``"batch_size"``, at batch end
+    ``"loss"`` and ``"batch_size"``; at train begin ``"epoch"`` (epochs done before this
+    fit) and ``"epochs"``; at train end ``"epochs"``, ``"converged"``, ``"stop_reason"`` and
+    ``"stop_message"``. :meth:`~deltaprop.train.trainer.Trainer.fit` checks, before it
+    trains, that every hook accepts these arguments (:func:`check_callbacks`). Set
+    ``trainer.stop_training = True`` to stop after the current epoch.
+
+    A batch hook (:meth:`on_batch_begin`, :meth:`on_batch_end`) makes the trainer run its
+    Python loop instead of the compiled one.
 
     Examples
     --------
     >>> class StopBelow(Callback):
-    ...     def on_epoch_end(self, trainer, epoch, logs):
+    ...     def on_epoch_end(self, trainer, epoch, logs=None):
     ...         if logs["loss"] < 0.1:
     ...             trainer.stop_training = True
     """
 
-    def on_train_begin(self, trainer: Any) -> None:
+    def on_train_begin(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
         """Called once at the start of :meth:`~deltaprop.train.trainer.Trainer.fit`."""
 
-    def on_batch_end(self, trainer: Any, batch: int, logs: dict[str, float]) -> None:
+    def on_epoch_begin(self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Called before each epoch (0-based epoch index, counted over all fits)."""
+
+    def on_batch_begin(self, trainer: Any, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Called before each optimizer step (mini-batch index within the epoch)."""
+
+    def on_batch_end(self, trainer: Any, batch: int, logs: dict[str, Any] | None = None) -> None:
         """Called after each optimizer step (mini-batch index within the epoch)."""
 
-    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Called after each epoch (0-based epoch index, counted over all fits)."""
 
-    def on_train_end(self, trainer: Any, logs: dict[str, Any]) -> None:
+    def on_train_end(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
         """Called once when :meth:`~deltaprop.train.trainer.Trainer.fit` ends (not after a
-        divergence error)."""
+        divergence error or an interruption)."""
+
+
+def check_callbacks(callbacks: Sequence[Any]) -> None:
+    """Raise ``TypeError`` before training if a callback's hook cannot take the arguments
+    the trainer passes (:data:`HOOKS`), naming the callback, the hook and both signatures.
+
+    >>> class Old(Callback):
+    ...     def on_train_end(self, trainer):
+    ...         pass
+    >>> check_callbacks([Old()])
+    Traceback (most recent call last):
+    ...
+    TypeError: Old.on_train_end must accept (trainer, logs=None), as every Callback hook does. Received: on_train_end(trainer)
+    """
+    probe: dict[str, tuple[Any, ...]] = {
+        "on_train_begin": (None, {}), "on_epoch_begin": (None, 0, {}),
+        "on_batch_begin": (None, 0, {}), "on_batch_end": (None, 0, {}),
+        "on_epoch_end": (None, 0, {}), "on_train_end": (None, {}),
+    }  # fmt: skip
+    for cb in callbacks:
+        for hook, args in probe.items():
+            method = getattr(cb, hook, None)
+            if method is None:
+                continue
+            if not callable(method):
+                raise TypeError(
+                    f"{type(cb).__name__}.{hook} must be a method. Received: {method!r}"
+                )
+            try:
+                sig = inspect.signature(method)
+            except (TypeError, ValueError):  # a builtin without a signature: trust it
+                continue
+            try:
+                sig.bind(*args)
+            except TypeError:
+                raise TypeError(
+                    f"{type(cb).__name__}.{hook} must accept {HOOKS[hook]}, as every Callback "
+                    f"hook does. Received: {hook}{sig}"
+                ) from None
 
 
 def watches_batches(callbacks: Sequence[Any]) -> bool:
-    """Whether a callback overrides :meth:`Callback.on_batch_end`: the compiled loop cannot
-    call a batch hook, so the trainer then runs its Python loop.
+    """Whether a callback overrides :meth:`Callback.on_batch_begin` or
+    :meth:`Callback.on_batch_end`: the compiled loop cannot call a batch hook, so the trainer
+    then runs its Python loop.
 
     >>> watches_batches([Callback()]), watches_batches([History()])
     (False, True)
     """
     return any(
-        getattr(type(cb), "on_batch_end", None) is not Callback.on_batch_end for cb in callbacks
+        getattr(type(cb), hook, None) is not getattr(Callback, hook)
+        for cb in callbacks
+        for hook in ("on_batch_begin", "on_batch_end")
     )

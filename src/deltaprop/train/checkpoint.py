@@ -246,14 +246,16 @@ class Checkpoint(Callback):
         self.at_end = bool(at_end)
         self.target_epoch: int | None = None
 
-    def on_train_begin(self, trainer: Trainer) -> None:
+    def on_train_begin(self, trainer: Trainer, logs: dict[str, Any] | None = None) -> None:
         self.target_epoch = trainer.epoch + trainer.epochs
 
-    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+    def on_epoch_end(
+        self, trainer: Trainer, epoch: int, logs: dict[str, Any] | None = None
+    ) -> None:
         if (epoch + 1) % self.every == 0:
             save_checkpoint(trainer, self.path, rank=self.rank, target_epoch=self.target_epoch)
 
-    def on_train_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
+    def on_train_end(self, trainer: Trainer, logs: dict[str, Any] | None = None) -> None:
         if self.at_end:
             save_checkpoint(
                 trainer, self.path, rank=self.rank, target_epoch=self.target_epoch, finished=True

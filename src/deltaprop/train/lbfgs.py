@@ -45,8 +45,14 @@ def fit_lbfgs(
         cost = float(getattr(intermediate_result, "fun", last["cost"]))
         if self._end_epoch(cost, Xv, Yv, wv, callbacks, convergence=False):
             raise StopIteration
+        begin()
+
+    def begin() -> None:
+        for cb in callbacks:
+            cb.on_epoch_begin(self, self.epoch, {"learning_rate": math.nan})
 
     x0 = net.parameters.astype(np.float64)
+    begin()
     result = opt.minimize(fun, x0, callback=callback)
     if not np.isfinite(result.x).all() or not math.isfinite(float(result.fun)):
         self._diverged(self.epoch, float(result.fun), x0.astype(net.dtype), {})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
+from deltaprop.optim import ReduceOnPlateau
 from deltaprop.train.callbacks import Callback
 
 __all__ = ["ProgressBar", "Reporter", "VerboseLines"]
@@ -96,13 +97,14 @@ class ProgressBar(Callback):
         self.reporter = reporter
         self._progress: Any = None
 
-    def on_train_begin(self, trainer: Any) -> None:
+    def on_train_begin(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
         reporter = Reporter(console=self.console) if self.reporter is None else self.reporter
         self._progress = reporter.progress(self.label)
         total = self.total if self.total is not None else trainer.epoch + trainer.epochs
         self._task = self._progress.add_task("train", total=total, completed=trainer.epoch, info="")
 
-    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        assert logs is not None
         info = f"loss {logs['loss']:.4f}"
         if "val_loss" in logs:
             info += (
@@ -110,7 +112,7 @@ class ProgressBar(Callback):
             )
         self._progress.update(self._task, completed=epoch + 1, info=info)
 
-    def on_train_end(self, trainer: Any, logs: dict[str, Any]) -> None:
+    def on_train_end(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
         self.stop()
 
     def stop(self) -> None:
@@ -149,11 +151,24 @@ class VerboseLines(Callback):
         self.reporter = Reporter() if reporter is None else reporter
         self.first = 0
 
-    def on_train_begin(self, trainer: Any) -> None:
+    def on_train_begin(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
         self.first = trainer.epoch
 
-    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        assert logs is not None
         line = f"Iteration {epoch - self.first + 1}, loss = {logs['loss']:.8f}"
         if "val_score" in logs:
             line += f", validation score = {logs['val_score']:.6f}"
         self.reporter.line(line)
+
+    def on_train_end(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
+        """scikit-learn's last line when ``tol`` stopped the run (its text, its count)."""
+        reason = (logs or {}).get("stop_reason")
+        if reason in ("no_improvement", "early_stopping") and not isinstance(
+            trainer.schedule, ReduceOnPlateau
+        ):
+            what = "Validation score" if reason == "early_stopping" else "Training loss"
+            self.reporter.line(
+                f"{what} did not improve more than tol={trainer.tol:f} for "
+                f"{trainer.n_iter_no_change} consecutive epochs. Stopping."
+            )

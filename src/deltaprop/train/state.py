@@ -23,6 +23,7 @@ def _state_dict(self: Any) -> dict[str, Any]:
         "samples_seen": self.samples_seen,
         "best_metric": self.best_metric,
         "best_epoch": self.best_epoch,
+        "best_metric_epoch": self.best_metric_epoch,
         "no_improvement": self.no_improvement,
         "rng": copy.deepcopy(self.rng.bit_generator.state),
         "optimizer": self.optimizer.state_dict(),
@@ -43,6 +44,8 @@ def _load_state_dict(self: Any, state: dict[str, Any]) -> None:
     self.best_metric = float(state["best_metric"])
     self.best_epoch = None if state["best_epoch"] is None else int(state["best_epoch"])
     self.no_improvement = int(state["no_improvement"])
+    bme = state.get("best_metric_epoch")
+    self.best_metric_epoch = None if bme is None else int(bme)
     self.rng.bit_generator.state = state["rng"]
     self.optimizer.load_state_dict(state["optimizer"])
     self.schedule.load_state_dict(state["schedule"])

@@ -20,7 +20,6 @@ The objective a :class:`Trainer` minimises on a mini-batch ``B`` is scikit-learn
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from deltaprop.core import Network
-from deltaprop.fast import CompiledLoop
+from deltaprop.fast import CompiledLoop  # noqa: F401  (the loop's seam, patched by tests/fast)
 from deltaprop.optim import (
     LBFGS,
     Optimizer,
@@ -39,17 +38,17 @@ from deltaprop.optim import (
     schedule_for_epochs,
 )
 from deltaprop.parallel import Communicator
-from deltaprop.train.batches import BatchGather, GradStats, effective_batch_size
-from deltaprop.train.callbacks import Callback, History, watches_batches
+from deltaprop.train.callbacks import Callback, History, check_callbacks
 from deltaprop.train.checks import _check_settings
 from deltaprop.train.defaults import TRAINER_DEFAULTS as D
-from deltaprop.train.distributed import distributed_backward
 from deltaprop.train.errors import DivergenceError
 from deltaprop.train.lbfgs import fit_lbfgs
 from deltaprop.train.progress import ProgressBar
 from deltaprop.train.scores import CLASSIFICATION_LOSSES, ScoreFn, accuracy_score, r2_score
+from deltaprop.train.sgd import fit_sgd
 from deltaprop.train.splits import check_validation_data, validation_split
 from deltaprop.train.state import _load_state_dict, _state_dict
+from deltaprop.train.stopping import DIVERGENCE_FACTOR, StopRecord, loss_baselines
 from deltaprop.train.weights import class_weights
 
 __all__ = ["Trainer"]
@@ -65,8 +64,12 @@ class Trainer:
     optimizer : str or Optimizer, default="adam"
         A name from :data:`deltaprop.optim.optimizers.OPTIMIZERS` (``"sgd"``, ``"momentum"``,
         ``"nesterov"``, ``"rmsprop"``, ``"adam"``, ``"adamw"``, ``"lbfgs"``) or an instance.
-    learning_rate : float, default=1e-3
-        Initial learning rate (ignored by L-BFGS).
+    learning_rate : float or None, default=None
+        Initial learning rate (ignored by L-BFGS), which the schedule sets on the optimizer
+        every epoch. By default an optimizer object's own (``Trainer(net, SGD(0.1))``
+        trains at 0.1), else ``TRAINER_DEFAULTS.learning_rate`` (1e-3) for a name; given
+        with an optimizer object, it is the rate used (``optimizer.learning_rate`` is set
+        to it).
     schedule : str or Schedule, default="constant"
         ``"constant"``, ``"step"`` (÷10 every ``epochs // 3`` epochs), ``"exponential"``
         (to 1% over ``epochs``), ``"cosine"`` (to 0 over ``epochs``), ``"invscaling"``,
@@ -83,7 +86,8 @@ class Trainer:
     tol : float, default=1e-4
     n_iter_no_change : int, default=10
         Stop when the monitored quantity (training loss, or the validation metric with
-        ``early_stopping``) has not improved by ``tol`` for more than this many epochs.
+        ``early_stopping``) has not improved by ``tol`` on its best for more than this many
+        consecutive epochs (scikit-learn's rule: ``n_iter_no_change + 1`` epochs).
     alpha : float, default=0.0
         L2 coefficient in the objective above.
     clip_norm : float or None, default=None
@@ -102,6 +106,7 @@ class Trainer:
         Weights per class index (the column of a one-hot ``Y``, or 0/1 for a single
         sigmoid output), multiplied into the sample weights.
     callbacks : sequence of Callback, default=()
+        Their hooks' signatures are checked when :meth:`fit` starts (``TypeError``).
     verbose : bool, default=False
         Show a progress bar.
     seed : int, Generator or None, default=None
@@ -110,6 +115,26 @@ class Trainer:
         Data parallelism (:mod:`deltaprop.parallel`): every rank holds the same data and
         seed, so all draw the same global batches; each computes the gradient of its share
         and one allreduce sums them. Batch statistics of batch normalization stay local.
+
+    Attributes
+    ----------
+    divergence_factor : float or None, default=100
+        The divergence policy: after every epoch, the run has diverged when the training
+        loss is NaN or infinite, or more than ``divergence_factor`` times the larger of the
+        loss of the weights the first fit started from and a constant predictor's (the
+        weighted mean of the targets). :meth:`fit` then puts back the weights of the last
+        epoch that had not diverged, records ``history.stop_reason == "diverged"`` and
+        raises :class:`~deltaprop.train.errors.DivergenceError`. ``None`` checks for
+        non-finite losses only.
+
+    Notes
+    -----
+    Every fit ends with ``history.stop`` (a :class:`~deltaprop.train.stopping.StopRecord`):
+    ``history.stop_reason`` is one of ``"epochs"``, ``"no_improvement"``,
+    ``"early_stopping"``, ``"diverged"``, ``"interrupted"`` and ``"callback"``, and
+    ``history.stop_message`` says it with the epoch and the counts, e.g. ``"stopped at
+    epoch 57: the training loss did not improve by tol=0.0001 for 11 consecutive epochs
+    (more than n_iter_no_change=10); its best was 0.0123 at epoch 46"``.
 
     Examples
     --------
@@ -127,7 +152,7 @@ class Trainer:
         self,
         net: Network,
         optimizer: str | Optimizer | LBFGS = D.optimizer,
-        learning_rate: float = D.learning_rate,
+        learning_rate: float | None = None,
         schedule: str | Schedule = D.schedule,
         batch_size: int | None = D.batch_size,
         epochs: int = D.epochs,
@@ -148,7 +173,11 @@ class Trainer:
     ) -> None:
         self.net = net
         self.communicator = communicator
-        self.learning_rate = check_learning_rate(learning_rate)
+        if isinstance(optimizer, Optimizer) and learning_rate is None:
+            learning_rate = optimizer.learning_rate  # the object's own setting
+        self.learning_rate = check_learning_rate(
+            D.learning_rate if learning_rate is None else learning_rate
+        )
         if isinstance(optimizer, str) and optimizer != "lbfgs":
             self.optimizer: Optimizer | LBFGS = get_optimizer(
                 optimizer, learning_rate=self.learning_rate
@@ -157,6 +186,8 @@ class Trainer:
             self.optimizer = LBFGS(max_iter=epochs, tol=tol)
         else:
             self.optimizer = optimizer
+            if isinstance(optimizer, Optimizer):
+                optimizer.learning_rate = self.learning_rate
         self.schedule = schedule_for_epochs(schedule, epochs)
         _check_settings(
             batch_size,
@@ -197,7 +228,11 @@ class Trainer:
         self.best_buffers: dict[str, np.ndarray] | None = None
         self.best_epoch: int | None = None
         self.no_improvement = 0
+        self.best_metric_epoch: int | None = None  # 1-based, where best_metric was reached
         self.converged = False
+        self.divergence_factor: float | None = DIVERGENCE_FACTOR
+        self.baselines: tuple[float, float] | None = None  # of the divergence policy
+        self._stopper: str = ""  # the callback that set stop_training
 
     # ------------------------------------------------------------------ helpers
     def _validate(
@@ -247,7 +282,16 @@ class Trainer:
         self.net.set_buffers(buffers)
         if isinstance(self.optimizer, Optimizer):
             self.optimizer.reset()
-        raise DivergenceError(epoch=epoch + 1, loss=value, learning_rate=self.current_learning_rate)
+        finite = math.isfinite(value) and bool(np.isfinite(self.net.parameters).all())
+        exc = DivergenceError(
+            epoch=epoch + 1, loss=value, learning_rate=self.current_learning_rate,
+            baselines=self.baselines if finite else None,
+            factor=self.divergence_factor if finite else None,
+        )  # fmt: skip
+        self.history.stop = StopRecord(
+            "diverged", epoch + 1, best_epoch=epoch if epoch > 0 else None, detail=str(exc)
+        )
+        raise exc
 
     @property
     def current_learning_rate(self) -> float:
@@ -315,20 +359,50 @@ class Trainer:
 
         self.stop_training = False
         self.converged = False
+        self._stopper = ""
         callbacks = list(self.callbacks)
         if self.verbose:
             callbacks.append(ProgressBar())
+        check_callbacks(callbacks)
+        if self.baselines is None and self.divergence_factor is not None:
+            self.baselines = loss_baselines(net, X, Y, w)
+        start = self.epoch
         for cb in callbacks:
-            cb.on_train_begin(self)
-        if isinstance(self.optimizer, LBFGS):
-            fit_lbfgs(self, X, Y, w, Xv, Yv, wv, callbacks)
-        else:
-            self._fit_sgd(X, Y, w, Xv, Yv, wv, callbacks)
-        if self.early_stopping:
-            self.restore_best()
+            cb.on_train_begin(self, {"epoch": start, "epochs": self.epochs})
+        try:
+            if isinstance(self.optimizer, LBFGS):
+                fit_lbfgs(self, X, Y, w, Xv, Yv, wv, callbacks)
+            else:
+                fit_sgd(self, X, Y, w, Xv, Yv, wv, callbacks)
+        except KeyboardInterrupt:
+            self.history.stop = StopRecord("interrupted", self.epoch + 1)
+            raise
+        restored = self.early_stopping and self.restore_best()
+        self.history.stop = self._stop_record(start, restored)
+        stop = self.history.stop
         for cb in callbacks:
-            cb.on_train_end(self, {"epochs": self.epoch, "converged": self.converged})
+            cb.on_train_end(self, {"epochs": self.epoch, "converged": self.converged,
+                                   "stop_reason": stop.reason, "stop_message": stop.message})  # fmt: skip
         return self.history
+
+    def _stop_record(self, start: int, restored: bool) -> StopRecord:
+        """Why this fit, which started after epoch ``start``, stopped."""
+        if self._stopper:
+            return StopRecord("callback", self.epoch, detail=self._stopper)
+        if not self.converged:
+            return StopRecord("epochs", self.epoch, limit=self.epoch - start, start=start)
+        monitor = "training loss"
+        if self.early_stopping:
+            monitor = "validation loss" if self.monitor == "val_loss" else "validation score"
+        best = -self.best_metric if monitor == "validation score" else self.best_metric
+        plateau = isinstance(self.schedule, ReduceOnPlateau)
+        return StopRecord(
+            "early_stopping" if self.early_stopping else "no_improvement", self.epoch,
+            monitor=monitor, count=self.no_improvement, patience=self.n_iter_no_change,
+            tol=self.tol, best=best, best_at=self.best_metric_epoch,
+            best_epoch=None if not restored or self.best_epoch is None else self.best_epoch + 1,
+            detail="plateau" if plateau else "",
+        )  # fmt: skip
 
     def _end_epoch(
         self, loss: float, Xv: Any, Yv: Any, wv: Any, callbacks: list[Callback],
@@ -355,6 +429,7 @@ class Trainer:
             self.no_improvement += 1
         if metric < self.best_metric:
             self.best_metric = metric
+            self.best_metric_epoch = self.epoch + 1
             if self.early_stopping:
                 self._snapshot_best()
         self.epoch += 1
@@ -366,7 +441,10 @@ class Trainer:
             )
         for cb in callbacks:
             cb.on_epoch_end(self, self.epoch - 1, self._logs())
+            if self.stop_training and not self._stopper:
+                self._stopper = type(cb).__name__
         if self.stop_training:
+            self._stopper = self._stopper or "unknown"
             return True
         if not convergence:
             return False
@@ -378,106 +456,6 @@ class Trainer:
             self.converged = True
             return True
         return False
-
-    def _fit_sgd(
-        self, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None, Xv: Any, Yv: Any, wv: Any,
-        callbacks: list[Callback],
-    ) -> None:  # fmt: skip
-        n = X.shape[0]
-        bs = effective_batch_size(self.batch_size, n)
-        fast = CompiledLoop.create(
-            self.net, self.optimizer, X, Y, w, self.alpha, self.clip_norm, callbacks,
-            self.communicator, watches_batches=watches_batches(callbacks),
-        )  # fmt: skip
-        with contextlib.nullcontext() if fast is None else fast.threads(bs):
-            self._sgd_epochs(X, Y, w, Xv, Yv, wv, callbacks, fast, bs)
-
-    def _sgd_epochs(
-        self, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None, Xv: Any, Yv: Any, wv: Any,
-        callbacks: list[Callback], fast: CompiledLoop | None, bs: int,
-    ) -> None:  # fmt: skip
-        """The epochs of mini-batch training: compiled where ``fast``, else in Python."""
-        net, opt = self.net, self.optimizer
-        assert isinstance(opt, Optimizer)
-        n = X.shape[0]
-        last_good = net.parameters.copy()
-        last_buffers = {k: v.copy() for k, v in net.buffers()}
-        n_dense = net.n_layers
-        gather = BatchGather(X, Y)
-        stats = GradStats(net)
-        for _ in range(self.epochs):
-            lr = self.schedule(self.epoch, self.learning_rate, self.samples_seen)
-            opt.learning_rate = lr
-            order = self.rng.permutation(n) if self.shuffle else None
-            norms = np.zeros(n_dense)
-            if fast is not None:
-                check_learning_rate(lr, allow_zero=True)
-                rows = order if order is not None else np.arange(n)
-                total, n_batches, seen, bad = fast.epoch(rows, bs, lr, norms)
-                self.samples_seen += seen
-                if bad is not None:
-                    self._diverged(self.epoch, bad, last_good, last_buffers)
-            else:
-                with np.errstate(over="ignore", invalid="ignore"):
-                    total, n_batches = self._python_epoch(
-                        X, Y, w, order, bs, norms, stats, gather, last_good, last_buffers,
-                        callbacks,
-                    )  # fmt: skip
-            wtotal = n if w is None else float(w.sum())
-            epoch_loss = total / wtotal
-            if not np.isfinite(net.parameters).all() or not math.isfinite(epoch_loss):
-                self._diverged(self.epoch, epoch_loss, last_good, last_buffers)
-            last_good[...] = net.parameters
-            for k, v in net.buffers():
-                last_buffers[k][...] = v
-            self.history.learning_rate.append(lr)
-            self.history.grad_norms.append([float(x) for x in norms / max(n_batches, 1)])
-            if self._end_epoch(epoch_loss, Xv, Yv, wv, callbacks):
-                break
-
-    def _python_epoch(
-        self, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None, order: np.ndarray | None,
-        bs: int, norms: np.ndarray, stats: GradStats, gather: BatchGather,
-        last_good: np.ndarray, last_buffers: dict[str, np.ndarray], callbacks: list[Callback],
-    ) -> tuple[float, int]:  # fmt: skip
-        """One epoch of the Python loop; returns ``(Σ cost · Σw, batches taken)``."""
-        net, opt, comm = self.net, self.optimizer, self.communicator
-        assert isinstance(opt, Optimizer)
-        n = X.shape[0]
-        total = 0.0
-        n_batches = 0
-        for b, start in enumerate(range(0, n, bs)):
-            sl = slice(start, min(start + bs, n))
-            if order is None:
-                Xb, Yb, wb = X[sl], Y[sl], (None if w is None else w[sl])
-            else:
-                idx = order[sl]
-                Xb, Yb = gather(idx)
-                wb = None if w is None else w.take(idx)
-            m = Xb.shape[0]
-            wsum = m if wb is None else float(wb.sum())
-            if wsum <= 0:
-                continue
-            if comm is None:
-                cost = net.backward(
-                    Xb, Yb, wb, training=True, l2=self.alpha / wsum, reuse_buffers=True
-                )
-            else:
-                cost = distributed_backward(net, Xb, Yb, wb, wsum, self.alpha, comm)
-            finite = stats.dW_norms_into(norms)  # before clipping, as ever
-            if not math.isfinite(cost) or not finite:
-                self._diverged(self.epoch, cost, last_good, last_buffers)
-            if self.clip_norm is not None:
-                gnorm = float(np.sqrt(np.dot(net.grad, net.grad)))
-                if gnorm > self.clip_norm:
-                    net.grad *= self.clip_norm / gnorm
-            opt.step(net.parameters, net.grad)
-            total += cost * wsum
-            n_batches += 1
-            self.samples_seen += m
-            for cb in callbacks:
-                cb.on_batch_end(self, b, {"loss": cost, "batch_size": m})
-        return total, n_batches
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:

@@ -1,0 +1,131 @@
+"""The mini-batch fit of a :class:`~deltaprop.train.trainer.Trainer` (every optimizer but
+L-BFGS): the epochs, compiled where :class:`~deltaprop.fast.CompiledLoop` applies, else in
+Python. The trainer is typed ``Any`` here so that this module does not import the loop's."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any
+
+import numpy as np
+
+from deltaprop.fast import CompiledLoop
+from deltaprop.optim import Optimizer, check_learning_rate
+from deltaprop.train.batches import BatchGather, GradStats, effective_batch_size
+from deltaprop.train.callbacks import Callback, watches_batches
+from deltaprop.train.distributed import distributed_backward
+from deltaprop.train.stopping import exploded
+
+__all__ = ["fit_sgd"]
+
+
+def fit_sgd(
+    self: Any, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None, Xv: Any, Yv: Any, wv: Any,
+    callbacks: list[Callback],
+) -> None:  # fmt: skip
+    """Train ``self`` (the trainer) for up to its ``epochs`` epochs of mini-batches."""
+    n = X.shape[0]
+    bs = effective_batch_size(self.batch_size, n)
+    fast = CompiledLoop.create(
+        self.net, self.optimizer, X, Y, w, self.alpha, self.clip_norm, callbacks,
+        self.communicator, watches_batches=watches_batches(callbacks),
+    )  # fmt: skip
+    with contextlib.nullcontext() if fast is None else fast.threads(bs):
+        _sgd_epochs(self, X, Y, w, Xv, Yv, wv, callbacks, fast, bs)
+
+
+def _sgd_epochs(
+    self: Any, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None, Xv: Any, Yv: Any, wv: Any,
+    callbacks: list[Callback], fast: CompiledLoop | None, bs: int,
+) -> None:  # fmt: skip
+    """The epochs of mini-batch training: compiled where ``fast``, else in Python."""
+    net, opt = self.net, self.optimizer
+    assert isinstance(opt, Optimizer)
+    n = X.shape[0]
+    last_good = net.parameters.copy()
+    last_buffers = {k: v.copy() for k, v in net.buffers()}
+    n_dense = net.n_layers
+    gather = BatchGather(X, Y)
+    stats = GradStats(net)
+    for _ in range(self.epochs):
+        lr = self.schedule(self.epoch, self.learning_rate, self.samples_seen)
+        opt.learning_rate = lr
+        for cb in callbacks:
+            cb.on_epoch_begin(self, self.epoch, {"learning_rate": lr})
+        order = self.rng.permutation(n) if self.shuffle else None
+        norms = np.zeros(n_dense)
+        if fast is not None:
+            check_learning_rate(lr, allow_zero=True)
+            rows = order if order is not None else np.arange(n)
+            total, n_batches, seen, bad = fast.epoch(rows, bs, lr, norms)
+            self.samples_seen += seen
+            if bad is not None:
+                self._diverged(self.epoch, bad, last_good, last_buffers)
+        else:
+            with np.errstate(over="ignore", invalid="ignore"):
+                total, n_batches = _python_epoch(
+                        self,
+                    X, Y, w, order, bs, norms, stats, gather, last_good, last_buffers,
+                    callbacks,
+                )  # fmt: skip
+        wtotal = n if w is None else float(w.sum())
+        epoch_loss = total / wtotal
+        if (
+            not np.isfinite(net.parameters).all()
+            or not math.isfinite(epoch_loss)
+            or exploded(epoch_loss, self.baselines, self.divergence_factor)
+        ):
+            self._diverged(self.epoch, epoch_loss, last_good, last_buffers)
+        last_good[...] = net.parameters
+        for k, v in net.buffers():
+            last_buffers[k][...] = v
+        self.history.learning_rate.append(lr)
+        self.history.grad_norms.append([float(x) for x in norms / max(n_batches, 1)])
+        if self._end_epoch(epoch_loss, Xv, Yv, wv, callbacks):
+            break
+
+
+def _python_epoch(
+    self: Any, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None, order: np.ndarray | None,
+    bs: int, norms: np.ndarray, stats: GradStats, gather: BatchGather,
+    last_good: np.ndarray, last_buffers: dict[str, np.ndarray], callbacks: list[Callback],
+) -> tuple[float, int]:  # fmt: skip
+    """One epoch of the Python loop; returns ``(Σ cost · Σw, batches taken)``."""
+    net, opt, comm = self.net, self.optimizer, self.communicator
+    assert isinstance(opt, Optimizer)
+    n = X.shape[0]
+    total = 0.0
+    n_batches = 0
+    for b, start in enumerate(range(0, n, bs)):
+        sl = slice(start, min(start + bs, n))
+        if order is None:
+            Xb, Yb, wb = X[sl], Y[sl], (None if w is None else w[sl])
+        else:
+            idx = order[sl]
+            Xb, Yb = gather(idx)
+            wb = None if w is None else w.take(idx)
+        m = Xb.shape[0]
+        wsum = m if wb is None else float(wb.sum())
+        if wsum <= 0:
+            continue
+        for cb in callbacks:
+            cb.on_batch_begin(self, b, {"batch_size": m})
+        if comm is None:
+            cost = net.backward(Xb, Yb, wb, training=True, l2=self.alpha / wsum, reuse_buffers=True)
+        else:
+            cost = distributed_backward(net, Xb, Yb, wb, wsum, self.alpha, comm)
+        finite = stats.dW_norms_into(norms)  # before clipping, as ever
+        if not math.isfinite(cost) or not finite:
+            self._diverged(self.epoch, cost, last_good, last_buffers)
+        if self.clip_norm is not None:
+            gnorm = float(np.sqrt(np.dot(net.grad, net.grad)))
+            if gnorm > self.clip_norm:
+                net.grad *= self.clip_norm / gnorm
+        opt.step(net.parameters, net.grad)
+        total += cost * wsum
+        n_batches += 1
+        self.samples_seen += m
+        for cb in callbacks:
+            cb.on_batch_end(self, b, {"loss": cost, "batch_size": m})
+    return total, n_batches

@@ -1,0 +1,175 @@
+"""Why a training run stopped (:class:`StopRecord`), and when a loss counts as diverged.
+
+Every :meth:`~deltaprop.train.trainer.Trainer.fit` ends with one :class:`StopRecord` in
+``history.stop``: its :attr:`~StopRecord.reason` is one of :data:`STOP_REASONS` and its
+:attr:`~StopRecord.message` one exact sentence with the epoch and the counts.
+
+The divergence policy
+---------------------
+A run has diverged when an epoch's training loss is NaN or infinite (or a weight is), or
+when it exceeds :data:`DIVERGENCE_FACTOR` (100) times the larger of two baselines: the
+loss of the weights the fit started from, and the loss of a constant predictor (the
+weighted mean of the targets: the class frequencies for a classifier). An ordinary fit
+stays below both; a learning rate too large for the data overshoots them by orders of
+magnitude within a few epochs. The trainer then puts back the weights of the last epoch
+that was not diverged, records ``"diverged"`` and raises
+:class:`~deltaprop.train.errors.DivergenceError`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["DIVERGENCE_FACTOR", "STOP_REASONS", "StopRecord", "loss_baselines"]
+
+STOP_REASONS = ("epochs", "no_improvement", "early_stopping", "diverged", "interrupted", "callback")
+"""What :attr:`StopRecord.reason` can be:
+
+``"epochs"``
+    the fit trained all its ``epochs``;
+``"no_improvement"``
+    the training loss did not improve by ``tol`` for more than ``n_iter_no_change``
+    consecutive epochs (or the ``"plateau"`` schedule could lower the rate no further);
+``"early_stopping"``
+    the same on the validation metric, the best weights restored;
+``"diverged"``
+    the loss diverged (see the module's policy) and ``DivergenceError`` was raised;
+``"interrupted"``
+    ``KeyboardInterrupt`` during the fit (re-raised);
+``"callback"``
+    a callback set ``trainer.stop_training``.
+"""
+
+DIVERGENCE_FACTOR = 100.0
+"""How many times its baselines an epoch's loss may reach before the run counts as diverged."""
+
+_DEFAULT_NAMES = {"epochs": "epochs", "tol": "tol", "n_iter_no_change": "n_iter_no_change"}
+
+
+@dataclass(frozen=True)
+class StopRecord:
+    """Why and where a fit stopped.
+
+    Attributes
+    ----------
+    reason : str
+        One of :data:`STOP_REASONS`.
+    epoch : int
+        The epoch (1-based, counted over all fits) after which the run stopped; for
+        ``"diverged"`` and ``"interrupted"``, the epoch that did not complete.
+    monitor : str
+        What the stopping rule watched: ``"training loss"``, ``"validation loss"`` or
+        ``"validation score"``.
+    count : int or None
+        Consecutive epochs without an improvement by ``tol`` (``"no_improvement"``,
+        ``"early_stopping"``).
+    patience, tol : int or float or None
+        The ``n_iter_no_change`` and ``tol`` in force.
+    best : float or None
+        The best value of the monitored quantity (a score as itself, higher is better).
+    best_at : int or None
+        The epoch (1-based) that reached ``best``.
+    best_epoch : int or None
+        The epoch (1-based) whose weights the network holds after the fit when they are not
+        the last epoch's (restored by early stopping, or kept at a divergence).
+    limit, start : int or None
+        ``"epochs"``: the fit's ``epochs``, and the epoch it started after.
+    detail : str
+        ``"callback"``: the callback's class; ``"diverged"``: the error's message;
+        ``"no_improvement"`` by the plateau schedule: ``"plateau"``.
+
+    Examples
+    --------
+    >>> StopRecord("epochs", 200, limit=200, start=0).message
+    'stopped at epoch 200: reached the epoch limit (epochs=200)'
+    """
+
+    reason: str
+    epoch: int
+    monitor: str = "training loss"
+    count: int | None = None
+    patience: int | None = None
+    tol: float | None = None
+    best: float | None = None
+    best_at: int | None = None
+    best_epoch: int | None = None
+    limit: int | None = None
+    start: int | None = None
+    detail: str = ""
+
+    @property
+    def message(self) -> str:
+        """:meth:`describe` with the trainer's parameter names."""
+        return self.describe()
+
+    def describe(self, names: Mapping[str, str] | None = None) -> str:
+        """The sentence, naming the settings as ``names`` says (keys ``"epochs"``, ``"tol"``,
+        ``"n_iter_no_change"``; the command passes ``"--epochs"``, ``"--patience"``)."""
+        n = {**_DEFAULT_NAMES, **(names or {})}
+        head = f"stopped at epoch {self.epoch}: "
+        if self.reason == "epochs":
+            if not self.start:
+                return head + f"reached the epoch limit ({n['epochs']}={self.limit})"
+            return head + (
+                f"reached the epoch limit ({self.limit} epochs in this fit, after epoch "
+                f"{self.start})"
+            )
+        if self.reason == "callback":
+            return head + f"a callback ({self.detail}) set stop_training"
+        if self.reason == "interrupted":
+            return (
+                f"interrupted in epoch {self.epoch} (KeyboardInterrupt) after "
+                f"{self.epoch - 1} complete epochs"
+            )
+        if self.reason == "diverged":
+            return self.detail
+        best = f"its best was {self.best:.6g} at epoch {self.best_at}"
+        if self.detail == "plateau":
+            return head + (
+                f"the {self.monitor} stopped improving with the learning rate already at the "
+                f"plateau schedule's minimum; {best}"
+            )
+        text = head + (
+            f"the {self.monitor} did not improve by {n['tol']}={self.tol:g} for {self.count} "
+            f"consecutive epochs (more than {n['n_iter_no_change']}={self.patience}); {best}"
+        )
+        if self.reason == "early_stopping" and self.best_epoch is not None:
+            text += f"; the weights of epoch {self.best_epoch} were restored"
+        return text
+
+
+def loss_baselines(net: Any, X: Any, Y: np.ndarray, w: np.ndarray | None) -> tuple[float, float]:
+    """The two losses the divergence policy compares with: the network's as it is now, and
+    a constant predictor's (the weighted mean of ``Y``, shape ``(n_L,)``, for every row).
+
+    Both are the data loss (no L2 term), computed in chunks of 512 rows.
+    """
+    m = X.shape[0]
+    wsum = float(m if w is None else w.sum())
+    mean = np.asarray((Y if w is None else Y * w[:, None]).sum(axis=0) / wsum, dtype=Y.dtype)
+    start = constant = 0.0
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for lo in range(0, m, 512):
+            sl = slice(lo, min(lo + 512, m))
+            wb = None if w is None else w[sl]
+            share = float((sl.stop - lo) if wb is None else wb.sum())
+            if share <= 0:
+                continue
+            start += net.cost(X[sl], Y[sl], wb, training=False, l2=0.0, check=False) * share
+            values = np.asarray(net.loss.value(Y[sl], np.broadcast_to(mean, Y[sl].shape)))
+            constant += float(values.sum() if wb is None else values @ wb)
+    return start / wsum, constant / wsum
+
+
+def exploded(loss: float, baselines: tuple[float, float] | None, factor: float | None) -> bool:
+    """Whether ``loss`` is more than ``factor`` times the larger baseline (the policy above)."""
+    if baselines is None or factor is None:
+        return False
+    base = max(b for b in baselines if math.isfinite(b)) if any(
+        math.isfinite(b) for b in baselines) else math.inf  # fmt: skip
+    return base > 0 and loss > factor * base
