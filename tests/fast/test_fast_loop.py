@@ -16,6 +16,7 @@ import deltaprop
 from deltaprop.core import fused as _fused
 from deltaprop.fast.loop import CompiledLoop, epoch_kernels
 from deltaprop.train import trainer as training
+from deltaprop.train.callbacks import watches_batches
 from deltaprop.train.trainer import Callback, DivergenceError
 
 pytest.importorskip("numba")
@@ -151,7 +152,10 @@ def test_divergence_stops_with_the_last_good_weights(monkeypatch: pytest.MonkeyP
     net = deltaprop.Network([12, 40, 3], ["relu", "softmax"], "ce", seed=0)
     start = net.parameters.copy()
     tr = deltaprop.Trainer(net, "sgd", learning_rate=0.1, batch_size=32, epochs=3, seed=0)
-    assert CompiledLoop.create(net, tr.optimizer, X, Y, None, 0.0, None, [], None) is not None
+    assert (
+        CompiledLoop.create(net, tr.optimizer, X, Y, None, 0.0, None, None, watches_batches=False)
+        is not None
+    )
     with pytest.raises(DivergenceError, match=r"diverged in epoch 1: the loss became"):
         tr.fit(X, Y)
     np.testing.assert_array_equal(net.parameters, start)  # the weights before the epoch
@@ -169,8 +173,9 @@ class _Counter(Callback):
 def _create(net: deltaprop.Network, X: Any, **kw: Any) -> CompiledLoop | None:
     Y = np.zeros((X.shape[0], net.dense[-1].n_out), dtype=net.parameters.dtype)
     opt = kw.pop("opt", deltaprop.optim.optimizers.get_optimizer("adam"))
-    return CompiledLoop.create(net, opt, X, Y, kw.get("w"), 0.0, None, kw.get("callbacks", []),
-                               kw.get("comm"))  # fmt: skip
+    watching = watches_batches(kw.get("callbacks", []))
+    return CompiledLoop.create(net, opt, X, Y, kw.get("w"), 0.0, None, kw.get("comm"),
+                               watches_batches=watching)  # fmt: skip
 
 
 def test_what_runs_compiled_and_what_does_not() -> None:

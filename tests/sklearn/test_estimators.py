@@ -342,14 +342,15 @@ def test_bad_parameters_are_named() -> None:
 
 
 def test_divergence_message_through_the_estimator() -> None:
-    from deltaprop import DivergenceError
+    from deltaprop.sklearn.base import DivergenceWarning
 
     rng = np.random.default_rng(0)
     X = rng.normal(scale=100, size=(200, 4))
     y = X @ np.array([1.0, 2.0, 3.0, 4.0]) * 100
     reg = MLPRegressor(hidden_layer_sizes=(32,), solver="sgd", learning_rate_init=1e3, max_iter=50)
-    with pytest.raises(DivergenceError, match="smaller learning rate"):
+    with pytest.warns(DivergenceWarning, match="smaller learning rate"):
         reg.fit(X, y)
+    assert reg.stop_reason_ == "diverged"
     assert np.isfinite(reg.network_.parameters).all()
 
 

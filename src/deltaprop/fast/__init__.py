@@ -1,5 +1,5 @@
 """The compiled training loop (numba), composed from the kernels that ``core`` and ``optim`` declare."""
 
-from deltaprop.fast.loop import BatchCallback, CompiledLoop
+from deltaprop.fast.loop import CompiledLoop
 
-__all__ = ["BatchCallback", "CompiledLoop"]
+__all__ = ["CompiledLoop"]

@@ -1,6 +1,6 @@
 """The compiled mini-batch loop: a run of training steps in one numba call (no Python per step).
 
-This is the trainer's hot loop (``Trainer._fit_sgd``) for the common network, compiled: for
+This is the trainer's hot loop (:func:`deltaprop.train.sgd.fit_sgd`) for the common network, compiled: for
 each mini-batch it gathers the rows, runs the forward pass and the loss, the backward pass
 (the seeds' ``dZ[L] = A[L] - Y``, ``dW = dZᵀ A_prev / m``, ``db = Σ dZ / m``,
 ``dZ[l] = dZ[l+1] W[l+1] ⊙ g'(Z[l])``), the gradient statistics, the optional clipping and

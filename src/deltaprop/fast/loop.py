@@ -15,9 +15,9 @@ import contextlib
 import functools
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,26 +31,6 @@ if TYPE_CHECKING:
 
 _SGDS = (SGD, Momentum, Nesterov)
 _ADAMS = (Adam, AdamW)
-
-
-class BatchCallback(Protocol):
-    """What the loop needs of a training callback (duck-typed; the trainer's
-    ``Callback`` has it): the batch hook, which the compiled loop cannot call."""
-
-    def on_batch_end(self, trainer: Any, batch: int, logs: dict[str, float]) -> None:
-        """Called after each mini-batch step."""
-
-
-def _watches_batches(callbacks: Sequence[Any]) -> bool:
-    """Whether a callback has an ``on_batch_end`` other than the no-op of the trainer's
-    base ``Callback`` (the class ``Callback`` of ``deltaprop.train``, named, not imported:
-    fast does not import train)."""
-    for cb in callbacks:
-        owner = next((k for k in type(cb).__mro__ if "on_batch_end" in vars(k)), None)
-        base = owner is not None and owner.__qualname__ == "Callback"
-        if not (base and owner.__module__.split(".")[:2] == ["deltaprop", "train"]):
-            return True
-    return False
 
 
 def epoch_kernels(n: int) -> ModuleType | None:
@@ -232,15 +212,13 @@ class CompiledLoop:
 
     @classmethod
     def create(cls, net: Network, opt: Any, X: Any, Y: Any, w: Any, alpha: float,
-               clip_norm: float | None, callbacks: Sequence[BatchCallback], comm: Any, *,
-               watches_batches: bool | None = None) -> CompiledLoop | None:  # fmt: skip
+               clip_norm: float | None, comm: Any, *,
+               watches_batches: bool) -> CompiledLoop | None:  # fmt: skip
         """The compiled loop for this fit, or ``None`` where the Python loop must run.
 
         ``watches_batches``: whether a callback needs to see single batches (then the
-        Python loop runs); by default, whether one overrides the base ``on_batch_end``.
+        Python loop runs); the trainer decides (:func:`deltaprop.train.callbacks.watches_batches`).
         """
-        if watches_batches is None:
-            watches_batches = _watches_batches(callbacks)
         dtype = net.parameters.dtype
         arrays_ok = all(
             isinstance(a, np.ndarray) and a.dtype == dtype and a.flags.c_contiguous

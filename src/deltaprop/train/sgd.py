@@ -28,7 +28,7 @@ def fit_sgd(
     n = X.shape[0]
     bs = effective_batch_size(self.batch_size, n)
     fast = CompiledLoop.create(
-        self.net, self.optimizer, X, Y, w, self.alpha, self.clip_norm, callbacks,
+        self.net, self.optimizer, X, Y, w, self.alpha, self.clip_norm,
         self.communicator, watches_batches=watches_batches(callbacks),
     )  # fmt: skip
     with contextlib.nullcontext() if fast is None else fast.threads(bs):
