@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,20 +63,13 @@ def check_not_input(
 
 def remove_stale_temp_files(path: Path) -> list[Path]:
     """Remove what an interrupted :func:`deltaprop.io.atomic_write` of ``path`` left beside
-    it: files named ``.<name>.<random>.tmp`` in its folder (``tempfile.mkstemp``'s prefix
-    and suffix there). Returns the files removed."""
-    folder, removed = path.parent, []
-    if not folder.is_dir():
+    it: files named ``.<name>.<random>.tmp`` in its folder (the prefix and suffix it gives
+    ``tempfile.mkstemp``). Returns the files removed."""
+    removed: list[Path] = []
+    if not path.parent.is_dir():
         return removed
-    for tmp in folder.glob(f".{glob_escape(path.name)}.*.tmp"):
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         if tmp.is_file() and not tmp.is_symlink():
             tmp.unlink()
             removed.append(tmp)
     return removed
-
-
-def glob_escape(name: str) -> str:
-    """``name`` with glob's special characters escaped."""
-    import glob
-
-    return glob.escape(name)
