@@ -124,6 +124,18 @@ def test_a_row_whose_prediction_overflows_is_refused_by_row_and_column(
     assert code == 0 and np.isfinite(proba).all() and np.allclose(proba.sum(axis=1), 1.0)
 
 
+def test_a_column_too_large_to_standardize_is_refused_at_train_by_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _penguins_with(tmp_path, 6, "bill_length_mm", 1e308)
+    args = ["train", data, "--target", "species", *FAST, "--out", tmp_path / "run"]
+    assert one_line_error(call(capsys, *args)[::2]).endswith(
+        "column 'bill_length_mm' cannot be standardized: its mean or spread overflows "
+        "(row 6 holds 1e+308)"
+    )
+    assert not (tmp_path / "run").exists()
+
+
 def test_rows_are_named_as_the_file_numbers_them(
     models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -182,12 +182,21 @@ class Preprocessor:
             sparse_threshold=0.0,
         )
         inputs = self.prepare(frame)
-        out = np.asarray(ct.fit_transform(inputs), dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):  # refused below, by column and row
+            out = np.asarray(ct.fit_transform(inputs), dtype=np.float64)
         if self.numeric:
             num = ct.named_transformers_["num"]
             self.median = np.asarray(num["impute"].statistics_, dtype=np.float64)
             self.mean = np.asarray(num["scale"].mean_, dtype=np.float64)
             self.scale = np.asarray(num["scale"].scale_, dtype=np.float64)
+            stats = np.vstack([self.median, self.mean, self.scale])
+            for j in np.flatnonzero(~np.isfinite(stats).all(axis=0)):
+                col = self.numeric[j]
+                i = int(np.nanargmax(np.abs(inputs[col].to_numpy(dtype=np.float64))))
+                raise DataError(
+                    f"column {col!r} cannot be standardized: its mean or spread overflows "
+                    f"(row {file_row(frame.index, i)} holds {float(inputs[col].iloc[i])!r})"
+                )
         if self.categorical:
             enc = ct.named_transformers_["cat"]["onehot"]
             self.categories = [[str(c) for c in cats] for cats in enc.categories_]
@@ -218,7 +227,7 @@ class Preprocessor:
                 i, j = (int(k) for k in bad[0])
                 raise DataError(
                     f"row {file_row(frame.index, i)}, column {self.numeric[j]!r}: the value "
-                    f"{inputs[self.numeric[j]].iloc[i]!r} is too large for the model (standardized "
+                    f"{float(inputs[self.numeric[j]].iloc[i])!r} is too large for the model (standardized "
                     "it overflows)"
                 )
             blocks.append(X)
