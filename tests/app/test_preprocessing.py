@@ -129,11 +129,13 @@ def test_prediction_data_with_text_in_a_numeric_column_or_a_missing_column() -> 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda c, a: c.update(format=99), "unsupported preprocessing format"),
-        (lambda c, a: c.update(numeric="x"), "list of column names"),
-        (lambda c, a: c.update(categories=[["a"]]), "categories"),
-        (lambda c, a: a.update(mean=np.zeros(1)), "'mean' must have shape"),
-        (lambda c, a: a.update(scale=-a["scale"]), "'scale' must be positive"),
+        (lambda c, a: c.update(format=99), "field 'format' must be 1; got 99"),
+        (lambda c, a: c.update(numeric="x"), "field 'numeric' must be a list of column names"),
+        (lambda c, a: c.update(numeric=[1]), r"'numeric' must be a list .*got \[1\]"),
+        (lambda c, a: c.update(categories=[["a"]]), "field 'categories'"),
+        (lambda c, a: a.update(mean=np.zeros(1)), r"'extra/mean' must hold 3 numbers.*\(1,\)"),
+        (lambda c, a: a.update(scale=-a["scale"]), "'extra/scale' of column '.*' must be > 0"),
+        (lambda c, a: a.update(median=np.array([np.nan, 1, 2])), "'extra/median' .* finite"),
     ],
 )
 def test_invalid_preprocessing_state(change: object, message: str) -> None:
@@ -167,6 +169,28 @@ def test_target_scaler() -> None:
     assert np.allclose(scaler.transform(y).mean(), 0) and np.allclose(scaler.transform(y).std(), 1)
     assert np.allclose(scaler.inverse(scaler.transform(y)), y)
     assert TargetScaler.fit([3.0, 3.0]).scale == 1.0
+    assert TargetScaler.from_state({"mean": 2, "scale": 0.5}) == TargetScaler(2.0, 0.5)
+    assert TargetScaler.from_state(None) is None
+
+
+@pytest.mark.parametrize(
+    ("state", "field", "shown"),
+    [
+        ({"mean": 0.0, "scale": 0}, "target_scaling.scale", "got 0"),
+        ({"mean": 0.0, "scale": -2.0}, "target_scaling.scale", "got -2.0"),
+        ({"mean": 0.0, "scale": float("nan")}, "target_scaling.scale", "got nan"),
+        ({"mean": 0.0, "scale": float("inf")}, "target_scaling.scale", "got inf"),
+        ({"mean": 0.0, "scale": "3"}, "target_scaling.scale", "got '3'"),
+        ({"mean": True, "scale": 1.0}, "target_scaling.mean", "got True"),
+        ({"mean": 10**400, "scale": 1.0}, "target_scaling.mean", "got 1000"),
+        ({"mean": float("-inf"), "scale": 1.0}, "target_scaling.mean", "got -inf"),
+        ([1], "target_scaling", r"got \[1\]"),
+        ({"mean": 0.0}, "target_scaling", "got {'mean': 0.0}"),
+    ],
+)
+def test_a_malformed_target_scaling_names_its_field(state: object, field: str, shown: str) -> None:
+    with pytest.raises(ValueError, match=f"field '{field}' must be .*; {shown}"):
+        TargetScaler.from_state(state)
 
 
 # ---------------------------------------------------------------------------------------

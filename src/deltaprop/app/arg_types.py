@@ -14,8 +14,15 @@ __all__ = [
     "nonneg_float",
     "positive_float",
     "positive_int",
+    "seed_value",
     "size_list",
 ]
+
+MAX_UNITS = 65536
+"""The most units a hidden layer may have (``--hidden``): a larger one cannot be allocated
+next to another of its size (2**32 weights), and no table needs it."""
+MAX_SEED = 2**32 - 1
+"""The largest ``--seed`` (NumPy's and scikit-learn's ``random_state`` take 0 .. 2**32 - 1)."""
 
 
 def positive_int(text: str) -> int:
@@ -66,7 +73,20 @@ def size_list(text: str) -> tuple[int, ...]:
         ) from None
     if any(s < 1 for s in sizes):
         raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
+    if any(s > MAX_UNITS for s in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be at most {MAX_UNITS}, got {text!r}")
     return sizes
+
+
+def seed_value(text: str) -> int:
+    """An integer seed in ``0 .. 2**32 - 1``."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to {MAX_SEED}, got {text!r}")
+    return value
 
 
 def name_list(text: str) -> list[str]:

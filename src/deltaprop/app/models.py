@@ -13,15 +13,32 @@ if TYPE_CHECKING:
 
     from deltaprop.app.preprocessing import Preprocessor, TargetScaler
 
-__all__ = ["Loaded", "load_estimator", "load_model", "model_inputs"]
+__all__ = [
+    "Loaded",
+    "check_finite_outputs",
+    "check_state",
+    "load_estimator",
+    "load_model",
+    "model_inputs",
+]
 
 
 def load_model(path: Path) -> tuple[Any, Any]:
     """The model in ``path`` and its file's extra section (the command's preprocessing:
-    ``(config, arrays)``), or ``None`` for a model saved from Python."""
+    ``(config, arrays)``), or ``None`` for a model saved from Python.
+
+    Raises
+    ------
+    deltaprop.io.ModelFileError
+        For a file that is not a model, or whose preprocessing is malformed (the message
+        names the file and the field).
+    """
     from deltaprop.io import load
 
-    return load(path, return_extra=True)
+    model, state = load(path, return_extra=True)
+    if state is not None:
+        check_state(path, model, state)
+    return model, state
 
 
 @dataclass
@@ -32,36 +49,81 @@ class Loaded:
     config: dict[str, Any]
 
 
-def load_estimator(path: Path) -> Loaded:
+_TASKS = ("classification", "regression")
+
+
+def _check_config(config: Any) -> None:
+    """The command's fields of the extra section beyond the preprocessing's own."""
+    if not isinstance(config, dict):
+        raise ValueError(f"the preprocessing must be a JSON object; got {type(config).__name__}")
+    target = config.get("target")
+    if target is not None and not isinstance(target, str):
+        raise ValueError(f"preprocessing field 'target' must be a column name; got {target!r}")
+    task = config.get("task")
+    if task is not None and task not in _TASKS:
+        raise ValueError(
+            f"preprocessing field 'task' must be 'classification' or 'regression'; got {task!r}"
+        )
+    run = config.get("run")
+    if run is not None and not isinstance(run, dict):
+        raise ValueError(f"preprocessing field 'run' must be a JSON object; got {run!r}")
+    metrics = (run or {}).get("metrics") or {}
+    if not isinstance(metrics, dict) or not all(
+        isinstance(v, dict)
+        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in v.values())
+        for v in metrics.values()
+    ):
+        raise ValueError("preprocessing field 'run.metrics' must map parts to numbers")
+
+
+def check_state(path: Path, model: Any, state: Any) -> tuple[Preprocessor, TargetScaler | None]:
+    """The preprocessing and target scaler of a model file's extra section, checked.
+
+    Raises
+    ------
+    deltaprop.io.ModelFileError
+        For a malformed section: ``cannot load 'PATH': preprocessing field 'F' must be ...;
+        got VALUE``.
+    """
     from deltaprop.app.preprocessing import Preprocessor, TargetScaler
-    from deltaprop.core import Network
     from deltaprop.io import ModelFileError
+
+    try:
+        if not isinstance(state, tuple | list) or len(state) != 2:
+            raise ValueError("the extra section must be (config, arrays)")
+        config, arrays = state
+        _check_config(config)
+        pre = Preprocessor.from_state(config, arrays)
+        scaler = TargetScaler.from_state(config.get("target_scaling"))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ModelFileError(f"cannot load '{path}': {exc}") from None
+    n_in = getattr(model, "n_features_in_", None)
+    if n_in is not None and len(pre.feature_names) != n_in:
+        raise ModelFileError(
+            f"cannot load '{path}': the preprocessing makes {len(pre.feature_names)} features "
+            f"but the network takes {n_in}"
+        )
+    if scaler is not None and config.get("task") == "classification":
+        raise ModelFileError(
+            f"cannot load '{path}': preprocessing field 'target_scaling' must be null for "
+            "a classifier"
+        )
+    return pre, scaler
+
+
+def load_estimator(path: Path) -> Loaded:
+    from deltaprop.core import Network
 
     model, state = load_model(path)
     if isinstance(model, Network):
         raise UsageError(
             f"'{path}' holds a bare Network, not a model trained by 'deltaprop train' or an "
-            "estimator; use it from Python"
+            "estimator; 'deltaprop inspect' and 'deltaprop export' read it"
         )
     if state is None:
         return Loaded(model, None, None, {})
-    config, arrays = state
-    try:
-        pre = Preprocessor.from_state(config, arrays)
-        scaling = config.get("target_scaling")
-        scaler = (
-            None
-            if scaling is None
-            else TargetScaler(float(scaling["mean"]), float(scaling["scale"]))
-        )
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ModelFileError(f"cannot load '{path}': invalid preprocessing: {exc}") from None
-    if len(pre.feature_names) != model.n_features_in_:
-        raise ModelFileError(
-            f"cannot load '{path}': the preprocessing makes {len(pre.feature_names)} features "
-            f"but the network takes {model.n_features_in_}"
-        )
-    return Loaded(model, pre, scaler, config)
+    pre, scaler = check_state(path, model, state)
+    return Loaded(model, pre, scaler, state[0])
 
 
 def model_inputs(loaded: Loaded, frame: pd.DataFrame, source: Path) -> Any:
@@ -89,3 +151,42 @@ def model_inputs(loaded: Loaded, frame: pd.DataFrame, source: Path) -> Any:
         raise DataError(
             f"the model has no preprocessing and takes numbers only, but '{source}' holds text"
         ) from None
+
+
+def check_finite_outputs(values: Any, frame: pd.DataFrame, source: Path) -> None:
+    """Refuse rows whose predictions overflowed (an input far beyond the training data).
+
+    Parameters
+    ----------
+    values : array-like of shape (n_rows,) or (n_rows, n_outputs)
+        The model's outputs (probabilities, or predictions in the target's units).
+    frame : pandas.DataFrame
+        The table the rows come from (its index: the file's row labels).
+
+    Raises
+    ------
+    DataError
+        ``row R of 'FILE': the model's output overflows (not a finite number); its largest
+        input is column C ...``, for the first such row.
+    """
+    import numpy as np
+
+    from deltaprop.app.preprocessing import file_row
+
+    out = np.asarray(values, dtype=np.float64)
+    out = out.reshape(len(out), -1)
+    bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
+    if not bad.size:
+        return
+    i = int(bad[0])
+    numbers = frame.select_dtypes("number")
+    where = ""
+    if numbers.shape[1]:
+        row = numbers.iloc[i].abs()
+        if row.notna().any():
+            col = row.idxmax()
+            where = f"; its largest input is column {col!r} = {float(numbers.iloc[i][col])!r}"
+    raise DataError(
+        f"row {file_row(frame.index, i)} of '{source}': the model's output overflows (not a "
+        f"finite number){where}; such values are far beyond the training data"
+    )

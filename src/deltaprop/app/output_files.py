@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import glob
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from deltaprop.app.errors import UsageError
 
-__all__ = ["check_new", "check_parent"]
+__all__ = ["check_new", "check_not_input", "check_parent", "remove_stale_temp_files"]
 
 
 def check_new(paths: Sequence[Path], force: bool, allowed: Sequence[Path] = ()) -> None:
@@ -26,3 +28,48 @@ def check_parent(path: Path) -> None:
     parent = path.parent
     if not parent.is_dir():
         raise UsageError(f"cannot write '{path}': the folder '{parent}' does not exist")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` are one file: the same resolved path, or the same inode
+    (a hard link, a bind mount)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return False
+
+
+def check_not_input(
+    outputs: Sequence[tuple[str, Path]], inputs: Sequence[tuple[str, Path]]
+) -> None:
+    """Refuse to write an output over one of the command's inputs, even with ``--force``
+    (as ``cp a a`` does): ``outputs`` and ``inputs`` are ``(argument, path)`` pairs.
+
+    Raises
+    ------
+    UsageError
+        ``'OUT' (ARG) is the input 'IN' (ARG); write the output somewhere else``.
+    """
+    for out_name, out in outputs:
+        for in_name, source in inputs:
+            if _same_file(out, source):
+                raise UsageError(
+                    f"{out_name} '{out}' is the input {in_name} '{source}'; writing it would "
+                    "destroy the input: write the output somewhere else"
+                )
+
+
+def remove_stale_temp_files(path: Path) -> list[Path]:
+    """Remove what an interrupted :func:`deltaprop.io.atomic_write` of ``path`` left beside
+    it: files named ``.<name>.<random>.tmp`` in its folder (the prefix and suffix it gives
+    ``tempfile.mkstemp``). Returns the files removed."""
+    removed: list[Path] = []
+    if not path.parent.is_dir():
+        return removed
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        if tmp.is_file() and not tmp.is_symlink():
+            tmp.unlink()
+            removed.append(tmp)
+    return removed

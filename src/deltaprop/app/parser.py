@@ -14,6 +14,7 @@ from deltaprop.app.arg_types import (
     nonneg_float,
     positive_float,
     positive_int,
+    seed_value,
     size_list,
 )
 from deltaprop.app.errors import UsageError
@@ -183,7 +184,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         default="none",
         help="weight classes inversely to their frequency (default: none)",
     )
-    g.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    g.add_argument("--seed", type=seed_value, default=0, help="random seed (default: 0)")
     g.add_argument(
         "--dtype",
         choices=["float64", "float32"],
@@ -232,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also train a deep network with sigmoid and with ReLU and compare "
         "their gradient flow (default: on)",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--seed", type=seed_value, default=0, help="random seed (default: 0)")
     p.add_argument(
         "--force",
         action="store_true",
@@ -367,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=1e-6,
         help="largest relative error that passes (default: 1e-6)",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--seed", type=seed_value, default=0, help="random seed (default: 0)")
     return parser
 
 

@@ -29,13 +29,29 @@ import pandas as pd
 from deltaprop.app.columns import category_strings, is_numeric
 from deltaprop.app.errors import DataError
 
-__all__ = ["MISSING_CATEGORY", "PREPROCESSING_FORMAT", "Preprocessor", "TargetScaler"]
+__all__ = [
+    "MISSING_CATEGORY",
+    "PREPROCESSING_FORMAT",
+    "Preprocessor",
+    "TargetScaler",
+    "file_row",
+]
 
 MISSING_CATEGORY = "(missing)"
 """The category that stands for a missing value in a categorical column."""
 
 PREPROCESSING_FORMAT = 1
 """Version of the configuration written by :meth:`Preprocessor.get_state`."""
+
+
+def file_row(index: pd.Index, position: int) -> int:
+    """The row number (1 = the first data row) that the file gives the row at ``position``.
+
+    The command's tables keep the file's row labels (0, 1, ...) through the rows it leaves
+    out (missing targets, the validation split), so messages name rows as the file does.
+    """
+    label = index[position]
+    return int(label) + 1 if isinstance(label, int | np.integer) else int(position) + 1
 
 
 def _as_float(s: pd.Series, name: str) -> np.ndarray:
@@ -47,7 +63,8 @@ def _as_float(s: pd.Series, name: str) -> np.ndarray:
     if bad.size:
         raise DataError(
             f"column {name!r} must hold numbers (as when the model was trained), but row "
-            f"{bad[0] + 1} has {str(s.iloc[bad[0]])!r}; fix it or mark it missing with --na-values"
+            f"{file_row(s.index, bad[0])} has {str(s.iloc[bad[0]])!r}; fix it or mark it "
+            "missing with --na-values"
         )
     return np.asarray(values, dtype=np.float64)
 
@@ -123,10 +140,10 @@ class Preprocessor:
         data = {c: _as_float(frame[c], c) for c in self.numeric}
         for c in self.numeric:
             if np.isinf(data[c]).any():
-                row = int(np.flatnonzero(np.isinf(data[c]))[0])
-                raise DataError(f"column {c!r} holds an infinite value (row {row + 1})")
+                row = file_row(frame.index, int(np.flatnonzero(np.isinf(data[c]))[0]))
+                raise DataError(f"column {c!r} holds an infinite value (row {row})")
         data.update({c: category_strings(frame[c]) for c in self.categorical})
-        return pd.DataFrame(data, columns=self.columns)
+        return pd.DataFrame(data, columns=self.columns, index=frame.index)
 
     def fit_transform(self, frame: pd.DataFrame) -> np.ndarray:
         """Fit scikit-learn's transformers on ``frame``; return the features (float64).
@@ -165,12 +182,21 @@ class Preprocessor:
             sparse_threshold=0.0,
         )
         inputs = self.prepare(frame)
-        out = np.asarray(ct.fit_transform(inputs), dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):  # refused below, by column and row
+            out = np.asarray(ct.fit_transform(inputs), dtype=np.float64)
         if self.numeric:
             num = ct.named_transformers_["num"]
             self.median = np.asarray(num["impute"].statistics_, dtype=np.float64)
             self.mean = np.asarray(num["scale"].mean_, dtype=np.float64)
             self.scale = np.asarray(num["scale"].scale_, dtype=np.float64)
+            stats = np.vstack([self.median, self.mean, self.scale])
+            for j in np.flatnonzero(~np.isfinite(stats).all(axis=0)):
+                col = self.numeric[j]
+                i = int(np.nanargmax(np.abs(inputs[col].to_numpy(dtype=np.float64))))
+                raise DataError(
+                    f"column {col!r} cannot be standardized: its mean or spread overflows "
+                    f"(row {file_row(frame.index, i)} holds {float(inputs[col].iloc[i])!r})"
+                )
         if self.categorical:
             enc = ct.named_transformers_["cat"]["onehot"]
             self.categories = [[str(c) for c in cats] for cats in enc.categories_]
@@ -193,8 +219,17 @@ class Preprocessor:
         if self.numeric:
             X = inputs[self.numeric].to_numpy(dtype=np.float64, copy=True)
             X = np.where(np.isnan(X), self.median, X)
-            X -= self.mean
-            X /= self.scale
+            with np.errstate(over="ignore", invalid="ignore"):
+                X -= self.mean
+                X /= self.scale
+            bad = np.argwhere(~np.isfinite(X))
+            if bad.size:
+                i, j = (int(k) for k in bad[0])
+                raise DataError(
+                    f"row {file_row(frame.index, i)}, column {self.numeric[j]!r}: the value "
+                    f"{float(inputs[self.numeric[j]].iloc[i])!r} is too large for the model (standardized "
+                    "it overflows)"
+                )
             blocks.append(X)
         for col, cats in zip(self.categorical, self.categories, strict=True):
             values = inputs[col].to_numpy(dtype=object)
@@ -228,13 +263,23 @@ class Preprocessor:
         ValueError
             For an inconsistent state.
         """
-        if not isinstance(config, dict) or config.get("format") != PREPROCESSING_FORMAT:
-            raise ValueError(f"unsupported preprocessing format {config.get('format')!r}")
+        if not isinstance(config, dict):
+            raise ValueError(
+                f"the preprocessing must be a JSON object; got {type(config).__name__}"
+            )
+        if config.get("format") != PREPROCESSING_FORMAT:
+            raise ValueError(
+                f"preprocessing field 'format' must be {PREPROCESSING_FORMAT}; "
+                f"got {config.get('format')!r}"
+            )
         numeric, categorical = config.get("numeric"), config.get("categorical")
         categories = config.get("categories")
         for name, value in (("numeric", numeric), ("categorical", categorical)):
             if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
-                raise ValueError(f"preprocessing {name!r} must be a list of column names")
+                raise ValueError(
+                    f"preprocessing field {name!r} must be a list of column names; "
+                    f"got {_short(value)}"
+                )
         assert isinstance(numeric, list) and isinstance(categorical, list)
         if (
             not isinstance(categories, list)
@@ -243,17 +288,42 @@ class Preprocessor:
                 isinstance(c, list) and all(isinstance(v, str) for v in c) for c in categories
             )
         ):
-            raise ValueError("preprocessing 'categories' must list the categories of each column")
+            raise ValueError(
+                "preprocessing field 'categories' must hold one list of category names per "
+                f"categorical column ({len(categorical)}); got {_short(categories)}"
+            )
         if config.get("missing_category") != MISSING_CATEGORY:
-            raise ValueError("unsupported preprocessing 'missing_category'")
+            raise ValueError(
+                f"preprocessing field 'missing_category' must be {MISSING_CATEGORY!r}; "
+                f"got {_short(config.get('missing_category'))}"
+            )
+        if not isinstance(arrays, dict):
+            raise ValueError(f"the preprocessing arrays must be a mapping; got {_short(arrays)}")
         state = {}
         for key in ("median", "mean", "scale"):
             arr = arrays.get(key)
-            if arr is None or arr.shape != (len(numeric),):
-                raise ValueError(f"preprocessing array {key!r} must have shape ({len(numeric)},)")
+            shape = getattr(arr, "shape", None)
+            if (
+                shape != (len(numeric),)
+                or getattr(arr, "dtype", np.dtype(object)).kind not in "fiu"
+            ):
+                raise ValueError(
+                    f"preprocessing array 'extra/{key}' must hold {len(numeric)} numbers (one "
+                    f"per numeric column); got {'none' if arr is None else f'shape {shape}'}"
+                )
             state[key] = np.asarray(arr, dtype=np.float64)
-        if not (np.all(np.isfinite(state["scale"])) and np.all(state["scale"] > 0)):
-            raise ValueError("preprocessing 'scale' must be positive")
+            bad = np.flatnonzero(~np.isfinite(state[key]))
+            if bad.size:
+                raise ValueError(
+                    f"preprocessing array 'extra/{key}' of column {numeric[bad[0]]!r} must be "
+                    f"finite; got {state[key][bad[0]]!r}"
+                )
+        bad = np.flatnonzero(state["scale"] <= 0)
+        if bad.size:
+            raise ValueError(
+                f"preprocessing array 'extra/scale' of column {numeric[bad[0]]!r} must be > 0; "
+                f"got {float(state['scale'][bad[0]])!r}"
+            )
         return cls(
             list(numeric),
             list(categorical),
@@ -265,12 +335,61 @@ class Preprocessor:
         )
 
 
+def _short(value: Any) -> str:
+    """``repr`` of a value from a file, cut to 60 characters for a one-line message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _finite_number(value: Any) -> float | None:
+    """``value`` as a float if it is a finite JSON number (not a boolean), else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float's range
+        return None
+    return number if math.isfinite(number) else None
+
+
 @dataclass
 class TargetScaler:
     """Standardization of a regression target: ``y' = (y - mean) / scale``."""
 
     mean: float = 0.0
     scale: float = 1.0
+
+    @classmethod
+    def from_state(cls, state: Any) -> TargetScaler | None:
+        """The scaler of a model file's ``target_scaling`` field (``None``: no scaling).
+
+        Raises
+        ------
+        ValueError
+            Unless ``state`` is ``None`` or ``{"mean": m, "scale": s}`` with finite numbers
+            ``m`` and ``s > 0`` (booleans and strings are not numbers); the message names
+            the field and the value.
+        """
+        if state is None:
+            return None
+        if not isinstance(state, dict) or set(state) != {"mean", "scale"}:
+            raise ValueError(
+                "preprocessing field 'target_scaling' must be null or {\"mean\": number, "
+                f'"scale": number}}; got {_short(state)}'
+            )
+        values = {}
+        for key, ok, what in (
+            ("mean", lambda v: True, "a finite number"),
+            ("scale", lambda v: v > 0, "a finite number > 0"),
+        ):
+            v = state[key]
+            number = _finite_number(v)
+            if number is None or not ok(number):
+                raise ValueError(
+                    f"preprocessing field 'target_scaling.{key}' must be {what}; got {_short(v)}"
+                )
+            values[key] = number
+        return cls(values["mean"], values["scale"])
 
     @classmethod
     def fit(cls, y: Any) -> TargetScaler:

@@ -9,6 +9,7 @@ puts the preprocessing and a summary of the run on the estimator, for its model 
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import time
 import warnings
@@ -34,6 +35,7 @@ __all__ = [
     "Run",
     "attach_model_state",
     "barrier",
+    "check_network_size",
     "comm_and_root",
     "make_estimator",
     "run_results",
@@ -79,6 +81,27 @@ class Run:
         if not self.est.early_stopping or not scores:
             return None
         return int(max(range(len(scores)), key=lambda k: scores[k])) + 1
+
+
+MAX_PARAMETERS = 2**28
+"""The most weights and biases a network of the command may have (2 GiB in float64)."""
+
+
+def check_network_size(n_inputs: int, hidden: tuple[int, ...], n_outputs: int) -> None:
+    """Refuse a network too large to allocate, before anything is allocated.
+
+    Raises
+    ------
+    UsageError
+        Naming ``--hidden`` and the parameter count.
+    """
+    sizes = [n_inputs, *hidden, n_outputs]
+    n = sum(a * b + b for a, b in itertools.pairwise(sizes))
+    if n > MAX_PARAMETERS:
+        raise UsageError(
+            f"--hidden {','.join(map(str, hidden))}: a network of {n:,} parameters for "
+            f"{n_inputs} inputs is too large (at most {MAX_PARAMETERS:,}); use smaller layers"
+        )
 
 
 def make_estimator(args: argparse.Namespace, task: str, n_train: int, validation: bool) -> Any:
@@ -184,6 +207,8 @@ def train_run(
     if task == "regression" and getattr(args, "scale_target", False):
         scaler = TargetScaler.fit(y_train)
         y_train, y_val = scaler.transform(y_train), scaler.transform(y_val)
+    n_out = len(np.unique(y.astype(str))) if task == "classification" else 1
+    check_network_size(X_train.shape[1], tuple(args.hidden), n_out if n_out > 2 else 1)
     est = make_estimator(args, task, len(train_rows), len(val_rows) > 0)
     bar = None
     callbacks: list[Callback] = []

@@ -60,7 +60,8 @@ def split_target(
     if features.shape[1] == 0:
         raise DataError(f"'{path}' has no feature columns besides the target {target!r}")
     y = frame.loc[keep, target]
-    return features.reset_index(drop=True), y.reset_index(drop=True), int((~keep).sum())
+    # the features keep the file's row labels, so that messages name rows as the file does
+    return features, y.reset_index(drop=True), int((~keep).sum())
 
 
 def detect_task(y: pd.Series) -> tuple[str, str]:

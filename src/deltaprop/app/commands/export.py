@@ -7,15 +7,16 @@ import argparse
 from deltaprop.app.console import Output
 from deltaprop.app.errors import EXIT_OK
 from deltaprop.app.models import load_model
-from deltaprop.app.output_files import check_new, check_parent
+from deltaprop.app.output_files import check_new, check_not_input, check_parent
 
 __all__ = ["run_export"]
 
 
 def run_export(args: argparse.Namespace, out: Output) -> int:
+    model, state = load_model(args.model)  # the input first, then the output policy
+    check_not_input([("--onnx", args.onnx)], [("MODEL", args.model)])
     check_new([args.onnx], args.force)
     check_parent(args.onnx)
-    model, state = load_model(args.model)
     try:
         from deltaprop.export import export_onnx
     except ImportError as exc:

@@ -9,8 +9,8 @@ from typing import Any
 
 from deltaprop.app.console import Output, write_data
 from deltaprop.app.errors import EXIT_OK, UsageError
-from deltaprop.app.models import load_estimator, model_inputs
-from deltaprop.app.output_files import check_new, check_parent
+from deltaprop.app.models import check_finite_outputs, load_estimator, model_inputs
+from deltaprop.app.output_files import check_new, check_not_input, check_parent
 
 __all__ = ["run_evaluate", "run_predict"]
 
@@ -20,15 +20,18 @@ def run_predict(args: argparse.Namespace, out: Output) -> int:
     from deltaprop.app.tables import read_table
     from deltaprop.io import atomic_write
 
-    if args.output is not None:
-        check_new([args.output], args.force)
-        check_parent(args.output)
     loaded = load_estimator(args.model)
     frame = read_table(args.data, na_values=args.na_values, parse_numbers=False)
     missing = [c for c in args.keep if c not in frame.columns]
     if missing:
         raise UsageError(f"--keep {missing[0]!r}: no such column in '{args.data}'")
-    table = predict_table(loaded.est, model_inputs(loaded, frame, args.data), loaded.scaler)
+    if args.output is not None:  # the inputs are checked first, then the output policy
+        check_not_input([("-o", args.output)], [("MODEL", args.model), ("DATA", args.data)])
+        check_new([args.output], args.force)
+        check_parent(args.output)
+    X = model_inputs(loaded, frame, args.data)
+    table = predict_table(loaded.est, X, loaded.scaler)
+    check_finite_outputs(table.select_dtypes("number").to_numpy(float), frame, args.data)
     for k, col in enumerate(args.keep):
         table.insert(k, col, frame[col].to_numpy())
     text = table.to_csv(index=False)
@@ -41,6 +44,7 @@ def run_predict(args: argparse.Namespace, out: Output) -> int:
 
 
 def run_evaluate(args: argparse.Namespace, out: Output) -> int:
+    from deltaprop.app.fitting import predict_table
     from deltaprop.app.tables import read_table
     from deltaprop.app.tasks import align_labels, check_target, metrics, split_target
 
@@ -55,6 +59,8 @@ def run_evaluate(args: argparse.Namespace, out: Output) -> int:
         y_true: Any = align_labels(y, loaded.est.classes_)
     else:
         y_true = check_target(y, "regression", args.data).to_numpy()
+    predicted = predict_table(loaded.est, X, loaded.scaler)  # in the target's units
+    check_finite_outputs(predicted.select_dtypes("number").to_numpy(float), features, args.data)
     values = metrics(loaded.est, X, y_true, loaded.scaler)
     if args.json:
         write_data(json.dumps({"rows": len(y_true), **values}) + "\n")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from deltaprop.app.console import Output
 from deltaprop.app.errors import EXIT_OK, UsageError
-from deltaprop.app.output_files import check_new
+from deltaprop.app.output_files import check_new, check_not_input, remove_stale_temp_files
 from deltaprop.app.run_report import write_run_report
 from deltaprop.app.runs import (
     CHECKPOINT_FILE,
@@ -26,6 +26,7 @@ __all__ = ["run_train"]
 
 def run_train(args: argparse.Namespace, out: Output) -> int:
     from deltaprop.app.tables import read_table
+    from deltaprop.app.tasks import split_target
     from deltaprop.io import save
 
     if args.checkpoint is not None and args.checkpoint_every is None:
@@ -42,7 +43,12 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
     if args.checkpoint_every is not None:
         checkpoint = args.checkpoint or folder / CHECKPOINT_FILE
     frame = read_table(args.data, na_values=args.na_values, categorical=args.categorical, comm=comm)
+    split_target(frame, args.target, args.data, ignore=args.ignore)  # inputs before outputs
     outputs = [model_path, *([] if args.no_report else [report_dir])]
+    inputs = [("DATA", args.data), *([("--resume", args.resume)] if args.resume else [])]
+    check_not_input([("--out's model", model_path), ("--out's report", report_dir)], inputs)
+    if checkpoint is not None:  # resuming from the checkpoint it goes on writing is the usual
+        check_not_input([("--checkpoint", checkpoint)], inputs[:1])
     check_new(
         [*outputs, *([checkpoint] if checkpoint else [])],
         args.force,
@@ -56,6 +62,10 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         if checkpoint is not None:
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        if args.resume is not None:  # what a run killed while writing a checkpoint left
+            for path in {args.resume, *([checkpoint] if checkpoint else [])}:
+                for tmp in remove_stale_temp_files(path):
+                    out.note(f"removed '{tmp}', left by an interrupted checkpoint write")
     barrier(comm)
     source = str(args.data)
     try:
