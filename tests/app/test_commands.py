@@ -290,3 +290,31 @@ def test_a_diverging_run_is_one_line_and_leaves_nothing(
     line = one_line_error((code, err), code=1)
     assert "diverged" in line and "--learning-rate" in line
     assert not out.exists()
+
+
+def test_a_diverged_run_is_not_saved_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SGD at learning rate 10 explodes while the loss stays finite: no model is written, and
+    the message suggests only the command's own options."""
+    from sklearn.datasets import load_digits
+
+    frame = load_digits(as_frame=True).frame
+    data = tmp_path / "digits.csv"
+    frame.to_csv(data, index=False)
+    out = tmp_path / "run"
+    code, _, err = call(
+        capsys, "train", data, "--target", "target", "--optimizer", "sgd",
+        "--learning-rate", "10", "--out", out, "--no-report", "--epochs", "20",
+    )  # fmt: skip
+    line = one_line_error((code, err), code=1)
+    assert "diverged" in line and line.endswith("No model was saved.") and "--learning-rate" in line
+    assert "clip_norm" not in line
+    assert not (out / "model.safetensors").exists()
+
+
+def test_every_run_says_why_it_stopped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    args = ["train", PENGUINS, "--target", "species", "--out", out, "--no-report"]
+    code, stdout, _ = call(capsys, *args, "--no-early-stopping", "--epochs", "7")
+    assert code == 0 and "stopped at epoch 7: reached the epoch limit (--epochs=7)" in stdout

@@ -72,7 +72,8 @@ def _message(exc: BaseException) -> str:
     from deltaprop.train import DivergenceError
 
     if isinstance(exc, DivergenceError) and exc.epoch is not None:
-        return " ".join(exc.describe(learning_rate_name="--learning-rate").split())
+        text = exc.describe(learning_rate_name="--learning-rate", clip_name=None)
+        return " ".join(f"{text} No model was saved.".split())
     text = " ".join(str(exc).split()) or type(exc).__name__
     if isinstance(exc, ModelFileError):
         for python, command in _HINTS.items():

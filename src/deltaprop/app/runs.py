@@ -320,11 +320,13 @@ def show_results(out: Output, run: Run, extra: dict[str, dict[str, float]] | Non
     rows.append(["epochs", len(est.loss_curve_), *[None] * (len(parts) - 1)])
     rows.append(["time (s)", round(run.seconds, 2), *[None] * (len(parts) - 1)])
     out.table("Results", ["", *parts], rows)
-    if run.best_epoch is not None and len(est.loss_curve_) < est.max_iter:
-        out.line(
-            f"early stopping: no better validation {run.score_name} for {est.n_iter_no_change} "
-            f"epochs; the weights of epoch {run.best_epoch} are kept"
-        )
+    stop = est.history_.stop if est.history_ is not None else None
+    if stop is not None:
+        out.line(stop.describe(COMMAND_NAMES))
+
+
+COMMAND_NAMES = {"epochs": "--epochs", "n_iter_no_change": "--patience", "tol": "tol"}
+"""The command's names of the settings a stop message names."""
 
 
 def attach_model_state(run: Run, source: str, settings: dict[str, Any]) -> None:

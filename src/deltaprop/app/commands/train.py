@@ -28,6 +28,7 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
     from deltaprop.app.tables import read_table
     from deltaprop.app.tasks import split_target
     from deltaprop.io import save
+    from deltaprop.train import DivergenceError
 
     if args.checkpoint is not None and args.checkpoint_every is None:
         raise UsageError("--checkpoint needs --checkpoint-every N")
@@ -77,6 +78,11 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
     settings = run_settings(args, run, source)
     attach_model_state(run, source, settings)
     show_results(out, run)
+    if run.est.stop_reason_ == "diverged":
+        raise DivergenceError(
+            "training diverged (see the line above); the model was not saved. Try a smaller "
+            "--learning-rate or scaling the inputs."
+        )
     if root:
         save(run.est, model_path, extra=run.extra)
         out.line(f"model:  {model_path}")
