@@ -58,27 +58,28 @@ def _exit_code(exc: BaseException) -> int:
     return EXIT_FAILURE
 
 
-# The library's messages end with a hint for Python users; the command's user gets its own.
+# The command's advice for a file of the other kind (the library's is for Python users).
 _HINTS = {
-    "; use load_checkpoint(path, trainer)": ": give it to 'deltaprop train --resume', or give "
-    "the model file (model.safetensors) here",
-    "; use load(path)": ": give a checkpoint (checkpoint.safetensors) to --resume; a model "
-    "file goes to predict, evaluate, inspect or export",
+    "checkpoint": ": give it to 'deltaprop train --resume', or give the model file "
+    "(model.safetensors) here",
+    "model": ": give a checkpoint (checkpoint.safetensors) to --resume; a model file goes to "
+    "predict, evaluate, inspect or export",
 }
 
 
 def _message(exc: BaseException) -> str:
-    from deltaprop.io import ModelFileError
+    from deltaprop.io import WrongKindError
     from deltaprop.train import DivergenceError
 
     if isinstance(exc, DivergenceError) and exc.epoch is not None:
         text = exc.describe(learning_rate_name="--learning-rate", clip_name=None)
         return " ".join(f"{text} No model was saved.".split())
+    if isinstance(exc, WrongKindError):
+        where = "" if exc.path is None else f"cannot load {exc.path!r}: "
+        return f"{where}the file's kind is {exc.found!r}, expected {exc.expected!r}" + _HINTS.get(
+            str(exc.found), ""
+        )
     text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, ModelFileError):
-        for python, command in _HINTS.items():
-            if text.endswith(python):
-                text = text[: -len(python)] + command
     if isinstance(exc, UsageError | ValueError | OSError | RuntimeError):
         return text
     return f"{type(exc).__name__}: {text} (run with --debug for the traceback)"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,13 +62,10 @@ def check_not_input(
 
 def remove_stale_temp_files(path: Path) -> list[Path]:
     """Remove what an interrupted :func:`deltaprop.io.atomic_write` of ``path`` left beside
-    it: files named ``.<name>.<random>.tmp`` in its folder (the prefix and suffix it gives
-    ``tempfile.mkstemp``). Returns the files removed."""
-    removed: list[Path] = []
-    if not path.parent.is_dir():
-        return removed
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        if tmp.is_file() and not tmp.is_symlink():
-            tmp.unlink()
-            removed.append(tmp)
+    it (:func:`deltaprop.io.stale_temp_files`). Returns the files removed."""
+    from deltaprop.io import stale_temp_files
+
+    removed = stale_temp_files(path)
+    for tmp in removed:
+        tmp.unlink()
     return removed

@@ -2,8 +2,8 @@
 checkpoint file (the trainer's side of checkpoints is :mod:`deltaprop.train.checkpoint`)."""
 
 from deltaprop.io.checkpoints import CheckpointContents, read_checkpoint_file, write_checkpoint_file
-from deltaprop.io.container import FORMAT_VERSION, MAX_HEADER_BYTES, atomic_write
-from deltaprop.io.errors import ModelFileError, ModelFileNotFoundError, naming_file
+from deltaprop.io.container import FORMAT_VERSION, MAX_HEADER_BYTES, atomic_write, stale_temp_files
+from deltaprop.io.errors import ModelFileError, ModelFileNotFoundError, WrongKindError, naming_file
 from deltaprop.io.models import (
     Extra,
     ModelKind,
@@ -22,6 +22,7 @@ __all__ = [
     "ModelFileError",
     "ModelFileNotFoundError",
     "ModelKind",
+    "WrongKindError",
     "atomic_write",
     "checked_config",
     "load",
@@ -31,6 +32,7 @@ __all__ = [
     "register_model_kind",
     "save",
     "sequential_layout",
+    "stale_temp_files",
     "tensor_specs",
     "write_checkpoint_file",
 ]

@@ -20,6 +20,7 @@ or ``"checkpoint"``), ``class``, ``config`` (JSON) and ``library_version``.
 from __future__ import annotations
 
 import contextlib
+import glob
 import math
 import os
 import stat
@@ -32,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.io.errors import ModelFileError, ModelFileNotFoundError
+from deltaprop.io.errors import ModelFileError, ModelFileNotFoundError, WrongKindError
 from deltaprop.io.strict_json import parse_json, to_json
 
 __all__ = [
@@ -88,6 +89,20 @@ CODES = {dt.newbyteorder("="): code for code, dt in DTYPES.items()}
 # ---------------------------------------------------------------------------------------
 # Atomic writes
 # ---------------------------------------------------------------------------------------
+_TMP_SUFFIX = ".tmp"
+
+
+def stale_temp_files(path: PathLike) -> list[Path]:
+    """The temporary files that interrupted :func:`atomic_write` calls of ``path`` left
+    beside it (``.<name>.<random>.tmp``: regular files, not links), for a caller to remove.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    pattern = f".{glob.escape(path.name)}.*{_TMP_SUFFIX}"
+    return [p for p in sorted(path.parent.glob(pattern)) if p.is_file() and not p.is_symlink()]
+
+
 def atomic_write(path: PathLike, data: bytes, *, overwrite: bool = True) -> Path:
     """Write ``data`` to ``path`` so that ``path`` is either the old file or the new one.
 
@@ -120,7 +135,7 @@ def atomic_write(path: PathLike, data: bytes, *, overwrite: bool = True) -> Path
         mode = path.stat().st_mode & 0o7777
     except OSError:
         mode = 0o644
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=_TMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -399,13 +414,7 @@ def check_meta_keys(
 ) -> None:
     """Check the file's ``kind`` and that its metadata has exactly the keys expected."""
     if meta.get("kind") != kind:
-        other = meta.get("kind")
-        hint = (
-            "; use load_checkpoint(path, trainer)"
-            if other == "checkpoint"
-            else ("; use load(path)" if other == "model" else "")
-        )
-        raise ModelFileError(f"the file's kind is {other!r}, expected {kind!r}{hint}")
+        raise WrongKindError(meta.get("kind"), kind)
     missing = sorted(required - set(meta))
     unexpected = sorted(set(meta) - required - optional)
     if missing:
