@@ -318,3 +318,15 @@ def test_every_run_says_why_it_stopped(tmp_path: Path, capsys: pytest.CaptureFix
     args = ["train", PENGUINS, "--target", "species", "--out", out, "--no-report"]
     code, stdout, _ = call(capsys, *args, "--no-early-stopping", "--epochs", "7")
     assert code == 0 and "stopped at epoch 7: reached the epoch limit (--epochs=7)" in stdout
+
+
+def test_gradcheck_names_activations_and_refuses_float32_at_the_default_tolerance(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, text, _ = call(capsys, "gradcheck", "--activation", "relu,tanh,softmax")
+    assert code == 0
+    assert text.splitlines()[0].startswith("network 4-6-5-3, relu, tanh hidden, softmax output")
+    assert "[" not in text.splitlines()[0]
+    line = one_line_error(call(capsys, "gradcheck", "--dtype", "float32")[::2])
+    assert "float32" in line and "--tolerance" in line
+    assert call(capsys, "gradcheck", "--dtype", "float32", "--tolerance", "1")[0] == 0
