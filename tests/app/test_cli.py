@@ -313,3 +313,16 @@ def test_the_command_defaults_are_the_trainers_where_they_mean_the_same(
     assert code == 0
     text = " ".join(help_text.split())
     assert ", ".join(hidden_activation_names()) + " (default: relu)" in text
+
+
+def test_export_as_float32(trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import onnx
+
+    from tests.app.clitools import call
+
+    out = trained / "m32.onnx"
+    model = trained / "run" / "model.safetensors"
+    code, _, err = call(capsys, "export", model, "--onnx", out, "--dtype", "float32")
+    assert code == 0, err
+    graph = onnx.load(out).graph
+    assert graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT

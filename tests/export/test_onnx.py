@@ -226,3 +226,21 @@ def test_multilabel_estimator_exports_its_sigmoid_outputs(tmp_path: Path, n_labe
     out = run(tmp_path / "multilabel.onnx", X)
     assert out.shape == (80, n_labels)
     np.testing.assert_allclose(out, clf.predict_proba(X), atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ALL_ACTIVATIONS)
+def test_a_float64_model_exports_as_float32(tmp_path: Path, activation: str) -> None:
+    """``dtype="float32"``: a float input and output, weights rounded to float32, results
+    within float32's precision of the float64 network's."""
+    net = net_with_stats(activation, "float64")
+    proto = export_onnx(net, tmp_path / "m.onnx", dtype="float32")
+    float_type = onnx.TensorProto.FLOAT
+    assert proto.graph.input[0].type.tensor_type.elem_type == float_type
+    assert proto.graph.output[0].type.tensor_type.elem_type == float_type
+    assert all(init.data_type == float_type for init in proto.graph.initializer)
+    X = np.random.default_rng(2).normal(size=(50, 4))
+    got = run(tmp_path / "m.onnx", X.astype(np.float32))
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, net.forward(X), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="Received: dtype='float16'"):
+        export_onnx(net, tmp_path / "n.onnx", dtype="float16")

@@ -322,6 +322,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("export", "Export a trained model's network to ONNX.")
     p.add_argument("model", type=Path, help="a model file")
     p.add_argument("--onnx", type=Path, required=True, metavar="PATH", help="the .onnx file")
+    p.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        default=None,
+        help="the graph's type (default: the model's)",
+    )
     p.add_argument("--opset", type=positive_int, default=17, help="ONNX opset (default: 17)")
     p.add_argument("--force", action="store_true", help="overwrite the output file")
 

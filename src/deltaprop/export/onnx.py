@@ -148,7 +148,11 @@ def _resolve(model: Any) -> tuple[Network, Any, bool]:
 
 
 def export_onnx(
-    model: Any, path: str | os.PathLike[str], *, opset: int = DEFAULT_OPSET
+    model: Any,
+    path: str | os.PathLike[str],
+    *,
+    opset: int = DEFAULT_OPSET,
+    dtype: str | None = None,
 ) -> onnx.ModelProto:
     """Write the ONNX graph of a trained network, atomically.
 
@@ -164,20 +168,24 @@ def export_onnx(
         The ``.onnx`` file to write.
     opset : int, default=17
         ONNX opset version, at least 13.
+    dtype : {"float32", "float64"}, optional
+        The graph's input, weights and output type; by default the network's. A float64
+        network exported as float32 serves runtimes and accelerators without double
+        kernels, to float32's precision.
 
     Returns
     -------
     onnx.ModelProto
         The model written, which passed ``onnx.checker.check_model(full_check=True)``.
         Input ``X`` of shape ``(batch, n_0)``; output ``output`` or ``probabilities`` of
-        shape ``(batch, n_out)``, in the network's dtype (float32 or float64).
+        shape ``(batch, n_out)``, in ``dtype`` (float32 or float64).
 
     Raises
     ------
     TypeError
         If ``model`` is neither a network nor a fitted estimator.
     ValueError
-        For an invalid ``opset`` or an activation with no ONNX form.
+        For an invalid ``opset`` or ``dtype``, or an activation with no ONNX form.
     """
     import onnx
     from onnx import helper
@@ -187,8 +195,10 @@ def export_onnx(
         raise ValueError(
             f"opset must be an integer from {MIN_OPSET} to {newest}. Received: opset={opset!r}"
         )
+    if dtype not in (None, "float32", "float64"):
+        raise ValueError(f"dtype must be 'float32', 'float64' or None. Received: dtype={dtype!r}")
     net, estimator, binary = _resolve(model)
-    g = _Graph(net.dtype, opset)
+    g = _Graph(net.dtype if dtype is None else np.dtype(dtype), opset)
     a, z = _network_nodes(g, net, "X")
     is_classifier = estimator is not None and hasattr(estimator, "classes_")
     output = "probabilities" if is_classifier else "output"

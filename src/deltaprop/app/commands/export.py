@@ -23,7 +23,7 @@ def run_export(args: argparse.Namespace, out: Output) -> int:
         raise RuntimeError(
             f"exporting to ONNX needs the onnx package (pip install 'deltaprop[onnx]'): {exc}"
         ) from None
-    proto = export_onnx(model, args.onnx, opset=args.opset)
+    proto = export_onnx(model, args.onnx, opset=args.opset, dtype=args.dtype)
     graph = proto.graph
     dims = [d.dim_value or d.dim_param for d in graph.output[0].type.tensor_type.shape.dim]
     n_in = graph.input[0].type.tensor_type.shape.dim[1].dim_value
