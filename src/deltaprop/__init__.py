@@ -8,6 +8,7 @@ from deltaprop.sklearn import MLPClassifier, MLPRegressor
 from deltaprop.train import (
     Callback,
     Checkpoint,
+    CSVLogger,
     DivergenceError,
     History,
     Trainer,
@@ -20,6 +21,7 @@ from deltaprop.train import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CSVLogger",
     "Callback",
     "Checkpoint",
     "DivergenceError",

@@ -8,6 +8,7 @@ from deltaprop.train.defaults import TRAINER_DEFAULTS, TrainerDefaults
 from deltaprop.train.descent import gradient_descent
 from deltaprop.train.distributed import distributed_backward
 from deltaprop.train.errors import DivergenceError
+from deltaprop.train.loggers import CSVLogger
 from deltaprop.train.progress import ProgressBar, Reporter, VerboseLines
 from deltaprop.train.scores import CLASSIFICATION_LOSSES, ScoreFn, accuracy_score, r2_score
 from deltaprop.train.splits import (
@@ -25,6 +26,7 @@ __all__ = [
     "MIN_VALIDATION_ROWS",
     "TRAINER_DEFAULTS",
     "BatchGather",
+    "CSVLogger",
     "Callback",
     "Checkpoint",
     "Communicator",

@@ -1,0 +1,86 @@
+"""Callbacks that write a run's curves as it goes: :class:`CSVLogger` (one row per epoch).
+
+>>> import os, tempfile
+>>> import numpy as np
+>>> from deltaprop import Network, Trainer
+>>> path = os.path.join(tempfile.mkdtemp(), "history.csv")
+>>> X = np.random.default_rng(0).normal(size=(40, 2)); y = (X[:, 0] > 0).astype(float)
+>>> net = Network([2, 4, 1], "tanh", "binary_crossentropy", seed=0)
+>>> _ = Trainer(net, "adam", epochs=3, callbacks=[CSVLogger(path)], seed=0).fit(X, y)
+>>> from pathlib import Path
+>>> Path(path).read_text().splitlines()[0]
+'epoch,loss,learning_rate'
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import IO, Any
+
+from deltaprop.train.callbacks import Callback
+
+__all__ = ["CSVLogger"]
+
+
+class CSVLogger(Callback):
+    """Write each epoch's logs to a CSV file, a row per epoch, flushed as it is written
+    (a run that is killed keeps the rows of its finished epochs), as Keras's ``CSVLogger``.
+
+    The columns are ``epoch`` (1-based, as deltaprop's messages count epochs) and the keys of
+    the trainer's epoch logs in their order: ``loss``, ``learning_rate``, and with validation
+    data ``val_loss`` and ``val_score``.
+
+    Parameters
+    ----------
+    filename : str or path-like
+        The CSV file; its folder must exist.
+    separator : str, default=","
+        The field separator, one character.
+    append : bool, default=False
+        Add rows to an existing file (a resumed run) instead of starting a new one; the header
+        is written only when the file is new or empty.
+    """
+
+    def __init__(
+        self, filename: str | os.PathLike[str], separator: str = ",", append: bool = False
+    ) -> None:
+        if not isinstance(separator, str) or len(separator) != 1:
+            raise ValueError(
+                f"separator must be a single character. Received: separator={separator!r}"
+            )
+        self.filename = Path(filename)
+        self.separator = separator
+        self.append = bool(append)
+        self._file: IO[str] | None = None
+        self._writer: Any = None
+        self._keys: list[str] | None = None
+        self._header_written = False
+
+    def on_train_begin(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
+        """Open the file (new, or for appending)."""
+        keep = self.append and self.filename.exists() and self.filename.stat().st_size > 0
+        self._file = self.filename.open("a" if keep else "w", newline="", encoding="utf-8")
+        self._writer = csv.writer(self._file, delimiter=self.separator)
+        self._keys = None
+        self._header_written = keep
+
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Write the row of epoch ``epoch + 1``."""
+        if self._file is None:
+            self.on_train_begin(trainer)
+        logs = dict(logs or {})
+        if self._keys is None:
+            self._keys = list(logs)
+            if not self._header_written:
+                self._writer.writerow(["epoch", *self._keys])
+        self._writer.writerow([epoch + 1, *(logs.get(k, "") for k in self._keys)])
+        assert self._file is not None
+        self._file.flush()
+
+    def on_train_end(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
+        """Close the file."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
