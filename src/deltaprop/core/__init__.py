@@ -27,6 +27,7 @@ from deltaprop.core.losses import (
     get_loss,
 )
 from deltaprop.core.network import Network
+from deltaprop.core.summary import summary
 
 __all__ = [
     "ACTIVATIONS",
@@ -55,4 +56,5 @@ __all__ = [
     "get_loss",
     "gradcheck",
     "hidden_activation_names",
+    "summary",
 ]
