@@ -65,7 +65,7 @@ def _csv_files(folder: Path) -> dict[str, Path]:
             + ",species\n"
             + ",".join("1" for _ in range(10**5))
             + ",Adelie\n"
-        ).encode(),  # fmt: skip
+        ).encode(),
         "one_column": ("species\n" + "\n".join(r.split(",")[1] for r in rows) + "\n").encode(),
         "unbalanced_quote": good.replace("Dream", '"Dream', 1).encode(),
         "bom": b"\xef\xbb\xbf" + good.encode(),
@@ -79,16 +79,16 @@ def _csv_files(folder: Path) -> dict[str, Path]:
                 for r in rows
             )
             + "\n"
-        ).encode(),  # fmt: skip
+        ).encode(),
         "all_1e308": (
             header
             + "\n"
             + "\n".join(
-                ",".join(r.split(",")[:3] + ["1e308", "-1e308", r.split(",")[5], "1e308"])
+                ",".join([*r.split(",")[:3], "1e308", "-1e308", r.split(",")[5], "1e308"])
                 for r in rows
             )
             + "\n"
-        ).encode(),  # fmt: skip
+        ).encode(),
         "empty": b"",
         "header_only": (header + "\n").encode(),
     }
@@ -166,7 +166,7 @@ def command_cases(folder: Path) -> list[CommandCase]:
                 path.name,
                 untouched=keep,
                 timeout=wait,
-            ),  # fmt: skip
+            ),
             CommandCase(
                 f"predict_table_{name}",
                 "table",
@@ -174,7 +174,7 @@ def command_cases(folder: Path) -> list[CommandCase]:
                 path.name,
                 untouched=keep,
                 timeout=wait,
-            ),  # fmt: skip
+            ),
         ]
         if name != "wide_1e5_columns":  # 10 s each; predict reads it as evaluate does
             cases.append(CommandCase(f"evaluate_table_{name}", "table", ["evaluate", model, p],
@@ -204,10 +204,10 @@ def command_cases(folder: Path) -> list[CommandCase]:
              "--quiet", "--no-report"]  # fmt: skip
     for flag, value in (("--seed", "-1"), ("--seed", str(2**66)), ("--seed", "1e3"),
                         ("--hidden", "10000000000"), ("--hidden", "-3"), ("--hidden", "64,,32"),
-                        ("--epochs", "0"), ("--epochs", "-5"), 
+                        ("--epochs", "0"), ("--epochs", "-5"),
                         ("--learning-rate", "nan"), ("--learning-rate", "inf"),
                         ("--learning-rate", "-1"), ("--learning-rate", "1e400"),
-                        ("--batch-size", "0"), 
+                        ("--batch-size", "0"),
                         ("--activation", "swishy"), ("--activation", "softmax"),
                         ("--optimizer", "adamax"), ("--validation", "1.5"),
                         ("--validation", "nan"), ("--dropout", "1"), ("--patience", "-1"),
@@ -232,28 +232,28 @@ def command_cases(folder: Path) -> list[CommandCase]:
             ["predict", model, data, "-o", data, "--force"],
             "penguins.csv",
             untouched=keep,
-        ),  # fmt: skip
+        ),
         CommandCase(
             "force_predict_over_model",
             "output over input",
             ["predict", model, data, "-o", model, "--force"],
             "model.safetensors",
             untouched=keep,
-        ),  # fmt: skip
+        ),
         CommandCase(
             "force_export_over_model",
             "output over input",
             ["export", model, "--onnx", model, "--force"],
             "model.safetensors",
             untouched=keep,
-        ),  # fmt: skip
+        ),
         CommandCase(
             "force_train_checkpoint_over_data",
             "output over input",
             [*train, "--checkpoint-every", "1", "--checkpoint", data, "--force"],
             "penguins.csv",
             untouched=keep,
-        ),  # fmt: skip
+        ),
         CommandCase(
             "force_train_checkpoint_hard_link_to_data",
             "output over input",
@@ -267,14 +267,14 @@ def command_cases(folder: Path) -> list[CommandCase]:
             ],
             "hard_link_to_data",
             untouched=keep,
-        ),  # fmt: skip
+        ),
         CommandCase(
             "force_predict_over_symlink_to_model",
             "output over input",
             ["predict", model, data, "-o", str(folder / "link_to_model.csv"), "--force"],
             "link_to_model.csv",
             untouched=keep,
-        ),  # fmt: skip
+        ),
     ]
     ok = ("bom", "all_1e308")  # a BOM is read; a classifier's softmax saturates, finite
     return [CommandCase(c.name, c.kind, c.argv, c.names, 0, c.untouched, c.timeout)

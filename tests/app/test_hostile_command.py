@@ -26,17 +26,17 @@ KNOWN = {
     **{
         f"{s}_table_fifo": "a FIFO given as the data blocks the reader (no regular-file check)"
         for s in ("train", "predict", "evaluate")
-    },  # fmt: skip
+    },
     **{
         f"{s}_table_npz_declares_{w}": "np.load allocates the .npz member's declared shape "
         "first: 'is not a valid .npz file (MemoryError)'"
         for s in ("train", "predict", "evaluate")
         for w in ("2gib", "1e12_wide")
-    },  # fmt: skip
+    },
     **{
         f"{s}_table_huge_field": "the error line repeats the 20,000,000-character value"
         for s in ("predict", "evaluate")
-    },  # fmt: skip
+    },
 }
 
 
