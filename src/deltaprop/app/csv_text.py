@@ -24,6 +24,8 @@ def check_readable(path: Path) -> None:
         raise DataError(f"no such file: '{path}'")
     if path.is_dir():
         raise DataError(f"'{path}' is a directory, not a data file")
+    if not path.is_file():  # a FIFO would block the read, a device never ends
+        raise DataError(f"'{path}' is not a regular file (a pipe, device or socket)")
     if not os.access(path, os.R_OK):
         raise DataError(f"cannot read '{path}': permission denied")
 

@@ -7,7 +7,15 @@ and :class:`CSVSyntaxError` (a CSV file that cannot be cut into rows) end the co
 
 from __future__ import annotations
 
-__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "CSVSyntaxError", "DataError", "UsageError"]
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "CSVSyntaxError",
+    "DataError",
+    "UsageError",
+    "shown",
+]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -22,3 +30,18 @@ class DataError(ValueError):
 
 class CSVSyntaxError(DataError):
     """A CSV file that the parser cannot cut into rows of fields (wrong field counts)."""
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(str(value))`` for a message, cut to about ``limit`` characters (a 20 MB field
+    is not repeated in an error line).
+
+    >>> shown("abc")
+    "'abc'"
+    >>> shown("x" * 1000, limit=10)
+    "'xxxxxxxxxx…' (1000 characters)"
+    """
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}"[:-1] + f"…' ({len(text)} characters)"

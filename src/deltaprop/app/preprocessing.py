@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from deltaprop.app.columns import category_strings, is_numeric
-from deltaprop.app.errors import DataError
+from deltaprop.app.errors import DataError, shown
 
 __all__ = [
     "MISSING_CATEGORY",
@@ -63,7 +63,7 @@ def _as_float(s: pd.Series, name: str) -> np.ndarray:
     if bad.size:
         raise DataError(
             f"column {name!r} must hold numbers (as when the model was trained), but row "
-            f"{file_row(s.index, bad[0])} has {str(s.iloc[bad[0]])!r}; fix it or mark it "
+            f"{file_row(s.index, bad[0])} has {shown(s.iloc[bad[0]])}; fix it or mark it "
             "missing with --na-values"
         )
     return np.asarray(values, dtype=np.float64)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +31,7 @@ import pandas as pd
 
 from deltaprop.app.columns import is_text
 from deltaprop.app.csv_text import check_csv_head, check_readable, parse_csv
-from deltaprop.app.errors import DataError
+from deltaprop.app.errors import DataError, shown
 
 if TYPE_CHECKING:
     from deltaprop.parallel import MPICommunicator
@@ -140,11 +141,47 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise DataError(f"cannot read '{path}' as Parquet: {first}") from None
 
 
+def _check_npz_sizes(path: Path) -> None:
+    """Check each member's declared shape against the bytes it holds, from the ``.npy``
+    headers alone, before ``np.load`` allocates anything."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    if version not in ((1, 0), (2, 0)):
+                        continue  # format 3.0: left to np.load
+                    read = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    shape, _, dtype = read(member)
+                    header = member.tell()
+                if dtype.hasobject:
+                    continue  # refused by np.load(allow_pickle=False), with its own message
+                declared = dtype.itemsize * math.prod(shape)
+                if declared != info.file_size - header:
+                    raise DataError(
+                        f"'{path}': array {info.filename[:-4]!r} declares shape {shape} of "
+                        f"{dtype} ({declared:,} bytes) but holds {info.file_size - header:,}"
+                    )
+    except DataError:
+        raise
+    except Exception:  # a damaged archive or header: np.load says what it can
+        return
+
+
 def _read_npz(path: Path) -> pd.DataFrame:
     import zipfile
 
     if not zipfile.is_zipfile(path):
         raise DataError(f"'{path}' is not a valid .npz file (not a zip archive)")
+    _check_npz_sizes(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
@@ -157,8 +194,10 @@ def _read_npz(path: Path) -> pd.DataFrame:
         raise DataError(f"cannot read '{path}' as .npz: {exc}") from None
     except (OSError, EOFError) as exc:
         raise DataError(f"cannot read '{path}' as .npz: {exc}") from None
-    except Exception as exc:  # zipfile.BadZipFile and friends
-        raise DataError(f"'{path}' is not a valid .npz file ({type(exc).__name__})") from None
+    except MemoryError:
+        raise DataError(f"'{path}' holds more data than this process can allocate") from None
+    except Exception:  # zipfile.BadZipFile and friends
+        raise DataError(f"'{path}' is not a valid .npz file (a damaged zip archive)") from None
     if not arrays:
         raise DataError(f"'{path}' is empty: it holds no arrays")
     columns: dict[str, np.ndarray] = {}
@@ -231,10 +270,11 @@ def check_numeric_text(
         where = f"row {bad[0] + 1}" + (f" (line {bad[0] + 2})" if line_offset == 2 else "")
         value = str(col.iloc[bad[0]])
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        hint = f" {value!r}" if len(value) <= 60 else ""
         raise DataError(
             f"column {name!r} of '{path}' holds numbers, but {where} has "
-            f"{value!r}{more}, which is not a number; fix it, mark it missing with "
-            f"--na-values {value!r}, or make the column categorical with --categorical {name!r}"
+            f"{shown(value)}{more}, which is not a number; fix it, mark it missing with "
+            f"--na-values{hint}, or make the column categorical with --categorical {name!r}"
         )
     return frame
 
