@@ -100,7 +100,7 @@ def test_the_same_run_resumes_counting_all_its_epochs_and_time(
     run = checkpoint_run(ckpt)
     assert run is not None and set(run) == {"command", "estimator", "seconds"}
     rewrite_run(ckpt, {**run, "seconds": 1000.0})  # as if the first part had taken 1000 s
-    code, out, err = resume(capsys, ckpt, tmp_path / "b", "--checkpoint-every", "1",
+    code, _, err = resume(capsys, ckpt, tmp_path / "b", "--checkpoint-every", "1",
                             "--checkpoint", ckpt, "--force")  # fmt: skip
     assert code == 0, err
     model, (config, _) = load_quietly(tmp_path / "b" / MODEL_FILE, return_extra=True)

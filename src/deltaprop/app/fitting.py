@@ -100,7 +100,6 @@ def fit_estimator(
     from deltaprop.io import ModelFileError
     from deltaprop.sklearn import NothingLeftToTrainError
     from deltaprop.train import Checkpoint, DivergenceError
-
     from deltaprop.train.checkpoint import ResumeFrom
 
     start = _StartEpoch()

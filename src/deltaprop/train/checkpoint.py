@@ -386,7 +386,6 @@ def setting_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     ]
 
 
-
 def run_changes(
     run: dict[str, Any] | None, section: str, current: dict[str, Any]
 ) -> list[str] | None:
