@@ -126,7 +126,9 @@ def test_checkpoint_every_n_epochs(tmp_path: Path) -> None:
     trainer.fit(X, Y)
     probe = build_trainer("adam-step-dropout-bn", 0, 1, [])
     info = load_checkpoint(path, probe)
+    run = info.pop("run")
     assert info == {"epoch": 6, "target_epoch": 8, "finished": False}
+    assert set(run) == {"seconds"} and run["seconds"] > 0
     assert next(e for e, _, _ in seen) == 2  # first written after the third epoch
     contents = {e: c for e, _, c in seen}
     assert contents[2] == contents[3] == contents[4] != contents[5]
@@ -272,7 +274,9 @@ def test_sigkilled_run_resumes_to_identical_weights(tmp_path: Path) -> None:
     probe = Trainer(Network([6, 16, 8, 3], ["gelu", "elu", "softmax"], "ce", dropout=[0.2, 0.1],
                             batch_norm=[True, True]), "adamw",
                     schedule=get_schedule("cosine", t_max=12))  # fmt: skip
-    assert load_checkpoint(ckpt, probe) == {"epoch": 5, "target_epoch": 12, "finished": False}
+    info = load_checkpoint(ckpt, probe)
+    assert info.pop("run")["seconds"] > 0
+    assert info == {"epoch": 5, "target_epoch": 12, "finished": False}
 
     for mode in ("resume", "full"):
         done = child(mode)

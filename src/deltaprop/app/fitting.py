@@ -61,6 +61,8 @@ def fit_estimator(
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: int = 1,
     resume: str | os.PathLike[str] | None = None,
+    run: dict[str, Any] | None = None,
+    allow_changes: bool = False,
 ) -> dict[str, Any]:
     """Fit an estimator, writing checkpoints, or continue the run of a checkpoint.
 
@@ -78,6 +80,10 @@ def fit_estimator(
         A checkpoint of a run of the same estimator on the same data: the weights,
         optimizer, schedule, random generators and history are restored and training
         continues up to ``max_iter`` epochs in all.
+    run : dict, optional
+        Facts written in each checkpoint's ``run`` (the command's fingerprint).
+    allow_changes : bool, default=False
+        Resume even if the estimator's parameters or data differ from the checkpoint's.
 
     Returns
     -------
@@ -94,10 +100,12 @@ def fit_estimator(
     from deltaprop.io import ModelFileError
     from deltaprop.sklearn import NothingLeftToTrainError
     from deltaprop.train import Checkpoint, DivergenceError
+    from deltaprop.train.checkpoint import ResumeFrom
 
-    inner = list(callbacks)
+    start = _StartEpoch()
+    inner = [*callbacks, start]
     if checkpoint is not None:
-        inner.append(Checkpoint(checkpoint, every=checkpoint_every))
+        inner.append(Checkpoint(checkpoint, every=checkpoint_every, run=run))
     est.set_params(callbacks=inner, warm_start=False)
     validation = {} if X_val is None or len(X_val) == 0 else {"X_val": X_val, "y_val": y_val}
     if resume is None:
@@ -105,7 +113,7 @@ def fit_estimator(
         return {"resumed_from_epoch": None, "epochs": len(est.loss_curve_)}
 
     try:
-        est.fit(X, y, resume_from=resume, **validation)
+        est.fit(X, y, resume_from=ResumeFrom(resume, allow_changes), **validation)
     except NothingLeftToTrainError as exc:
         raise DataError(
             f"the checkpoint '{exc.path}' is at epoch {exc.epoch}, and the run is to end at "
@@ -115,8 +123,16 @@ def fit_estimator(
         raise
     except ValueError as exc:  # a checkpoint that does not fit this run is the user's input
         raise DataError(str(exc)) from None
-    done = len(est.loss_curve_) - est.n_iter_
-    return {"resumed_from_epoch": done, "epochs": len(est.loss_curve_)}
+    return {"resumed_from_epoch": start.epoch, "epochs": len(est.loss_curve_)}
+
+
+class _StartEpoch(Callback):
+    """The epoch count a fit starts from (a resumed one: the checkpoint's)."""
+
+    epoch: int | None = None
+
+    def on_train_begin(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
+        self.epoch = int(trainer.epoch)
 
 
 def predict_table(

@@ -288,7 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="CHECKPOINT",
         help="continue the run of a checkpoint, up to --epochs epochs in all; give "
-        "the same data and options as the run that wrote it",
+        "the same data and options as the run that wrote it (other ones are refused)",
+    )
+    g.add_argument(
+        "--allow-changes",
+        action="store_true",
+        help="with --resume: go on even if the data or options differ from the run's",
     )
     g = p.add_argument_group("output")
     g.add_argument("--no-report", action="store_true", help="do not write the report")

@@ -36,8 +36,10 @@ __all__ = [
     "attach_model_state",
     "barrier",
     "check_network_size",
+    "check_resume",
     "comm_and_root",
     "make_estimator",
+    "run_fingerprint",
     "run_results",
     "run_settings",
     "show_results",
@@ -175,6 +177,8 @@ def train_run(
     else:
         task, reason = args.task, "set by --task"
     y = check_target(y_raw, task, source).to_numpy()
+    fingerprint = run_fingerprint(args, task, features, y)
+    before = 0.0 if args.resume is None else check_resume(args, fingerprint, out)
     train_rows, val_rows = train_validation_split(y, args.validation, task, args.seed)
     what = f"{len(np.unique(y.astype(str)))} classes" if task == "classification" else "numbers"
     out.line(
@@ -230,11 +234,13 @@ def train_run(
                 checkpoint=checkpoint,
                 checkpoint_every=getattr(args, "checkpoint_every", None) or 1,
                 resume=args.resume,
+                run={"command": fingerprint},
+                allow_changes=bool(getattr(args, "allow_changes", False)),
             )
     finally:
         if bar is not None:
             bar.stop()
-    seconds = time.perf_counter() - start
+    seconds = before + time.perf_counter() - start  # a resumed run's: all of it
     for w in caught:
         if issubclass(w.category, ConvergenceWarning):
             out.note(f"training reached --epochs {args.epochs} before converging")
@@ -260,6 +266,67 @@ def train_run(
     if len(val_rows):
         run.metrics["validation"] = metrics(est, X_val, y[val_rows], scaler)
     return run
+
+
+def run_fingerprint(
+    args: argparse.Namespace, task: str, features: pd.DataFrame, y: np.ndarray
+) -> dict[str, Any]:
+    """What a checkpoint recognises its run by: the options that must not change on
+    ``--resume`` (by option name) and a SHA-256 of the data read (columns, types, every
+    row's values in file order, the target)."""
+    import numpy as np
+    import pandas as pd
+
+    from deltaprop.train.checkpoint import data_fingerprint, jsonable
+
+    settings: dict[str, Any] = {
+        "--target": args.target, "--task": task, "--seed": args.seed,
+        "--validation": args.validation, "--hidden": list(args.hidden),
+        "--activation": list(args.activation), "--optimizer": args.optimizer,
+        "--learning-rate": args.learning_rate, "--schedule": args.schedule,
+        "--momentum": args.momentum, "--batch-size": args.batch_size, "--alpha": args.alpha,
+        "--dropout": args.dropout, "--batch-norm": bool(args.batch_norm),
+        "--early-stopping": bool(args.early_stopping), "--dtype": args.dtype,
+        "columns": list(map(str, features.columns)),
+        "--categorical": list(args.categorical or []),
+    }  # fmt: skip
+    if task == "regression":
+        settings["--loss"] = args.loss
+        settings["--scale-target"] = bool(getattr(args, "scale_target", False))
+    else:
+        settings["--class-weight"] = args.class_weight
+    rows = pd.util.hash_pandas_object(features, index=False).to_numpy()
+    kinds = np.array([str(t) for t in features.dtypes], dtype=str)
+    return {"settings": jsonable(settings), "data": data_fingerprint(kinds, rows, y)}
+
+
+def check_resume(args: argparse.Namespace, fingerprint: dict[str, Any], out: Output) -> float:
+    """Refuse to resume a checkpoint of a run with other settings or data (naming each
+    change) unless ``--allow-changes``; return the run's training seconds so far.
+
+    Raises
+    ------
+    UsageError
+        One line: each changed option ``old → new``, or "the data changed".
+    """
+    from deltaprop.train.checkpoint import checkpoint_run, run_changes
+
+    recorded = checkpoint_run(args.resume)
+    changes = run_changes(recorded, "command", fingerprint)
+    if changes is None:
+        out.note(
+            f"the checkpoint '{args.resume}' records no fingerprint of its run (an older "
+            "file): its settings and data are not checked"
+        )
+    elif changes and not getattr(args, "allow_changes", False):
+        raise UsageError(
+            f"--resume '{args.resume}' continues a run with other settings or data: "
+            f"{'; '.join(changes)}. Give the same data and options, or --allow-changes"
+        )
+    elif changes:
+        out.note(f"resuming with changes (--allow-changes): {'; '.join(changes)}")
+    seconds = (recorded or {}).get("seconds", 0.0)
+    return float(seconds) if isinstance(seconds, int | float) else 0.0
 
 
 def run_settings(args: argparse.Namespace, run: Run, source: str) -> dict[str, Any]:

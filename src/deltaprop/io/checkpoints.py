@@ -4,7 +4,10 @@ A checkpoint is a safetensors container (:mod:`deltaprop.io.container`) of kind
 ``"checkpoint"`` and class ``"Network"``: the network's tensors under their model-file names
 (:mod:`deltaprop.io.network_files`), plus the metadata ``checkpoint`` (JSON): the trainer's
 state with each array replaced by ``{"$tensor": name}``, the optimizer and schedule class
-names, the network's random generator state, ``target_epoch`` and ``finished``. The arrays
+names, the network's random generator state, ``target_epoch``, ``finished`` and, since 0.2,
+``run`` (a JSON object or null: what the writer needs to recognise its run on resume, such
+as a fingerprint of the settings and the data, and the training seconds so far; files
+without it still load, with ``run`` None). The arrays
 are stored under ``trainer/...`` and ``network_rng/...`` names next to the network's tensors.
 
 This module knows the file, not the trainer: :mod:`deltaprop.train.checkpoint` saves a
@@ -51,11 +54,17 @@ from deltaprop.io.network_files import (
 )
 from deltaprop.io.strict_json import parse_json, to_json
 
-__all__ = ["CheckpointContents", "read_checkpoint_file", "write_checkpoint_file"]
+__all__ = [
+    "CheckpointContents",
+    "read_checkpoint_file",
+    "read_checkpoint_run",
+    "write_checkpoint_file",
+]
 
 _CHECKPOINT_KEYS = frozenset({"checkpoint"})
 _CHECKPOINT_INFO = {"trainer_state", "optimizer", "schedule", "network_rng", "target_epoch",
                     "finished"}  # fmt: skip
+_CHECKPOINT_OPTIONAL = frozenset({"run"})
 
 
 def _split_arrays(obj: Any, prefix: str, out: dict[str, np.ndarray]) -> Any:
@@ -201,6 +210,7 @@ def write_checkpoint_file(
     schedule: str,
     target_epoch: int | None = None,
     finished: bool = False,
+    run: dict[str, Any] | None = None,
 ) -> Path:
     """Write a checkpoint atomically.
 
@@ -215,6 +225,9 @@ def write_checkpoint_file(
         Class names, checked again when the file is read.
     target_epoch : int, optional
     finished : bool, default=False
+    run : dict, optional
+        JSON-able facts about the run (a fingerprint of its settings and data, its seconds),
+        returned as :attr:`CheckpointContents.run` and by :func:`read_checkpoint_run`.
 
     Returns
     -------
@@ -241,6 +254,7 @@ def write_checkpoint_file(
         "network_rng": rng_state,
         "target_epoch": None if target_epoch is None else int(target_epoch),
         "finished": bool(finished),
+        "run": None if run is None else dict(run),
     }
     meta = base_meta("checkpoint", "Network", net.get_config())
     meta["layout"] = to_json(sequential_layout(net), "layout")
@@ -264,6 +278,8 @@ class CheckpointContents:
     finished : bool
     network_tensors : dict of str to ndarray
         The network's weights and statistics, for :meth:`assign_network`.
+    run : dict or None
+        The writer's facts about the run (None in files written before it existed).
     """
 
     trainer_state: dict[str, Any]
@@ -272,6 +288,7 @@ class CheckpointContents:
     target_epoch: int | None
     finished: bool
     network_tensors: dict[str, np.ndarray]
+    run: dict[str, Any] | None = None
 
     def assign_network(self, net: Network) -> None:
         """Copy the checkpoint's weights and running statistics into ``net``."""
@@ -333,12 +350,7 @@ def _read(path: PathLike, net: Network, optimizer: str, schedule: str) -> Checkp
             f"file has {[config[k] for k in diff]}, the trainer's network has "
             f"{[own[k] for k in diff]}"
         )
-    info = parse_json(meta["checkpoint"], "metadata 'checkpoint'")
-    if not isinstance(info, dict) or set(info) != _CHECKPOINT_INFO:
-        got = sorted(info) if isinstance(info, dict) else type(info).__name__
-        raise ModelFileError(
-            f"metadata 'checkpoint' must have the keys {sorted(_CHECKPOINT_INFO)}. Received: {got}"
-        )
+    info = _checkpoint_info(meta)
     for key, name in (("optimizer", optimizer), ("schedule", schedule)):
         if info[key] != name:
             raise ModelFileError(
@@ -361,4 +373,44 @@ def _read(path: PathLike, net: Network, optimizer: str, schedule: str) -> Checkp
     if set(arrays) - used:
         raise ModelFileError(f"unexpected tensors: {', '.join(sorted(set(arrays) - used))}")
     network = read_network_tensors(table)
-    return CheckpointContents(state, arrays, rng_state, target, finished, network)
+    return CheckpointContents(state, arrays, rng_state, target, finished, network, info["run"])
+
+
+def _checkpoint_info(meta: dict[str, str]) -> dict[str, Any]:
+    """The metadata ``checkpoint``, its keys checked (``run`` None where absent)."""
+    info = parse_json(meta["checkpoint"], "metadata 'checkpoint'")
+    keys = set(info) if isinstance(info, dict) else set()
+    if not isinstance(info, dict) or not (
+        _CHECKPOINT_INFO <= keys <= _CHECKPOINT_INFO | _CHECKPOINT_OPTIONAL
+    ):
+        got = sorted(info) if isinstance(info, dict) else type(info).__name__
+        raise ModelFileError(
+            f"metadata 'checkpoint' must have the keys {sorted(_CHECKPOINT_INFO)} "
+            f"(and optionally 'run'). Received: {got}"[:300]
+        )
+    run = info.setdefault("run", None)
+    if not (run is None or isinstance(run, dict)):
+        raise ModelFileError(
+            f"checkpoint 'run' must be a JSON object or null. Received: {run!r}"[:300]
+        )
+    return info
+
+
+def read_checkpoint_run(path: PathLike) -> dict[str, Any] | None:
+    """The ``run`` facts of a checkpoint, from its header alone (no tensor is read).
+
+    Returns
+    -------
+    dict or None
+        None for a checkpoint written before the field existed.
+
+    Raises
+    ------
+    ModelFileError
+        If the file is not a checkpoint (the message names the file).
+    """
+    with naming_file(path):
+        meta, _ = read_container(path)
+        check_meta_keys(meta, "checkpoint", MODEL_KEYS | _CHECKPOINT_KEYS)
+        run: dict[str, Any] | None = _checkpoint_info(meta)["run"]
+        return run

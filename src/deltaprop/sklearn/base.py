@@ -41,10 +41,14 @@ from sklearn.utils.validation import (
 from deltaprop.optim import LBFGS
 from deltaprop.sklearn.params import PARAMETER_CONSTRAINTS, SKLEARN_OUT
 from deltaprop.sklearn.state import ModelState
-from deltaprop.train import Callback, DivergenceError, History, Trainer, load_checkpoint
+from deltaprop.train import Callback, Checkpoint, DivergenceError, History, Trainer, load_checkpoint
+from deltaprop.train.checkpoint import ResumeFrom, data_fingerprint, jsonable, run_changes
 
 __all__ = ["BaseMLP", "DivergenceWarning", "NothingLeftToTrainError", "is_stochastic"]
 
+_MAY_CHANGE = frozenset({"max_iter", "callbacks", "verbose", "warm_start", "distributed", "tol",
+                         "n_iter_no_change", "max_fun"})  # fmt: skip
+"""The parameters a resumed run may change; any other change is refused (``ResumeFrom``)."""
 _NAMES = {"epochs": "max_iter"}
 """The trainer's setting names as the estimators call them, for ``stop_message_``."""
 
@@ -242,9 +246,16 @@ class BaseMLP(TransformerMixin, ModelState):
         self.out_activation_ = SKLEARN_OUT[self.network_.output_activation.name]
         if isinstance(trainer.optimizer, LBFGS):  # set_params may have changed them
             trainer.optimizer.max_iter, trainer.optimizer.max_fun = self.max_iter, self.max_fun
+        checkpoints = [cb for cb in trainer.callbacks if isinstance(cb, Checkpoint)]
+        if checkpoints or resume_from is not None:  # what the checkpoints recognise a run by
+            params = self.get_params(deep=False).items()
+            fingerprint = {"settings": jsonable({k: v for k, v in params if k not in _MAY_CHANGE}),
+                           "data": data_fingerprint(X, Y, sample_weight, *(validation or ()))}  # fmt: skip
+            for cb in checkpoints:
+                cb.run["estimator"] = fingerprint
         if resume_from is not None:
-            self._resume(trainer, resume_from)
-        epochs_before = len(trainer.history.loss)
+            self._resume(trainer, resume_from, fingerprint, checkpoints)
+        epochs_before = 0 if resume_from is not None else len(trainer.history.loss)
         diverged: DivergenceError | None = None
         try:
             if trainer.communicator is None:
@@ -261,16 +272,32 @@ class BaseMLP(TransformerMixin, ModelState):
         self._record(trainer, incremental, epochs_before)
         return self
 
-    def _resume(self, trainer: Trainer, path: Any) -> None:
+    def _resume(self, trainer: Trainer, path: Any, fingerprint: dict[str, Any],
+                checkpoints: list[Checkpoint]) -> None:  # fmt: skip
         """Restore a checkpoint's run into the fresh trainer; train what is left of it.
 
         ``max_iter`` is the run's total number of epochs, the ones before the checkpoint
-        included; with the same data and parameters the result is exactly the weights of
-        the run that was never interrupted.
+        included (``n_iter_`` counts them all); with the same data and parameters the result
+        is exactly the weights of the run that was never interrupted. Other parameters
+        (all but ``max_iter``, ``tol``, ``n_iter_no_change``, ``max_fun``, ``callbacks``,
+        ``verbose``, ``warm_start``, ``distributed``) or other data are refused, unless
+        ``resume_from=ResumeFrom(path, allow_changes=True)`` (then a warning names them).
         """
+        allow = isinstance(path, ResumeFrom) and path.allow_changes
+        path = path.path if isinstance(path, ResumeFrom) else path
         if isinstance(trainer.optimizer, LBFGS):
             raise ValueError("resume_from needs a stochastic solver; lbfgs keeps no state")
-        done = int(load_checkpoint(path, trainer)["epoch"])
+        info = load_checkpoint(path, trainer)
+        changes = run_changes(info["run"], "estimator", fingerprint)
+        if changes and not allow:
+            raise ValueError(f"the checkpoint '{path}' was written by a run with other parameters "
+                             f"or data: {'; '.join(changes)}. Resume with the same ones, or pass "
+                             "resume_from=ResumeFrom(path, allow_changes=True)")  # fmt: skip
+        if changes:
+            warnings.warn(f"resuming '{path}' with changes: {'; '.join(changes)}", stacklevel=4)
+        for cb in checkpoints:  # the run's training time goes on from the checkpoint's
+            cb.seconds = float((info["run"] or {}).get("seconds", 0.0))
+        done = int(info["epoch"])
         if done >= self.max_iter:
             raise NothingLeftToTrainError(path, done, self.max_iter)
         trainer.epochs = self.max_iter - done
@@ -325,7 +352,7 @@ class BaseMLP(TransformerMixin, ModelState):
     def _record(self, trainer: Trainer, incremental: bool, epochs_before: int) -> None:
         h: History = trainer.history
         self.history_ = h
-        self.n_iter_ = len(h.loss) - epochs_before  # epochs of this call, as scikit-learn's
+        self.n_iter_ = len(h.loss) - epochs_before  # this call's (a resumed run's: all of them)
         self.t_ = trainer.samples_seen
         self.loss_curve_ = list(h.loss)
         result = getattr(trainer, "lbfgs_result", None)

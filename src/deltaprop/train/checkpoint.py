@@ -22,7 +22,11 @@ weights of a run that was never interrupted.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +34,21 @@ import numpy as np
 
 from deltaprop.core import Network
 from deltaprop.io import ModelFileError, naming_file, read_checkpoint_file, write_checkpoint_file
+from deltaprop.io.checkpoints import read_checkpoint_run
 from deltaprop.train.trainer import Callback, History, Trainer
 
-__all__ = ["Checkpoint", "load_checkpoint", "resume", "save_checkpoint"]
+__all__ = [
+    "Checkpoint",
+    "ResumeFrom",
+    "checkpoint_run",
+    "data_fingerprint",
+    "jsonable",
+    "load_checkpoint",
+    "resume",
+    "run_changes",
+    "save_checkpoint",
+    "setting_changes",
+]
 
 PathLike = str | os.PathLike[str]
 
@@ -71,6 +87,7 @@ def save_checkpoint(
     rank: int | None = None,
     target_epoch: int | None = None,
     finished: bool = False,
+    run: dict[str, Any] | None = None,
 ) -> Path | None:
     """Write everything needed to resume training exactly, atomically.
 
@@ -90,6 +107,9 @@ def save_checkpoint(
         The epoch count at which the run ends; :func:`resume` trains up to it.
     finished : bool, default=False
         Mark a run that ended; :func:`resume` then trains no further.
+    run : dict, optional
+        JSON-able facts about the run (fingerprints of its settings and data, its training
+        seconds), read back by :func:`checkpoint_run` and :func:`load_checkpoint`.
 
     Returns
     -------
@@ -106,6 +126,7 @@ def save_checkpoint(
         schedule=type(trainer.schedule).__name__,
         target_epoch=target_epoch,
         finished=finished,
+        run=run,
     )
 
 
@@ -125,7 +146,8 @@ def load_checkpoint(path: PathLike, trainer: Trainer) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{"epoch": int, "target_epoch": int or None, "finished": bool}``.
+        ``{"epoch": int, "target_epoch": int or None, "finished": bool, "run": dict or
+        None}`` (``run`` None for a file written before it existed).
 
     Raises
     ------
@@ -158,7 +180,7 @@ def load_checkpoint(path: PathLike, trainer: Trainer) -> dict[str, Any]:
             trainer.load_state_dict(backup[3])
             raise ModelFileError(f"the checkpoint's trainer state does not fit: {exc!r}") from None
     return {"epoch": trainer.epoch, "target_epoch": contents.target_epoch,
-            "finished": contents.finished}  # fmt: skip
+            "finished": contents.finished, "run": contents.run}  # fmt: skip
 
 
 def resume(
@@ -220,6 +242,13 @@ class Checkpoint(Callback):
         Write only when this is 0; by default the rank of ``trainer.communicator``.
     at_end : bool, default=True
         Also write when :meth:`Trainer.fit` ends (marked finished).
+    run : dict, optional
+        JSON-able facts written in each checkpoint's ``run`` (a fingerprint of the
+        settings and data, by section: the estimators add theirs under ``"estimator"``),
+        with ``"seconds"``, the training time so far.
+    seconds : float, default=0.0
+        The training seconds before this callback's fits (those of the checkpoint a run
+        resumes from); the time of each fit is added to it.
 
     Examples
     --------
@@ -236,7 +265,14 @@ class Checkpoint(Callback):
     """
 
     def __init__(
-        self, path: PathLike, every: int = 1, *, rank: int | None = None, at_end: bool = True
+        self,
+        path: PathLike,
+        every: int = 1,
+        *,
+        rank: int | None = None,
+        at_end: bool = True,
+        run: dict[str, Any] | None = None,
+        seconds: float = 0.0,
     ) -> None:
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"every must be a positive integer. Received: every={every!r}")
@@ -245,18 +281,135 @@ class Checkpoint(Callback):
         self.rank = rank
         self.at_end = bool(at_end)
         self.target_epoch: int | None = None
+        self.run: dict[str, Any] = dict(run or {})
+        self.seconds = float(seconds)
+        self._started: float | None = None
+
+    def elapsed(self) -> float:
+        """The training seconds so far: :attr:`seconds` and the current fit's."""
+        running = 0.0 if self._started is None else time.perf_counter() - self._started
+        return self.seconds + running
+
+    def _run(self) -> dict[str, Any]:
+        return {**self.run, "seconds": self.elapsed()}
 
     def on_train_begin(self, trainer: Trainer, logs: dict[str, Any] | None = None) -> None:
         self.target_epoch = trainer.epoch + trainer.epochs
+        self._started = time.perf_counter()
 
     def on_epoch_end(
         self, trainer: Trainer, epoch: int, logs: dict[str, Any] | None = None
     ) -> None:
         if (epoch + 1) % self.every == 0:
-            save_checkpoint(trainer, self.path, rank=self.rank, target_epoch=self.target_epoch)
+            save_checkpoint(
+                trainer, self.path, rank=self.rank, target_epoch=self.target_epoch, run=self._run()
+            )
 
     def on_train_end(self, trainer: Trainer, logs: dict[str, Any] | None = None) -> None:
         if self.at_end:
-            save_checkpoint(
-                trainer, self.path, rank=self.rank, target_epoch=self.target_epoch, finished=True
-            )
+            save_checkpoint(trainer, self.path, rank=self.rank, target_epoch=self.target_epoch,
+                            finished=True, run=self._run())  # fmt: skip
+        self.seconds, self._started = self.elapsed(), None
+
+
+# ------------------------------------------------------------ recognising a run on resume
+@dataclass(frozen=True)
+class ResumeFrom:
+    """A checkpoint to resume from, and whether its run's settings and data may differ.
+
+    ``fit(X, y, resume_from=ResumeFrom(path, allow_changes=True))`` resumes a checkpoint
+    whose fingerprint does not match (warning, naming what changed) instead of refusing.
+    """
+
+    path: PathLike
+    allow_changes: bool = False
+
+
+def checkpoint_run(path: PathLike) -> dict[str, Any] | None:
+    """The ``run`` facts of a checkpoint (fingerprints, seconds), from its header alone.
+
+    Returns None for a checkpoint written before checkpoints carried them.
+
+    Raises
+    ------
+    ModelFileError
+        If the file is not a checkpoint.
+    """
+    return read_checkpoint_run(path)
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples as lists, keys as strings; other
+    objects by ``repr``), so that a setting stored in a file compares equal to itself."""
+    return json.loads(json.dumps(value, default=lambda o: f"<{type(o).__name__}>", sort_keys=True))
+
+
+def data_fingerprint(*arrays: Any) -> str:
+    """SHA-256 of arrays' dtypes, shapes and values in order (None and sparse allowed).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.arange(4.0)
+    >>> data_fingerprint(a) == data_fingerprint(a.copy()), data_fingerprint(a) == data_fingerprint(a[::-1])
+    (True, False)
+    """
+    digest = hashlib.sha256()
+    for arr in arrays:
+        if arr is None:
+            digest.update(b"none;")
+            continue
+        if hasattr(arr, "tocsr"):  # scipy.sparse
+            csr = arr.tocsr()
+            digest.update(f"sparse{csr.shape};".encode())
+            parts = [csr.data, csr.indices, csr.indptr]
+        else:
+            parts = [np.asarray(arr)]
+        for part in parts:
+            part = np.ascontiguousarray(part)
+            if part.dtype == object:
+                part = np.array([repr(v) for v in part.ravel()], dtype=str).reshape(part.shape)
+            digest.update(f"{part.dtype.str}{part.shape};".encode())
+            digest.update(part.tobytes())
+    return digest.hexdigest()
+
+
+def setting_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """``"name: old → new"`` for each setting that differs (in ``new``'s order, then the
+    ones ``new`` lacks); values compared as :func:`jsonable` makes them."""
+    old, new = jsonable(old), jsonable(new)
+    missing = "(not set)"
+    return [
+        f"{k}: {json.dumps(old.get(k, missing))} → {json.dumps(new.get(k, missing))}"
+        for k in [*new, *(k for k in old if k not in new)]
+        if old.get(k, missing) != new.get(k, missing)
+    ]
+
+
+def run_changes(
+    run: dict[str, Any] | None, section: str, current: dict[str, Any]
+) -> list[str] | None:
+    """What differs between a checkpoint's fingerprint and the current run's.
+
+    Parameters
+    ----------
+    run : dict or None
+        The checkpoint's ``run`` facts (:func:`checkpoint_run`).
+    section : str
+        Whose fingerprint: ``"estimator"`` or ``"command"``.
+    current : dict
+        ``{"settings": dict, "data": str}``, the current run's.
+
+    Returns
+    -------
+    list of str or None
+        One ``"name: old → new"`` per changed setting, then ``"the data changed"``; None
+        when the checkpoint has no such fingerprint (written before they existed).
+    """
+    old = (run or {}).get(section)
+    if not isinstance(old, dict):
+        return None
+    changes = setting_changes(old.get("settings") or {}, current["settings"])
+    if old.get("data") != current["data"]:
+        changes.append("the data changed")
+    return changes
