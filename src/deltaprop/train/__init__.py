@@ -3,7 +3,13 @@
 from deltaprop.parallel import Communicator
 from deltaprop.train.batches import BatchGather, GradStats, effective_batch_size
 from deltaprop.train.callbacks import Callback, History
-from deltaprop.train.checkpoint import Checkpoint, load_checkpoint, resume, save_checkpoint
+from deltaprop.train.checkpoint import (
+    Checkpoint,
+    ResumeFrom,
+    load_checkpoint,
+    resume,
+    save_checkpoint,
+)
 from deltaprop.train.defaults import TRAINER_DEFAULTS, TrainerDefaults
 from deltaprop.train.descent import gradient_descent
 from deltaprop.train.distributed import distributed_backward
@@ -35,6 +41,7 @@ __all__ = [
     "History",
     "ProgressBar",
     "Reporter",
+    "ResumeFrom",
     "ScoreFn",
     "Trainer",
     "TrainerDefaults",
