@@ -132,9 +132,13 @@ def test_bad_sample_weight() -> None:
     X, Y = np.ones((4, 3)), np.ones(4)
     with pytest.raises(ValueError, match=r"sample_weight must have shape \(4,\)"):
         net.cost(X, Y, sample_weight=np.ones(3))
-    with pytest.raises(ValueError, match="sample_weight must be finite, non-negative"):
-        net.cost(X, Y, sample_weight=np.array([1.0, -1.0, 1.0, 1.0]))
-    with pytest.raises(ValueError, match="sample_weight must be finite, non-negative"):
+    with pytest.raises(ValueError, match=r"non-negative. Received: sample_weight\[1\]=-1.0$"):
+        net.cost(X, Y, sample_weight=np.array([1.0, -1.0, 1.0, -5.0]))  # the first entry
+    with pytest.raises(ValueError, match=r"non-negative. Received: sample_weight\[2\]=nan$"):
+        net.cost(X, Y, sample_weight=np.array([1.0, 0.0, np.nan, -1.0]))
+    with pytest.raises(ValueError, match=r"finite and non-negative. Received: sample_weight\[0\]=inf$"):
+        net.cost(X, Y, sample_weight=np.array([np.inf, 1.0, 1.0, 1.0]))
+    with pytest.raises(ValueError, match=r"not be all zero. Received: sample_weight with sum 0.0 over 4 entries"):
         net.cost(X, Y, sample_weight=np.zeros(4))
 
 
