@@ -136,9 +136,13 @@ def test_bad_sample_weight() -> None:
         net.cost(X, Y, sample_weight=np.array([1.0, -1.0, 1.0, -5.0]))  # the first entry
     with pytest.raises(ValueError, match=r"non-negative. Received: sample_weight\[2\]=nan$"):
         net.cost(X, Y, sample_weight=np.array([1.0, 0.0, np.nan, -1.0]))
-    with pytest.raises(ValueError, match=r"finite and non-negative. Received: sample_weight\[0\]=inf$"):
+    with pytest.raises(
+        ValueError, match=r"finite and non-negative. Received: sample_weight\[0\]=inf$"
+    ):
         net.cost(X, Y, sample_weight=np.array([np.inf, 1.0, 1.0, 1.0]))
-    with pytest.raises(ValueError, match=r"not be all zero. Received: sample_weight with sum 0.0 over 4 entries"):
+    with pytest.raises(
+        ValueError, match=r"not be all zero. Received: sample_weight with sum 0.0 over 4 entries"
+    ):
         net.cost(X, Y, sample_weight=np.zeros(4))
 
 

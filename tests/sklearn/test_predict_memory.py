@@ -49,7 +49,9 @@ def test_batch_size_on_the_estimators() -> None:
     X = rng.normal(size=(120, 4))
     y = np.array(["a", "b", "c"])[rng.integers(0, 3, 120)]
     clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=30, random_state=0).fit(X, y)
-    reg = MLPRegressor(hidden_layer_sizes=(8,), max_iter=30, random_state=0).fit(X, X[:, 0] - X[:, 1])
+    reg = MLPRegressor(hidden_layer_sizes=(8,), max_iter=30, random_state=0).fit(
+        X, X[:, 0] - X[:, 1]
+    )
     np.testing.assert_allclose(clf.predict_proba(X, batch_size=7), clf.predict_proba(X),
                                rtol=1e-13, atol=1e-15)  # fmt: skip
     np.testing.assert_allclose(clf.predict_log_proba(X, batch_size=7), clf.predict_log_proba(X),
@@ -58,7 +60,9 @@ def test_batch_size_on_the_estimators() -> None:
     np.testing.assert_allclose(reg.predict(X, batch_size=5), reg.predict(X), rtol=1e-13, atol=1e-14)
     assert reg.predict(X, batch_size=5).shape == (120,)
     for call in (clf.predict, clf.predict_proba, reg.predict):
-        with pytest.raises(ValueError, match=r"batch_size must be a positive integer.*batch_size=0"):
+        with pytest.raises(
+            ValueError, match=r"batch_size must be a positive integer.*batch_size=0"
+        ):
             call(X, batch_size=0)
 
 

@@ -330,7 +330,7 @@ class Network:
 
     def hidden_activations(self, X: Any, batch_size: int | None = None) -> list[Array]:
         """``[A[1], ..., A[L-1]]`` in evaluation mode, each of shape ``(n_samples, n_l)``."""
-        return evaluate(self, self.check_X(X), batch_size=batch_size, hidden=True)  # type: ignore[return-value]
+        return evaluate(self, self.check_X(X), batch_size=batch_size, hidden=True)
 
     def _per_example_loss(self, Y: Array, ws: Workspace | None = None) -> Array:
         out = self.dense[-1]
