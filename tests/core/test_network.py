@@ -132,9 +132,17 @@ def test_bad_sample_weight() -> None:
     X, Y = np.ones((4, 3)), np.ones(4)
     with pytest.raises(ValueError, match=r"sample_weight must have shape \(4,\)"):
         net.cost(X, Y, sample_weight=np.ones(3))
-    with pytest.raises(ValueError, match="sample_weight must be finite, non-negative"):
-        net.cost(X, Y, sample_weight=np.array([1.0, -1.0, 1.0, 1.0]))
-    with pytest.raises(ValueError, match="sample_weight must be finite, non-negative"):
+    with pytest.raises(ValueError, match=r"non-negative. Received: sample_weight\[1\]=-1.0$"):
+        net.cost(X, Y, sample_weight=np.array([1.0, -1.0, 1.0, -5.0]))  # the first entry
+    with pytest.raises(ValueError, match=r"non-negative. Received: sample_weight\[2\]=nan$"):
+        net.cost(X, Y, sample_weight=np.array([1.0, 0.0, np.nan, -1.0]))
+    with pytest.raises(
+        ValueError, match=r"finite and non-negative. Received: sample_weight\[0\]=inf$"
+    ):
+        net.cost(X, Y, sample_weight=np.array([np.inf, 1.0, 1.0, 1.0]))
+    with pytest.raises(
+        ValueError, match=r"not be all zero. Received: sample_weight with sum 0.0 over 4 entries"
+    ):
         net.cost(X, Y, sample_weight=np.zeros(4))
 
 
@@ -300,7 +308,7 @@ def test_fused_output_gradient_equals_general_chain_rule(output: str, loss: str)
     assert net.fused
     X = rng.normal(size=(6, 3))
     Y = make_targets(rng, net.loss.name, 6, 3)
-    net.forward(X)
+    net.cost(X, Y)  # the cached forward pass that backward reads
     out = net.dense[-1]
     general = out.activation.backward(net.loss.gradient(Y, out.A), out.Z, out.A)
     np.testing.assert_allclose(net.output_dZ(Y), general, rtol=1e-10, atol=1e-14)

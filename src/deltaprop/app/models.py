@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Loaded",
+    "check_finite_errors",
     "check_finite_outputs",
     "check_state",
     "load_estimator",
@@ -171,14 +173,56 @@ def check_finite_outputs(values: Any, frame: pd.DataFrame, source: Path) -> None
     """
     import numpy as np
 
-    from deltaprop.app.preprocessing import file_row
-
     out = np.asarray(values, dtype=np.float64)
     out = out.reshape(len(out), -1)
     bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
-    if not bad.size:
-        return
-    i = int(bad[0])
+    if bad.size:
+        _refuse_row(
+            frame, int(bad[0]), source, "the model's output overflows (not a finite number)"
+        )
+
+
+def check_finite_errors(predicted: Any, y_true: Any, frame: pd.DataFrame, source: Path) -> None:
+    """Refuse rows whose prediction is so far from the target that the error metrics would
+    overflow: a squared error above ``max_float / n_rows`` (then every sum of them is finite).
+
+    Parameters
+    ----------
+    predicted : array-like of shape (n_rows,) or (n_rows, n_outputs)
+        Finite predictions in the target's units (:func:`check_finite_outputs` passed them).
+    y_true : array-like of shape (n_rows,) or (n_rows, n_outputs)
+        The targets.
+    frame : pandas.DataFrame
+        The features the rows come from.
+
+    Raises
+    ------
+    DataError
+        ``row R of 'FILE': the model's prediction P is too far from the target T for a finite
+        squared error; its largest input is column C = V; ...``, for the first such row.
+    """
+    import numpy as np
+
+    pred = np.asarray(predicted, dtype=np.float64).reshape(len(frame), -1)
+    y = np.asarray(y_true, dtype=np.float64).reshape(len(frame), -1)
+    limit = math.sqrt(np.finfo(np.float64).max / max(1, pred.size))
+    with np.errstate(over="ignore", invalid="ignore"):
+        err = np.abs(pred - y)
+    bad = np.flatnonzero(~(err <= limit).all(axis=1))
+    if bad.size:
+        i = int(bad[0])
+        j = int(np.argmax(~(err[i] <= limit)))
+        raise_what = (
+            f"the model's prediction {float(pred[i, j])!r} is too far from the target "
+            f"{float(y[i, j])!r} for the error metrics to be finite numbers"
+        )
+        _refuse_row(frame, i, source, raise_what)
+
+
+def _refuse_row(frame: pd.DataFrame, i: int, source: Path, what: str) -> None:
+    """Raise the one-line :class:`DataError` for row ``i`` (0-based), naming its largest input."""
+    from deltaprop.app.preprocessing import file_row
+
     numbers = frame.select_dtypes("number")
     where = ""
     if numbers.shape[1]:
@@ -187,6 +231,6 @@ def check_finite_outputs(values: Any, frame: pd.DataFrame, source: Path) -> None
             col = row.idxmax()
             where = f"; its largest input is column {col!r} = {float(numbers.iloc[i][col])!r}"
     raise DataError(
-        f"row {file_row(frame.index, i)} of '{source}': the model's output overflows (not a "
-        f"finite number){where}; such values are far beyond the training data"
+        f"row {file_row(frame.index, i)} of '{source}': {what}{where}; such values are far "
+        "beyond the training data"
     )

@@ -125,9 +125,16 @@ def check_sample_weight(sample_weight: Any, m: int, dtype: np.dtype[Any], xp: An
         raise ValueError(
             f"sample_weight must have shape ({m},). Received: sample_weight with shape {w.shape}"
         )
-    if not bool(xp.isfinite(w).all()) or bool((w < 0).any()) or float(w.sum()) <= 0:
+    bad = ~xp.isfinite(w) | (w < 0)
+    if bool(bad.any()):
+        i = int(xp.argmax(bad))  # the first offending entry
         raise ValueError(
-            "sample_weight must be finite, non-negative and not all zero. "
-            f"Received: sample_weight with sum {float(w.sum())} and minimum {float(w.min())}"
+            "sample_weight must be finite and non-negative. "
+            f"Received: sample_weight[{i}]={float(w[i])!r}"
+        )
+    if float(w.sum()) <= 0:
+        raise ValueError(
+            "sample_weight must not be all zero. Received: sample_weight with sum "
+            f"{float(w.sum())!r} over {m} entries"
         )
     return w

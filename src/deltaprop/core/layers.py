@@ -132,6 +132,14 @@ class BatchNorm(Layer):
         self.training = training
         return self.Z_hat * gamma + beta
 
+    def evaluate(self, Z: Array) -> Array:
+        """:meth:`forward` in evaluation mode (the running statistics), caching nothing.
+
+        The same operations in the same order, so the same bits for the same ``Z``.
+        """
+        inv_std = 1.0 / (self.running_var + self.epsilon) ** 0.5
+        return ((Z - self.running_mean) * inv_std) * self.params["gamma"] + self.params["beta"]
+
     def backward(self, dOut: Array) -> Array:
         """Gradients of ``γ``, ``β`` (with the ``1/m`` of ``db``) and the input error.
 
@@ -260,6 +268,31 @@ class Dense(Layer):
         else:
             self.A = self.activation.forward(Z)
         return self.A
+
+    def evaluate(self, A_prev: Array, logits: bool = False) -> Array:
+        """:meth:`forward` in evaluation mode, caching nothing (prediction).
+
+        The same operations in the same order as :meth:`forward` without buffers, so the
+        same bits for the same ``A_prev``; nothing is kept on the layer.
+
+        Parameters
+        ----------
+        A_prev : ndarray or CSR matrix of shape (m, n_{l-1})
+        logits : bool, default=False
+            Return ``Z`` (after batch norm) instead of ``A = g(Z)``.
+
+        Returns
+        -------
+        ndarray of shape (m, n_l)
+        """
+        if issparse(A_prev):
+            Z = np.asarray(A_prev @ self.W.T)
+        else:
+            Z = self.activation.xp.dot(A_prev, self.W.T)
+        Z += self.b
+        if self.batch_norm is not None:
+            Z = self.batch_norm.evaluate(Z)
+        return Z if logits else self.activation.forward(Z)
 
     def backward(self, dA: Array, buffers: DenseBuffers | None = None) -> Array | None:
         """``dZ = dA ⊙ g'(Z)`` (through :meth:`Activation.backward`), then :meth:`backward_dZ`.

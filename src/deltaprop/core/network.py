@@ -5,11 +5,9 @@ All parameters live in one contiguous 1-D array, ``Network.parameters``; each ``
 optimizer step is then one pass over one array, an MPI allreduce one call, a gradient check
 and a model file simple.
 
-The output error starts the backward pass. For the canonical pairs (sigmoid + binary
-cross-entropy, softmax + categorical cross-entropy, identity + squared error) it is the
-seeds' fused ``dZ[L] = A[L] - Y``; every other pair takes the general chain rule
-``dZ[L] = g'(Z[L]) ⊙ ∂L/∂A[L]`` (as scikit-learn's ``_backprop`` notes, ``A - Y`` holds only
-for those pairs).
+The output error starts the backward pass: for the canonical pairs (sigmoid + binary
+cross-entropy, softmax + categorical cross-entropy, identity + squared error) the seeds'
+``dZ[L] = A[L] - Y``; for every other pair the chain rule ``dZ[L] = g'(Z[L]) ⊙ ∂L/∂A[L]``.
 
 >>> import numpy as np
 >>> from deltaprop import Network
@@ -31,6 +29,7 @@ import numpy as np
 from deltaprop.core import fused as _fused
 from deltaprop.core.activations import Activation, get_activation
 from deltaprop.core.backend import Backend, get_backend
+from deltaprop.core.evaluation import evaluate
 from deltaprop.core.initializers import default_initializer, get_initializer
 from deltaprop.core.inputs import check_dtype, check_sample_weight, check_X, check_Y, per_layer
 from deltaprop.core.layers import BatchNorm, Dense, Dropout, Layer
@@ -259,8 +258,7 @@ class Network:
 
     # ------------------------------------------------------------------ input checks
     def check_X(self, X: Any, name: str = "X") -> Array:
-        """Cast ``X`` to the network's dtype and check its shape and values
-        (:func:`deltaprop.core.inputs.check_X`; a sparse ``X`` stays sparse, CSR).
+        """Cast ``X`` to the network's dtype and check it (:func:`deltaprop.core.inputs.check_X`).
 
         Raises
         ------
@@ -304,9 +302,13 @@ class Network:
         return A
 
     def forward(
-        self, X: Any, training: bool = False, *, check: bool = True, logits: bool = False
-    ) -> Array:
+        self, X: Any, training: bool = False, *, check: bool = True, logits: bool = False,
+        batch_size: int | None = None,
+    ) -> Array:  # fmt: skip
         """Output activations ``A[L]`` of shape ``(n_samples, n_L)``.
+
+        Evaluation mode goes in row batches into one fresh array and caches nothing
+        (:mod:`deltaprop.core.evaluation`); training caches ``A_prev``, ``Z``, ``A``.
 
         Parameters
         ----------
@@ -314,17 +316,21 @@ class Network:
         training : bool, default=False
             Dropout active and batch statistics used when True.
         check : bool, default=True
-            False for an array that :meth:`check_X` already returned (the training loops).
+            False for an array that :meth:`check_X` returned (the training loops).
         logits : bool, default=False
             Return the output layer's ``Z[L]`` instead of ``A[L] = g(Z[L])``.
+        batch_size : int, optional
+            Rows per evaluation batch (default: :func:`deltaprop.core.evaluation.batch_rows`).
         """
-        A = self._forward(self.check_X(X) if check else X, training)
+        X = self.check_X(X) if check else X
+        if not training:
+            return evaluate(self, X, logits=logits, batch_size=batch_size)
+        A = self._forward(X, training)
         return self.dense[-1].Z if logits else A
 
-    def hidden_activations(self, X: Any) -> list[Array]:
+    def hidden_activations(self, X: Any, batch_size: int | None = None) -> list[Array]:
         """``[A[1], ..., A[L-1]]`` in evaluation mode, each of shape ``(n_samples, n_l)``."""
-        self._forward(self.check_X(X), training=False)
-        return [layer.A for layer in self.dense[:-1]]
+        return evaluate(self, self.check_X(X), batch_size=batch_size, hidden=True)
 
     def _per_example_loss(self, Y: Array, ws: Workspace | None = None) -> Array:
         out = self.dense[-1]
@@ -413,9 +419,8 @@ class Network:
 
         ``total_weight`` replaces ``Σ w`` (or ``m``) as the normalizer, so that gradients of
         shards of one batch add up to the batch's gradient (data parallelism).
-        ``reuse_buffers`` (the trainer's hot loop) writes every intermediate array into
-        buffers kept for this batch size, so that the layers' cached ``Z``, ``A`` are
-        overwritten by the next call of the same size; the numbers are the same.
+        ``reuse_buffers`` (the hot loop) writes every intermediate into buffers kept for
+        this batch size (the next call of that size overwrites them); the same numbers.
         """
         ws = self._workspace(X.shape[0]) if reuse_buffers else None
         cost = self._cost(X, Y, w, training, l2, total_weight, ws)

@@ -463,11 +463,13 @@ class BaseMLP(TransformerMixin, ModelState):
         else:
             self.__dict__["_pending_no_improvement"] = int(value)
 
-    def _forward(self, X: Any, logits: bool = False) -> np.ndarray:
-        """The network's output ``A[L]`` (or its logits ``Z[L]``), shape ``(n_samples, n_L)``."""
+    def _forward(self, X: Any, logits: bool = False, batch_size: int | None = None) -> np.ndarray:
+        """The network's output ``A[L]`` (or its logits ``Z[L]``), shape ``(n_samples, n_L)``:
+        a fresh array, computed ``batch_size`` rows at a time (default: a few MiB per layer)
+        with no cache left on the network (:mod:`deltaprop.core.evaluation`)."""
         check_is_fitted(self, "network_")
         X = self._check_X(X, reset=False)
-        return self.network_.forward(X, logits=logits)
+        return self.network_.forward(X, logits=logits, batch_size=batch_size)
 
     def transform(self, X: Any) -> np.ndarray:
         """The last hidden layer's activations, shape ``(n_samples, hidden_layer_sizes[-1])``.

@@ -273,26 +273,42 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self._fit(X, y, sample_weight, incremental=True, classes=classes)
         return self
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, shape ``(n_samples, n_classes)`` (columns follow ``classes_``)."""
+    def predict_proba(self, X: Any, batch_size: int | None = None) -> np.ndarray:
+        """Class probabilities, shape ``(n_samples, n_classes)`` (columns follow ``classes_``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        batch_size : int, optional
+            Rows per forward batch; by default a few MiB per layer. The memory is the
+            output plus one batch.
+        """
         check_is_fitted(self, "network_")
         if self._multiclass or self._multilabel:
-            return self._forward(X).copy()
+            return self._forward(X, batch_size=batch_size)  # a fresh array
         if len(self.classes_) == 1:  # a single class was seen: it has probability one
-            A = self._forward(X)
+            A = self._forward(X, batch_size=batch_size)
             return np.ones((A.shape[0], 1), dtype=A.dtype)
-        Z = self._forward(X, logits=True)  # both columns from the logit: no 1 - p cancellation
+        # both columns from the logit: no 1 - p cancellation
+        Z = self._forward(X, logits=True, batch_size=batch_size)
         sigmoid = self.network_.output_activation
-        return np.hstack([sigmoid.forward(-Z), sigmoid.forward(Z)])
+        proba = np.empty((Z.shape[0], 2), dtype=Z.dtype)
+        proba[:, :1] = sigmoid.forward(-Z)
+        proba[:, 1:] = sigmoid.forward(Z)
+        return proba
 
-    def predict_log_proba(self, X: Any) -> np.ndarray:
+    def predict_log_proba(self, X: Any, batch_size: int | None = None) -> np.ndarray:
         """``log(predict_proba(X))``; ``-inf`` where a probability underflows to 0."""
+        proba = self.predict_proba(X, batch_size=batch_size)
         with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+            return np.log(proba, out=proba)
 
-    def predict(self, X: Any) -> np.ndarray:
-        """Predicted labels, shape ``(n_samples,)`` (or an indicator matrix for multilabel)."""
-        A = self._forward(X)
+    def predict(self, X: Any, batch_size: int | None = None) -> np.ndarray:
+        """Predicted labels, shape ``(n_samples,)`` (or an indicator matrix for multilabel).
+
+        ``batch_size``: rows per forward batch, as in :meth:`predict_proba`.
+        """
+        A = self._forward(X, batch_size=batch_size)
         if len(self.classes_) == 1 and not self._multilabel:  # a single class was seen
             return np.full(A.shape[0], self.classes_[0])
         if self._multiclass:

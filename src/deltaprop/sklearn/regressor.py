@@ -154,10 +154,18 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             raise ValueError("a 1-D target needs one output")
         self._y_1d = y_1d
 
-    def predict(self, X: Any) -> np.ndarray:
-        """Predictions, shape ``(n_samples,)`` or ``(n_samples, n_outputs)``."""
-        A = self._forward(X)
-        return A.ravel() if self._y_1d else A.copy()
+    def predict(self, X: Any, batch_size: int | None = None) -> np.ndarray:
+        """Predictions, shape ``(n_samples,)`` or ``(n_samples, n_outputs)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        batch_size : int, optional
+            Rows per forward batch; by default a few MiB per layer. The memory is the
+            output plus one batch.
+        """
+        A = self._forward(X, batch_size=batch_size)  # a fresh array
+        return A.ravel() if self._y_1d else A
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

@@ -9,7 +9,12 @@ from typing import Any
 
 from deltaprop.app.console import Output, write_data
 from deltaprop.app.errors import EXIT_OK, UsageError
-from deltaprop.app.models import check_finite_outputs, load_estimator, model_inputs
+from deltaprop.app.models import (
+    check_finite_errors,
+    check_finite_outputs,
+    load_estimator,
+    model_inputs,
+)
 from deltaprop.app.output_files import check_new, check_not_input, check_parent
 
 __all__ = ["run_evaluate", "run_predict"]
@@ -60,7 +65,10 @@ def run_evaluate(args: argparse.Namespace, out: Output) -> int:
     else:
         y_true = check_target(y, "regression", args.data).to_numpy()
     predicted = predict_table(loaded.est, X, loaded.scaler)  # in the target's units
-    check_finite_outputs(predicted.select_dtypes("number").to_numpy(float), features, args.data)
+    numeric = predicted.select_dtypes("number").to_numpy(float)
+    check_finite_outputs(numeric, features, args.data)
+    if not hasattr(loaded.est, "classes_"):  # squared errors that overflow: refused by row
+        check_finite_errors(numeric, y_true, features, args.data)
     values = metrics(loaded.est, X, y_true, loaded.scaler)
     if args.json:
         write_data(json.dumps({"rows": len(y_true), **values}) + "\n")

@@ -1,0 +1,65 @@
+"""Inputs far beyond the training data at ``deltaprop evaluate``: a regressor's prediction
+that is finite but so far from the target that the error metrics would overflow is refused
+by row and column, in one line, exit 2, with no overflow warning."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from deltaprop.app.cli import main
+from deltaprop.app.errors import DataError
+from deltaprop.app.models import check_finite_errors
+from tests.app.clitools import FAST, PENGUINS, call, one_line_error
+
+
+@pytest.fixture(scope="module")
+def regressor(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("extremes")
+    args = ["train", str(PENGUINS), "--ignore", "id", *FAST, "--no-report"]
+    assert main([*args, "--target", "body_mass_g", "--out", str(work / "reg")]) == 0
+    return work / "reg" / "model.safetensors"
+
+
+def _penguins_with(tmp_path: Path, row: int, column: str, value: float) -> Path:
+    frame = pd.read_csv(PENGUINS)
+    frame.loc[row - 1, column] = value
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_an_error_that_overflows_is_refused_by_row_and_column(
+    regressor: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _penguins_with(tmp_path, 6, "bill_length_mm", 1e300)
+    line = one_line_error(call(capsys, "evaluate", regressor, data)[::2])  # one line: no warning
+    assert f"row 6 of '{data}': the model's prediction " in line
+    assert "is too far from the target 4230.0 for the error metrics to be finite" in line
+    assert "its largest input is column 'bill_length_mm' = 1e+300" in line
+    code, text, err = call(capsys, "evaluate", regressor, data, "--json")
+    assert code == 2 and text == "" and len(err.strip().splitlines()) == 1
+
+
+def test_a_large_but_safe_input_is_evaluated(
+    regressor: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _penguins_with(tmp_path, 6, "bill_length_mm", 1e6)
+    code, text, err = call(capsys, "evaluate", regressor, data, "--json")
+    assert code == 0 and err == ""
+    values = json.loads(text)
+    assert np.isfinite(values["rmse"]) and values["rmse"] > 0
+
+
+def test_squared_errors_that_only_overflow_in_their_sum_are_refused() -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]}, index=[0, 1, 2, 3])
+    y = np.zeros(4)
+    big = np.sqrt(np.finfo(np.float64).max) / 1.5  # its square is finite, four of them not
+    check_finite_errors(np.full(4, big / 2), y, frame, Path("f.csv"))  # 4 · (big/2)² is finite
+    with pytest.raises(DataError, match=r"^row 3 of 'f.csv': the model's prediction .* "
+                       r"column 'x' = 3.0; such values"):  # fmt: skip
+        check_finite_errors(np.array([1.0, 2.0, big, big]), y, frame, Path("f.csv"))
