@@ -207,10 +207,17 @@ class BaseMLP(TransformerMixin, ModelState):
         Y = self._encode_y(y, incremental=not reset, classes=classes)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
-            if not np.all(sample_weight >= 0) or float(sample_weight.sum()) <= 0:
+            bad = ~np.isfinite(sample_weight) | (sample_weight < 0)
+            if bad.any():
+                i = int(np.argmax(bad))
                 raise ValueError(
-                    "sample_weight must be non-negative and not all zero. Received: "
-                    f"sample_weight with sum {float(np.sum(sample_weight))}"
+                    "sample_weight must be finite and non-negative. "
+                    f"Received: sample_weight[{i}]={float(sample_weight[i])!r}"
+                )
+            if float(sample_weight.sum()) <= 0:
+                raise ValueError(
+                    "sample_weight must not be all zero. Received: sample_weight with sum "
+                    f"{float(sample_weight.sum())!r} over {len(sample_weight)} entries"
                 )
         validation: tuple[Any, ...] | None = None
         if X_val is not None or y_val is not None:
