@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -61,6 +62,27 @@ def run_mpi(n: int, *args: str, run_with_mpi4py: bool = True) -> subprocess.Comp
         )
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"{' '.join(cmd)} hung for {HANG_GUARD_S} s; output: {exc.stderr!r}")
+
+
+def start_mpi(n: int, *args: str) -> subprocess.Popen[str]:
+    """``mpiexec -n N python ARGS`` in a session of its own (see :func:`finish_mpi`)."""
+    cmd = [find_mpiexec(), "-n", str(n), sys.executable, *args]
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=mpi_env(),
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def finish_mpi(proc: subprocess.Popen[str], timeout: float = HANG_GUARD_S) -> tuple[str, str]:
+    """Wait for a job of :func:`start_mpi`: its (stdout, stderr). A job still running after
+    ``timeout`` is a hang: its whole session (mpiexec, proxies, ranks) is killed and the
+    test fails."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate()
+        pytest.fail(f"{proc.args} hung for {timeout} s; stderr: {err!r}")
 
 
 def load_script(name: str) -> ModuleType:

@@ -5,23 +5,36 @@ scripts in ``tests/mpi_scripts/``: training with a global batch ``B`` on 2 ranks
 weights of one process with batch ``B`` (float64, 1e-10 relative; uneven and empty shares,
 a last partial batch, sample and class weights, L2, clipping, SGD-momentum, Nesterov,
 RMSprop and Adam), every rank holds bit-identical weights and histories, only rank 0
-writes files, and a rank that raises ends the whole job with its error. The MPI extra is
-part of the test install (``make test``), so a missing ``mpiexec`` fails these tests.
+writes files, and every way a rank can leave (an exception, ``sys.exit()``,
+``KeyboardInterrupt``, SIGINT, SIGTERM, SIGKILL) ends the whole job, naming the rank.
+The MPI extra is part of the test install (``make test``), so a missing ``mpiexec``
+fails these tests.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from mpirun import HANG_GUARD_S, LAUNCHER_VARS, SCRIPTS, find_mpiexec, load_script, run_mpi
+from mpirun import (
+    HANG_GUARD_S,
+    LAUNCHER_VARS,
+    SCRIPTS,
+    find_mpiexec,
+    finish_mpi,
+    load_script,
+    run_mpi,
+    start_mpi,
+)
 
 # name -> configuration of tests/parallel/mpi_scripts/train_replicated.py; the first also writes files.
 CONFIGS: dict[str, dict[str, Any]] = {
@@ -197,15 +210,18 @@ def test_each_rank_parses_its_share_of_a_csv_file(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# A failing rank ends the job
+# Every way a rank can leave ends the job, naming the rank
 # ---------------------------------------------------------------------------------------
+# The jobs of these tests take about 2 s; FAULT_GUARD_S only tells a hang from a slow machine.
+FAULT_GUARD_S = 60
+
+
 @pytest.mark.mpi
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "run_with_mpi4py", "banner"),
     [
         ((), True, "Traceback"),
-        (("--guard",), False, "rank 1 of 2 failed; aborting the MPI job"),
+        (("--guard",), False, "rank 1 of 2 failed (ValueError); aborting the MPI job"),
     ],
     ids=["python-m-mpi4py", "abort_on_error"],
 )
@@ -218,6 +234,69 @@ def test_a_failing_rank_ends_the_job_with_its_error(
     assert proc.returncode != 0
     assert "ValueError: rank 1 fails on purpose at epoch 2" in proc.stderr
     assert banner in proc.stderr
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize(
+    ("way", "what", "code"),
+    [
+        ("exit", "exited (SystemExit with code 0)", 1),
+        ("interrupt", "was interrupted (KeyboardInterrupt)", 130),
+    ],
+    ids=["sys.exit-in-a-callback", "KeyboardInterrupt-raised"],
+)
+def test_a_rank_that_exits_or_is_interrupted_ends_the_job(way: str, what: str, code: int) -> None:
+    """Not only an Exception: ``sys.exit(0)`` or ``KeyboardInterrupt`` on rank 1 too."""
+    proc = start_mpi(2, str(SCRIPTS / "fail_rank.py"), f"--guard={way}")
+    _, err = finish_mpi(proc, FAULT_GUARD_S)
+    assert proc.returncode == code, err
+    assert f"deltaprop.parallel: rank 1 of 2 {what}; aborting the MPI job." in err
+    assert "in on_epoch_end" in err  # the traceback says where
+
+
+def signal_one_rank(tmp_path: Path, target: int, sig: signal.Signals) -> tuple[Any, str, int]:
+    """Start the 2-rank job, wait until rank ``target`` is training, send its process
+    ``sig``; the finished job, its stderr+stdout and the pid signalled."""
+    pidfile = tmp_path / "pid"
+    proc = start_mpi(
+        2, str(SCRIPTS / "fail_rank.py"), "--guard=signal", f"--target={target}",
+        f"--pidfile={pidfile}",
+    )  # fmt: skip
+    deadline = time.monotonic() + FAULT_GUARD_S
+    while not pidfile.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not pidfile.exists():
+        _, err = finish_mpi(proc, 1)
+        pytest.fail(f"rank {target} never started training; stderr: {err!r}")
+    pid = int(pidfile.read_text())
+    os.kill(pid, sig)
+    out, err = finish_mpi(proc, FAULT_GUARD_S)
+    return proc, err + out, pid
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize(
+    ("target", "sig"),
+    [(1, signal.SIGINT), (0, signal.SIGINT), (1, signal.SIGTERM), (0, signal.SIGTERM)],
+    ids=["SIGINT-rank1", "SIGINT-rank0-in-allreduce", "SIGTERM-rank1", "SIGTERM-rank0"],
+)
+def test_a_signal_to_one_rank_ends_the_job(
+    tmp_path: Path, target: int, sig: signal.Signals
+) -> None:
+    """Rank 1 sleeps between epochs, so rank 0 spends its time waiting in Allreduce."""
+    proc, output, _ = signal_one_rank(tmp_path, target, sig)
+    assert proc.returncode == 128 + sig, output
+    banner = f"deltaprop.parallel: rank {target} of 2 received {sig.name}; aborting the MPI job."
+    assert banner in output
+    assert "in fit" in output  # where the rank was
+
+
+@pytest.mark.mpi
+def test_sigkill_to_one_rank_ends_the_job(tmp_path: Path) -> None:
+    """SIGKILL cannot be caught: the launcher ends the job and names the process id."""
+    proc, output, pid = signal_one_rank(tmp_path, 1, signal.SIGKILL)
+    assert proc.returncode != 0
+    assert f"PID {pid} RUNNING AT" in output and "Killed (signal 9)" in output
 
 
 # ---------------------------------------------------------------------------------------

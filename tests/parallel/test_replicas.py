@@ -1,7 +1,10 @@
-"""Keeping the ranks together without MPI: one rank's error ends the job
-(deltaprop.parallel.replicas)."""
+"""Keeping the ranks together without MPI: every way a rank leaves the block (exception,
+SystemExit, KeyboardInterrupt, SIGINT, SIGTERM) aborts the job, naming the rank
+(deltaprop.parallel.replicas); the real jobs are in test_mpi_jobs.py."""
 
 from __future__ import annotations
+
+import signal
 
 import numpy as np
 import pytest
@@ -36,8 +39,58 @@ def test_abort_on_error_reports_and_aborts(capsys: pytest.CaptureFixture[str]) -
         raise ValueError("boom")
     assert comm.aborted == [1]
     err = capsys.readouterr().err
-    assert "rank 1 of 2 failed; aborting the MPI job" in err
+    assert "rank 1 of 2 failed (ValueError); aborting the MPI job" in err
     assert "ValueError: boom" in err and "Traceback" in err
+
+
+@pytest.mark.parametrize(
+    ("exc", "code", "what"),
+    [
+        (SystemExit(), 1, "exited (SystemExit with code None)"),
+        (SystemExit(0), 1, "exited (SystemExit with code 0)"),
+        (SystemExit(3), 3, "exited (SystemExit with code 3)"),
+        (SystemExit("bye"), 1, "exited (SystemExit with code 'bye')"),
+        (KeyboardInterrupt(), 130, "was interrupted (KeyboardInterrupt)"),
+    ],
+    ids=["exit-none", "exit-0", "exit-3", "exit-str", "keyboard-interrupt"],
+)
+def test_abort_on_error_aborts_on_base_exceptions(
+    exc: BaseException, code: int, what: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    comm = FakeComm()
+    with pytest.raises(type(exc)), abort_on_error(comm):
+        raise exc
+    assert comm.aborted == [code]
+    err = capsys.readouterr().err
+    assert f"deltaprop.parallel: rank 1 of 2 {what}; aborting the MPI job." in err
+    assert "Traceback" in err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_abort_on_error_turns_signals_into_an_abort(
+    sig: signal.Signals, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = signal.getsignal(sig)
+    comm = FakeComm()
+    with abort_on_error(comm):
+        assert signal.getsignal(sig) is not before
+        signal.raise_signal(sig)  # the fake abort returns, so the block goes on
+        reached = True
+    assert reached and comm.aborted == [128 + sig]
+    assert signal.getsignal(sig) is before  # restored
+    err = capsys.readouterr().err
+    assert f"deltaprop.parallel: rank 1 of 2 received {sig.name}; aborting the MPI job." in err
+    assert "test_abort_on_error_turns_signals_into_an_abort" in err  # where it was
+
+
+def test_abort_on_error_with_one_process_installs_nothing() -> None:
+    comm = FakeComm()
+    comm.size = 1
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(SystemExit), abort_on_error(comm):
+        assert signal.getsignal(signal.SIGINT) is before
+        raise SystemExit(2)
+    assert comm.aborted == []
 
 
 def test_abort_on_error_without_mpi_just_raises(capsys: pytest.CaptureFixture[str]) -> None:
