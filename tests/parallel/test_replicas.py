@@ -97,3 +97,19 @@ def test_abort_on_error_without_mpi_just_raises(capsys: pytest.CaptureFixture[st
     with pytest.raises(KeyError), abort_on_error(None):
         raise KeyError("x")
     assert capsys.readouterr().err == ""
+
+
+def test_abort_on_error_lets_through_what_every_rank_raises_together(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A divergence of the allreduced loss happens on every rank at once: it propagates,
+    so the estimator handles it (no model saved by the command), and the job is not aborted."""
+    from deltaprop.train import DivergenceError
+
+    comm = FakeComm()
+    with pytest.raises(DivergenceError), abort_on_error(comm, passing=(DivergenceError,)):
+        raise DivergenceError(epoch=3, loss=float("nan"))
+    assert comm.aborted == [] and capsys.readouterr().err == ""
+    with pytest.raises(KeyError), abort_on_error(comm, passing=(DivergenceError,)):
+        raise KeyError("x")
+    assert comm.aborted == [1]

@@ -249,7 +249,9 @@ def _abort_on_signals(comm: Any, size: int) -> Iterator[None]:
 
 
 @contextmanager
-def abort_on_error(comm: Communicator | None) -> Iterator[None]:
+def abort_on_error(
+    comm: Communicator | None, *, passing: tuple[type[BaseException], ...] = ()
+) -> Iterator[None]:
     """End the whole MPI job when a rank leaves the block, with the reason on stderr.
 
     Under MPI a rank that leaves early would leave the others waiting forever in their
@@ -269,6 +271,10 @@ def abort_on_error(comm: Communicator | None) -> Iterator[None]:
     exception of a whole script. Without a communicator, or with one process, nothing is
     installed and everything propagates as usual.
 
+    ``passing`` names exceptions that every rank raises together (from the same reduced
+    numbers, such as a divergence of the allreduced loss): they propagate on each rank
+    without an abort, so that the caller can handle them.
+
     Examples
     --------
     >>> with abort_on_error(None):
@@ -282,6 +288,8 @@ def abort_on_error(comm: Communicator | None) -> Iterator[None]:
         with _abort_on_signals(comm, size):
             yield
     except GeneratorExit:
+        raise
+    except passing:
         raise
     except BaseException as exc:
         detail = "".join(traceback.format_exception(exc))

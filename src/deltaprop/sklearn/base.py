@@ -270,7 +270,7 @@ class BaseMLP(TransformerMixin, ModelState):
             else:  # a failing rank ends the whole MPI job instead of leaving the others waiting
                 from deltaprop.parallel import abort_on_error
 
-                with abort_on_error(trainer.communicator):
+                with abort_on_error(trainer.communicator, passing=(DivergenceError,)):
                     trainer.fit(X, Y, sample_weight=sample_weight, validation_data=validation)
         except DivergenceError as exc:
             diverged = exc
