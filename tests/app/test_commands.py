@@ -292,11 +292,12 @@ def test_a_diverging_run_is_one_line_and_leaves_nothing(
     assert not out.exists()
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_a_diverged_run_is_not_saved_and_says_why(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], optimizer: str
 ) -> None:
-    """SGD at learning rate 10 explodes while the loss stays finite: no model is written, and
-    the message suggests only the command's own options."""
+    """SGD or Adam at learning rate 10 explodes while the loss stays finite: no model is
+    written, and the message suggests only the command's own options."""
     from sklearn.datasets import load_digits
 
     frame = load_digits(as_frame=True).frame
@@ -304,7 +305,7 @@ def test_a_diverged_run_is_not_saved_and_says_why(
     frame.to_csv(data, index=False)
     out = tmp_path / "run"
     code, _, err = call(
-        capsys, "train", data, "--target", "target", "--optimizer", "sgd",
+        capsys, "train", data, "--target", "target", "--optimizer", optimizer,
         "--learning-rate", "10", "--out", out, "--no-report", "--epochs", "20",
     )  # fmt: skip
     line = one_line_error((code, err), code=1)
