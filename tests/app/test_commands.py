@@ -331,3 +331,21 @@ def test_gradcheck_names_activations_and_refuses_float32_at_the_default_toleranc
     line = one_line_error(call(capsys, "gradcheck", "--dtype", "float32")[::2])
     assert "float32" in line and "--tolerance" in line
     assert call(capsys, "gradcheck", "--dtype", "float32", "--tolerance", "1")[0] == 0
+
+
+def test_train_writes_the_curves_beside_the_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import csv
+
+    out = tmp_path / "run"
+    args = ["train", PENGUINS, "--target", "species", "--out", out, "--no-report"]
+    assert call(capsys, *args, "--epochs", "6", "--no-early-stopping")[0] == 0
+    with (out / "history.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    model = load_quietly(out / "model.safetensors")
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert [float(r["loss"]) for r in rows] == model.loss_curve_
+    assert [float(r["val_loss"]) for r in rows] == model.validation_loss_curve_
+    code, _, err = call(capsys, *args, "--epochs", "6")
+    assert "exists; use --force" in one_line_error((code, err))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from deltaprop.app.console import Output
 from deltaprop.app.errors import EXIT_OK, UsageError
@@ -21,13 +22,37 @@ from deltaprop.app.runs import (
     train_run,
 )
 
-__all__ = ["run_train"]
+__all__ = ["HISTORY_FILE", "history_csv", "run_train"]
+
+
+HISTORY_FILE = "history.csv"
+"""The run's curves, a row per epoch, beside the model."""
+
+
+def history_csv(est: Any) -> str:
+    """The fitted estimator's curves as CSV text: ``epoch`` (1-based), ``loss``,
+    ``learning_rate``, and with validation ``val_loss`` and ``val_score``."""
+    import csv
+    import io
+
+    h = est.history_
+    columns = {"loss": h.loss, "learning_rate": h.learning_rate}
+    if h.val_loss:
+        columns.update(val_loss=h.val_loss, val_score=h.val_score)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["epoch", *columns])
+    for e in range(len(h.loss)):
+        writer.writerow(
+            [e + 1, *(repr(float(c[e])) if e < len(c) else "" for c in columns.values())]
+        )
+    return buffer.getvalue()
 
 
 def run_train(args: argparse.Namespace, out: Output) -> int:
     from deltaprop.app.tables import read_table
     from deltaprop.app.tasks import split_target
-    from deltaprop.io import save
+    from deltaprop.io import atomic_write, save
     from deltaprop.train import DivergenceError
 
     if args.checkpoint is not None and args.checkpoint_every is None:
@@ -40,14 +65,19 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
         out.line(f"data-parallel training on {comm.size} MPI processes")
     folder = args.out if args.out is not None else Path("runs") / args.data.stem
     model_path, report_dir = folder / MODEL_FILE, folder / REPORT_DIR
+    history_path = folder / HISTORY_FILE
     checkpoint = None
     if args.checkpoint_every is not None:
         checkpoint = args.checkpoint or folder / CHECKPOINT_FILE
     frame = read_table(args.data, na_values=args.na_values, categorical=args.categorical, comm=comm)
     split_target(frame, args.target, args.data, ignore=args.ignore)  # inputs before outputs
-    outputs = [model_path, *([] if args.no_report else [report_dir])]
+    outputs = [model_path, history_path, *([] if args.no_report else [report_dir])]
     inputs = [("DATA", args.data), *([("--resume", args.resume)] if args.resume else [])]
-    check_not_input([("--out's model", model_path), ("--out's report", report_dir)], inputs)
+    check_not_input(
+        [("--out's model", model_path), ("--out's history", history_path),
+         ("--out's report", report_dir)],
+        inputs,
+    )  # fmt: skip
     if checkpoint is not None:  # resuming from the checkpoint it goes on writing is the usual
         check_not_input([("--checkpoint", checkpoint)], inputs[:1])
     check_new(
@@ -86,6 +116,8 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
     if root:
         save(run.est, model_path, extra=run.extra)
         out.line(f"model:  {model_path}")
+        atomic_write(history_path, history_csv(run.est).encode())
+        out.line(f"history: {history_path}")
         if checkpoint is not None:
             out.line(f"checkpoint: {checkpoint}")
         if not args.no_report:
