@@ -147,8 +147,17 @@ def loss_baselines(net: Any, X: Any, Y: np.ndarray, w: np.ndarray | None) -> tup
     """The two losses the divergence policy compares with: the network's as it is now, and
     a constant predictor's (the weighted mean of ``Y``, shape ``(n_L,)``, for every row).
 
-    Both are the data loss (no L2 term), computed in chunks of 512 rows.
+    Both are the data loss (no L2 term), computed in chunks of 512 rows, with BLAS on one
+    thread: a BLAS thread pool woken here would go on spinning beside the compiled loop's
+    own threads and slow its first epochs several times over.
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _loss_baselines(net, X, Y, w)
+
+
+def _loss_baselines(net: Any, X: Any, Y: np.ndarray, w: np.ndarray | None) -> tuple[float, float]:
     m = X.shape[0]
     wsum = float(m if w is None else w.sum())
     mean = np.asarray((Y if w is None else Y * w[:, None]).sum(axis=0) / wsum, dtype=Y.dtype)
