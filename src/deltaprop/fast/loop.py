@@ -80,21 +80,18 @@ def default_threads() -> int:
 
 @functools.cache
 def _blas_controller() -> Any:
-    """The BLAS that numba's ``np.dot`` calls (SciPy's), under threadpoolctl, or ``None``."""
+    """The loaded BLAS libraries under threadpoolctl (SciPy's, which numba's ``np.dot``
+    calls, and NumPy's, which the validation passes between epochs use), or ``None``."""
     try:
-        import scipy
         from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - both come with scikit-learn
+    except ImportError:  # pragma: no cover - it comes with scikit-learn
         return None
-    blas = ThreadpoolController().select(user_api="blas")
-    libs = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs")
-    own = [c.filepath for c in blas.lib_controllers if os.path.dirname(c.filepath) == libs]
-    return blas.select(filepath=own) if own else blas  # shared BLAS builds: all of them
+    return ThreadpoolController().select(user_api="blas")
 
 
 @contextlib.contextmanager
 def blas_threads(n: int | None) -> Iterator[None]:
-    """Run the block with the compiled loop's BLAS on ``n`` threads (``None``: unchanged)."""
+    """Run the block with every BLAS on ``n`` threads (``None``: unchanged)."""
     controller = None if n is None else _blas_controller()
     if controller is None:
         yield
@@ -245,7 +242,9 @@ class CompiledLoop:
     def threads(self, batch_size: int) -> Iterator[None]:
         """For the whole fit: the loop's helper threads, and BLAS on one thread (the loop's
         own threads share the work; a BLAS on several threads could cut a product
-        differently on another machine, and so give other bits)."""
+        differently on another machine, and so give other bits). NumPy's BLAS too: the
+        validation passes between epochs would otherwise wake its thread pool, whose idle
+        threads spin beside the loop's own (a digits fit with validation: ~3x slower)."""
         with blas_threads(1):
             helpers = _Helpers(self) if self.n_threads > 1 else None
             self.helpers = helpers
