@@ -17,6 +17,7 @@ from deltaprop.core.activations import (
 from deltaprop.core.checks import check_bool, check_int, check_real
 from deltaprop.core.gradcheck import GradcheckResult, gradcheck
 from deltaprop.core.initializers import INITIALIZERS, get_initializer
+from deltaprop.core.inputs import check_sample_weight
 from deltaprop.core.layers import BatchNorm, Dense, Dropout
 from deltaprop.core.losses import (
     LOSSES,
@@ -51,6 +52,7 @@ __all__ = [
     "check_bool",
     "check_int",
     "check_real",
+    "check_sample_weight",
     "get_activation",
     "get_initializer",
     "get_loss",

@@ -38,6 +38,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from deltaprop.core import check_sample_weight
 from deltaprop.optim import LBFGS
 from deltaprop.sklearn.params import PARAMETER_CONSTRAINTS, SKLEARN_OUT
 from deltaprop.sklearn.state import ModelState
@@ -207,18 +208,7 @@ class BaseMLP(TransformerMixin, ModelState):
         Y = self._encode_y(y, incremental=not reset, classes=classes)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
-            bad = ~np.isfinite(sample_weight) | (sample_weight < 0)
-            if bad.any():
-                i = int(np.argmax(bad))
-                raise ValueError(
-                    "sample_weight must be finite and non-negative. "
-                    f"Received: sample_weight[{i}]={float(sample_weight[i])!r}"
-                )
-            if float(sample_weight.sum()) <= 0:
-                raise ValueError(
-                    "sample_weight must not be all zero. Received: sample_weight with sum "
-                    f"{float(sample_weight.sum())!r} over {len(sample_weight)} entries"
-                )
+            sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype, np)
         validation: tuple[Any, ...] | None = None
         if X_val is not None or y_val is not None:
             if X_val is None or y_val is None:
