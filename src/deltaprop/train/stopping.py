@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from deltaprop.fast import blas_threads
+
 __all__ = ["DIVERGENCE_FACTOR", "STOP_REASONS", "StopRecord", "loss_baselines"]
 
 STOP_REASONS = ("epochs", "no_improvement", "early_stopping", "diverged", "interrupted", "callback")
@@ -151,9 +153,7 @@ def loss_baselines(net: Any, X: Any, Y: np.ndarray, w: np.ndarray | None) -> tup
     thread: a BLAS thread pool woken here would go on spinning beside the compiled loop's
     own threads and slow its first epochs several times over.
     """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas_threads(1):
         return _loss_baselines(net, X, Y, w)
 
 
