@@ -63,3 +63,16 @@ def test_append_continues_a_file_and_separator(tmp_path: Path) -> None:
     assert lines[0] == "epoch\tloss\tlearning_rate" and len(lines) == 5
     with pytest.raises(ValueError, match="Received: separator=';;'"):
         CSVLogger(path, ";;")
+
+
+def test_history_csv_is_what_the_logger_wrote(tmp_path: Path) -> None:
+    from deltaprop.train import history_csv
+
+    X, y = _data()
+    path = tmp_path / "h.csv"
+    net = Network([3, 5, 1], "tanh", "binary_crossentropy", seed=0)
+    tr = Trainer(
+        net, "adam", epochs=3, validation_fraction=0.25, callbacks=[CSVLogger(path)], seed=0
+    )
+    h = tr.fit(X, y)
+    assert history_csv(h) == path.read_text().replace("\r\n", "\n")

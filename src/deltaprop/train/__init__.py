@@ -14,7 +14,7 @@ from deltaprop.train.defaults import TRAINER_DEFAULTS, TrainerDefaults
 from deltaprop.train.descent import gradient_descent
 from deltaprop.train.distributed import distributed_backward
 from deltaprop.train.errors import DivergenceError
-from deltaprop.train.loggers import CSVLogger
+from deltaprop.train.loggers import CSVLogger, history_csv
 from deltaprop.train.progress import ProgressBar, Reporter, VerboseLines
 from deltaprop.train.scores import CLASSIFICATION_LOSSES, ScoreFn, accuracy_score, r2_score
 from deltaprop.train.splits import (
@@ -51,6 +51,7 @@ __all__ = [
     "distributed_backward",
     "effective_batch_size",
     "gradient_descent",
+    "history_csv",
     "load_checkpoint",
     "r2_score",
     "resume",

@@ -1,4 +1,5 @@
-"""Callbacks that write a run's curves as it goes: :class:`CSVLogger` (one row per epoch).
+"""A run's curves as CSV: :class:`CSVLogger` writes them as it goes (one row per epoch),
+:func:`history_csv` the same columns from a finished run's :class:`History`.
 
 >>> import os, tempfile
 >>> import numpy as np
@@ -15,13 +16,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
 from pathlib import Path
 from typing import IO, Any
 
-from deltaprop.train.callbacks import Callback
+from deltaprop.train.callbacks import Callback, History
 
-__all__ = ["CSVLogger"]
+__all__ = ["CSVLogger", "history_csv"]
 
 
 class CSVLogger(Callback):
@@ -84,3 +86,20 @@ class CSVLogger(Callback):
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def history_csv(history: History) -> str:
+    """A finished run's curves as CSV text, in :class:`CSVLogger`'s columns: ``epoch``
+    (1-based), ``loss``, ``learning_rate``, and with validation ``val_loss`` and ``val_score``.
+    """
+    columns = {"loss": history.loss, "learning_rate": history.learning_rate}
+    if history.val_loss:
+        columns.update(val_loss=history.val_loss, val_score=history.val_score)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["epoch", *columns])
+    for e in range(len(history.loss)):
+        writer.writerow(
+            [e + 1, *(repr(float(c[e])) if e < len(c) else "" for c in columns.values())]
+        )
+    return buffer.getvalue()

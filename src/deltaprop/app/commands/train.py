@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from deltaprop.app.console import Output
 from deltaprop.app.errors import EXIT_OK, UsageError
@@ -22,38 +21,18 @@ from deltaprop.app.runs import (
     train_run,
 )
 
-__all__ = ["HISTORY_FILE", "history_csv", "run_train"]
+__all__ = ["HISTORY_FILE", "run_train"]
 
 
 HISTORY_FILE = "history.csv"
 """The run's curves, a row per epoch, beside the model."""
 
 
-def history_csv(est: Any) -> str:
-    """The fitted estimator's curves as CSV text: ``epoch`` (1-based), ``loss``,
-    ``learning_rate``, and with validation ``val_loss`` and ``val_score``."""
-    import csv
-    import io
-
-    h = est.history_
-    columns = {"loss": h.loss, "learning_rate": h.learning_rate}
-    if h.val_loss:
-        columns.update(val_loss=h.val_loss, val_score=h.val_score)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["epoch", *columns])
-    for e in range(len(h.loss)):
-        writer.writerow(
-            [e + 1, *(repr(float(c[e])) if e < len(c) else "" for c in columns.values())]
-        )
-    return buffer.getvalue()
-
-
 def run_train(args: argparse.Namespace, out: Output) -> int:
     from deltaprop.app.tables import read_table
     from deltaprop.app.tasks import split_target
     from deltaprop.io import atomic_write, save
-    from deltaprop.train import DivergenceError
+    from deltaprop.train import DivergenceError, history_csv
 
     if args.checkpoint is not None and args.checkpoint_every is None:
         raise UsageError("--checkpoint needs --checkpoint-every N")
@@ -116,7 +95,7 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
     if root:
         save(run.est, model_path, extra=run.extra)
         out.line(f"model:  {model_path}")
-        atomic_write(history_path, history_csv(run.est).encode())
+        atomic_write(history_path, history_csv(run.est.history_).encode())
         out.line(f"history: {history_path}")
         if checkpoint is not None:
             out.line(f"checkpoint: {checkpoint}")
