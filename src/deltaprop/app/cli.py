@@ -104,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Output()
     try:
         args = build_parser().parse_args(argv)
+        args.argv = argv  # as given, for the command that resumes an interrupted run
         if args.command is None:
             build_parser().print_help()
             return EXIT_USAGE

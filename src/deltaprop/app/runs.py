@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from deltaprop.app.console import Output, plural
 from deltaprop.app.errors import UsageError
+from deltaprop.app.interrupt import interrupt_callbacks
 from deltaprop.core import hidden_activation_names
 from deltaprop.train import Callback, ProgressBar, effective_batch_size
 
@@ -220,6 +221,7 @@ def train_run(
         score = "accuracy" if task == "classification" else "R²"
         bar = ProgressBar(args.epochs, out.console, score, label="epoch")
         callbacks.append(bar)
+    callbacks.extend(interrupt_callbacks(args))  # Ctrl-C stops `train` with a model
     start = time.perf_counter()
     try:
         with warnings.catch_warnings(record=True) as caught:

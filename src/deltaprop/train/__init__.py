@@ -2,7 +2,7 @@
 
 from deltaprop.parallel import Communicator
 from deltaprop.train.batches import BatchGather, GradStats, effective_batch_size
-from deltaprop.train.callbacks import Callback, History
+from deltaprop.train.callbacks import Callback, History, StopOnInterrupt
 from deltaprop.train.checkpoint import (
     Checkpoint,
     ResumeFrom,
@@ -43,6 +43,7 @@ __all__ = [
     "Reporter",
     "ResumeFrom",
     "ScoreFn",
+    "StopOnInterrupt",
     "Trainer",
     "TrainerDefaults",
     "VerboseLines",

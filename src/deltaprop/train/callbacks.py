@@ -10,7 +10,15 @@ from typing import Any
 
 from deltaprop.train.stopping import StopRecord
 
-__all__ = ["HOOKS", "Callback", "History", "check_callbacks", "watches_batches"]
+__all__ = [
+    "HOOKS",
+    "Callback",
+    "History",
+    "StopOnInterrupt",
+    "check_callbacks",
+    "stop_at_interrupt",
+    "watches_batches",
+]
 
 HOOKS = {
     "on_train_begin": "(trainer, logs=None)",
@@ -133,6 +141,53 @@ class Callback:
     def on_train_end(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
         """Called once when :meth:`~deltaprop.train.trainer.Trainer.fit` ends (not after a
         divergence error or an interruption)."""
+
+
+class StopOnInterrupt(Callback):
+    """Make Ctrl-C (``KeyboardInterrupt``) during a fit a stop instead of an error.
+
+    Without it, :meth:`~deltaprop.train.trainer.Trainer.fit` records the stop reason
+    ``"interrupted"`` and re-raises. With it in the callbacks, once at least one epoch has
+    been recorded, the fit puts back the weights of the last complete epoch (the best ones
+    so far with ``early_stopping``), records ``"interrupted"`` and returns its history as
+    for a normal end, so that the caller can save the model. ``on_train_end`` is not called
+    (a :class:`~deltaprop.train.checkpoint.Checkpoint` does not mark its file finished, so
+    that the run can be resumed from it). An interrupt before the first epoch ends is
+    re-raised: there is nothing to keep.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deltaprop import Network, Trainer
+    >>> class CtrlC(Callback):
+    ...     def on_epoch_end(self, trainer, epoch, logs=None):
+    ...         if epoch == 2:
+    ...             raise KeyboardInterrupt
+    >>> net = Network([2, 3, 1], "tanh", "bce", seed=0)
+    >>> t = Trainer(net, epochs=10, seed=0, callbacks=[CtrlC(), StopOnInterrupt()])
+    >>> h = t.fit(np.eye(2), [0.0, 1.0])
+    >>> h.stop_reason, len(h.loss)
+    ('interrupted', 3)
+    """
+
+
+def stop_at_interrupt(trainer: Any, callbacks: Sequence[Any]) -> bool:
+    """Record a ``KeyboardInterrupt`` of ``trainer``'s fit; True when the fit is to return
+    (a :class:`StopOnInterrupt` is among ``callbacks`` and an epoch was recorded), after
+    putting back the last complete epoch's weights (the best so far with early stopping).
+    """
+    h = trainer.history
+    keep = any(isinstance(cb, StopOnInterrupt) for cb in callbacks) and len(h.loss) > 0
+    best = None
+    if keep:
+        last = getattr(trainer, "last_complete", None)  # the SGD loop's, updated each epoch
+        if last is not None:
+            trainer.net.parameters[...] = last[0]
+            trainer.net.set_buffers(last[1])
+        if trainer.early_stopping and trainer.restore_best() and trainer.best_epoch is not None:
+            best = trainer.best_epoch + 1
+    h.stop = StopRecord("interrupted", trainer.epoch + 1, best_epoch=best)
+    return keep
 
 
 def check_callbacks(callbacks: Sequence[Any]) -> None:

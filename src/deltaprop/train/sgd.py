@@ -45,6 +45,7 @@ def _sgd_epochs(
     n = X.shape[0]
     last_good = net.parameters.copy()
     last_buffers = {k: v.copy() for k, v in net.buffers()}
+    self.last_complete = (last_good, last_buffers)  # what an interrupt puts back
     n_dense = net.n_layers
     gather = BatchGather(X, Y)
     stats = GradStats(net)

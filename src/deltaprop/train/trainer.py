@@ -38,7 +38,7 @@ from deltaprop.optim import (
     schedule_for_epochs,
 )
 from deltaprop.parallel import Communicator
-from deltaprop.train.callbacks import Callback, History, check_callbacks
+from deltaprop.train.callbacks import Callback, History, check_callbacks, stop_at_interrupt
 from deltaprop.train.checks import _check_settings
 from deltaprop.train.defaults import TRAINER_DEFAULTS as D
 from deltaprop.train.errors import DivergenceError
@@ -375,8 +375,9 @@ class Trainer:
             else:
                 fit_sgd(self, X, Y, w, Xv, Yv, wv, callbacks)
         except KeyboardInterrupt:
-            self.history.stop = StopRecord("interrupted", self.epoch + 1)
-            raise
+            if not stop_at_interrupt(self, callbacks):
+                raise
+            return self.history  # StopOnInterrupt: as a normal end, without on_train_end
         restored = self.early_stopping and self.restore_best()
         self.history.stop = self._stop_record(start, restored)
         stop = self.history.stop

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from deltaprop.app.console import Output
 from deltaprop.app.errors import EXIT_OK, UsageError
+from deltaprop.app.interrupt import end_interrupted, mark_interrupted
 from deltaprop.app.output_files import check_new, check_not_input, remove_stale_temp_files
 from deltaprop.app.run_report import write_run_report
 from deltaprop.app.runs import (
@@ -85,6 +86,7 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
             folder.rmdir()  # leave no empty folder behind a failed run
         raise
     settings = run_settings(args, run, source)
+    mark_interrupted(run.est, settings, out)  # Ctrl-C: said in the report and the model
     attach_model_state(run, source, settings)
     show_results(out, run)
     if run.est.stop_reason_ == "diverged":
@@ -104,4 +106,5 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
                 run, report_dir, settings, out, f"deltaprop train {args.data.name}"
             )
             out.line(f"report: {page}")
+    end_interrupted(args, run.est, out, checkpoint)  # Ctrl-C: how to resume; exit 130
     return EXIT_OK

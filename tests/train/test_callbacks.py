@@ -1,0 +1,79 @@
+"""StopOnInterrupt: Ctrl-C in a fit becomes a stop with the last complete epoch's (or the
+best) weights; without it, the interrupt propagates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from deltaprop import Network, Trainer
+from deltaprop.train import Callback, StopOnInterrupt
+
+
+class Snapshot(Callback):
+    """Keep each epoch's weights; raise KeyboardInterrupt in the batches of epoch ``at``
+    (0-based) or, with ``batch=False``, at its end."""
+
+    def __init__(self, at: int, batch: bool = True) -> None:
+        self.at, self.batch, self.weights = at, batch, []  # type: list[np.ndarray]
+
+    def on_batch_end(self, trainer: Any, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.batch and trainer.epoch == self.at and batch == 1:
+            raise KeyboardInterrupt
+
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.weights.append(trainer.net.parameters.copy())
+        if not self.batch and epoch == self.at:
+            raise KeyboardInterrupt
+
+
+def data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    return X, (X[:, 0] > 0).astype(float)
+
+
+def test_interrupt_inside_an_epoch_keeps_the_last_complete_one() -> None:
+    X, y = data()
+    snap = Snapshot(at=3)
+    net = Network([3, 5, 1], "tanh", "bce", seed=0)
+    tr = Trainer(net, "adam", batch_size=20, epochs=10, seed=0, callbacks=[snap, StopOnInterrupt()])
+    h = tr.fit(X, y)
+    assert h.stop_reason == "interrupted" and h.stop is not None
+    assert h.stop.message == "interrupted in epoch 4 (KeyboardInterrupt) after 3 complete epochs"
+    assert len(h.loss) == 3 and len(snap.weights) == 3
+    np.testing.assert_array_equal(net.parameters, snap.weights[2])  # not the half epoch's
+
+
+def test_interrupt_with_early_stopping_restores_the_best() -> None:
+    X, y = data()
+    snap = Snapshot(at=8, batch=False)
+    net = Network([3, 5, 1], "tanh", "bce", seed=0)
+    tr = Trainer(net, "sgd", learning_rate=2.0, batch_size=20, epochs=20, seed=0,
+                 early_stopping=True, n_iter_no_change=50,
+                 callbacks=[snap, StopOnInterrupt()])  # fmt: skip
+    h = tr.fit(X, y)
+    best = int(np.argmin(h.val_loss))
+    assert h.stop is not None and h.stop.best_epoch == best + 1
+    assert best < 8  # a rate this large makes the last epoch not the best one
+    np.testing.assert_array_equal(net.parameters, snap.weights[best])
+
+
+def test_without_stop_on_interrupt_it_propagates() -> None:
+    X, y = data()
+    net = Network([3, 5, 1], "tanh", "bce", seed=0)
+    tr = Trainer(net, "adam", batch_size=20, epochs=10, seed=0, callbacks=[Snapshot(at=2)])
+    with pytest.raises(KeyboardInterrupt):
+        tr.fit(X, y)
+    assert tr.history.stop_reason == "interrupted"
+
+
+def test_an_interrupt_before_the_first_epoch_ends_propagates() -> None:
+    X, y = data()
+    net = Network([3, 5, 1], "tanh", "bce", seed=0)
+    tr = Trainer(net, batch_size=20, epochs=10, seed=0,
+                 callbacks=[Snapshot(at=0), StopOnInterrupt()])  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        tr.fit(X, y)
