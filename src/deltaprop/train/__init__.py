@@ -15,6 +15,7 @@ from deltaprop.train.descent import gradient_descent
 from deltaprop.train.distributed import distributed_backward
 from deltaprop.train.errors import DivergenceError
 from deltaprop.train.loggers import CSVLogger, history_csv
+from deltaprop.train.mlflow_logger import MLflowLogger
 from deltaprop.train.progress import ProgressBar, Reporter, VerboseLines
 from deltaprop.train.scores import CLASSIFICATION_LOSSES, ScoreFn, accuracy_score, r2_score
 from deltaprop.train.splits import (
@@ -24,6 +25,7 @@ from deltaprop.train.splits import (
     validation_size,
     validation_split,
 )
+from deltaprop.train.tensorboard import TensorBoardLogger
 from deltaprop.train.trainer import Trainer
 from deltaprop.train.weights import class_weights
 
@@ -39,11 +41,13 @@ __all__ = [
     "DivergenceError",
     "GradStats",
     "History",
+    "MLflowLogger",
     "ProgressBar",
     "Reporter",
     "ResumeFrom",
     "ScoreFn",
     "StopOnInterrupt",
+    "TensorBoardLogger",
     "Trainer",
     "TrainerDefaults",
     "VerboseLines",

@@ -1,5 +1,8 @@
 """A run's curves as CSV: :class:`CSVLogger` writes them as it goes (one row per epoch),
-:func:`history_csv` the same columns from a finished run's :class:`History`.
+:func:`history_csv` the same columns from a finished run's :class:`History`;
+:func:`epoch_scalars`, what the TensorBoard and MLflow loggers
+(:mod:`deltaprop.train.tensorboard`, :mod:`deltaprop.train.mlflow_logger`) record per
+epoch, and :func:`optional_import`, how they import their optional dependency.
 
 >>> import os, tempfile
 >>> import numpy as np
@@ -16,14 +19,16 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import os
 from pathlib import Path
+from types import ModuleType
 from typing import IO, Any
 
 from deltaprop.train.callbacks import Callback, History
 
-__all__ = ["CSVLogger", "history_csv"]
+__all__ = ["CSVLogger", "epoch_scalars", "history_csv", "optional_import"]
 
 
 class CSVLogger(Callback):
@@ -103,3 +108,36 @@ def history_csv(history: History) -> str:
             [e + 1, *(repr(float(c[e])) if e < len(c) else "" for c in columns.values())]
         )
     return buffer.getvalue()
+
+
+def epoch_scalars(trainer: Any, logs: dict[str, Any] | None) -> dict[str, float]:
+    """Every value the history records for the epoch just ended, by name: the epoch logs
+    (``loss``, ``learning_rate``, with validation ``val_loss`` and ``val_score``) and the
+    mean gradient norm of each layer, ``grad_norm/layer_<l>`` (``l`` from 1).
+
+    >>> class Run:
+    ...     history = History(grad_norms=[[0.5, 0.25]])
+    >>> epoch_scalars(Run(), {"loss": 1.0, "learning_rate": 0.01})
+    {'loss': 1.0, 'learning_rate': 0.01, 'grad_norm/layer_1': 0.5, 'grad_norm/layer_2': 0.25}
+    """
+    values = {k: float(v) for k, v in (logs or {}).items()}
+    norms = trainer.history.grad_norms
+    if norms:
+        values.update({f"grad_norm/layer_{k + 1}": float(g) for k, g in enumerate(norms[-1])})
+    return values
+
+
+def optional_import(module: str, extra: str, who: str) -> ModuleType:
+    """Import an optional dependency, or raise ``ImportError`` naming the pip extra.
+
+    >>> optional_import("no_such_module_here", "tensorboard", "TensorBoardLogger")
+    Traceback (most recent call last):
+    ...
+    ImportError: TensorBoardLogger needs no_such_module_here, which is not installed: pip install 'deltaprop[tensorboard]'
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(
+            f"{who} needs {module}, which is not installed: pip install 'deltaprop[{extra}]'"
+        ) from None
