@@ -1,14 +1,18 @@
-"""The one reporter and its callbacks: scikit-learn's verbose lines (deltaprop.train.progress)."""
+"""The one reporter and its callbacks: scikit-learn's verbose lines, the progress bar's time
+left and its progress inside long epochs (deltaprop.train.progress)."""
 
 from __future__ import annotations
 
 import io
+import types
+from typing import Any
 
 import numpy as np
 import pytest
 
 from deltaprop import Network, Trainer
-from deltaprop.train import Reporter, VerboseLines
+from deltaprop.train import Callback, ProgressBar, Reporter, VerboseLines
+from deltaprop.train.progress import PROGRESS_PARTS, eta_text
 
 
 def test_verbose_lines_are_sklearns_text_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
@@ -30,3 +34,96 @@ def test_reporter_writes_to_its_stream() -> None:
     out = io.StringIO()
     VerboseLines(Reporter(out)).on_epoch_end(None, 0, {"loss": 0.5})
     assert out.getvalue() == "Iteration 1, loss = 0.50000000\n"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def bar_fields(bar: ProgressBar) -> tuple[float, str, str]:
+    task = bar._progress.tasks[0]
+    return task.completed, task.fields["eta"], task.fields["info"]
+
+
+def test_progress_bar_eta_and_in_epoch_updates_with_a_fake_clock() -> None:
+    from rich.console import Console
+
+    clock = FakeClock()
+    bar = ProgressBar(console=Console(file=io.StringIO()), clock=clock)
+    run = types.SimpleNamespace(epoch=0, epochs=10)
+    bar.on_train_begin(run)
+    assert bar_fields(bar) == (0, "", "")
+    clock.now += 2.0  # the first epoch took 2 s: 9 left, 18 s
+    bar.on_epoch_end(run, 0, {"loss": 0.25})
+    assert bar_fields(bar) == (1, "ETA 0:18", "loss 0.2500")
+    clock.now += 1.0  # half of epoch 2 in 1 s: 3 s for 1.5 epochs, 8.5 left
+    bar.on_epoch_progress(run, 1, {"samples": 500, "samples_total": 1000})
+    assert bar_fields(bar) == (1.5, "ETA 0:17", "epoch 2: 50%  loss 0.2500")
+    clock.now += 0.25  # too soon to redraw
+    bar.on_epoch_progress(run, 1, {"samples": 600, "samples_total": 1000})
+    assert bar_fields(bar)[0] == 1.5
+    clock.now += 0.25  # 0.5 s after the last redraw
+    bar.on_epoch_progress(run, 1, {"samples": 700, "samples_total": 1000})
+    assert bar_fields(bar)[:2] == (1.7, "ETA 0:17")  # 3.5 s / 1.7 epochs x 8.3 left = 17.1 s
+    bar.stop()
+
+
+class Watch(Callback):
+    def __init__(self) -> None:
+        self.samples: list[tuple[int, int, int]] = []
+
+    def on_epoch_progress(
+        self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None
+    ) -> None:
+        assert logs is not None
+        self.samples.append((epoch, logs["samples"], logs["samples_total"]))
+
+
+def long_epochs(callbacks: list[Any], **kw: Any) -> Network:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4000, 3))
+    y = (X[:, 0] > 0).astype(float)
+    net = Network([3, 1024, 1], "tanh", "bce", seed=0, **kw)  # enough weights to compile
+    Trainer(net, "adam", batch_size=10, epochs=2, seed=0, callbacks=callbacks).fit(X, y)
+    return net
+
+
+def test_the_compiled_loop_reports_long_epochs_in_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deltaprop.fast import CompiledLoop
+
+    calls = []
+    epoch = CompiledLoop.epoch
+
+    def counted(self: Any, order: np.ndarray, *a: Any) -> Any:
+        calls.append(order.size)
+        return epoch(self, order, *a)
+
+    monkeypatch.setattr(CompiledLoop, "epoch", counted)
+    watch = Watch()
+    net = long_epochs([watch])
+    assert calls == [200] * (2 * PROGRESS_PARTS)  # 400 batches of 10: 20 calls of 20 batches
+    assert watch.samples == [(e, 200 * k, 4000) for e in (0, 1) for k in range(1, 21)]
+    calls.clear()
+    plain = long_epochs([])
+    assert calls == [4000, 4000]  # nobody watches: one call an epoch
+    np.testing.assert_array_equal(net.parameters, plain.parameters)  # the same steps
+
+
+def test_the_python_loop_reports_every_batch() -> None:
+    watch = Watch()
+    long_epochs([watch], dropout=0.1)  # dropout: the Python loop
+    assert watch.samples[:3] == [(0, 10, 4000), (0, 20, 4000), (0, 30, 4000)]
+    assert len(watch.samples) == 800
+
+
+def test_eta_text() -> None:
+    assert [eta_text(s) for s in (0, 59.6, 3600, -1.0)] == [
+        "ETA 0:00",
+        "ETA 1:00",
+        "ETA 1:00:00",
+        "",
+    ]

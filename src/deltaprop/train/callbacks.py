@@ -18,11 +18,13 @@ __all__ = [
     "check_callbacks",
     "stop_at_interrupt",
     "watches_batches",
+    "watches_progress",
 ]
 
 HOOKS = {
     "on_train_begin": "(trainer, logs=None)",
     "on_epoch_begin": "(trainer, epoch, logs=None)",
+    "on_epoch_progress": "(trainer, epoch, logs=None)",
     "on_batch_begin": "(trainer, batch, logs=None)",
     "on_batch_end": "(trainer, batch, logs=None)",
     "on_epoch_end": "(trainer, epoch, logs=None)",
@@ -108,7 +110,8 @@ class Callback:
     epoch begin ``"learning_rate"``; at batch begin ``"batch_size"``, at batch end
     ``"loss"`` and ``"batch_size"``; at train begin ``"epoch"`` (epochs done before this
     fit) and ``"epochs"``; at train end ``"epochs"``, ``"converged"``, ``"stop_reason"`` and
-    ``"stop_message"``. :meth:`~deltaprop.train.trainer.Trainer.fit` checks, before it
+    ``"stop_message"``; in a long epoch, :meth:`on_epoch_progress` gets ``"samples"`` (done
+    in the epoch so far) and ``"samples_total"``. :meth:`~deltaprop.train.trainer.Trainer.fit` checks, before it
     trains, that every hook accepts these arguments (:func:`check_callbacks`). Set
     ``trainer.stop_training = True`` to stop after the current epoch.
 
@@ -128,6 +131,16 @@ class Callback:
 
     def on_epoch_begin(self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Called before each epoch (0-based epoch index, counted over all fits)."""
+
+    def on_epoch_progress(
+        self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None
+    ) -> None:
+        """Called inside a long epoch, for a progress display (not a Keras hook): after every
+        mini-batch of the Python loop; the compiled loop, which cannot call Python between
+        its steps, runs an epoch of at least :data:`~deltaprop.train.progress.PROGRESS_BATCHES`
+        batches in :data:`~deltaprop.train.progress.PROGRESS_PARTS` calls and reports between
+        them (without this hook, in one call). ``logs``: ``"samples"`` done in the epoch so
+        far, ``"samples_total"``."""
 
     def on_batch_begin(self, trainer: Any, batch: int, logs: dict[str, Any] | None = None) -> None:
         """Called before each optimizer step (mini-batch index within the epoch)."""
@@ -204,6 +217,7 @@ def check_callbacks(callbacks: Sequence[Any]) -> None:
     """
     probe: dict[str, tuple[Any, ...]] = {
         "on_train_begin": (None, {}), "on_epoch_begin": (None, 0, {}),
+        "on_epoch_progress": (None, 0, {}),
         "on_batch_begin": (None, 0, {}), "on_batch_end": (None, 0, {}),
         "on_epoch_end": (None, 0, {}), "on_train_end": (None, {}),
     }  # fmt: skip
@@ -242,3 +256,20 @@ def watches_batches(callbacks: Sequence[Any]) -> bool:
         for cb in callbacks
         for hook in ("on_batch_begin", "on_batch_end")
     )
+
+
+def watches_progress(callbacks: Sequence[Any]) -> list[Any]:
+    """The callbacks that override :meth:`Callback.on_epoch_progress` (or, not being a
+    :class:`Callback`, define it).
+
+    >>> class Bar(Callback):
+    ...     def on_epoch_progress(self, trainer, epoch, logs=None):
+    ...         pass
+    >>> [type(cb).__name__ for cb in watches_progress([Callback(), Bar()])]
+    ['Bar']
+    """
+    return [
+        cb
+        for cb in callbacks
+        if getattr(type(cb), "on_epoch_progress", None) not in (None, Callback.on_epoch_progress)
+    ]

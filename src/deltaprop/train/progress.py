@@ -1,7 +1,9 @@
 """Reporting a training run as it goes: one :class:`Reporter` (text lines to a stream, the
 progress bar to a rich console) and the two callbacks that report through it,
-:class:`ProgressBar` (rich's bar over the epochs) and :class:`VerboseLines`
-(scikit-learn's ``verbose`` text, ``Iteration N, loss = ...``).
+:class:`ProgressBar` (rich's bar over the epochs, with the time left and the progress
+inside a long epoch) and :class:`VerboseLines` (scikit-learn's ``verbose`` text,
+``Iteration N, loss = ...``); :func:`progress_reporter` and :func:`epoch_in_parts`, how
+the mini-batch loop reports inside an epoch (:meth:`Callback.on_epoch_progress`).
 
 Nothing here prints: the lines go to the reporter's stream (``sys.stdout`` when none is
 given, looked up at each line, so that a captured or redirected stdout receives them) and
@@ -10,13 +12,93 @@ the bar to its console (rich's default console when none is given).
 
 from __future__ import annotations
 
+import math
 import sys
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from deltaprop.optim import ReduceOnPlateau
-from deltaprop.train.callbacks import Callback
+import numpy as np
 
-__all__ = ["ProgressBar", "Reporter", "VerboseLines"]
+from deltaprop.optim import ReduceOnPlateau
+from deltaprop.train.callbacks import Callback, watches_progress
+
+__all__ = [
+    "PROGRESS_BATCHES",
+    "PROGRESS_PARTS",
+    "PROGRESS_SECONDS",
+    "ProgressBar",
+    "Reporter",
+    "VerboseLines",
+    "epoch_in_parts",
+    "eta_text",
+    "progress_reporter",
+]
+
+PROGRESS_BATCHES = 200
+"""An epoch of at least this many mini-batches is long: the compiled loop runs it in
+:data:`PROGRESS_PARTS` calls, reporting between them, when a callback watches the progress
+inside epochs; a shorter epoch runs in one call."""
+
+PROGRESS_PARTS = 20
+"""The compiled calls of a long epoch (progress reported after each: every 5%)."""
+
+PROGRESS_SECONDS = 0.5
+"""The :class:`ProgressBar` redraws the progress inside an epoch at most this often."""
+
+
+def progress_reporter(
+    trainer: Any, callbacks: Sequence[Any], n: int
+) -> Callable[[int], None] | None:
+    """``report(samples)``: calls ``on_epoch_progress(trainer, trainer.epoch, {"samples":
+    samples, "samples_total": n})`` of the callbacks that watch it; None when none does."""
+    watching = watches_progress(callbacks)
+    if not watching:
+        return None
+
+    def report(samples: int) -> None:
+        logs = {"samples": int(samples), "samples_total": n}
+        for cb in watching:
+            cb.on_epoch_progress(trainer, trainer.epoch, logs)
+
+    return report
+
+
+def epoch_in_parts(
+    fast: Any, rows: np.ndarray, batch_size: int, learning_rate: float, norms: np.ndarray,
+    report: Callable[[int], None] | None,
+) -> tuple[float, int, int, float | None]:  # fmt: skip
+    """One epoch of the compiled loop (``fast.epoch``, same arguments and result), run in
+    :data:`PROGRESS_PARTS` calls of whole batches when it has at least
+    :data:`PROGRESS_BATCHES` batches and ``report`` is given, ``report(samples done)``
+    after each: the same steps as one call (the loss summed by parts may differ in its
+    last bits)."""
+    n_batches = math.ceil(rows.size / batch_size)
+    if report is None or n_batches < PROGRESS_BATCHES:
+        return fast.epoch(rows, batch_size, learning_rate, norms)
+    step = math.ceil(n_batches / PROGRESS_PARTS) * batch_size
+    total, taken, seen = 0.0, 0, 0
+    for start in range(0, rows.size, step):
+        cost, b, m, bad = fast.epoch(rows[start : start + step], batch_size, learning_rate, norms)
+        total, taken, seen = total + cost, taken + b, seen + m
+        if bad is not None:
+            return total, taken, seen, bad
+        report(min(start + step, rows.size))
+    return total, taken, seen, None
+
+
+def eta_text(seconds: float) -> str:
+    """The time left, as ``"ETA 1:05"`` (minutes and seconds) or ``"ETA 2:01:05"``;
+    ``""`` when not known yet.
+
+    >>> eta_text(65.4), eta_text(7265), eta_text(math.nan)
+    ('ETA 1:05', 'ETA 2:01:05', '')
+    """
+    if not math.isfinite(seconds) or seconds < 0:
+        return ""
+    s = round(seconds)
+    h, rest = divmod(s, 3600)
+    return f"ETA {h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"ETA {s // 60}:{s % 60:02d}"
 
 
 class Reporter:
@@ -51,7 +133,7 @@ class Reporter:
 
     def progress(self, label: str) -> Any:
         """A started ``rich.progress.Progress`` with the bar's columns: the ``label``, done
-        of total, the bar, the time elapsed and the ``info`` field of its task."""
+        of total, the bar, the time elapsed and the ``eta`` and ``info`` fields of its task."""
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -62,14 +144,23 @@ class Reporter:
 
         progress = Progress(
             TextColumn(label), MofNCompleteColumn(), BarColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[info]}"), console=self.console,
+            TextColumn("{task.fields[eta]}"), TextColumn("{task.fields[info]}"),
+            console=self.console,
         )  # fmt: skip
         progress.start()
         return progress
 
 
 class ProgressBar(Callback):
-    """A rich progress bar over the epochs, showing the latest losses and score.
+    """A rich progress bar over the epochs: the latest losses and score, the time left,
+    and the progress inside a long epoch.
+
+    The time left (``ETA m:ss``) is the mean time of this fit's epochs so far times the
+    epochs left to ``total``: an upper bound when early stopping or the patience may end
+    the run sooner. Inside an epoch (:meth:`on_epoch_progress`), the bar advances by the
+    share of the epoch's samples done and shows ``epoch N: P%``, redrawn at most every
+    :data:`PROGRESS_SECONDS`; the compiled loop reports only in epochs of at least
+    :data:`PROGRESS_BATCHES` batches (:func:`epoch_in_parts`).
 
     Parameters
     ----------
@@ -84,24 +175,57 @@ class ProgressBar(Callback):
         The text before the bar.
     reporter : Reporter, optional
         Draws the bar; by default a :class:`Reporter` to ``console``.
+    clock : callable, default=time.monotonic
+        Seconds, for the time left and the redraws (a test gives a fake one).
     """
 
     def __init__(
         self, total: int | None = None, console: Any = None, score_name: str = "score",
         label: str = "training", reporter: Reporter | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:  # fmt: skip
         self.total = total
         self.console = console
         self.score_name = score_name
         self.label = label
         self.reporter = reporter
+        self.clock = clock
         self._progress: Any = None
+        self._info = ""
+        self._first = 0
+        self._started = 0.0
+        self._drawn = -math.inf
 
     def on_train_begin(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
         reporter = Reporter(console=self.console) if self.reporter is None else self.reporter
         self._progress = reporter.progress(self.label)
         total = self.total if self.total is not None else trainer.epoch + trainer.epochs
-        self._task = self._progress.add_task("train", total=total, completed=trainer.epoch, info="")
+        self._total, self._first, self._info = total, trainer.epoch, ""
+        self._started, self._drawn = self.clock(), -math.inf
+        self._task = self._progress.add_task(
+            "train", total=total, completed=trainer.epoch, info="", eta=""
+        )
+
+    def eta(self, done: float) -> str:
+        """The time left when the run is at epoch ``done`` (fractional inside an epoch)."""
+        if done <= self._first:
+            return ""
+        per_epoch = (self.clock() - self._started) / (done - self._first)
+        return eta_text(per_epoch * max(self._total - done, 0.0))
+
+    def on_epoch_progress(
+        self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None
+    ) -> None:
+        """Advance the bar inside the epoch (at most every :data:`PROGRESS_SECONDS`)."""
+        assert logs is not None
+        now = self.clock()
+        if self._progress is None or now - self._drawn < PROGRESS_SECONDS:
+            return
+        self._drawn = now
+        share = logs["samples"] / max(logs["samples_total"], 1)
+        done = epoch + share
+        info = f"epoch {epoch + 1}: {share:.0%}" + (f"  {self._info}" if self._info else "")
+        self._progress.update(self._task, completed=done, info=info, eta=self.eta(done))
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None) -> None:
         assert logs is not None
@@ -110,7 +234,8 @@ class ProgressBar(Callback):
             info += (
                 f"  val loss {logs['val_loss']:.4f}  val {self.score_name} {logs['val_score']:.4f}"
             )
-        self._progress.update(self._task, completed=epoch + 1, info=info)
+        self._info = info
+        self._progress.update(self._task, completed=epoch + 1, info=info, eta=self.eta(epoch + 1))
 
     def on_train_end(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
         self.stop()

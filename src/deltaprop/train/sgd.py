@@ -15,6 +15,7 @@ from deltaprop.optim import Optimizer, check_learning_rate
 from deltaprop.train.batches import BatchGather, GradStats, effective_batch_size
 from deltaprop.train.callbacks import Callback, watches_batches
 from deltaprop.train.distributed import distributed_backward
+from deltaprop.train.progress import epoch_in_parts, progress_reporter
 from deltaprop.train.stopping import exploded
 
 __all__ = ["fit_sgd"]
@@ -49,6 +50,7 @@ def _sgd_epochs(
     n_dense = net.n_layers
     gather = BatchGather(X, Y)
     stats = GradStats(net)
+    report = progress_reporter(self, callbacks, n)  # inside epochs: None unless watched
     for _ in range(self.epochs):
         lr = self.schedule(self.epoch, self.learning_rate, self.samples_seen)
         opt.learning_rate = lr
@@ -59,7 +61,7 @@ def _sgd_epochs(
         if fast is not None:
             check_learning_rate(lr, allow_zero=True)
             rows = order if order is not None else np.arange(n)
-            total, n_batches, seen, bad = fast.epoch(rows, bs, lr, norms)
+            total, n_batches, seen, bad = epoch_in_parts(fast, rows, bs, lr, norms, report)
             self.samples_seen += seen
             if bad is not None:
                 self._diverged(self.epoch, bad, last_good, last_buffers)
@@ -68,7 +70,7 @@ def _sgd_epochs(
                 total, n_batches = _python_epoch(
                         self,
                     X, Y, w, order, bs, norms, stats, gather, last_good, last_buffers,
-                    callbacks,
+                    callbacks, report,
                 )  # fmt: skip
         wtotal = n if w is None else float(w.sum())
         epoch_loss = total / wtotal
@@ -91,6 +93,7 @@ def _python_epoch(
     self: Any, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None, order: np.ndarray | None,
     bs: int, norms: np.ndarray, stats: GradStats, gather: BatchGather,
     last_good: np.ndarray, last_buffers: dict[str, np.ndarray], callbacks: list[Callback],
+    report: Any = None,
 ) -> tuple[float, int]:  # fmt: skip
     """One epoch of the Python loop; returns ``(Σ cost · Σw, batches taken)``."""
     net, opt, comm = self.net, self.optimizer, self.communicator
@@ -129,4 +132,6 @@ def _python_epoch(
         self.samples_seen += m
         for cb in callbacks:
             cb.on_batch_end(self, b, {"loss": cost, "batch_size": m})
+        if report is not None:
+            report(sl.stop)
     return total, n_batches
