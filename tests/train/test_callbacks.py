@@ -77,3 +77,26 @@ def test_an_interrupt_before_the_first_epoch_ends_propagates() -> None:
                  callbacks=[Snapshot(at=0), StopOnInterrupt()])  # fmt: skip
     with pytest.raises(KeyboardInterrupt):
         tr.fit(X, y)
+
+
+def test_an_epoch_interrupted_while_recorded_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    X, y = data()
+    net = Network([3, 5, 1], "tanh", "bce", seed=0)
+    tr = Trainer(net, "adam", batch_size=20, epochs=10, seed=0, validation_fraction=0.2,
+                 callbacks=[StopOnInterrupt()])  # fmt: skip
+    validate = tr._validate
+    calls = []
+
+    def slow(*a: Any) -> Any:  # Ctrl-C in the validation of epoch 3, its loss appended
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return validate(*a)
+
+    monkeypatch.setattr(tr, "_validate", slow)
+    h = tr.fit(X, y)
+    assert tr.epoch == 2
+    assert [len(c) for c in (h.loss, h.val_loss, h.val_score, h.learning_rate, h.grad_norms)] == [
+        2
+    ] * 5
+    assert h.stop is not None and h.stop.epoch == 3

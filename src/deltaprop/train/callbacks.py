@@ -188,8 +188,13 @@ def stop_at_interrupt(trainer: Any, callbacks: Sequence[Any]) -> bool:
     """Record a ``KeyboardInterrupt`` of ``trainer``'s fit; True when the fit is to return
     (a :class:`StopOnInterrupt` is among ``callbacks`` and an epoch was recorded), after
     putting back the last complete epoch's weights (the best so far with early stopping).
+
+    The history keeps the ``trainer.epoch`` complete epochs (an epoch interrupted while it
+    was being recorded is dropped from every curve).
     """
     h = trainer.history
+    for curve in (h.loss, h.val_loss, h.val_score, h.learning_rate, h.grad_norms):
+        del curve[trainer.epoch :]  # an epoch interrupted while it was being recorded
     keep = any(isinstance(cb, StopOnInterrupt) for cb in callbacks) and len(h.loss) > 0
     best = None
     if keep:
