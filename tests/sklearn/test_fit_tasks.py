@@ -110,7 +110,9 @@ def test_scoring_monitor_on_the_regressor_with_sample_weights() -> None:
 @pytest.mark.parametrize("Est", [MLPClassifier, MLPRegressor])
 def test_progress_bar_prints(Est: Any, capsys: pytest.CaptureFixture[str]) -> None:
     X, y = (X_IRIS, Y_IRIS) if Est is MLPClassifier else (X_REG, Y_REG)
-    est = Est(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=5, random_state=0).set_callbacks(ProgressBar())
+    est = Est(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=5, random_state=0).set_callbacks(
+        ProgressBar()
+    )
     with pytest.warns(Warning, match="lbfgs failed to converge"):
         est.fit(X, y)
     out = capsys.readouterr().out
@@ -152,6 +154,4 @@ def test_sklearn_callback_in_callbacks_parameter_points_to_set_callbacks() -> No
         est.fit(X_IRIS, Y_IRIS)
     net = Network([4, 3], "relu", "categorical_crossentropy", seed=0)
     with pytest.raises(TypeError, match="set_callbacks"):
-        Trainer(net, callbacks=[ScoringMonitor(scoring="accuracy")]).fit(
-            X_IRIS, np.eye(3)[Y_IRIS]
-        )
+        Trainer(net, callbacks=[ScoringMonitor(scoring="accuracy")]).fit(X_IRIS, np.eye(3)[Y_IRIS])

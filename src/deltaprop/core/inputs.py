@@ -16,7 +16,9 @@ from scipy.sparse import issparse
 
 from deltaprop.core.losses import Loss
 
-__all__ = ["check_X", "check_Y", "check_dtype", "check_sample_weight", "per_layer"]
+__all__ = [
+    "check_X", "check_Y", "check_dtype", "check_layer_sizes", "check_sample_weight", "per_layer",
+]  # fmt: skip
 
 Array = Any
 _DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -31,6 +33,26 @@ def check_dtype(dtype: Any) -> np.dtype[Any]:
     if dt is None or dt.name not in _DTYPES:
         raise ValueError(f"dtype must be float32 or float64. Received: dtype={dtype!r}")
     return dt
+
+
+def check_layer_sizes(layer_sizes: Any) -> list[int]:
+    """``layer_sizes`` as a list of at least two positive ints ``[n_0, ..., n_L]``."""
+    try:
+        sizes = list(layer_sizes)
+    except TypeError:
+        sizes = []
+    if len(sizes) < 2:
+        raise ValueError(
+            "layer_sizes must list at least an input and an output width, e.g. [4, 8, 1]. "
+            f"Received: layer_sizes={layer_sizes!r}"
+        )
+    for n in sizes:
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n <= 0:
+            raise ValueError(
+                "layer_sizes must be positive integers. "
+                f"Received: layer_sizes={layer_sizes!r} (width {n!r})"
+            )
+    return [int(n) for n in sizes]
 
 
 def per_layer(value: Any, n: int, name: str) -> list[Any]:

@@ -20,7 +20,6 @@ cross-entropy, softmax + categorical cross-entropy, identity + squared error) th
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,9 +30,17 @@ from deltaprop.core.activations import Activation, get_activation
 from deltaprop.core.backend import Backend, get_backend
 from deltaprop.core.evaluation import evaluate
 from deltaprop.core.initializers import default_initializer, get_initializer
-from deltaprop.core.inputs import check_dtype, check_sample_weight, check_X, check_Y, per_layer
+from deltaprop.core.inputs import (
+    check_dtype,
+    check_layer_sizes,
+    check_sample_weight,
+    check_X,
+    check_Y,
+    per_layer,
+)  # fmt: skip
 from deltaprop.core.layers import BatchNorm, Dense, Dropout, Layer
 from deltaprop.core.losses import Loss, get_loss
+from deltaprop.core.summary import Summary, summary
 from deltaprop.core.workspace import Workspace
 
 __all__ = ["Network"]
@@ -97,7 +104,7 @@ class Network:
     ) -> None:
         self.backend = get_backend(backend)
         self.dtype = check_dtype(dtype)
-        sizes = self._check_sizes(layer_sizes)
+        sizes = check_layer_sizes(layer_sizes)
         self.layer_sizes = sizes
         L = len(sizes) - 1
         self.loss = get_loss(loss, self.backend)
@@ -147,25 +154,6 @@ class Network:
         self._loss_out = _fused.accepts_out(self.loss.value_from_logits)
 
     # ------------------------------------------------------------------ construction
-    @staticmethod
-    def _check_sizes(layer_sizes: Sequence[int]) -> list[int]:
-        try:
-            sizes = list(layer_sizes)
-        except TypeError:
-            sizes = []
-        if len(sizes) < 2:
-            raise ValueError(
-                "layer_sizes must list at least an input and an output width, e.g. [4, 8, 1]. "
-                f"Received: layer_sizes={layer_sizes!r}"
-            )
-        for n in sizes:
-            if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n <= 0:
-                raise ValueError(
-                    "layer_sizes must be positive integers. "
-                    f"Received: layer_sizes={layer_sizes!r} (width {n!r})"
-                )
-        return [int(n) for n in sizes]
-
     def _resolve_activations(self, activations: Any, L: int) -> list[Activation]:
         if isinstance(activations, str | Activation | dict):
             names: list[Any] = [activations] * (L - 1) + [self.loss.default_activation]
@@ -248,6 +236,12 @@ class Network:
             "dropout": list(self.dropout_rates),
             "batch_norm": list(self.batch_norms),
         }
+
+    def summary(self) -> Summary:
+        """Keras's ``model.summary()``: a row per layer with its output shape and parameter
+        count, then the totals (:func:`deltaprop.core.summary.summary`); print it, or let the
+        interpreter show it."""
+        return summary(self)
 
     def __repr__(self) -> str:
         acts = [a.name for a in self.activations]

@@ -83,7 +83,9 @@ class ScikitLearnCallbacks(Callback):
 
 
 @contextmanager
-def fit_task(estimator: Any, trainer: Trainer, X: Any, y: Any, sample_weight: Any) -> Iterator[None]:
+def fit_task(
+    estimator: Any, trainer: Trainer, X: Any, y: Any, sample_weight: Any
+) -> Iterator[None]:
     """Run the body (the trainer's fit and the fitted attributes) as the estimator's fit
     task of its scikit-learn callbacks; nothing at all without ``set_callbacks``.
 
