@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from scipy.sparse import issparse
 
-from deltaprop.core.losses import Loss
+from deltaprop.core.losses import CategoricalCrossEntropy, Loss
 
 __all__ = [
     "check_X", "check_Y", "check_dtype", "check_layer_sizes", "check_sample_weight", "per_layer",
@@ -117,7 +117,17 @@ def _check_sparse_X(X: Any, n_features: int, dtype: np.dtype[Any], name: str) ->
 
 def check_Y(Y: Any, m: int, n_out: int, dtype: np.dtype[Any], xp: Any, loss: Loss) -> Array:
     """Cast ``Y`` to ``dtype`` with shape ``(m, n_out)`` (1-D allowed if ``n_out = 1``),
-    finite and in the domain of ``loss`` (:meth:`Loss.check_target`)."""
+    finite and in the domain of ``loss`` (:meth:`Loss.check_target`).
+
+    With categorical cross-entropy ``Y`` may also hold integer class labels, shape ``(m,)``
+    (or ``(m, 1)``) with values in ``[0, n_out)``, as Keras's sparse categorical
+    cross-entropy and PyTorch's ``CrossEntropyLoss`` take them: they become one-hot rows.
+    """
+    sparse = isinstance(loss, CategoricalCrossEntropy) and n_out > 1
+    if sparse:
+        one_hot = _labels_as_one_hot(Y, m, n_out, dtype, xp)
+        if one_hot is not None:
+            return one_hot
     try:
         Y = xp.asarray(Y, dtype=dtype)
     except (TypeError, ValueError) as exc:
@@ -125,14 +135,52 @@ def check_Y(Y: Any, m: int, n_out: int, dtype: np.dtype[Any], xp: Any, loss: Los
     if Y.ndim == 1 and n_out == 1:
         Y = Y.reshape(-1, 1)
     if Y.ndim != 2 or Y.shape != (m, n_out):
+        labels = (
+            f", or integer class labels of shape ({m},) with values in [0, {n_out}) for "
+            "categorical cross-entropy" if sparse else ""
+        )  # fmt: skip
         raise ValueError(
-            f"Y must have shape ({m}, {n_out}) to match X and the output layer. "
+            f"Y must have shape ({m}, {n_out}) to match X and the output layer{labels}. "
             f"Received: Y with shape {Y.shape}"
         )
     if not bool(xp.isfinite(Y).all()):
         raise ValueError("Y contains NaN or infinity.")
     loss.check_target(Y)
     return Y
+
+
+def _labels_as_one_hot(Y: Any, m: int, n_out: int, dtype: np.dtype[Any], xp: Any) -> Array | None:
+    """Integer class labels (shape ``(m,)`` or ``(m, 1)``, an integer dtype, or floats that
+    are whole numbers) as one-hot rows of shape ``(m, n_out)``; ``None`` for anything else."""
+    if issparse(Y):
+        return None
+    try:
+        labels = xp.asarray(Y)
+    except (TypeError, ValueError):
+        return None
+    if labels.shape == (m, 1):
+        labels = labels.reshape(-1)
+    if labels.shape != (m,) or labels.dtype.kind not in "iuf":
+        return None
+    if labels.dtype.kind == "f":
+        whole = xp.isfinite(labels) & (labels == xp.round(labels))
+        if not bool(whole.all()):
+            i = int(xp.argmin(whole))
+            raise ValueError(
+                "Y of shape (n_samples,) with categorical cross-entropy holds class labels, "
+                f"which must be whole numbers in [0, {n_out}). "
+                f"Received: Y[{i}]={labels[i].item()!r}"
+            )
+    bad = (labels < 0) | (labels >= n_out)
+    if bool(bad.any()):
+        i = int(xp.argmax(bad))
+        raise ValueError(
+            f"Y holds class labels for an output layer of {n_out} units, so each must be in "
+            f"[0, {n_out}). Received: Y[{i}]={labels[i].item()!r}"
+        )
+    one_hot = xp.zeros((m, n_out), dtype=dtype)
+    one_hot[xp.arange(m), labels.astype(np.int64)] = 1
+    return one_hot
 
 
 def check_sample_weight(sample_weight: Any, m: int, dtype: np.dtype[Any], xp: Any) -> Array | None:
