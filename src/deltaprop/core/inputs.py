@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 from scipy.sparse import issparse
 
+from deltaprop.core.activations import Activation, get_activation
 from deltaprop.core.losses import CategoricalCrossEntropy, Loss
 
 __all__ = [
     "check_X", "check_Y", "check_dtype", "check_layer_sizes", "check_sample_weight", "per_layer",
+    "resolve_activations",
 ]  # fmt: skip
 
 Array = Any
@@ -53,6 +55,24 @@ def check_layer_sizes(layer_sizes: Any) -> list[int]:
                 f"Received: layer_sizes={layer_sizes!r} (width {n!r})"
             )
     return [int(n) for n in sizes]
+
+
+def resolve_activations(activations: Any, L: int, loss: Loss, backend: Any) -> list[Activation]:
+    """The ``L`` activations of a network from its ``activations`` argument: one per layer,
+    ``[hidden, output]`` (``L > 2``), or one for the hidden layers with the loss's natural
+    output activation (:attr:`Loss.default_activation`)."""
+    if isinstance(activations, str | Activation | dict):
+        names: list[Any] = [activations] * (L - 1) + [loss.default_activation]
+    else:
+        names = list(activations)
+        if len(names) == 2 and L > 2:
+            names = [names[0]] * (L - 1) + [names[1]]
+        elif len(names) != L:
+            raise ValueError(
+                f"activations must be one name, one per layer ({L}), or [hidden, output]. "
+                f"Received: activations={activations!r}"
+            )
+    return [get_activation(a, backend) for a in names]
 
 
 def per_layer(value: Any, n: int, name: str) -> list[Any]:

@@ -238,7 +238,7 @@ class Trainer:
     def _validate(
         self, Xv: np.ndarray, Yv: np.ndarray, wv: np.ndarray | None
     ) -> tuple[float, float]:
-        loss = self.net.cost(Xv, Yv, wv, training=False, l2=0.0, check=False)
+        loss = self.net.cost(Xv, Yv, wv, training=False, check=False)
         return loss, self.score_fn(self.net, Xv, Yv, wv)
 
     def best_state(self) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
