@@ -155,3 +155,15 @@ def test_sklearn_callback_in_callbacks_parameter_points_to_set_callbacks() -> No
     net = Network([4, 3], "relu", "categorical_crossentropy", seed=0)
     with pytest.raises(TypeError, match="set_callbacks"):
         Trainer(net, callbacks=[ScoringMonitor(scoring="accuracy")]).fit(X_IRIS, np.eye(3)[Y_IRIS])
+
+
+def test_progress_bar_propagates_from_a_meta_estimator(capsys: pytest.CaptureFixture[str]) -> None:
+    from sklearn.model_selection import GridSearchCV
+
+    est = MLPClassifier((4,), solver="lbfgs", max_iter=5, random_state=0)
+    search = GridSearchCV(est, {"alpha": [1e-4, 1e-2]}, cv=2)
+    search.set_callbacks(ProgressBar(max_propagation_depth=None))
+    with pytest.warns(Warning, match="lbfgs failed to converge"):
+        search.fit(X_IRIS, Y_IRIS)
+    out = capsys.readouterr().out
+    assert out.count("MLPClassifier - fit") == 2 * 2 + 1  # each candidate and split, the refit
