@@ -164,18 +164,52 @@ def test_gradcheck_every_activation_and_loss(hidden: str, output: str, loss: str
     assert np.abs(result.analytic).max() > 1e-3  # not a trivially zero gradient
 
 
-def test_gradcheck_with_l2() -> None:
+def test_l2_is_alpha_over_2m_with_its_gradient() -> None:
+    """One L2 convention, scikit-learn's MLP one: α/(2m)·Σ‖W‖², m = Σ w (the batch's rows)."""
     rng = np.random.default_rng(0)
     net = Network([3, 4, 2], "tanh", "ce", seed=0)
     X, Y = rng.normal(size=(6, 3)), np.eye(2)[rng.integers(0, 2, 6)]
-    assert gradcheck(net, X, Y, l2=0.3).max_relative_error < 1e-7
-    with_l2 = net.gradients(X, Y, l2=0.3)
-    without = net.gradients(X, Y)
-    for (a, _), (b, _), W in zip(with_l2, without, net.weights, strict=True):
-        np.testing.assert_allclose(a - b, 0.3 * W, rtol=1e-12)
-    assert net.cost(X, Y, l2=0.3) == pytest.approx(
-        net.cost(X, Y) + 0.15 * sum((W**2).sum() for W in net.weights), rel=1e-14
-    )
+    w = rng.uniform(0.5, 2.0, 6)
+    sq = sum((W**2).sum() for W in net.weights)
+    for weights, m in [(None, 6.0), (w, float(w.sum()))]:
+        result = gradcheck(net, X, Y, weights, alpha=0.3)  # finite differences of cost
+        assert result.max_relative_error < 1e-7, str(result)
+        assert net.cost(X, Y, weights, alpha=0.3) == pytest.approx(
+            net.cost(X, Y, weights) + 0.3 / (2 * m) * sq, rel=1e-14
+        )
+        with_l2 = net.gradients(X, Y, weights, alpha=0.3)
+        without = net.gradients(X, Y, weights)
+        for (a, _), (b, _), W in zip(with_l2, without, net.weights, strict=True):
+            np.testing.assert_allclose(a - b, 0.3 / m * W, rtol=1e-12)
+
+
+def test_l2_equals_scikit_learns_mlp_objective() -> None:
+    """What alpha adds to the cost and to dW is what it adds in scikit-learn's MLP."""
+    from sklearn.neural_network import MLPRegressor as SkMLP
+
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(9, 3)), rng.normal(size=(9, 1))
+    w = rng.uniform(0.5, 2.0, 9)
+    net = Network([3, 4, 1], ["tanh", "identity"], "mse", seed=0)
+
+    def sk_backprop(alpha: float) -> tuple[float, list[np.ndarray]]:
+        sk = SkMLP(hidden_layer_sizes=(4,), activation="tanh", alpha=alpha)
+        sk._random_state = np.random.RandomState(0)
+        sk._initialize(y, [3, 4, 1], X.dtype)
+        sk.coefs_ = [W.T.copy() for W in net.weights]
+        sk.intercepts_ = [b.copy() for b in net.biases]
+        acts = [X, np.empty((9, 4)), np.empty((9, 1))]
+        deltas = [np.empty((9, 4)), np.empty((9, 1))]
+        grads = [np.empty_like(c) for c in sk.coefs_]
+        loss, grads, _ = sk._backprop(X, y, w, acts, deltas, grads,
+                                      [np.empty_like(b) for b in sk.intercepts_])  # fmt: skip
+        return loss, grads
+
+    (l_a, g_a), (l_0, g_0) = sk_backprop(0.7), sk_backprop(0.0)
+    assert net.cost(X, y, w, alpha=0.7) - net.cost(X, y, w) == pytest.approx(l_a - l_0, rel=1e-12)
+    ours, zero = net.gradients(X, y, w, alpha=0.7), net.gradients(X, y, w)
+    for l in range(2):
+        np.testing.assert_allclose(ours[l][0] - zero[l][0], (g_a[l] - g_0[l]).T, rtol=1e-10)
 
 
 def test_gradcheck_detects_a_wrong_gradient(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -260,9 +294,9 @@ def test_equals_torch_autograd(
     X = rng.normal(size=(m, sizes[0]))
     Y = make_targets(rng, loss, m, sizes[-1])
     w = rng.uniform(0.1, 3.0, m) if weighted else None
-    J, Ws, bs = torch_cost(net, X, Y, w, l2=0.05)
-    assert net.cost(X, Y, w, l2=0.05) == pytest.approx(J.item(), rel=1e-12)
-    grads = net.gradients(X, Y, w, l2=0.05)
+    J, Ws, bs = torch_cost(net, X, Y, w, l2=0.05 / (m if w is None else w.sum()))
+    assert net.cost(X, Y, w, alpha=0.05) == pytest.approx(J.item(), rel=1e-12)
+    grads = net.gradients(X, Y, w, alpha=0.05)
     for (dW, db), W, b in zip(grads, Ws, bs, strict=True):
         np.testing.assert_allclose(dW, W.grad.numpy(), rtol=1e-10, atol=1e-14)
         np.testing.assert_allclose(db, b.grad.numpy(), rtol=1e-10, atol=1e-14)

@@ -24,3 +24,12 @@ def test_rows_count_every_parameter_with_batch_norm_and_dropout() -> None:
         text.splitlines()[-1]
         == f"Total parameters: {net.n_params} (float32, {4 * net.n_params} bytes)"
     )
+
+
+def test_network_summary_method_is_the_function_and_shows_as_the_table() -> None:
+    net = Network([4, 8, 3], ["relu", "softmax"], "categorical_crossentropy", seed=0)
+    text = net.summary()
+    assert text == summary(net)
+    assert repr(text) == str(text)  # the interpreter shows the table, not an escaped string
+    assert text.splitlines()[2].split() == ["Dense", "1", "(relu)", "(batch,", "8)", "40"]
+    assert text.splitlines()[-1] == "Total parameters: 67 (float64, 536 bytes)"

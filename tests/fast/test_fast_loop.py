@@ -434,7 +434,7 @@ def test_compiled_gradient_against_pytorch_and_finite_differences(
 
     def J(k: int, delta: float) -> float:
         net.parameters[k] = start[k] + delta
-        return net.cost(X, Y, w, l2=l2)
+        return net.cost(X, Y, w, alpha=alpha)
 
     for k in rng.choice(net.n_params, 25, replace=False):
         numeric = (8 * (J(k, h) - J(k, -h)) - (J(k, 2 * h) - J(k, -2 * h))) / (12 * h)

@@ -77,8 +77,8 @@ def test_buffers_give_the_bits_of_the_allocating_path(dtype: str, fused_off: Non
     a = Network(SIZES, "relu", "ce", seed=0, dtype=dtype, dropout=0.2)
     b = Network(SIZES, "relu", "ce", seed=0, dtype=dtype, dropout=0.2)
     for _ in range(2):  # the second call reuses the buffers of the first
-        cost_a = a.backward(X, Y, training=True, l2=0.01)
-        cost_b = b.backward(X, Y, training=True, l2=0.01, reuse_buffers=True)
+        cost_a = a.backward(X, Y, training=True, alpha=0.01)
+        cost_b = b.backward(X, Y, training=True, alpha=0.01, reuse_buffers=True)
         assert cost_a == cost_b
         assert a.grad.tobytes() == b.grad.tobytes()
         a.parameters -= 0.1 * a.grad

@@ -366,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="dropout rate, checked with a fixed mask (default: 0)",
     )
     p.add_argument("--batch-norm", action="store_true", help="batch normalization")
-    p.add_argument("--l2", type=nonneg_float, default=0.0, help="L2 coefficient (default: 0)")
+    p.add_argument("--l2", type=nonneg_float, default=0.0, help="L2: alpha/(2m)·ΣW² (default: 0)")
     p.add_argument(
         "--dtype",
         choices=["float64", "float32"],

@@ -75,7 +75,7 @@ def gradcheck(
     h: float = 1e-4,
     floor: float = 1e-4,
     training: bool = False,
-    l2: float = 0.0,
+    alpha: float = 0.0,
 ) -> GradcheckResult:
     """Compare ``net``'s backpropagated gradient with central finite differences.
 
@@ -94,8 +94,8 @@ def gradcheck(
     training : bool, default=False
         Check the training-mode function (batch statistics; dropout with a mask held fixed
         by replaying the network's random generator for every evaluation).
-    l2 : float, default=0.0
-        L2 coefficient included in the cost.
+    alpha : float, default=0.0
+        L2 strength included in the cost, ``α/(2m) Σ‖W‖²`` (:meth:`Network.cost`).
 
     Returns
     -------
@@ -112,12 +112,12 @@ def gradcheck(
         net.set_buffers(buffers)
 
     restore_state()
-    net.backward(X, Y, w, training, l2)
+    net.backward(X, Y, w, training, alpha)
     analytic = np.array(net.backend.to_numpy(net.grad), dtype=np.float64)
 
     def J() -> float:
         restore_state()
-        return net.cost(X, Y, w, training, l2, check=False)
+        return net.cost(X, Y, w, training, alpha, check=False)
 
     theta = net.parameters
     numeric = np.empty_like(analytic)

@@ -14,9 +14,13 @@ from typing import Any
 import numpy as np
 from scipy.sparse import issparse
 
-from deltaprop.core.losses import Loss
+from deltaprop.core.activations import Activation, get_activation
+from deltaprop.core.losses import CategoricalCrossEntropy, Loss
 
-__all__ = ["check_X", "check_Y", "check_dtype", "check_sample_weight", "per_layer"]
+__all__ = [
+    "check_X", "check_Y", "check_dtype", "check_layer_sizes", "check_sample_weight", "per_layer",
+    "resolve_activations",
+]  # fmt: skip
 
 Array = Any
 _DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -31,6 +35,44 @@ def check_dtype(dtype: Any) -> np.dtype[Any]:
     if dt is None or dt.name not in _DTYPES:
         raise ValueError(f"dtype must be float32 or float64. Received: dtype={dtype!r}")
     return dt
+
+
+def check_layer_sizes(layer_sizes: Any) -> list[int]:
+    """``layer_sizes`` as a list of at least two positive ints ``[n_0, ..., n_L]``."""
+    try:
+        sizes = list(layer_sizes)
+    except TypeError:
+        sizes = []
+    if len(sizes) < 2:
+        raise ValueError(
+            "layer_sizes must list at least an input and an output width, e.g. [4, 8, 1]. "
+            f"Received: layer_sizes={layer_sizes!r}"
+        )
+    for n in sizes:
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n <= 0:
+            raise ValueError(
+                "layer_sizes must be positive integers. "
+                f"Received: layer_sizes={layer_sizes!r} (width {n!r})"
+            )
+    return [int(n) for n in sizes]
+
+
+def resolve_activations(activations: Any, L: int, loss: Loss, backend: Any) -> list[Activation]:
+    """The ``L`` activations of a network from its ``activations`` argument: one per layer,
+    ``[hidden, output]`` (``L > 2``), or one for the hidden layers with the loss's natural
+    output activation (:attr:`Loss.default_activation`)."""
+    if isinstance(activations, str | Activation | dict):
+        names: list[Any] = [activations] * (L - 1) + [loss.default_activation]
+    else:
+        names = list(activations)
+        if len(names) == 2 and L > 2:
+            names = [names[0]] * (L - 1) + [names[1]]
+        elif len(names) != L:
+            raise ValueError(
+                f"activations must be one name, one per layer ({L}), or [hidden, output]. "
+                f"Received: activations={activations!r}"
+            )
+    return [get_activation(a, backend) for a in names]
 
 
 def per_layer(value: Any, n: int, name: str) -> list[Any]:
@@ -95,7 +137,17 @@ def _check_sparse_X(X: Any, n_features: int, dtype: np.dtype[Any], name: str) ->
 
 def check_Y(Y: Any, m: int, n_out: int, dtype: np.dtype[Any], xp: Any, loss: Loss) -> Array:
     """Cast ``Y`` to ``dtype`` with shape ``(m, n_out)`` (1-D allowed if ``n_out = 1``),
-    finite and in the domain of ``loss`` (:meth:`Loss.check_target`)."""
+    finite and in the domain of ``loss`` (:meth:`Loss.check_target`).
+
+    With categorical cross-entropy ``Y`` may also hold integer class labels, shape ``(m,)``
+    (or ``(m, 1)``) with values in ``[0, n_out)``, as Keras's sparse categorical
+    cross-entropy and PyTorch's ``CrossEntropyLoss`` take them: they become one-hot rows.
+    """
+    sparse = isinstance(loss, CategoricalCrossEntropy) and n_out > 1
+    if sparse:
+        one_hot = _labels_as_one_hot(Y, m, n_out, dtype, xp)
+        if one_hot is not None:
+            return one_hot
     try:
         Y = xp.asarray(Y, dtype=dtype)
     except (TypeError, ValueError) as exc:
@@ -103,14 +155,52 @@ def check_Y(Y: Any, m: int, n_out: int, dtype: np.dtype[Any], xp: Any, loss: Los
     if Y.ndim == 1 and n_out == 1:
         Y = Y.reshape(-1, 1)
     if Y.ndim != 2 or Y.shape != (m, n_out):
+        labels = (
+            f", or integer class labels of shape ({m},) with values in [0, {n_out}) for "
+            "categorical cross-entropy" if sparse else ""
+        )  # fmt: skip
         raise ValueError(
-            f"Y must have shape ({m}, {n_out}) to match X and the output layer. "
+            f"Y must have shape ({m}, {n_out}) to match X and the output layer{labels}. "
             f"Received: Y with shape {Y.shape}"
         )
     if not bool(xp.isfinite(Y).all()):
         raise ValueError("Y contains NaN or infinity.")
     loss.check_target(Y)
     return Y
+
+
+def _labels_as_one_hot(Y: Any, m: int, n_out: int, dtype: np.dtype[Any], xp: Any) -> Array | None:
+    """Integer class labels (shape ``(m,)`` or ``(m, 1)``, an integer dtype, or floats that
+    are whole numbers) as one-hot rows of shape ``(m, n_out)``; ``None`` for anything else."""
+    if issparse(Y):
+        return None
+    try:
+        labels = xp.asarray(Y)
+    except (TypeError, ValueError):
+        return None
+    if labels.shape == (m, 1):
+        labels = labels.reshape(-1)
+    if labels.shape != (m,) or labels.dtype.kind not in "iuf":
+        return None
+    if labels.dtype.kind == "f":
+        whole = xp.isfinite(labels) & (labels == xp.round(labels))
+        if not bool(whole.all()):
+            i = int(xp.argmin(whole))
+            raise ValueError(
+                "Y of shape (n_samples,) with categorical cross-entropy holds class labels, "
+                f"which must be whole numbers in [0, {n_out}). "
+                f"Received: Y[{i}]={labels[i].item()!r}"
+            )
+    bad = (labels < 0) | (labels >= n_out)
+    if bool(bad.any()):
+        i = int(xp.argmax(bad))
+        raise ValueError(
+            f"Y holds class labels for an output layer of {n_out} units, so each must be in "
+            f"[0, {n_out}). Received: Y[{i}]={labels[i].item()!r}"
+        )
+    one_hot = xp.zeros((m, n_out), dtype=dtype)
+    one_hot[xp.arange(m), labels.astype(np.int64)] = 1
+    return one_hot
 
 
 def check_sample_weight(sample_weight: Any, m: int, dtype: np.dtype[Any], xp: Any) -> Array | None:

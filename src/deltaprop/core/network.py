@@ -20,20 +20,28 @@ cross-entropy, softmax + categorical cross-entropy, identity + squared error) th
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from deltaprop.core import fused as _fused
-from deltaprop.core.activations import Activation, get_activation
+from deltaprop.core.activations import Activation
 from deltaprop.core.backend import Backend, get_backend
 from deltaprop.core.evaluation import evaluate
 from deltaprop.core.initializers import default_initializer, get_initializer
-from deltaprop.core.inputs import check_dtype, check_sample_weight, check_X, check_Y, per_layer
+from deltaprop.core.inputs import (
+    check_dtype,
+    check_layer_sizes,
+    check_sample_weight,
+    check_X,
+    check_Y,
+    per_layer,
+    resolve_activations,
+)  # fmt: skip
 from deltaprop.core.layers import BatchNorm, Dense, Dropout, Layer
 from deltaprop.core.losses import Loss, get_loss
+from deltaprop.core.summary import Summary, summary
 from deltaprop.core.workspace import Workspace
 
 __all__ = ["Network"]
@@ -97,11 +105,11 @@ class Network:
     ) -> None:
         self.backend = get_backend(backend)
         self.dtype = check_dtype(dtype)
-        sizes = self._check_sizes(layer_sizes)
+        sizes = check_layer_sizes(layer_sizes)
         self.layer_sizes = sizes
         L = len(sizes) - 1
         self.loss = get_loss(loss, self.backend)
-        self.activations = self._resolve_activations(activations, L)
+        self.activations = resolve_activations(activations, L, self.loss, self.backend)
         self.dropout_rates = [float(r) for r in per_layer(dropout, L - 1, "dropout")]
         for r in self.dropout_rates:
             if not 0.0 <= r < 1.0:
@@ -147,41 +155,6 @@ class Network:
         self._loss_out = _fused.accepts_out(self.loss.value_from_logits)
 
     # ------------------------------------------------------------------ construction
-    @staticmethod
-    def _check_sizes(layer_sizes: Sequence[int]) -> list[int]:
-        try:
-            sizes = list(layer_sizes)
-        except TypeError:
-            sizes = []
-        if len(sizes) < 2:
-            raise ValueError(
-                "layer_sizes must list at least an input and an output width, e.g. [4, 8, 1]. "
-                f"Received: layer_sizes={layer_sizes!r}"
-            )
-        for n in sizes:
-            if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n <= 0:
-                raise ValueError(
-                    "layer_sizes must be positive integers. "
-                    f"Received: layer_sizes={layer_sizes!r} (width {n!r})"
-                )
-        return [int(n) for n in sizes]
-
-    def _resolve_activations(self, activations: Any, L: int) -> list[Activation]:
-        if isinstance(activations, str | Activation | dict):
-            names: list[Any] = [activations] * (L - 1) + [self.loss.default_activation]
-        else:
-            names = list(activations)
-            if len(names) == L:
-                pass
-            elif len(names) == 2 and L > 2:
-                names = [names[0]] * (L - 1) + [names[1]]
-            else:
-                raise ValueError(
-                    f"activations must be one name, one per layer ({L}), or [hidden, output]. "
-                    f"Received: activations={activations!r}"
-                )
-        return [get_activation(a, self.backend) for a in names]
-
     # ------------------------------------------------------------------ views
     @property
     def xp(self) -> Any:
@@ -248,6 +221,12 @@ class Network:
             "dropout": list(self.dropout_rates),
             "batch_norm": list(self.batch_norms),
         }
+
+    def summary(self) -> Summary:
+        """Keras's ``model.summary()``: a row per layer with its output shape and parameter
+        count, then the totals (:func:`deltaprop.core.summary.summary`); print it, or let the
+        interpreter show it."""
+        return summary(self)
 
     def __repr__(self) -> str:
         acts = [a.name for a in self.activations]
@@ -340,23 +319,30 @@ class Network:
             return self.loss.value_from_logits(Y, out.Z)
         return self.loss.value(Y, out.A)
 
-    def l2_term(self, l2: float) -> float:
-        """The penalty ``l2/2 · Σ_l ‖W[l]‖²_F`` (no biases); 0 for ``l2 = 0``."""
-        if not l2:
+    def l2_term(self, alpha: float, m: float) -> float:
+        """The penalty ``α/(2m) · Σ_l ‖W[l]‖²_F`` (no biases), scikit-learn's MLP convention
+        with ``m`` the batch's number of examples (its total sample weight); 0 for ``α = 0``."""
+        if not alpha:
             return 0.0
-        return 0.5 * l2 * sum(float((W * W).sum()) for W in self.weights)
+        return 0.5 * (alpha / m) * sum(float((W * W).sum()) for W in self.weights)
 
     def _cost(
-        self, X: Array, Y: Array, w: Array | None, training: bool, l2: float,
-        total_weight: float | None = None, ws: Workspace | None = None,
+        self, X: Array, Y: Array, w: Array | None, training: bool, alpha: float, denom: float,
+        ws: Workspace | None = None,
     ) -> float:  # fmt: skip
+        """:meth:`cost` with its normalizer ``denom`` (``m``, ``Σ w`` or a total weight)."""
         self._forward(X, training, ws)
         losses = self._per_example_loss(Y, ws)
         if w is not None:
             losses = losses * w
-        denom = total_weight if total_weight is not None else (
-            float(w.sum()) if w is not None else X.shape[0])  # fmt: skip
-        return float(losses.sum()) / denom + self.l2_term(l2)
+        return float(losses.sum()) / denom + self.l2_term(alpha, denom)
+
+    @staticmethod
+    def _denominator(X: Array, w: Array | None, total_weight: float | None = None) -> float:
+        """``m`` of the cost and of the L2 term: ``total_weight``, else ``Σ w``, else rows."""
+        if total_weight is not None:
+            return total_weight
+        return float(w.sum()) if w is not None else X.shape[0]
 
     def cost(
         self,
@@ -364,31 +350,32 @@ class Network:
         Y: Any,
         sample_weight: Any = None,
         training: bool = False,
-        l2: float = 0.0,
+        alpha: float = 0.0,
         *,
         check: bool = True,
     ) -> float:
-        """The cost ``J = Σ_i w_i L(y_i, ŷ_i) / Σ_i w_i  (+ l2/2 Σ_l ‖W[l]‖²)``.
+        """The cost ``J = Σ_i w_i L(y_i, ŷ_i) / Σ_i w_i  +  α / (2 Σ_i w_i) · Σ_l ‖W[l]‖²_F``.
 
-        With no weights this is the seeds' ``J = (1/m) Σ_i L(ŷ_i, y_i)``.
+        With no weights this is the seeds' ``J = (1/m) Σ_i L(ŷ_i, y_i)`` plus scikit-learn's
+        ``α/(2m) Σ‖W‖²`` (``MLPClassifier(alpha=)``, ``Trainer(alpha=)``: one convention).
 
         Parameters
         ----------
         X : array-like of shape (m, n_0)
-        Y : array-like of shape (m, n_L)
+        Y : array-like of shape (m, n_L), or (m,) integer labels for categorical cross-entropy
         sample_weight : array-like of shape (m,), optional
         training : bool, default=False
-        l2 : float, default=0.0
-            Coefficient of the L2 penalty on the weights (not the biases).
+        alpha : float, default=0.0
+            L2 strength on the weights (not the biases), divided by ``2 Σ_i w_i`` (``2m``).
         check : bool, default=True
             False for arrays already checked (:meth:`check_X`, :meth:`check_Y`, ...).
         """
-        if not check:
-            return self._cost(X, Y, sample_weight, training, l2)
-        X = self.check_X(X)
-        Y = self.check_Y(Y, X.shape[0])
-        w = self.check_sample_weight(sample_weight, X.shape[0])
-        return self._cost(X, Y, w, training, l2)
+        if check:
+            X = self.check_X(X)
+            Y = self.check_Y(Y, X.shape[0])
+            sample_weight = self.check_sample_weight(sample_weight, X.shape[0])
+        denom = self._denominator(X, sample_weight)
+        return self._cost(X, Y, sample_weight, training, alpha, denom)
 
     def output_dZ(self, Y: Array, out: Array | None = None) -> Array:
         """The output error ``dZ[L]`` per example, shape ``(m, n_L)``.
@@ -407,7 +394,7 @@ class Network:
         Y: Array,
         w: Array | None = None,
         training: bool = True,
-        l2: float = 0.0,
+        alpha: float = 0.0,
         total_weight: float | None = None,
         reuse_buffers: bool = False,
     ) -> float:
@@ -418,22 +405,23 @@ class Network:
         the checked form.
 
         ``total_weight`` replaces ``Σ w`` (or ``m``) as the normalizer, so that gradients of
-        shards of one batch add up to the batch's gradient (data parallelism).
+        shards of one batch add up to the batch's gradient (data parallelism); the L2 term
+        is ``α/(2·total_weight)``, so ``alpha / size`` on each of ``size`` shards adds up.
         ``reuse_buffers`` (the hot loop) writes every intermediate into buffers kept for
         this batch size (the next call of that size overwrites them); the same numbers.
         """
         ws = self._workspace(X.shape[0]) if reuse_buffers else None
-        cost = self._cost(X, Y, w, training, l2, total_weight, ws)
+        denom = self._denominator(X, w, total_weight)
+        cost = self._cost(X, Y, w, training, alpha, denom, ws)
         m = X.shape[0]
         dZ = self.output_dZ(Y, None if ws is None else ws.dZ)
         if w is not None or total_weight is not None:
             # Weighted mean: scale each example's error by s_i = w_i m / Σw, so that the
             # seeds' "/ m" in dW and db yields Σ_i w_i ∇L_i / Σw.
-            denom = total_weight if total_weight is not None else float(w.sum())  # type: ignore[union-attr]
             scale = (w if w is not None else 1.0) * (m / denom)
             dZ = dZ * (scale.reshape(-1, 1) if w is not None else scale)
-        for dense in self.dense:
-            dense.l2 = l2
+        for dense in self.dense:  # dW += (α / m) W, the gradient of the L2 term
+            dense.l2 = alpha / denom if alpha else 0.0
         kept = [None] * len(self.layers) if ws is None else ws.layers
         dA = self.dense[-1].backward_dZ(dZ, kept[-1])
         for layer, buffers in zip(self.layers[-2::-1], kept[-2::-1], strict=True):
@@ -450,7 +438,7 @@ class Network:
         Y: Any,
         sample_weight: Any = None,
         training: bool = False,
-        l2: float = 0.0,
+        alpha: float = 0.0,
     ) -> list[tuple[Array, Array]]:
         """``[(dW[1], db[1]), ..., (dW[L], db[L])]``: the gradient of :meth:`cost`.
 
@@ -460,7 +448,7 @@ class Network:
         X = self.check_X(X)
         Y = self.check_Y(Y, X.shape[0])
         w = self.check_sample_weight(sample_weight, X.shape[0])
-        self.backward(X, Y, w, training, l2)
+        self.backward(X, Y, w, training, alpha)
         return [(layer.grads["W"].copy(), layer.grads["b"].copy()) for layer in self.dense]
 
     # ------------------------------------------------------------------ state

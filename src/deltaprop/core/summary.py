@@ -17,7 +17,15 @@ from typing import Any
 
 from deltaprop.core.layers import Dense, Dropout
 
-__all__ = ["summary", "summary_rows"]
+__all__ = ["Summary", "summary", "summary_rows"]
+
+
+class Summary(str):
+    """The summary's text, a ``str`` whose ``repr`` is the text itself, so that the
+    interpreter shows ``net.summary()`` as the table (``print`` shows it anywhere)."""
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def summary_rows(net: Any) -> list[tuple[str, str, int]]:
@@ -39,9 +47,10 @@ def summary_rows(net: Any) -> list[tuple[str, str, int]]:
     return rows
 
 
-def summary(net: Any) -> str:
+def summary(net: Any) -> Summary:
     """The summary of ``net`` as text: a row per layer, then the parameter count, the dtype
-    and the bytes the parameters take."""
+    and the bytes the parameters take. ``Network.summary()`` and the estimators'
+    ``summary()`` return it."""
     rows = summary_rows(net)
     head = ("Layer", "Output shape", "Parameters")
     w0 = max(len(head[0]), *(len(r[0]) for r in rows)) + 4
@@ -55,4 +64,4 @@ def summary(net: Any) -> str:
         rule,
         f"Total parameters: {total:,} ({net.dtype}, {total * net.dtype.itemsize:,} bytes)",
     ]
-    return "\n".join(lines)
+    return Summary("\n".join(lines))

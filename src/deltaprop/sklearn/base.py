@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import TransformerMixin
+from sklearn.callback import CallbackSupportMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -40,6 +41,7 @@ from sklearn.utils.validation import (
 
 from deltaprop.core import check_sample_weight
 from deltaprop.optim import LBFGS
+from deltaprop.sklearn.fit_tasks import fit_task
 from deltaprop.sklearn.params import PARAMETER_CONSTRAINTS, SKLEARN_OUT
 from deltaprop.sklearn.state import ModelState
 from deltaprop.train import Callback, Checkpoint, DivergenceError, History, Trainer, load_checkpoint
@@ -93,7 +95,7 @@ def is_stochastic(est: BaseMLP) -> bool:
     return True
 
 
-class BaseMLP(TransformerMixin, ModelState):
+class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
     """Parameters, validation and training shared by the two estimators."""
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = dict(PARAMETER_CONSTRAINTS)
@@ -254,19 +256,20 @@ class BaseMLP(TransformerMixin, ModelState):
             self._resume(trainer, resume_from, fingerprint, checkpoints)
         epochs_before = 0 if resume_from is not None else len(trainer.history.loss)
         diverged: DivergenceError | None = None
-        try:
-            if trainer.communicator is None:
-                trainer.fit(X, Y, sample_weight=sample_weight, validation_data=validation)
-            else:  # a failing rank ends the whole MPI job instead of leaving the others waiting
-                from deltaprop.parallel import abort_on_error
-
-                with abort_on_error(trainer.communicator, passing=(DivergenceError,)):
+        with fit_task(self, trainer, X, y, sample_weight):  # scikit-learn's callbacks' task
+            try:
+                if trainer.communicator is None:
                     trainer.fit(X, Y, sample_weight=sample_weight, validation_data=validation)
-        except DivergenceError as exc:
-            diverged = exc
-        if diverged is not None:
-            self._after_divergence(trainer, diverged)
-        self._record(trainer, incremental, epochs_before)
+                else:  # a failing rank ends the whole MPI job, not leaving the others waiting
+                    from deltaprop.parallel import abort_on_error
+
+                    with abort_on_error(trainer.communicator, passing=(DivergenceError,)):
+                        trainer.fit(X, Y, sample_weight=sample_weight, validation_data=validation)
+            except DivergenceError as exc:
+                diverged = exc
+            if diverged is not None:
+                self._after_divergence(trainer, diverged)
+            self._record(trainer, incremental, epochs_before)
         return self
 
     def _resume(self, trainer: Trainer, path: Any, fingerprint: dict[str, Any],

@@ -23,6 +23,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from deltaprop.core import Network
+from deltaprop.core.summary import Summary, summary
 from deltaprop.io import checked_config, register_model_kind, tensor_specs
 from deltaprop.sklearn.params import SKLEARN_OUT
 from deltaprop.sklearn.training import TrainingParts
@@ -42,6 +43,20 @@ class ModelState(TrainingParts):
         "best_validation_score_", "validation_loss_curve_", "n_outputs_", "n_layers_",
         "out_activation_", "n_features_in_",
     )  # fmt: skip
+
+    def summary(self) -> Summary:
+        """The fitted network's summary, as Keras's ``model.summary()``: a line naming the
+        estimator and its input, then a row per layer with its output shape and parameter
+        count, then the totals (:func:`deltaprop.core.summary.summary`).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before the first :meth:`fit` or :meth:`partial_fit`.
+        """
+        check_is_fitted(self, "network_")
+        head = f"{type(self).__name__}: input (batch, {self.network_.layer_sizes[0]})"
+        return Summary(f"{head}\n{summary(self.network_)}")
 
     def _get_model_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """JSON-able configuration and arrays for :func:`deltaprop.save` (no pickle).

@@ -41,16 +41,16 @@ def distributed_backward(
         The whole batch's cost, L2 term included.
     """
     local = comm.split(Xb.shape[0])
-    l2 = alpha / wsum / comm.size
+    share = alpha / comm.size  # each rank adds 1/size of the L2 term α/(2 wsum) ΣW²
     if local.stop > local.start:
         wl = None if wb is None else wb[local]
-        cost = net.backward(Xb[local], Yb[local], wl, training=True, l2=l2, total_weight=wsum)
-    else:  # an empty share still adds its 1/size of the L2 term, dW = l2 W
+        cost = net.backward(Xb[local], Yb[local], wl, training=True, alpha=share, total_weight=wsum)
+    else:  # an empty share still adds its 1/size of the L2 term, dW = (share / wsum) W
         net.grad[...] = 0
-        if l2:
+        if share:
             for layer in net.dense:
-                layer.grads["W"][...] = l2 * layer.W
-        cost = net.l2_term(l2)
+                layer.grads["W"][...] = (share / wsum) * layer.W
+        cost = net.l2_term(share, wsum)
     packed = np.append(net.grad, net.grad.dtype.type(cost))
     comm.allreduce(packed)
     net.grad[...] = packed[:-1]

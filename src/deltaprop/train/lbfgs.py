@@ -27,14 +27,12 @@ def fit_lbfgs(
     self = trainer
     net, opt = self.net, self.optimizer
     assert isinstance(opt, LBFGS)
-    wsum = X.shape[0] if w is None else float(w.sum())
-    l2 = self.alpha / wsum
     last = {"cost": math.nan}
 
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
         net.parameters[...] = theta
         with np.errstate(over="ignore", invalid="ignore"):
-            cost = net.backward(X, Y, w, training=True, l2=l2)
+            cost = net.backward(X, Y, w, training=True, alpha=self.alpha)
         last["cost"] = cost
         return cost, net.grad.astype(np.float64)
 
@@ -57,6 +55,6 @@ def fit_lbfgs(
     if not np.isfinite(result.x).all() or not math.isfinite(float(result.fun)):
         self._diverged(self.epoch, float(result.fun), x0.astype(net.dtype), {})
     net.parameters[...] = result.x
-    net.backward(X, Y, w, training=True, l2=l2)  # leave the grads of the final weights
+    net.backward(X, Y, w, training=True, alpha=self.alpha)  # leave the grads of the final weights
     self.samples_seen += X.shape[0] * int(result.nit)
     self.lbfgs_result = result

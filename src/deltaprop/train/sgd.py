@@ -116,7 +116,7 @@ def _python_epoch(
         for cb in callbacks:
             cb.on_batch_begin(self, b, {"batch_size": m})
         if comm is None:
-            cost = net.backward(Xb, Yb, wb, training=True, l2=self.alpha / wsum, reuse_buffers=True)
+            cost = net.backward(Xb, Yb, wb, training=True, alpha=self.alpha, reuse_buffers=True)
         else:
             cost = distributed_backward(net, Xb, Yb, wb, wsum, self.alpha, comm)
         finite = stats.dW_norms_into(norms)  # before clipping, as ever

@@ -169,7 +169,7 @@ def _loss_baselines(net: Any, X: Any, Y: np.ndarray, w: np.ndarray | None) -> tu
             share = float((sl.stop - lo) if wb is None else wb.sum())
             if share <= 0:
                 continue
-            start += net.cost(X[sl], Y[sl], wb, training=False, l2=0.0, check=False) * share
+            start += net.cost(X[sl], Y[sl], wb, training=False, check=False) * share
             values = np.asarray(net.loss.value(Y[sl], np.broadcast_to(mean, Y[sl].shape)))
             constant += float(values.sum() if wb is None else values @ wb)
     return start / wsum, constant / wsum

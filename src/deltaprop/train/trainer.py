@@ -238,7 +238,7 @@ class Trainer:
     def _validate(
         self, Xv: np.ndarray, Yv: np.ndarray, wv: np.ndarray | None
     ) -> tuple[float, float]:
-        loss = self.net.cost(Xv, Yv, wv, training=False, l2=0.0, check=False)
+        loss = self.net.cost(Xv, Yv, wv, training=False, check=False)
         return loss, self.score_fn(self.net, Xv, Yv, wv)
 
     def best_state(self) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
@@ -363,6 +363,7 @@ class Trainer:
         callbacks = list(self.callbacks)
         if self.verbose:
             callbacks.append(ProgressBar())
+        _refuse_fit_callbacks(callbacks)
         check_callbacks(callbacks)
         if self.baselines is None and self.divergence_factor is not None:
             self.baselines = loss_baselines(net, X, Y, w)
@@ -467,3 +468,16 @@ class Trainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict` output."""
         _load_state_dict(self, state)
+
+
+def _refuse_fit_callbacks(callbacks: Sequence[Any]) -> None:
+    """A scikit-learn callback (``sklearn.callback``'s ``ProgressBar``, ``ScoringMonitor``,
+    any ``FitCallback``) in ``callbacks=`` is a ``TypeError`` that says where it goes."""
+    for i, cb in enumerate(callbacks):
+        if not isinstance(cb, Callback) and hasattr(cb, "on_fit_task_end"):
+            raise TypeError(
+                f"callbacks[{i}] is a scikit-learn callback ({type(cb).__name__}), not a "
+                "deltaprop.train.Callback: register it on an estimator with "
+                f"set_callbacks, e.g. MLPClassifier(...).set_callbacks({type(cb).__name__}(...))."
+                f" Received: callbacks[{i}]={cb!r}"
+            )

@@ -56,7 +56,7 @@ def run_gradcheck(args: argparse.Namespace, out: Output) -> int:
     else:
         Y = rng.normal(size=(m, n_out))
     training = args.dropout > 0 or args.batch_norm
-    result = gradcheck(net, X, Y, training=training, l2=args.l2)
+    result = gradcheck(net, X, Y, training=training, alpha=args.l2)
     shapes = dict(net.named_parameters())
     rows = []
     for name, rel, abs_ in result.rows():

@@ -1,0 +1,60 @@
+"""Input checks (core/inputs.py): integer class labels with categorical cross-entropy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deltaprop import Network, gradcheck
+from deltaprop.core import get_loss
+from deltaprop.core.inputs import check_layer_sizes, check_Y
+
+CE = get_loss("categorical_crossentropy")
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(6, 3))
+LABELS = np.array([0, 2, 1, 3, 3, 0])
+ONE_HOT = np.eye(4)[LABELS]
+
+
+@pytest.mark.parametrize(
+    "labels", [LABELS, LABELS.astype(np.int32), LABELS.astype(np.uint8), LABELS.astype(float),
+               LABELS.reshape(-1, 1), list(LABELS)],
+)  # fmt: skip
+def test_integer_labels_become_one_hot(labels: object) -> None:
+    Y = check_Y(labels, 6, 4, np.dtype("float32"), np, CE)
+    assert Y.dtype == np.float32
+    np.testing.assert_array_equal(Y, ONE_HOT)
+
+
+def test_labels_out_of_range_or_fractional_are_refused_by_value() -> None:
+    with pytest.raises(ValueError, match=r"must be in \[0, 4\). Received: Y\[1\]=4"):
+        check_Y(np.array([0, 4, 1, 3, 3, 0]), 6, 4, np.dtype("float64"), np, CE)
+    with pytest.raises(ValueError, match=r"Received: Y\[0\]=-1"):
+        check_Y(np.array([-1, 0, 1, 3, 3, 0]), 6, 4, np.dtype("float64"), np, CE)
+    with pytest.raises(ValueError, match=r"whole numbers in \[0, 4\). Received: Y\[2\]=1.5"):
+        check_Y(np.array([0, 1, 1.5, 3, 3, 0]), 6, 4, np.dtype("float64"), np, CE)
+
+
+def test_the_shape_error_mentions_labels_only_for_categorical_cross_entropy() -> None:
+    with pytest.raises(ValueError, match=r"shape \(6, 4\) to match X and the output layer, or "
+                       r"integer class labels of shape \(6,\) with values in \[0, 4\)"):  # fmt: skip
+        check_Y(np.ones((6, 3)), 6, 4, np.dtype("float64"), np, CE)
+    with pytest.raises(ValueError, match=r"output layer. Received: Y with shape \(6,\)"):
+        check_Y(np.zeros(6), 6, 4, np.dtype("float64"), np, get_loss("mse"))
+
+
+def test_network_cost_and_gradients_take_labels() -> None:
+    net = Network([3, 5, 4], "tanh", "categorical_crossentropy", seed=0)
+    assert net.cost(X, LABELS) == net.cost(X, ONE_HOT)
+    for (a, b), (c, d) in zip(net.gradients(X, LABELS), net.gradients(X, ONE_HOT), strict=True):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, d)
+    assert gradcheck(net, X, LABELS).max_relative_error < 1e-7
+
+
+def test_layer_sizes_check() -> None:
+    assert check_layer_sizes((2, np.int64(3))) == [2, 3]
+    with pytest.raises(ValueError, match=r"positive integers. Received: layer_sizes=\[2, 0\]"):
+        check_layer_sizes([2, 0])
+    with pytest.raises(ValueError, match="at least an input and an output"):
+        check_layer_sizes(5)
