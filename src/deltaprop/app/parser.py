@@ -307,6 +307,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_list(p, "--keep", "COLS", "input columns to copy into the output (e.g. an id)")
     _add_list(p, "--na-values", "VALUES", "extra strings that mean 'missing'")
+    p.add_argument(
+        "--precision",
+        type=int,
+        choices=range(1, 18),
+        default=6,
+        metavar="DIGITS",
+        help="significant digits of the numbers written, 1 to 17 (default: 6, as pandas "
+        "shows them; 17 writes every float64 exactly)",
+    )
     p.add_argument("--force", action="store_true", help="overwrite the output file")
 
     p = add("evaluate", "Print the metrics of a trained model on labelled data.")
@@ -324,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path, help="a model file")
     p.add_argument("--json", action="store_true", help="print as JSON")
 
-    p = add("export", "Export a trained model's network to ONNX.")
+    p = add("export", "Export a trained model (its preprocessing included) to ONNX.")
     p.add_argument("model", type=Path, help="a model file")
     p.add_argument("--onnx", type=Path, required=True, metavar="PATH", help="the .onnx file")
     p.add_argument(
