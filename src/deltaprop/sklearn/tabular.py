@@ -27,6 +27,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from deltaprop.sklearn.tabular_state import MISSING_CATEGORY, PREPROCESSING_FORMAT, check_state
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -39,13 +41,6 @@ __all__ = [
     "encode",
     "is_text",
 ]
-
-MISSING_CATEGORY = "(missing)"
-"""The category that stands for a missing value in a categorical column."""
-
-PREPROCESSING_FORMAT = 1
-"""Version of the configuration written by :meth:`TablePreprocessor.get_state`."""
-
 
 def is_text(s: pd.Series) -> bool:
     import pandas as pd
@@ -284,8 +279,6 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     @classmethod
     def from_state(cls, config: Any, arrays: Any) -> TablePreprocessor:
         """The fitted preprocessor of :meth:`get_state` output (see :func:`check_state`)."""
-        from deltaprop.sklearn.tabular_state import check_state
-
         numeric, categorical, categories, stats = check_state(config, arrays)
         pre = cls(numeric, categorical)
         pre.median_, pre.mean_, pre.scale_ = stats

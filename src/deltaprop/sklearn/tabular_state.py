@@ -11,7 +11,20 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_state", "check_target_scaling", "short"]
+__all__ = [
+    "MISSING_CATEGORY",
+    "PREPROCESSING_FORMAT",
+    "check_state",
+    "check_target_scaling",
+    "short",
+]
+
+MISSING_CATEGORY = "(missing)"
+"""The category that stands for a missing value in a categorical column."""
+
+PREPROCESSING_FORMAT = 1
+"""Version of the configuration written by
+:meth:`~deltaprop.sklearn.tabular.TablePreprocessor.get_state`."""
 
 
 def short(value: Any) -> str:
@@ -41,8 +54,6 @@ def check_state(
         list of categories per categorical column, arrays of one finite number per numeric
         column, scales > 0.
     """
-    from deltaprop.sklearn.tabular import MISSING_CATEGORY, PREPROCESSING_FORMAT
-
     if not isinstance(config, dict):
         raise ValueError(f"the preprocessing must be a JSON object; got {type(config).__name__}")
     if config.get("format") != PREPROCESSING_FORMAT:
