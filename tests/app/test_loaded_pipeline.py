@@ -88,7 +88,9 @@ def test_a_pipeline_fitted_in_python_saves_and_predicts_as_the_command(
 ) -> None:
     frame = pd.read_csv(PENGUINS)
     X, y = frame.drop(columns=["species", "id"]), frame["species"]
-    pre = TablePreprocessor(["bill_length_mm", "flipper_length_mm", "body_mass_g"], ["island", "sex"])
+    pre = TablePreprocessor(
+        ["bill_length_mm", "flipper_length_mm", "body_mass_g"], ["island", "sex"]
+    )
     clf = MLPClassifier(hidden_layer_sizes=(6,), max_iter=30, tol=1e9, random_state=0)
     pipe = make_pipeline(pre, clf).fit(X, y)
     path = deltaprop.save(pipe, tmp_path / "py.safetensors")
@@ -113,13 +115,26 @@ def test_save_refuses_other_pipelines_saying_what_it_takes(tmp_path: Path) -> No
     y = np.arange(30) % 2
     path = tmp_path / "p.safetensors"
     fitted = make_pipeline(StandardScaler(), MLPClassifier(max_iter=20, tol=1e9)).fit(X, y)
-    with pytest.raises(TypeError, match=r"a TablePreprocessor, then an MLPClassifier.*Received: a Pipeline of StandardScaler, MLPClassifier"):
+    with pytest.raises(
+        TypeError,
+        match=r"a TablePreprocessor, then an MLPClassifier.*Received: a Pipeline of StandardScaler, MLPClassifier",
+    ):
         deltaprop.save(fitted, path)
     unfitted = make_pipeline(TablePreprocessor(["x"]), MLPClassifier())
     with pytest.raises(TypeError, match="Received: an unfitted TablePreprocessor"):
         deltaprop.save(unfitted, path)
     pre = TablePreprocessor(["x"]).fit(X)
-    other = Pipeline([("p", pre), ("m", TransformedTargetRegressor(MLPRegressor(max_iter=20, tol=1e9), func=np.log1p, inverse_func=np.expm1))])
+    other = Pipeline(
+        [
+            ("p", pre),
+            (
+                "m",
+                TransformedTargetRegressor(
+                    MLPRegressor(max_iter=20, tol=1e9), func=np.log1p, inverse_func=np.expm1
+                ),
+            ),
+        ]
+    )
     with pytest.raises(TypeError, match="with transformer FunctionTransformer"):
         deltaprop.save(other.fit(X, y + 1.0), path)
     assert not path.exists()

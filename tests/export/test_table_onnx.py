@@ -65,7 +65,9 @@ def test_the_commands_classifier_with_its_preprocessing(
     text = exported(capsys, LEGACY, tmp_path / "m.onnx", dtype)
     assert "6 inputs (one (batch, 1) per column)" in text and "includes the preprocessing" in text
     graph = onnx.load(str(tmp_path / "m.onnx")).graph
-    strings = [i.name for i in graph.input if i.type.tensor_type.elem_type == onnx.TensorProto.STRING]
+    strings = [
+        i.name for i in graph.input if i.type.tensor_type.elem_type == onnx.TensorProto.STRING
+    ]
     assert strings == ["island", "sex"]
     expected = predicted(capsys, LEGACY).filter(like="proba_").to_numpy()
     np.testing.assert_allclose(run_table(tmp_path / "m.onnx", frame), expected, rtol=0, atol=tol)

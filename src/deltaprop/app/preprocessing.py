@@ -52,6 +52,7 @@ __all__ = [
     "file_row",
 ]
 
+
 def file_row(index: pd.Index, position: int) -> int:
     """The row number (1 = the first data row) that the file gives the row at ``position``.
 

@@ -56,7 +56,7 @@ def table_part(model: Any) -> TablePart | None:
     steps = getattr(model, "steps", None)
     if steps is None:
         return None
-    first = steps[0][1] if steps else None
+    first: Any = steps[0][1] if steps else None
     if len(steps) != 2 or not callable(getattr(first, "get_state", None)):
         kinds = ", ".join(type(step).__qualname__ for _, step in steps)
         raise TypeError(
@@ -94,7 +94,9 @@ def preprocessing_nodes(g: Any, part: TablePart) -> tuple[str, list[Any]]:
     numeric, categorical = part.config["numeric"], part.config["categorical"]
     missing = part.config["missing_category"]
     inputs = [helper.make_tensor_value_info(c, g.elem_type, ["batch", 1]) for c in numeric]
-    inputs += [helper.make_tensor_value_info(c, TensorProto.STRING, ["batch", 1]) for c in categorical]
+    inputs += [
+        helper.make_tensor_value_info(c, TensorProto.STRING, ["batch", 1]) for c in categorical
+    ]
     blocks = []
     if numeric:
         x = numeric[0] if len(numeric) == 1 else g.op("Concat", list(numeric), axis=1)
@@ -106,9 +108,7 @@ def preprocessing_nodes(g: Any, part: TablePart) -> tuple[str, list[Any]]:
         if not cats:
             continue
         n = len(cats)
-        onehot = g.op(
-            "OneHotEncoder", [col], domain=ML_DOMAIN, cats_strings=[*cats, ""], zeros=1
-        )
+        onehot = g.op("OneHotEncoder", [col], domain=ML_DOMAIN, cats_strings=[*cats, ""], zeros=1)
         flat = g.op("Reshape", [onehot, g.const("shape", [-1, n + 1], np.int64)])
         if g.double:
             flat = g.op("Cast", [flat], to=TensorProto.DOUBLE)
@@ -125,4 +125,6 @@ def target_nodes(g: Any, part: TablePart, y: str) -> str:
     if part.scaling is None:
         return y
     mean, scale = part.scaling
-    return g.op("Add", [g.op("Mul", [y, g.const("target_scale", scale)]), g.const("target_mean", mean)])
+    return g.op(
+        "Add", [g.op("Mul", [y, g.const("target_scale", scale)]), g.const("target_mean", mean)]
+    )

@@ -222,7 +222,9 @@ def _merged_extra(own: Extra, extra: Extra | None) -> Extra:
     _check_extra(extra)
     both = (set(own[0]) & set(extra[0])) | (set(own[1]) & set(extra[1]))
     if both:
-        raise ValueError(f"extra must not overwrite the model's own fields. Received: {sorted(both)}")
+        raise ValueError(
+            f"extra must not overwrite the model's own fields. Received: {sorted(both)}"
+        )
     return {**own[0], **extra[0]}, {**own[1], **extra[1]}
 
 

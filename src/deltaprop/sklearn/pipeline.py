@@ -153,9 +153,7 @@ def _wrap(model: Any, extra: Extra) -> Any:
     n_in = getattr(model, "n_features_in_", None)
     n_out = len(pre.get_feature_names_out())
     if n_in is not None and n_out != n_in:
-        raise ValueError(
-            f"the preprocessing makes {n_out} features but the network takes {n_in}"
-        )
+        raise ValueError(f"the preprocessing makes {n_out} features but the network takes {n_in}")
     return model_pipeline(model, pre, scaling)
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "is_text",
 ]
 
+
 def is_text(s: pd.Series) -> bool:
     import pandas as pd
 
@@ -142,7 +143,7 @@ def encode(
     return np.hstack(blocks)
 
 
-class TablePreprocessor(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class TablePreprocessor(TransformerMixin, BaseEstimator):
     """Median-impute and standardize numbers, impute and one-hot encode categories.
 
     Parameters

@@ -24,7 +24,9 @@ def run_export(args: argparse.Namespace, out: Output) -> int:
         raise RuntimeError(
             f"exporting to ONNX needs the onnx package (pip install 'deltaprop[onnx]'): {exc}"
         ) from None
-    proto = export_onnx(_with_preprocessing(model, state, args), args.onnx, opset=args.opset, dtype=args.dtype)
+    proto = export_onnx(
+        _with_preprocessing(model, state, args), args.onnx, opset=args.opset, dtype=args.dtype
+    )
     graph = proto.graph
     dims = [d.dim_value or d.dim_param for d in graph.output[0].type.tensor_type.shape.dim]
     shape = ", ".join(map(str, dims))
@@ -33,13 +35,11 @@ def run_export(args: argparse.Namespace, out: Output) -> int:
         inputs = f"input X (batch, {n_in})"
     else:
         inputs = f"{len(graph.input)} inputs (one (batch, 1) per column)"
-    out.line(
-        f"wrote {args.onnx}: {inputs} → {graph.output[0].name} ({shape}), opset {args.opset}"
-    )
+    out.line(f"wrote {args.onnx}: {inputs} → {graph.output[0].name} ({shape}), opset {args.opset}")
     if state is not None:
         out.note(
             "the graph takes the raw columns, numbers (NaN where missing) and categories as "
-            "strings (\"\" where missing), and includes the preprocessing"
+            'strings ("" where missing), and includes the preprocessing'
             + ("; the output is in the target's units" if state[0].get("target_scaling") else "")
         )
     return EXIT_OK
