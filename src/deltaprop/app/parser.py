@@ -62,7 +62,8 @@ Numeric columns are imputed with the median and standardized, the others one-hot
   deltaprop predict runs/data/model.safetensors new.csv -o predictions.csv
   deltaprop predict runs/data/model.safetensors new.csv --keep id > predictions.csv
 
-The output has a column 'prediction' and, for classifiers, one 'proba_<class>' per class.""",
+The output has a column 'prediction' and, for classifiers, one 'proba_<class>' per class.
+Numbers are written with 6 significant digits (--precision 17 writes them exactly).""",
     "evaluate": """examples:
   deltaprop evaluate runs/data/model.safetensors test.csv
   deltaprop evaluate runs/data/model.safetensors test.csv --target price --json""",
@@ -72,7 +73,9 @@ The output has a column 'prediction' and, for classifiers, one 'proba_<class>' p
     "export": """examples:
   deltaprop export runs/data/model.safetensors --onnx model.onnx
 
-The ONNX graph takes the preprocessed features (standardized numbers, one-hot categories).""",
+The graph includes the model's preprocessing: one (batch, 1) input per column, numbers
+as floats (NaN where missing) and categories as strings ("" where missing); a regressor's
+output is in the target's units.""",
     "gradcheck": """examples:
   deltaprop gradcheck
   deltaprop gradcheck --layers 5,3,7,2 --activation relu,tanh,softmax --loss categorical_crossentropy
