@@ -165,22 +165,17 @@ class Preprocessor:
         inputs = self.prepare(frame)
         with np.errstate(over="ignore", invalid="ignore"):  # refused below, by column and row
             out = np.asarray(ct.fit_transform(inputs), dtype=np.float64)
-        if self.numeric:
-            num = ct.named_transformers_["num"]
-            self.median = np.asarray(num["impute"].statistics_, dtype=np.float64)
-            self.mean = np.asarray(num["scale"].mean_, dtype=np.float64)
-            self.scale = np.asarray(num["scale"].scale_, dtype=np.float64)
-            stats = np.vstack([self.median, self.mean, self.scale])
-            for j in np.flatnonzero(~np.isfinite(stats).all(axis=0)):
-                col = self.numeric[j]
-                i = int(np.nanargmax(np.abs(inputs[col].to_numpy(dtype=np.float64))))
-                raise DataError(
-                    f"column {col!r} cannot be standardized: its mean or spread overflows "
-                    f"(row {file_row(frame.index, i)} holds {float(inputs[col].iloc[i])!r})"
-                )
-        if self.categorical:
-            enc = ct.named_transformers_["cat"]["onehot"]
-            self.categories = [[str(c) for c in cats] for cats in enc.categories_]
+        fitted = TablePreprocessor(self.numeric, self.categorical).set_fitted(ct)
+        self.median, self.mean, self.scale = fitted.median_, fitted.mean_, fitted.scale_
+        self.categories = fitted.categories_
+        stats = np.vstack([self.median, self.mean, self.scale])
+        for j in np.flatnonzero(~np.isfinite(stats).all(axis=0)):
+            col = self.numeric[j]
+            i = int(np.nanargmax(np.abs(inputs[col].to_numpy(dtype=np.float64))))
+            raise DataError(
+                f"column {col!r} cannot be standardized: its mean or spread overflows "
+                f"(row {file_row(frame.index, i)} holds {float(inputs[col].iloc[i])!r})"
+            )
         self.fitted = True
         self.column_transformer = ct
         return out
