@@ -72,6 +72,9 @@ def call(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, st
 
 
 def load_quietly(path: Path, return_extra: bool = False) -> Any:
+    """The model of a file as stored (a command file: the estimator, not the pipeline that
+    ``load`` builds), warnings silenced."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return load(path, return_extra=return_extra)
+        model, extra = load(path, return_extra=True)
+    return (model, extra) if return_extra else model

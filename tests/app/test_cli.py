@@ -128,7 +128,7 @@ def test_predict_evaluate_inspect_export_as_subprocesses(trained: Path) -> None:
         "island (4)",
     ):
         assert text in inspect.stdout, text
-    assert "wrote model.onnx" in export.stdout and "preprocessed features" in export.stdout
+    assert "wrote model.onnx" in export.stdout and "includes the preprocessing" in export.stdout
 
 
 def test_model_outputs_in_process(trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -147,7 +147,16 @@ def test_model_outputs_in_process(trained: Path, capsys: pytest.CaptureFixture[s
     loaded = _load_estimator(model)
     X = _features(loaded, pd.read_csv(PENGUINS), PENGUINS)
     sess = ort.InferenceSession(str(trained / "model.onnx"), providers=["CPUExecutionProvider"])
-    (proba,) = sess.run(None, {"X": X})
+    frame = pd.read_csv(PENGUINS)  # the graph takes the raw columns, one input each
+    feeds = {
+        i.name: (
+            frame[i.name].fillna("").astype(str).to_numpy(object)
+            if i.type == "tensor(string)"
+            else frame[i.name].to_numpy(np.float64)
+        ).reshape(-1, 1)
+        for i in sess.get_inputs()
+    }
+    (proba,) = sess.run(None, feeds)
     assert np.allclose(proba, loaded.est.predict_proba(X), atol=1e-9)
     code, _, err = call(capsys, "predict", model, PENGUINS, "--keep", "nope")
     assert "--keep 'nope'" in one_line_error((code, err))

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import deltaprop
 from deltaprop.app.cli import main
 from deltaprop.io import save
 from tests.app.clitools import FAST, PENGUINS, call, load_quietly, one_line_error
@@ -187,3 +188,24 @@ def test_a_file_of_the_other_kind_gets_the_commands_hint_not_pythons(
         python in text for python in ("load(", "load_checkpoint(") for text in (first, line)
     )
     assert not (tmp_path / "r").exists()
+
+
+def test_predict_writes_six_significant_digits_unless_told(
+    models: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    tables = {}
+    for precision in ("6", "17"):
+        code, text, err = call(capsys, "predict", models["cls"], PENGUINS, "--precision", precision)
+        assert code == 0, err
+        tables[precision] = text
+    code, text, err = call(capsys, "predict", models["cls"], PENGUINS)
+    assert code == 0 and text == tables["6"]  # the default
+    first = text.splitlines()[1].split(",")[1:]
+    assert all(len(re.sub(r"[-.]|e.*|^0\.0*", "", v)) <= 6 for v in first), first
+    short, full = (pd.read_csv(io.StringIO(t)).filter(like="proba_") for t in tables.values())
+    np.testing.assert_allclose(short.to_numpy(), full.to_numpy(), rtol=5e-6, atol=0)
+    assert not np.array_equal(short.to_numpy(), full.to_numpy())
+    pipeline = deltaprop.load(models["cls"])  # 17 digits: the float64s exactly
+    np.testing.assert_array_equal(full.to_numpy(), pipeline.predict_proba(pd.read_csv(PENGUINS)))
+    code, _, err = call(capsys, "predict", models["cls"], PENGUINS, "--precision", "18")
+    assert code == 2 and "--precision: invalid choice: 18" in err

@@ -133,3 +133,48 @@ def test_extra_section_round_trip(tmp_path: Path) -> None:
     assert load(net_path, return_extra=True)[1][1]["s"].shape == (2,)  # type: ignore[index]
     with pytest.raises(TypeError, match="extra array 'bad' must be float32"):
         save(est, tmp_path / "x", extra=({}, {"bad": np.array(["s"])}))
+
+
+# --------------------------------------------------------------------------- wrappers
+class Scaled:
+    """A composite: a network and a scale, saved as the network plus an extra section."""
+
+    def __init__(self, net: Network, scale: float) -> None:
+        self.net, self.scale = net, scale
+
+
+def _split(obj: Scaled) -> tuple[Network, Any]:
+    return obj.net, ({"scale": obj.scale}, {"offset": np.zeros(2)})
+
+
+def _wrap(model: Any, extra: Any) -> Scaled | None:
+    config, _ = extra
+    if not isinstance(model, Network) or "scale" not in config:
+        return None
+    if not config["scale"] > 0:
+        raise ValueError(f"scale must be > 0; got {config['scale']!r}")
+    return Scaled(model, config["scale"])
+
+
+def test_a_wrapper_saves_its_parts_and_load_builds_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deltaprop.io import models, register_model_wrapper
+
+    monkeypatch.setattr(models, "_WRAPPERS", dict(models._WRAPPERS))  # undone after the test
+    register_model_wrapper(Scaled, _split, _wrap)
+    net = Network([3, 4, 2], seed=0)
+    path = save(Scaled(net, 2.5), tmp_path / "w.safetensors", extra=({"note": "n"}, {}))
+    back = load(path)
+    assert isinstance(back, Scaled) and back.scale == 2.5
+    assert np.array_equal(back.net.parameters, net.parameters)
+    model, (config, arrays) = load(path, return_extra=True)  # the parts as stored
+    assert isinstance(model, Network) and config == {"scale": 2.5, "note": "n"}
+    assert list(arrays) == ["offset"]
+    plain = save(net, tmp_path / "p.safetensors", extra=({"other": 1}, {}))
+    assert isinstance(load(plain), Network)  # not the wrapper's section: the model itself
+    with pytest.raises(ValueError, match=r"must not overwrite.*\['scale'\]"):
+        save(Scaled(net, 1.0), tmp_path / "x.safetensors", extra=({"scale": 3}, {}))
+    bad = save(net, tmp_path / "bad.safetensors", extra=({"scale": -1}, {}))
+    with pytest.raises(ModelFileError, match=r"bad\.safetensors.*scale must be > 0; got -1"):
+        load(bad)

@@ -62,7 +62,8 @@ Numeric columns are imputed with the median and standardized, the others one-hot
   deltaprop predict runs/data/model.safetensors new.csv -o predictions.csv
   deltaprop predict runs/data/model.safetensors new.csv --keep id > predictions.csv
 
-The output has a column 'prediction' and, for classifiers, one 'proba_<class>' per class.""",
+The output has a column 'prediction' and, for classifiers, one 'proba_<class>' per class.
+Numbers are written with 6 significant digits (--precision 17 writes them exactly).""",
     "evaluate": """examples:
   deltaprop evaluate runs/data/model.safetensors test.csv
   deltaprop evaluate runs/data/model.safetensors test.csv --target price --json""",
@@ -72,7 +73,9 @@ The output has a column 'prediction' and, for classifiers, one 'proba_<class>' p
     "export": """examples:
   deltaprop export runs/data/model.safetensors --onnx model.onnx
 
-The ONNX graph takes the preprocessed features (standardized numbers, one-hot categories).""",
+The graph includes the model's preprocessing: one (batch, 1) input per column, numbers
+as floats (NaN where missing) and categories as strings ("" where missing); a regressor's
+output is in the target's units.""",
     "gradcheck": """examples:
   deltaprop gradcheck
   deltaprop gradcheck --layers 5,3,7,2 --activation relu,tanh,softmax --loss categorical_crossentropy
@@ -307,6 +310,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_list(p, "--keep", "COLS", "input columns to copy into the output (e.g. an id)")
     _add_list(p, "--na-values", "VALUES", "extra strings that mean 'missing'")
+    p.add_argument(
+        "--precision",
+        type=int,
+        choices=range(1, 18),
+        default=6,
+        metavar="DIGITS",
+        help="significant digits of the numbers written, 1 to 17 (default: 6, as pandas "
+        "shows them; 17 writes every float64 exactly)",
+    )
     p.add_argument("--force", action="store_true", help="overwrite the output file")
 
     p = add("evaluate", "Print the metrics of a trained model on labelled data.")
@@ -324,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path, help="a model file")
     p.add_argument("--json", action="store_true", help="print as JSON")
 
-    p = add("export", "Export a trained model's network to ONNX.")
+    p = add("export", "Export a trained model (its preprocessing included) to ONNX.")
     p.add_argument("model", type=Path, help="a model file")
     p.add_argument("--onnx", type=Path, required=True, metavar="PATH", help="the .onnx file")
     p.add_argument(

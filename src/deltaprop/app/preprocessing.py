@@ -8,12 +8,18 @@ categories) is exported as a JSON configuration and float64 arrays
 (:meth:`Preprocessor.get_state`), which :func:`deltaprop.io.save` stores in the
 model file's extra section (``save(est, path, extra=state)``); no pickle is involved. A
 preprocessor rebuilt from that state (:meth:`Preprocessor.from_state`) applies the same
-arithmetic directly in NumPy and gives bit-identical outputs.
+arithmetic directly in NumPy (:func:`deltaprop.sklearn.tabular.encode`) and gives
+bit-identical outputs. The state's format, its checks and the arithmetic belong to
+:class:`deltaprop.sklearn.tabular.TablePreprocessor`, the scikit-learn transformer that
+:func:`deltaprop.load` puts in front of the estimator; this class adds the command's
+messages (file rows, ``--na-values`` hints).
 
 Regression targets are standardized by default (``y' = (y - mean) / scale``); the model
 file stores the two numbers, and :func:`~deltaprop.app.fitting.predict_table` maps the
 predictions back. The estimator inside such a model file therefore predicts standardized
-values.
+values; :func:`deltaprop.load` returns it inside a scikit-learn ``Pipeline`` whose
+``TransformedTargetRegressor`` answers in the target's units
+(:mod:`deltaprop.sklearn.pipeline`).
 """
 
 from __future__ import annotations
@@ -26,8 +32,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from deltaprop.app.columns import category_strings, is_numeric
+from deltaprop.app.columns import is_numeric
 from deltaprop.app.errors import DataError, shown
+from deltaprop.sklearn.tabular import (
+    MISSING_CATEGORY,
+    PREPROCESSING_FORMAT,
+    TablePreprocessor,
+    category_strings,
+    column_transformer,
+    encode,
+)
+from deltaprop.sklearn.tabular_state import check_state, check_target_scaling
 
 __all__ = [
     "MISSING_CATEGORY",
@@ -36,12 +51,6 @@ __all__ = [
     "TargetScaler",
     "file_row",
 ]
-
-MISSING_CATEGORY = "(missing)"
-"""The category that stands for a missing value in a categorical column."""
-
-PREPROCESSING_FORMAT = 1
-"""Version of the configuration written by :meth:`Preprocessor.get_state`."""
 
 
 def file_row(index: pd.Index, position: int) -> int:
@@ -152,54 +161,21 @@ class Preprocessor:
         -------
         ndarray of shape (n_rows, n_features)
         """
-        from sklearn.compose import ColumnTransformer
-        from sklearn.impute import SimpleImputer
-        from sklearn.pipeline import Pipeline
-        from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-        numeric = Pipeline(
-            [
-                ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-                ("scale", StandardScaler()),
-            ]
-        )
-        categorical = Pipeline(
-            [
-                (
-                    "impute",
-                    SimpleImputer(
-                        strategy="constant", fill_value=MISSING_CATEGORY, keep_empty_features=True
-                    ),
-                ),
-                (
-                    "onehot",
-                    OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float64),
-                ),
-            ]
-        )
-        ct = ColumnTransformer(
-            [("num", numeric, self.numeric), ("cat", categorical, self.categorical)],
-            sparse_threshold=0.0,
-        )
+        ct = column_transformer(self.numeric, self.categorical)
         inputs = self.prepare(frame)
         with np.errstate(over="ignore", invalid="ignore"):  # refused below, by column and row
             out = np.asarray(ct.fit_transform(inputs), dtype=np.float64)
-        if self.numeric:
-            num = ct.named_transformers_["num"]
-            self.median = np.asarray(num["impute"].statistics_, dtype=np.float64)
-            self.mean = np.asarray(num["scale"].mean_, dtype=np.float64)
-            self.scale = np.asarray(num["scale"].scale_, dtype=np.float64)
-            stats = np.vstack([self.median, self.mean, self.scale])
-            for j in np.flatnonzero(~np.isfinite(stats).all(axis=0)):
-                col = self.numeric[j]
-                i = int(np.nanargmax(np.abs(inputs[col].to_numpy(dtype=np.float64))))
-                raise DataError(
-                    f"column {col!r} cannot be standardized: its mean or spread overflows "
-                    f"(row {file_row(frame.index, i)} holds {float(inputs[col].iloc[i])!r})"
-                )
-        if self.categorical:
-            enc = ct.named_transformers_["cat"]["onehot"]
-            self.categories = [[str(c) for c in cats] for cats in enc.categories_]
+        fitted = TablePreprocessor(self.numeric, self.categorical).set_fitted(ct)
+        self.median, self.mean, self.scale = fitted.median_, fitted.mean_, fitted.scale_
+        self.categories = fitted.categories_
+        stats = np.vstack([self.median, self.mean, self.scale])
+        for j in np.flatnonzero(~np.isfinite(stats).all(axis=0)):
+            col = self.numeric[j]
+            i = int(np.nanargmax(np.abs(inputs[col].to_numpy(dtype=np.float64))))
+            raise DataError(
+                f"column {col!r} cannot be standardized: its mean or spread overflows "
+                f"(row {file_row(frame.index, i)} holds {float(inputs[col].iloc[i])!r})"
+            )
         self.fitted = True
         self.column_transformer = ct
         return out
@@ -214,32 +190,22 @@ class Preprocessor:
         if not self.fitted:
             raise RuntimeError("the preprocessor is not fitted")
         inputs = self.prepare(frame)
-        n = len(inputs)
-        blocks = []
-        if self.numeric:
-            X = inputs[self.numeric].to_numpy(dtype=np.float64, copy=True)
-            X = np.where(np.isnan(X), self.median, X)
-            with np.errstate(over="ignore", invalid="ignore"):
-                X -= self.mean
-                X /= self.scale
-            bad = np.argwhere(~np.isfinite(X))
-            if bad.size:
-                i, j = (int(k) for k in bad[0])
-                raise DataError(
-                    f"row {file_row(frame.index, i)}, column {self.numeric[j]!r}: the value "
-                    f"{float(inputs[self.numeric[j]].iloc[i])!r} is too large for the model (standardized "
-                    "it overflows)"
-                )
-            blocks.append(X)
-        for col, cats in zip(self.categorical, self.categories, strict=True):
-            values = inputs[col].to_numpy(dtype=object)
-            values = np.where(pd.isna(values), MISSING_CATEGORY, values)
-            codes = pd.Index(cats, dtype=object).get_indexer(values)  # -1: unknown category
-            onehot = np.zeros((n, len(cats)))
-            known = np.flatnonzero(codes >= 0)
-            onehot[known, codes[known]] = 1.0
-            blocks.append(onehot)
-        return np.hstack(blocks) if blocks else np.empty((n, 0))
+        numbers = inputs[self.numeric].to_numpy(dtype=np.float64, copy=True)
+        texts = [inputs[c].to_numpy(dtype=object) for c in self.categorical]
+        out = encode(numbers, texts, self.median, self.mean, self.scale, self.categories)
+        bad = np.argwhere(~np.isfinite(out[:, : len(self.numeric)]))
+        if bad.size:
+            i, j = (int(k) for k in bad[0])
+            raise DataError(
+                f"row {file_row(frame.index, i)}, column {self.numeric[j]!r}: the value "
+                f"{float(inputs[self.numeric[j]].iloc[i])!r} is too large for the model (standardized "
+                "it overflows)"
+            )
+        return out
+
+    def to_sklearn(self) -> TablePreprocessor:
+        """The fitted scikit-learn transformer of the same state (for Python users)."""
+        return TablePreprocessor.from_state(*self.get_state())
 
     # -------------------------------------------------------------- state for model files
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -263,93 +229,8 @@ class Preprocessor:
         ValueError
             For an inconsistent state.
         """
-        if not isinstance(config, dict):
-            raise ValueError(
-                f"the preprocessing must be a JSON object; got {type(config).__name__}"
-            )
-        if config.get("format") != PREPROCESSING_FORMAT:
-            raise ValueError(
-                f"preprocessing field 'format' must be {PREPROCESSING_FORMAT}; "
-                f"got {config.get('format')!r}"
-            )
-        numeric, categorical = config.get("numeric"), config.get("categorical")
-        categories = config.get("categories")
-        for name, value in (("numeric", numeric), ("categorical", categorical)):
-            if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
-                raise ValueError(
-                    f"preprocessing field {name!r} must be a list of column names; "
-                    f"got {_short(value)}"
-                )
-        assert isinstance(numeric, list) and isinstance(categorical, list)
-        if (
-            not isinstance(categories, list)
-            or len(categories) != len(categorical)
-            or not all(
-                isinstance(c, list) and all(isinstance(v, str) for v in c) for c in categories
-            )
-        ):
-            raise ValueError(
-                "preprocessing field 'categories' must hold one list of category names per "
-                f"categorical column ({len(categorical)}); got {_short(categories)}"
-            )
-        if config.get("missing_category") != MISSING_CATEGORY:
-            raise ValueError(
-                f"preprocessing field 'missing_category' must be {MISSING_CATEGORY!r}; "
-                f"got {_short(config.get('missing_category'))}"
-            )
-        if not isinstance(arrays, dict):
-            raise ValueError(f"the preprocessing arrays must be a mapping; got {_short(arrays)}")
-        state = {}
-        for key in ("median", "mean", "scale"):
-            arr = arrays.get(key)
-            shape = getattr(arr, "shape", None)
-            if (
-                shape != (len(numeric),)
-                or getattr(arr, "dtype", np.dtype(object)).kind not in "fiu"
-            ):
-                raise ValueError(
-                    f"preprocessing array 'extra/{key}' must hold {len(numeric)} numbers (one "
-                    f"per numeric column); got {'none' if arr is None else f'shape {shape}'}"
-                )
-            state[key] = np.asarray(arr, dtype=np.float64)
-            bad = np.flatnonzero(~np.isfinite(state[key]))
-            if bad.size:
-                raise ValueError(
-                    f"preprocessing array 'extra/{key}' of column {numeric[bad[0]]!r} must be "
-                    f"finite; got {state[key][bad[0]]!r}"
-                )
-        bad = np.flatnonzero(state["scale"] <= 0)
-        if bad.size:
-            raise ValueError(
-                f"preprocessing array 'extra/scale' of column {numeric[bad[0]]!r} must be > 0; "
-                f"got {float(state['scale'][bad[0]])!r}"
-            )
-        return cls(
-            list(numeric),
-            list(categorical),
-            state["median"],
-            state["mean"],
-            state["scale"],
-            [list(c) for c in categories],
-            fitted=True,
-        )
-
-
-def _short(value: Any) -> str:
-    """``repr`` of a value from a file, cut to 60 characters for a one-line message."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _finite_number(value: Any) -> float | None:
-    """``value`` as a float if it is a finite JSON number (not a boolean), else ``None``."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # an integer beyond float's range
-        return None
-    return number if math.isfinite(number) else None
+        numeric, categorical, categories, (median, mean, scale) = check_state(config, arrays)
+        return cls(numeric, categorical, median, mean, scale, categories, fitted=True)
 
 
 @dataclass
@@ -370,26 +251,8 @@ class TargetScaler:
             ``m`` and ``s > 0`` (booleans and strings are not numbers); the message names
             the field and the value.
         """
-        if state is None:
-            return None
-        if not isinstance(state, dict) or set(state) != {"mean", "scale"}:
-            raise ValueError(
-                "preprocessing field 'target_scaling' must be null or {\"mean\": number, "
-                f'"scale": number}}; got {_short(state)}'
-            )
-        values = {}
-        for key, ok, what in (
-            ("mean", lambda v: True, "a finite number"),
-            ("scale", lambda v: v > 0, "a finite number > 0"),
-        ):
-            v = state[key]
-            number = _finite_number(v)
-            if number is None or not ok(number):
-                raise ValueError(
-                    f"preprocessing field 'target_scaling.{key}' must be {what}; got {_short(v)}"
-                )
-            values[key] = number
-        return cls(values["mean"], values["scale"])
+        pair = check_target_scaling(state)
+        return None if pair is None else cls(*pair)
 
     @classmethod
     def fit(cls, y: Any) -> TargetScaler:

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from deltaprop.core import Network
+from deltaprop.export.table_onnx import ML_DOMAIN, preprocessing_nodes, table_part, target_nodes
 from deltaprop.io import atomic_write
 
 if TYPE_CHECKING:
@@ -76,8 +77,13 @@ class _Graph:
         self.initializers: list[Any] = []
         self._count = 0
 
+    reserved: frozenset[str] = frozenset()
+    """Names taken by the graph's inputs (a table's columns)."""
+
     def _name(self, hint: str) -> str:
         self._count += 1
+        while f"{hint}_{self._count}" in self.reserved:
+            self._count += 1
         return f"{hint}_{self._count}"
 
     def const(self, hint: str, value: Any, dtype: Any = None) -> str:
@@ -158,9 +164,13 @@ def export_onnx(
 
     Parameters
     ----------
-    model : Network or fitted estimator
-        A :class:`~deltaprop.core.network.Network`, or an object with a fitted ``network_``
-        (``MLPClassifier``, ``MLPRegressor``). A classifier (it has ``classes_``) outputs
+    model : Network, fitted estimator or pipeline
+        A :class:`~deltaprop.core.network.Network`, an object with a fitted ``network_``
+        (``MLPClassifier``, ``MLPRegressor``), or a pipeline of a ``TablePreprocessor`` and
+        one (what :func:`deltaprop.load` returns for a model of ``deltaprop train``): its
+        graph starts with the preprocessing and takes one input per column
+        (:mod:`deltaprop.export.table_onnx`), and a regressor's output is in the target's
+        units. A classifier (it has ``classes_``) outputs
         ``probabilities`` as ``predict_proba`` does: the softmax or multilabel sigmoid
         output as it is, and for two classes with one sigmoid unit of logit ``z`` the two
         columns ``[σ(-z), σ(z)]``.
@@ -177,7 +187,8 @@ def export_onnx(
     -------
     onnx.ModelProto
         The model written, which passed ``onnx.checker.check_model(full_check=True)``.
-        Input ``X`` of shape ``(batch, n_0)``; output ``output`` or ``probabilities`` of
+        Input ``X`` of shape ``(batch, n_0)`` (a pipeline: one ``(batch, 1)`` input per
+        column, numbers in ``dtype`` and categories as strings); output ``output`` or ``probabilities`` of
         shape ``(batch, n_out)``, in ``dtype`` (float32 or float64).
 
     Raises
@@ -197,9 +208,16 @@ def export_onnx(
         )
     if dtype not in (None, "float32", "float64"):
         raise ValueError(f"dtype must be 'float32', 'float64' or None. Received: dtype={dtype!r}")
-    net, estimator, binary = _resolve(model)
+    part = table_part(model)
+    net, estimator, binary = _resolve(model if part is None else part.estimator)
     g = _Graph(net.dtype if dtype is None else np.dtype(dtype), opset)
-    a, z = _network_nodes(g, net, "X")
+    if part is None:
+        x = "X"
+        inputs = [helper.make_tensor_value_info("X", g.elem_type, ["batch", net.layer_sizes[0]])]
+    else:
+        g.reserved = frozenset(part.columns)
+        x, inputs = preprocessing_nodes(g, part)
+    a, z = _network_nodes(g, net, x)
     is_classifier = estimator is not None and hasattr(estimator, "classes_")
     output = "probabilities" if is_classifier else "output"
     n_out = net.layer_sizes[-1]
@@ -209,18 +227,19 @@ def export_onnx(
         g.op("Concat", [negative, a], output=output, axis=1)
         n_out = 2
     else:
-        g.op("Identity", [a], output=output)
+        g.op("Identity", [a if part is None else target_nodes(g, part, a)], output=output)
 
     graph = helper.make_graph(
         g.nodes,
         "deltaprop_network",
-        [helper.make_tensor_value_info("X", g.elem_type, ["batch", net.layer_sizes[0]])],
+        inputs,
         [helper.make_tensor_value_info(output, g.elem_type, ["batch", n_out])],
         initializer=g.initializers,
     )
     proto = helper.make_model_gen_version(
         graph,
-        opset_imports=[helper.make_opsetid("", opset)],
+        opset_imports=[helper.make_opsetid("", opset)]
+        + ([] if part is None else [helper.make_opsetid(ML_DOMAIN, 1)]),
         producer_name="deltaprop",
         doc_string=repr(net),
     )

@@ -7,9 +7,11 @@ from deltaprop.io.errors import ModelFileError, ModelFileNotFoundError, WrongKin
 from deltaprop.io.models import (
     Extra,
     ModelKind,
+    ModelWrapper,
     load,
     register_model_class,
     register_model_kind,
+    register_model_wrapper,
     save,
 )
 from deltaprop.io.network_files import checked_config, sequential_layout, tensor_specs
@@ -22,6 +24,7 @@ __all__ = [
     "ModelFileError",
     "ModelFileNotFoundError",
     "ModelKind",
+    "ModelWrapper",
     "WrongKindError",
     "atomic_write",
     "checked_config",
@@ -30,6 +33,7 @@ __all__ = [
     "read_checkpoint_file",
     "register_model_class",
     "register_model_kind",
+    "register_model_wrapper",
     "save",
     "sequential_layout",
     "stale_temp_files",

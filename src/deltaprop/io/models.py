@@ -19,6 +19,15 @@ written before the section existed (``backprop`` 0.1 and ``deltaprop`` 0.1) kept
 the estimator's ``config`` under a key named at registration (``legacy_extra_key``), with its
 arrays named ``<key>.<name>``; :func:`load` returns those as the extra section.
 
+Wrappers
+--------
+A model with an extra section can stand for a composite object: a class registered with
+:func:`register_model_wrapper` is saved as its inner model plus an extra section (``split``),
+and ``load(path)`` returns the composite that the first wrapper recognizing the section
+builds (``wrap``); ``load(path, return_extra=True)`` returns the parts as stored.
+:mod:`deltaprop.sklearn.pipeline` registers scikit-learn's ``Pipeline`` so: the files of the
+``deltaprop train`` command load as a pipeline that takes the raw table.
+
 Every problem with a file raises :class:`~deltaprop.io.errors.ModelFileError` with a message
 naming the file and what is wrong; a missing file raises
 :class:`~deltaprop.io.errors.ModelFileNotFoundError`. Weights must be finite.
@@ -75,6 +84,7 @@ __all__ = [
     "load",
     "register_model_class",
     "register_model_kind",
+    "register_model_wrapper",
     "save",
 ]
 
@@ -160,6 +170,69 @@ def register_model_kind(
     return kind
 
 
+@dataclass(frozen=True)
+class ModelWrapper:
+    """A composite class saved as a registered model plus an extra section.
+
+    Attributes
+    ----------
+    cls : type
+    split : callable
+        ``split(obj) -> (model, extra)``: the inner model (a ``Network`` or an instance of a
+        registered class) and the extra section; raises ``TypeError`` for an instance it
+        cannot store (with a message saying what it accepts).
+    wrap : callable
+        ``wrap(model, extra) -> obj or None``: the composite, or None when the section is
+        not one of its own; raises ``ValueError`` (or ``TypeError``, ``KeyError``) for an
+        inconsistent section.
+    """
+
+    cls: type
+    split: Callable[[Any], tuple[Any, Extra]]
+    wrap: Callable[[Any, Extra], Any]
+
+
+_WRAPPERS: dict[type, ModelWrapper] = {}
+
+
+def register_model_wrapper(
+    cls: type, split: Callable[[Any], tuple[Any, Extra]], wrap: Callable[[Any, Extra], Any]
+) -> ModelWrapper:
+    """Make instances of ``cls`` savable as a model plus an extra section (see the module).
+
+    Parameters
+    ----------
+    cls : type
+    split, wrap : callable
+        As the attributes of :class:`ModelWrapper`.
+
+    Returns
+    -------
+    ModelWrapper
+    """
+    wrapper = ModelWrapper(cls, split, wrap)
+    _WRAPPERS[cls] = wrapper
+    return wrapper
+
+
+def _merged_extra(own: Extra, extra: Extra | None) -> Extra:
+    """A wrapper's extra section with the caller's fields added (none may be overwritten)."""
+    if extra is None:
+        return own
+    _check_extra(extra)
+    both = (set(own[0]) & set(extra[0])) | (set(own[1]) & set(extra[1]))
+    if both:
+        raise ValueError(
+            f"extra must not overwrite the model's own fields. Received: {sorted(both)}"
+        )
+    return {**own[0], **extra[0]}, {**own[1], **extra[1]}
+
+
+def _check_extra(extra: Any) -> None:
+    if not (isinstance(extra, tuple) and len(extra) == 2 and isinstance(extra[1], dict)):
+        raise TypeError(f"extra must be a (config, arrays) pair. Received: {type(extra)}")
+
+
 def register_model_class(cls: type, name: str | None = None) -> type:
     """Make a class savable and loadable by :func:`save` and :func:`load`.
 
@@ -204,8 +277,9 @@ def _kind_of(model: Any) -> ModelKind:
         if kind.cls is type(model):
             return kind
     raise TypeError(
-        "save expects a Network, an MLPClassifier or MLPRegressor, or an instance of a class "
-        f"registered with register_model_class. Received: {type(model).__qualname__}"
+        "save expects a Network, an MLPClassifier or MLPRegressor, a scikit-learn Pipeline "
+        "of a TablePreprocessor and one of them, or an instance of a class registered with "
+        f"register_model_class. Received: {type(model).__qualname__}"
     )
 
 
@@ -237,9 +311,10 @@ def save(model: Any, path: PathLike, *, overwrite: bool = True, extra: Extra | N
 
     Parameters
     ----------
-    model : Network, MLPClassifier, MLPRegressor or a registered class
+    model : Network, MLPClassifier, MLPRegressor, Pipeline or a registered class
         Estimators are saved through their registered state (classes, settings, history
-        and the network's parameters).
+        and the network's parameters); a registered wrapper (a scikit-learn ``Pipeline``,
+        see :mod:`deltaprop.sklearn.pipeline`) as its model and extra section.
     path : str or path-like
         The file to write (conventionally ``*.safetensors``); its folder must exist.
     overwrite : bool, default=True
@@ -269,6 +344,10 @@ def save(model: Any, path: PathLike, *, overwrite: bool = True, extra: Extra | N
     >>> path.name
     'm.safetensors'
     """
+    wrapper = _WRAPPERS.get(type(model))
+    if wrapper is not None:
+        model, own = wrapper.split(model)
+        extra = _merged_extra(own, extra)
     if isinstance(model, Network):
         meta = base_meta("model", "Network", model.get_config())
         meta["layout"] = to_json(sequential_layout(model), "layout")
@@ -285,8 +364,7 @@ def save(model: Any, path: PathLike, *, overwrite: bool = True, extra: Extra | N
         meta = base_meta("model", kind.name, config)
         tensors = _state_arrays(kind.name, arrays)
     if extra is not None:
-        if not (isinstance(extra, tuple) and len(extra) == 2 and isinstance(extra[1], dict)):
-            raise TypeError(f"extra must be a (config, arrays) pair. Received: {type(extra)}")
+        _check_extra(extra)
         meta["extra"] = to_json(extra[0], "extra")
         for key, arr in _state_arrays("extra", extra[1]).items():
             tensors[_EXTRA_PREFIX + key] = arr
@@ -310,7 +388,9 @@ def load(path: PathLike, *, return_extra: bool = False) -> Any:
     -------
     Network or estimator, or (model, extra)
         The class named by the file (only ``Network`` and registered classes are ever
-        built). A network gets a fresh random generator for its dropout masks; checkpoints
+        built), or the composite a registered wrapper builds from it and the extra section
+        (a file of the ``deltaprop train`` command: a scikit-learn ``Pipeline`` that takes
+        the raw table); with ``return_extra``, the parts as stored. A network gets a fresh random generator for its dropout masks; checkpoints
         keep the generator. With ``return_extra``, ``extra`` is ``(config, arrays)`` or None.
 
     Raises
@@ -325,7 +405,16 @@ def load(path: PathLike, *, return_extra: bool = False) -> Any:
     """
     with naming_file(path):
         model, extra = _load_model(path)
-    return (model, extra) if return_extra else model
+        if return_extra or extra is None:
+            return (model, extra) if return_extra else model
+        for wrapper in _WRAPPERS.values():
+            try:
+                composite = wrapper.wrap(model, extra)
+            except (ValueError, TypeError, KeyError, IndexError) as exc:
+                raise ModelFileError(f"invalid extra section: {exc}") from None
+            if composite is not None:
+                return composite
+    return model
 
 
 def _split_extra(

@@ -1,12 +1,13 @@
-"""``deltaprop export``: a trained model's network as an ONNX file."""
+"""``deltaprop export``: a trained model as an ONNX file, its preprocessing included."""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from deltaprop.app.console import Output
 from deltaprop.app.errors import EXIT_OK
-from deltaprop.app.models import load_model
+from deltaprop.app.models import check_state, load_model
 from deltaprop.app.output_files import check_new, check_not_input, check_parent
 
 __all__ = ["run_export"]
@@ -23,24 +24,33 @@ def run_export(args: argparse.Namespace, out: Output) -> int:
         raise RuntimeError(
             f"exporting to ONNX needs the onnx package (pip install 'deltaprop[onnx]'): {exc}"
         ) from None
-    proto = export_onnx(model, args.onnx, opset=args.opset, dtype=args.dtype)
+    proto = export_onnx(
+        _with_preprocessing(model, state, args), args.onnx, opset=args.opset, dtype=args.dtype
+    )
     graph = proto.graph
     dims = [d.dim_value or d.dim_param for d in graph.output[0].type.tensor_type.shape.dim]
-    n_in = graph.input[0].type.tensor_type.shape.dim[1].dim_value
     shape = ", ".join(map(str, dims))
-    out.line(
-        f"wrote {args.onnx}: input X (batch, {n_in}) → {graph.output[0].name} ({shape}), "
-        f"opset {args.opset}"
-    )
+    if state is None:
+        n_in = graph.input[0].type.tensor_type.shape.dim[1].dim_value
+        inputs = f"input X (batch, {n_in})"
+    else:
+        inputs = f"{len(graph.input)} inputs (one (batch, 1) per column)"
+    out.line(f"wrote {args.onnx}: {inputs} → {graph.output[0].name} ({shape}), opset {args.opset}")
     if state is not None:
         out.note(
-            f"the graph takes the {n_in} preprocessed features (standardized numbers, one-hot "
-            "categories); the model file's preprocessing is not part of it"
+            "the graph takes the raw columns, numbers (NaN where missing) and categories as "
+            'strings ("" where missing), and includes the preprocessing'
+            + ("; the output is in the target's units" if state[0].get("target_scaling") else "")
         )
-        scaling = state[0].get("target_scaling")
-        if scaling:
-            out.note(
-                f"the output is the standardized target: multiply by {scaling['scale']:.6g} and "
-                f"add {scaling['mean']:.6g}"
-            )
     return EXIT_OK
+
+
+def _with_preprocessing(model: Any, state: Any, args: argparse.Namespace) -> Any:
+    """The model, or the pipeline of its preprocessing and target scaling."""
+    if state is None:
+        return model
+    from deltaprop.sklearn import model_pipeline
+
+    pre, scaler = check_state(args.model, model, state)
+    scaling = None if scaler is None else (scaler.mean, scaler.scale)
+    return model_pipeline(model, pre.to_sklearn(), scaling)

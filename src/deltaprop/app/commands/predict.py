@@ -39,7 +39,7 @@ def run_predict(args: argparse.Namespace, out: Output) -> int:
     check_finite_outputs(table.select_dtypes("number").to_numpy(float), frame, args.data)
     for k, col in enumerate(args.keep):
         table.insert(k, col, frame[col].to_numpy())
-    text = table.to_csv(index=False)
+    text = table.to_csv(index=False, float_format=f"%.{args.precision}g")
     if args.output is None:
         write_data(text)
     else:
