@@ -311,6 +311,7 @@ def run_fingerprint(
         "--momentum": args.momentum, "--batch-size": args.batch_size, "--alpha": args.alpha,
         "--dropout": args.dropout, "--batch-norm": bool(args.batch_norm),
         "--early-stopping": bool(args.early_stopping), "--dtype": args.dtype,
+        "--monitor": getattr(args, "monitor", COMMAND_DEFAULTS.monitor),
         "columns": list(map(str, features.columns)),
         "--categorical": list(args.categorical or []),
     }  # fmt: skip
