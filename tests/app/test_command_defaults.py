@@ -176,3 +176,23 @@ def test_the_estimators_early_stopping_monitor(capsys: pytest.CaptureFixture[str
     assert "the validation score did not improve" in by_score.stop_message_
     with pytest.raises(InvalidParameterError, match="early_stopping_monitor"):
         MLPClassifier(early_stopping_monitor="loss").fit(X, y)
+
+
+def test_the_estimators_schedules_under_adam() -> None:
+    """deltaprop's own schedules drive Adam; scikit-learn's stay sgd-only, as there."""
+    from sklearn.datasets import load_iris
+
+    from deltaprop import MLPClassifier
+
+    X, y = load_iris(return_X_y=True)
+    kw = {"hidden_layer_sizes": (4,), "max_iter": 4, "random_state": 0, "tol": 0.0,
+          "learning_rate_init": 0.01}  # fmt: skip
+    with pytest.warns(UserWarning):  # ConvergenceWarning: max_iter reached, on purpose
+        cosine = MLPClassifier(learning_rate="cosine", **kw).fit(X, y)
+        inv = MLPClassifier(learning_rate="invscaling", **kw).fit(X, y)
+    np.testing.assert_allclose(
+        cosine.history_.learning_rate,
+        [0.01 * 0.5 * (1 + math.cos(math.pi * e / 4)) for e in range(4)],
+        rtol=1e-12,
+    )
+    assert inv.history_.learning_rate == [0.01] * 4
