@@ -24,7 +24,9 @@ barriers (:mod:`deltaprop.fast.sync`).
 Codes (small integers, so that one compiled function serves every network):
 
 * hidden activations: the ``compiled`` code each activation class declares
-  (:data:`deltaprop.core.activations.COMPILED_RELU`, ...): identity, relu, tanh, sigmoid;
+  (:data:`deltaprop.core.activations.COMPILED_RELU`, ...), whose kernels the class
+  writes beside its NumPy form (:mod:`deltaprop.fast.activate` compiles them): every
+  elementwise activation;
 * output: the ``compiled`` code each loss class declares for its fused pair
   (:data:`deltaprop.core.losses.COMPILED_MSE`, ...): identity + mean squared error,
   sigmoid + binary cross-entropy, softmax + categorical cross-entropy
@@ -50,9 +52,9 @@ from typing import Any
 import numba
 import numpy as np
 
-from deltaprop.core.activations import COMPILED_RELU, COMPILED_SIGMOID, COMPILED_TANH
 from deltaprop.core.kernels import add_bias, nonfinite_check, row_max, sum_squares
 from deltaprop.core.losses import COMPILED_BCE, COMPILED_CE
+from deltaprop.fast.activate import activate, activation_backward
 from deltaprop.fast.blocks import BLOCKS
 from deltaprop.fast.sync import ABORT, barrier, post_job, wait_job
 from deltaprop.fast.update import OPT_ADAM, OPT_SGD, optimizer_step, scale
@@ -60,44 +62,6 @@ from deltaprop.fast.update import OPT_ADAM, OPT_SGD, optimizer_step, scale
 __all__ = ["ABORT", "OPT_ADAM", "OPT_SGD", "post_job", "run_steps", "wait_job"]
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-
-
-@_jit
-def _activate(A: Any, code: int) -> None:  # pragma: no cover - compiled
-    """``A ← g(A)`` in place: a hidden layer's ``Z`` becomes its ``A`` (2-D C-contiguous).
-
-    No hidden layer keeps ``Z``: each derivative below reads ``A`` instead.
-    """
-    a = A.ravel()
-    one = a.dtype.type(1)
-    zero = a.dtype.type(0)
-    if code == COMPILED_RELU:
-        for i in range(a.size):
-            a[i] = zero if a[i] <= zero else a[i]  # np.maximum(Z, 0): NaN propagates
-    elif code == COMPILED_TANH:
-        for i in range(a.size):
-            a[i] = np.tanh(a[i])
-    elif code == COMPILED_SIGMOID:
-        for i in range(a.size):
-            a[i] = one / (one + np.exp(-a[i]))
-
-
-@_jit
-def _activation_backward(dA: Any, A: Any, code: int) -> None:  # pragma: no cover - compiled
-    """``dA ← dA ⊙ g'(Z)`` in place: the seeds' ``dZ[l] = dA[l] ⊙ g'(Z[l])``, with ``g'``
-    from ``A``: ``[A > 0]`` for ReLU (the same as ``[Z > 0]``), ``1 - A²``, ``A (1 - A)``."""
-    d, a = dA.ravel(), A.ravel()
-    one = d.dtype.type(1)
-    zero = d.dtype.type(0)
-    if code == COMPILED_RELU:
-        for i in range(d.size):
-            d[i] = d[i] if a[i] > zero else zero
-    elif code == COMPILED_TANH:
-        for i in range(d.size):
-            d[i] = d[i] * (one - a[i] * a[i])
-    elif code == COMPILED_SIGMOID:
-        for i in range(d.size):
-            d[i] = d[i] * (a[i] * (one - a[i]))
 
 
 @_jit
@@ -150,8 +114,9 @@ def _column_sums(dZ: Any, db: Any) -> None:  # pragma: no cover - compiled
 def run_steps(  # pragma: no cover - compiled
     tid: int, n_threads: int, sync: Any, shared: Any,
     X: Any, Y: Any, w: Any, order: Any, m: int, n_blocks: int,
-    Ws: Any, bs: Any, As: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any,
-    losses: Any, scratch: Any, split_first: bool, acts: Any, out_code: int, alpha: float,
+    Ws: Any, bs: Any, As: Any, Zs: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any,
+    losses: Any, scratch: Any, split_first: bool, acts: Any, aps: Any, out_code: int,
+    alpha: float,
     clip_norm: float, params: Any, grad: Any, grad_others: Any, starts: Any, stops: Any, ends: Any, norms: Any,
     cost_sum: Any, opt_code: int, counts: Any, t0: int, lr: float, h: Any,
     state0: Any, state1: Any, state2: Any,
@@ -188,7 +153,8 @@ def run_steps(  # pragma: no cover - compiled
 
     ``Ws``, ``bs`` are typed lists of the layers' views into ``params``; ``starts[l]``,
     ``stops[l]``, ``ends[l]`` bound layer ``l``'s ``W`` and ``b`` in the flat buffers.
-    ``As[l]`` holds layer ``l``'s activations (``m`` rows; the last layer's ``Z``), and
+    ``Zs[l]`` and ``As[l]`` hold layer ``l``'s pre-activations and activations (``m``
+    rows; ``aps[l]`` is the number its activation's kernel takes), and
     ``dZ_a``, ``dZ_b`` are two flat buffers of ``m · max n_l`` entries that the errors of
     consecutive layers take in turn; ``h`` the optimizer's hyper-parameters (see
     ``_fast_loop.CompiledLoop``); ``state0..2`` its state arrays; ``shared`` has
@@ -229,7 +195,7 @@ def run_steps(  # pragma: no cover - compiled
                 return -1
             for u in range(v0, v1):
                 _first_forward(Xb, Ws[0], bs[0], (n0 * u) // U, (n0 * (u + 1)) // U,
-                               scratch[tid], As[0], acts[0])  # fmt: skip
+                               scratch[tid], As[0], Zs[0], acts[0], aps[0])  # fmt: skip
             gen += 1
             if not barrier(sync, n_threads, gen):
                 return -1
@@ -237,8 +203,8 @@ def run_steps(  # pragma: no cover - compiled
             s0, s1 = (m * b) // K, (m * (b + 1)) // K
             g, goff = (grad, 0) if b == 0 else (grad_others[b - 1], R)
             shared[b] = _forward_backward(w, rows[s0:s1], m, s0, s1, wsum, first, Ws, bs, g,
-                                          goff, starts, stops, ends, As, dZ_a, dZ_b, Xb, Yb,
-                                          losses, acts, out_code)  # fmt: skip
+                                          goff, starts, stops, ends, As, Zs, dZ_a, dZ_b, Xb,
+                                          Yb, losses, acts, aps, out_code)  # fmt: skip
         gen += 1
         if not barrier(sync, n_threads, gen):
             return -1
@@ -368,15 +334,20 @@ def _gather(X: Any, Y: Any, rows: Any, r0: int, Xb: Any, Yb: Any) -> None:  # pr
 
 @_jit
 def _first_forward(  # pragma: no cover - compiled
-    Xb: Any, W: Any, b: Any, u0: int, u1: int, scratch: Any, A: Any, code: int
+    Xb: Any, W: Any, b: Any, u0: int, u1: int, scratch: Any, A: Any, Zk: Any, code: int,
+    p: float,
 ) -> None:  # fmt: skip
-    """``A[:, u0:u1] = g(Xb W[u0:u1]ᵀ + b[u0:u1])``: this thread's units of the first layer
-    over all the batch's rows (each thread then reads only its share of ``W[1]``)."""
+    """``Z[:, u0:u1] = Xb W[u0:u1]ᵀ + b[u0:u1]``, ``A[:, u0:u1] = g(Z[:, u0:u1])``: this
+    thread's units of the first layer over all the batch's rows (each thread then reads
+    only its share of ``W[1]``)."""
     m, nu = Xb.shape[0], u1 - u0
     Z = scratch[: m * nu].reshape(m, nu)
     np.dot(Xb, W[u0:u1].T, Z)
     add_bias(Z, b[u0:u1])
-    _activate(Z, code)
+    for i in range(m):
+        for j in range(nu):
+            Zk[i, u0 + j] = Z[i, j]
+    activate(Z, Z, code, p)
     for i in range(m):
         for j in range(nu):
             A[i, u0 + j] = Z[i, j]
@@ -386,7 +357,8 @@ def _first_forward(  # pragma: no cover - compiled
 def _forward_backward(  # pragma: no cover - compiled
     w: Any, rows: Any, m: int, r0: int, r1: int, wsum: float, first: int,
     Ws: Any, bs: Any, g: Any, goff: int, starts: Any, stops: Any, ends: Any, As: Any,
-    dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any, losses: Any, acts: Any, out_code: int,
+    Zs: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any, losses: Any, acts: Any, aps: Any,
+    out_code: int,
 ) -> float:  # fmt: skip
     """Rows ``r0:r1`` of one batch: the forward pass from layer ``first`` (the first
     layer's activations are ready when ``first`` is 1), the loss (returns ``Σ w_i L_i``),
@@ -400,19 +372,19 @@ def _forward_backward(  # pragma: no cover - compiled
     # forward: Z = A_prev Wᵀ + b, A = g(Z)
     A = Xt if first == 0 else As[first - 1][r0:r1]
     for l in range(first, L):
-        Z = As[l][r0:r1]
+        Z = Zs[l][r0:r1]
         np.dot(A, Ws[l].T, Z)
         add_bias(Z, bs[l])
         if l < L - 1:
-            _activate(Z, acts[l])
-            A = Z
+            A = As[l][r0:r1]
+            activate(Z, A, acts[l], aps[l])
     # dZ_a, dZ_b: each thread's rows in its own region (r0 · widest onwards), whatever the
     # width of the layer, so that the threads never write into each other's rows
     base = r0 * (dZ_a.size // m)
     n_out = As[L - 1].shape[1]
     dZ = dZ_a[base : base + nt * n_out].reshape(nt, n_out)
     lt = losses[r0:r1]
-    _output(As[L - 1][r0:r1], Yt, dZ, lt, out_code)
+    _output(Zs[L - 1][r0:r1], Yt, dZ, lt, out_code)
     total = 0.0
     for i in range(nt):
         total += lt[i] * w[rows[i]] if weighted else lt[i]
@@ -435,7 +407,7 @@ def _forward_backward(  # pragma: no cover - compiled
             n_prev = A_prev.shape[1]
             dA = free[base : base + nt * n_prev].reshape(nt, n_prev)
             np.dot(dZ, Ws[l], dA)
-            _activation_backward(dA, A_prev, acts[l - 1])
+            activation_backward(dA, Zs[l - 1][r0:r1], A_prev, acts[l - 1], aps[l - 1])
             dZ = dA
     return total
 

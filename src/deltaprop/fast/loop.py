@@ -1,7 +1,7 @@
 """The trainer's mini-batch loop compiled (:mod:`deltaprop.fast.epoch`), where it applies.
 
 :meth:`CompiledLoop.create` checks that a fit can run compiled (dense layers without batch
-norm or dropout; hidden activations identity, ReLU, tanh or sigmoid; a fused output pair;
+norm or dropout; hidden activations with a compiled form (every shipped one); a fused output pair;
 SGD, momentum, Nesterov, Adam or AdamW as shipped; NumPy arrays of the network's dtype; no
 MPI; no callback that watches single batches; the compiled kernels switched on and numba
 installed) and returns ``None`` otherwise, so that the Python loop runs instead. The two
@@ -174,6 +174,7 @@ class CompiledLoop:
         dense: list[Dense] = list(net.dense)
         hidden = [type(d.activation).compiled_form() for d in dense[:-1]]
         self.acts = np.array([*hidden, 0], np.intp)
+        self.aps = np.array([d.activation.compiled_parameter(dtype) for d in dense])
         out_code = type(net.loss).compiled_form()
         assert out_code is not None and None not in hidden  # create() checked
         self.out_code = out_code
@@ -261,12 +262,13 @@ class CompiledLoop:
 
             dtype, dense = self.net.parameters.dtype, self.net.dense
             As = List([np.empty((m, d.n_out), dtype) for d in dense])
+            Zs = List([np.empty((m, d.n_out), dtype) for d in dense])
             widest = m * max(d.n_out for d in dense)
             dZ_a, dZ_b = np.empty(widest, dtype), np.empty(widest, dtype)
             Xb = np.empty((m, self.X.shape[1]), dtype)
             Yb = np.empty((m, self.Y.shape[1]), dtype)
             scratch = np.empty((self.n_threads, m * dense[0].n_out), dtype)  # first layer
-            self.buffers[m] = (As, dZ_a, dZ_b, Xb, Yb, np.empty(m, dtype), scratch)
+            self.buffers[m] = (As, Zs, dZ_a, dZ_b, Xb, Yb, np.empty(m, dtype), scratch)
         return self.buffers[m]
 
     def _steps(self, tid: int, n_threads: int, head: tuple[Any, ...],
@@ -297,7 +299,7 @@ class CompiledLoop:
         for part, m in (*parts, (order[full:], n - full)):
             if m == 0 or part.size == 0:
                 continue
-            As, dZ_a, dZ_b, Xb, Yb, losses, scratch = self._buffers(m)
+            As, Zs, dZ_a, dZ_b, Xb, Yb, losses, scratch = self._buffers(m)
             before = int(counts[1])
             n_blocks = row_blocks(m)
             n_threads = min(self.n_threads, n_blocks)
@@ -306,8 +308,8 @@ class CompiledLoop:
 
             head = (sync, shared, self.X, self.Y, self.w, part, m, n_blocks, self.Ws, self.bs)
             tail = (
-                As, dZ_a, dZ_b, Xb, Yb, losses, scratch, self.split_first, self.acts,
-                self.out_code, self.alpha,
+                As, Zs, dZ_a, dZ_b, Xb, Yb, losses, scratch, self.split_first, self.acts,
+                self.aps, self.out_code, self.alpha,
                 self.clip_norm, net.parameters, net.grad, self.grad_others, self.starts,
                 self.stops, self.ends, norms, cost_sum, self.opt_code, counts, opt.t,
                 float(learning_rate), self.h, *self.state,
