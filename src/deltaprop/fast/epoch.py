@@ -31,7 +31,8 @@ Codes (small integers, so that one compiled function serves every network):
   (:data:`deltaprop.core.losses.COMPILED_MSE`, ...): identity + mean squared error,
   sigmoid + binary cross-entropy, softmax + categorical cross-entropy
   (``dZ[L] = A[L] - Y``);
-* optimizers ``OPT_*`` (:mod:`deltaprop.fast.update`): SGD (with momentum, Nesterov, weight decay), Adam/AdamW (AMSGrad).
+* optimizers ``OPT_*`` (:mod:`deltaprop.fast.update`): SGD (with momentum, Nesterov,
+  weight decay), RMSprop (momentum, centered), Adam/AdamW (AMSGrad).
 
 Departures from the Python loop's order of operations, all exact in real arithmetic: the
 seeds' ``1/m`` (or ``w_i / Σw``) multiplies the output error once instead of every ``dW``
@@ -57,9 +58,9 @@ from deltaprop.core.losses import COMPILED_BCE, COMPILED_CE
 from deltaprop.fast.activate import activate, activation_backward
 from deltaprop.fast.blocks import BLOCKS
 from deltaprop.fast.sync import ABORT, barrier, post_job, wait_job
-from deltaprop.fast.update import OPT_ADAM, OPT_SGD, optimizer_step, scale
+from deltaprop.fast.update import OPT_ADAM, OPT_RMSPROP, OPT_SGD, optimizer_step, scale
 
-__all__ = ["ABORT", "OPT_ADAM", "OPT_SGD", "post_job", "run_steps", "wait_job"]
+__all__ = ["ABORT", "OPT_ADAM", "OPT_RMSPROP", "OPT_SGD", "post_job", "run_steps", "wait_job"]
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 

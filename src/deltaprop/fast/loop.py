@@ -2,7 +2,7 @@
 
 :meth:`CompiledLoop.create` checks that a fit can run compiled (dense layers without batch
 norm or dropout; hidden activations with a compiled form (every shipped one); a fused output pair;
-SGD, momentum, Nesterov, Adam or AdamW as shipped; NumPy arrays of the network's dtype; no
+SGD, momentum, Nesterov, RMSprop, Adam or AdamW as shipped; NumPy arrays of the network's dtype; no
 MPI; no callback that watches single batches; the compiled kernels switched on and numba
 installed) and returns ``None`` otherwise, so that the Python loop runs instead. The two
 loops compute the same steps (``tests/test_fast_loop.py`` compares them); the compiled one
@@ -24,7 +24,7 @@ import numpy as np
 from deltaprop.core import Dense
 from deltaprop.core import fused as _fused
 from deltaprop.fast.blocks import BLOCKS, row_blocks
-from deltaprop.optim import SGD, Adam, AdamW, Momentum, Nesterov, Optimizer
+from deltaprop.optim import SGD, Adam, AdamW, Momentum, Nesterov, Optimizer, RMSprop
 
 if TYPE_CHECKING:
     from deltaprop.core import Network
@@ -202,6 +202,12 @@ class CompiledLoop:
             self.h = np.array([opt.beta_1, opt.beta_2, opt.epsilon, opt.weight_decay, *flags])
             st = opt.state
             self.state = (st["exp_avg"], st["exp_avg_sq"], st.get("max_exp_avg_sq", empty))
+        elif isinstance(opt, RMSprop):
+            self.opt_code = kernels.OPT_RMSPROP
+            self.h = np.array(opt.kernel_hyperparameters())
+            st = opt.state
+            self.state = (st["square_avg"], st.get("grad_avg", empty),
+                          st.get("momentum_buffer", empty))  # fmt: skip
         else:
             assert isinstance(opt, SGD)
             self.opt_code = kernels.OPT_SGD
@@ -226,7 +232,7 @@ class CompiledLoop:
             comm is None
             and arrays_ok
             and X.ndim == 2
-            and type(opt) in (*_SGDS, *_ADAMS)
+            and type(opt) in (*_SGDS, *_ADAMS, RMSprop)
             and all(isinstance(layer, Dense) and layer.batch_norm is None for layer in net.layers)
             and all(type(d.activation).compiled_form() is not None for d in net.dense[:-1])
             and net.fused
