@@ -89,8 +89,11 @@ CONFIGS = [
     # RMSprop at 0.01 moves every weight by ~0.1 a step, a chaotic fit that magnifies
     # rounding (its kernel alone is NumPy's step bit for bit: tests/optim)
     {"optimizer": "rmsprop", "learning_rate": 1e-3},
-    {"optimizer": "rmsprop", "learning_rate": 1e-3,
-     "opt_kwargs": {"momentum": 0.9, "centered": True, "weight_decay": 1e-3}},
+    {
+        "optimizer": "rmsprop",
+        "learning_rate": 1e-3,
+        "opt_kwargs": {"momentum": 0.9, "centered": True, "weight_decay": 1e-3},
+    },
     {"weights": True, "alpha": 1e-2},
     {"clip_norm": 0.05},
     {"shuffle": False, "batch_size": 50},
@@ -277,8 +280,11 @@ THREAD_CONFIGS = [
     # RMSprop at 0.01 moves every weight by ~0.1 a step, a chaotic fit that magnifies
     # rounding (its kernel alone is NumPy's step bit for bit: tests/optim)
     {"optimizer": "rmsprop", "learning_rate": 1e-3},
-    {"optimizer": "rmsprop", "learning_rate": 1e-3,
-     "opt_kwargs": {"momentum": 0.9, "centered": True, "weight_decay": 1e-3}},
+    {
+        "optimizer": "rmsprop",
+        "learning_rate": 1e-3,
+        "opt_kwargs": {"momentum": 0.9, "centered": True, "weight_decay": 1e-3},
+    },
     {"weights": True, "alpha": 1e-2},
     {"clip_norm": 0.05},
     {"optimizer": "sgd"},

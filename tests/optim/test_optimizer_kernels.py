@@ -13,15 +13,19 @@ from deltaprop.optim.optimizers import get_optimizer
 
 pytest.importorskip("numba")
 
-from deltaprop.core import fused as _fused  # noqa: E402
-from deltaprop.fast.update import OPT_RMSPROP, optimizer_step  # noqa: E402
+from deltaprop.core import fused as _fused
+from deltaprop.fast.update import OPT_RMSPROP, optimizer_step
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
     "kw",
-    [{}, {"momentum": 0.9}, {"centered": True, "weight_decay": 1e-2},
-     {"centered": True, "momentum": 0.5, "rho": 0.3, "epsilon": 0.0}],  # fmt: skip
+    [
+        {},
+        {"momentum": 0.9},
+        {"centered": True, "weight_decay": 1e-2},
+        {"centered": True, "momentum": 0.5, "rho": 0.3, "epsilon": 0.0},
+    ],
     ids=str,
 )
 def test_rmsprop_kernel_is_bit_for_bit_its_numpy_step(kw: dict[str, Any], dtype: Any) -> None:
