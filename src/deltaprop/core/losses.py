@@ -42,6 +42,12 @@ __all__ = [
     "COMPILED_BCE",
     "COMPILED_CE",
     "COMPILED_MSE",
+    "KERNEL_BCE",
+    "KERNEL_CE",
+    "KERNEL_HUBER",
+    "KERNEL_MAE",
+    "KERNEL_MSE",
+    "KERNEL_POISSON",
     "LOSSES",
     "BinaryCrossEntropy",
     "CategoricalCrossEntropy",
@@ -58,6 +64,11 @@ Array = Any
 COMPILED_MSE, COMPILED_BCE, COMPILED_CE = 0, 1, 2
 """Codes of the fused output pairs in the compiled training loop (a loss's ``compiled``):
 the branch of :func:`deltaprop.fast.epoch._output` that restates the pair."""
+
+KERNEL_MSE, KERNEL_BCE, KERNEL_CE, KERNEL_MAE, KERNEL_HUBER, KERNEL_POISSON = 0, 1, 2, 3, 4, 5
+"""Codes of the losses' own kernels (a loss's ``kernel``, :meth:`Loss.kernel_value_gradient`):
+the branch of :func:`deltaprop.fast.outputs.loss_kernel` that calls the class's kernel, for
+the general chain rule of a pair that is not fused."""
 
 
 class Loss:
@@ -76,6 +87,11 @@ class Loss:
     compiled : int or None
         Code of the compiled form of the fused pair (loss and ``dZ[L] = A - Y`` from the
         logits) in the compiled training loop, or ``None`` (see :meth:`compiled_form`).
+    kernel : int or None
+        Code of :meth:`kernel_value_gradient`, the loss's own compiled form (``value`` and
+        ``gradient`` restated row by row), which the compiled loop's general chain rule
+        calls for a pair that is not fused; ``None`` where it has none (see
+        :meth:`kernel_form`).
     """
 
     name: ClassVar[str] = ""
@@ -83,6 +99,7 @@ class Loss:
     default_activation: ClassVar[str] = "identity"
     aliases: ClassVar[tuple[str, ...]] = ()
     compiled: ClassVar[int | None] = None
+    kernel: ClassVar[int | None] = None
 
     @classmethod
     def compiled_form(cls) -> int | None:
@@ -90,6 +107,26 @@ class Loss:
         declares ``compiled`` itself has one (a subclass may compute another loss)."""
         code = cls.__dict__.get("compiled")
         return code if isinstance(code, int) else None
+
+    @classmethod
+    def kernel_form(cls) -> int | None:
+        """The code of this class's own :meth:`kernel_value_gradient`, or ``None`` (only a
+        class that declares ``kernel`` itself has one)."""
+        code = cls.__dict__.get("kernel")
+        return code if isinstance(code, int) else None
+
+    def kernel_parameter(self, dtype: Any) -> float:
+        """The one number :meth:`kernel_value_gradient` takes (``delta``, the clip of
+        ``A`` for ``dtype``); 0 where it takes none."""
+        return 0.0
+
+    @staticmethod
+    def kernel_value_gradient(  # pragma: no cover - compiled
+        Y: Any, A: Any, G: Any, losses: Any, p: float
+    ) -> None:  # fmt: skip
+        """``losses[i] = L(y_i, a_i)`` (:meth:`value`) and ``G = ∂L/∂A`` (:meth:`gradient`)
+        row by row on 2-D arrays of shape ``(m, n)``, in the same operations."""
+        raise NotImplementedError
 
     def __init__(self, backend: str | Backend = "numpy") -> None:
         self.be = get_backend(backend)
@@ -146,6 +183,7 @@ class BinaryCrossEntropy(Loss):
     name = "binary_crossentropy"
     aliases = ("bce", "log_loss")
     compiled = COMPILED_BCE
+    kernel = KERNEL_BCE
     fused_activation = "sigmoid"
     default_activation = "sigmoid"
 
@@ -163,6 +201,24 @@ class BinaryCrossEntropy(Loss):
         eps = _eps(A)
         Ac = self.xp.clip(A, eps, 1.0 - eps)
         return (Ac - Y) / (Ac * (1.0 - Ac))
+
+    def kernel_parameter(self, dtype: Any) -> float:
+        return float(np.finfo(dtype).eps)
+
+    @staticmethod
+    def kernel_value_gradient(  # pragma: no cover - compiled
+        Y: Any, A: Any, G: Any, losses: Any, p: float
+    ) -> None:  # fmt: skip
+        t = A.dtype.type
+        lo, hi, one = t(p), t(1.0 - p), t(1)
+        for i in range(A.shape[0]):
+            acc = t(0)
+            for k in range(A.shape[1]):
+                a, y = A[i, k], Y[i, k]
+                a = lo if a < lo else (hi if a > hi else a)  # np.clip: NaN stays
+                acc += y * np.log(a) + (one - y) * np.log1p(-a)
+                G[i, k] = (a - y) / (a * (one - a))
+            losses[i] = -acc
 
     def check_target(self, Y: Array) -> None:
         if Y.size and (float(Y.min()) < 0.0 or float(Y.max()) > 1.0):
@@ -182,6 +238,7 @@ class CategoricalCrossEntropy(Loss):
     name = "categorical_crossentropy"
     aliases = ("cross_entropy", "crossentropy", "ce")
     compiled = COMPILED_CE
+    kernel = KERNEL_CE
     fused_activation = "softmax"
     default_activation = "softmax"
 
@@ -203,6 +260,23 @@ class CategoricalCrossEntropy(Loss):
     def gradient(self, Y: Array, A: Array) -> Array:
         return -Y / self.xp.maximum(A, _tiny(A))
 
+    def kernel_parameter(self, dtype: Any) -> float:
+        return float(np.finfo(dtype).tiny)
+
+    @staticmethod
+    def kernel_value_gradient(  # pragma: no cover - compiled
+        Y: Any, A: Any, G: Any, losses: Any, p: float
+    ) -> None:  # fmt: skip
+        tiny = A.dtype.type(p)
+        for i in range(A.shape[0]):
+            acc = A.dtype.type(0)
+            for k in range(A.shape[1]):
+                a = A[i, k]
+                a = tiny if a < tiny else a  # np.maximum: NaN stays
+                acc += Y[i, k] * np.log(a)
+                G[i, k] = -Y[i, k] / a
+            losses[i] = -acc
+
     def check_target(self, Y: Array) -> None:
         if Y.size and float(Y.min()) < 0.0:
             raise ValueError(
@@ -220,6 +294,7 @@ class MeanSquaredError(Loss):
     name = "mean_squared_error"
     aliases = ("mse", "squared_error")
     compiled = COMPILED_MSE
+    kernel = KERNEL_MSE
     fused_activation = "identity"
 
     def value(self, Y: Array, A: Array) -> Array:
@@ -232,18 +307,45 @@ class MeanSquaredError(Loss):
     def gradient(self, Y: Array, A: Array) -> Array:
         return A - Y
 
+    @staticmethod
+    def kernel_value_gradient(  # pragma: no cover - compiled
+        Y: Any, A: Any, G: Any, losses: Any, p: float
+    ) -> None:  # fmt: skip
+        half = A.dtype.type(0.5)
+        for i in range(A.shape[0]):
+            acc = A.dtype.type(0)
+            for k in range(A.shape[1]):
+                r = A[i, k] - Y[i, k]
+                acc += r * r
+                G[i, k] = r
+            losses[i] = half * acc
+
 
 class MeanAbsoluteError(Loss):
     """``L = Σ_k |a_k - y_k|``; ``∂L/∂a = sign(a - y)`` (0 at ``a = y``)."""
 
     name = "mean_absolute_error"
     aliases = ("mae", "absolute_error")
+    kernel = KERNEL_MAE
 
     def value(self, Y: Array, A: Array) -> Array:
         return self.xp.abs(A - Y).sum(axis=1)
 
     def gradient(self, Y: Array, A: Array) -> Array:
         return self.xp.sign(A - Y)
+
+    @staticmethod
+    def kernel_value_gradient(  # pragma: no cover - compiled
+        Y: Any, A: Any, G: Any, losses: Any, p: float
+    ) -> None:  # fmt: skip
+        zero, one = A.dtype.type(0), A.dtype.type(1)
+        for i in range(A.shape[0]):
+            acc = zero
+            for k in range(A.shape[1]):
+                r = A[i, k] - Y[i, k]
+                acc += abs(r)
+                G[i, k] = one if r > zero else (-one if r < zero else r)  # np.sign (0, NaN)
+            losses[i] = acc
 
 
 class Huber(Loss):
@@ -256,6 +358,7 @@ class Huber(Loss):
     """
 
     name = "huber"
+    kernel = KERNEL_HUBER
 
     def __init__(self, delta: float = 1.0, backend: str | Backend = "numpy") -> None:
         super().__init__(backend)
@@ -276,6 +379,24 @@ class Huber(Loss):
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "delta": self.delta}
 
+    def kernel_parameter(self, dtype: Any) -> float:
+        return self.delta
+
+    @staticmethod
+    def kernel_value_gradient(  # pragma: no cover - compiled
+        Y: Any, A: Any, G: Any, losses: Any, p: float
+    ) -> None:  # fmt: skip
+        t = A.dtype.type
+        d, half_d, half = t(p), t(0.5 * p), t(0.5)
+        for i in range(A.shape[0]):
+            acc = t(0)
+            for k in range(A.shape[1]):
+                r = A[i, k] - Y[i, k]
+                a = abs(r)
+                acc += half * a * a if a <= d else d * (a - half_d)
+                G[i, k] = -d if r < -d else (d if r > d else r)  # np.clip: NaN stays
+            losses[i] = acc
+
 
 class Poisson(Loss):
     """Half the Poisson deviance: ``L = Σ_k [y log(y/a) - y + a]``, ``y ≥ 0``, ``a > 0``.
@@ -285,6 +406,7 @@ class Poisson(Loss):
     """
 
     name = "poisson"
+    kernel = KERNEL_POISSON
     default_activation = "exp"
 
     def value(self, Y: Array, A: Array) -> Array:
@@ -295,6 +417,23 @@ class Poisson(Loss):
 
     def gradient(self, Y: Array, A: Array) -> Array:
         return 1.0 - Y / self.xp.maximum(A, _tiny(A))
+
+    def kernel_parameter(self, dtype: Any) -> float:
+        return float(np.finfo(dtype).tiny)
+
+    @staticmethod
+    def kernel_value_gradient(  # pragma: no cover - compiled
+        Y: Any, A: Any, G: Any, losses: Any, p: float
+    ) -> None:  # fmt: skip
+        tiny, zero, one = A.dtype.type(p), A.dtype.type(0), A.dtype.type(1)
+        for i in range(A.shape[0]):
+            acc = zero
+            for k in range(A.shape[1]):
+                a, y = A[i, k], Y[i, k]
+                a = tiny if a < tiny else a  # np.maximum: NaN stays
+                acc += y * np.log((y if y > zero else one) / a) - y + a
+                G[i, k] = one - y / a
+            losses[i] = acc
 
     def check_target(self, Y: Array) -> None:
         if Y.size and float(Y.min()) < 0.0:

@@ -30,7 +30,9 @@ Codes (small integers, so that one compiled function serves every network):
 * output: the ``compiled`` code each loss class declares for its fused pair
   (:data:`deltaprop.core.losses.COMPILED_MSE`, ...): identity + mean squared error,
   sigmoid + binary cross-entropy, softmax + categorical cross-entropy
-  (``dZ[L] = A[L] - Y``);
+  (``dZ[L] = A[L] - Y``); ``-1`` for any other pair, whose output runs the general chain
+  rule (:func:`deltaprop.fast.outputs.general_output`: the output activation's kernel
+  (``acts[L-1]``), the loss's own (``loss_code``, ``loss_p``);
 * optimizers ``OPT_*`` (:mod:`deltaprop.fast.update`): SGD (with momentum, Nesterov,
   weight decay), RMSprop (momentum, centered), Adam/AdamW (AMSGrad).
 
@@ -57,6 +59,7 @@ from deltaprop.core.kernels import add_bias, nonfinite_check, row_max, sum_squar
 from deltaprop.core.losses import COMPILED_BCE, COMPILED_CE
 from deltaprop.fast.activate import activate, activation_backward
 from deltaprop.fast.blocks import BLOCKS
+from deltaprop.fast.outputs import general_output
 from deltaprop.fast.sync import ABORT, barrier, post_job, wait_job
 from deltaprop.fast.update import OPT_ADAM, OPT_RMSPROP, OPT_SGD, optimizer_step, scale
 
@@ -117,7 +120,7 @@ def run_steps(  # pragma: no cover - compiled
     X: Any, Y: Any, w: Any, order: Any, m: int, n_blocks: int,
     Ws: Any, bs: Any, As: Any, Zs: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any,
     losses: Any, scratch: Any, split_first: bool, acts: Any, aps: Any, out_code: int,
-    alpha: float,
+    loss_code: int, loss_p: float, alpha: float,
     clip_norm: float, params: Any, grad: Any, grad_others: Any, starts: Any, stops: Any, ends: Any, norms: Any,
     cost_sum: Any, opt_code: int, counts: Any, t0: int, lr: float, h: Any,
     state0: Any, state1: Any, state2: Any,
@@ -205,7 +208,8 @@ def run_steps(  # pragma: no cover - compiled
             g, goff = (grad, 0) if b == 0 else (grad_others[b - 1], R)
             shared[b] = _forward_backward(w, rows[s0:s1], m, s0, s1, wsum, first, Ws, bs, g,
                                           goff, starts, stops, ends, As, Zs, dZ_a, dZ_b, Xb,
-                                          Yb, losses, acts, aps, out_code)  # fmt: skip
+                                          Yb, losses, acts, aps, out_code, loss_code,
+                                          loss_p)  # fmt: skip
         gen += 1
         if not barrier(sync, n_threads, gen):
             return -1
@@ -359,7 +363,7 @@ def _forward_backward(  # pragma: no cover - compiled
     w: Any, rows: Any, m: int, r0: int, r1: int, wsum: float, first: int,
     Ws: Any, bs: Any, g: Any, goff: int, starts: Any, stops: Any, ends: Any, As: Any,
     Zs: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any, losses: Any, acts: Any, aps: Any,
-    out_code: int,
+    out_code: int, loss_code: int, loss_p: float,
 ) -> float:  # fmt: skip
     """Rows ``r0:r1`` of one batch: the forward pass from layer ``first`` (the first
     layer's activations are ready when ``first`` is 1), the loss (returns ``Σ w_i L_i``),
@@ -385,7 +389,11 @@ def _forward_backward(  # pragma: no cover - compiled
     n_out = As[L - 1].shape[1]
     dZ = dZ_a[base : base + nt * n_out].reshape(nt, n_out)
     lt = losses[r0:r1]
-    _output(Zs[L - 1][r0:r1], Yt, dZ, lt, out_code)
+    if out_code >= 0:  # a fused pair: from the logits, dZ[L] = A - Y
+        _output(Zs[L - 1][r0:r1], Yt, dZ, lt, out_code)
+    else:  # the general chain rule: the loss's kernel and the output activation's
+        general_output(Zs[L - 1][r0:r1], As[L - 1][r0:r1], Yt, dZ, lt, acts[L - 1],
+                       aps[L - 1], loss_code, loss_p)  # fmt: skip
     total = 0.0
     for i in range(nt):
         total += lt[i] * w[rows[i]] if weighted else lt[i]

@@ -1,7 +1,8 @@
 """The trainer's mini-batch loop compiled (:mod:`deltaprop.fast.epoch`), where it applies.
 
 :meth:`CompiledLoop.create` checks that a fit can run compiled (dense layers without batch
-norm or dropout; hidden activations with a compiled form (every shipped one); a fused output pair;
+norm or dropout; hidden activations with a compiled form (every shipped one); an output pair with one
+(every shipped loss with every shipped output activation, fused or by the chain rule);
 SGD, momentum, Nesterov, RMSprop, Adam or AdamW as shipped; NumPy arrays of the network's dtype; no
 MPI; no callback that watches single batches; the compiled kernels switched on and numba
 installed) and returns ``None`` otherwise, so that the Python loop runs instead. The two
@@ -31,6 +32,18 @@ if TYPE_CHECKING:
 
 _SGDS = (SGD, Momentum, Nesterov)
 _ADAMS = (Adam, AdamW)
+
+
+def _output_compiled(net: Network) -> bool:
+    """Whether the output runs compiled: a fused pair's own form, or else the general chain
+    rule with the output activation's kernels and the loss's."""
+    loss = type(net.loss)
+    if net.fused:
+        return loss.compiled_form() is not None and loss.kernel_form() is not None
+    return (
+        type(net.dense[-1].activation).compiled_form() is not None
+        and loss.kernel_form() is not None
+    )
 
 
 def epoch_kernels(n: int) -> ModuleType | None:
@@ -173,11 +186,14 @@ class CompiledLoop:
         self.clip_norm = 0.0 if clip_norm is None else float(clip_norm)
         dense: list[Dense] = list(net.dense)
         hidden = [type(d.activation).compiled_form() for d in dense[:-1]]
-        self.acts = np.array([*hidden, 0], np.intp)
+        output = type(dense[-1].activation).compiled_form()
+        self.acts = np.array([*hidden, 0 if net.fused else output], np.intp)
         self.aps = np.array([d.activation.compiled_parameter(dtype) for d in dense])
-        out_code = type(net.loss).compiled_form()
-        assert out_code is not None and None not in hidden  # create() checked
-        self.out_code = out_code
+        out_code = type(net.loss).compiled_form() if net.fused else -1
+        loss_code = type(net.loss).kernel_form()
+        assert out_code is not None and loss_code is not None and None not in hidden
+        self.out_code, self.loss_code = out_code, loss_code  # (create() checked)
+        self.loss_p = net.loss.kernel_parameter(dtype)
         self.Ws = List([d.W for d in dense])
         self.bs = List([d.b for d in dense])
         starts = np.array([sl.start for sl in net.slices], dtype=np.intp)
@@ -235,8 +251,7 @@ class CompiledLoop:
             and type(opt) in (*_SGDS, *_ADAMS, RMSprop)
             and all(isinstance(layer, Dense) and layer.batch_norm is None for layer in net.layers)
             and all(type(d.activation).compiled_form() is not None for d in net.dense[:-1])
-            and net.fused
-            and type(net.loss).compiled_form() is not None
+            and _output_compiled(net)
             and not watches_batches
         ):
             return None
@@ -315,7 +330,7 @@ class CompiledLoop:
             head = (sync, shared, self.X, self.Y, self.w, part, m, n_blocks, self.Ws, self.bs)
             tail = (
                 As, Zs, dZ_a, dZ_b, Xb, Yb, losses, scratch, self.split_first, self.acts,
-                self.aps, self.out_code, self.alpha,
+                self.aps, self.out_code, self.loss_code, self.loss_p, self.alpha,
                 self.clip_norm, net.parameters, net.grad, self.grad_others, self.starts,
                 self.stops, self.ends, norms, cost_sum, self.opt_code, counts, opt.t,
                 float(learning_rate), self.h, *self.state,
