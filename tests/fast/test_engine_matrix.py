@@ -33,7 +33,6 @@ WEIGHTS = ["none", "sample", "class"]
 N_SAMPLED = 24
 
 NOT_COMPILED = {  # option: why the Python loop still runs it
-    "dropout": "dropout is not compiled yet (counter-based masks: issue 13 item 2)",
     "batch_norm": "batch norm is not compiled yet (issue 13 item 2)",
 }
 
@@ -52,9 +51,7 @@ def _sampled() -> list[Any]:
     params = []
     for p in picks:
         marks = []
-        if p[3] > 0:
-            marks.append(pytest.mark.xfail(strict=True, reason=NOT_COMPILED["dropout"]))
-        elif p[4]:
+        if p[4]:
             marks.append(pytest.mark.xfail(strict=True, reason=NOT_COMPILED["batch_norm"]))
         ident = f"{p[0]}-{p[1][0]}+{p[1][1]}-{p[2][0]}-do{p[3]}-bn{int(p[4])}-{p[5]}-{p[6]}-{p[7]}"
         params.append(pytest.param(*p, marks=marks, id=ident))

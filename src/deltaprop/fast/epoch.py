@@ -56,6 +56,7 @@ import numba
 import numpy as np
 
 from deltaprop.core.kernels import add_bias, nonfinite_check, row_max, sum_squares
+from deltaprop.core.layers import Dropout
 from deltaprop.core.losses import COMPILED_BCE, COMPILED_CE
 from deltaprop.fast.activate import activate, activation_backward
 from deltaprop.fast.blocks import BLOCKS
@@ -66,6 +67,7 @@ from deltaprop.fast.update import OPT_ADAM, OPT_RMSPROP, OPT_SGD, optimizer_step
 __all__ = ["ABORT", "OPT_ADAM", "OPT_RMSPROP", "OPT_SGD", "post_job", "run_steps", "wait_job"]
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+uniform = _jit(Dropout.kernel_uniform)
 
 
 @_jit
@@ -119,8 +121,8 @@ def run_steps(  # pragma: no cover - compiled
     tid: int, n_threads: int, sync: Any, shared: Any,
     X: Any, Y: Any, w: Any, order: Any, m: int, n_blocks: int,
     Ws: Any, bs: Any, As: Any, Zs: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any,
-    losses: Any, scratch: Any, split_first: bool, acts: Any, aps: Any, out_code: int,
-    loss_code: int, loss_p: float, alpha: float,
+    losses: Any, scratch: Any, split_first: bool, acts: Any, aps: Any, Ds: Any, Ms: Any,
+    rates: Any, keys: Any, out_code: int, loss_code: int, loss_p: float, alpha: float,
     clip_norm: float, params: Any, grad: Any, grad_others: Any, starts: Any, stops: Any, ends: Any, norms: Any,
     cost_sum: Any, opt_code: int, counts: Any, t0: int, lr: float, h: Any,
     state0: Any, state1: Any, state2: Any,
@@ -182,6 +184,7 @@ def run_steps(  # pragma: no cover - compiled
     no_w = params[:0]
     gen = 0  # barriers passed
     taken = 0
+    forwards = 0  # steps that ran a forward pass: the rows of keys used
     for step in range(n_steps):
         rows = order[step * m : (step + 1) * m]
         wsum = float(m)
@@ -192,6 +195,8 @@ def run_steps(  # pragma: no cover - compiled
             if wsum <= 0:
                 continue
         l2 = alpha / wsum
+        step_keys = keys[forwards] if keys.shape[1] > 0 else keys[0, :0]
+        forwards += 1
         _gather(X, Y, rows[r0:r1], r0, Xb, Yb)
         if split:  # the first layer, this thread's blocks of units, every row
             gen += 1
@@ -208,8 +213,8 @@ def run_steps(  # pragma: no cover - compiled
             g, goff = (grad, 0) if b == 0 else (grad_others[b - 1], R)
             shared[b] = _forward_backward(w, rows[s0:s1], m, s0, s1, wsum, first, Ws, bs, g,
                                           goff, starts, stops, ends, As, Zs, dZ_a, dZ_b, Xb,
-                                          Yb, losses, acts, aps, out_code, loss_code,
-                                          loss_p)  # fmt: skip
+                                          Yb, losses, acts, aps, Ds, Ms, rates, step_keys,
+                                          out_code, loss_code, loss_p)  # fmt: skip
         gen += 1
         if not barrier(sync, n_threads, gen):
             return -1
@@ -263,6 +268,7 @@ def run_steps(  # pragma: no cover - compiled
             if tid == 0:
                 cost_sum[1] = cost
                 counts[0] = t0 + taken
+                counts[2] = forwards
             return step
         if tid == 0:
             for l in range(L):
@@ -295,6 +301,7 @@ def run_steps(  # pragma: no cover - compiled
             counts[1] += 1
     if tid == 0:
         counts[0] = t0 + taken
+        counts[2] = forwards
     return n_steps
 
 
@@ -363,7 +370,7 @@ def _forward_backward(  # pragma: no cover - compiled
     w: Any, rows: Any, m: int, r0: int, r1: int, wsum: float, first: int,
     Ws: Any, bs: Any, g: Any, goff: int, starts: Any, stops: Any, ends: Any, As: Any,
     Zs: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any, losses: Any, acts: Any, aps: Any,
-    out_code: int, loss_code: int, loss_p: float,
+    Ds: Any, Ms: Any, rates: Any, keys: Any, out_code: int, loss_code: int, loss_p: float,
 ) -> float:  # fmt: skip
     """Rows ``r0:r1`` of one batch: the forward pass from layer ``first`` (the first
     layer's activations are ready when ``first`` is 1), the loss (returns ``Σ w_i L_i``),
@@ -376,6 +383,10 @@ def _forward_backward(  # pragma: no cover - compiled
     weighted = w.size > 0
     # forward: Z = A_prev Wᵀ + b, A = g(Z)
     A = Xt if first == 0 else As[first - 1][r0:r1]
+    if first == 1 and rates[0] > 0:
+        _dropout(A, Ds[0][r0:r1], Ms[0][r0:r1], keys[0], r0, rates[0])
+        A = Ds[0][r0:r1]
+    col = 1 if first == 1 and rates[0] > 0 else 0  # this layer's key in keys
     for l in range(first, L):
         Z = Zs[l][r0:r1]
         np.dot(A, Ws[l].T, Z)
@@ -383,6 +394,10 @@ def _forward_backward(  # pragma: no cover - compiled
         if l < L - 1:
             A = As[l][r0:r1]
             activate(Z, A, acts[l], aps[l])
+            if rates[l] > 0:  # dropout: Ds[l] = A ⊙ mask, the next layer's input
+                _dropout(A, Ds[l][r0:r1], Ms[l][r0:r1], keys[col], r0, rates[l])
+                A = Ds[l][r0:r1]
+                col += 1
     # dZ_a, dZ_b: each thread's rows in its own region (r0 · widest onwards), whatever the
     # width of the layer, so that the threads never write into each other's rows
     base = r0 * (dZ_a.size // m)
@@ -407,7 +422,7 @@ def _forward_backward(  # pragma: no cover - compiled
             dZ[i, j] *= s
     # backward: dW = dZᵀ A_prev, db = Σ dZ, dA_prev = dZ W, dZ[l-1] = dA_prev ⊙ g'
     for l in range(L - 1, first - 1, -1):
-        A_prev = Xt if l == 0 else As[l - 1][r0:r1]
+        A_prev = Xt if l == 0 else Ds[l - 1][r0:r1]
         gW = g[starts[l] - goff : stops[l] - goff].reshape(Ws[l].shape[0], Ws[l].shape[1])
         np.dot(dZ.T, A_prev, gW)
         _column_sums(dZ, g[stops[l] - goff : ends[l] - goff])
@@ -416,9 +431,35 @@ def _forward_backward(  # pragma: no cover - compiled
             n_prev = A_prev.shape[1]
             dA = free[base : base + nt * n_prev].reshape(nt, n_prev)
             np.dot(dZ, Ws[l], dA)
-            activation_backward(dA, Zs[l - 1][r0:r1], A_prev, acts[l - 1], aps[l - 1])
+            if rates[l - 1] > 0:  # through the dropout: dA ⊙ mask
+                _times(dA, Ms[l - 1][r0:r1])
+            activation_backward(dA, Zs[l - 1][r0:r1], As[l - 1][r0:r1], acts[l - 1],
+                                aps[l - 1])  # fmt: skip
             dZ = dA
     return total
+
+
+@_jit
+def _dropout(A: Any, D: Any, M: Any, key: Any, r0: int, rate: float) -> None:  # pragma: no cover
+    """``M`` the mask of rows ``r0...`` of the batch (``Dropout.forward``: the uniforms of
+    :meth:`deltaprop.core.layers.Dropout.kernel_uniform` from ``key``, kept at ``u ≥ rate``,
+    scaled by ``1 / (1 - rate)``) and ``D = A ⊙ M``."""
+    nt, n = A.shape
+    scale = M.dtype.type(1.0 / (1.0 - rate))
+    zero = M.dtype.type(0)
+    for i in range(nt):
+        for j in range(n):
+            keep = uniform(key, (r0 + i) * n + j) >= rate
+            M[i, j] = scale if keep else zero
+            D[i, j] = A[i, j] * M[i, j]
+
+
+@_jit
+def _times(a: Any, b: Any) -> None:  # pragma: no cover - compiled
+    """``a ← a ⊙ b`` in place (2-D C-contiguous, the same shape)."""
+    x, y = a.ravel(), b.ravel()
+    for i in range(x.size):
+        x[i] = x[i] * y[i]
 
 
 @_jit
