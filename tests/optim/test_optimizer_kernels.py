@@ -62,3 +62,27 @@ def test_every_first_order_optimizer_runs_compiled(monkeypatch: pytest.MonkeyPat
         opt = get_optimizer(name)
         loop = CompiledLoop.create(net, opt, X, Y, None, 0.0, None, None, watches_batches=False)
         assert loop is not None, name
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "kw", [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True, "weight_decay": 1e-2}],
+    ids=str,
+)  # fmt: skip
+def test_sgd_kernel_is_bit_for_bit_its_numpy_step(kw: dict[str, Any], dtype: Any) -> None:
+    from deltaprop.fast.update import OPT_SGD
+    from deltaprop.optim import SGD
+
+    rng = np.random.default_rng(1)
+    p0 = rng.normal(size=300).astype(dtype)
+    numpy_opt, compiled_opt = SGD(0.05, **kw), SGD(0.05, **kw)
+    a, b = p0.copy(), p0.copy()
+    compiled_opt.allocate(b)
+    buf, empty = compiled_opt.state.get("momentum_buffer", b[:0]), b[:0]
+    h = np.array(compiled_opt.kernel_hyperparameters())
+    for t in range(1, 6):
+        g = rng.normal(size=300).astype(dtype)
+        numpy_opt.step(a, g)
+        optimizer_step(b, g, OPT_SGD, t, 0.05, h, buf, empty, empty)
+    assert not np.array_equal(a, p0)
+    np.testing.assert_array_equal(b, a)

@@ -233,7 +233,7 @@ class CompiledLoop:
         else:
             assert isinstance(opt, SGD)
             self.opt_code = kernels.OPT_SGD
-            self.h = np.array([opt.momentum, float(opt.nesterov), opt.weight_decay])
+            self.h = np.array(opt.kernel_hyperparameters())
             self.state = (opt.state.get("momentum_buffer", empty), empty, empty)
 
     @classmethod

@@ -1,6 +1,6 @@
 """The optimizer step of the compiled loop (:func:`deltaprop.fast.epoch.run_steps`) on a
-slice of the flat buffers: SGD (momentum, Nesterov, weight decay), RMSprop (its class's
-``kernel_update``, beside its NumPy ``_update``) and Adam/AdamW (AMSGrad,
+slice of the flat buffers: SGD (momentum, Nesterov, weight decay) and RMSprop (each its
+class's ``kernel_update``, beside its NumPy ``_update``) and Adam/AdamW (AMSGrad,
 :func:`deltaprop.core.kernels.adam`), the same operations as the Python loop's optimizers:
 every first-order optimizer of :mod:`deltaprop.optim`."""
 
@@ -11,7 +11,7 @@ from typing import Any
 import numba
 
 from deltaprop.core.kernels import adam
-from deltaprop.optim import RMSprop
+from deltaprop.optim import SGD, RMSprop
 
 __all__ = ["OPT_ADAM", "OPT_RMSPROP", "OPT_SGD", "optimizer_step", "scale"]
 
@@ -20,6 +20,7 @@ OPT_SGD, OPT_ADAM, OPT_RMSPROP = 0, 1, 2
 
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+_sgd = _jit(SGD.kernel_update)
 _rmsprop = _jit(RMSprop.kernel_update)
 
 
@@ -28,25 +29,6 @@ def scale(a: Any, s: Any) -> None:  # pragma: no cover - compiled
     """``a ← s a`` in place (gradient clipping)."""
     for i in range(a.size):
         a[i] *= s
-
-
-@_jit
-def _sgd(  # pragma: no cover - compiled
-    params: Any, grads: Any, buf: Any, t: int, lr: Any, momentum: Any, nesterov: bool,
-    weight_decay: Any,
-) -> None:  # fmt: skip
-    """``optimizers.SGD._update`` in one pass (same operations, same order)."""
-    d = params.dtype.type
-    lr, momentum, weight_decay = d(lr), d(momentum), d(weight_decay)
-    for i in range(params.size):
-        g = grads[i]
-        if weight_decay != d(0):
-            g = params[i] * weight_decay + g
-        if momentum != d(0):
-            b = g if t == 1 else buf[i] * momentum + g
-            buf[i] = b
-            g = b * momentum + g if nesterov else b
-        params[i] = params[i] - g * lr
 
 
 @_jit
@@ -69,4 +51,4 @@ def optimizer_step(  # pragma: no cover - compiled
     elif opt_code == OPT_RMSPROP:
         _rmsprop(params, grad, state0, state1, state2, lr, h)
     else:
-        _sgd(params, grad, state0, t, lr, h[0], h[1] != 0, h[2])
+        _sgd(params, grad, state0, t, lr, h)

@@ -121,6 +121,28 @@ class SGD(Optimizer):
         np.multiply(g, self.learning_rate, out=tmp)
         params -= tmp
 
+    def kernel_hyperparameters(self) -> list[float]:
+        """The numbers :meth:`kernel_update` takes as ``h``, in its order."""
+        return [self.momentum, float(self.nesterov), self.weight_decay]
+
+    @staticmethod
+    def kernel_update(  # pragma: no cover - compiled
+        params: Any, grads: Any, buf: Any, t: int, lr: float, h: Any
+    ) -> None:  # fmt: skip
+        """:meth:`_update` entry by entry, in the same operations (the compiled loop's form;
+        ``t`` the step, ``h`` from :meth:`kernel_hyperparameters`)."""
+        d = params.dtype.type
+        rate, momentum, nesterov, weight_decay = d(lr), d(h[0]), h[1] != 0, d(h[2])
+        for i in range(params.size):
+            g = grads[i]
+            if weight_decay != d(0):
+                g = params[i] * weight_decay + g
+            if momentum != d(0):
+                b = g if t == 1 else buf[i] * momentum + g
+                buf[i] = b
+                g = b * momentum + g if nesterov else b
+            params[i] = params[i] - g * rate
+
 
 class Momentum(SGD):
     """:class:`SGD` with ``momentum=0.9`` by default (registry name ``"momentum"``)."""
