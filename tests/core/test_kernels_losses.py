@@ -57,3 +57,23 @@ def test_kernel_agrees_with_value_and_gradient(spec: Any, dtype: Any) -> None:
     scale = np.abs(value[finite]) + 1
     error = np.abs(losses[finite] - value[finite])
     assert (error <= 8 * eps * scale).all(), error.max()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["mse", "bce", "ce"])
+def test_fused_kernel_agrees_with_value_from_logits(name: str, dtype: Any) -> None:
+    from deltaprop.core.activations import get_activation
+
+    loss = get_loss(name)
+    rng = np.random.default_rng(3)
+    Z = (rng.normal(0, 4, (30, 4)) * np.array([1, 10, 100, 1000])).astype(dtype)
+    Z[0] = [1e4, -1e4, 0.0, 800.0]
+    Y = np.eye(4, dtype=dtype)[rng.integers(0, 4, 30)]
+    assert type(loss).fused_activation is not None
+    A = get_activation(type(loss).fused_activation).forward(Z)
+    dZ, losses = np.full_like(Z, np.nan), np.full(30, np.nan, dtype)
+    numba.njit(cache=False, error_model="numpy")(type(loss).kernel_from_logits)(Z, Y, dZ, losses)
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(dZ, A - Y, rtol=4 * eps, atol=4 * eps)
+    value = loss.value_from_logits(Y, Z)
+    assert (np.abs(losses - value) <= 8 * eps * (np.abs(value) + 1)).all()

@@ -63,7 +63,8 @@ Array = Any
 
 COMPILED_MSE, COMPILED_BCE, COMPILED_CE = 0, 1, 2
 """Codes of the fused output pairs in the compiled training loop (a loss's ``compiled``):
-the branch of :func:`deltaprop.fast.epoch._output` that restates the pair."""
+the branch of :func:`deltaprop.fast.outputs.fused_output` that calls the class's
+:meth:`Loss.kernel_from_logits`."""
 
 KERNEL_MSE, KERNEL_BCE, KERNEL_CE, KERNEL_MAE, KERNEL_HUBER, KERNEL_POISSON = 0, 1, 2, 3, 4, 5
 """Codes of the losses' own kernels (a loss's ``kernel``, :meth:`Loss.kernel_value_gradient`):
@@ -119,6 +120,13 @@ class Loss:
         """The one number :meth:`kernel_value_gradient` takes (``delta``, the clip of
         ``A`` for ``dtype``); 0 where it takes none."""
         return 0.0
+
+    @staticmethod
+    def kernel_from_logits(Z: Any, Y: Any, dZ: Any, losses: Any) -> None:  # pragma: no cover
+        """The fused pair's compiled form: ``losses`` as :meth:`value_from_logits` and
+        ``dZ[L] = A - Y`` (``A`` the fused activation of ``Z``), row by row on 2-D arrays
+        (only for a class with ``compiled``)."""
+        raise NotImplementedError
 
     @staticmethod
     def kernel_value_gradient(  # pragma: no cover - compiled
@@ -206,6 +214,18 @@ class BinaryCrossEntropy(Loss):
         return float(np.finfo(dtype).eps)
 
     @staticmethod
+    def kernel_from_logits(Z: Any, Y: Any, dZ: Any, losses: Any) -> None:  # pragma: no cover
+        t = Z.dtype.type
+        zero, one = t(0), t(1)
+        for i in range(Z.shape[0]):
+            acc = zero
+            for j in range(Z.shape[1]):
+                z = Z[i, j]
+                acc += max(z, zero) - z * Y[i, j] + np.log1p(np.exp(-abs(z)))
+                dZ[i, j] = one / (one + np.exp(-z)) - Y[i, j]  # σ(z) - y
+            losses[i] = acc
+
+    @staticmethod
     def kernel_value_gradient(  # pragma: no cover - compiled
         Y: Any, A: Any, G: Any, losses: Any, p: float
     ) -> None:  # fmt: skip
@@ -264,6 +284,26 @@ class CategoricalCrossEntropy(Loss):
         return float(np.finfo(dtype).tiny)
 
     @staticmethod
+    def kernel_from_logits(Z: Any, Y: Any, dZ: Any, losses: Any) -> None:  # pragma: no cover
+        t = Z.dtype.type
+        m, n = Z.shape
+        for i in range(m):
+            mx = Z[i, 0]
+            for j in range(1, n):
+                mx = Z[i, j] if Z[i, j] > mx else mx
+            s = t(0)
+            for j in range(n):
+                e = np.exp(Z[i, j] - mx)
+                dZ[i, j] = e
+                s += e
+            log_norm = np.log(s)
+            acc = t(0)
+            for j in range(n):
+                acc += Y[i, j] * (log_norm - (Z[i, j] - mx))
+                dZ[i, j] = dZ[i, j] / s - Y[i, j]  # softmax(z) - y
+            losses[i] = acc
+
+    @staticmethod
     def kernel_value_gradient(  # pragma: no cover - compiled
         Y: Any, A: Any, G: Any, losses: Any, p: float
     ) -> None:  # fmt: skip
@@ -306,6 +346,17 @@ class MeanSquaredError(Loss):
 
     def gradient(self, Y: Array, A: Array) -> Array:
         return A - Y
+
+    @staticmethod
+    def kernel_from_logits(Z: Any, Y: Any, dZ: Any, losses: Any) -> None:  # pragma: no cover
+        half = Z.dtype.type(0.5)  # the identity: A = Z
+        for i in range(Z.shape[0]):
+            acc = Z.dtype.type(0)
+            for j in range(Z.shape[1]):
+                r = Z[i, j] - Y[i, j]
+                dZ[i, j] = r
+                acc += r * r
+            losses[i] = half * acc
 
     @staticmethod
     def kernel_value_gradient(  # pragma: no cover - compiled

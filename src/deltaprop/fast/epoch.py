@@ -55,12 +55,11 @@ from typing import Any
 import numba
 import numpy as np
 
-from deltaprop.core.kernels import add_bias, nonfinite_check, row_max, sum_squares
+from deltaprop.core.kernels import add_bias, nonfinite_check, sum_squares
 from deltaprop.core.layers import Dropout
-from deltaprop.core.losses import COMPILED_BCE, COMPILED_CE
 from deltaprop.fast.activate import activate, activation_backward
 from deltaprop.fast.blocks import BLOCKS
-from deltaprop.fast.outputs import general_output
+from deltaprop.fast.outputs import fused_output, general_output
 from deltaprop.fast.sync import ABORT, barrier, post_job, wait_job
 from deltaprop.fast.update import OPT_ADAM, OPT_RMSPROP, OPT_SGD, optimizer_step, scale
 
@@ -68,41 +67,6 @@ __all__ = ["ABORT", "OPT_ADAM", "OPT_RMSPROP", "OPT_SGD", "post_job", "run_steps
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 uniform = _jit(Dropout.kernel_uniform)
-
-
-@_jit
-def _output(Z: Any, Y: Any, dZ: Any, losses: Any, code: int) -> None:  # pragma: no cover
-    """The fused output pair: per-example losses from the logits and ``dZ[L] = A[L] - Y``."""
-    m, n = Z.shape
-    t = Z.dtype.type
-    for i in range(m):
-        if code == COMPILED_CE:
-            mx = row_max(Z, i)
-            s = t(0)
-            for j in range(n):
-                e = np.exp(Z[i, j] - mx)
-                dZ[i, j] = e
-                s += e
-            log_norm = np.log(s)
-            acc = t(0)
-            for j in range(n):
-                acc += Y[i, j] * (log_norm - (Z[i, j] - mx))
-                dZ[i, j] = dZ[i, j] / s - Y[i, j]
-            losses[i] = acc
-        elif code == COMPILED_BCE:
-            acc = t(0)
-            for j in range(n):
-                z = Z[i, j]
-                acc += max(z, t(0)) - z * Y[i, j] + np.log1p(np.exp(-abs(z)))
-                dZ[i, j] = t(1) / (t(1) + np.exp(-z)) - Y[i, j]
-            losses[i] = acc
-        else:
-            acc = t(0)
-            for j in range(n):
-                r = Z[i, j] - Y[i, j]
-                dZ[i, j] = r
-                acc += r * r
-            losses[i] = t(0.5) * acc
 
 
 @_jit
@@ -405,7 +369,7 @@ def _forward_backward(  # pragma: no cover - compiled
     dZ = dZ_a[base : base + nt * n_out].reshape(nt, n_out)
     lt = losses[r0:r1]
     if out_code >= 0:  # a fused pair: from the logits, dZ[L] = A - Y
-        _output(Zs[L - 1][r0:r1], Yt, dZ, lt, out_code)
+        fused_output(Zs[L - 1][r0:r1], Yt, dZ, lt, out_code)
     else:  # the general chain rule: the loss's kernel and the output activation's
         general_output(Zs[L - 1][r0:r1], As[L - 1][r0:r1], Yt, dZ, lt, acts[L - 1],
                        aps[L - 1], loss_code, loss_p)  # fmt: skip

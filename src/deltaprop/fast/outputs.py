@@ -1,6 +1,8 @@
-"""The losses in the compiled loop's general chain rule (a pair that is not fused): each
-loss class's own :meth:`~deltaprop.core.losses.Loss.kernel_value_gradient`, written
-beside its NumPy ``value`` and ``gradient``, compiled here and chosen by its ``kernel`` code.
+"""The losses in the compiled loop: a fused pair by its loss class's own
+:meth:`~deltaprop.core.losses.Loss.kernel_from_logits` (chosen by its ``compiled`` code),
+any other pair by the general chain rule with the class's
+:meth:`~deltaprop.core.losses.Loss.kernel_value_gradient` (its ``kernel`` code), each
+written beside the NumPy form it restates and compiled here.
 
 numba's cache does not notice edits to the kernels in :mod:`deltaprop.core.losses`: after
 editing one, delete ``src/deltaprop/**/__pycache__/*.nbi``.
@@ -13,6 +15,8 @@ from typing import Any
 import numba
 
 from deltaprop.core.losses import (
+    COMPILED_BCE,
+    COMPILED_CE,
     KERNEL_BCE,
     KERNEL_CE,
     KERNEL_HUBER,
@@ -27,7 +31,7 @@ from deltaprop.core.losses import (
 )
 from deltaprop.fast.activate import activate, activation_backward
 
-__all__ = ["general_output", "loss_kernel"]
+__all__ = ["fused_output", "general_output", "loss_kernel"]
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
@@ -37,6 +41,21 @@ _ce = _jit(CategoricalCrossEntropy.kernel_value_gradient)
 _mae = _jit(MeanAbsoluteError.kernel_value_gradient)
 _huber = _jit(Huber.kernel_value_gradient)
 _poisson = _jit(Poisson.kernel_value_gradient)
+_mse_logits = _jit(MeanSquaredError.kernel_from_logits)
+_bce_logits = _jit(BinaryCrossEntropy.kernel_from_logits)
+_ce_logits = _jit(CategoricalCrossEntropy.kernel_from_logits)
+
+
+@_jit
+def fused_output(Z: Any, Y: Any, dZ: Any, losses: Any, code: int) -> None:  # pragma: no cover
+    """A fused pair (its loss's ``compiled`` code): the losses from the logits and
+    ``dZ[L] = A - Y``, by the loss class's own ``kernel_from_logits``."""
+    if code == COMPILED_CE:
+        _ce_logits(Z, Y, dZ, losses)
+    elif code == COMPILED_BCE:
+        _bce_logits(Z, Y, dZ, losses)
+    else:
+        _mse_logits(Z, Y, dZ, losses)
 
 
 @_jit
