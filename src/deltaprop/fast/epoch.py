@@ -41,11 +41,17 @@ seeds' ``1/m`` (or ``w_i / Σw``) multiplies the output error once instead of ev
 and ``db`` (the backward pass is linear in it); ``dW`` is the sum of the row blocks' (on any
 number of threads); the sums of squares are taken in float64 in another order.
 
-numba caches the machine code beside this module; its cache does not notice edits to the
-kernels imported from :mod:`deltaprop.core.kernels`, :mod:`deltaprop.fast.sync` and
-:mod:`deltaprop.fast.update`, so
-after editing those, delete
-``src/deltaprop/__pycache__/*.nbi`` (installed packages are not affected).
+Dropout (``rates``): the masks come from one key per step and layer (``keys``, drawn by
+:meth:`deltaprop.fast.loop.CompiledLoop.epoch` from the network's generator as the Python
+loop's ``Dropout.draw_key`` draws them) and the entry's place in the batch
+(``Dropout.kernel_uniform``), so that no thread's share changes a mask.
+
+numba caches the machine code beside each module; the cache of a caller does not notice
+edits to the kernels it calls from another module (:mod:`deltaprop.core.kernels`, the
+classes' kernels in :mod:`deltaprop.core.activations`, ``activations_smooth``,
+``losses``, ``layers``, :mod:`deltaprop.optim.first_order`, and :mod:`deltaprop.fast`'s
+``activate``, ``outputs``, ``sync``, ``update``), so after editing those, delete
+``src/deltaprop/**/__pycache__/*.nb[ic]`` (installed packages are not affected).
 """
 
 from __future__ import annotations
