@@ -16,9 +16,15 @@ import numpy as np
 from deltaprop.core.backend import Backend, get_backend
 
 __all__ = [
+    "COMPILED_ELU",
+    "COMPILED_EXP",
+    "COMPILED_GELU",
     "COMPILED_IDENTITY",
+    "COMPILED_LEAKY_RELU",
     "COMPILED_RELU",
     "COMPILED_SIGMOID",
+    "COMPILED_SOFTMAX",
+    "COMPILED_SOFTPLUS",
     "COMPILED_TANH",
     "Activation",
     "OnnxGraph",
@@ -27,8 +33,11 @@ __all__ = [
 Array = Any  # an ndarray of the backend's array module
 
 COMPILED_IDENTITY, COMPILED_RELU, COMPILED_TANH, COMPILED_SIGMOID = 0, 1, 2, 3
+COMPILED_LEAKY_RELU, COMPILED_ELU, COMPILED_GELU, COMPILED_SOFTPLUS, COMPILED_EXP = 4, 5, 6, 7, 8
+COMPILED_SOFTMAX = 9
 """Codes of the compiled forms, one per class that has one (its ``compiled``): the branch
-of :func:`deltaprop.fast.epoch._activate` and ``_activation_backward`` that restates it."""
+of :func:`deltaprop.fast.activate.activate` and ``activation_backward`` that calls the
+class's :meth:`Activation.kernel_forward` and :meth:`Activation.kernel_backward`."""
 
 
 class OnnxGraph(Protocol):
@@ -66,8 +75,10 @@ class Activation:
     aliases : tuple of str
         Other names it is known by (``("logistic",)`` for the sigmoid).
     compiled : int or None
-        Code of its compiled in-place form in the compiled training loop, or ``None``
-        where it has none (see :meth:`compiled_form`).
+        Code of its compiled form in the compiled training loop, or ``None`` where it has
+        none (see :meth:`compiled_form`): the loop compiles the class's
+        :meth:`kernel_forward` and :meth:`kernel_backward` (numba), which restate
+        :meth:`forward` and :meth:`backward` one entry at a time.
     torch_module : str
         The ``torch.nn`` class of the same map (``"LeakyReLU"``); its constructor
         arguments are :meth:`torch_kwargs`.
@@ -79,7 +90,10 @@ class Activation:
     Notes
     -----
     Subclasses implement :meth:`forward` and :meth:`derivative`; :meth:`backward` is the
-    chain rule ``dZ = dA ⊙ g'(Z)`` for every elementwise activation.
+    chain rule ``dZ = dA ⊙ g'(Z)`` for every elementwise activation. A class with a
+    compiled form writes its equations a second time, beside the NumPy ones, as the plain
+    loops :meth:`kernel_forward` and :meth:`kernel_backward` (numba compiles them; they run
+    in Python too, slowly, which is how ``tests/core/test_kernels.py`` also reads them).
     """
 
     name: ClassVar[str] = ""
@@ -122,6 +136,23 @@ class Activation:
         """
         code = cls.__dict__.get("compiled")
         return code if isinstance(code, int) else None
+
+    def compiled_parameter(self, dtype: Any) -> float:
+        """The one number the compiled form takes beside ``Z`` (``alpha``, the ``exp``
+        cap for ``dtype``); 0 where it takes none."""
+        return 0.0
+
+    @staticmethod
+    def kernel_forward(z: Any, a: Any, p: float) -> None:  # pragma: no cover - compiled
+        """``a[i] = g(z[i])`` on 1-D arrays (``a`` may be ``z``), ``p`` from
+        :meth:`compiled_parameter`: :meth:`forward` entry by entry, in the same operations."""
+        raise NotImplementedError
+
+    @staticmethod
+    def kernel_backward(d: Any, z: Any, a: Any, p: float) -> None:  # pragma: no cover
+        """``d[i] ← d[i] g'(z[i])`` in place on 1-D arrays (``a = g(z)``): :meth:`backward`
+        entry by entry, in the same operations."""
+        raise NotImplementedError
 
     def torch_kwargs(self) -> dict[str, Any]:
         """The constructor arguments of :attr:`torch_module` for this instance."""

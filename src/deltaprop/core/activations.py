@@ -40,22 +40,35 @@ import numpy as np
 
 from deltaprop.core import fused as _fused
 from deltaprop.core.activation_base import (
+    COMPILED_ELU,
+    COMPILED_EXP,
+    COMPILED_GELU,
     COMPILED_IDENTITY,
+    COMPILED_LEAKY_RELU,
     COMPILED_RELU,
     COMPILED_SIGMOID,
+    COMPILED_SOFTMAX,
+    COMPILED_SOFTPLUS,
     COMPILED_TANH,
     Activation,
     Array,
     OnnxGraph,
 )
+from deltaprop.core.activations_smooth import GELU, Exp, Softmax, Softplus
 from deltaprop.core.backend import Backend
 from deltaprop.core.registry import lookup, resolve
 
 __all__ = [
     "ACTIVATIONS",
+    "COMPILED_ELU",
+    "COMPILED_EXP",
+    "COMPILED_GELU",
     "COMPILED_IDENTITY",
+    "COMPILED_LEAKY_RELU",
     "COMPILED_RELU",
     "COMPILED_SIGMOID",
+    "COMPILED_SOFTMAX",
+    "COMPILED_SOFTPLUS",
     "COMPILED_TANH",
     "ELU",
     "GELU",
@@ -92,6 +105,15 @@ class Identity(Activation):
     def backward(self, dA: Array, Z: Array, A: Array, out: Array | None = None) -> Array:
         return dA
 
+    @staticmethod
+    def kernel_forward(z: Any, a: Any, p: float) -> None:  # pragma: no cover - compiled
+        for i in range(z.size):
+            a[i] = z[i]
+
+    @staticmethod
+    def kernel_backward(d: Any, z: Any, a: Any, p: float) -> None:  # pragma: no cover
+        pass  # dZ = dA
+
     def onnx_nodes(self, graph: OnnxGraph, z: str) -> str:
         return z
 
@@ -113,6 +135,18 @@ class Sigmoid(Activation):
     def derivative(self, Z: Array, A: Array) -> Array:
         return A * (1.0 - A)
 
+    @staticmethod
+    def kernel_forward(z: Any, a: Any, p: float) -> None:  # pragma: no cover - compiled
+        one = z.dtype.type(1)
+        for i in range(z.size):
+            a[i] = one / (one + np.exp(-z[i]))  # e^{+1e4} = inf gives 0: no overflow error
+
+    @staticmethod
+    def kernel_backward(d: Any, z: Any, a: Any, p: float) -> None:  # pragma: no cover
+        one = d.dtype.type(1)
+        for i in range(d.size):
+            d[i] = d[i] * (a[i] * (one - a[i]))
+
     def onnx_nodes(self, graph: OnnxGraph, z: str) -> str:
         return graph.op("Sigmoid", [z])
 
@@ -129,6 +163,17 @@ class Tanh(Activation):
 
     def derivative(self, Z: Array, A: Array) -> Array:
         return 1.0 - A * A
+
+    @staticmethod
+    def kernel_forward(z: Any, a: Any, p: float) -> None:  # pragma: no cover - compiled
+        for i in range(z.size):
+            a[i] = np.tanh(z[i])
+
+    @staticmethod
+    def kernel_backward(d: Any, z: Any, a: Any, p: float) -> None:  # pragma: no cover
+        one = d.dtype.type(1)
+        for i in range(d.size):
+            d[i] = d[i] * (one - a[i] * a[i])
 
     def onnx_nodes(self, graph: OnnxGraph, z: str) -> str:
         return graph.op("Tanh", [z])
@@ -158,6 +203,18 @@ class ReLU(Activation):
             out[...] = self.xp.where(Z > 0, dA, 0)
         return out
 
+    @staticmethod
+    def kernel_forward(z: Any, a: Any, p: float) -> None:  # pragma: no cover - compiled
+        zero = z.dtype.type(0)
+        for i in range(z.size):
+            a[i] = zero if z[i] <= zero else z[i]  # np.maximum(Z, 0): NaN propagates
+
+    @staticmethod
+    def kernel_backward(d: Any, z: Any, a: Any, p: float) -> None:  # pragma: no cover
+        zero = d.dtype.type(0)
+        for i in range(d.size):
+            d[i] = d[i] if z[i] > zero else zero
+
     def onnx_nodes(self, graph: OnnxGraph, z: str) -> str:
         return graph.op("Relu", [z])
 
@@ -172,6 +229,7 @@ class LeakyReLU(Activation):
     """
 
     name = "leaky_relu"
+    compiled = COMPILED_LEAKY_RELU
     torch_module = "LeakyReLU"
     relu_like = True
 
@@ -186,6 +244,21 @@ class LeakyReLU(Activation):
 
     def derivative(self, Z: Array, A: Array) -> Array:
         return self.xp.where(Z > 0, 1.0, self.alpha).astype(Z.dtype)
+
+    def compiled_parameter(self, dtype: Any) -> float:
+        return self.alpha
+
+    @staticmethod
+    def kernel_forward(z: Any, a: Any, p: float) -> None:  # pragma: no cover - compiled
+        alpha, zero = z.dtype.type(p), z.dtype.type(0)
+        for i in range(z.size):
+            a[i] = z[i] if z[i] > zero else alpha * z[i]
+
+    @staticmethod
+    def kernel_backward(d: Any, z: Any, a: Any, p: float) -> None:  # pragma: no cover
+        alpha, zero = d.dtype.type(p), d.dtype.type(0)
+        for i in range(d.size):
+            d[i] = d[i] if z[i] > zero else d[i] * alpha
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "alpha": self.alpha}
@@ -213,6 +286,7 @@ class ELU(Activation):
     """
 
     name = "elu"
+    compiled = COMPILED_ELU
     torch_module = "ELU"
     relu_like = True
 
@@ -228,6 +302,22 @@ class ELU(Activation):
 
     def derivative(self, Z: Array, A: Array) -> Array:
         return self.xp.where(Z > 0, 1.0, A + self.alpha).astype(Z.dtype)
+
+    def compiled_parameter(self, dtype: Any) -> float:
+        return self.alpha
+
+    @staticmethod
+    def kernel_forward(z: Any, a: Any, p: float) -> None:  # pragma: no cover - compiled
+        alpha, zero = z.dtype.type(p), z.dtype.type(0)
+        for i in range(z.size):
+            v = z[i]
+            a[i] = v if v > zero else alpha * np.expm1(min(v, zero))
+
+    @staticmethod
+    def kernel_backward(d: Any, z: Any, a: Any, p: float) -> None:  # pragma: no cover
+        alpha, zero = d.dtype.type(p), d.dtype.type(0)
+        for i in range(d.size):
+            d[i] = d[i] if z[i] > zero else d[i] * (a[i] + alpha)
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "alpha": self.alpha}
@@ -245,133 +335,6 @@ class ELU(Activation):
         )
         negative = graph.op("Mul", [expm1, graph.const("alpha", self.alpha)])
         return graph.op("Where", [graph.op("Greater", [z, zero]), z, negative])
-
-
-_INV_SQRT2 = 1.0 / math.sqrt(2.0)
-_INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
-
-
-class GELU(Activation):
-    """Exact GELU ``z Φ(z)`` with ``Φ(z) = (1 + erf(z/√2)) / 2``; ``g'(z) = Φ(z) + z φ(z)``.
-
-    This is PyTorch's default ``nn.GELU()`` (no tanh approximation).
-    """
-
-    name = "gelu"
-    torch_module = "GELU"
-    relu_like = True
-
-    def _cdf(self, Z: Array) -> Array:
-        return 0.5 * (1.0 + self.be.erf(Z * _INV_SQRT2))
-
-    def forward(self, Z: Array, out: Array | None = None) -> Array:
-        return Z * self._cdf(Z)
-
-    def derivative(self, Z: Array, A: Array) -> Array:
-        return self._cdf(Z) + Z * (_INV_SQRT2PI * self.xp.exp(-0.5 * Z * Z))
-
-    def onnx_nodes(self, graph: OnnxGraph, z: str) -> str:
-        """``Gelu`` (opset 20, float32); otherwise ``z (1 + erf(z/√2)) / 2``, the ``Erf`` in
-        float32 for a float64 graph (ONNX Runtime has no float64 ``Erf``)."""
-        if not graph.double and graph.opset >= 20:
-            return graph.op("Gelu", [z])
-        scaled = graph.op("Mul", [z, graph.const("inv_sqrt2", 1.0 / math.sqrt(2.0))])
-        if graph.double:
-            from onnx import TensorProto
-
-            as_float = graph.op("Cast", [scaled], to=TensorProto.FLOAT)
-            erf = graph.op("Cast", [graph.op("Erf", [as_float])], to=TensorProto.DOUBLE)
-        else:
-            erf = graph.op("Erf", [scaled])
-        half = graph.const("half", 0.5)  # the nodes in the exporter's order (their names)
-        cdf = graph.op("Mul", [half, graph.op("Add", [graph.const("one", 1.0), erf])])
-        return graph.op("Mul", [z, cdf])
-
-
-class Softplus(Activation):
-    """``log(1 + e^z)``, computed as ``max(z, 0) + log1p(e^{-|z|})``; ``g'(z) = σ(z)``."""
-
-    name = "softplus"
-    torch_module = "Softplus"
-    relu_like = True
-
-    def forward(self, Z: Array, out: Array | None = None) -> Array:
-        xp = self.xp
-        return xp.maximum(Z, 0) + xp.log1p(xp.exp(-xp.abs(Z)))
-
-    def derivative(self, Z: Array, A: Array) -> Array:
-        return self.be.expit(Z)
-
-    def onnx_nodes(self, graph: OnnxGraph, z: str) -> str:
-        """``Softplus``; in float64 ``relu(z) + log(1 + e^{-|z|})``."""
-        if not graph.double:
-            return graph.op("Softplus", [z])
-        tail = graph.op("Exp", [graph.op("Neg", [graph.op("Abs", [z])])])
-        log1p = graph.op("Log", [graph.op("Add", [graph.const("one", 1.0), tail])])
-        return graph.op("Add", [graph.op("Relu", [z]), log1p])
-
-
-class Exp(Activation):
-    """``e^z``, ``g'(z) = e^z``: the log link of Poisson regression.
-
-    ``z`` is clipped above at ``log(finfo.max) - 1`` so that the output stays finite.
-    """
-
-    name = "exp"
-    torch_module = "Exp"
-    hidden = False
-
-    def forward(self, Z: Array, out: Array | None = None) -> Array:
-        cap = math.log(float(np.finfo(Z.dtype).max)) - 1.0
-        return self.xp.exp(self.xp.minimum(Z, cap))
-
-    def derivative(self, Z: Array, A: Array) -> Array:
-        return A
-
-    def onnx_nodes(self, graph: OnnxGraph, z: str) -> str:
-        """``Exp(Min(z, cap))``, with the cap of :meth:`forward`."""
-        cap = math.log(float(np.finfo(graph.dtype).max)) - 1.0
-        return graph.op("Exp", [graph.op("Min", [z, graph.const("exp_cap", cap)])])
-
-
-class Softmax(Activation):
-    """``softmax(z)_k = e^{z_k - max z} / Σ_j e^{z_j - max z}``, row by row.
-
-    Its Jacobian is ``diag(a) - a aᵀ``, so :meth:`backward` is the Jacobian-vector product
-    ``dZ = A ⊙ (dA - Σ_k dA_k A_k)`` rather than an elementwise product.
-    """
-
-    name = "softmax"
-    torch_module = "Softmax"
-    hidden = False
-
-    def forward(self, Z: Array, out: Array | None = None) -> Array:
-        xp = self.xp
-        if out is None:
-            E = xp.exp(Z - Z.max(axis=1, keepdims=True))
-        else:
-            kernels = _fused.get(Z.size)
-            if kernels is not None and _fused.contiguous(Z, out):
-                kernels.softmax(Z, out)  # the three lines below, in one pass
-                return out
-            E = xp.exp(xp.subtract(Z, Z.max(axis=1, keepdims=True), out=out), out=out)
-        E /= E.sum(axis=1, keepdims=True)
-        return E
-
-    def derivative(self, Z: Array, A: Array) -> Array:
-        raise NotImplementedError(
-            "softmax has no elementwise derivative; use backward(dA, Z, A), the exact "
-            "Jacobian-vector product"
-        )
-
-    def backward(self, dA: Array, Z: Array, A: Array, out: Array | None = None) -> Array:
-        return self.xp.multiply(A, dA - (dA * A).sum(axis=1, keepdims=True), out=out)
-
-    def torch_kwargs(self) -> dict[str, Any]:
-        return {"dim": 1}
-
-    def onnx_nodes(self, graph: OnnxGraph, z: str) -> str:
-        return graph.op("Softmax", [z], axis=1)
 
 
 ACTIVATIONS: dict[str, type[Activation]] = {

@@ -33,7 +33,8 @@ from scipy.sparse import issparse
 from deltaprop.core import fused as _fused
 from deltaprop.core.activations import Activation
 
-__all__ = ["BatchNorm", "Dense", "DenseBuffers", "Dropout", "Layer"]
+__all__ = ["KEY_HIGH", "BatchNorm", "Dense", "DenseBuffers", "Dropout", "Layer", "dropout_uniforms"]
+
 
 Array = Any
 
@@ -333,15 +334,40 @@ class Dense(Layer):
         return xp.dot(dZ, self.W, out=None if buffers is None else buffers.dA_prev)
 
 
+_GOLDEN, _MIX_1, _MIX_2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+"""splitmix64's constants (Steele, Lea and Flood 2014)."""
+
+KEY_HIGH = int(np.iinfo(np.int64).max)
+"""A dropout key is drawn from ``[0, KEY_HIGH)`` (:meth:`Dropout.draw_key`)."""
+
+
+def dropout_uniforms(key: int, shape: tuple[int, int]) -> np.ndarray:
+    """The uniforms in ``[0, 1)`` of a dropout mask of shape ``(m, n)``: entry ``(i, j)``
+    is the ``(i n + j + 1)``-th output of splitmix64 from ``key``, a function of the key
+    and the position only (no generator state: any thread computes any entry,
+    :meth:`Dropout.kernel_uniform`)."""
+    z = np.arange(1, shape[0] * shape[1] + 1, dtype=np.uint64) * np.uint64(_GOLDEN)
+    z += np.uint64(key)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(_MIX_1)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(_MIX_2)
+    z ^= z >> np.uint64(31)
+    return ((z >> np.uint64(11)).astype(np.float64) * 2.0**-53).reshape(shape)
+
+
 class Dropout(Layer):
     """Inverted dropout: ``A ⊙ mask / (1 - rate)`` in training, the identity in evaluation.
+
+    Each training pass draws one key from ``rng`` and takes the mask from a counter-based
+    generator (:func:`dropout_uniforms`): entry ``(i, j)`` is kept where its uniform is at
+    least ``rate``, so that the compiled loop (:meth:`kernel_uniform`, on any number of
+    threads) draws the same masks from the same keys.
 
     Parameters
     ----------
     rate : float
         Probability of dropping a unit, in ``[0, 1)``.
     rng : numpy.random.Generator
-        Source of the masks (the network's generator).
+        Source of the keys (the network's generator).
     """
 
     def __init__(self, rate: float, rng: np.random.Generator) -> None:
@@ -350,12 +376,32 @@ class Dropout(Layer):
         self.rng = rng
         self.mask: Array = None
 
+    def draw_key(self) -> int:
+        """The key of the next training pass's mask (one draw from ``rng``)."""
+        return int(self.rng.integers(0, KEY_HIGH, dtype=np.int64))
+
+    @staticmethod
+    def draw_keys(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+        """Keys drawn at once, the same as :meth:`draw_key` draws them one by one in C
+        order (the compiled loop's keys for a run of steps)."""
+        return rng.integers(0, KEY_HIGH, size=shape, dtype=np.int64)
+
+    @staticmethod
+    def kernel_uniform(key: Any, index: Any) -> float:  # pragma: no cover - compiled
+        """Entry ``index`` (flat, ``i n + j``) of :func:`dropout_uniforms`, compiled: the
+        same splitmix64 output, in ``uint64`` arithmetic."""
+        u = np.uint64(key) + np.uint64(index + 1) * np.uint64(_GOLDEN)
+        u = (u ^ (u >> np.uint64(30))) * np.uint64(_MIX_1)
+        u = (u ^ (u >> np.uint64(27))) * np.uint64(_MIX_2)
+        u = u ^ (u >> np.uint64(31))
+        return float(u >> np.uint64(11)) * 2.0**-53
+
     def forward(self, A_prev: Array, training: bool) -> Array:
         if not training or self.rate == 0.0:
             self.mask = None
             return A_prev
         keep = 1.0 - self.rate
-        draw = self.rng.random(A_prev.shape)  # the seeded NumPy generator, on every backend
+        draw = dropout_uniforms(self.draw_key(), A_prev.shape)  # on the host, every backend
         mask = ((draw >= self.rate) * (1.0 / keep)).astype(A_prev.dtype)
         if not isinstance(A_prev, np.ndarray):  # e.g. CuPy: move the mask to its device
             mask = A_prev.__array_namespace__().asarray(mask)

@@ -30,18 +30,39 @@ computed from the logits ``Z`` (log-sum-exp), never as ``log(0)``.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from deltaprop.core import fused as _fused
-from deltaprop.core.backend import Backend, get_backend
+from deltaprop.core.backend import Backend
+from deltaprop.core.loss_base import (
+    COMPILED_BCE,
+    COMPILED_CE,
+    COMPILED_MSE,
+    KERNEL_BCE,
+    KERNEL_CE,
+    KERNEL_HUBER,
+    KERNEL_MAE,
+    KERNEL_MSE,
+    KERNEL_POISSON,
+    Array,
+    Loss,
+)
+from deltaprop.core.loss_base import clip_eps as _eps
+from deltaprop.core.loss_base import clip_tiny as _tiny
 from deltaprop.core.registry import resolve
 
 __all__ = [
     "COMPILED_BCE",
     "COMPILED_CE",
     "COMPILED_MSE",
+    "KERNEL_BCE",
+    "KERNEL_CE",
+    "KERNEL_HUBER",
+    "KERNEL_MAE",
+    "KERNEL_MSE",
+    "KERNEL_POISSON",
     "LOSSES",
     "BinaryCrossEntropy",
     "CategoricalCrossEntropy",
@@ -52,87 +73,6 @@ __all__ = [
     "Poisson",
     "get_loss",
 ]
-
-Array = Any
-
-COMPILED_MSE, COMPILED_BCE, COMPILED_CE = 0, 1, 2
-"""Codes of the fused output pairs in the compiled training loop (a loss's ``compiled``):
-the branch of :func:`deltaprop.fast.epoch._output` that restates the pair."""
-
-
-class Loss:
-    """Base class of a loss.
-
-    Attributes
-    ----------
-    name : str
-        Registry name.
-    fused_activation : str or None
-        The canonical output activation for which ``dZ[L] = A - Y``; ``None`` if none.
-    default_activation : str
-        The output activation a network gets with this loss when none is named.
-    aliases : tuple of str
-        Other names it is known by (the short and scikit-learn spellings).
-    compiled : int or None
-        Code of the compiled form of the fused pair (loss and ``dZ[L] = A - Y`` from the
-        logits) in the compiled training loop, or ``None`` (see :meth:`compiled_form`).
-    """
-
-    name: ClassVar[str] = ""
-    fused_activation: ClassVar[str | None] = None
-    default_activation: ClassVar[str] = "identity"
-    aliases: ClassVar[tuple[str, ...]] = ()
-    compiled: ClassVar[int | None] = None
-
-    @classmethod
-    def compiled_form(cls) -> int | None:
-        """The code of this class's compiled fused pair, or ``None``; only a class that
-        declares ``compiled`` itself has one (a subclass may compute another loss)."""
-        code = cls.__dict__.get("compiled")
-        return code if isinstance(code, int) else None
-
-    def __init__(self, backend: str | Backend = "numpy") -> None:
-        self.be = get_backend(backend)
-
-    @property
-    def xp(self) -> Any:
-        """The array module (``numpy``): read through the backend, so objects pickle."""
-        return self.be.xp
-
-    def value(self, Y: Array, A: Array) -> Array:
-        """Per-example loss from the outputs ``A`` (shape ``(m, n)``); returns shape ``(m,)``."""
-        raise NotImplementedError
-
-    def value_from_logits(self, Y: Array, Z: Array, out: Array | None = None) -> Array:
-        """Per-example loss from the pre-activations ``Z`` of the fused activation.
-
-        Only meaningful when the output activation is :attr:`fused_activation`. ``out``, of
-        shape ``(m,)``, may receive the result (an implementation may ignore it).
-        """
-        raise NotImplementedError
-
-    def gradient(self, Y: Array, A: Array) -> Array:
-        """``∂L_i/∂A_i`` for each example, shape ``(m, n)`` (not divided by ``m``)."""
-        raise NotImplementedError
-
-    def check_target(self, Y: Array) -> None:
-        """Raise ``ValueError`` if ``Y`` holds values outside the loss's domain."""
-
-    def get_config(self) -> dict[str, Any]:
-        """Name and hyper-parameters, enough to rebuild the loss."""
-        return {"name": self.name}
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
-        return f"{type(self).__name__}({params})"
-
-
-def _tiny(A: Array) -> float:
-    return float(np.finfo(A.dtype).tiny)
-
-
-def _eps(A: Array) -> float:
-    return float(np.finfo(A.dtype).eps)
 
 
 class BinaryCrossEntropy(Loss):
@@ -146,6 +86,7 @@ class BinaryCrossEntropy(Loss):
     name = "binary_crossentropy"
     aliases = ("bce", "log_loss")
     compiled = COMPILED_BCE
+    kernel = KERNEL_BCE
     fused_activation = "sigmoid"
     default_activation = "sigmoid"
 
@@ -163,6 +104,36 @@ class BinaryCrossEntropy(Loss):
         eps = _eps(A)
         Ac = self.xp.clip(A, eps, 1.0 - eps)
         return (Ac - Y) / (Ac * (1.0 - Ac))
+
+    def kernel_parameter(self, dtype: Any) -> float:
+        return float(np.finfo(dtype).eps)
+
+    @staticmethod
+    def kernel_from_logits(Z: Any, Y: Any, dZ: Any, losses: Any) -> None:  # pragma: no cover
+        t = Z.dtype.type
+        zero, one = t(0), t(1)
+        for i in range(Z.shape[0]):
+            acc = zero
+            for j in range(Z.shape[1]):
+                z = Z[i, j]
+                acc += max(z, zero) - z * Y[i, j] + np.log1p(np.exp(-abs(z)))
+                dZ[i, j] = one / (one + np.exp(-z)) - Y[i, j]  # σ(z) - y
+            losses[i] = acc
+
+    @staticmethod
+    def kernel_value_gradient(  # pragma: no cover - compiled
+        Y: Any, A: Any, G: Any, losses: Any, p: float
+    ) -> None:  # fmt: skip
+        t = A.dtype.type
+        lo, hi, one = t(p), t(1.0 - p), t(1)
+        for i in range(A.shape[0]):
+            acc = t(0)
+            for k in range(A.shape[1]):
+                a, y = A[i, k], Y[i, k]
+                a = lo if a < lo else (hi if a > hi else a)  # np.clip: NaN stays
+                acc += y * np.log(a) + (one - y) * np.log1p(-a)
+                G[i, k] = (a - y) / (a * (one - a))
+            losses[i] = -acc
 
     def check_target(self, Y: Array) -> None:
         if Y.size and (float(Y.min()) < 0.0 or float(Y.max()) > 1.0):
@@ -182,6 +153,7 @@ class CategoricalCrossEntropy(Loss):
     name = "categorical_crossentropy"
     aliases = ("cross_entropy", "crossentropy", "ce")
     compiled = COMPILED_CE
+    kernel = KERNEL_CE
     fused_activation = "softmax"
     default_activation = "softmax"
 
@@ -203,6 +175,43 @@ class CategoricalCrossEntropy(Loss):
     def gradient(self, Y: Array, A: Array) -> Array:
         return -Y / self.xp.maximum(A, _tiny(A))
 
+    def kernel_parameter(self, dtype: Any) -> float:
+        return float(np.finfo(dtype).tiny)
+
+    @staticmethod
+    def kernel_from_logits(Z: Any, Y: Any, dZ: Any, losses: Any) -> None:  # pragma: no cover
+        t = Z.dtype.type
+        m, n = Z.shape
+        for i in range(m):
+            mx = Z[i, 0]
+            for j in range(1, n):
+                mx = Z[i, j] if Z[i, j] > mx else mx
+            s = t(0)
+            for j in range(n):
+                e = np.exp(Z[i, j] - mx)
+                dZ[i, j] = e
+                s += e
+            log_norm = np.log(s)
+            acc = t(0)
+            for j in range(n):
+                acc += Y[i, j] * (log_norm - (Z[i, j] - mx))
+                dZ[i, j] = dZ[i, j] / s - Y[i, j]  # softmax(z) - y
+            losses[i] = acc
+
+    @staticmethod
+    def kernel_value_gradient(  # pragma: no cover - compiled
+        Y: Any, A: Any, G: Any, losses: Any, p: float
+    ) -> None:  # fmt: skip
+        tiny = A.dtype.type(p)
+        for i in range(A.shape[0]):
+            acc = A.dtype.type(0)
+            for k in range(A.shape[1]):
+                a = A[i, k]
+                a = tiny if a < tiny else a  # np.maximum: NaN stays
+                acc += Y[i, k] * np.log(a)
+                G[i, k] = -Y[i, k] / a
+            losses[i] = -acc
+
     def check_target(self, Y: Array) -> None:
         if Y.size and float(Y.min()) < 0.0:
             raise ValueError(
@@ -220,6 +229,7 @@ class MeanSquaredError(Loss):
     name = "mean_squared_error"
     aliases = ("mse", "squared_error")
     compiled = COMPILED_MSE
+    kernel = KERNEL_MSE
     fused_activation = "identity"
 
     def value(self, Y: Array, A: Array) -> Array:
@@ -232,18 +242,56 @@ class MeanSquaredError(Loss):
     def gradient(self, Y: Array, A: Array) -> Array:
         return A - Y
 
+    @staticmethod
+    def kernel_from_logits(Z: Any, Y: Any, dZ: Any, losses: Any) -> None:  # pragma: no cover
+        half = Z.dtype.type(0.5)  # the identity: A = Z
+        for i in range(Z.shape[0]):
+            acc = Z.dtype.type(0)
+            for j in range(Z.shape[1]):
+                r = Z[i, j] - Y[i, j]
+                dZ[i, j] = r
+                acc += r * r
+            losses[i] = half * acc
+
+    @staticmethod
+    def kernel_value_gradient(  # pragma: no cover - compiled
+        Y: Any, A: Any, G: Any, losses: Any, p: float
+    ) -> None:  # fmt: skip
+        half = A.dtype.type(0.5)
+        for i in range(A.shape[0]):
+            acc = A.dtype.type(0)
+            for k in range(A.shape[1]):
+                r = A[i, k] - Y[i, k]
+                acc += r * r
+                G[i, k] = r
+            losses[i] = half * acc
+
 
 class MeanAbsoluteError(Loss):
     """``L = Σ_k |a_k - y_k|``; ``∂L/∂a = sign(a - y)`` (0 at ``a = y``)."""
 
     name = "mean_absolute_error"
     aliases = ("mae", "absolute_error")
+    kernel = KERNEL_MAE
 
     def value(self, Y: Array, A: Array) -> Array:
         return self.xp.abs(A - Y).sum(axis=1)
 
     def gradient(self, Y: Array, A: Array) -> Array:
         return self.xp.sign(A - Y)
+
+    @staticmethod
+    def kernel_value_gradient(  # pragma: no cover - compiled
+        Y: Any, A: Any, G: Any, losses: Any, p: float
+    ) -> None:  # fmt: skip
+        zero, one = A.dtype.type(0), A.dtype.type(1)
+        for i in range(A.shape[0]):
+            acc = zero
+            for k in range(A.shape[1]):
+                r = A[i, k] - Y[i, k]
+                acc += abs(r)
+                G[i, k] = one if r > zero else (-one if r < zero else r)  # np.sign (0, NaN)
+            losses[i] = acc
 
 
 class Huber(Loss):
@@ -256,6 +304,7 @@ class Huber(Loss):
     """
 
     name = "huber"
+    kernel = KERNEL_HUBER
 
     def __init__(self, delta: float = 1.0, backend: str | Backend = "numpy") -> None:
         super().__init__(backend)
@@ -276,6 +325,24 @@ class Huber(Loss):
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "delta": self.delta}
 
+    def kernel_parameter(self, dtype: Any) -> float:
+        return self.delta
+
+    @staticmethod
+    def kernel_value_gradient(  # pragma: no cover - compiled
+        Y: Any, A: Any, G: Any, losses: Any, p: float
+    ) -> None:  # fmt: skip
+        t = A.dtype.type
+        d, half_d, half = t(p), t(0.5 * p), t(0.5)
+        for i in range(A.shape[0]):
+            acc = t(0)
+            for k in range(A.shape[1]):
+                r = A[i, k] - Y[i, k]
+                a = abs(r)
+                acc += half * a * a if a <= d else d * (a - half_d)
+                G[i, k] = -d if r < -d else (d if r > d else r)  # np.clip: NaN stays
+            losses[i] = acc
+
 
 class Poisson(Loss):
     """Half the Poisson deviance: ``L = Σ_k [y log(y/a) - y + a]``, ``y ≥ 0``, ``a > 0``.
@@ -285,6 +352,7 @@ class Poisson(Loss):
     """
 
     name = "poisson"
+    kernel = KERNEL_POISSON
     default_activation = "exp"
 
     def value(self, Y: Array, A: Array) -> Array:
@@ -295,6 +363,23 @@ class Poisson(Loss):
 
     def gradient(self, Y: Array, A: Array) -> Array:
         return 1.0 - Y / self.xp.maximum(A, _tiny(A))
+
+    def kernel_parameter(self, dtype: Any) -> float:
+        return float(np.finfo(dtype).tiny)
+
+    @staticmethod
+    def kernel_value_gradient(  # pragma: no cover - compiled
+        Y: Any, A: Any, G: Any, losses: Any, p: float
+    ) -> None:  # fmt: skip
+        tiny, zero, one = A.dtype.type(p), A.dtype.type(0), A.dtype.type(1)
+        for i in range(A.shape[0]):
+            acc = zero
+            for k in range(A.shape[1]):
+                a, y = A[i, k], Y[i, k]
+                a = tiny if a < tiny else a  # np.maximum: NaN stays
+                acc += y * np.log((y if y > zero else one) / a) - y + a
+                G[i, k] = one - y / a
+            losses[i] = acc
 
     def check_target(self, Y: Array) -> None:
         if Y.size and float(Y.min()) < 0.0:

@@ -24,23 +24,34 @@ barriers (:mod:`deltaprop.fast.sync`).
 Codes (small integers, so that one compiled function serves every network):
 
 * hidden activations: the ``compiled`` code each activation class declares
-  (:data:`deltaprop.core.activations.COMPILED_RELU`, ...): identity, relu, tanh, sigmoid;
+  (:data:`deltaprop.core.activations.COMPILED_RELU`, ...), whose kernels the class
+  writes beside its NumPy form (:mod:`deltaprop.fast.activate` compiles them): every
+  elementwise activation;
 * output: the ``compiled`` code each loss class declares for its fused pair
   (:data:`deltaprop.core.losses.COMPILED_MSE`, ...): identity + mean squared error,
   sigmoid + binary cross-entropy, softmax + categorical cross-entropy
-  (``dZ[L] = A[L] - Y``);
-* optimizers ``OPT_*`` (:mod:`deltaprop.fast.update`): SGD (with momentum, Nesterov, weight decay), Adam/AdamW (AMSGrad).
+  (``dZ[L] = A[L] - Y``); ``-1`` for any other pair, whose output runs the general chain
+  rule (:func:`deltaprop.fast.outputs.general_output`: the output activation's kernel
+  (``acts[L-1]``), the loss's own (``loss_code``, ``loss_p``);
+* optimizers ``OPT_*`` (:mod:`deltaprop.fast.update`): SGD (with momentum, Nesterov,
+  weight decay), RMSprop (momentum, centered), Adam/AdamW (AMSGrad).
 
 Departures from the Python loop's order of operations, all exact in real arithmetic: the
 seeds' ``1/m`` (or ``w_i / Σw``) multiplies the output error once instead of every ``dW``
 and ``db`` (the backward pass is linear in it); ``dW`` is the sum of the row blocks' (on any
 number of threads); the sums of squares are taken in float64 in another order.
 
-numba caches the machine code beside this module; its cache does not notice edits to the
-kernels imported from :mod:`deltaprop.core.kernels`, :mod:`deltaprop.fast.sync` and
-:mod:`deltaprop.fast.update`, so
-after editing those, delete
-``src/deltaprop/__pycache__/*.nbi`` (installed packages are not affected).
+Dropout (``rates``): the masks come from one key per step and layer (``keys``, drawn by
+:meth:`deltaprop.fast.loop.CompiledLoop.epoch` from the network's generator as the Python
+loop's ``Dropout.draw_key`` draws them) and the entry's place in the batch
+(``Dropout.kernel_uniform``), so that no thread's share changes a mask.
+
+numba caches the machine code beside each module; the cache of a caller does not notice
+edits to the kernels it calls from another module (:mod:`deltaprop.core.kernels`, the
+classes' kernels in :mod:`deltaprop.core.activations`, ``activations_smooth``,
+``losses``, ``layers``, :mod:`deltaprop.optim.first_order`, and :mod:`deltaprop.fast`'s
+``activate``, ``outputs``, ``sync``, ``update``), so after editing those, delete
+``src/deltaprop/**/__pycache__/*.nb[ic]`` (installed packages are not affected).
 """
 
 from __future__ import annotations
@@ -50,89 +61,18 @@ from typing import Any
 import numba
 import numpy as np
 
-from deltaprop.core.activations import COMPILED_RELU, COMPILED_SIGMOID, COMPILED_TANH
-from deltaprop.core.kernels import add_bias, nonfinite_check, row_max, sum_squares
-from deltaprop.core.losses import COMPILED_BCE, COMPILED_CE
+from deltaprop.core.kernels import add_bias, nonfinite_check, sum_squares
+from deltaprop.core.layers import Dropout
+from deltaprop.fast.activate import activate, activation_backward
 from deltaprop.fast.blocks import BLOCKS
+from deltaprop.fast.outputs import fused_output, general_output
 from deltaprop.fast.sync import ABORT, barrier, post_job, wait_job
-from deltaprop.fast.update import OPT_ADAM, OPT_SGD, optimizer_step, scale
+from deltaprop.fast.update import OPT_ADAM, OPT_RMSPROP, OPT_SGD, optimizer_step, scale
 
-__all__ = ["ABORT", "OPT_ADAM", "OPT_SGD", "post_job", "run_steps", "wait_job"]
+__all__ = ["ABORT", "OPT_ADAM", "OPT_RMSPROP", "OPT_SGD", "post_job", "run_steps", "wait_job"]
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-
-
-@_jit
-def _activate(A: Any, code: int) -> None:  # pragma: no cover - compiled
-    """``A ← g(A)`` in place: a hidden layer's ``Z`` becomes its ``A`` (2-D C-contiguous).
-
-    No hidden layer keeps ``Z``: each derivative below reads ``A`` instead.
-    """
-    a = A.ravel()
-    one = a.dtype.type(1)
-    zero = a.dtype.type(0)
-    if code == COMPILED_RELU:
-        for i in range(a.size):
-            a[i] = zero if a[i] <= zero else a[i]  # np.maximum(Z, 0): NaN propagates
-    elif code == COMPILED_TANH:
-        for i in range(a.size):
-            a[i] = np.tanh(a[i])
-    elif code == COMPILED_SIGMOID:
-        for i in range(a.size):
-            a[i] = one / (one + np.exp(-a[i]))
-
-
-@_jit
-def _activation_backward(dA: Any, A: Any, code: int) -> None:  # pragma: no cover - compiled
-    """``dA ← dA ⊙ g'(Z)`` in place: the seeds' ``dZ[l] = dA[l] ⊙ g'(Z[l])``, with ``g'``
-    from ``A``: ``[A > 0]`` for ReLU (the same as ``[Z > 0]``), ``1 - A²``, ``A (1 - A)``."""
-    d, a = dA.ravel(), A.ravel()
-    one = d.dtype.type(1)
-    zero = d.dtype.type(0)
-    if code == COMPILED_RELU:
-        for i in range(d.size):
-            d[i] = d[i] if a[i] > zero else zero
-    elif code == COMPILED_TANH:
-        for i in range(d.size):
-            d[i] = d[i] * (one - a[i] * a[i])
-    elif code == COMPILED_SIGMOID:
-        for i in range(d.size):
-            d[i] = d[i] * (a[i] * (one - a[i]))
-
-
-@_jit
-def _output(Z: Any, Y: Any, dZ: Any, losses: Any, code: int) -> None:  # pragma: no cover
-    """The fused output pair: per-example losses from the logits and ``dZ[L] = A[L] - Y``."""
-    m, n = Z.shape
-    t = Z.dtype.type
-    for i in range(m):
-        if code == COMPILED_CE:
-            mx = row_max(Z, i)
-            s = t(0)
-            for j in range(n):
-                e = np.exp(Z[i, j] - mx)
-                dZ[i, j] = e
-                s += e
-            log_norm = np.log(s)
-            acc = t(0)
-            for j in range(n):
-                acc += Y[i, j] * (log_norm - (Z[i, j] - mx))
-                dZ[i, j] = dZ[i, j] / s - Y[i, j]
-            losses[i] = acc
-        elif code == COMPILED_BCE:
-            acc = t(0)
-            for j in range(n):
-                z = Z[i, j]
-                acc += max(z, t(0)) - z * Y[i, j] + np.log1p(np.exp(-abs(z)))
-                dZ[i, j] = t(1) / (t(1) + np.exp(-z)) - Y[i, j]
-            losses[i] = acc
-        else:
-            acc = t(0)
-            for j in range(n):
-                r = Z[i, j] - Y[i, j]
-                dZ[i, j] = r
-                acc += r * r
-            losses[i] = t(0.5) * acc
+uniform = _jit(Dropout.kernel_uniform)
 
 
 @_jit
@@ -150,8 +90,9 @@ def _column_sums(dZ: Any, db: Any) -> None:  # pragma: no cover - compiled
 def run_steps(  # pragma: no cover - compiled
     tid: int, n_threads: int, sync: Any, shared: Any,
     X: Any, Y: Any, w: Any, order: Any, m: int, n_blocks: int,
-    Ws: Any, bs: Any, As: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any,
-    losses: Any, scratch: Any, split_first: bool, acts: Any, out_code: int, alpha: float,
+    Ws: Any, bs: Any, As: Any, Zs: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any,
+    losses: Any, scratch: Any, split_first: bool, acts: Any, aps: Any, Ds: Any, Ms: Any,
+    rates: Any, keys: Any, out_code: int, loss_code: int, loss_p: float, alpha: float,
     clip_norm: float, params: Any, grad: Any, grad_others: Any, starts: Any, stops: Any, ends: Any, norms: Any,
     cost_sum: Any, opt_code: int, counts: Any, t0: int, lr: float, h: Any,
     state0: Any, state1: Any, state2: Any,
@@ -188,7 +129,8 @@ def run_steps(  # pragma: no cover - compiled
 
     ``Ws``, ``bs`` are typed lists of the layers' views into ``params``; ``starts[l]``,
     ``stops[l]``, ``ends[l]`` bound layer ``l``'s ``W`` and ``b`` in the flat buffers.
-    ``As[l]`` holds layer ``l``'s activations (``m`` rows; the last layer's ``Z``), and
+    ``Zs[l]`` and ``As[l]`` hold layer ``l``'s pre-activations and activations (``m``
+    rows; ``aps[l]`` is the number its activation's kernel takes), and
     ``dZ_a``, ``dZ_b`` are two flat buffers of ``m · max n_l`` entries that the errors of
     consecutive layers take in turn; ``h`` the optimizer's hyper-parameters (see
     ``_fast_loop.CompiledLoop``); ``state0..2`` its state arrays; ``shared`` has
@@ -212,6 +154,7 @@ def run_steps(  # pragma: no cover - compiled
     no_w = params[:0]
     gen = 0  # barriers passed
     taken = 0
+    forwards = 0  # steps that ran a forward pass: the rows of keys used
     for step in range(n_steps):
         rows = order[step * m : (step + 1) * m]
         wsum = float(m)
@@ -222,6 +165,8 @@ def run_steps(  # pragma: no cover - compiled
             if wsum <= 0:
                 continue
         l2 = alpha / wsum
+        step_keys = keys[forwards] if keys.shape[1] > 0 else keys[0, :0]
+        forwards += 1
         _gather(X, Y, rows[r0:r1], r0, Xb, Yb)
         if split:  # the first layer, this thread's blocks of units, every row
             gen += 1
@@ -229,7 +174,7 @@ def run_steps(  # pragma: no cover - compiled
                 return -1
             for u in range(v0, v1):
                 _first_forward(Xb, Ws[0], bs[0], (n0 * u) // U, (n0 * (u + 1)) // U,
-                               scratch[tid], As[0], acts[0])  # fmt: skip
+                               scratch[tid], As[0], Zs[0], acts[0], aps[0])  # fmt: skip
             gen += 1
             if not barrier(sync, n_threads, gen):
                 return -1
@@ -237,8 +182,9 @@ def run_steps(  # pragma: no cover - compiled
             s0, s1 = (m * b) // K, (m * (b + 1)) // K
             g, goff = (grad, 0) if b == 0 else (grad_others[b - 1], R)
             shared[b] = _forward_backward(w, rows[s0:s1], m, s0, s1, wsum, first, Ws, bs, g,
-                                          goff, starts, stops, ends, As, dZ_a, dZ_b, Xb, Yb,
-                                          losses, acts, out_code)  # fmt: skip
+                                          goff, starts, stops, ends, As, Zs, dZ_a, dZ_b, Xb,
+                                          Yb, losses, acts, aps, Ds, Ms, rates, step_keys,
+                                          out_code, loss_code, loss_p)  # fmt: skip
         gen += 1
         if not barrier(sync, n_threads, gen):
             return -1
@@ -292,6 +238,7 @@ def run_steps(  # pragma: no cover - compiled
             if tid == 0:
                 cost_sum[1] = cost
                 counts[0] = t0 + taken
+                counts[2] = forwards
             return step
         if tid == 0:
             for l in range(L):
@@ -324,6 +271,7 @@ def run_steps(  # pragma: no cover - compiled
             counts[1] += 1
     if tid == 0:
         counts[0] = t0 + taken
+        counts[2] = forwards
     return n_steps
 
 
@@ -368,15 +316,20 @@ def _gather(X: Any, Y: Any, rows: Any, r0: int, Xb: Any, Yb: Any) -> None:  # pr
 
 @_jit
 def _first_forward(  # pragma: no cover - compiled
-    Xb: Any, W: Any, b: Any, u0: int, u1: int, scratch: Any, A: Any, code: int
+    Xb: Any, W: Any, b: Any, u0: int, u1: int, scratch: Any, A: Any, Zk: Any, code: int,
+    p: float,
 ) -> None:  # fmt: skip
-    """``A[:, u0:u1] = g(Xb W[u0:u1]ᵀ + b[u0:u1])``: this thread's units of the first layer
-    over all the batch's rows (each thread then reads only its share of ``W[1]``)."""
+    """``Z[:, u0:u1] = Xb W[u0:u1]ᵀ + b[u0:u1]``, ``A[:, u0:u1] = g(Z[:, u0:u1])``: this
+    thread's units of the first layer over all the batch's rows (each thread then reads
+    only its share of ``W[1]``)."""
     m, nu = Xb.shape[0], u1 - u0
     Z = scratch[: m * nu].reshape(m, nu)
     np.dot(Xb, W[u0:u1].T, Z)
     add_bias(Z, b[u0:u1])
-    _activate(Z, code)
+    for i in range(m):
+        for j in range(nu):
+            Zk[i, u0 + j] = Z[i, j]
+    activate(Z, Z, code, p)
     for i in range(m):
         for j in range(nu):
             A[i, u0 + j] = Z[i, j]
@@ -386,7 +339,8 @@ def _first_forward(  # pragma: no cover - compiled
 def _forward_backward(  # pragma: no cover - compiled
     w: Any, rows: Any, m: int, r0: int, r1: int, wsum: float, first: int,
     Ws: Any, bs: Any, g: Any, goff: int, starts: Any, stops: Any, ends: Any, As: Any,
-    dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any, losses: Any, acts: Any, out_code: int,
+    Zs: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any, losses: Any, acts: Any, aps: Any,
+    Ds: Any, Ms: Any, rates: Any, keys: Any, out_code: int, loss_code: int, loss_p: float,
 ) -> float:  # fmt: skip
     """Rows ``r0:r1`` of one batch: the forward pass from layer ``first`` (the first
     layer's activations are ready when ``first`` is 1), the loss (returns ``Σ w_i L_i``),
@@ -399,20 +353,32 @@ def _forward_backward(  # pragma: no cover - compiled
     weighted = w.size > 0
     # forward: Z = A_prev Wᵀ + b, A = g(Z)
     A = Xt if first == 0 else As[first - 1][r0:r1]
+    if first == 1 and rates[0] > 0:
+        _dropout(A, Ds[0][r0:r1], Ms[0][r0:r1], keys[0], r0, rates[0])
+        A = Ds[0][r0:r1]
+    col = 1 if first == 1 and rates[0] > 0 else 0  # this layer's key in keys
     for l in range(first, L):
-        Z = As[l][r0:r1]
+        Z = Zs[l][r0:r1]
         np.dot(A, Ws[l].T, Z)
         add_bias(Z, bs[l])
         if l < L - 1:
-            _activate(Z, acts[l])
-            A = Z
+            A = As[l][r0:r1]
+            activate(Z, A, acts[l], aps[l])
+            if rates[l] > 0:  # dropout: Ds[l] = A ⊙ mask, the next layer's input
+                _dropout(A, Ds[l][r0:r1], Ms[l][r0:r1], keys[col], r0, rates[l])
+                A = Ds[l][r0:r1]
+                col += 1
     # dZ_a, dZ_b: each thread's rows in its own region (r0 · widest onwards), whatever the
     # width of the layer, so that the threads never write into each other's rows
     base = r0 * (dZ_a.size // m)
     n_out = As[L - 1].shape[1]
     dZ = dZ_a[base : base + nt * n_out].reshape(nt, n_out)
     lt = losses[r0:r1]
-    _output(As[L - 1][r0:r1], Yt, dZ, lt, out_code)
+    if out_code >= 0:  # a fused pair: from the logits, dZ[L] = A - Y
+        fused_output(Zs[L - 1][r0:r1], Yt, dZ, lt, out_code)
+    else:  # the general chain rule: the loss's kernel and the output activation's
+        general_output(Zs[L - 1][r0:r1], As[L - 1][r0:r1], Yt, dZ, lt, acts[L - 1],
+                       aps[L - 1], loss_code, loss_p)  # fmt: skip
     total = 0.0
     for i in range(nt):
         total += lt[i] * w[rows[i]] if weighted else lt[i]
@@ -426,7 +392,7 @@ def _forward_backward(  # pragma: no cover - compiled
             dZ[i, j] *= s
     # backward: dW = dZᵀ A_prev, db = Σ dZ, dA_prev = dZ W, dZ[l-1] = dA_prev ⊙ g'
     for l in range(L - 1, first - 1, -1):
-        A_prev = Xt if l == 0 else As[l - 1][r0:r1]
+        A_prev = Xt if l == 0 else Ds[l - 1][r0:r1]
         gW = g[starts[l] - goff : stops[l] - goff].reshape(Ws[l].shape[0], Ws[l].shape[1])
         np.dot(dZ.T, A_prev, gW)
         _column_sums(dZ, g[stops[l] - goff : ends[l] - goff])
@@ -435,9 +401,35 @@ def _forward_backward(  # pragma: no cover - compiled
             n_prev = A_prev.shape[1]
             dA = free[base : base + nt * n_prev].reshape(nt, n_prev)
             np.dot(dZ, Ws[l], dA)
-            _activation_backward(dA, A_prev, acts[l - 1])
+            if rates[l - 1] > 0:  # through the dropout: dA ⊙ mask
+                _times(dA, Ms[l - 1][r0:r1])
+            activation_backward(dA, Zs[l - 1][r0:r1], As[l - 1][r0:r1], acts[l - 1],
+                                aps[l - 1])  # fmt: skip
             dZ = dA
     return total
+
+
+@_jit
+def _dropout(A: Any, D: Any, M: Any, key: Any, r0: int, rate: float) -> None:  # pragma: no cover
+    """``M`` the mask of rows ``r0...`` of the batch (``Dropout.forward``: the uniforms of
+    :meth:`deltaprop.core.layers.Dropout.kernel_uniform` from ``key``, kept at ``u ≥ rate``,
+    scaled by ``1 / (1 - rate)``) and ``D = A ⊙ M``."""
+    nt, n = A.shape
+    scale = M.dtype.type(1.0 / (1.0 - rate))
+    zero = M.dtype.type(0)
+    for i in range(nt):
+        for j in range(n):
+            keep = uniform(key, (r0 + i) * n + j) >= rate
+            M[i, j] = scale if keep else zero
+            D[i, j] = A[i, j] * M[i, j]
+
+
+@_jit
+def _times(a: Any, b: Any) -> None:  # pragma: no cover - compiled
+    """``a ← a ⊙ b`` in place (2-D C-contiguous, the same shape)."""
+    x, y = a.ravel(), b.ravel()
+    for i in range(x.size):
+        x[i] = x[i] * y[i]
 
 
 @_jit

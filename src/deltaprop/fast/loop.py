@@ -1,8 +1,9 @@
 """The trainer's mini-batch loop compiled (:mod:`deltaprop.fast.epoch`), where it applies.
 
 :meth:`CompiledLoop.create` checks that a fit can run compiled (dense layers without batch
-norm or dropout; hidden activations identity, ReLU, tanh or sigmoid; a fused output pair;
-SGD, momentum, Nesterov, Adam or AdamW as shipped; NumPy arrays of the network's dtype; no
+norm, dropout among them (counter-based masks); hidden activations with a compiled form (every shipped one); an output pair with one
+(every shipped loss with every shipped output activation, fused or by the chain rule);
+SGD, momentum, Nesterov, RMSprop, Adam or AdamW as shipped; NumPy arrays of the network's dtype; no
 MPI; no callback that watches single batches; the compiled kernels switched on and numba
 installed) and returns ``None`` otherwise, so that the Python loop runs instead. The two
 loops compute the same steps (``tests/test_fast_loop.py`` compares them); the compiled one
@@ -21,16 +22,28 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from deltaprop.core import Dense
+from deltaprop.core import Dense, Dropout
 from deltaprop.core import fused as _fused
 from deltaprop.fast.blocks import BLOCKS, row_blocks
-from deltaprop.optim import SGD, Adam, AdamW, Momentum, Nesterov, Optimizer
+from deltaprop.optim import SGD, Adam, AdamW, Momentum, Nesterov, Optimizer, RMSprop
 
 if TYPE_CHECKING:
     from deltaprop.core import Network
 
 _SGDS = (SGD, Momentum, Nesterov)
 _ADAMS = (Adam, AdamW)
+
+
+def _output_compiled(net: Network) -> bool:
+    """Whether the output runs compiled: a fused pair's own form, or else the general chain
+    rule with the output activation's kernels and the loss's."""
+    loss = type(net.loss)
+    if net.fused:
+        return loss.compiled_form() is not None and loss.kernel_form() is not None
+    return (
+        type(net.dense[-1].activation).compiled_form() is not None
+        and loss.kernel_form() is not None
+    )
 
 
 def epoch_kernels(n: int) -> ModuleType | None:
@@ -173,10 +186,20 @@ class CompiledLoop:
         self.clip_norm = 0.0 if clip_norm is None else float(clip_norm)
         dense: list[Dense] = list(net.dense)
         hidden = [type(d.activation).compiled_form() for d in dense[:-1]]
-        self.acts = np.array([*hidden, 0], np.intp)
-        out_code = type(net.loss).compiled_form()
-        assert out_code is not None and None not in hidden  # create() checked
-        self.out_code = out_code
+        output = type(dense[-1].activation).compiled_form()
+        self.acts = np.array([*hidden, 0 if net.fused else output], np.intp)
+        self.aps = np.array([d.activation.compiled_parameter(dtype) for d in dense])
+        # dropout after dense layer l: its rate (0: none), and the generator of its keys
+        after = {id(net.layers[i - 1]): layer for i, layer in enumerate(net.layers)
+                 if isinstance(layer, Dropout)}  # fmt: skip
+        self.rates = np.array([after[id(d)].rate if id(d) in after else 0.0 for d in dense])
+        self.n_drop = int(np.count_nonzero(self.rates))
+        self.rng = net.rng
+        out_code = type(net.loss).compiled_form() if net.fused else -1
+        loss_code = type(net.loss).kernel_form()
+        assert out_code is not None and loss_code is not None and None not in hidden
+        self.out_code, self.loss_code = out_code, loss_code  # (create() checked)
+        self.loss_p = net.loss.kernel_parameter(dtype)
         self.Ws = List([d.W for d in dense])
         self.bs = List([d.b for d in dense])
         starts = np.array([sl.start for sl in net.slices], dtype=np.intp)
@@ -201,10 +224,16 @@ class CompiledLoop:
             self.h = np.array([opt.beta_1, opt.beta_2, opt.epsilon, opt.weight_decay, *flags])
             st = opt.state
             self.state = (st["exp_avg"], st["exp_avg_sq"], st.get("max_exp_avg_sq", empty))
+        elif isinstance(opt, RMSprop):
+            self.opt_code = kernels.OPT_RMSPROP
+            self.h = np.array(opt.kernel_hyperparameters())
+            st = opt.state
+            self.state = (st["square_avg"], st.get("grad_avg", empty),
+                          st.get("momentum_buffer", empty))  # fmt: skip
         else:
             assert isinstance(opt, SGD)
             self.opt_code = kernels.OPT_SGD
-            self.h = np.array([opt.momentum, float(opt.nesterov), opt.weight_decay])
+            self.h = np.array(opt.kernel_hyperparameters())
             self.state = (opt.state.get("momentum_buffer", empty), empty, empty)
 
     @classmethod
@@ -225,11 +254,14 @@ class CompiledLoop:
             comm is None
             and arrays_ok
             and X.ndim == 2
-            and type(opt) in (*_SGDS, *_ADAMS)
-            and all(isinstance(layer, Dense) and layer.batch_norm is None for layer in net.layers)
+            and type(opt) in (*_SGDS, *_ADAMS, RMSprop)
+            and all(
+                (isinstance(layer, Dense) and layer.batch_norm is None)
+                or (isinstance(layer, Dropout) and layer.rng is net.rng)
+                for layer in net.layers
+            )
             and all(type(d.activation).compiled_form() is not None for d in net.dense[:-1])
-            and net.fused
-            and type(net.loss).compiled_form() is not None
+            and _output_compiled(net)
             and not watches_batches
         ):
             return None
@@ -261,13 +293,24 @@ class CompiledLoop:
 
             dtype, dense = self.net.parameters.dtype, self.net.dense
             As = List([np.empty((m, d.n_out), dtype) for d in dense])
+            Zs = List([np.empty((m, d.n_out), dtype) for d in dense])
+            Ds = List([np.empty((m, d.n_out), dtype) if r > 0 else A
+                       for d, r, A in zip(dense, self.rates, As, strict=True)])  # fmt: skip
+            Ms = List([np.empty((m, d.n_out) if r > 0 else (0, 0), dtype)
+                       for d, r in zip(dense, self.rates, strict=True)])  # fmt: skip
             widest = m * max(d.n_out for d in dense)
             dZ_a, dZ_b = np.empty(widest, dtype), np.empty(widest, dtype)
             Xb = np.empty((m, self.X.shape[1]), dtype)
             Yb = np.empty((m, self.Y.shape[1]), dtype)
             scratch = np.empty((self.n_threads, m * dense[0].n_out), dtype)  # first layer
-            self.buffers[m] = (As, dZ_a, dZ_b, Xb, Yb, np.empty(m, dtype), scratch)
+            self.buffers[m] = (As, Zs, Ds, Ms, dZ_a, dZ_b, Xb, Yb, np.empty(m, dtype), scratch)
         return self.buffers[m]
+
+    def _keys(self, n_steps: int) -> np.ndarray:
+        """``(n_steps, n_drop)`` dropout keys (``Dropout.draw_keys``)."""
+        if not self.n_drop:
+            return np.zeros((max(n_steps, 1), 0), np.int64)
+        return Dropout.draw_keys(self.rng, (n_steps, self.n_drop))
 
     def _steps(self, tid: int, n_threads: int, head: tuple[Any, ...],
                tail: tuple[Any, ...]) -> int:  # fmt: skip
@@ -286,7 +329,7 @@ class CompiledLoop:
         n = order.size
         full = (n // batch_size) * batch_size
         cost_sum = np.zeros(2)
-        counts = np.array([opt.t, 0], dtype=np.int64)
+        counts = np.array([opt.t, 0, 0], dtype=np.int64)
         samples = 0
         # Full batches in chunks of about CHUNK_ROWS rows (Python between the chunks sees
         # Ctrl-C), then the last, shorter batch.
@@ -297,7 +340,11 @@ class CompiledLoop:
         for part, m in (*parts, (order[full:], n - full)):
             if m == 0 or part.size == 0:
                 continue
-            As, dZ_a, dZ_b, Xb, Yb, losses, scratch = self._buffers(m)
+            As, Zs, Ds, Ms, dZ_a, dZ_b, Xb, Yb, losses, scratch = self._buffers(m)
+            # the dropout keys of each step, drawn as the Python loop draws them (a step,
+            # then its layers in order); the unused ones are given back below
+            rng_state = self.rng.bit_generator.state if self.n_drop else None
+            keys = self._keys(part.size // m)
             before = int(counts[1])
             n_blocks = row_blocks(m)
             n_threads = min(self.n_threads, n_blocks)
@@ -306,8 +353,9 @@ class CompiledLoop:
 
             head = (sync, shared, self.X, self.Y, self.w, part, m, n_blocks, self.Ws, self.bs)
             tail = (
-                As, dZ_a, dZ_b, Xb, Yb, losses, scratch, self.split_first, self.acts,
-                self.out_code, self.alpha,
+                As, Zs, dZ_a, dZ_b, Xb, Yb, losses, scratch, self.split_first, self.acts,
+                self.aps, Ds, Ms, self.rates, keys, self.out_code, self.loss_code,
+                self.loss_p, self.alpha,
                 self.clip_norm, net.parameters, net.grad, self.grad_others, self.starts,
                 self.stops, self.ends, norms, cost_sum, self.opt_code, counts, opt.t,
                 float(learning_rate), self.h, *self.state,
@@ -329,6 +377,9 @@ class CompiledLoop:
             finally:
                 if helpers is not None and helpers is not self.helpers:
                     helpers.close()
+            if rng_state is not None and int(counts[2]) < keys.shape[0]:
+                self.rng.bit_generator.state = rng_state  # draw only the keys used
+                self._keys(int(counts[2]))
             samples += (int(counts[1]) - before) * m
             opt.advance(int(counts[0]) - opt.t)  # the steps the compiled code took
             if done < part.size // m:

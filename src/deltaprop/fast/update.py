@@ -1,6 +1,8 @@
 """The optimizer step of the compiled loop (:func:`deltaprop.fast.epoch.run_steps`) on a
-slice of the flat buffers: SGD (momentum, Nesterov, weight decay) and Adam/AdamW (AMSGrad),
-the same operations as the Python loop's optimizers."""
+slice of the flat buffers: SGD (momentum, Nesterov, weight decay) and RMSprop (each its
+class's ``kernel_update``, beside its NumPy ``_update``) and Adam/AdamW (AMSGrad,
+:func:`deltaprop.core.kernels.adam`), the same operations as the Python loop's optimizers:
+every first-order optimizer of :mod:`deltaprop.optim`."""
 
 from __future__ import annotations
 
@@ -9,14 +11,17 @@ from typing import Any
 import numba
 
 from deltaprop.core.kernels import adam
+from deltaprop.optim import SGD, RMSprop
 
-__all__ = ["OPT_ADAM", "OPT_SGD", "optimizer_step", "scale"]
+__all__ = ["OPT_ADAM", "OPT_RMSPROP", "OPT_SGD", "optimizer_step", "scale"]
 
-OPT_SGD, OPT_ADAM = 0, 1
-"""Codes of the optimizer step (:func:`optimizer_step`): SGD, Adam/AdamW."""
+OPT_SGD, OPT_ADAM, OPT_RMSPROP = 0, 1, 2
+"""Codes of the optimizer step (:func:`optimizer_step`): SGD, Adam/AdamW, RMSprop."""
 
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+_sgd = _jit(SGD.kernel_update)
+_rmsprop = _jit(RMSprop.kernel_update)
 
 
 @_jit
@@ -27,30 +32,11 @@ def scale(a: Any, s: Any) -> None:  # pragma: no cover - compiled
 
 
 @_jit
-def _sgd(  # pragma: no cover - compiled
-    params: Any, grads: Any, buf: Any, t: int, lr: Any, momentum: Any, nesterov: bool,
-    weight_decay: Any,
-) -> None:  # fmt: skip
-    """``optimizers.SGD._update`` in one pass (same operations, same order)."""
-    d = params.dtype.type
-    lr, momentum, weight_decay = d(lr), d(momentum), d(weight_decay)
-    for i in range(params.size):
-        g = grads[i]
-        if weight_decay != d(0):
-            g = params[i] * weight_decay + g
-        if momentum != d(0):
-            b = g if t == 1 else buf[i] * momentum + g
-            buf[i] = b
-            g = b * momentum + g if nesterov else b
-        params[i] = params[i] - g * lr
-
-
-@_jit
 def optimizer_step(  # pragma: no cover - compiled
     params: Any, grad: Any, opt_code: int, t: int, lr: float, h: Any, state0: Any,
     state1: Any, state2: Any,
 ) -> None:  # fmt: skip
-    """One step of SGD or Adam (``optimizers.SGD._update``, ``Adam._fused_update``) on a
+    """One step of SGD, RMSprop or Adam (``SGD._update``, ``RMSprop._update``, ``Adam._fused_update``) on a
     slice of the flat buffers; elementwise, so slices may be updated one by one."""
     if opt_code == OPT_ADAM:
         b1, b2, eps, wd, decoupled, amsgrad = h[0], h[1], h[2], h[3], h[4] != 0, h[5] != 0
@@ -62,5 +48,7 @@ def optimizer_step(  # pragma: no cover - compiled
             weight if lerp_small else 1.0 - weight, lerp_small, b2, 1.0 - b2,
             (1.0 - b2**t) ** 0.5, eps, lr / (1.0 - b1**t), wd != 0.0 and not decoupled, h[6],
         )  # fmt: skip
+    elif opt_code == OPT_RMSPROP:
+        _rmsprop(params, grad, state0, state1, state2, lr, h)
     else:
-        _sgd(params, grad, state0, t, lr, h[0], h[1] != 0, h[2])
+        _sgd(params, grad, state0, t, lr, h)

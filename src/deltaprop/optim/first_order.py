@@ -121,6 +121,28 @@ class SGD(Optimizer):
         np.multiply(g, self.learning_rate, out=tmp)
         params -= tmp
 
+    def kernel_hyperparameters(self) -> list[float]:
+        """The numbers :meth:`kernel_update` takes as ``h``, in its order."""
+        return [self.momentum, float(self.nesterov), self.weight_decay]
+
+    @staticmethod
+    def kernel_update(  # pragma: no cover - compiled
+        params: Any, grads: Any, buf: Any, t: int, lr: float, h: Any
+    ) -> None:  # fmt: skip
+        """:meth:`_update` entry by entry, in the same operations (the compiled loop's form;
+        ``t`` the step, ``h`` from :meth:`kernel_hyperparameters`)."""
+        d = params.dtype.type
+        rate, momentum, nesterov, weight_decay = d(lr), d(h[0]), h[1] != 0, d(h[2])
+        for i in range(params.size):
+            g = grads[i]
+            if weight_decay != d(0):
+                g = params[i] * weight_decay + g
+            if momentum != d(0):
+                b = g if t == 1 else buf[i] * momentum + g
+                buf[i] = b
+                g = b * momentum + g if nesterov else b
+            params[i] = params[i] - g * rate
+
 
 class Momentum(SGD):
     """:class:`SGD` with ``momentum=0.9`` by default (registry name ``"momentum"``)."""
@@ -264,6 +286,44 @@ class RMSprop(Optimizer):
             np.multiply(g, self.learning_rate, out=gbuf)
             gbuf /= avg
             params -= gbuf
+
+    def kernel_hyperparameters(self) -> list[float]:
+        """The numbers :meth:`kernel_update` takes as ``h``, in its order."""
+        w = 1.0 - self.rho  # the weight of _lerp_, and its branch
+        return [self.rho, w, self.epsilon, self.momentum, float(self.centered),
+                self.weight_decay, w if abs(w) < 0.5 else 1.0 - w, float(abs(w) < 0.5)]  # fmt: skip
+
+    @staticmethod
+    def kernel_update(  # pragma: no cover - compiled
+        params: Any, grads: Any, square_avg: Any, grad_avg: Any, buf: Any, lr: float, h: Any
+    ) -> None:  # fmt: skip
+        """:meth:`_update` entry by entry, in the same operations (the compiled loop's form;
+        ``h`` from :meth:`kernel_hyperparameters`, each number rounded to the dtype first as
+        NumPy rounds a Python float)."""
+        t = params.dtype.type
+        rho, one_minus_rho, eps, momentum = t(h[0]), t(h[1]), t(h[2]), t(h[3])
+        centered, wd, lerp_w, lerp_small = h[4] != 0, t(h[5]), t(h[6]), h[7] != 0
+        rate, zero = t(lr), t(0)
+        for i in range(params.size):
+            g = grads[i]
+            if wd != zero:
+                g = params[i] * wd + g
+            v = square_avg[i] * rho + g * one_minus_rho * g
+            square_avg[i] = v
+            if centered:
+                mean = grad_avg[i]
+                d = g - mean
+                mean = mean + d * lerp_w if lerp_small else g - d * lerp_w
+                grad_avg[i] = mean
+                avg = np.sqrt(v - mean * mean) + eps
+            else:
+                avg = np.sqrt(v) + eps
+            if momentum > zero:
+                b = buf[i] * momentum + g / avg
+                buf[i] = b
+                params[i] = params[i] - b * rate
+            else:
+                params[i] = params[i] - g * rate / avg
 
 
 # ----------------------------------------------------------------------------------------

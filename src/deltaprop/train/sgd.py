@@ -32,6 +32,7 @@ def fit_sgd(
         self.net, self.optimizer, X, Y, w, self.alpha, self.clip_norm,
         self.communicator, watches_batches=watches_batches(callbacks),
     )  # fmt: skip
+    self.engine = "python" if fast is None else "compiled"  # which loop the last fit ran
     with contextlib.nullcontext() if fast is None else fast.threads(bs):
         _sgd_epochs(self, X, Y, w, Xv, Yv, wv, callbacks, fast, bs)
 

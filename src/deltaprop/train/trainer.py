@@ -338,6 +338,8 @@ class Trainer:
         X = net.check_X(X)
         Y = net.check_Y(Y, X.shape[0])
         w = net.check_sample_weight(sample_weight, X.shape[0])
+        # one conversion per fit: a batch's take from a Fortran-ordered X copies it whole
+        X, Y, w = (np.ascontiguousarray(a) if isinstance(a, np.ndarray) else a for a in (X, Y, w))
         cw = class_weights(Y, w, self.class_weight, net.loss.name, net.dtype)
         if cw is not None:
             w = cw if w is None else w * cw

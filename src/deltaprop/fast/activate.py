@@ -1,0 +1,104 @@
+"""The activations in the compiled loop: each class's own kernels
+(:meth:`deltaprop.core.activation_base.Activation.kernel_forward` and
+``kernel_backward``, written beside its NumPy form), compiled here and chosen by the
+class's ``compiled`` code, so that one compiled loop serves every network.
+
+numba's cache does not notice edits to the kernels in :mod:`deltaprop.core.activations`:
+after editing one, delete ``src/deltaprop/**/__pycache__/*.nbi`` (see :mod:`deltaprop.fast.epoch`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba
+
+from deltaprop.core.activations import (
+    COMPILED_ELU,
+    COMPILED_EXP,
+    COMPILED_GELU,
+    COMPILED_LEAKY_RELU,
+    COMPILED_RELU,
+    COMPILED_SIGMOID,
+    COMPILED_SOFTMAX,
+    COMPILED_SOFTPLUS,
+    COMPILED_TANH,
+    ELU,
+    GELU,
+    Exp,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+
+__all__ = ["activate", "activation_backward"]
+
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+_identity_f, _identity_b = _jit(Identity.kernel_forward), _jit(Identity.kernel_backward)
+_relu_f, _relu_b = _jit(ReLU.kernel_forward), _jit(ReLU.kernel_backward)
+_tanh_f, _tanh_b = _jit(Tanh.kernel_forward), _jit(Tanh.kernel_backward)
+_sigmoid_f, _sigmoid_b = _jit(Sigmoid.kernel_forward), _jit(Sigmoid.kernel_backward)
+_leaky_f, _leaky_b = _jit(LeakyReLU.kernel_forward), _jit(LeakyReLU.kernel_backward)
+_elu_f, _elu_b = _jit(ELU.kernel_forward), _jit(ELU.kernel_backward)
+_gelu_f, _gelu_b = _jit(GELU.kernel_forward), _jit(GELU.kernel_backward)
+_softplus_f, _softplus_b = _jit(Softplus.kernel_forward), _jit(Softplus.kernel_backward)
+_exp_f, _exp_b = _jit(Exp.kernel_forward), _jit(Exp.kernel_backward)
+_softmax_f = _jit(Softmax.kernel_rows_forward)
+_softmax_b = _jit(Softmax.kernel_rows_backward)
+
+
+@_jit
+def activate(Z: Any, A: Any, code: int, p: float) -> None:  # pragma: no cover - compiled
+    """``A = g(Z)`` for the class of code ``code`` (2-D C-contiguous; ``A`` may be ``Z``)."""
+    z, a = Z.ravel(), A.ravel()
+    if code == COMPILED_RELU:
+        _relu_f(z, a, p)
+    elif code == COMPILED_TANH:
+        _tanh_f(z, a, p)
+    elif code == COMPILED_SIGMOID:
+        _sigmoid_f(z, a, p)
+    elif code == COMPILED_LEAKY_RELU:
+        _leaky_f(z, a, p)
+    elif code == COMPILED_ELU:
+        _elu_f(z, a, p)
+    elif code == COMPILED_GELU:
+        _gelu_f(z, a, p)
+    elif code == COMPILED_SOFTPLUS:
+        _softplus_f(z, a, p)
+    elif code == COMPILED_EXP:
+        _exp_f(z, a, p)
+    elif code == COMPILED_SOFTMAX:
+        _softmax_f(Z, A)
+    else:
+        _identity_f(z, a, p)
+
+
+@_jit
+def activation_backward(dA: Any, Z: Any, A: Any, code: int, p: float) -> None:  # pragma: no cover
+    """``dA ← dA ⊙ g'(Z)`` in place (the softmax: its Jacobian-vector product)."""
+    d, z, a = dA.ravel(), Z.ravel(), A.ravel()
+    if code == COMPILED_RELU:
+        _relu_b(d, z, a, p)
+    elif code == COMPILED_TANH:
+        _tanh_b(d, z, a, p)
+    elif code == COMPILED_SIGMOID:
+        _sigmoid_b(d, z, a, p)
+    elif code == COMPILED_LEAKY_RELU:
+        _leaky_b(d, z, a, p)
+    elif code == COMPILED_ELU:
+        _elu_b(d, z, a, p)
+    elif code == COMPILED_GELU:
+        _gelu_b(d, z, a, p)
+    elif code == COMPILED_SOFTPLUS:
+        _softplus_b(d, z, a, p)
+    elif code == COMPILED_EXP:
+        _exp_b(d, z, a, p)
+    elif code == COMPILED_SOFTMAX:
+        _softmax_b(dA, A)
+    else:
+        _identity_b(d, z, a, p)

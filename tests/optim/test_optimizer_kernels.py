@@ -1,0 +1,88 @@
+"""Each first-order optimizer's compiled step (``deltaprop.fast.update.optimizer_step``,
+from the class's own kernel) against its NumPy ``step``: the same bits, step after step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from deltaprop.optim import RMSprop
+from deltaprop.optim.optimizers import get_optimizer
+
+pytest.importorskip("numba")
+
+from deltaprop.core import fused as _fused
+from deltaprop.fast.update import OPT_RMSPROP, optimizer_step
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"momentum": 0.9},
+        {"centered": True, "weight_decay": 1e-2},
+        {"centered": True, "momentum": 0.5, "rho": 0.3, "epsilon": 0.0},
+    ],
+    ids=str,
+)
+def test_rmsprop_kernel_is_bit_for_bit_its_numpy_step(kw: dict[str, Any], dtype: Any) -> None:
+    rng = np.random.default_rng(0)
+    p0 = rng.normal(size=300).astype(dtype)
+    numpy_opt, compiled_opt = RMSprop(0.01, **kw), RMSprop(0.01, **kw)
+    a, b = p0.copy(), p0.copy()
+    compiled_opt.allocate(b)
+    st, empty = compiled_opt.state, b[:0]
+    h = np.array(compiled_opt.kernel_hyperparameters())
+    previous = _fused.set_enabled(False)
+    try:
+        for t in range(1, 6):
+            g = (rng.normal(size=300) * 10.0 ** rng.integers(-8, 3, 300)).astype(dtype)
+            numpy_opt.step(a, g)
+            optimizer_step(b, g, OPT_RMSPROP, t, 0.01, h, st["square_avg"],
+                           st.get("grad_avg", empty), st.get("momentum_buffer", empty))  # fmt: skip
+    finally:
+        _fused.set_enabled(previous)
+    assert not np.array_equal(a, p0)
+    np.testing.assert_array_equal(b, a)
+    for name, value in numpy_opt.state.items():
+        np.testing.assert_array_equal(st[name], value, err_msg=name)
+
+
+def test_every_first_order_optimizer_runs_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    import deltaprop
+    from deltaprop.fast.loop import CompiledLoop
+
+    monkeypatch.setattr(_fused, "MIN_SIZE", 0)
+    net = deltaprop.Network([12, 40, 3], ["relu", "softmax"], "ce", seed=0)
+    X, Y = np.zeros((10, 12)), np.zeros((10, 3))
+    for name in ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"):
+        opt = get_optimizer(name)
+        loop = CompiledLoop.create(net, opt, X, Y, None, 0.0, None, None, watches_batches=False)
+        assert loop is not None, name
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "kw", [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True, "weight_decay": 1e-2}],
+    ids=str,
+)  # fmt: skip
+def test_sgd_kernel_is_bit_for_bit_its_numpy_step(kw: dict[str, Any], dtype: Any) -> None:
+    from deltaprop.fast.update import OPT_SGD
+    from deltaprop.optim import SGD
+
+    rng = np.random.default_rng(1)
+    p0 = rng.normal(size=300).astype(dtype)
+    numpy_opt, compiled_opt = SGD(0.05, **kw), SGD(0.05, **kw)
+    a, b = p0.copy(), p0.copy()
+    compiled_opt.allocate(b)
+    buf, empty = compiled_opt.state.get("momentum_buffer", b[:0]), b[:0]
+    h = np.array(compiled_opt.kernel_hyperparameters())
+    for t in range(1, 6):
+        g = rng.normal(size=300).astype(dtype)
+        numpy_opt.step(a, g)
+        optimizer_step(b, g, OPT_SGD, t, 0.05, h, buf, empty, empty)
+    assert not np.array_equal(a, p0)
+    np.testing.assert_array_equal(b, a)
