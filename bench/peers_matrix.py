@@ -391,8 +391,10 @@ class _JaxMatrix(MSystem):
         return self.rng.permutation(n)[: n // bs * bs].astype(np.int32).reshape(n // bs, bs)
 
     def _prepare_input(self) -> None:
-        if self.cfg.layout == "frame":  # the scaling is part of the timed fit
-            self.X = self.jax.device_put(self.cfg.X_array())
+        # a frame's scaling and a Fortran array's copy are part of the timed fit (the
+        # compiled step keeps the array it was traced with: the same values)
+        if self.cfg.layout != "C":
+            self.X = self.jax.device_put(np.ascontiguousarray(self.cfg.X_array()))
 
 
 class JaxJitMatrix(_JaxMatrix):
