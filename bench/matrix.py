@@ -239,6 +239,7 @@ def race(cfg: Config, names: list[str], rounds: int, settle: float,
             if r > 0:
                 times[name].append(dt)
     samples = cfg.epochs * cfg.n_samples
+    losses = {n: final_loss(cfg, s) for n, s in systems.items()}
     sps = {n: samples / float(np.median(t)) for n, t in times.items()}
     floor = peak[cfg.dtype] / flops_per_sample(cfg.sizes)
     return {
@@ -246,9 +247,24 @@ def race(cfg: Config, names: list[str], rounds: int, settle: float,
         "step_us": {n: 1e6 * cfg.batch_size / v for n, v in sps.items()},
         "spread": {n: float(np.ptp(samples / np.array(t)) / sps[n]) for n, t in times.items()},
         "floor": floor, "floor_fraction": {n: v / floor for n, v in sps.items()},
-        "absent": absent, "ref": cfg.ref, "dtype": cfg.dtype, "epochs": cfg.epochs,
+        "loss": losses, "absent": absent, "ref": cfg.ref, "dtype": cfg.dtype, "epochs": cfg.epochs,
         "n_samples": cfg.n_samples, "rounds": rounds,
     }  # fmt: skip
+
+
+def final_loss(cfg: Config, sut: MSystem) -> float | None:
+    """The row's loss on its training data after the system's last fit (evaluation mode):
+    the check that the systems train the same thing (same order of magnitude)."""
+    try:
+        native = sut.name in (*OURS, "scikit-learn")  # a frame goes through the pipeline
+        out = sut.outputs(cfg.X if native else cfg.X_array())
+    except NotImplementedError:
+        return None
+    if cfg.task == "clf":
+        losses = -np.log(np.clip(out[np.arange(len(out)), np.asarray(cfg.y)], 1e-12, None))
+    else:
+        losses = np.abs(out[:, 0] - np.asarray(cfg.y))
+    return float(np.average(losses, weights=cfg.w))
 
 
 def verdicts(res: dict[str, Any]) -> list[str]:
@@ -274,13 +290,14 @@ def report(res: dict[str, Any]) -> str:
         f"== {res['row']}: {res['description']}  ({res['dtype']}, {res['epochs']} epochs × "
         f"{res['n_samples']:,} samples; GEMM floor {res['floor']:,.0f} samples/s)",
         f"   {'system':<19}{'samples/s':>12}{'µs/step':>10}{'±':>5}{'vs deltaprop':>13}"
-        f"{'GEMM floor':>11}",
+        f"{'GEMM floor':>11}{'train loss':>11}",
     ]
     for name, v in sorted(sps.items(), key=lambda kv: -kv[1]):
         lines.append(
             f"   {name:<19}{v:>12,.0f}{res['step_us'][name]:>10.1f}"
             f"{100 * res['spread'][name]:>4.0f}%{v / base:>13.2f}"
             f"{res['floor_fraction'][name]:>11.1%}"
+            + (f"{loss:>11.4f}" if (loss := res["loss"].get(name)) is not None else f"{'-':>11}")
         )
     for name, why in res["absent"].items():
         lines.append(f"   {name:<19}{why}")

@@ -95,6 +95,17 @@ class MSystem:
     def train(self) -> None:
         raise NotImplementedError
 
+    def outputs(self, X: Any) -> np.ndarray:
+        """The trained model on ``X`` in evaluation mode: class probabilities (m, k) or
+        predictions (m, 1)."""
+        raise NotImplementedError
+
+
+def _sk_outputs(model: Any, task: str, X: Any) -> np.ndarray:
+    if task == "clf":
+        return np.asarray(model.predict_proba(X))
+    return np.asarray(model.predict(X)).reshape(-1, 1)
+
 
 def reference_network(cfg: Config, seed: int) -> Any:
     """The deltaprop ``Network`` of the row (its initial weights seed every peer)."""
@@ -168,6 +179,9 @@ class DeltapropEstimator(MSystem):
             warnings.simplefilter("ignore")  # max_iter reached on purpose
             self.model.fit(self.cfg.X, self.cfg.y, **self.fit_kw)
 
+    def outputs(self, X: Any) -> np.ndarray:
+        return _sk_outputs(self.model, self.cfg.task, X)
+
 
 class DeltapropTrainer(MSystem):
     """``deltaprop.Trainer`` on a fresh ``Network``: the level below the estimator."""
@@ -196,6 +210,9 @@ class DeltapropTrainer(MSystem):
 
     def train(self) -> None:
         self.trainer.fit(self.cfg.X, self.Y, sample_weight=self.cfg.w)
+
+    def outputs(self, X: Any) -> np.ndarray:
+        return np.asarray(self.net.forward(X))
 
 
 # ---------------------------------------------------------------------------------------
@@ -229,6 +246,9 @@ class SklearnMLP(MSystem):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.model.fit(self.cfg.X, self.cfg.y)
+
+    def outputs(self, X: Any) -> np.ndarray:
+        return _sk_outputs(self.model, self.cfg.task, X)
 
 
 # ---------------------------------------------------------------------------------------
@@ -301,6 +321,14 @@ class TorchMatrix(MSystem):
                 loss.backward()
                 self.opt.step()
 
+    def outputs(self, X: Any) -> np.ndarray:
+        torch = self.torch
+        self.model.eval()
+        with torch.no_grad():
+            out = self.model(torch.from_numpy(np.ascontiguousarray(X)))
+        self.model.train()
+        return (out.softmax(1) if self.cfg.task == "clf" else out).numpy()
+
 
 # ---------------------------------------------------------------------------------------
 # JAX
@@ -372,7 +400,17 @@ class _JaxMatrix(MSystem):
                             params, m, v)  # fmt: skip
             return (params, m, v, t, stats, key), None
 
-        self.step = step
+        def predict(params: Any, stats: Any, x: Any) -> Any:
+            for i, p in enumerate(params[:-1]):
+                z = x @ p["W"].T + p["b"]
+                if cfg.batch_norm:
+                    rm, rv = stats[i]
+                    z = p["gamma"] * (z - rm) / jnp.sqrt(rv + 1e-5) + p["beta"]
+                x = act(z)
+            z = x @ params[-1]["W"].T + params[-1]["b"]
+            return jax.nn.softmax(z) if cfg.task == "clf" else z
+
+        self.step, self.predict = step, jax.jit(predict)
 
     def prepare(self, seed: int) -> None:
         jax, jnp, c = self.jax, self.jnp, self.cfg
@@ -385,6 +423,9 @@ class _JaxMatrix(MSystem):
         t0 = jnp.asarray(0, c.dtype)
         self.carry = (params, zeros, jax.tree_util.tree_map(jnp.copy, zeros), t0, stats,
                       jax.random.PRNGKey(seed))  # fmt: skip
+
+    def outputs(self, X: Any) -> np.ndarray:
+        return np.asarray(self.predict(self.carry[0], self.carry[4], np.ascontiguousarray(X)))
 
     def _batches(self) -> np.ndarray:
         n, bs = self.cfg.n_samples, self.cfg.batch_size

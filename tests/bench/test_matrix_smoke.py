@@ -24,17 +24,22 @@ def matrix():  # type: ignore[no-untyped-def]
 def test_quick_row_with_one_system_writes_json(matrix, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "m.json"
     argv = ["--quick", "--rows", "adam-digits", "dropout", "--systems", "deltaprop-trainer",
-            "scikit-learn", "--json", str(out)]  # fmt: skip
+            "scikit-learn", "pytorch-eager", "--json", str(out)]  # fmt: skip
     assert matrix.main(argv) == 0
     data = json.loads(out.read_text())
     rows = {r["row"]: r for r in data["rows"]}
     assert list(rows) == ["adam-digits", "dropout"]
     plain, dropout = rows["adam-digits"], rows["dropout"]
-    assert set(plain["sps"]) == {"deltaprop-trainer", "scikit-learn"}
+    assert set(plain["sps"]) == {"deltaprop-trainer", "scikit-learn", "pytorch-eager"}
     assert plain["sps"]["deltaprop-trainer"] > 0
+    # PyTorch starts from deltaprop's weights with the same Adam: after the same 7 steps
+    # (other shuffles) the training losses agree closely, and both are below the initial
+    # loss of ~log(10)
+    ours, torch = plain["loss"]["deltaprop-trainer"], plain["loss"]["pytorch-eager"]
+    assert 1.5 < ours < 2.3 and abs(ours - torch) < 0.02 * ours
     assert plain["n_samples"] == 1400 and plain["epochs"] == 1
     # scikit-learn has no dropout: absent from the race, shown as "—"
-    assert set(dropout["sps"]) == {"deltaprop-trainer"}
+    assert set(dropout["sps"]) == {"deltaprop-trainer", "pytorch-eager"}
     assert dropout["absent"]["scikit-learn"].startswith("—")
     text = capsys.readouterr().out
     assert "== dropout" in text and "| dropout: dropout 0.2 |" in text
