@@ -266,8 +266,7 @@ class TorchMatrix(MSystem):
             import torch
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise Missing("torch") from exc
-        self.torch = torch
-        torch.set_num_threads(2)
+        self.torch = torch  # its default threads (the physical cores)
         self.tdtype = torch.float64 if cfg.dtype == "float64" else torch.float32
         self.y = torch.from_numpy(np.asarray(cfg.y, np.int64) if cfg.task == "clf"
                                   else np.asarray(cfg.y, cfg.dtype).reshape(-1, 1))  # fmt: skip
