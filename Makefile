@@ -41,9 +41,10 @@ test: lint typecheck pytest
 # (a missing peer is reported as missing). BENCH_ARGS="--cases large --rounds 7" narrows it.
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m pip install -q -e ".[bench]" || true
-	$(BIN)/python bench/matrix.py --json bench-matrix.json $(BENCH_ARGS)
-	$(BIN)/python bench/compile_time.py --json bench-compile.json
-	$(BIN)/python bench/run.py --json bench-cases.json
+	mkdir -p runs/bench
+	$(BIN)/python bench/matrix.py --json runs/bench/matrix.json $(BENCH_ARGS)
+	$(BIN)/python bench/compile_time.py --json runs/bench/compile.json
+	$(BIN)/python bench/run.py --json runs/bench/cases.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
