@@ -37,11 +37,16 @@ pytest: $(VENV)/.installed-test
 
 test: lint typecheck pytest
 
-# The peers race: deltaprop, plain NumPy, scikit-learn, PyTorch eager, JAX jit and lax.scan
-# (a missing peer is reported as missing). BENCH_ARGS="--cases large --rounds 7" narrows it.
+# The peers race (docs/benchmarks.md): the configuration matrix (deltaprop's estimator and
+# Trainer, scikit-learn, PyTorch eager, JAX jit and lax.scan; BENCH_ARGS="--rows gelu
+# --rounds 7" narrows it), the first-fit compile times (a row failing "loads in under a
+# second" is reported, and the bench goes on), then the cases with plain NumPy and memory.
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m pip install -q -e ".[bench]" || true
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	mkdir -p runs/bench
+	$(BIN)/python bench/matrix.py --json runs/bench/matrix.json $(BENCH_ARGS)
+	-$(BIN)/python bench/compile_time.py --json runs/bench/compile.json
+	$(BIN)/python bench/run.py --json runs/bench/cases.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -127,18 +127,16 @@ class Backprop(System):
         self.net = self.bp.Network(
             c.sizes, "relu", "categorical_crossentropy", dtype="float32", seed=seed
         )
-        self.seed = seed
-        self.trainer: Any = None
+        # the Trainer is built here, untimed, as the peers build their optimizers here
+        self.trainer = self.bp.Trainer(
+            self.net, "adam", learning_rate=LR, batch_size=c.batch_size, epochs=c.epochs,
+            tol=0.0, n_iter_no_change=10**9, seed=seed,
+        )  # fmt: skip
 
     def train(self, epochs: int) -> None:
-        c = self.case
-        if self.trainer is None:
-            self.trainer = self.bp.Trainer(
-                self.net, "adam", learning_rate=LR, batch_size=c.batch_size, epochs=epochs,
-                tol=0.0, n_iter_no_change=10**9, seed=self.seed,
-            )  # fmt: skip
-        self.trainer.epochs = epochs
-        self.trainer.fit(c.X, c.Y)
+        if epochs != self.trainer.epochs:
+            self.trainer.epochs = epochs
+        self.trainer.fit(self.case.X, self.case.Y)
 
     def accuracy(self, X: np.ndarray, y: np.ndarray) -> float:
         return float((self.net.forward(X).argmax(1) == y).mean())

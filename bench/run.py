@@ -9,7 +9,10 @@ Usage::
 For each case every available system trains the same network on the same data; the
 systems are interleaved (a different order in every round) and each round is repeated, and
 the median over the rounds is reported, after one warm-up round that is not counted (JIT
-compilation, caches). Printed per system: samples per second, the ratio to deltaprop (above
+compilation, caches). Before each timed fit the harness waits ``--settle`` seconds (0.3), so
+that the thread pools the previous system woke (NumPy's OpenBLAS, torch's OpenMP) are
+asleep again: a deltaprop fit that starts beside a spinning OpenBLAS pool runs ~3x slower
+(docs/benchmarks.md). Printed per system: samples per second, the ratio to deltaprop (above
 1 is faster than deltaprop), the ratio to a plain NumPy implementation, the fraction of the
 GEMM floor, peak memory and the test accuracy.
 
@@ -224,7 +227,9 @@ def measure_memory(case_name: str, system: str) -> float | None:
 # ---------------------------------------------------------------------------------------
 # the race
 # ---------------------------------------------------------------------------------------
-def race(case: Case, names: list[str], rounds: int, memory: bool) -> dict[str, object]:
+def race(
+    case: Case, names: list[str], rounds: int, memory: bool, settle: float = 0.3
+) -> dict[str, object]:
     systems: dict[str, System] = {}
     missing: dict[str, str] = {}
     for name in names:
@@ -234,21 +239,23 @@ def race(case: Case, names: list[str], rounds: int, memory: bool) -> dict[str, o
             missing[name] = str(exc)
     samples = case.epochs * case.X.shape[0]
     times: dict[str, list[float]] = {n: [] for n in systems}
-    peak_rates, shape_times = [], []
+    # The GEMM floor is measured before the rounds, not between the timed fits: its
+    # all-thread products wake NumPy's OpenBLAS pool, whose spinning threads made the next
+    # fit (deltaprop's compiled loop, on its own threads) ~3x slower (docs/benchmarks.md).
+    peak_rates = [gemm_peak_rate() for _ in range(3)]
+    shape_times = [gemm_shapes_time(case) for _ in range(3)]
     order = list(systems)
     for r in range(rounds + 1):  # round 0 warms up: JIT compilation, caches
         order = order[1:] + order[:1]
         for name in order:
             sut = systems[name]
             sut.prepare(seed=r)
+            time.sleep(settle)  # the previous system's thread pools go back to sleep
             t0 = time.perf_counter()
             sut.train(case.epochs)
             dt = time.perf_counter() - t0
             if r > 0:
                 times[name].append(dt)
-        if r > 0:
-            peak_rates.append(gemm_peak_rate())
-            shape_times.append(gemm_shapes_time(case))
     sps = {n: samples / float(np.median(t)) for n, t in times.items()}
     acc = {n: s.accuracy(case.X_test, case.y_test) for n, s in systems.items()}
     mem = {n: (measure_memory(case.name, n) if memory else None) for n in systems}
@@ -309,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cases", nargs="+", default=list(cases), choices=list(cases))
     p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
     p.add_argument("--rounds", type=int, default=5, help="timed rounds per case (median)")
+    p.add_argument("--settle", type=float, default=0.3,
+                   help="seconds of quiet before each timed fit (default 0.3)")  # fmt: skip
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory probes")
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--probe-memory", nargs=2, metavar=("CASE", "SYSTEM"), help=argparse.SUPPRESS)
@@ -319,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"deltaprop bench: {os.cpu_count()} CPUs, numpy {np.__version__}, rounds={args.rounds}")
     results = []
     for name in args.cases:
-        res = race(cases[name](), args.systems, args.rounds, not args.no_memory)
+        res = race(cases[name](), args.systems, args.rounds, not args.no_memory, args.settle)
         results.append(res)
         print(report(res), flush=True)
     if args.json:
