@@ -21,7 +21,7 @@ from deltaprop.app.cli import main
 from deltaprop.app.interrupt import resume_command
 from deltaprop.io import load
 from deltaprop.train import Callback, StopOnInterrupt
-from tests.app.clitools import PENGUINS, command
+from tests.app.clitools import PENGUINS, command, load_quietly
 
 COMMON = ["--target", "species", "--ignore", "id", "--quiet", "--checkpoint-every", "1"]
 
@@ -86,7 +86,7 @@ def test_ctrl_c_at_epoch_3_saves_model_report_and_resumes(
 
     monkeypatch.undo()  # the resumed run is not interrupted: it trains the epochs left
     assert main(resumed) == 0
-    est = load(out / "model.safetensors")
+    est = load_quietly(out / "model.safetensors")
     assert len(est.loss_curve_) == 6
     assert pd.read_csv(out / "history.csv")["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
 
@@ -129,7 +129,7 @@ def test_without_a_checkpoint_it_says_so(
     text = capsys.readouterr().out
     assert "no checkpoint was written (--checkpoint-every N writes one to resume from)" in text
     assert "resume with" not in text
-    assert len(load(out / "model.safetensors").loss_curve_) == 2
+    assert len(load_quietly(out / "model.safetensors").loss_curve_) == 2
 
 
 def test_resume_command_replaces_resume_and_force() -> None:
@@ -169,7 +169,7 @@ def test_sigint_to_the_command(
             proc.kill()
     assert proc.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == "deltaprop: interrupted", stderr
-    epochs = len(load(out / "model.safetensors").loss_curve_)
+    epochs = len(load_quietly(out / "model.safetensors").loss_curve_)
     assert epochs >= 1
     check_outputs(out, epochs)
     predictions = tmp_path / "predictions.csv"
@@ -181,5 +181,5 @@ def test_sigint_to_the_command(
     capsys.readouterr()
     assert main(resumed) == 130
     assert ctrl_c.start >= 1  # it went on from the checkpoint
-    assert len(load(out / "model.safetensors").loss_curve_) == ctrl_c.start + 1
+    assert len(load_quietly(out / "model.safetensors").loss_curve_) == ctrl_c.start + 1
     assert "resume with: " in capsys.readouterr().out
