@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,7 +14,7 @@ from deltaprop.fast import CompiledLoop
 from deltaprop.optim import Optimizer, check_learning_rate
 from deltaprop.train.batches import BatchGather, GradStats, effective_batch_size
 from deltaprop.train.callbacks import Callback, watches_batches
-from deltaprop.train.distributed import distributed_backward
+from deltaprop.train.distributed import distributed_backward, share_backward
 from deltaprop.train.stopping import exploded
 
 __all__ = ["batch_step", "close_epoch", "fit_sgd"]
@@ -104,8 +103,6 @@ def _python_epoch(
     last_good: np.ndarray, last_buffers: dict[str, np.ndarray], callbacks: list[Callback],
 ) -> tuple[float, int]:  # fmt: skip
     """One epoch of the Python loop; returns ``(Σ cost · Σw, batches taken)``."""
-    net, opt, comm = self.net, self.optimizer, self.communicator
-    assert isinstance(opt, Optimizer)
     n = X.shape[0]
     total = 0.0
     n_batches = 0
@@ -121,31 +118,31 @@ def _python_epoch(
         wsum = m if wb is None else float(wb.sum())
         if wsum <= 0:
             continue
-        if comm is None:
-            cost = batch_step(self, b, m, wsum, stats, norms, last_good, last_buffers,
-                              callbacks, lambda: net.backward(Xb, Yb, wb, training=True,
-                              l2=self.alpha / wsum, reuse_buffers=True))  # fmt: skip
-        else:
-            cost = batch_step(self, b, m, wsum, stats, norms, last_good, last_buffers,
-                              callbacks, lambda: distributed_backward(
-                                  net, Xb, Yb, wb, wsum, self.alpha, comm))  # fmt: skip
+        cost = batch_step(self, b, Xb, Yb, wb, m, wsum, stats, norms, last_good,
+                          last_buffers, callbacks)  # fmt: skip
         total += cost * wsum
         n_batches += 1
     return total, n_batches
 
 
 def batch_step(
-    self: Any, b: int, m: int, wsum: float, stats: GradStats, norms: np.ndarray,
-    last_good: np.ndarray, last_buffers: dict[str, np.ndarray], callbacks: list[Callback],
-    backward: Callable[[], float],
+    self: Any, b: int, Xb: np.ndarray, Yb: np.ndarray, wb: np.ndarray | None, m: int,
+    wsum: float, stats: GradStats, norms: np.ndarray, last_good: np.ndarray,
+    last_buffers: dict[str, np.ndarray], callbacks: list[Callback], *, shared: bool = False,
 ) -> float:  # fmt: skip
-    """One step on batch ``b`` of ``m`` rows of weight ``wsum``: the callbacks, ``backward()``
-    (which fills ``net.grad`` and returns the batch's cost), the gradient norms and the
-    finiteness check, clipping and the optimizer step; returns the cost."""
-    net, opt = self.net, self.optimizer
+    """One step on batch ``b`` of ``m`` rows of weight ``wsum``: the callbacks, the backward
+    pass (on one process; else this rank's share, cut here, or, with ``shared``, already
+    ``Xb`` itself, and the allreduce), the gradient norms and the finiteness check,
+    clipping and the optimizer step; returns the batch's cost."""
+    net, opt, comm = self.net, self.optimizer, self.communicator
     for cb in callbacks:
         cb.on_batch_begin(self, b, {"batch_size": m})
-    cost = backward()
+    if comm is None:
+        cost = net.backward(Xb, Yb, wb, training=True, l2=self.alpha / wsum, reuse_buffers=True)
+    elif shared:
+        cost = share_backward(net, Xb, Yb, wb, wsum, self.alpha, comm)
+    else:
+        cost = distributed_backward(net, Xb, Yb, wb, wsum, self.alpha, comm)
     finite = stats.dW_norms_into(norms)  # before clipping, as ever
     if not math.isfinite(cost) or not finite:
         self._diverged(self.epoch, cost, last_good, last_buffers)

@@ -28,7 +28,6 @@ from deltaprop.fast import CompiledLoop
 from deltaprop.optim import Optimizer, check_learning_rate
 from deltaprop.train.batches import GradStats, effective_batch_size
 from deltaprop.train.callbacks import Callback, watches_batches
-from deltaprop.train.distributed import share_backward
 from deltaprop.train.sgd import batch_step, close_epoch
 from deltaprop.train.stopping import loss_baselines
 
@@ -248,7 +247,6 @@ class _Epoch:
             if bad is not None:
                 t._diverged(t.epoch, bad, self.last_good, self.last_buffers)
             return
-        net, comm = t.net, t.communicator
         edges = np.searchsorted(self.pos, np.arange(0, n + bs, bs).clip(max=n))
         for k in range(len(edges) - 1):
             a, b = int(edges[k]), int(edges[k + 1])
@@ -256,18 +254,9 @@ class _Epoch:
             if m <= 0:
                 break
             Xb, Yb = self.X[a:b], self.Y[a:b]
-            if comm is None:
-
-                def backward(Xb: np.ndarray = Xb, Yb: np.ndarray = Yb, m: int = m) -> float:
-                    return float(net.backward(Xb, Yb, None, training=True, l2=t.alpha / m,
-                                              reuse_buffers=True))  # fmt: skip
-            else:
-
-                def backward(Xb: np.ndarray = Xb, Yb: np.ndarray = Yb, m: int = m) -> float:
-                    return share_backward(net, Xb, Yb, None, float(m), t.alpha, comm)
-
-            cost = batch_step(t, self.n_batches, m, float(m), self.stats, self.norms,
-                              self.last_good, self.last_buffers, self.callbacks, backward)  # fmt: skip
+            cost = batch_step(t, self.n_batches, Xb, Yb, None, m, float(m), self.stats,
+                              self.norms, self.last_good, self.last_buffers, self.callbacks,
+                              shared=True)  # fmt: skip
             self.total += cost * m
             self.n_batches += 1
 

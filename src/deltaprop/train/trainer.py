@@ -49,8 +49,8 @@ from deltaprop.train.scores import CLASSIFICATION_LOSSES, ScoreFn, accuracy_scor
 from deltaprop.train.sgd import fit_sgd
 from deltaprop.train.splits import check_validation_data, validation_split
 from deltaprop.train.state import _load_state_dict, _state_dict
-from deltaprop.train.streaming import fit_streamed, prepare_streamed
 from deltaprop.train.stopping import DIVERGENCE_FACTOR, StopRecord, loss_baselines
+from deltaprop.train.streaming import fit_streamed, prepare_streamed
 from deltaprop.train.weights import class_weights
 
 __all__ = ["Trainer"]
