@@ -98,7 +98,7 @@ def fit_dataset(est: Any, data: Dataset, y: Any, sample_weight: Any, incremental
         broadcast_parameters(est.network_, comm)
     n_train = data.n_rows
     if est.early_stopping:
-        n_train -= int(round(data.n_rows * est.validation_fraction))  # the batch size only
+        n_train -= round(data.n_rows * est.validation_fraction)  # the batch size only
     trainer = est._trainer = est._make_trainer(est.network_, n_train, False, comm)
     est.t_ = 0
     est.n_outputs_ = n_outputs
