@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -47,7 +49,7 @@ def test_rank_shares_tile_the_rows_in_whole_blocks() -> None:
     for size in (1, 2, 3, 7):
         shares = [rank_rows(1000, r, size, block_rows=64) for r in range(size)]
         assert shares[0].start == 0 and shares[-1].stop == 1000
-        assert all(a.stop == b.start for a, b in zip(shares, shares[1:], strict=False))
+        assert all(a.stop == b.start for a, b in itertools.pairwise(shares))
         assert all(s.start % 64 == 0 for s in shares)
 
 
