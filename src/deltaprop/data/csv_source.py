@@ -16,8 +16,8 @@ from deltaprop.data.sources import Dataset, _float_dtype
 
 __all__ = ["CSVDataset"]
 
-SCAN_BYTES = 1 << 24
-"""Bytes read at a time by the indexing pass (16 MiB)."""
+SCAN_BYTES = 1 << 22
+"""Bytes read at a time by the indexing pass (4 MiB)."""
 
 
 def _index(path: Path, chunk_rows: int, data_start: int) -> tuple[np.ndarray, int]:

@@ -99,7 +99,9 @@ class ParquetDataset(Dataset):
     def _piece(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         if self._cache is not None and self._cache[0] == i:
             return self._cache[1], self._cache[2]
-        table = self._pieces[i].to_table(columns=[*self.feature_names, *self.target_names])
+        table = self._pieces[i].to_table(
+            columns=[*self.feature_names, *self.target_names], use_threads=False
+        )
         m = table.num_rows
         X = np.empty((m, self.n_features), self.dtype)
         Y = np.empty((m, len(self.target_names)), self.dtype)

@@ -31,11 +31,7 @@ from deltaprop.train.callbacks import Callback, watches_batches
 from deltaprop.train.sgd import batch_step, close_epoch
 from deltaprop.train.stopping import loss_baselines
 
-__all__ = ["BASELINE_ROWS", "StreamedData", "streamed_validation"]
-
-BASELINE_ROWS = 65_536
-"""Rows per rank (its first training rows) on which a streamed fit measures the divergence
-baselines (:func:`deltaprop.train.stopping.loss_baselines`)."""
+__all__ = ["StreamedData", "fit_streamed", "prepare_streamed", "streamed_validation"]
 
 Target = Callable[[np.ndarray], np.ndarray]
 
@@ -124,13 +120,14 @@ def streamed_validation(
 
 
 def _baselines(self: Any, part: StreamedData) -> tuple[float, float]:
-    """The divergence baselines on up to :data:`BASELINE_ROWS` training rows per rank
-    (weighted sums allreduced)."""
+    """The divergence baselines (:func:`deltaprop.train.stopping.loss_baselines`) on each
+    rank's first training rows, a buffer's worth (``block_rows · buffer_blocks``), so that
+    they cost no more memory than the epochs (sums allreduced under MPI)."""
     own = part.own
     rows = np.arange(own.start, own.stop)
     if part.keep is not None:
         rows = rows[part.keep[own]]
-    X, Y = part.rows(rows[:BASELINE_ROWS])
+    X, Y = part.rows(rows[: part.data.block_rows * part.data.buffer_blocks])
     if part.comm is None:
         return loss_baselines(self.net, X, Y, None)
     # the constant predictor is the global mean: sums first, then the losses
