@@ -14,13 +14,14 @@ from deltaprop.data.sources import Dataset, _float_dtype
 __all__ = ["ParquetDataset"]
 
 
-def _pyarrow() -> tuple[Any, Any]:
+def _pyarrow() -> tuple[Any, Any, Any]:
     try:
         import pyarrow as pa
         import pyarrow.dataset as pads
+        import pyarrow.parquet as pq
     except ImportError as exc:  # pragma: no cover - an optional dependency
         raise ImportError("reading Parquet needs pyarrow: pip install 'deltaprop[data]'") from exc
-    return pa, pads
+    return pa, pads, pq
 
 
 class ParquetDataset(Dataset):
@@ -54,7 +55,7 @@ class ParquetDataset(Dataset):
         buffer_blocks: int = DEFAULT_BUFFER_BLOCKS,
     ) -> None:
         super().__init__(block_rows=block_rows, buffer_blocks=buffer_blocks)
-        pa, pads = _pyarrow()
+        pa, pads, pq = _pyarrow()
         p = Path(path)
         if not p.exists():
             raise FileNotFoundError(f"path: no such file or directory: {str(p)!r}")
@@ -85,9 +86,11 @@ class ParquetDataset(Dataset):
                 )
         if not columns:
             raise ValueError(f"the table has no numeric feature columns besides {targets}")
-        self.feature_names, self.target_names = columns, targets
-        self._pieces = [rg for frag in self._ds.get_fragments() for rg in frag.split_by_row_group()]
-        counts = [rg.row_groups[0].num_rows for rg in self._pieces]
+        self.feature_names: list[str] = columns
+        self.target_names = targets
+        self._files = [pq.ParquetFile(f) for f in files]
+        self._pieces = [(k, g) for k, f in enumerate(self._files) for g in range(f.num_row_groups)]
+        counts = [self._files[k].metadata.row_group(g).num_rows for k, g in self._pieces]
         self._starts = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
         self.n_rows = int(self._starts[-1])
         self.n_features = len(columns)
@@ -99,8 +102,9 @@ class ParquetDataset(Dataset):
     def _piece(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         if self._cache is not None and self._cache[0] == i:
             return self._cache[1], self._cache[2]
-        table = self._pieces[i].to_table(
-            columns=[*self.feature_names, *self.target_names], use_threads=False
+        k, g = self._pieces[i]
+        table = self._files[k].read_row_group(
+            g, columns=[*self.feature_names, *self.target_names], use_threads=False
         )
         m = table.num_rows
         X = np.empty((m, self.n_features), self.dtype)
