@@ -37,6 +37,7 @@ for any number of ranks.
 """
 
 from deltaprop.data.csv_source import CSVDataset
+from deltaprop.data.opening import open_dataset
 from deltaprop.data.parquet import ParquetDataset
 from deltaprop.data.sampler import (
     DEFAULT_BLOCK_ROWS,
@@ -45,7 +46,7 @@ from deltaprop.data.sampler import (
     rank_rows,
     validation_mask,
 )
-from deltaprop.data.sources import Dataset, NpyDataset, open_dataset
+from deltaprop.data.sources import Dataset, NpyDataset
 
 __all__ = [
     "DEFAULT_BLOCK_ROWS",

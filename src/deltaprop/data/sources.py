@@ -1,5 +1,5 @@
-"""The data sources' interface, :class:`Dataset`; the ``.npy`` source (memory-mapped),
-:class:`NpyDataset`; and :func:`open_dataset`, which picks a source by the path."""
+"""The data sources' interface, :class:`Dataset`, and the ``.npy`` source (memory-mapped),
+:class:`NpyDataset`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 from deltaprop.core import check_int
 from deltaprop.data.sampler import DEFAULT_BLOCK_ROWS, DEFAULT_BUFFER_BLOCKS, check_layout
 
-__all__ = ["Dataset", "NpyDataset", "open_dataset"]
+__all__ = ["Dataset", "NpyDataset"]
 
 
 class Dataset(abc.ABC):
@@ -177,39 +177,3 @@ class NpyDataset(Dataset):
         a, b = start - self.local.start, stop - self.local.start
         X = np.ascontiguousarray(self.X[a:b], dtype=self.dtype)
         return X, np.ascontiguousarray(self.y[a:b], dtype=self.dtype)
-
-
-def open_dataset(path: str | os.PathLike[str], target: Any = None, **options: Any) -> Dataset:
-    """The source for ``path`` by its suffix: ``.npy`` → :class:`NpyDataset` (``target``: the
-    target's ``.npy`` path or an array), ``.csv``/``.tsv``/``.txt`` →
-    :class:`~deltaprop.data.CSVDataset`, a directory or ``.parquet``/``.pq`` →
-    :class:`~deltaprop.data.ParquetDataset` (``target``: a column's name).
-
-    Parameters
-    ----------
-    path : path
-    target : str, path or array
-    **options
-        Passed to the source's constructor (``dtype``, ``block_rows``, ``columns``, ...).
-
-    Returns
-    -------
-    Dataset
-    """
-    from deltaprop.data.csv_source import CSVDataset
-    from deltaprop.data.parquet import ParquetDataset
-
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if target is None:
-        raise ValueError(f"target is needed to open {str(p)!r}. Received: target=None")
-    if p.is_dir() or suffix in (".parquet", ".pq"):
-        return ParquetDataset(p, target, **options)
-    if suffix == ".npy":
-        return NpyDataset(p, target, **options)
-    if suffix in (".csv", ".tsv", ".txt"):
-        return CSVDataset(p, target, **options)
-    raise ValueError(
-        "path must be a .npy file, a .csv/.tsv/.txt file, a .parquet file or a directory of "
-        f"Parquet files. Received: path={str(p)!r}"
-    )
