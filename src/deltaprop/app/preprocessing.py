@@ -202,7 +202,7 @@ class Preprocessor:
             self.categories = [[str(c) for c in cats] for cats in enc.categories_]
         self.fitted = True
         self.column_transformer = ct
-        return out
+        return np.ascontiguousarray(out)  # C order: a mini-batch gather copies only its rows
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         """The features of ``frame`` from the fitted state, in NumPy.
@@ -239,7 +239,7 @@ class Preprocessor:
             known = np.flatnonzero(codes >= 0)
             onehot[known, codes[known]] = 1.0
             blocks.append(onehot)
-        return np.hstack(blocks) if blocks else np.empty((n, 0))
+        return np.ascontiguousarray(np.hstack(blocks)) if blocks else np.empty((n, 0))
 
     # -------------------------------------------------------------- state for model files
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
