@@ -4,8 +4,8 @@
 take the streamed path):
 
 - a directory of Parquet files (``*.parquet``, ``*.pq``, sorted by name): rank ``r`` of
-  ``N`` reads the row groups ``r, r + N, ...`` of the list of all files' row groups, in
-  file order;
+  ``N`` reads its contiguous share (:func:`deltaprop.parallel.even_share`) of the list of
+  all files' row groups, in file order;
 - a memory-mapped ``.npy``: a directory with ``X.npy`` (2-D, columns ``x0, x1, ...``) and
   one 1-D ``.npy`` per further column (``y.npy`` for ``--target y``), or a single 2-D
   ``.npy`` file (columns ``x0, x1, ...``; the target is one of them); rank ``r`` maps only
@@ -14,11 +14,10 @@ take the streamed path):
   in its even byte range (:func:`deltaprop.app.csv_shards.byte_range`) in blocks of
   :data:`CSV_BLOCK_BYTES`. A file with a ``"`` cannot be cut at line ends (a quoted field
   may hold a line break): then every rank parses it with ``pandas.read_csv(chunksize=)``
-  and keeps only its chunks.
+  and keeps only its even share of the rows.
 
 Each source yields ``pandas.DataFrame`` chunks of the rank's rows in file order; the rank's
-rows are consecutive in the file, and ranks ``0, 1, ...`` hold the file's rows in order
-(for Parquet row groups: in the order of the row-group list).
+rows are consecutive in the file, and ranks ``0, 1, ...`` hold the file's rows in order.
 """
 
 from __future__ import annotations
@@ -114,7 +113,9 @@ class _Parquet(ChunkSource):
         groups = [
             (f, g) for f, m in zip(files, metas, strict=True) for g in range(m.num_row_groups)
         ]
-        self._groups = groups[rank::size]
+        from deltaprop.parallel import even_share
+
+        self._groups = groups[even_share(len(groups), rank, size)]
         self._first = files[0]
         super().__init__(path, [str(c) for c in names])
 
@@ -205,13 +206,24 @@ class _Csv(ChunkSource):
         return frame
 
     def chunks(self) -> Iterator[pd.DataFrame]:
-        if self._quoted:  # every rank parses all, keeps its chunks
-            reader = parse_csv(
-                self.path, self.path, self._sep, self._na, chunksize=1 << 16, dtype=str
-            )
-            for i, chunk in enumerate(reader):
-                if i % self._size == self._rank:
+        if self._quoted:  # every rank parses all (twice under MPI), keeps its even share
+            from deltaprop.parallel import even_share
+
+            def reader() -> Iterator[pd.DataFrame]:
+                return iter(parse_csv(
+                    self.path, self.path, self._sep, self._na, chunksize=1 << 16, dtype=str
+                ))  # fmt: skip
+
+            n = sum(len(c) for c in reader()) if self._size > 1 else 0
+            share = even_share(n, self._rank, self._size) if self._size > 1 else slice(0, None)
+            at = 0
+            for chunk in reader():
+                lo, hi = at, at + len(chunk)
+                at = hi
+                if share.stop is None:
                     yield chunk
+                elif lo < share.stop and hi > share.start:
+                    yield chunk.iloc[max(share.start - lo, 0) : share.stop - lo]
             return
         start, stop = self._range
         with open(self.path, "rb") as f:
