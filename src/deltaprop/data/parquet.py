@@ -1,0 +1,135 @@
+"""A Parquet file or a directory of them (``pyarrow.dataset``), read by row groups."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deltaprop.data.sampler import DEFAULT_BLOCK_ROWS, DEFAULT_BUFFER_BLOCKS
+from deltaprop.data.sources import Dataset, _float_dtype
+
+__all__ = ["ParquetDataset"]
+
+
+def _pyarrow() -> tuple[Any, Any]:
+    try:
+        import pyarrow as pa
+        import pyarrow.dataset as pads
+    except ImportError as exc:  # pragma: no cover - an optional dependency
+        raise ImportError(
+            "reading Parquet needs pyarrow: pip install 'deltaprop[data]'"
+        ) from exc
+    return pa, pads
+
+
+class ParquetDataset(Dataset):
+    """A Parquet file or a directory of Parquet files, its rows in the files' sorted order
+    and each file's row groups in order; only the row groups a read touches are decoded
+    (the last one is kept for the next read).
+
+    Parameters
+    ----------
+    path : path
+        A ``.parquet`` file or a directory (searched recursively by ``pyarrow.dataset``).
+    target : str or sequence of str
+        The target column(s); several give a target of shape ``(m, k)``.
+    columns : sequence of str or None, default=None
+        The feature columns, in this order; by default every other numeric column in the
+        schema's order.
+    dtype : float32, float64 or None, default=None
+        Of the rows read (float64 by default).
+    block_rows, buffer_blocks : int
+        The shuffle's layout (:func:`deltaprop.data.epoch_buffers`).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        target: str | list[str],
+        columns: list[str] | None = None,
+        *,
+        dtype: Any = None,
+        block_rows: int = DEFAULT_BLOCK_ROWS,
+        buffer_blocks: int = DEFAULT_BUFFER_BLOCKS,
+    ) -> None:
+        super().__init__(block_rows=block_rows, buffer_blocks=buffer_blocks)
+        pa, pads = _pyarrow()
+        p = Path(path)
+        if not p.exists():
+            raise FileNotFoundError(f"path: no such file or directory: {str(p)!r}")
+        files = sorted(str(f) for f in p.rglob("*.parquet")) if p.is_dir() else [str(p)]
+        if not files:
+            raise ValueError(f"path holds no .parquet files. Received: path={str(p)!r}")
+        self._ds = pads.dataset(files, format="parquet")
+        schema = self._ds.schema
+        targets = [target] if isinstance(target, str) else list(target)
+        missing = [t for t in targets if t not in schema.names]
+        if missing:
+            raise ValueError(
+                f"target must name columns of the table ({schema.names}). Received: target={target!r}"
+            )
+        if columns is None:
+            columns = [
+                f.name for f in schema
+                if f.name not in targets
+                and (pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
+                     or pa.types.is_boolean(f.type))
+            ]  # fmt: skip
+        else:
+            columns = list(columns)
+            bad = [c for c in columns if c not in schema.names or c in targets]
+            if bad:
+                raise ValueError(
+                    f"columns must name feature columns of the table, not the target. Received: {bad}"
+                )
+        if not columns:
+            raise ValueError(f"the table has no numeric feature columns besides {targets}")
+        self.feature_names, self.target_names = columns, targets
+        self._pieces = [rg for frag in self._ds.get_fragments() for rg in frag.split_by_row_group()]
+        counts = [rg.row_groups[0].num_rows for rg in self._pieces]
+        self._starts = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+        self.n_rows = int(self._starts[-1])
+        self.n_features = len(columns)
+        self.local = slice(0, self.n_rows)
+        self.dtype = _float_dtype(dtype, np.dtype(np.float64))
+        self.target_shape = () if isinstance(target, str) else (len(targets),)
+        self._cache: tuple[int, np.ndarray, np.ndarray] | None = None
+
+    def _piece(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._cache is not None and self._cache[0] == i:
+            return self._cache[1], self._cache[2]
+        table = self._pieces[i].to_table(columns=[*self.feature_names, *self.target_names])
+        m = table.num_rows
+        X = np.empty((m, self.n_features), self.dtype)
+        Y = np.empty((m, len(self.target_names)), self.dtype)
+        for out, names in ((X, self.feature_names), (Y, self.target_names)):
+            for j, name in enumerate(names):
+                col = table.column(name)
+                if col.null_count:
+                    raise ValueError(
+                        f"column {name!r} has {col.null_count} missing values in row group "
+                        f"{i} (rows from {int(self._starts[i])})"
+                    )
+                out[:, j] = col.to_numpy()
+        self._cache = (i, X, Y)
+        return X, Y
+
+    def _read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        first = int(np.searchsorted(self._starts, start, side="right")) - 1
+        Xs, Ys = [], []
+        i = max(first, 0)
+        while i < len(self._pieces) and self._starts[i] < stop:
+            X, Y = self._piece(i)
+            a = max(start - int(self._starts[i]), 0)
+            b = min(stop, int(self._starts[i + 1])) - int(self._starts[i])
+            Xs.append(X[a:b])
+            Ys.append(Y[a:b])
+            i += 1
+        if not Xs:
+            Xs, Ys = [np.empty((0, self.n_features), self.dtype)], [np.empty((0, len(self.target_names)), self.dtype)]
+        X = Xs[0].copy() if len(Xs) == 1 else np.concatenate(Xs)
+        Y = Ys[0].copy() if len(Ys) == 1 else np.concatenate(Ys)
+        return X, (Y[:, 0].copy() if self.target_shape == () else Y)

@@ -1,0 +1,217 @@
+"""The data sources' interface, :class:`Dataset`; the ``.npy`` source (memory-mapped),
+:class:`NpyDataset`; and :func:`open_dataset`, which picks a source by the path."""
+
+from __future__ import annotations
+
+import abc
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deltaprop.core import check_int
+from deltaprop.data.sampler import DEFAULT_BLOCK_ROWS, DEFAULT_BUFFER_BLOCKS, check_layout
+
+__all__ = ["Dataset", "NpyDataset", "open_dataset"]
+
+
+class Dataset(abc.ABC):
+    """A table of ``n_rows`` rows too large to hold: read by contiguous row ranges.
+
+    Row indices are *global* (rows of the whole table). An object may be able to read only
+    a contiguous range of them, :attr:`local` (a rank's share, e.g. a ``.npy`` file that
+    holds only that rank's rows); the trainer reads only the rows it owns.
+
+    Attributes
+    ----------
+    n_rows : int
+        Rows of the whole table.
+    n_features : int
+        Columns of ``X``.
+    dtype : numpy.dtype
+        Of ``X`` and ``y`` as :meth:`read` returns them (float64 or float32).
+    target_shape : tuple of int
+        ``()`` for a target of shape ``(m,)``, ``(k,)`` for ``(m, k)``.
+    local : slice
+        The global rows this object can read (``slice(0, n_rows)`` by default).
+    block_rows : int
+        Rows of one logical block (:func:`deltaprop.data.epoch_buffers`).
+    buffer_blocks : int
+        Blocks held and shuffled at a time.
+    feature_names : list of str or None
+    """
+
+    n_rows: int
+    n_features: int
+    dtype: np.dtype[Any]
+    target_shape: tuple[int, ...]
+    local: slice
+    feature_names: list[str] | None = None
+
+    def __init__(self, *, block_rows: int, buffer_blocks: int) -> None:
+        self.block_rows, self.buffer_blocks = check_layout(block_rows, buffer_blocks)
+
+    @abc.abstractmethod
+    def _read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """``read`` after the range check."""
+
+    def read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """The rows ``[start, stop)`` (global indices, inside :attr:`local`).
+
+        Returns
+        -------
+        X : ndarray of shape (stop - start, n_features), C order, :attr:`dtype`
+        y : ndarray of shape (stop - start, *target_shape), :attr:`dtype`
+            Fresh arrays or read-only views of a map: do not write into them.
+        """
+        lo, hi = self.local.start, self.local.stop
+        if not lo <= start <= stop <= hi:
+            raise ValueError(
+                f"rows [{start}, {stop}) are outside the rows this dataset can read, "
+                f"[{lo}, {hi}) (of {self.n_rows}). Received: start={start!r}, stop={stop!r}"
+            )
+        return self._read(int(start), int(stop))
+
+    def read_target(self, start: int, stop: int) -> np.ndarray:
+        """Only the target of rows ``[start, stop)``, shape ``(stop - start, *target_shape)``
+        (sources that can skip the features do)."""
+        return self.read(start, stop)[1]
+
+    def chunks(self, chunk_rows: int = 65_536) -> Any:
+        """Yield ``(start, X, y)`` over :attr:`local` in ranges of ``chunk_rows`` rows."""
+        lo, hi = self.local.start, self.local.stop
+        for start in range(lo, hi, chunk_rows):
+            stop = min(start + chunk_rows, hi)
+            yield (start, *self.read(start, stop))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the whole table's ``X`` at :attr:`dtype`."""
+        return self.n_rows * self.n_features * self.dtype.itemsize
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(n_rows={self.n_rows}, n_features={self.n_features}, "
+            f"dtype={self.dtype.name}, local=[{self.local.start}, {self.local.stop}))"
+        )
+
+
+def _float_dtype(dtype: Any, default: np.dtype[Any]) -> np.dtype[Any]:
+    if dtype is None:
+        return default if default in (np.float32, np.float64) else np.dtype(np.float64)
+    dt = np.dtype(dtype)
+    if dt not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64. Received: dtype={dtype!r}")
+    return dt
+
+
+def _load_array(name: str, value: Any) -> np.ndarray:
+    if isinstance(value, str | os.PathLike):
+        path = Path(value)
+        if not path.is_file():
+            raise FileNotFoundError(f"{name}: no such file: {str(path)!r}")
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    else:
+        arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    return arr
+
+
+class NpyDataset(Dataset):
+    """A ``.npy`` file, memory-mapped read-only, or an array (a ``np.memmap`` stays mapped).
+
+    Parameters
+    ----------
+    X : path or ndarray of shape (m, n_features)
+        A numeric 2-D array; a file is opened with ``np.load(..., mmap_mode="r")``.
+    y : path or ndarray of shape (m,) or (m, k)
+        The target of the same rows.
+    offset : int, default=0
+        The global index of ``X``'s first row: ``X`` holds rows ``[offset, offset + m)``
+        of a table of ``n_rows`` rows (a rank's share written by itself).
+    n_rows : int or None, default=None
+        Rows of the whole table; ``offset + m`` by default.
+    dtype : float32, float64 or None, default=None
+        Of the rows read; ``X``'s own where it is one of those, else float64.
+    block_rows, buffer_blocks : int
+        The shuffle's layout (:func:`deltaprop.data.epoch_buffers`).
+    """
+
+    def __init__(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        offset: int = 0,
+        n_rows: int | None = None,
+        dtype: Any = None,
+        block_rows: int = DEFAULT_BLOCK_ROWS,
+        buffer_blocks: int = DEFAULT_BUFFER_BLOCKS,
+    ) -> None:
+        super().__init__(block_rows=block_rows, buffer_blocks=buffer_blocks)
+        self.X = _load_array("X", X)
+        self.y = _load_array("y", y)
+        if self.X.ndim != 2 or self.X.dtype.kind not in "biuf":
+            raise ValueError(
+                "X must be a numeric 2-D array. Received: "
+                f"X with shape {self.X.shape} and dtype {self.X.dtype}"
+            )
+        m = self.X.shape[0]
+        if self.y.ndim not in (1, 2) or self.y.shape[0] != m or self.y.dtype.kind not in "biuf":
+            raise ValueError(
+                f"y must be numeric of shape ({m},) or ({m}, k), the rows of X. Received: "
+                f"y with shape {self.y.shape} and dtype {self.y.dtype}"
+            )
+        offset = check_int("offset", offset, low=0, what="a non-negative integer")
+        total = offset + m if n_rows is None else int(n_rows)
+        if total < offset + m:
+            raise ValueError(
+                f"n_rows must be at least offset + len(X) = {offset + m}. Received: n_rows={n_rows!r}"
+            )
+        self.n_rows, self.n_features = total, int(self.X.shape[1])
+        self.local = slice(offset, offset + m)
+        self.dtype = _float_dtype(dtype, self.X.dtype)
+        self.target_shape = tuple(self.y.shape[1:])
+
+    def _read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        a, b = start - self.local.start, stop - self.local.start
+        X = np.ascontiguousarray(self.X[a:b], dtype=self.dtype)
+        return X, np.ascontiguousarray(self.y[a:b], dtype=self.dtype)
+
+
+def open_dataset(
+    path: str | os.PathLike[str], target: Any = None, **options: Any
+) -> Dataset:
+    """The source for ``path`` by its suffix: ``.npy`` → :class:`NpyDataset` (``target``: the
+    target's ``.npy`` path or an array), ``.csv``/``.tsv``/``.txt`` →
+    :class:`~deltaprop.data.CSVDataset`, a directory or ``.parquet``/``.pq`` →
+    :class:`~deltaprop.data.ParquetDataset` (``target``: a column's name).
+
+    Parameters
+    ----------
+    path : path
+    target : str, path or array
+    **options
+        Passed to the source's constructor (``dtype``, ``block_rows``, ``columns``, ...).
+
+    Returns
+    -------
+    Dataset
+    """
+    from deltaprop.data.csv_source import CSVDataset
+    from deltaprop.data.parquet import ParquetDataset
+
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if target is None:
+        raise ValueError(f"target is needed to open {str(p)!r}. Received: target=None")
+    if p.is_dir() or suffix in (".parquet", ".pq"):
+        return ParquetDataset(p, target, **options)
+    if suffix == ".npy":
+        return NpyDataset(p, target, **options)
+    if suffix in (".csv", ".tsv", ".txt"):
+        return CSVDataset(p, target, **options)
+    raise ValueError(
+        "path must be a .npy file, a .csv/.tsv/.txt file, a .parquet file or a directory of "
+        f"Parquet files. Received: path={str(p)!r}"
+    )
