@@ -48,13 +48,13 @@ __all__ = [
 STREAM_CSV_BYTES = 64 << 20
 """A CSV file of at least this many bytes is read in chunks (the streamed path)."""
 
-CSV_BLOCK_BYTES = 8 << 20
+CSV_BLOCK_BYTES = 4 << 20
 """The bytes of CSV text parsed at a time."""
 
 HEAD_ROWS = 10_000
 """A large CSV's column kinds (numbers or categories) are decided from its first rows."""
 
-NPY_BLOCK_ROWS = 1 << 16
+NPY_BLOCK_ROWS = 1 << 15
 """The rows of a memory map converted at a time."""
 
 _PARQUET = (".parquet", ".pq")

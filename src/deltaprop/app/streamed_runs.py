@@ -30,7 +30,7 @@ from deltaprop.app.streamed_tables import BLOCK_ROWS, StreamedTable, stream_tabl
 
 __all__ = ["METRIC_ROWS", "WORK_DIR", "reshard", "train_streamed"]
 
-METRIC_ROWS = 200_000
+METRIC_ROWS = 50_000
 """The most rows of a streamed run's results table metrics (rank 0's first ones)."""
 
 WORK_DIR = ".streamed"

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BLOCK_ROWS", "StreamedTable", "stream_table", "validation_mask"]
 
-BLOCK_ROWS = 1 << 16
+BLOCK_ROWS = 1 << 15
 """The rows of the work matrices processed at a time."""
 
 _MAX_CLASSES = 20  # as deltaprop.app.tasks
@@ -227,11 +227,11 @@ def stream_table(
     n_rows, n_dropped = sum(c[0] for c in counts), sum(c[1] for c in counts)
     if n_rows == 0:
         raise DataError(f"the target column {target!r} of '{path}' has no values")
-    val = (
-        validation_mask(np.arange(offset, offset + n_local), validation, seed)
-        if validation > 0
-        else np.zeros(n_local, bool)
-    )
+    val = np.zeros(n_local, bool)
+    if validation > 0:
+        for i in _blocks(n_local):
+            rows = np.arange(offset + i, offset + min(i + BLOCK_ROWS, n_local))
+            val[i : i + BLOCK_ROWS] = validation_mask(rows, validation, seed)
     n_val = int(allsum(comm, np.array([val.sum()], np.int64))[0])
     from deltaprop.train import MIN_VALIDATION_ROWS
 
@@ -259,8 +259,8 @@ def stream_table(
         folder / "X_train.npy", folder / "y_train.npy", folder / "X_val.npy",
         folder / "y_val.npy", folder, scaler,
     )  # fmt: skip
-    for part, rows in (("train", np.flatnonzero(train)), ("val", np.flatnonzero(val))):
-        _write_part(table, part, rows, Xraw, C, yraw, codes, ycodes, target_numeric)
+    for part, mask in (("train", train), ("val", val)):
+        _write_part(table, part, mask, Xraw, C, yraw, codes, ycodes, target_numeric)
     del Xraw, C, yraw
     for name in ("raw.bin", "codes.bin", "y.bin"):
         (folder / name).unlink()
@@ -346,13 +346,18 @@ def _task(
             )
         reason = "set by --task" if task != "auto" else f"{name} holds text, booleans or categories"
         return _classes("classification", reason, labels, target, path)
-    y = np.asarray(yraw)
-    finite, integral = bool(np.isfinite(y).all()), bool(np.all(y == np.round(y)))
-    distinct = np.unique(y[np.isfinite(y)])
-    local = (
-        distinct.tolist() if len(distinct) <= _MAX_CLASSES + 1 or task == "classification" else None
-    )
-    flags = allgather(comm, (finite, integral, local, len(y)))
+    finite = integral = True
+    distinct: set[float] | None = set()
+    for i in _blocks(len(yraw)):
+        y = np.asarray(yraw[i : i + BLOCK_ROWS])
+        finite = finite and bool(np.isfinite(y).all())
+        integral = integral and bool(np.all(y == np.round(y)))
+        if distinct is not None:
+            distinct.update(np.unique(y[np.isfinite(y)]).tolist())
+            if len(distinct) > _MAX_CLASSES + 1 and task != "classification":
+                distinct = None  # regression: the count no longer matters
+    local = None if distinct is None else sorted(distinct)
+    flags = allgather(comm, (finite, integral, local, len(yraw)))
     finite = all(f[0] for f in flags)
     integral = finite and all(f[1] for f in flags)
     n = sum(f[3] for f in flags)
@@ -400,32 +405,39 @@ def _classes(
 
 
 def _write_part(
-    table: StreamedTable, part: str, rows: np.ndarray, Xraw: np.ndarray, C: np.ndarray,
+    table: StreamedTable, part: str, mask: np.ndarray, Xraw: np.ndarray, C: np.ndarray,
     yraw: np.ndarray, codes: list[_Codes], ycodes: _Codes, target_numeric: bool,
 ) -> None:  # fmt: skip
+    """Write the rows of ``mask`` transformed (C-ordered float64) and their targets."""
     pre = table.pre
     n_out = len(pre.feature_names)
-    X = np.lib.format.open_memmap(getattr(table, f"X_{part}"), "w+", np.float64, (len(rows), n_out))
+    X = np.lib.format.open_memmap(
+        getattr(table, f"X_{part}"), "w+", np.float64, (int(mask.sum()), n_out)
+    )
     maps = [
         pd.Index(cats, dtype=object).get_indexer(pd.Index(c.strings, dtype=object))
         for c, cats in zip(codes, pre.categories, strict=True)
     ]
     widths = np.cumsum([len(pre.numeric), *(len(c) for c in pre.categories)])
-    for i in _blocks(len(rows)):
-        r = rows[i : i + BLOCK_ROWS]
-        out = np.zeros((len(r), n_out))
-        num = np.where(np.isnan(Xraw[r]), pre.median, Xraw[r])
+    at = 0
+    for i in _blocks(len(mask)):
+        keep = mask[i : i + BLOCK_ROWS]
+        raw = Xraw[i : i + BLOCK_ROWS][keep]
+        out = np.zeros((len(raw), n_out))
+        num = np.where(np.isnan(raw), pre.median, raw)
         num -= pre.mean
         num /= pre.scale
         out[:, : len(pre.numeric)] = num
+        block = C[i : i + BLOCK_ROWS][keep]
         for j, m in enumerate(maps):
-            g = m[C[r, j]] if len(m) else np.full(len(r), -1)
+            g = m[block[:, j]] if len(m) else np.full(len(raw), -1)
             known = np.flatnonzero(g >= 0)
             out[known, widths[j] + g[known]] = 1.0
-        X[i : i + len(r)] = out
+        X[at : at + len(raw)] = out
+        at += len(raw)
     X.flush()
     del X
-    y = np.asarray(yraw)[rows]
+    y = np.asarray(yraw)[mask] if len(mask) else np.asarray(yraw)[:0]
     if table.task == "classification":
         if target_numeric:
             y = y.astype(table.classes.dtype if table.classes is not None else np.float64)

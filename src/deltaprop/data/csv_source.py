@@ -112,7 +112,9 @@ class CSVDataset(Dataset):
     def _col(names: list[str], key: Any, what: str) -> int:
         if isinstance(key, str):
             if key not in names:
-                raise ValueError(f"{what} must name a column of the header {names}. Received: {key!r}")
+                raise ValueError(
+                    f"{what} must name a column of the header {names}. Received: {key!r}"
+                )
             return names.index(key)
         j = check_int(what, key, low=0, what="a column name or index")
         if j >= len(names):
@@ -134,7 +136,10 @@ class CSVDataset(Dataset):
             io.BytesIO(raw), sep=self.delimiter, header=None, dtype=np.float64,
             names=range(self._n_columns), engine="c", skip_blank_lines=False,
         ).to_numpy()  # fmt: skip
-        if table.shape[0] != expected or np.isnan(table[:, self.feature_index + self.target_index]).any():
+        if (
+            table.shape[0] != expected
+            or np.isnan(table[:, self.feature_index + self.target_index]).any()
+        ):
             raise ValueError(
                 f"{self.path}: rows {first * self.chunk_rows} to "
                 f"{first * self.chunk_rows + expected} are not {self._n_columns} numbers each "

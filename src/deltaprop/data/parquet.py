@@ -19,9 +19,7 @@ def _pyarrow() -> tuple[Any, Any]:
         import pyarrow as pa
         import pyarrow.dataset as pads
     except ImportError as exc:  # pragma: no cover - an optional dependency
-        raise ImportError(
-            "reading Parquet needs pyarrow: pip install 'deltaprop[data]'"
-        ) from exc
+        raise ImportError("reading Parquet needs pyarrow: pip install 'deltaprop[data]'") from exc
     return pa, pads
 
 
@@ -129,7 +127,10 @@ class ParquetDataset(Dataset):
             Ys.append(Y[a:b])
             i += 1
         if not Xs:
-            Xs, Ys = [np.empty((0, self.n_features), self.dtype)], [np.empty((0, len(self.target_names)), self.dtype)]
+            Xs, Ys = (
+                [np.empty((0, self.n_features), self.dtype)],
+                [np.empty((0, len(self.target_names)), self.dtype)],
+            )
         X = Xs[0].copy() if len(Xs) == 1 else np.concatenate(Xs)
         Y = Ys[0].copy() if len(Ys) == 1 else np.concatenate(Ys)
         return X, (Y[:, 0].copy() if self.target_shape == () else Y)

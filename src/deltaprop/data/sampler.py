@@ -33,9 +33,7 @@ def check_layout(block_rows: int, buffer_blocks: int) -> tuple[int, int]:
     )
 
 
-def rank_rows(
-    n_rows: int, rank: int, size: int, block_rows: int = DEFAULT_BLOCK_ROWS
-) -> slice:
+def rank_rows(n_rows: int, rank: int, size: int, block_rows: int = DEFAULT_BLOCK_ROWS) -> slice:
     """The global rows that ``rank`` of ``size`` owns: a contiguous range of whole blocks.
 
     The ``ceil(n_rows / block_rows)`` blocks are shared as evenly as possible
@@ -170,6 +168,8 @@ def epoch_buffers(
     bounds = np.searchsorted(kept, np.arange(n_blocks + 1) * block_rows)
     buffers = []
     for k in range(0, n_blocks, buffer_blocks):
-        rows = np.concatenate([kept[bounds[b] : bounds[b + 1]] for b in perm[k : k + buffer_blocks]])
+        rows = np.concatenate(
+            [kept[bounds[b] : bounds[b + 1]] for b in perm[k : k + buffer_blocks]]
+        )
         buffers.append(rows[rng.permutation(rows.size)])
     return [b for b in buffers if b.size]

@@ -179,9 +179,7 @@ class NpyDataset(Dataset):
         return X, np.ascontiguousarray(self.y[a:b], dtype=self.dtype)
 
 
-def open_dataset(
-    path: str | os.PathLike[str], target: Any = None, **options: Any
-) -> Dataset:
+def open_dataset(path: str | os.PathLike[str], target: Any = None, **options: Any) -> Dataset:
     """The source for ``path`` by its suffix: ``.npy`` → :class:`NpyDataset` (``target``: the
     target's ``.npy`` path or an array), ``.csv``/``.tsv``/``.txt`` →
     :class:`~deltaprop.data.CSVDataset`, a directory or ``.parquet``/``.pq`` →
