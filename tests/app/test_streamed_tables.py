@@ -132,7 +132,7 @@ def test_errors_name_the_column(tmp_path: Path) -> None:
     frame.to_csv(tmp_path / "one.csv", index=False)
     with pytest.raises(DataError, match="single class"):
         stream_table(tmp_path / "one.csv", "y", tmp_path / "w2")
-    with pytest.raises(DataError, match="holds no .parquet/.pq files and no .npy"):
+    with pytest.raises(DataError, match=r"holds no \.parquet/\.pq files and no \.npy"):
         (tmp_path / "empty").mkdir()
         stream_table(tmp_path / "empty", "y", tmp_path / "w3")
 
