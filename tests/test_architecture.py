@@ -24,10 +24,11 @@ ALLOWED: dict[str, set[str]] = {
     "io": {"core"},
     "fast": {"optim", "core"},
     "parallel": {"core"},
-    "train": {"fast", "optim", "core", "io", "parallel"},
-    "sklearn": {"train", "fast", "optim", "core", "io", "parallel"},
+    "data": {"core", "parallel"},
+    "train": {"fast", "optim", "core", "io", "parallel", "data"},
+    "sklearn": {"train", "fast", "optim", "core", "io", "parallel", "data"},
     "export": {"core", "io"},
-    "app": {"sklearn", "train", "fast", "optim", "core", "io", "parallel", "export"},
+    "app": {"sklearn", "train", "fast", "optim", "core", "io", "parallel", "export", "data"},
 }
 MAX_LINES = 500
 

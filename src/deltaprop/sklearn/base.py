@@ -39,9 +39,11 @@ from sklearn.utils.validation import (
 )
 
 from deltaprop.core import check_sample_weight
+from deltaprop.data import Dataset
 from deltaprop.optim import LBFGS
 from deltaprop.sklearn.params import PARAMETER_CONSTRAINTS, SKLEARN_OUT
 from deltaprop.sklearn.state import ModelState
+from deltaprop.sklearn.streamed import fit_dataset
 from deltaprop.train import Callback, Checkpoint, DivergenceError, History, Trainer, load_checkpoint
 from deltaprop.train.checkpoint import ResumeFrom, data_fingerprint, jsonable, run_changes
 
@@ -194,6 +196,14 @@ class BaseMLP(TransformerMixin, ModelState):
         sample_weight_val: Any = None,
         resume_from: Any = None,
     ) -> BaseMLP:
+        if isinstance(X, Dataset):  # out of core (deltaprop.sklearn.streamed)
+            others = {
+                "X_val": X_val,
+                "y_val": y_val,
+                "classes": classes,
+                "resume_from": resume_from,
+            }
+            return fit_dataset(self, X, y, sample_weight, incremental, others)
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
         first = not hasattr(self, "network_")

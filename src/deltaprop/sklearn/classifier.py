@@ -218,7 +218,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def fit(
         self,
         X: Any,
-        y: Any,
+        y: Any = None,
         sample_weight: Any = None,
         *,
         X_val: Any = None,
@@ -231,6 +231,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Or a :class:`deltaprop.data.Dataset`, trained on out of core (``y`` omitted;
+            :func:`deltaprop.sklearn.streamed.fit_dataset`).
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Labels (any hashable), or a binary indicator matrix for multilabel.
         sample_weight : array-like of shape (n_samples,), optional

@@ -114,7 +114,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def fit(
         self,
         X: Any,
-        y: Any,
+        y: Any = None,
         sample_weight: Any = None,
         *,
         X_val: Any = None,
@@ -127,6 +127,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Or a :class:`deltaprop.data.Dataset`, trained on out of core (``y`` omitted;
+            :func:`deltaprop.sklearn.streamed.fit_dataset`).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), optional
         X_val, y_val, sample_weight_val, resume_from : optional

@@ -8,7 +8,7 @@ import numpy as np
 from deltaprop.core import Network
 from deltaprop.parallel import Communicator
 
-__all__ = ["distributed_backward"]
+__all__ = ["distributed_backward", "share_backward"]
 
 
 def distributed_backward(
@@ -41,10 +41,21 @@ def distributed_backward(
         The whole batch's cost, L2 term included.
     """
     local = comm.split(Xb.shape[0])
+    wl = None if wb is None else wb[local]
+    return share_backward(net, Xb[local], Yb[local], wl, wsum, alpha, comm)
+
+
+def share_backward(
+    net: Network, Xl: np.ndarray, Yl: np.ndarray, wl: np.ndarray | None, wsum: float,
+    alpha: float, comm: Communicator,
+) -> float:  # fmt: skip
+    """This rank's rows ``Xl`` (shape ``(m_r, n_0)``, possibly none) of one global batch of
+    weight ``wsum``, then the allreduce: :func:`distributed_backward` once the share is cut
+    (a streamed fit's ranks each hold their own rows of the batch). Returns the whole
+    batch's cost, L2 term included."""
     l2 = alpha / wsum / comm.size
-    if local.stop > local.start:
-        wl = None if wb is None else wb[local]
-        cost = net.backward(Xb[local], Yb[local], wl, training=True, l2=l2, total_weight=wsum)
+    if Xl.shape[0] > 0:
+        cost = net.backward(Xl, Yl, wl, training=True, l2=l2, total_weight=wsum)
     else:  # an empty share still adds its 1/size of the L2 term, dW = l2 W
         net.grad[...] = 0
         if l2:

@@ -14,10 +14,10 @@ from deltaprop.fast import CompiledLoop
 from deltaprop.optim import Optimizer, check_learning_rate
 from deltaprop.train.batches import BatchGather, GradStats, effective_batch_size
 from deltaprop.train.callbacks import Callback, watches_batches
-from deltaprop.train.distributed import distributed_backward
+from deltaprop.train.distributed import distributed_backward, share_backward
 from deltaprop.train.stopping import exploded
 
-__all__ = ["fit_sgd"]
+__all__ = ["batch_step", "close_epoch", "fit_sgd"]
 
 
 def fit_sgd(
@@ -70,20 +70,31 @@ def _sgd_epochs(
                     callbacks,
                 )  # fmt: skip
         wtotal = n if w is None else float(w.sum())
-        epoch_loss = total / wtotal
-        if (
-            not np.isfinite(net.parameters).all()
-            or not math.isfinite(epoch_loss)
-            or exploded(epoch_loss, self.baselines, self.divergence_factor)
-        ):
-            self._diverged(self.epoch, epoch_loss, last_good, last_buffers)
-        last_good[...] = net.parameters
-        for k, v in net.buffers():
-            last_buffers[k][...] = v
-        self.history.learning_rate.append(lr)
-        self.history.grad_norms.append([float(x) for x in norms / max(n_batches, 1)])
-        if self._end_epoch(epoch_loss, Xv, Yv, wv, callbacks):
+        if close_epoch(self, total / wtotal, n_batches, norms, lr, last_good, last_buffers,
+                       Xv, Yv, wv, callbacks):  # fmt: skip
             break
+
+
+def close_epoch(
+    self: Any, epoch_loss: float, n_batches: int, norms: np.ndarray, lr: float,
+    last_good: np.ndarray, last_buffers: dict[str, np.ndarray], Xv: Any, Yv: Any, wv: Any,
+    callbacks: list[Callback],
+) -> bool:  # fmt: skip
+    """After an epoch's batches: the divergence policy, the last good weights, the history
+    and :meth:`~deltaprop.train.trainer.Trainer._end_epoch`; True to stop."""
+    net = self.net
+    if (
+        not np.isfinite(net.parameters).all()
+        or not math.isfinite(epoch_loss)
+        or exploded(epoch_loss, self.baselines, self.divergence_factor)
+    ):
+        self._diverged(self.epoch, epoch_loss, last_good, last_buffers)
+    last_good[...] = net.parameters
+    for k, v in net.buffers():
+        last_buffers[k][...] = v
+    self.history.learning_rate.append(lr)
+    self.history.grad_norms.append([float(x) for x in norms / max(n_batches, 1)])
+    return bool(self._end_epoch(epoch_loss, Xv, Yv, wv, callbacks))
 
 
 def _python_epoch(
@@ -92,8 +103,6 @@ def _python_epoch(
     last_good: np.ndarray, last_buffers: dict[str, np.ndarray], callbacks: list[Callback],
 ) -> tuple[float, int]:  # fmt: skip
     """One epoch of the Python loop; returns ``(Σ cost · Σw, batches taken)``."""
-    net, opt, comm = self.net, self.optimizer, self.communicator
-    assert isinstance(opt, Optimizer)
     n = X.shape[0]
     total = 0.0
     n_batches = 0
@@ -109,23 +118,40 @@ def _python_epoch(
         wsum = m if wb is None else float(wb.sum())
         if wsum <= 0:
             continue
-        for cb in callbacks:
-            cb.on_batch_begin(self, b, {"batch_size": m})
-        if comm is None:
-            cost = net.backward(Xb, Yb, wb, training=True, l2=self.alpha / wsum, reuse_buffers=True)
-        else:
-            cost = distributed_backward(net, Xb, Yb, wb, wsum, self.alpha, comm)
-        finite = stats.dW_norms_into(norms)  # before clipping, as ever
-        if not math.isfinite(cost) or not finite:
-            self._diverged(self.epoch, cost, last_good, last_buffers)
-        if self.clip_norm is not None:
-            gnorm = float(np.sqrt(np.dot(net.grad, net.grad)))
-            if gnorm > self.clip_norm:
-                net.grad *= self.clip_norm / gnorm
-        opt.step(net.parameters, net.grad)
+        cost = batch_step(self, b, Xb, Yb, wb, m, wsum, stats, norms, last_good,
+                          last_buffers, callbacks)  # fmt: skip
         total += cost * wsum
         n_batches += 1
-        self.samples_seen += m
-        for cb in callbacks:
-            cb.on_batch_end(self, b, {"loss": cost, "batch_size": m})
     return total, n_batches
+
+
+def batch_step(
+    self: Any, b: int, Xb: np.ndarray, Yb: np.ndarray, wb: np.ndarray | None, m: int,
+    wsum: float, stats: GradStats, norms: np.ndarray, last_good: np.ndarray,
+    last_buffers: dict[str, np.ndarray], callbacks: list[Callback], *, shared: bool = False,
+) -> float:  # fmt: skip
+    """One step on batch ``b`` of ``m`` rows of weight ``wsum``: the callbacks, the backward
+    pass (on one process; else this rank's share, cut here, or, with ``shared``, already
+    ``Xb`` itself, and the allreduce), the gradient norms and the finiteness check,
+    clipping and the optimizer step; returns the batch's cost."""
+    net, opt, comm = self.net, self.optimizer, self.communicator
+    for cb in callbacks:
+        cb.on_batch_begin(self, b, {"batch_size": m})
+    if comm is None:
+        cost = net.backward(Xb, Yb, wb, training=True, l2=self.alpha / wsum, reuse_buffers=True)
+    elif shared:
+        cost = share_backward(net, Xb, Yb, wb, wsum, self.alpha, comm)
+    else:
+        cost = distributed_backward(net, Xb, Yb, wb, wsum, self.alpha, comm)
+    finite = stats.dW_norms_into(norms)  # before clipping, as ever
+    if not math.isfinite(cost) or not finite:
+        self._diverged(self.epoch, cost, last_good, last_buffers)
+    if self.clip_norm is not None:
+        gnorm = float(np.sqrt(np.dot(net.grad, net.grad)))
+        if gnorm > self.clip_norm:
+            net.grad *= self.clip_norm / gnorm
+    opt.step(net.parameters, net.grad)
+    self.samples_seen += m
+    for cb in callbacks:
+        cb.on_batch_end(self, b, {"loss": cost, "batch_size": m})
+    return cost

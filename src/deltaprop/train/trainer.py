@@ -21,12 +21,13 @@ The objective a :class:`Trainer` minimises on a mini-batch ``B`` is scikit-learn
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from deltaprop.core import Network
+from deltaprop.data import Dataset
 from deltaprop.fast import CompiledLoop  # noqa: F401  (the loop's seam, patched by tests/fast)
 from deltaprop.optim import (
     LBFGS,
@@ -49,6 +50,7 @@ from deltaprop.train.sgd import fit_sgd
 from deltaprop.train.splits import check_validation_data, validation_split
 from deltaprop.train.state import _load_state_dict, _state_dict
 from deltaprop.train.stopping import DIVERGENCE_FACTOR, StopRecord, loss_baselines
+from deltaprop.train.streaming import fit_streamed, prepare_streamed
 from deltaprop.train.weights import class_weights
 
 __all__ = ["Trainer"]
@@ -309,7 +311,7 @@ class Trainer:
     def fit(
         self,
         X: Any,
-        Y: Any,
+        Y: Any = None,
         sample_weight: Any = None,
         validation_data: tuple[Any, ...] | None = None,
     ) -> History:
@@ -317,8 +319,10 @@ class Trainer:
 
         Parameters
         ----------
-        X : array-like of shape (m, n_0)
-        Y : array-like of shape (m, n_L)
+        X : array-like of shape (m, n_0), or a :class:`~deltaprop.data.Dataset`
+            A dataset is trained on out of core (:mod:`deltaprop.train.streaming`): ``Y``
+            and ``sample_weight`` are then omitted.
+        Y : array-like of shape (m, n_L) or None
         sample_weight : array-like of shape (m,), optional
         validation_data : tuple (X_val, Y_val) or (X_val, Y_val, w_val), optional
             Used instead of a ``validation_fraction`` split.
@@ -335,6 +339,9 @@ class Trainer:
             finite epoch.
         """
         net = self.net
+        if isinstance(X, Dataset):  # out of core: deltaprop.train.streaming
+            part, Xv, Yv, wv = prepare_streamed(self, X, Y, sample_weight, validation_data)
+            return self._run(lambda cbs: fit_streamed(self, part, Xv, Yv, wv, cbs))
         X = net.check_X(X)
         Y = net.check_Y(Y, X.shape[0])
         w = net.check_sample_weight(sample_weight, X.shape[0])
@@ -356,7 +363,14 @@ class Trainer:
             raise ValueError(
                 "early_stopping needs validation data (validation_fraction or validation_data)"
             )
+        if self.baselines is None and self.divergence_factor is not None:
+            self.baselines = loss_baselines(net, X, Y, w)
+        if isinstance(self.optimizer, LBFGS):
+            return self._run(lambda cbs: fit_lbfgs(self, X, Y, w, Xv, Yv, wv, cbs))
+        return self._run(lambda cbs: fit_sgd(self, X, Y, w, Xv, Yv, wv, cbs))
 
+    def _run(self, train: Callable[[list[Callback]], None]) -> History:
+        """A fit's callbacks and stop record around ``train(callbacks)``, the epochs."""
         self.stop_training = False
         self.converged = False
         self._stopper = ""
@@ -364,16 +378,11 @@ class Trainer:
         if self.verbose:
             callbacks.append(ProgressBar())
         check_callbacks(callbacks)
-        if self.baselines is None and self.divergence_factor is not None:
-            self.baselines = loss_baselines(net, X, Y, w)
         start = self.epoch
         for cb in callbacks:
             cb.on_train_begin(self, {"epoch": start, "epochs": self.epochs})
         try:
-            if isinstance(self.optimizer, LBFGS):
-                fit_lbfgs(self, X, Y, w, Xv, Yv, wv, callbacks)
-            else:
-                fit_sgd(self, X, Y, w, Xv, Yv, wv, callbacks)
+            train(callbacks)
         except KeyboardInterrupt:
             self.history.stop = StopRecord("interrupted", self.epoch + 1)
             raise

@@ -1,0 +1,118 @@
+"""The estimators' ``fit`` on a :class:`~deltaprop.data.Dataset` (out of core): the labels
+found in one pass over the target, the target encoded buffer by buffer, and the trainer's
+streamed fit (:mod:`deltaprop.train.streaming`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from deltaprop.data import Dataset
+from deltaprop.sklearn.params import SKLEARN_OUT
+from deltaprop.train import DivergenceError
+
+__all__ = ["EncodedTarget", "fit_dataset"]
+
+
+class EncodedTarget(Dataset):
+    """``data`` with its target as the network takes it, ``encode(y) -> Y`` of shape
+    ``(m, n_L)``, on every read (the estimators' label encoding)."""
+
+    def __init__(self, data: Dataset, encode: Any, n_outputs: int) -> None:
+        super().__init__(block_rows=data.block_rows, buffer_blocks=data.buffer_blocks)
+        self.data, self.encode = data, encode
+        self.n_rows, self.n_features, self.dtype = data.n_rows, data.n_features, data.dtype
+        self.local, self.feature_names = data.local, data.feature_names
+        self.target_shape = (n_outputs,)
+
+    def _read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        X, y = self.data.read(start, stop)
+        if y.shape[0] == 0:
+            return X, np.empty((0, *self.target_shape), self.dtype)
+        return X, np.asarray(self.encode(y), dtype=self.dtype)
+
+
+def _labels(est: Any, data: Dataset, comm: Any) -> np.ndarray:
+    """The distinct target values of the whole table (this rank's rows, then gathered)."""
+    found: set[Any] = set()
+    lo, hi = _own(data, comm)
+    for start in range(lo, hi, 65_536):
+        found.update(np.unique(data.read_target(start, min(start + 65_536, hi))).tolist())
+    labels = np.array(sorted(found))
+    if comm is not None:
+        from deltaprop.parallel import gather_rows
+
+        labels = np.unique(gather_rows(labels, comm))
+    return labels
+
+
+def _own(data: Dataset, comm: Any) -> tuple[int, int]:
+    from deltaprop.data import rank_rows
+
+    size, rank = (1, 0) if comm is None else (comm.size, comm.rank)
+    own = rank_rows(data.n_rows, rank, size, data.block_rows)
+    return own.start, own.stop
+
+
+def fit_dataset(est: Any, data: Dataset, y: Any, sample_weight: Any, incremental: bool,
+                others: dict[str, Any]) -> Any:  # fmt: skip
+    """``est.fit(data)``: a fresh fit on a dataset read out of core.
+
+    Not with ``y``, sample weights, ``partial_fit``, ``warm_start``, ``resume_from``, a
+    validation set (``X_val``: use ``early_stopping``, whose rows are chosen by
+    :func:`deltaprop.data.validation_mask`), ``class_weight`` or multilabel targets
+    (``ValueError`` naming it).
+    """
+    refused = {
+        "y": y is not None, "sample_weight": sample_weight is not None,
+        "partial_fit": incremental, "warm_start": bool(est.warm_start),
+        "class_weight": getattr(est, "class_weight", None) is not None,
+        "multilabel or multi-column target": data.target_shape != () and est._y_numeric is False,
+        **{k: v is not None for k, v in others.items()},
+    }  # fmt: skip
+    bad = [k for k, v in refused.items() if v]
+    if bad:
+        raise ValueError(
+            f"fit on a Dataset (out of core) does not take {', '.join(bad)}: the dataset "
+            f"carries its own target. Received: {data!r}"
+        )
+    if est.dtype is not None and np.dtype(est.dtype) != data.dtype:
+        raise ValueError(
+            f"dtype={est.dtype!r} but the dataset reads {data.dtype.name}: open it with "
+            f"dtype={np.dtype(est.dtype).name!r}"
+        )
+    comm = est._communicator()
+    if est._y_numeric:  # the regressor
+        est._encode_y(np.zeros((1, *data.target_shape)), incremental=False)
+        n_outputs = 1 if data.target_shape == () else data.target_shape[0]
+    else:
+        n_outputs = est._encode_y(_labels(est, data, comm), incremental=False).shape[1]
+    encoded = EncodedTarget(data, lambda y: est._encode_y(y, incremental=True), n_outputs)
+    est.n_features_in_ = data.n_features
+    est.network_ = est._make_network(data.n_features, n_outputs, data.dtype, comm)
+    est._take_user_weights()
+    if comm is not None:
+        from deltaprop.parallel import broadcast_parameters
+
+        broadcast_parameters(est.network_, comm)
+    n_train = data.n_rows
+    if est.early_stopping:
+        n_train -= int(round(data.n_rows * est.validation_fraction))  # the batch size only
+    trainer = est._trainer = est._make_trainer(est.network_, n_train, False, comm)
+    est.t_ = 0
+    est.n_outputs_ = n_outputs
+    est.n_layers_ = len(est._hidden_sizes()) + 2
+    est.out_activation_ = SKLEARN_OUT[est.network_.output_activation.name]
+    try:
+        if comm is None:
+            trainer.fit(encoded)
+        else:
+            from deltaprop.parallel import abort_on_error
+
+            with abort_on_error(comm, passing=(DivergenceError,)):
+                trainer.fit(encoded)
+    except DivergenceError as exc:
+        est._after_divergence(trainer, exc)
+    est._record(trainer, False, 0)
+    return est

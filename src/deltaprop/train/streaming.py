@@ -1,0 +1,310 @@
+"""A :class:`~deltaprop.train.trainer.Trainer` fit on a :class:`~deltaprop.data.Dataset`:
+the same epochs and steps as an in-memory fit, on rows read buffer by buffer.
+
+The order of an epoch is :func:`deltaprop.data.epoch_buffers`' (its docstring states it);
+the batches are consecutive ``batch_size`` rows of the concatenated buffers, so a batch may
+span two buffers, and the last batch of the epoch holds the remainder, as in memory. Only the
+current buffer (and the rows of a batch that spans into the next) is held.
+
+One process runs each buffer's full batches in the compiled loop where it applies
+(:class:`~deltaprop.fast.CompiledLoop`), else in Python. Under MPI each rank owns the rows
+:func:`deltaprop.data.rank_rows` gives it and reads only those; every rank draws the same
+order, and for each global batch computes the gradient of its rows of the batch normalised by
+the whole batch's size, which one allreduce sums
+(:func:`~deltaprop.train.distributed.share_backward`): one process's batches, so one
+process's weights up to rounding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from deltaprop.data import Dataset, epoch_buffers, rank_rows, validation_mask
+from deltaprop.fast import CompiledLoop
+from deltaprop.optim import Optimizer, check_learning_rate
+from deltaprop.train.batches import GradStats, effective_batch_size
+from deltaprop.train.callbacks import Callback, watches_batches
+from deltaprop.train.sgd import batch_step, close_epoch
+from deltaprop.train.stopping import loss_baselines
+
+__all__ = ["BASELINE_ROWS", "StreamedData", "streamed_validation"]
+
+BASELINE_ROWS = 65_536
+"""Rows per rank (its first training rows) on which a streamed fit measures the divergence
+baselines (:func:`deltaprop.train.stopping.loss_baselines`)."""
+
+Target = Callable[[np.ndarray], np.ndarray]
+
+
+class StreamedData:
+    """A dataset as one rank trains on it: the rows it owns, the training rows (those not
+    held out for validation), and the target as the network takes it.
+
+    Parameters
+    ----------
+    data : Dataset
+    comm : Communicator or None
+    target : callable
+        ``target(y) -> Y``: a read's target (shape ``(m, *target_shape)``) as the network's
+        ``Y`` of shape ``(m, n_L)`` (the estimators one-hot encode labels here).
+    holdout : ndarray of shape (n_rows,), bool, or None
+        The validation rows, never trained on.
+    """
+
+    def __init__(
+        self, data: Dataset, comm: Any, target: Target, holdout: np.ndarray | None = None
+    ) -> None:
+        self.data, self.comm, self.target = data, comm, target
+        size, rank = (1, 0) if comm is None else (comm.size, comm.rank)
+        self.own = rank_rows(data.n_rows, rank, size, data.block_rows)
+        lo, hi = data.local.start, data.local.stop
+        if not lo <= self.own.start <= self.own.stop <= hi:
+            raise ValueError(
+                f"rank {rank} of {size} owns rows [{self.own.start}, {self.own.stop}) of "
+                f"{data.n_rows} (deltaprop.data.rank_rows with block_rows={data.block_rows}), "
+                f"but its dataset can read only [{lo}, {hi})"
+            )
+        self.keep = None if holdout is None else ~holdout
+        self.n_train = data.n_rows if holdout is None else int(self.keep.sum())  # type: ignore[union-attr]
+
+    def rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(X, Y)`` of the global ``rows`` (shape ``(m,)``, all owned), in that order, read
+        block by block in ascending order."""
+        data, br = self.data, self.data.block_rows
+        if rows.size == 0:
+            X, y = data.read(self.own.start, self.own.start)
+            return X, self.target(y)
+        blocks = np.unique(rows // br)
+        Xs, ys, base = [], [], np.empty(blocks.size, np.intp)
+        offset = 0
+        for j, b in enumerate(blocks):
+            a, z = max(int(b) * br, self.own.start), min((int(b) + 1) * br, self.own.stop)
+            X, y = data.read(a, z)
+            Xs.append(X)
+            ys.append(y)
+            base[j] = offset - a
+            offset += z - a
+        idx = rows + base[np.searchsorted(blocks, rows // br)]
+        X = np.concatenate(Xs) if len(Xs) > 1 else Xs[0]
+        y = np.concatenate(ys) if len(ys) > 1 else ys[0]
+        return np.ascontiguousarray(X.take(idx, axis=0)), self.target(y.take(idx, axis=0))
+
+    def owned(self, buffer: np.ndarray) -> np.ndarray:
+        """Which entries of ``buffer`` (global rows) this rank owns, bool."""
+        return (buffer >= self.own.start) & (buffer < self.own.stop)
+
+
+def streamed_validation(
+    data: Dataset, fraction: float, seed: int, comm: Any, target: Target
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The hold-out mask (every row, shape ``(n_rows,)``) and the validation rows
+    ``(X_val, Y_val)``, on every rank (gathered from the ranks' shares), in row order."""
+    mask = validation_mask(fraction, seed, 0, data.n_rows)
+    part = StreamedData(data, comm, target)
+    own = part.own
+    mine = own.start + np.flatnonzero(mask[own])
+    Xs, Ys = [], []
+    for lo in range(0, mine.size, 65_536):
+        X, Y = part.rows(mine[lo : lo + 65_536])
+        Xs.append(X)
+        Ys.append(Y)
+    if not Xs:
+        X, Y = part.rows(mine)
+        Xs, Ys = [X], [Y]
+    Xv, Yv = np.concatenate(Xs), np.concatenate(Ys)
+    if comm is not None:
+        from deltaprop.parallel import gather_rows
+
+        Xv, Yv = gather_rows(Xv, comm), gather_rows(Yv, comm)
+    return mask, Xv, Yv
+
+
+def _baselines(self: Any, part: StreamedData) -> tuple[float, float]:
+    """The divergence baselines on up to :data:`BASELINE_ROWS` training rows per rank
+    (weighted sums allreduced)."""
+    own = part.own
+    rows = np.arange(own.start, own.stop)
+    if part.keep is not None:
+        rows = rows[part.keep[own]]
+    X, Y = part.rows(rows[:BASELINE_ROWS])
+    if part.comm is None:
+        return loss_baselines(self.net, X, Y, None)
+    # the constant predictor is the global mean: sums first, then the losses
+    sums = np.append(Y.sum(axis=0), float(Y.shape[0])).astype(np.float64)
+    part.comm.allreduce(sums)
+    mean = sums[:-1] / max(sums[-1], 1.0)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        start = self.net.cost(X, Y, None, training=False, l2=0.0, check=False) if len(X) else 0.0
+        const = np.asarray(self.net.loss.value(Y, np.broadcast_to(mean.astype(Y.dtype), Y.shape)))
+    packed = np.array([start * len(X), float(const.sum())])
+    part.comm.allreduce(packed)
+    return float(packed[0] / sums[-1]), float(packed[1] / sums[-1])
+
+
+def fit_streamed(
+    self: Any, part: StreamedData, Xv: Any, Yv: Any, wv: Any, callbacks: list[Callback]
+) -> None:
+    """Train ``self`` (the trainer) for up to its ``epochs`` epochs on ``part``'s rows."""
+    net, opt, comm = self.net, self.optimizer, self.communicator
+    if not isinstance(opt, Optimizer):
+        raise ValueError("a streamed fit needs a first-order optimizer, not L-BFGS")
+    if self.baselines is None and self.divergence_factor is not None:
+        self.baselines = _baselines(self, part)
+    bs = effective_batch_size(self.batch_size, part.n_train)
+    X0, Y0 = part.rows(np.arange(part.own.start, min(part.own.start + 1, part.own.stop)))
+    fast = None
+    if comm is None and X0.shape[0]:
+        fast = CompiledLoop.create(
+            net, opt, X0, Y0, None, self.alpha, self.clip_norm, None,
+            watches_batches=watches_batches(callbacks),
+        )  # fmt: skip
+    with contextlib.nullcontext() if fast is None else fast.threads(bs):
+        _epochs(self, part, bs, fast, Xv, Yv, wv, callbacks)
+
+
+def _epochs(
+    self: Any, part: StreamedData, bs: int, fast: CompiledLoop | None, Xv: Any, Yv: Any,
+    wv: Any, callbacks: list[Callback],
+) -> None:  # fmt: skip
+    net, data = self.net, part.data
+    last_good = net.parameters.copy()
+    last_buffers = {k: v.copy() for k, v in net.buffers()}
+    stats = GradStats(net)
+    for _ in range(self.epochs):
+        lr = self.schedule(self.epoch, self.learning_rate, self.samples_seen)
+        self.optimizer.learning_rate = lr
+        for cb in callbacks:
+            cb.on_epoch_begin(self, self.epoch, {"learning_rate": lr})
+        norms = np.zeros(net.n_layers)
+        buffers = epoch_buffers(
+            data.n_rows, self.rng, block_rows=data.block_rows,
+            buffer_blocks=data.buffer_blocks, shuffle=self.shuffle, keep=part.keep,
+        )  # fmt: skip
+        epoch = _Epoch(self, part, bs, fast, stats, norms, last_good, last_buffers, callbacks)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for buf in buffers:
+                epoch.feed(buf)
+            epoch.finish()
+        if close_epoch(self, epoch.total / part.n_train, epoch.n_batches, norms, lr,
+                       last_good, last_buffers, Xv, Yv, wv, callbacks):  # fmt: skip
+            break
+
+
+class _Epoch:
+    """One epoch's batches, fed buffer by buffer: the window holds the rows (this rank's)
+    of the pending partial batch and of the current buffer, with their positions in the
+    global window."""
+
+    def __init__(self, trainer: Any, part: StreamedData, bs: int, fast: CompiledLoop | None,
+                 stats: GradStats, norms: np.ndarray, last_good: np.ndarray,
+                 last_buffers: dict[str, np.ndarray], callbacks: list[Callback]) -> None:  # fmt: skip
+        self.t, self.part, self.bs, self.fast = trainer, part, bs, fast
+        self.stats, self.norms, self.callbacks = stats, norms, callbacks
+        self.last_good, self.last_buffers = last_good, last_buffers
+        self.total, self.n_batches = 0.0, 0
+        X, Y = part.rows(np.empty(0, np.intp))
+        self.X, self.Y, self.pos, self.count = X, Y, np.empty(0, np.intp), 0
+
+    def feed(self, buf: np.ndarray) -> None:
+        """Append a buffer (global rows in order) and train on every full batch."""
+        own = self.part.owned(buf)
+        X, Y = self.part.rows(buf[own])
+        self.X = np.concatenate([self.X, X]) if self.X.shape[0] else X
+        self.Y = np.concatenate([self.Y, Y]) if self.Y.shape[0] else Y
+        self.pos = np.concatenate([self.pos, self.count + np.flatnonzero(own)])
+        self.count += buf.size
+        full = (self.count // self.bs) * self.bs
+        self._train(full)
+        keep = np.searchsorted(self.pos, full)
+        self.X, self.Y = self.X[keep:], self.Y[keep:]
+        self.pos, self.count = self.pos[keep:] - full, self.count - full
+
+    def finish(self) -> None:
+        """The last, partial batch of the epoch."""
+        if self.count:
+            self._train(self.count)
+
+    def _train(self, n: int) -> None:
+        """The batches of the window's first ``n`` global rows (a multiple of the batch
+        size, or the last batch)."""
+        if n == 0:
+            return
+        t, bs = self.t, self.bs
+        if self.fast is not None:
+            fast = self.fast
+            fast.X, fast.Y = self.X, self.Y
+            check_learning_rate(t.optimizer.learning_rate, allow_zero=True)
+            total, batches, seen, bad = fast.epoch(
+                np.arange(n), bs, t.optimizer.learning_rate, self.norms
+            )
+            t.samples_seen += seen
+            self.total += total
+            self.n_batches += batches
+            if bad is not None:
+                t._diverged(t.epoch, bad, self.last_good, self.last_buffers)
+            return
+        edges = np.searchsorted(self.pos, np.arange(0, n + bs, bs).clip(max=n))
+        for k in range(len(edges) - 1):
+            a, b = int(edges[k]), int(edges[k + 1])
+            m = min(bs, n - k * bs)
+            if m <= 0:
+                break
+            Xb, Yb = self.X[a:b], self.Y[a:b]
+            cost = batch_step(t, self.n_batches, Xb, Yb, None, m, float(m), self.stats,
+                              self.norms, self.last_good, self.last_buffers, self.callbacks,
+                              shared=True)  # fmt: skip
+            self.total += cost * m
+            self.n_batches += 1
+
+
+def prepare_streamed(
+    self: Any, data: Dataset, Y: Any, sample_weight: Any, validation_data: Any,
+    target: Target | None = None,
+) -> tuple[StreamedData, Any, Any, Any]:  # fmt: skip
+    """A trainer's streamed fit, checked: ``(part, X_val, Y_val, w_val)``.
+
+    ``target`` turns a read's target into the network's ``Y`` (by default
+    ``net.check_Y``); the estimators pass their label encoding.
+    """
+    from deltaprop.train.defaults import TRAINER_DEFAULTS
+    from deltaprop.train.splits import check_validation_data
+
+    net = self.net
+    if Y is not None or sample_weight is not None:
+        raise ValueError(
+            "a Dataset carries its own target and no sample weights: call fit(dataset). "
+            f"Received: Y={type(Y).__name__}, sample_weight={type(sample_weight).__name__}"
+        )
+    if self.class_weight is not None:
+        raise ValueError(
+            f"class_weight is not supported for a Dataset. Received: class_weight={self.class_weight!r}"
+        )
+    if data.n_features != net.layer_sizes[0]:
+        raise ValueError(
+            f"the dataset has {data.n_features} features but the network takes {net.layer_sizes[0]}"
+        )
+    if data.dtype != net.dtype:
+        raise ValueError(
+            f"the dataset reads {data.dtype.name} rows but the network is {np.dtype(net.dtype).name}: "
+            f"open it with dtype={np.dtype(net.dtype).name!r}"
+        )
+    if target is None:
+
+        def target(y: np.ndarray) -> np.ndarray:
+            return net.check_Y(y, y.shape[0])
+
+    Xv = Yv = wv = None
+    holdout = None
+    if validation_data is not None:
+        Xv, Yv, wv = check_validation_data(net, validation_data)
+    elif self.validation_fraction is not None or self.early_stopping:
+        if self.validation_fraction is None:
+            self.validation_fraction = TRAINER_DEFAULTS.early_stopping_fraction
+        holdout, Xv, Yv = streamed_validation(
+            data, self.validation_fraction, self.split_seed, self.communicator, target
+        )
+    return StreamedData(data, self.communicator, target, holdout), Xv, Yv, wv
