@@ -6,8 +6,8 @@ holds whole (:func:`deltaprop.app.stream_sources.is_streamed`): the streaming pr
 C-ordered ``.npy`` files in a work folder inside ``--out`` (removed at the end), the
 training rows are moved so that each rank holds exactly its share of the data package's
 layout (:func:`deltaprop.data.rank_rows`), and the estimator trains on a memory-mapped
-:class:`deltaprop.data.NpyDataset`. The validation rows are gathered on every rank (each
-scores the same validation set). The metrics of the results table are computed on at most
+:class:`deltaprop.data.NpyDataset` (without early stopping: the validation rows, gathered
+on every rank, are scored after training). The metrics of the results table are computed on at most
 :data:`METRIC_ROWS` rows of rank 0's share.
 """
 
@@ -166,13 +166,15 @@ def _fit(
     n_out = len(table.classes) if table.classes is not None else 1
     check_network_size(X_train.shape[1], tuple(args.hidden), n_out if n_out > 2 else 1)
     est = make_estimator(args, table.task, table.n_train, table.n_val > 0)
-    fit_X: Any = X_train
-    fit_y: Any = np.asarray(y_train)
+    if est.early_stopping:
+        est.set_params(early_stopping=False)
+        out.note(
+            "early stopping is off for a streamed input: the validation rows are scored "
+            "after training"
+        )
+    fit_X, fit_y = _dataset(table, comm, work, scaler, args.dtype)
     if scaler is not None:
-        fit_y = scaler.transform(fit_y)
         y_val = scaler.transform(y_val)
-    if comm is not None and comm.size > 1:
-        fit_X, fit_y = _sharded(table, comm, work, scaler)
     bar = None
     callbacks: list[Callback] = []
     if out.enabled and not args.quiet:
@@ -184,10 +186,13 @@ def _fit(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             fit_estimator(
-                est, fit_X, fit_y, X_val if table.n_val else None,
-                y_val if table.n_val else None, callbacks=callbacks, checkpoint=checkpoint,
+                est,
+                fit_X,
+                fit_y,
+                callbacks=callbacks,
+                checkpoint=checkpoint,
                 checkpoint_every=getattr(args, "checkpoint_every", None) or 1,
-            )  # fmt: skip
+            )
     finally:
         if bar is not None:
             bar.stop()
@@ -218,21 +223,25 @@ def _fit(
     return run
 
 
-def _sharded(table: StreamedTable, comm: Any, work: Path, scaler: Any) -> tuple[Any, None]:
-    """This rank's share of the training rows as the data package lays them out."""
-    try:
-        from deltaprop.data import DEFAULT_BLOCK_ROWS, NpyDataset, rank_rows
-    except ImportError:  # pragma: no cover - the data package is part of deltaprop
-        raise UsageError("streamed training under MPI needs the deltaprop.data package") from None
+def _dataset(
+    table: StreamedTable, comm: Any, work: Path, scaler: Any, dtype: str
+) -> tuple[Any, None]:
+    """This rank's share of the training rows as a memory-mapped dataset, laid out as the
+    data package shares rows among ranks (:func:`deltaprop.data.rank_rows`)."""
+    from deltaprop.data import DEFAULT_BLOCK_ROWS, NpyDataset, rank_rows
+
     n_local = len(np.load(table.y_train, mmap_mode="r"))
-    offsets = comm.comm.allgather(n_local)
-    offset = sum(offsets[: comm.rank])
-    target = rank_rows(table.n_train, comm.rank, comm.size, DEFAULT_BLOCK_ROWS)
+    size, rank = (1, 0) if comm is None else (comm.size, comm.rank)
+    offsets = [n_local] if comm is None else comm.comm.allgather(n_local)
+    offset = sum(offsets[:rank])
+    target = rank_rows(table.n_train, rank, size, DEFAULT_BLOCK_ROWS)
     X_file, y_file = reshard(table, comm, target, offset, n_local, work / "shard.npy")
     if scaler is not None:
-        y = scaler.transform(np.load(y_file))
-        np.save(y_file, y, allow_pickle=False)
+        scaled = work / "y_scaled.npy"
+        np.save(scaled, scaler.transform(np.load(y_file)), allow_pickle=False)
+        y_file = scaled
     dataset = NpyDataset(
-        X_file, y_file, offset=target.start, n_rows=table.n_train, block_rows=DEFAULT_BLOCK_ROWS
-    )
+        X_file, y_file, offset=target.start, n_rows=table.n_train, dtype=np.dtype(dtype),
+        block_rows=DEFAULT_BLOCK_ROWS,
+    )  # fmt: skip
     return dataset, None
