@@ -48,7 +48,7 @@ __all__ = [
 STREAM_CSV_BYTES = 64 << 20
 """A CSV file of at least this many bytes is read in chunks (the streamed path)."""
 
-CSV_BLOCK_BYTES = 4 << 20
+CSV_BLOCK_BYTES = 2 << 20
 """The bytes of CSV text parsed at a time."""
 
 HEAD_ROWS = 10_000
@@ -80,6 +80,9 @@ class ChunkSource:
     columns : list of str
     path : Path
     """
+
+    text_columns: tuple[str, ...] = ()
+    """Columns that a CSV source parses as text (the categories); set before reading."""
 
     def __init__(self, path: Path, columns: list[str]) -> None:
         self.path = path
@@ -125,10 +128,15 @@ class _Parquet(ChunkSource):
         return pq.ParquetFile(self._first).read_row_group(0).to_pandas()
 
     def chunks(self) -> Iterator[pd.DataFrame]:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        for f, g in self._groups:
-            yield pq.ParquetFile(f).read_row_group(g).to_pandas()
+        for f, g in self._groups:  # in batches: arrow's pool keeps what it allocated
+            for batch in pq.ParquetFile(f).iter_batches(
+                batch_size=NPY_BLOCK_ROWS, row_groups=[g], use_threads=False
+            ):
+                yield batch.to_pandas()
+            pa.default_memory_pool().release_unused()
 
 
 class _Npy(ChunkSource):
@@ -211,7 +219,8 @@ class _Csv(ChunkSource):
 
             def reader() -> Iterator[pd.DataFrame]:
                 return iter(parse_csv(
-                    self.path, self.path, self._sep, self._na, chunksize=1 << 16, dtype=str
+                    self.path, self.path, self._sep, self._na, chunksize=1 << 15,
+                    dtype=dict.fromkeys(self.text_columns, str)
                 ))  # fmt: skip
 
             n = sum(len(c) for c in reader()) if self._size > 1 else 0
@@ -238,8 +247,8 @@ class _Csv(ChunkSource):
                 data, rest = data[:cut], data[cut:]
                 if data.strip():
                     yield parse_csv(
-                        io.BytesIO(data), self.path, self._sep, self._na,
-                        header=None, names=self.columns, dtype=str,
+                        io.BytesIO(data), self.path, self._sep, self._na, header=None,
+                        names=self.columns, dtype=dict.fromkeys(self.text_columns, str),
                     )  # fmt: skip
                 if at >= stop and not block:
                     break

@@ -181,6 +181,7 @@ def stream_table(
     numeric = [c for c in features if is_numeric(head[c]) and c not in categorical]
     cats = [c for c in features if c not in numeric]
     target_numeric = is_numeric(head[target]) and target not in categorical
+    source.text_columns = (*cats, *([] if target_numeric else [target]))
     folder.mkdir(parents=True)
     pre = Preprocessor(numeric, cats)
     reader = Preprocessor(numeric + ([target] if target_numeric else []), cats)
