@@ -225,7 +225,7 @@ def _fit(
 
 def _dataset(
     table: StreamedTable, comm: Any, work: Path, scaler: Any, dtype: str
-) -> tuple[Any, None]:
+) -> tuple[Any, Any]:
     """This rank's share of the training rows as a memory-mapped dataset, laid out as the
     data package shares rows among ranks (:func:`deltaprop.data.rank_rows`)."""
     from deltaprop.data import DEFAULT_BLOCK_ROWS, NpyDataset, rank_rows

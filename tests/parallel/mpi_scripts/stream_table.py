@@ -47,7 +47,7 @@ def main(data: Path, outdir: Path) -> None:
     )
     done.set()
     thread.join()
-    Xt, yt = t.load("train")
+    Xt, _ = t.load("train")
     Xv, _ = t.load("val")
     mine = {"train": len(Xt), "val": len(Xv), "bytes": int(Xt.nbytes + Xv.nbytes),
             "growth": peak[0] - base, "first": Xt[0].tolist() if len(Xt) else None}  # fmt: skip
