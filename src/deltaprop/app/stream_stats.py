@@ -130,7 +130,8 @@ class MedianSelect:
         self._hist: np.ndarray | None = None
 
     def start_round(self) -> None:
-        self._hist = np.zeros((*self.rank.shape, 1 << 16), dtype=np.int64)
+        # int32 on the rank (under 2**31 rows a rank), int64 once reduced, column by column
+        self._hist = np.zeros((*self.rank.shape, 1 << 16), dtype=np.int32)
 
     def add(self, X: np.ndarray) -> None:
         """Count the values of a block ``X`` of shape (n_rows, n_columns) (NaN skipped)."""
@@ -145,21 +146,25 @@ class MedianSelect:
                     sel = digit
                 else:
                     sel = digit[(key >> np.uint64(shift + 16)) == self.prefix[j, t]]
-                self._hist[j, t] += np.bincount(sel, minlength=1 << 16)
+                self._hist[j, t] += np.bincount(sel, minlength=1 << 16).astype(np.int32)
 
     def end_round(self, comm: MPICommunicator | None) -> None:
         """Reduce the round's counts over the ranks and narrow every target's prefix."""
         assert self._hist is not None
-        hist = allsum(comm, self._hist)
-        for j, t in np.ndindex(*self.rank.shape):
-            c = np.cumsum(hist[j, t])
-            bucket = int(np.searchsorted(c, self.rank[j, t], side="right"))
-            bucket = min(bucket, (1 << 16) - 1)
-            if bucket:
-                self.rank[j, t] -= c[bucket - 1]
-            self.prefix[j, t] = (self.prefix[j, t] << np.uint64(16)) | np.uint64(bucket)
+        for j in range(self.rank.shape[0]):
+            hist = allsum(comm, self._hist[j].astype(np.int64))
+            for t in range(2):
+                self._narrow(j, t, np.cumsum(hist[t]))
         self.round += 1
         self._hist = None
+
+    def _narrow(self, j: int, t: int, c: np.ndarray) -> None:
+        """Keep the 16 bits of target ``t`` of column ``j`` whose cumulated counts ``c``
+        pass its rank."""
+        bucket = min(int(np.searchsorted(c, self.rank[j, t], side="right")), (1 << 16) - 1)
+        if bucket:
+            self.rank[j, t] -= c[bucket - 1]
+        self.prefix[j, t] = (self.prefix[j, t] << np.uint64(16)) | np.uint64(bucket)
 
     @property
     def done(self) -> bool:

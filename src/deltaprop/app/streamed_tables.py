@@ -438,10 +438,18 @@ def _write_part(
         at += len(raw)
     X.flush()
     del X
-    y = np.asarray(yraw)[mask] if len(mask) else np.asarray(yraw)[:0]
-    if table.task == "classification":
-        if target_numeric:
-            y = y.astype(table.classes.dtype if table.classes is not None else np.float64)
-        else:
-            y = np.array(ycodes.strings, dtype=str)[y] if len(y) else np.array([], dtype=str)
-    np.save(getattr(table, f"y_{part}"), y, allow_pickle=False)
+    names = np.array(ycodes.strings, dtype=str)
+    if table.task == "classification" and not target_numeric:
+        kind: Any = names.dtype if len(names) else np.dtype("<U1")
+    elif table.task == "classification":
+        kind = table.classes.dtype if table.classes is not None else np.dtype(np.float64)
+    else:
+        kind = np.dtype(np.float64)
+    Y = np.lib.format.open_memmap(getattr(table, f"y_{part}"), "w+", kind, (int(mask.sum()),))
+    at = 0
+    for i in _blocks(len(mask)):
+        y = np.asarray(yraw[i : i + BLOCK_ROWS])[mask[i : i + BLOCK_ROWS]]
+        Y[at : at + len(y)] = names[y] if kind.kind == "U" else y.astype(kind)
+        at += len(y)
+    Y.flush()
+    del Y
