@@ -54,7 +54,7 @@ CSV_BLOCK_BYTES = 2 << 20
 HEAD_ROWS = 10_000
 """A large CSV's column kinds (numbers or categories) are decided from its first rows."""
 
-NPY_BLOCK_ROWS = 1 << 15
+NPY_BLOCK_ROWS = 1 << 14
 """The rows of a memory map converted at a time."""
 
 _PARQUET = (".parquet", ".pq")

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BLOCK_ROWS", "StreamedTable", "stream_table", "validation_mask"]
 
-BLOCK_ROWS = 1 << 15
+BLOCK_ROWS = 1 << 14
 """The rows of the work matrices processed at a time."""
 
 _MAX_CLASSES = 20  # as deltaprop.app.tasks
