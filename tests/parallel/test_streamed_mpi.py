@@ -64,3 +64,27 @@ def test_each_of_two_ranks_holds_about_half(tmp_path: Path) -> None:
     for share in r2["ranks"]:
         assert abs(share["bytes"] / whole["bytes"] - 0.5) < 0.05  # its rows, no others'
         assert share["growth"] < 0.7 * whole["growth"], (share, whole)  # about half
+
+
+@pytest.mark.mpi
+def test_the_command_on_two_ranks_trains_the_one_process_model(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from safetensors.numpy import load_file
+
+    data = write_table(tmp_path / "data", 2000)
+    common = ["train", str(data), "--target", "y", "--epochs", "3", "--quiet", "--no-report"]
+    proc = run_mpi(2, "-m", "deltaprop", *common, "--out", str(tmp_path / "two"))
+    assert proc.returncode == 0, proc.stderr
+    one = subprocess.run(
+        [sys.executable, "-m", "deltaprop", *common, "--out", str(tmp_path / "one")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert one.returncode == 0, one.stderr
+    a = load_file(tmp_path / "two" / "model.safetensors")
+    b = load_file(tmp_path / "one" / "model.safetensors")
+    for key in ("extra/median", "extra/mean", "extra/scale"):
+        np.testing.assert_array_equal(a[key], b[key])
+    np.testing.assert_allclose(a["parameters"], b["parameters"], rtol=1e-10, atol=1e-12)
+    assert not (tmp_path / "two" / ".streamed").exists()
