@@ -1,6 +1,7 @@
 """The streamed preprocessing under MPI (deltaprop.app.streamed_tables): 2 ranks fit the
 state of 1 process bit for bit, each holding only its half of the rows, and each needing
-about half of one process's memory for the data."""
+about half of one process's resident memory for the data (its own mapped rows; the
+private memory is blocks and statistics, not proportional to the rows)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,10 @@ def test_each_of_two_ranks_holds_about_half(tmp_path: Path) -> None:
     (whole,) = r1["ranks"]
     for share in r2["ranks"]:
         assert abs(share["bytes"] / whole["bytes"] - 0.5) < 0.05  # its rows, no others'
-        assert share["growth"] < 0.7 * whole["growth"], (share, whole)  # about half
+        # resident memory for the data (the rank's mapped rows): about half of one process's
+        assert share["hwm"] < 0.7 * whole["hwm"], (share, whole)
+        # private memory: blocks and statistics, a small part of the data either way
+        assert share["growth"] < 0.75 * whole["bytes"], (share, whole)
 
 
 @pytest.mark.mpi

@@ -2,7 +2,8 @@
 
 Run as ``mpiexec -n N python -m mpi4py stream_table.py DATA OUTDIR``: every rank calls
 ``stream_table(DATA, "y", ...)`` on its share (validation 0.2, seed 5), noting the peak of
-its private memory (RssAnon, sampled) during the call and the rows and bytes it holds.
+its private memory (RssAnon, sampled) and of its resident memory (VmHWM, the pages of
+its memory-mapped files included) during the call, and the rows and bytes it holds.
 Rank 0 writes ``OUTDIR/state.npz`` (medians, means, scales, target scaling) and
 ``OUTDIR/result.json`` (categories, task, counts, every rank's rows, bytes and memory).
 """
@@ -16,17 +17,22 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from deltaprop.app.streamed_tables import stream_table
 from deltaprop.parallel import get_communicator
 
 
-def anon() -> int:
+def status(field: str = "RssAnon") -> int:
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("RssAnon:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def anon() -> int:
+    return status("RssAnon")
 
 
 def main(data: Path, outdir: Path) -> None:
@@ -39,6 +45,14 @@ def main(data: Path, outdir: Path) -> None:
             peak[0] = max(peak[0], anon())
             time.sleep(0.002)
 
+    warm = outdir / f"warm{rank}"  # imports, first allocations: not the data's memory
+    warm.mkdir()
+    first = sorted(data.iterdir())[0]
+    pq.read_table(first).slice(0, 500).to_pandas().to_parquet(warm / "w.parquet")
+    stream_table(warm, "y", outdir / f"warmwork{rank}", validation=0.2).cleanup()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # VmHWM := VmRSS from here
+    rss = status("VmRSS")
     base = anon()
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
@@ -47,10 +61,11 @@ def main(data: Path, outdir: Path) -> None:
     )
     done.set()
     thread.join()
+    hwm = status("VmHWM") - rss  # resident, the pages of the mapped files included
     Xt, _ = t.load("train")
     Xv, _ = t.load("val")
     mine = {"train": len(Xt), "val": len(Xv), "bytes": int(Xt.nbytes + Xv.nbytes),
-            "growth": peak[0] - base, "first": Xt[0].tolist() if len(Xt) else None}  # fmt: skip
+            "growth": peak[0] - base, "hwm": hwm, "first": Xt[0].tolist() if len(Xt) else None}  # fmt: skip
     ranks = [mine] if comm is None else comm.comm.allgather(mine)
     if rank == 0:
         np.savez(
