@@ -178,7 +178,7 @@ class Preprocessor:
             )
         self.fitted = True
         self.column_transformer = ct
-        return out
+        return np.ascontiguousarray(out)  # C order: a mini-batch gather copies only its rows
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         """The features of ``frame`` from the fitted state, in NumPy.
@@ -201,7 +201,7 @@ class Preprocessor:
                 f"{float(inputs[self.numeric[j]].iloc[i])!r} is too large for the model (standardized "
                 "it overflows)"
             )
-        return out
+        return np.ascontiguousarray(out)  # C order: a mini-batch gather copies only its rows
 
     def to_sklearn(self) -> TablePreprocessor:
         """The fitted scikit-learn transformer of the same state (for Python users)."""

@@ -30,6 +30,8 @@ HISTORY_FILE = "history.csv"
 
 
 def run_train(args: argparse.Namespace, out: Output) -> int:
+    from deltaprop.app.stream_sources import is_streamed
+    from deltaprop.app.streamed_runs import train_streamed
     from deltaprop.app.tables import read_table
     from deltaprop.app.tasks import split_target
     from deltaprop.io import atomic_write, save
@@ -49,8 +51,12 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
     checkpoint = None
     if args.checkpoint_every is not None:
         checkpoint = args.checkpoint or folder / CHECKPOINT_FILE
-    frame = read_table(args.data, na_values=args.na_values, categorical=args.categorical, comm=comm)
-    split_target(frame, args.target, args.data, ignore=args.ignore)  # inputs before outputs
+    streamed = is_streamed(args.data)  # a directory, a .npy, a large CSV: read in chunks
+    if not streamed:
+        frame = read_table(
+            args.data, na_values=args.na_values, categorical=args.categorical, comm=comm
+        )
+        split_target(frame, args.target, args.data, ignore=args.ignore)  # inputs before outputs
     outputs = [model_path, history_path, *([] if args.no_report else [report_dir])]
     inputs = [("DATA", args.data), *([("--resume", args.resume)] if args.resume else [])]
     check_not_input(
@@ -80,7 +86,10 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
     barrier(comm)
     source = str(args.data)
     try:
-        run = train_run(args, frame, source, out, checkpoint=checkpoint)
+        if streamed:
+            run = train_streamed(args, source, out, folder=folder, checkpoint=checkpoint)
+        else:
+            run = train_run(args, frame, source, out, checkpoint=checkpoint)
     except BaseException:
         if created and not any(folder.iterdir()):
             folder.rmdir()  # leave no empty folder behind a failed run
