@@ -42,6 +42,7 @@ from sklearn.utils.validation import (
 from deltaprop.core import check_sample_weight
 from deltaprop.data import Dataset
 from deltaprop.optim import LBFGS
+from deltaprop.sklearn.errors import DivergenceWarning, NothingLeftToTrainError
 from deltaprop.sklearn.fit_tasks import fit_task
 from deltaprop.sklearn.params import PARAMETER_CONSTRAINTS, SKLEARN_OUT
 from deltaprop.sklearn.state import ModelState
@@ -56,36 +57,6 @@ _MAY_CHANGE = frozenset({"max_iter", "callbacks", "verbose", "warm_start", "dist
 """The parameters a resumed run may change; any other change is refused (``ResumeFrom``)."""
 _NAMES = {"epochs": "max_iter"}
 """The trainer's setting names as the estimators call them, for ``stop_message_``."""
-
-
-class DivergenceWarning(ConvergenceWarning):
-    """Training diverged; with early stopping the best weights were restored."""
-
-
-class NothingLeftToTrainError(ValueError):
-    """``fit(resume_from=path)`` with a checkpoint that already reached ``max_iter`` epochs.
-
-    Attributes
-    ----------
-    parameter : str
-        The parameter to raise to go on (``"max_iter"``).
-    path : str
-        The checkpoint.
-    epoch : int
-        The epochs the checkpoint has done.
-    limit : int
-        The parameter's value: the epoch at which the run is to end.
-    """
-
-    def __init__(self, path: Any, epoch: int, limit: int, parameter: str = "max_iter") -> None:
-        super().__init__(
-            f"the checkpoint '{path}' is at epoch {epoch}, and the run is to end at epoch "
-            f"{limit}: nothing left to train; raise {parameter} to go on"
-        )
-        self.parameter = parameter
-        self.path = str(path)
-        self.epoch = epoch
-        self.limit = limit
 
 
 def is_stochastic(est: BaseMLP) -> bool:
