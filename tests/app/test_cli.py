@@ -118,10 +118,10 @@ def test_predict_evaluate_inspect_export_as_subprocesses(trained: Path) -> None:
     for text in (
         "MLPClassifier",
         "Architecture",
-        "10 → 64",
+        "10 → 32",
         "relu",
         "softmax",
-        "total parameters: 2,883",
+        "total parameters: 451",
         "Training",
         "epochs",
         "penguins.csv",
@@ -256,7 +256,7 @@ def bad_files(tmp_path: Path) -> None:
         (["train", str(PENGUINS), "--target", "species", "--hidden", "8,x"], "layer sizes"),
         (
             ["train", str(PENGUINS), "--target", "species", "--activation", "relu,tanh,relu"],
-            "one per hidden layer (2)",
+            "one per hidden layer (1)",
         ),
         (
             ["train", str(PENGUINS), "--target", "species", "--activation", "swish"],
@@ -305,23 +305,32 @@ def test_the_command_words_a_divergence_from_its_fields() -> None:
     )
 
 
-def test_the_command_defaults_are_the_trainers_where_they_mean_the_same(
+def test_the_command_defaults_are_read_from_the_one_table(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from deltaprop.app.parser import ALPHA, BATCH_SIZE, build_parser
+    from deltaprop.app.parser import build_parser
     from deltaprop.core import hidden_activation_names
+    from deltaprop.train import COMMAND_DEFAULTS as C
     from deltaprop.train import TRAINER_DEFAULTS as D
 
     args = build_parser().parse_args(["train", "data.csv", "--target", "y"])
-    assert (args.optimizer, args.learning_rate, args.schedule, args.epochs) == (
-        D.optimizer, D.learning_rate, D.schedule, D.epochs,
-    )  # fmt: skip
-    assert (args.patience, args.validation) == (D.n_iter_no_change, D.early_stopping_fraction)
-    assert (args.batch_size, args.alpha) == (BATCH_SIZE, ALPHA) == (32, 1e-4)  # on purpose
+    assert (args.optimizer, args.schedule, args.validation, args.monitor) == (
+        D.optimizer, D.schedule, D.early_stopping_fraction, D.monitor,
+    ) == ("adam", "constant", 0.1, "val_loss")  # fmt: skip
+    assert (
+        tuple(args.hidden), args.activation, args.learning_rate, args.epochs, args.batch_size,
+        args.alpha, args.patience, args.early_stopping, args.momentum, args.seed,
+    ) == (
+        C.hidden, [C.activation], C.learning_rate, C.epochs, C.batch_size, C.alpha,
+        C.patience, C.early_stopping, C.momentum, C.seed,
+    ) == ((32,), ["relu"], 3e-3, 500, 32, 0.1, 30, True, 0.9, 0)  # fmt: skip
     code, help_text, _ = call(capsys, "train", "--help")
     assert code == 0
     text = " ".join(help_text.split())
     assert ", ".join(hidden_activation_names()) + " (default: relu)" in text
+    for shown in ("(default: 32; 'none'", "(default: 0.003)", "(default: 500)",
+                  "(default: val_loss)", "(default: 30)", "L2 penalty (default: 0.1)"):  # fmt: skip
+        assert shown in text, shown
 
 
 def test_export_as_float32(trained: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,19 +19,13 @@ from deltaprop.app.arg_types import (
 )
 from deltaprop.app.errors import UsageError
 from deltaprop.core import hidden_activation_names
-from deltaprop.train import TRAINER_DEFAULTS
+from deltaprop.train import COMMAND_DEFAULTS
 
-__all__ = ["ALPHA", "BATCH_SIZE", "EXAMPLES", "Parser", "build_parser"]
+__all__ = ["EXAMPLES", "Parser", "build_parser"]
 
-# The command's defaults read the Trainer's (TRAINER_DEFAULTS) where they mean the same:
-# optimizer, learning rate, schedule, epochs, patience (n_iter_no_change) and the share held
-# out for early stopping. These two differ on purpose, and are stated here once:
-BATCH_SIZE = 32
-"""Mini-batches of 32 rows (Keras's default), not the Trainer's 200: the command trains on
-tables of a few hundred rows, where 200 would be one or two steps an epoch."""
-ALPHA = 1e-4
-"""scikit-learn's L2 penalty by default (``MLPClassifier(alpha=1e-4)``), not the Trainer's 0:
-the command trains the scikit-learn estimators and keeps their regularisation."""
+C = COMMAND_DEFAULTS
+"""The command's defaults, stated once in :mod:`deltaprop.train.defaults` (with why each
+differs from the Trainer's and the estimators')."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -99,81 +93,91 @@ def _add_list(p: Any, flag: str, metavar: str, help: str) -> None:
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("network and training")
+    hidden = ",".join(map(str, C.hidden)) or "none"
     g.add_argument(
         "--hidden",
         type=size_list,
-        default=(64, 32),
+        default=C.hidden,
         metavar="N,N,...",
-        help="hidden layer sizes (default: 64,32; 'none' for no hidden layer)",
+        help=f"hidden layer sizes (default: {hidden}; 'none' for no hidden layer)",
     )
     g.add_argument(
         "--activation",
         type=name_list,
-        default=["relu"],
+        default=[C.activation],
         metavar="NAME[,NAME...]",
         help="hidden activation, one for all or one per layer: "
         + ", ".join(hidden_activation_names())
-        + " (default: relu)",
+        + f" (default: {C.activation})",
     )
     g.add_argument(
         "--optimizer",
-        default=TRAINER_DEFAULTS.optimizer,
+        default=C.optimizer,
         choices=["adam", "adamw", "sgd", "rmsprop", "lbfgs"],
-        help=f"(default: {TRAINER_DEFAULTS.optimizer})",
+        help=f"(default: {C.optimizer})",
     )
     g.add_argument(
         "--learning-rate",
         type=positive_float,
-        default=TRAINER_DEFAULTS.learning_rate,
+        default=C.learning_rate,
         metavar="LR",
-        help=f"initial learning rate (default: {TRAINER_DEFAULTS.learning_rate:g})",
+        help=f"initial learning rate (default: {C.learning_rate:g})",
     )
     g.add_argument(
         "--schedule",
-        default=TRAINER_DEFAULTS.schedule,
+        default=C.schedule,
         choices=["constant", "invscaling", "adaptive", "step", "exponential", "cosine"],
-        help=f"learning-rate schedule of --optimizer sgd (default: {TRAINER_DEFAULTS.schedule})",
+        help="learning-rate schedule: step, exponential and cosine drive every optimizer; "
+        f"invscaling and adaptive (scikit-learn's) sgd only (default: {C.schedule})",
     )
-    g.add_argument("--momentum", type=fraction, default=0.9, help="of sgd (default: 0.9)")
+    g.add_argument(
+        "--momentum", type=fraction, default=C.momentum, help=f"of sgd (default: {C.momentum:g})"
+    )
     g.add_argument(
         "--epochs",
         type=positive_int,
-        default=TRAINER_DEFAULTS.epochs,
-        help=f"maximum number of epochs (default: {TRAINER_DEFAULTS.epochs})",
+        default=C.epochs,
+        help=f"maximum number of epochs (default: {C.epochs})",
     )
     g.add_argument(
         "--batch-size",
         type=batch_size_value,
-        default=BATCH_SIZE,
+        default=C.batch_size,
         metavar="N",
-        help=f"mini-batch size, or 'auto' = min(200, rows) as scikit-learn (default: {BATCH_SIZE})",
+        help="mini-batch size, or 'auto' = min(200, rows) as scikit-learn "
+        f"(default: {C.batch_size})",
     )
     g.add_argument(
         "--validation",
         type=fraction,
-        default=TRAINER_DEFAULTS.early_stopping_fraction,
+        default=C.validation,
         metavar="FRACTION",
-        help="share of the rows held out for validation, 0 for none "
-        f"(default: {TRAINER_DEFAULTS.early_stopping_fraction:g})",
+        help=f"share of the rows held out for validation, 0 for none (default: {C.validation:g})",
     )
     g.add_argument(
         "--early-stopping",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="stop when the validation score stops improving and keep the best "
-        "weights (default: on)",
+        default=C.early_stopping,
+        help="stop when the --monitor'ed validation metric stops improving and keep the "
+        f"weights of its best epoch (default: {'on' if C.early_stopping else 'off'})",
+    )
+    g.add_argument(
+        "--monitor",
+        choices=["val_loss", "val_score"],
+        default=C.monitor,
+        help="what early stopping watches: the validation loss, or the validation score "
+        f"(accuracy or R²) as scikit-learn (default: {C.monitor})",
     )
     g.add_argument(
         "--patience",
         type=positive_int,
-        default=TRAINER_DEFAULTS.n_iter_no_change,
-        help="epochs without improvement before stopping "
-        f"(default: {TRAINER_DEFAULTS.n_iter_no_change})",
+        default=C.patience,
+        help=f"epochs without improvement before stopping (default: {C.patience})",
     )
     g.add_argument("--dropout", type=fraction, default=0.0, help="dropout rate (default: 0)")
     g.add_argument("--batch-norm", action="store_true", help="batch normalization")
     g.add_argument(
-        "--alpha", type=nonneg_float, default=ALPHA, help=f"L2 penalty (default: {ALPHA:g})"
+        "--alpha", type=nonneg_float, default=C.alpha, help=f"L2 penalty (default: {C.alpha:g})"
     )
     g.add_argument(
         "--loss",
@@ -187,7 +191,9 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         default="none",
         help="weight classes inversely to their frequency (default: none)",
     )
-    g.add_argument("--seed", type=seed_value, default=0, help="random seed (default: 0)")
+    g.add_argument(
+        "--seed", type=seed_value, default=C.seed, help=f"random seed (default: {C.seed})"
+    )
     g.add_argument(
         "--dtype",
         choices=["float64", "float32"],

@@ -21,7 +21,7 @@ from deltaprop.app.console import Output, plural
 from deltaprop.app.errors import UsageError
 from deltaprop.app.interrupt import interrupt_callbacks
 from deltaprop.core import hidden_activation_names
-from deltaprop.train import Callback, ProgressBar, effective_batch_size
+from deltaprop.train import COMMAND_DEFAULTS, Callback, ProgressBar, effective_batch_size
 
 if TYPE_CHECKING:
     import numpy as np
@@ -80,10 +80,22 @@ class Run:
 
     @property
     def best_epoch(self) -> int | None:
-        scores = self.est.validation_scores_
-        if not self.est.early_stopping or not scores:
-            return None
-        return int(max(range(len(scores)), key=lambda k: scores[k])) + 1
+        """The epoch (1-based) whose weights early stopping restored; ``None`` when the
+        network holds the last epoch's."""
+        stop = self.est.history_.stop if self.est.history_ is not None else None
+        return None if stop is None else stop.best_epoch
+
+    @property
+    def kept_epoch(self) -> int:
+        """The epoch (1-based) whose weights the model holds: every result is of it."""
+        best = self.best_epoch
+        return len(self.est.loss_curve_) if best is None else best
+
+    @property
+    def stop_message(self) -> str | None:
+        """Why the run stopped, in the command's option names."""
+        stop = self.est.history_.stop if self.est.history_ is not None else None
+        return None if stop is None else stop.describe(COMMAND_NAMES)
 
 
 MAX_PARAMETERS = 2**28
@@ -107,6 +119,11 @@ def check_network_size(n_inputs: int, hidden: tuple[int, ...], n_outputs: int) -
         )
 
 
+SGD_ONLY_SCHEDULES = {"invscaling", "adaptive"}
+"""scikit-learn's schedules that its estimators apply to sgd only: the command refuses them
+with another optimizer instead of ignoring them."""
+
+
 def make_estimator(args: argparse.Namespace, task: str, n_train: int, validation: bool) -> Any:
     """The estimator the options describe, for ``n_train`` training rows."""
     from deltaprop.sklearn import MLPClassifier, MLPRegressor
@@ -125,6 +142,12 @@ def make_estimator(args: argparse.Namespace, task: str, n_train: int, validation
                 f"--activation: unknown activation {name!r}; use one of " + ", ".join(names)
             )
     activation: Any = acts[0] if len(acts) == 1 else acts
+    if args.schedule in SGD_ONLY_SCHEDULES and args.optimizer != "sgd":
+        raise UsageError(
+            f"--schedule {args.schedule} drives --optimizer sgd only (scikit-learn's rule), "
+            f"not --optimizer {args.optimizer}; use step, exponential or cosine, which drive "
+            "every optimizer"
+        )
     early = bool(args.early_stopping and validation)
     batch = (
         args.batch_size
@@ -142,6 +165,7 @@ def make_estimator(args: argparse.Namespace, task: str, n_train: int, validation
         "batch_size": batch,
         "early_stopping": early,
         "n_iter_no_change": args.patience,
+        "early_stopping_monitor": getattr(args, "monitor", COMMAND_DEFAULTS.monitor),
         "dropout": args.dropout,
         "batch_norm": bool(args.batch_norm),
         "alpha": args.alpha,
@@ -289,6 +313,7 @@ def run_fingerprint(
         "--momentum": args.momentum, "--batch-size": args.batch_size, "--alpha": args.alpha,
         "--dropout": args.dropout, "--batch-norm": bool(args.batch_norm),
         "--early-stopping": bool(args.early_stopping), "--dtype": args.dtype,
+        "--monitor": getattr(args, "monitor", COMMAND_DEFAULTS.monitor),
         "columns": list(map(str, features.columns)),
         "--categorical": list(args.categorical or []),
     }  # fmt: skip
@@ -345,10 +370,12 @@ def run_settings(args: argparse.Namespace, run: Run, source: str) -> dict[str, A
         "activation": ",".join(args.activation),
         "optimizer": args.optimizer,
         "learning rate": args.learning_rate,
+        "schedule": args.schedule,
         "epochs (maximum)": args.epochs,
         "batch size": args.batch_size,
         "validation fraction": args.validation,
         "early stopping": bool(run.est.early_stopping),
+        "early stopping monitor": run.est.early_stopping_monitor,
         "patience": args.patience,
         "dropout": args.dropout,
         "L2 (alpha)": args.alpha,
@@ -362,36 +389,49 @@ def run_settings(args: argparse.Namespace, run: Run, source: str) -> dict[str, A
     return settings
 
 
+def _kept_losses(run: Run) -> dict[str, float]:
+    """The training and validation loss of the kept epoch (the curves' values there)."""
+    est, k = run.est, run.kept_epoch - 1
+    losses = {"training": float(est.loss_curve_[k])}
+    if est.validation_loss_curve_:
+        losses["validation"] = float(est.validation_loss_curve_[k])
+    return losses
+
+
 def run_results(run: Run) -> dict[str, Any]:
-    est = run.est
+    """The results table as a dict: every number of the kept epoch (the report's table)."""
     results: dict[str, Any] = {}
     for part, values in run.metrics.items():
         for name, value in values.items():
             results[f"{part} {name}"] = value
-    results["final training loss"] = float(est.loss_curve_[-1])
-    results["epochs"] = len(est.loss_curve_)
-    if run.best_epoch is not None:
-        results["weights kept from epoch"] = run.best_epoch
+    for part, value in _kept_losses(run).items():
+        results[f"{part} loss (epoch {run.kept_epoch})"] = value
+    results["epochs trained"] = len(run.est.loss_curve_)
+    results["weights kept from epoch"] = run.kept_epoch
     results["training time (s)"] = round(run.seconds, 2)
     return results
 
 
 def show_results(out: Output, run: Run, extra: dict[str, dict[str, float]] | None = None) -> None:
-    """The metrics per part (training, validation, test), then loss, epochs and time."""
+    """The metrics per part (training, validation, test) of the kept weights, the curves'
+    loss at the kept epoch, the epochs trained and kept, the time; then why it stopped.
+
+    The title names the kept epoch: every number in the table is of its weights (the
+    losses are the curves' values in that epoch: the training loss averaged over its
+    mini-batches, with the L2 term).
+    """
     parts = {**run.metrics, **(extra or {})}
     names = list(next(iter(parts.values())))
     rows: list[list[Any]] = [[n, *[parts[p].get(n, math.nan) for p in parts]] for n in names]
-    est = run.est
-    losses = {"training": float(est.loss_curve_[-1])}
-    if est.validation_loss_curve_:
-        losses["validation"] = float(est.validation_loss_curve_[-1])
-    rows.append(["loss (last epoch)", *[losses.get(p) for p in parts]])
-    rows.append(["epochs", len(est.loss_curve_), *[None] * (len(parts) - 1)])
-    rows.append(["time (s)", round(run.seconds, 2), *[None] * (len(parts) - 1)])
-    out.table("Results", ["", *parts], rows)
-    stop = est.history_.stop if est.history_ is not None else None
-    if stop is not None:
-        out.line(stop.describe(COMMAND_NAMES))
+    losses = _kept_losses(run)
+    pad = [None] * (len(parts) - 1)
+    rows.append([f"loss (epoch {run.kept_epoch})", *[losses.get(p) for p in parts]])
+    rows.append(["epochs trained", len(run.est.loss_curve_), *pad])
+    rows.append(["weights kept from epoch", run.kept_epoch, *pad])
+    rows.append(["time (s)", round(run.seconds, 2), *pad])
+    out.table(f"Results (the weights of epoch {run.kept_epoch})", ["", *parts], rows)
+    if run.stop_message is not None:
+        out.line(run.stop_message)
 
 
 COMMAND_NAMES = {"epochs": "--epochs", "n_iter_no_change": "--patience", "tol": "tol"}
@@ -415,6 +455,10 @@ def attach_model_state(run: Run, source: str, settings: dict[str, Any]) -> None:
                 "rows_training": len(run.train_rows),
                 "rows_validation": len(run.val_rows),
                 "metrics": run.metrics,
+                "epochs": len(run.est.loss_curve_),
+                "kept_epoch": run.kept_epoch,
+                "stop_reason": run.est.stop_reason_,
+                "stop_message": run.stop_message,
                 "settings": {
                     k: v if isinstance(v, int | float | str | bool) else str(v)
                     for k, v in settings.items()

@@ -125,6 +125,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
+        early_stopping_monitor: str = "val_score",
         max_fun: int = 15000,
         dropout: float | list[float] = 0.0,
         batch_norm: bool = False,
@@ -155,6 +156,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.early_stopping_monitor = early_stopping_monitor
         self.max_fun = max_fun
         self.dropout = dropout
         self.batch_norm = batch_norm

@@ -40,12 +40,15 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     batch_size : int or "auto", default="auto"
         ``min(200, n_samples)`` for ``"auto"``.
     learning_rate : {"constant", "invscaling", "adaptive", "step", "exponential", "cosine"}, default="constant"
-        Schedule of the ``"sgd"`` solver (ignored by the others, as in scikit-learn).
+        Schedule of the ``"sgd"`` solver; scikit-learn's three are ignored by the others (as
+        there), ``"step"``, ``"exponential"`` and ``"cosine"`` drive every stochastic solver.
     learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start,
     momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2,
     epsilon, n_iter_no_change, max_fun
-        As in scikit-learn. ``early_stopping`` monitors the validation accuracy and restores
-        the best weights.
+        As in scikit-learn. ``early_stopping`` monitors what ``early_stopping_monitor`` says
+        and restores the best weights.
+    early_stopping_monitor : {"val_score", "val_loss"}, default="val_score"
+        The validation accuracy (scikit-learn's rule) or the validation loss (Keras's).
     dropout : float or list of float, default=0.0
         Inverted-dropout rate after each hidden layer, during training only.
     batch_norm : bool, default=False
@@ -129,6 +132,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
+        early_stopping_monitor: str = "val_score",
         max_fun: int = 15000,
         dropout: float | list[float] = 0.0,
         batch_norm: bool = False,
@@ -146,6 +150,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            early_stopping_monitor=early_stopping_monitor,
             dropout=dropout, batch_norm=batch_norm, weight_decay=weight_decay, dtype=dtype,
             callbacks=callbacks, distributed=distributed,
         )  # fmt: skip

@@ -16,10 +16,12 @@ from deltaprop.core import hidden_activation_names
 
 __all__ = [
     "ACTIVATION_NAMES",
+    "EARLY_STOPPING_MONITORS",
     "PARAMETER_CONSTRAINTS",
     "REGRESSION_LOSSES",
     "SCHEDULES",
     "SKLEARN_OUT",
+    "SKLEARN_SCHEDULES",
     "SOLVERS",
     "check_hidden_activations",
     "check_hidden_sizes",
@@ -27,6 +29,12 @@ __all__ = [
 
 SOLVERS = {"lbfgs", "sgd", "adam", "rmsprop", "adamw"}
 SCHEDULES = {"constant", "invscaling", "adaptive", "step", "exponential", "cosine"}
+SKLEARN_SCHEDULES = {"constant", "invscaling", "adaptive"}
+"""scikit-learn's ``learning_rate`` values: as there, they drive the ``"sgd"`` solver only.
+The others of :data:`SCHEDULES` are deltaprop's and drive every stochastic solver."""
+EARLY_STOPPING_MONITORS = {"val_score", "val_loss"}
+"""What ``early_stopping_monitor`` may name: the validation score (scikit-learn's rule, the
+default) or the validation loss (Keras's ``monitor="val_loss"``)."""
 ACTIVATION_NAMES = set(hidden_activation_names())
 """The hidden activations and their aliases (scikit-learn's ``"logistic"`` among them): the
 same names the command accepts."""
@@ -58,6 +66,7 @@ PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
     "momentum": [Interval(Real, 0, 1, closed="both")],
     "nesterovs_momentum": ["boolean"],
     "early_stopping": ["boolean"],
+    "early_stopping_monitor": [StrOptions(EARLY_STOPPING_MONITORS)],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
     "beta_1": [Interval(Real, 0, 1, closed="left")],
     "beta_2": [Interval(Real, 0, 1, closed="left")],

@@ -74,6 +74,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
+        early_stopping_monitor: str = "val_score",
         max_fun: int = 15000,
         dropout: float | list[float] = 0.0,
         batch_norm: bool = False,
@@ -90,6 +91,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            early_stopping_monitor=early_stopping_monitor,
             dropout=dropout, batch_norm=batch_norm, weight_decay=weight_decay, dtype=dtype,
             callbacks=callbacks, distributed=distributed,
         )  # fmt: skip

@@ -25,7 +25,11 @@ from deltaprop.optim import (
     Schedule,
     schedule_for_epochs,
 )
-from deltaprop.sklearn.params import check_hidden_activations, check_hidden_sizes
+from deltaprop.sklearn.params import (
+    SKLEARN_SCHEDULES,
+    check_hidden_activations,
+    check_hidden_sizes,
+)
 from deltaprop.train import Trainer, VerboseLines, effective_batch_size
 
 __all__ = ["TrainingParts"]
@@ -116,14 +120,17 @@ class TrainingParts(BaseEstimator):
         return LBFGS(max_iter=self.max_iter, max_fun=self.max_fun, tol=self.tol)
 
     def _make_schedule(self) -> Schedule:
-        """As in scikit-learn, ``learning_rate`` drives the ``"sgd"`` solver only.
+        """As in scikit-learn, its schedules (``"constant"``, ``"invscaling"``,
+        ``"adaptive"``) drive the ``"sgd"`` solver only; ``"step"``, ``"exponential"`` and
+        ``"cosine"``, which scikit-learn lacks, drive every stochastic solver.
 
         ``"invscaling"`` takes ``power_t``, ``"adaptive"`` (scikit-learn's plateau rule)
         ``patience=n_iter_no_change`` and ``tol``; ``"step"``, ``"exponential"`` and
         ``"cosine"`` take their defaults for a fit of ``max_iter`` epochs
         (:func:`~deltaprop.optim.schedules.schedule_for_epochs`).
         """
-        name = self.learning_rate if self.solver == "sgd" else "constant"
+        sgd_only = self.solver != "sgd" and self.learning_rate in SKLEARN_SCHEDULES
+        name = "constant" if sgd_only else self.learning_rate
         overrides: dict[str, Any] = {}
         if name == "invscaling":
             overrides = {"power_t": self.power_t}
@@ -156,7 +163,7 @@ class TrainingParts(BaseEstimator):
             alpha=self.alpha,
             early_stopping=self.early_stopping and not incremental,
             validation_fraction=self.validation_fraction if self.early_stopping else None,
-            monitor="val_score",
+            monitor=self.early_stopping_monitor,
             score=self._score_fn(),
             class_weight=self._class_weight(),
             callbacks=callbacks,

@@ -10,7 +10,13 @@ from deltaprop.train.checkpoint import (
     resume,
     save_checkpoint,
 )
-from deltaprop.train.defaults import TRAINER_DEFAULTS, TrainerDefaults
+from deltaprop.train.defaults import (
+    COMMAND_DEFAULTS,
+    ESTIMATOR_DEFAULTS,
+    TRAINER_DEFAULTS,
+    CommandDefaults,
+    TrainerDefaults,
+)
 from deltaprop.train.descent import gradient_descent
 from deltaprop.train.distributed import distributed_backward
 from deltaprop.train.errors import DivergenceError
@@ -31,12 +37,15 @@ from deltaprop.train.weights import class_weights
 
 __all__ = [
     "CLASSIFICATION_LOSSES",
+    "COMMAND_DEFAULTS",
+    "ESTIMATOR_DEFAULTS",
     "MIN_VALIDATION_ROWS",
     "TRAINER_DEFAULTS",
     "BatchGather",
     "CSVLogger",
     "Callback",
     "Checkpoint",
+    "CommandDefaults",
     "Communicator",
     "DivergenceError",
     "GradStats",

@@ -1,21 +1,70 @@
-"""The :class:`~deltaprop.train.trainer.Trainer`'s defaults, stated once.
+"""The defaults of the three faces of training, stated once: the :class:`Trainer`, the
+scikit-learn estimators and the ``deltaprop train`` command.
 
 :data:`TRAINER_DEFAULTS` holds the default of every setting of the trainer's constructor
-(its signature reads them from here), for the command and the estimators to show or
-reuse. A schedule named by string gets its settings for a run of ``epochs`` epochs from
+(its signature reads them from here). :data:`ESTIMATOR_DEFAULTS` records the estimators'
+defaults where they differ from the trainer's (scikit-learn's values, which their
+signatures must keep for ``MLPClassifier`` to be a drop-in; a test holds the signatures
+equal to it). :data:`COMMAND_DEFAULTS` holds the command's (its parser reads them from
+here). A schedule named by string gets its settings for a run of ``epochs`` epochs from
 :func:`deltaprop.optim.schedule_for_epochs`, their one home.
+
+Where they differ, and why
+--------------------------
+====================  =========  ============  ========  ==============================
+setting               Trainer    estimators    command   why
+====================  =========  ============  ========  ==============================
+hidden layers         (given)    (100,)        (32,)     one layer of 32 overfits a table
+                                                         of a few hundred rows less
+learning rate         1e-3       1e-3          3e-3      the command's small tables take
+                                                         few steps an epoch; 1e-3 stops
+                                                         on a 10 % validation set before
+                                                         it has fitted
+epochs                200        200           500       early stopping ends the command's
+                                                         runs; 500 is only a cap
+batch size            200        "auto"        32        "auto" = min(200, rows) is the
+                                                         trainer's 200; the command's
+                                                         tables would get 1-2 steps an
+                                                         epoch (32 is Keras's)
+alpha (L2)            0          1e-4          0.1       the trainer is the plain loss
+                                                         (Keras's); 1e-4 is
+                                                         scikit-learn's; 0.1 keeps the
+                                                         command's probabilities on
+                                                         small tables from overconfidence
+early stopping        off        off           on        scikit-learn's off; the command
+                                                         holds out 10 % and stops on it
+monitor               val_loss   val_score     val_loss  scikit-learn stops on the
+                                                         score; a loss sees the
+                                                         probabilities improve when the
+                                                         accuracy of 15-57 rows is flat
+patience              10         10            30        the validation loss of a few
+                                                         dozen rows is noisy
+====================  =========  ============  ========  ==============================
+
+Every other setting (optimizer ``"adam"``, schedule ``"constant"``, ``tol`` 1e-4,
+shuffling, 10 % held out for early stopping) is the same in all three. Early stopping
+restores the best weights in all three.
 
 Examples
 --------
 >>> TRAINER_DEFAULTS.learning_rate, TRAINER_DEFAULTS.batch_size, TRAINER_DEFAULTS.epochs
 (0.001, 200, 200)
+>>> COMMAND_DEFAULTS.monitor, COMMAND_DEFAULTS.patience, COMMAND_DEFAULTS.batch_size
+('val_loss', 30, 32)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
-__all__ = ["TRAINER_DEFAULTS", "TrainerDefaults"]
+__all__ = [
+    "COMMAND_DEFAULTS",
+    "ESTIMATOR_DEFAULTS",
+    "TRAINER_DEFAULTS",
+    "CommandDefaults",
+    "TrainerDefaults",
+]
 
 
 @dataclass(frozen=True)
@@ -52,3 +101,66 @@ class TrainerDefaults:
 
 TRAINER_DEFAULTS = TrainerDefaults()
 """The trainer's defaults; ``dataclasses.asdict(TRAINER_DEFAULTS)`` for a plain dict."""
+
+_T = TRAINER_DEFAULTS
+
+ESTIMATOR_DEFAULTS = MappingProxyType(
+    {
+        "hidden_layer_sizes": (100,),
+        "batch_size": "auto",
+        "alpha": 1e-4,
+        "early_stopping": False,
+        "early_stopping_monitor": "val_score",
+    }
+)
+"""The estimators' defaults (by parameter name) that are not the trainer's: scikit-learn's,
+kept for compatibility (see the table above). ``"auto"`` is ``min(200, n_samples)``, the
+trainer's 200 clipped to the rows."""
+
+
+@dataclass(frozen=True)
+class CommandDefaults:
+    """The defaults of ``deltaprop train``'s network and training options (the table above
+    says why each that is not the trainer's differs).
+
+    Attributes
+    ----------
+    hidden : tuple of int
+        ``--hidden``.
+    activation : str
+        ``--activation``.
+    optimizer, learning_rate, schedule, epochs, batch_size, alpha
+        ``--optimizer``, ``--learning-rate``, ``--schedule``, ``--epochs``,
+        ``--batch-size``, ``--alpha``.
+    momentum : float
+        ``--momentum`` (of sgd; scikit-learn's 0.9).
+    validation : float
+        ``--validation``: the share held out (the trainer's early-stopping fraction).
+    early_stopping : bool
+        ``--early-stopping``: stop on the validation set and restore the best weights.
+    monitor : {"val_loss", "val_score"}
+        ``--monitor``: what early stopping watches.
+    patience : int
+        ``--patience``: epochs without an improvement by ``tol`` before stopping.
+    seed : int
+        ``--seed``.
+    """
+
+    hidden: tuple[int, ...] = (32,)
+    activation: str = "relu"
+    optimizer: str = _T.optimizer
+    learning_rate: float = 3e-3
+    schedule: str = _T.schedule
+    momentum: float = 0.9
+    epochs: int = 500
+    batch_size: int = 32
+    validation: float = _T.early_stopping_fraction
+    early_stopping: bool = True
+    monitor: str = _T.monitor
+    patience: int = 30
+    alpha: float = 0.1
+    seed: int = 0
+
+
+COMMAND_DEFAULTS = CommandDefaults()
+"""The command's defaults, read by its parser."""

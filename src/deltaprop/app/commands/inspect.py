@@ -68,8 +68,12 @@ def run_inspect(args: argparse.Namespace, out: Output) -> int:
     if not isinstance(model, Network):
         config = state[0] if state is not None else {}
         info["classes"] = [_plain(c) for c in getattr(model, "classes_", [])] or None
+        run = config.get("run") or {}
         info["epochs"] = len(model.loss_curve_)
-        info["final_loss"] = float(model.loss_curve_[-1])
+        kept = run.get("kept_epoch")
+        info["kept_epoch"] = kept if isinstance(kept, int) else len(model.loss_curve_)
+        info["kept_epoch_loss"] = float(model.loss_curve_[info["kept_epoch"] - 1])
+        info["stop_message"] = run.get("stop_message")
         info["best_validation_score"] = model.best_validation_score_
         info["target"] = config.get("target")
         info["task"] = config.get("task")
@@ -104,9 +108,15 @@ def run_inspect(args: argparse.Namespace, out: Output) -> int:
     )
     out.line(f"total parameters: {net.n_params:,}; loss: {net.loss.name}")
     if not isinstance(model, Network):
-        summary = [["epochs", info["epochs"]], ["final training loss", info["final_loss"]]]
-        if info["best_validation_score"] is not None:
-            summary.append(["best validation score", float(info["best_validation_score"])])
+        kept = info["kept_epoch"]
+        summary = [
+            ["epochs trained", info["epochs"]],
+            ["weights kept from epoch", kept],
+            [f"training loss (epoch {kept})", info["kept_epoch_loss"]],
+        ]
+        scores = model.validation_scores_ or []
+        if len(scores) >= kept:
+            summary.append([f"validation score (epoch {kept})", float(scores[kept - 1])])
         run = config.get("run") or {}
         for part, values in (run.get("metrics") or {}).items():
             summary += [[f"{part} {k}", float(v)] for k, v in values.items()]
@@ -121,6 +131,8 @@ def run_inspect(args: argparse.Namespace, out: Output) -> int:
                 ["trained on", run.get("date")],
             ]
         out.table("Training", ["", "value"], summary)
+        if info["stop_message"]:
+            out.line(str(info["stop_message"]))
     return EXIT_OK
 
 

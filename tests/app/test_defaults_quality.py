@@ -1,0 +1,116 @@
+"""The command's defaults against scikit-learn's models on six small tables (issue 15
+item 1): each table split once (25 % held out, stratified, seed 0), the command trained
+in-process with its defaults on the rest, and its held-out accuracy and log-loss (R² for
+the regression) compared with the better of scikit-learn's linear model and MLP, each in
+a pipeline of their defaults (median imputation and scaling, one-hot categories)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from clitools import PENGUINS, call
+
+TABLES = ["iris", "wine", "breast_cancer", "digits", "penguins", "diabetes"]
+SHORT = {
+    "breast_cancer": "held out: accuracy 0.965 (LogisticRegression 0.958) but log-loss 0.114 "
+    "(LogisticRegression 0.086): a network of 32 does not match the linear model's "
+    "calibration on 426 rows",
+    "diabetes": "held out: R² 0.244 against LinearRegression's 0.359 (MLPRegressor's "
+    "pipeline: -1.41): the network overfits 331 noisy rows",
+}
+"""Where the defaults fall short of the bar (measured; strict xfail: a fix shows up)."""
+
+
+def _table(name: str) -> pd.DataFrame:
+    from sklearn import datasets
+
+    if name == "penguins":
+        return pd.read_csv(PENGUINS).drop(columns="id").rename(columns={"species": "y"})
+    bunch = getattr(datasets, f"load_{name}")(as_frame=True)
+    return bunch.frame.rename(columns={"target": "y"})
+
+
+def _pipeline(model: Any) -> Any:
+    from sklearn.compose import make_column_selector, make_column_transformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numbers = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+    columns = make_column_transformer(
+        (numbers, make_column_selector(dtype_include="number")),
+        (OneHotEncoder(handle_unknown="ignore"), make_column_selector(dtype_exclude="number")),
+    )
+    return make_pipeline(columns, model)
+
+
+def _theirs(name: str, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, dict[str, float]]:
+    from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+    from sklearn.metrics import accuracy_score, log_loss, r2_score
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+    from threadpoolctl import threadpool_limits
+
+    X, y, Xt, yt = train.drop(columns="y"), train["y"], test.drop(columns="y"), test["y"]
+    results = {}
+    if name == "diabetes":
+        models = {"LinearRegression": LinearRegression(), "Ridge": Ridge(),
+                  "MLPRegressor": MLPRegressor(random_state=0)}  # fmt: skip
+    else:
+        models = {"LogisticRegression": LogisticRegression(),
+                  "MLPClassifier": MLPClassifier(random_state=0)}  # fmt: skip
+    for label, model in models.items():
+        # one BLAS thread: a pool of threads spinning on a shared machine slows the MLP ~10x
+        with warnings.catch_warnings(), threadpool_limits(1):
+            warnings.simplefilter("ignore")  # MLP's ConvergenceWarning at max_iter=200
+            fitted = _pipeline(model).fit(X, y)
+        if name == "diabetes":
+            results[label] = {"r2": r2_score(yt, fitted.predict(Xt))}
+        else:
+            proba = fitted.predict_proba(Xt)
+            results[label] = {"accuracy": accuracy_score(yt, fitted.predict(Xt)),
+                              "log_loss": log_loss(yt, proba, labels=fitted.classes_)}  # fmt: skip
+    return results
+
+
+def _ours(tmp: Path, train: pd.DataFrame, test: pd.DataFrame, capsys: Any) -> dict[str, Any]:
+    train.to_csv(tmp / "train.csv", index=False)
+    test.to_csv(tmp / "test.csv", index=False)
+    code, _, err = call(capsys, "train", tmp / "train.csv", "--target", "y", "--out",
+                        tmp / "run", "--quiet", "--no-report")  # fmt: skip
+    assert code == 0, err
+    code, text, err = call(capsys, "evaluate", tmp / "run" / "model.safetensors",
+                           tmp / "test.csv", "--json")  # fmt: skip
+    assert code == 0, err
+    return dict(json.loads(text))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=SHORT[n])) if n in SHORT
+     else n for n in TABLES],
+)  # fmt: skip
+def test_the_defaults_reach_scikit_learn_on_small_tables(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sklearn.model_selection import train_test_split
+
+    frame = _table(name)
+    stratify = None if name == "diabetes" else frame["y"]
+    train, test = train_test_split(frame, test_size=0.25, random_state=0, stratify=stratify)
+    theirs = _theirs(name, train, test)
+    ours = _ours(tmp_path, train, test, capsys)
+    assert ours["rows"] == len(test)
+    if name == "diabetes":
+        best = max(m["r2"] for m in theirs.values())
+        assert ours["r2"] >= best - 0.01, (ours, theirs)
+        return
+    # the better of the two: by accuracy, then by log-loss
+    better = max(theirs.values(), key=lambda m: (m["accuracy"], -m["log_loss"]))
+    assert ours["accuracy"] >= better["accuracy"] - 0.01, (ours, theirs)
+    assert ours["log_loss"] <= better["log_loss"], (ours, theirs)
