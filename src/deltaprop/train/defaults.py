@@ -39,6 +39,8 @@ monitor               val_loss   val_score     val_loss  scikit-learn stops on t
                                                          accuracy of 15-57 rows is flat
 patience              10         10            30        the validation loss of a few
                                                          dozen rows is noisy
+refit                 --         --            on        the held-out rows train too,
+                                                         for the epochs they picked
 ====================  =========  ============  ========  ==============================
 
 Every other setting (optimizer ``"adam"``, schedule ``"constant"``, ``tol`` 1e-4,
@@ -142,6 +144,11 @@ class CommandDefaults:
         ``--monitor``: what early stopping watches.
     patience : int
         ``--patience``: epochs without an improvement by ``tol`` before stopping.
+    refit : bool
+        ``--refit``: after early stopping found the best epoch count ``K`` on the
+        validation rows, train afresh on all rows (training and validation) for ``K``
+        epochs and keep those weights (the standard use of a validation split: it picks
+        ``K``, then every row trains).
     seed : int
         ``--seed``.
     """
@@ -158,6 +165,7 @@ class CommandDefaults:
     early_stopping: bool = True
     monitor: str = _T.monitor
     patience: int = 30
+    refit: bool = True
     alpha: float = 0.1
     seed: int = 0
 
