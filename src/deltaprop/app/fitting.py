@@ -4,6 +4,7 @@ checkpoints, or resumed from one), and the predictions as a table."""
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -15,9 +16,18 @@ from deltaprop.app.errors import DataError
 from deltaprop.train import Callback
 
 if TYPE_CHECKING:
+    import argparse
+
+    from deltaprop.app.console import Output
     from deltaprop.app.preprocessing import TargetScaler
 
-__all__ = ["fit_estimator", "predict_table", "refit_on_all_rows", "train_validation_split"]
+__all__ = [
+    "fit_estimator",
+    "predict_table",
+    "refit_on_all_rows",
+    "refit_run",
+    "train_validation_split",
+]
 
 
 def train_validation_split(
@@ -171,6 +181,40 @@ def refit_on_all_rows(
         again.fit(X, y)
     est.coefs_ = again.coefs_
     est.intercepts_ = again.intercepts_
+
+
+def refit_run(
+    args: argparse.Namespace,
+    run: Any,
+    y_train: np.ndarray,
+    y_val: np.ndarray,
+    out: Output,
+) -> None:
+    """``--refit``: when early stopping kept epoch K, train ``run.est`` (``run`` a
+    :class:`~deltaprop.app.runs.Run`) afresh on all rows
+    (``y_train`` then ``y_val``, as the fit saw them) for K epochs and keep those weights;
+    ``run.metrics``, computed before, stay the validated fit's (on rows it did not train
+    on), and ``run.refit_epochs`` records K. Skipped (with a note) under batch norm."""
+    stop = run.est.history_.stop if run.est.history_ is not None else None
+    if not getattr(args, "refit", False) or stop is None or stop.reason != "early_stopping":
+        return
+    if run.best_epoch is None or not len(run.val_rows):
+        return
+    if args.batch_norm:
+        out.note("--refit is skipped with --batch-norm (its running statistics)")
+        return
+    k = run.kept_epoch
+    X_all = np.vstack([run.X_train, run.X_val])
+    y_all = np.concatenate([y_train, y_val])
+    start = time.perf_counter()
+    refit_on_all_rows(run.est, X_all, y_all, k)
+    run.seconds += time.perf_counter() - start
+    run.refit_epochs = k
+    out.note(
+        f"refit on all {len(y_all)} rows for {k} epochs (the best epoch count on the "
+        f"validation rows): the model holds those weights; the results are of the "
+        f"validated fit's epoch {k} (--no-refit keeps them)"
+    )
 
 
 class _StartEpoch(Callback):

@@ -195,7 +195,7 @@ def train_run(
     import numpy as np
     from sklearn.exceptions import ConvergenceWarning
 
-    from deltaprop.app.fitting import fit_estimator, train_validation_split
+    from deltaprop.app.fitting import fit_estimator, refit_run, train_validation_split
     from deltaprop.app.preprocessing import Preprocessor, TargetScaler
     from deltaprop.app.tasks import check_target, detect_task, metrics, split_target
 
@@ -294,44 +294,8 @@ def train_run(
     run.metrics["training"] = metrics(est, X_train, y[train_rows], scaler)
     if len(val_rows):
         run.metrics["validation"] = metrics(est, X_val, y[val_rows], scaler)
-    _refit(args, run, y_train, y_val, out)
+    refit_run(args, run, y_train, y_val, out)
     return run
-
-
-def _refit(
-    args: argparse.Namespace,
-    run: Run,
-    y_train: np.ndarray,
-    y_val: np.ndarray,
-    out: Output,
-) -> None:
-    """``--refit``: when early stopping kept epoch K, train on all rows for K epochs and
-    keep those weights (the metrics above stay the validated fit's, on rows it did not
-    train on)."""
-    import numpy as np
-
-    from deltaprop.app.fitting import refit_on_all_rows
-
-    stop = run.est.history_.stop if run.est.history_ is not None else None
-    if not getattr(args, "refit", False) or stop is None or stop.reason != "early_stopping":
-        return
-    if run.best_epoch is None or not len(run.val_rows):
-        return
-    if args.batch_norm:
-        out.note("--refit is skipped with --batch-norm (its running statistics)")
-        return
-    k = run.kept_epoch
-    X_all = np.vstack([run.X_train, run.X_val])
-    y_all = np.concatenate([y_train, y_val])
-    start = time.perf_counter()
-    refit_on_all_rows(run.est, X_all, y_all, k)
-    run.seconds += time.perf_counter() - start
-    run.refit_epochs = k
-    out.note(
-        f"refit on all {len(y_all)} rows for {k} epochs (the best epoch count on the "
-        f"validation rows): the model holds those weights; the results are of the "
-        f"validated fit's epoch {k} (--no-refit keeps them)"
-    )
 
 
 def run_fingerprint(
