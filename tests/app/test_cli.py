@@ -59,7 +59,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = result.stdout
     assert "task: classification of 'species' (3 classes)" in out
     assert "inputs: 3 numeric and 2 categorical columns -> 10 features" in out
-    assert "135 to train on, 15 for validation" in out
+    assert "120 to train on, 30 for validation" in out
     for word in ("Results", "accuracy", "log_loss", "f1_macro", "training", "validation"):
         assert word in out
     assert "model:  run/model.safetensors" in out and "report: run/report/report.html" in out
@@ -314,9 +314,10 @@ def test_the_command_defaults_are_read_from_the_one_table(
     from deltaprop.train import TRAINER_DEFAULTS as D
 
     args = build_parser().parse_args(["train", "data.csv", "--target", "y"])
-    assert (args.optimizer, args.schedule, args.validation, args.monitor) == (
-        D.optimizer, D.schedule, D.early_stopping_fraction, D.monitor,
-    ) == ("adam", "constant", 0.1, "val_loss")  # fmt: skip
+    assert (args.optimizer, args.schedule, args.monitor) == (
+        D.optimizer, D.schedule, D.monitor,
+    ) == ("adam", "constant", "val_loss")  # fmt: skip
+    assert args.validation == C.validation == 0.2
     assert (
         tuple(args.hidden), args.activation, args.learning_rate, args.epochs, args.batch_size,
         args.alpha, args.patience, args.early_stopping, args.momentum, args.seed,

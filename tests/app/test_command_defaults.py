@@ -70,7 +70,8 @@ def test_the_results_table_is_of_the_kept_epoch(default_run: tuple[Path, str]) -
     train_loss, val_loss = float(cells[1]), float(cells[2])
     assert train_loss == pytest.approx(history["loss"][kept - 1], rel=1e-3)
     assert val_loss == pytest.approx(history["val_loss"][kept - 1], rel=1e-3)
-    assert val_loss != pytest.approx(history["val_loss"].iloc[-1], rel=1e-3)
+    # not the last epoch's (the training loss: the validation loss of 30 rows is flat there)
+    assert train_loss != pytest.approx(history["loss"].iloc[-1], rel=1e-3)
     assert "loss (last epoch)" not in text
     for label, value in (("epochs trained", epochs), ("weights kept from epoch", kept)):
         line = next(line for line in text.splitlines() if label in line)
@@ -196,3 +197,28 @@ def test_the_estimators_schedules_under_adam() -> None:
         rtol=1e-12,
     )
     assert inv.history_.learning_rate == [0.01] * 4
+
+
+def test_refit_trains_on_all_rows_for_the_kept_epochs(
+    default_run: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from deltaprop.app.fitting import refit_on_all_rows
+
+    folder, _ = default_run
+    refit = load_quietly(folder / "model.safetensors")
+    run = _run_summary(folder / "model.safetensors")
+    kept = run["kept_epoch"]
+    assert run["settings"]["refit on all rows (epochs)"] == kept
+    code, _, err = call(capsys, "train", PENGUINS, *PENGUIN_ARGS, "--out", tmp_path / "n",
+                        "--no-refit")  # fmt: skip
+    assert code == 0, err
+    kept_only = load_quietly(tmp_path / "n" / "model.safetensors")
+    assert (
+        "refit on all rows (epochs)"
+        not in _run_summary(tmp_path / "n" / "model.safetensors")["settings"]
+    )
+    # the same validated fit (curves, kept epoch), other weights: those of all 150 rows
+    assert list(kept_only.loss_curve_) == list(refit.loss_curve_)
+    assert not np.allclose(kept_only.coefs_[0], refit.coefs_[0])
+    with pytest.raises(ValueError, match="epochs must be at least 1, got 0"):
+        refit_on_all_rows(kept_only, np.zeros((3, 11)), np.array(["a", "b", "a"]), 0)

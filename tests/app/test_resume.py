@@ -54,7 +54,7 @@ def resume(capsys: pytest.CaptureFixture[str], ckpt: Path, out: Path, *extra: st
     ("option", "change"),
     [
         (["--seed", "1"], "--seed: 0 → 1"),
-        (["--validation", "0.2"], "--validation: 0.1 → 0.2"),
+        (["--validation", "0.3"], "--validation: 0.2 → 0.3"),
         (["--learning-rate", "0.01"], "--learning-rate: 0.003 → 0.01"),
         (["--batch-size", "16"], "--batch-size: 32 → 16"),
         (["--alpha", "0.01"], "--alpha: 0.1 → 0.01"),

@@ -4,6 +4,8 @@ checkpoints, or resumed from one), and the predictions as a table."""
 from __future__ import annotations
 
 import os
+import time
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +16,18 @@ from deltaprop.app.errors import DataError
 from deltaprop.train import Callback
 
 if TYPE_CHECKING:
+    import argparse
+
+    from deltaprop.app.console import Output
     from deltaprop.app.preprocessing import TargetScaler
 
-__all__ = ["fit_estimator", "predict_table", "train_validation_split"]
+__all__ = [
+    "fit_estimator",
+    "predict_table",
+    "refit_on_all_rows",
+    "refit_run",
+    "train_validation_split",
+]
 
 
 def train_validation_split(
@@ -124,6 +135,86 @@ def fit_estimator(
     except ValueError as exc:  # a checkpoint that does not fit this run is the user's input
         raise DataError(str(exc)) from None
     return {"resumed_from_epoch": start.epoch, "epochs": len(est.loss_curve_)}
+
+
+def refit_on_all_rows(
+    est: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    *,
+    callbacks: Sequence[Callback] = (),
+) -> None:
+    """Train a fresh copy of ``est`` on ``X, y`` (all the rows, the validation ones
+    included) for ``epochs`` epochs without validation, and give ``est`` its weights.
+
+    ``est`` keeps its history (the curves and the stop of the fit that picked
+    ``epochs``); only its weights and biases change. The copy starts from the same seed.
+
+    Parameters
+    ----------
+    est : MLPClassifier or MLPRegressor
+        Fitted, without batch normalization (its running statistics are not carried).
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+    epochs : int
+        At least 1: the epoch count the validated fit kept.
+    callbacks : sequence of Callback
+        For the refit (e.g. Ctrl-C's).
+    """
+    from sklearn.base import clone
+    from sklearn.exceptions import ConvergenceWarning
+
+    if epochs < 1:
+        raise ValueError(f"refit_on_all_rows: epochs must be at least 1, got {epochs}")
+    params = {**est.get_params(deep=False), "callbacks": None}  # a bar's console won't copy
+    again = clone(type(est)(**params)).set_params(
+        early_stopping=False,
+        max_iter=int(epochs),
+        callbacks=list(callbacks),
+        warm_start=False,
+        tol=0.0,  # exactly ``epochs`` epochs: no stop on a flat training loss
+        n_iter_no_change=int(epochs) + 1,
+    )
+    with warnings.catch_warnings():  # ending at ``epochs`` is the point, not a warning
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        again.fit(X, y)
+    est.coefs_ = again.coefs_
+    est.intercepts_ = again.intercepts_
+
+
+def refit_run(
+    args: argparse.Namespace,
+    run: Any,
+    y_train: np.ndarray,
+    y_val: np.ndarray,
+    out: Output,
+) -> None:
+    """``--refit``: when early stopping kept epoch K, train ``run.est`` (``run`` a
+    :class:`~deltaprop.app.runs.Run`) afresh on all rows
+    (``y_train`` then ``y_val``, as the fit saw them) for K epochs and keep those weights;
+    ``run.metrics``, computed before, stay the validated fit's (on rows it did not train
+    on), and ``run.refit_epochs`` records K. Skipped (with a note) under batch norm."""
+    stop = run.est.history_.stop if run.est.history_ is not None else None
+    if not getattr(args, "refit", False) or stop is None or stop.reason != "early_stopping":
+        return
+    if run.best_epoch is None or not len(run.val_rows):
+        return
+    if args.batch_norm:
+        out.note("--refit is skipped with --batch-norm (its running statistics)")
+        return
+    k = run.kept_epoch
+    X_all = np.vstack([run.X_train, run.X_val])
+    y_all = np.concatenate([y_train, y_val])
+    start = time.perf_counter()
+    refit_on_all_rows(run.est, X_all, y_all, k)
+    run.seconds += time.perf_counter() - start
+    run.refit_epochs = k
+    out.note(
+        f"refit on all {len(y_all)} rows for {k} epochs (the best epoch count on the "
+        f"validation rows): the model holds those weights; the results are of the "
+        f"validated fit's epoch {k} (--no-refit keeps them)"
+    )
 
 
 class _StartEpoch(Callback):

@@ -174,6 +174,14 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         default=C.patience,
         help=f"epochs without improvement before stopping (default: {C.patience})",
     )
+    g.add_argument(
+        "--refit",
+        action=argparse.BooleanOptionalAction,
+        default=C.refit,
+        help="after early stopping picked the best epoch K, train again on all rows "
+        "(validation ones too) for K epochs and keep those weights "
+        f"(default: {'on' if C.refit else 'off'})",
+    )
     g.add_argument("--dropout", type=fraction, default=0.0, help="dropout rate (default: 0)")
     g.add_argument("--batch-norm", action="store_true", help="batch normalization")
     g.add_argument(

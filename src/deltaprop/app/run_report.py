@@ -36,7 +36,7 @@ def run_figures(run: Run) -> list[Any]:
     if run.task == "classification":
         fig = report.confusion_matrix_figure(run.y[rows], est.predict(X), est.classes_)
         part = "validation" if len(run.val_rows) else "training"
-        fig.caption += f" Computed on the {part} rows."
+        fig.caption += f" Computed on the {part} rows." + _refit_caption(run)
         figs.append(fig)
         if len(run.pre.numeric) == 2 and not run.pre.categorical:
             cols = run.pre.numeric
@@ -57,10 +57,22 @@ def run_figures(run: Run) -> list[Any]:
         if len(run.val_rows):
             fit = predict_table(est, run.X_train, run.scaler)["prediction"].to_numpy()
             training = (run.y[run.train_rows], fit)
-        figs.append(
-            report.predicted_vs_true_figure(run.y[rows], pred, target=run.target, training=training)
+        fig = report.predicted_vs_true_figure(
+            run.y[rows], pred, target=run.target, training=training
         )
+        fig.caption += _refit_caption(run)
+        figs.append(fig)
     return figs
+
+
+def _refit_caption(run: Run) -> str:
+    """With ``--refit``, the figures' predictions are of weights that trained on every row."""
+    if run.refit_epochs is None:
+        return ""
+    return (
+        f" The model was refit on all rows, these included, for {run.refit_epochs} epochs "
+        "(--refit): its predictions here are not held out (the results table's are)."
+    )
 
 
 def write_run_report(

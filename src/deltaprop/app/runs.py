@@ -73,6 +73,9 @@ class Run:
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     extra: Any = None
     """The preprocessing's ``(config, arrays)``, for the model file's extra section."""
+    refit_epochs: int | None = None
+    """With ``--refit``: the epochs of the refit on all rows whose weights the model holds
+    (the metrics, curves and kept epoch are of the validated fit that picked them)."""
 
     @property
     def score_name(self) -> str:
@@ -192,7 +195,7 @@ def train_run(
     import numpy as np
     from sklearn.exceptions import ConvergenceWarning
 
-    from deltaprop.app.fitting import fit_estimator, train_validation_split
+    from deltaprop.app.fitting import fit_estimator, refit_run, train_validation_split
     from deltaprop.app.preprocessing import Preprocessor, TargetScaler
     from deltaprop.app.tasks import check_target, detect_task, metrics, split_target
 
@@ -291,6 +294,7 @@ def train_run(
     run.metrics["training"] = metrics(est, X_train, y[train_rows], scaler)
     if len(val_rows):
         run.metrics["validation"] = metrics(est, X_val, y[val_rows], scaler)
+    refit_run(args, run, y_train, y_val, out)
     return run
 
 
@@ -384,6 +388,8 @@ def run_settings(args: argparse.Namespace, run: Run, source: str) -> dict[str, A
     if run.task == "regression":
         settings["loss"] = args.loss
         settings["target standardized"] = run.scaler is not None
+    if run.refit_epochs is not None:
+        settings["refit on all rows (epochs)"] = run.refit_epochs
     if run.resumed_from is not None:
         settings["resumed from epoch"] = run.resumed_from
     return settings

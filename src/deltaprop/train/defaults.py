@@ -18,7 +18,7 @@ hidden layers         (given)    (100,)        (32,)     one layer of 32 overfit
                                                          of a few hundred rows less
 learning rate         1e-3       1e-3          3e-3      the command's small tables take
                                                          few steps an epoch; 1e-3 stops
-                                                         on a 10 % validation set before
+                                                         on a small validation set before
                                                          it has fitted
 epochs                200        200           500       early stopping ends the command's
                                                          runs; 500 is only a cap
@@ -32,17 +32,23 @@ alpha (L2)            0          1e-4          0.1       the trainer is the plai
                                                          command's probabilities on
                                                          small tables from overconfidence
 early stopping        off        off           on        scikit-learn's off; the command
-                                                         holds out 10 % and stops on it
+                                                         stops on its held-out rows
+validation share      0.1        0.1           0.2       the refit trains on the held-out
+                                                         rows too, so a larger share costs
+                                                         the model nothing and steadies
+                                                         the epoch count it picks
 monitor               val_loss   val_score     val_loss  scikit-learn stops on the
                                                          score; a loss sees the
                                                          probabilities improve when the
                                                          accuracy of 15-57 rows is flat
 patience              10         10            30        the validation loss of a few
                                                          dozen rows is noisy
+refit                 --         --            on        the held-out rows train too,
+                                                         for the epochs they picked
 ====================  =========  ============  ========  ==============================
 
 Every other setting (optimizer ``"adam"``, schedule ``"constant"``, ``tol`` 1e-4,
-shuffling, 10 % held out for early stopping) is the same in all three. Early stopping
+shuffling) is the same in all three. Early stopping
 restores the best weights in all three.
 
 Examples
@@ -135,13 +141,19 @@ class CommandDefaults:
     momentum : float
         ``--momentum`` (of sgd; scikit-learn's 0.9).
     validation : float
-        ``--validation``: the share held out (the trainer's early-stopping fraction).
+        ``--validation``: the share held out (twice the trainer's early-stopping
+        fraction: the refit trains on those rows too).
     early_stopping : bool
         ``--early-stopping``: stop on the validation set and restore the best weights.
     monitor : {"val_loss", "val_score"}
         ``--monitor``: what early stopping watches.
     patience : int
         ``--patience``: epochs without an improvement by ``tol`` before stopping.
+    refit : bool
+        ``--refit``: after early stopping found the best epoch count ``K`` on the
+        validation rows, train afresh on all rows (training and validation) for ``K``
+        epochs and keep those weights (the standard use of a validation split: it picks
+        ``K``, then every row trains).
     seed : int
         ``--seed``.
     """
@@ -154,10 +166,11 @@ class CommandDefaults:
     momentum: float = 0.9
     epochs: int = 500
     batch_size: int = 32
-    validation: float = _T.early_stopping_fraction
+    validation: float = 0.2
     early_stopping: bool = True
     monitor: str = _T.monitor
     patience: int = 30
+    refit: bool = True
     alpha: float = 0.1
     seed: int = 0
 
