@@ -18,6 +18,7 @@ from clitools import call, load_quietly
 from deltaprop.app import stream_sources
 from deltaprop.app.preprocessing import Preprocessor
 from deltaprop.app.streamed_tables import stream_table
+from deltaprop.train import COMMAND_DEFAULTS
 
 pytest.importorskip("pyarrow")
 FAST = ["--epochs", "3", "--quiet", "--seed", "0"]
@@ -36,7 +37,9 @@ def check_model(folder: Path, table_path: Path, tmp_path: Path) -> None:
     est, extra = load_quietly(folder / "model.safetensors", return_extra=True)
     config, arrays = extra
     pre = Preprocessor.from_state(config, arrays)
-    t = stream_table(table_path, "y", tmp_path / "again", validation=0.1, seed=0)
+    t = stream_table(
+        table_path, "y", tmp_path / "again", validation=COMMAND_DEFAULTS.validation, seed=0
+    )
     np.testing.assert_array_equal(pre.median, t.pre.median)
     np.testing.assert_array_equal(pre.mean, t.pre.mean)
     np.testing.assert_array_equal(pre.scale, t.pre.scale)
