@@ -24,13 +24,20 @@ class EncodedTarget(Dataset):
         self.data, self.encode = data, encode
         self.n_rows, self.n_features, self.dtype = data.n_rows, data.n_features, data.dtype
         self.local, self.feature_names = data.local, data.feature_names
+        self.read_ahead = data.read_ahead
         self.target_shape = (n_outputs,)
 
-    def _read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        X, y = self.data.read(start, stop)
+    def _encoded(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if y.shape[0] == 0:
             return X, np.empty((0, *self.target_shape), self.dtype)
         return X, np.asarray(self.encode(y), dtype=self.dtype)
+
+    def _read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._encoded(*self.data.read(start, stop))
+
+    def take(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The wrapped dataset's :meth:`~deltaprop.data.Dataset.take`, its target encoded."""
+        return self._encoded(*self.data.take(rows))
 
 
 def _labels(est: Any, data: Dataset, comm: Any) -> np.ndarray:
