@@ -198,9 +198,10 @@ def test_what_runs_compiled_and_what_does_not() -> None:
         assert not other.fused and _create(other, X) is not None
     assert _create(net, X.astype(np.float32)) is None  # another dtype: the checked path copies
     assert _create(net, np.asfortranarray(X)) is None
-    assert _create(net, X, callbacks=[_Counter()]) is None  # watches every batch
+    assert _create(net, X, callbacks=[_Counter()]) is not None  # then a batch per call
     assert _create(net, X, callbacks=[Callback()]) is not None
-    assert _create(net, X, comm=object()) is None  # MPI: the Python loop's allreduce
+    under_mpi = _create(net, X, comm=object())  # the steps in halves around the allreduce
+    assert under_mpi is not None and under_mpi.n_threads == 1  # a process per rank
     assert _create(net, X, opt=deltaprop.optim.optimizers.get_optimizer("rmsprop")) is not None
 
     class MyAdam(deltaprop.optim.optimizers.Adam):

@@ -3,9 +3,12 @@
 :meth:`CompiledLoop.create` checks that a fit can run compiled (dense layers without batch
 norm, dropout among them (counter-based masks); hidden activations with a compiled form (every shipped one); an output pair with one
 (every shipped loss with every shipped output activation, fused or by the chain rule);
-SGD, momentum, Nesterov, RMSprop, Adam or AdamW as shipped; NumPy arrays of the network's dtype; no
-MPI; no callback that watches single batches; the compiled kernels switched on and numba
-installed) and returns ``None`` otherwise, so that the Python loop runs instead. The two
+SGD, momentum, Nesterov, RMSprop, Adam or AdamW as shipped; NumPy arrays of the network's dtype;
+the compiled kernels switched on and numba installed) and returns ``None`` otherwise, so
+that the Python loop runs instead. A callback that watches single batches makes the trainer
+run one batch per call (:meth:`CompiledLoop.epoch` on one batch's rows); under MPI each step
+runs in two compiled halves around the allreduce (:meth:`CompiledLoop.share_step`,
+:meth:`CompiledLoop.apply_step`). The two
 loops compute the same steps (``tests/test_fast_loop.py`` compares them); the compiled one
 has no Python between steps, which is what small networks and small batches pay for.
 """
@@ -243,7 +246,10 @@ class CompiledLoop:
         """The compiled loop for this fit, or ``None`` where the Python loop must run.
 
         ``watches_batches``: whether a callback needs to see single batches (then the
-        Python loop runs); the trainer decides (:func:`deltaprop.train.callbacks.watches_batches`).
+        trainer calls the loop one batch at a time; the trainer decides,
+        :func:`deltaprop.train.callbacks.watches_batches`); ``comm``: a
+        :class:`deltaprop.parallel.Communicator` (then one thread per process, and the
+        steps in halves around the trainer's allreduce), or ``None``.
         """
         dtype = net.parameters.dtype
         arrays_ok = all(
@@ -251,8 +257,7 @@ class CompiledLoop:
             for a in (X, Y, *(() if w is None else (w,)), net.parameters)
         )
         if not (
-            comm is None
-            and arrays_ok
+            arrays_ok
             and X.ndim == 2
             and type(opt) in (*_SGDS, *_ADAMS, RMSprop)
             and all(
@@ -262,13 +267,13 @@ class CompiledLoop:
             )
             and all(type(d.activation).compiled_form() is not None for d in net.dense[:-1])
             and _output_compiled(net)
-            and not watches_batches
         ):
             return None
         kernels = epoch_kernels(net.n_params)
         if kernels is None:
             return None
-        return cls(kernels, net, opt, X, Y, w, alpha, clip_norm, default_threads())
+        threads = default_threads() if comm is None else 1  # a process per rank already
+        return cls(kernels, net, opt, X, Y, w, alpha, clip_norm, threads)
 
     @contextlib.contextmanager
     def threads(self, batch_size: int) -> Iterator[None]:
@@ -385,3 +390,35 @@ class CompiledLoop:
             if done < part.size // m:
                 return float(cost_sum[0]), int(counts[1]), samples, float(cost_sum[1])
         return float(cost_sum[0]), int(counts[1]), samples, None
+
+    def share_step(self, rows: np.ndarray, wsum: float, alpha: float) -> float:
+        """This process's share ``rows`` of a batch of total weight ``wsum`` (the L2
+        coefficient ``alpha`` its part of the whole): its gradient into ``net.grad``, and its
+        cost (:func:`deltaprop.fast.shares.share_gradient`). A non-empty share draws the
+        step's dropout keys, as the Python loop's forward pass does."""
+        from deltaprop.fast.shares import share_gradient
+
+        net = self.net
+        As, Zs, Ds, Ms, dZ_a, dZ_b, Xb, Yb, losses, _ = self._buffers(max(rows.size, 1))
+        keys = self._keys(1)[0] if rows.size else np.zeros(self.n_drop, np.int64)
+        return float(share_gradient(
+            self.X, self.Y, self.w, rows, float(wsum), float(alpha), self.Ws, self.bs,
+            net.parameters, net.grad, self.starts, self.stops, self.ends, As, Zs, dZ_a,
+            dZ_b, Xb, Yb, losses, self.acts, self.aps, Ds, Ms, self.rates, keys,
+            self.out_code, self.loss_code, self.loss_p,
+        ))  # fmt: skip
+
+    def apply_step(self, learning_rate: float, norms: np.ndarray) -> bool:
+        """The step from ``net.grad`` (:func:`deltaprop.fast.shares.apply_gradient`): the
+        norms added to ``norms``, the clipping, the optimizer's update; False, nothing
+        changed, for a non-finite gradient."""
+        from deltaprop.fast.shares import apply_gradient
+
+        net, opt = self.net, self.opt
+        ok = bool(apply_gradient(
+            net.parameters, net.grad, self.starts, self.stops, norms, self.clip_norm,
+            self.opt_code, opt.t + 1, float(learning_rate), self.h, *self.state,
+        ))  # fmt: skip
+        if ok:
+            opt.advance(1)
+        return ok
