@@ -33,7 +33,8 @@ def share_gradient(  # pragma: no cover - compiled
     X: Any, Y: Any, w: Any, rows: Any, wsum: float, alpha: float, Ws: Any, bs: Any,
     params: Any, grad: Any, starts: Any, stops: Any, ends: Any, As: Any, Zs: Any,
     dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any, losses: Any, acts: Any, aps: Any, Ds: Any,
-    Ms: Any, rates: Any, keys: Any, out_code: int, loss_code: int, loss_p: float,
+    Ms: Any, rates: Any, bn: Any, Ps: Any, Hs: Any, Vs: Any, RMs: Any, RVs: Any, keys: Any,
+    out_code: int, loss_code: int, loss_p: float,
 ) -> float:  # fmt: skip
     """The gradient of the rows ``rows`` of ``X``, ``Y`` (``w``: all the sample weights, or
     empty) normalised by ``wsum`` (the whole batch's weight), into ``grad`` (every entry
@@ -49,7 +50,8 @@ def share_gradient(  # pragma: no cover - compiled
         _gather(X, Y, rows, 0, Xb, Yb)
         total = _forward_backward(w, rows, m, 0, m, wsum, 0, Ws, bs, grad, 0, starts, stops,
                                   ends, As, Zs, dZ_a, dZ_b, Xb, Yb, losses, acts, aps, Ds,
-                                  Ms, rates, keys, out_code, loss_code, loss_p)  # fmt: skip
+                                  Ms, rates, bn, Ps, Hs, Vs, RMs, RVs, keys, out_code,
+                                  loss_code, loss_p)  # fmt: skip
     else:
         grad[:] = 0
     l2 = alpha / wsum
