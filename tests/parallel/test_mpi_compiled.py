@@ -52,13 +52,15 @@ class ThreadComm:
         self.calls += 1
 
 
-def _trainer(sizes: list[int], n: int, bs: int, dropout: float, comm: Any) -> deltaprop.Trainer:
+def _trainer(sizes: list[int], n: int, bs: int, dropout: float, batch_norm: bool,
+             comm: Any) -> deltaprop.Trainer:  # fmt: skip
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n, sizes[0]))
     Y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], n)]
     w = rng.uniform(0.0, 2.0, n)
-    net = deltaprop.Network(sizes, ["tanh", "relu", "softmax"], "ce", dropout=dropout, seed=1)
-    tr = deltaprop.Trainer(net, "adam", learning_rate=0.01, batch_size=bs, epochs=2,
+    net = deltaprop.Network(sizes, ["tanh", "relu", "softmax"], "ce", dropout=dropout,
+                            batch_norm=batch_norm, seed=1)  # fmt: skip
+    tr = deltaprop.Trainer(net, "momentum" if batch_norm else "adam", learning_rate=0.01, batch_size=bs, epochs=2,
                            alpha=1e-3, clip_norm=0.5, tol=0.0, seed=7,
                            communicator=comm)  # fmt: skip
     tr.fit(X, Y, sample_weight=w)
@@ -91,28 +93,31 @@ def _two_ranks(*args: Any) -> list[deltaprop.Trainer]:
 
 
 @pytest.mark.parametrize(
-    ("n", "bs", "dropout"),
-    [(203, 25, 0.0), (41, 8, 0.2)],
-    ids=["odd shares", "dropout, an empty share (the last batch of 1 row)"],
-)
+    ("n", "bs", "dropout", "batch_norm"),
+    [(203, 25, 0.0, False), (41, 8, 0.2, False), (43, 10, 0.0, True)],
+    ids=["odd shares", "dropout, an empty share (the last batch of 1 row)",
+         "batch norm (each rank's statistics), momentum"],
+)  # fmt: skip
 def test_two_ranks_compiled_train_as_the_python_loop(
-    n: int, bs: int, dropout: float, monkeypatch: pytest.MonkeyPatch
+    n: int, bs: int, dropout: float, batch_norm: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_fused, "MIN_SIZE", 0)
     sizes = [6, 20, 12, 3]
-    compiled = _two_ranks(sizes, n, bs, dropout)
+    compiled = _two_ranks(sizes, n, bs, dropout, batch_norm)
     assert [tr.engine for tr in compiled] == ["compiled", "compiled"]
     np.testing.assert_array_equal(compiled[0].net.parameters, compiled[1].net.parameters)
     monkeypatch.setattr(training.CompiledLoop, "create", staticmethod(lambda *a, **k: None))
-    python = _two_ranks(sizes, n, bs, dropout)
+    python = _two_ranks(sizes, n, bs, dropout, batch_norm)
     assert [tr.engine for tr in python] == ["python", "python"]
     for c, p in zip(compiled, python, strict=True):
         np.testing.assert_allclose(c.net.parameters, p.net.parameters, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(c.history.loss, p.history.loss, rtol=1e-12)
         np.testing.assert_allclose(c.history.grad_norms, p.history.grad_norms, rtol=1e-12)
         assert c.optimizer.t == p.optimizer.t == 2 * -(-n // bs)
-    if not dropout:  # (dropout's masks follow each rank's rows: not the one process's)
-        one = _trainer(sizes, n, bs, dropout, None)
+        for (name, a), (_, b) in zip(c.net.buffers(), p.net.buffers(), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13, err_msg=name)
+    if not (dropout or batch_norm):  # (their masks and statistics follow each rank's rows)
+        one = _trainer(sizes, n, bs, dropout, batch_norm, None)
         np.testing.assert_allclose(compiled[0].net.parameters, one.net.parameters, rtol=1e-10)
 
 
