@@ -1,17 +1,18 @@
 """The trainer's mini-batch loop compiled (:mod:`deltaprop.fast.epoch`), where it applies.
 
 :meth:`CompiledLoop.create` checks that a fit can run compiled (dense layers, with batch
-norm or not (one block of rows on one thread then: its statistics take the whole batch),
-dropout among them (counter-based masks); hidden activations with a compiled form (every shipped one); an output pair with one
-(every shipped loss with every shipped output activation, fused or by the chain rule);
-SGD, momentum, Nesterov, RMSprop, Adam or AdamW as shipped; NumPy arrays of the network's dtype;
-the compiled kernels switched on and numba installed) and returns ``None`` otherwise, so
-that the Python loop runs instead. A callback that watches single batches makes the trainer
-run one batch per call (:meth:`CompiledLoop.epoch` on one batch's rows); under MPI each step
-runs in two compiled halves around the allreduce (:meth:`CompiledLoop.share_step`,
-:meth:`CompiledLoop.apply_step`). The two
-loops compute the same steps (``tests/test_fast_loop.py`` compares them); the compiled one
-has no Python between steps, which is what small networks and small batches pay for.
+norm or not (then one block of rows on one thread: its statistics take the whole batch),
+dropout among them (counter-based masks); hidden activations with a compiled form (every
+shipped one); an output pair with one (every shipped loss with every shipped output
+activation, fused or by the chain rule); SGD, momentum, Nesterov, RMSprop, Adam or AdamW as
+shipped; NumPy arrays of the network's dtype; the compiled kernels switched on and numba
+installed) and returns ``None`` otherwise, so that the Python loop runs instead. A
+callback that watches single batches makes the trainer run one batch per call
+(:meth:`CompiledLoop.epoch` on one batch's rows); under MPI each step runs in two compiled
+halves around the trainer's allreduce (:meth:`CompiledLoop.share_step`,
+:meth:`CompiledLoop.apply_step`). The two loops compute the same steps
+(``tests/fast/test_fast_loop.py`` compares them); the compiled one has no Python between
+steps, which is what small networks and small batches pay for.
 """
 
 from __future__ import annotations
