@@ -250,8 +250,8 @@ def check_callbacks(callbacks: Sequence[Any]) -> None:
 
 def watches_batches(callbacks: Sequence[Any]) -> bool:
     """Whether a callback overrides :meth:`Callback.on_batch_begin` or
-    :meth:`Callback.on_batch_end`: the compiled loop cannot call a batch hook, so the trainer
-    then runs its Python loop.
+    :meth:`Callback.on_batch_end`: then the trainer runs the compiled loop one batch per
+    call, calling the hooks between calls.
 
     >>> watches_batches([Callback()]), watches_batches([History()])
     (False, True)
