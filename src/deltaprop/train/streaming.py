@@ -183,14 +183,22 @@ def _read_ahead(
     """``(buffer, part.rows(this rank's rows of it))`` buffer after buffer, the next
     buffer read in a background thread while the current one trains (decoding a Parquet
     row group or parsing CSV releases the GIL) where the dataset asks for it
-    (:attr:`deltaprop.data.Dataset.read_ahead`): two buffers are held at a time. An error
-    of a read is raised where its buffer is taken."""
-    if len(buffers) < 2 or not part.data.read_ahead:
+    (:attr:`deltaprop.data.Dataset.read_ahead`): two buffers are held at a time. Where no
+    thread can start (an address-space cap leaves no room for its stack) the buffers are
+    read in turn. An error of a read is raised where its buffer is taken."""
+    pool = None
+    if len(buffers) >= 2 and part.data.read_ahead:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deltaprop-read")
+        try:
+            pending = pool.submit(part.rows, buffers[0][part.owned(buffers[0])])
+        except RuntimeError:  # no thread to be had (an address-space cap): read in turn
+            pool.shutdown()
+            pool = None
+    if pool is None:
         for buf in buffers:
             yield buf, part.rows(buf[part.owned(buf)])
         return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="deltaprop-read") as pool:
-        pending = pool.submit(part.rows, buffers[0][part.owned(buffers[0])])
+    with pool:
         for k, buf in enumerate(buffers):
             rows = pending.result()
             if k + 1 < len(buffers):
