@@ -88,7 +88,9 @@ class ParquetDataset(Dataset):
             raise ValueError(f"the table has no numeric feature columns besides {targets}")
         self.feature_names: list[str] = columns
         self.target_names = targets
-        self._files = [pq.ParquetFile(f, memory_map=True, pre_buffer=False) for f in files]  # no IO threads
+        self._files = [
+            pq.ParquetFile(f, memory_map=True, pre_buffer=False) for f in files
+        ]  # no IO threads
         self._pieces = [(k, g) for k, f in enumerate(self._files) for g in range(f.num_row_groups)]
         counts = [self._files[k].metadata.row_group(g).num_rows for k, g in self._pieces]
         self._starts = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
