@@ -65,7 +65,7 @@ def test_each_of_two_ranks_holds_about_half(tmp_path: Path) -> None:
     for share in r2["ranks"]:
         assert abs(share["bytes"] / whole["bytes"] - 0.5) < 0.05  # its rows, no others'
         # resident memory for the data (the rank's mapped rows): about half of one process's
-        assert share["hwm"] < 0.7 * whole["hwm"], (share, whole)
+        assert share["hwm"] < 0.6 * whole["hwm"], (share, whole)  # measured 0.53
         # private memory: blocks and statistics, a small part of the data either way
         assert share["growth"] < 0.75 * whole["bytes"], (share, whole)
 
