@@ -7,6 +7,7 @@ section): ``preprocessing field 'F' must be ...; got VALUE``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ __all__ = [
     "check_state",
     "check_target_scaling",
     "short",
+    "state_of",
 ]
 
 MISSING_CATEGORY = "(missing)"
@@ -25,6 +27,24 @@ MISSING_CATEGORY = "(missing)"
 PREPROCESSING_FORMAT = 1
 """Version of the configuration written by
 :meth:`~deltaprop.sklearn.tabular.TablePreprocessor.get_state`."""
+
+
+def state_of(
+    numeric: Sequence[str], categorical: Sequence[str], categories: Sequence[Sequence[str]],
+    median: Any, mean: Any, scale: Any,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:  # fmt: skip
+    """The JSON configuration and float64 arrays of a fitted preprocessing (no pickle): what
+    :func:`check_state` reads back. ``median``, ``mean``, ``scale`` have one entry per
+    numeric column; ``categories`` one list per categorical column."""
+    config = {
+        "format": PREPROCESSING_FORMAT,
+        "numeric": list(numeric),
+        "categorical": list(categorical),
+        "categories": [list(c) for c in categories],
+        "missing_category": MISSING_CATEGORY,
+    }
+    arrays = {"median": median, "mean": mean, "scale": scale}
+    return config, {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
 
 
 def short(value: Any) -> str:
