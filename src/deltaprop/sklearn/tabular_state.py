@@ -15,6 +15,7 @@ import numpy as np
 __all__ = [
     "MISSING_CATEGORY",
     "PREPROCESSING_FORMAT",
+    "check_fits",
     "check_state",
     "check_target_scaling",
     "short",
@@ -170,3 +171,16 @@ def check_target_scaling(state: Any) -> tuple[float, float] | None:
             )
         values.append(number)
     return values[0], values[1]
+
+
+def check_fits(model: Any, n_features: int, scaling: Any, classifier: bool) -> None:
+    """Raise ``ValueError`` where a preprocessing of ``n_features`` outputs, with target
+    ``scaling`` (``None`` for none), does not fit the estimator ``model`` of a model file:
+    another input width than the network's, or a target scaling for a ``classifier``."""
+    n_in = getattr(model, "n_features_in_", None)
+    if n_in is not None and n_features != n_in:
+        raise ValueError(
+            f"the preprocessing makes {n_features} features but the network takes {n_in}"
+        )
+    if scaling is not None and classifier:
+        raise ValueError("preprocessing field 'target_scaling' must be null for a classifier")
