@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from deltaprop.app.cli import main
@@ -78,3 +79,12 @@ def load_quietly(path: Path, return_extra: bool = False) -> Any:
         warnings.simplefilter("ignore")
         model, extra = load(path, return_extra=True)
     return (model, extra) if return_extra else model
+
+
+def penguins_with(tmp_path: Path, row: int, column: str, value: float) -> Path:
+    """The penguins with ``value`` at data row ``row`` (1 = the first) of ``column``."""
+    frame = pd.read_csv(PENGUINS)
+    frame.loc[row - 1, column] = value
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    return path

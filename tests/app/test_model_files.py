@@ -17,7 +17,7 @@ import pytest
 import deltaprop
 from deltaprop.app.cli import main
 from deltaprop.io import save
-from tests.app.clitools import FAST, PENGUINS, call, load_quietly, one_line_error
+from tests.app.clitools import FAST, PENGUINS, call, load_quietly, one_line_error, penguins_with
 
 
 @pytest.fixture(scope="module")
@@ -96,19 +96,10 @@ def test_inspect_and_export_check_the_preprocessing_too(
     assert not (tmp_path / "m.onnx").exists()
 
 
-def _penguins_with(tmp_path: Path, row: int, column: str, value: float) -> Path:
-    """The penguins with ``value`` at data row ``row`` (1 = the first) of ``column``."""
-    frame = pd.read_csv(PENGUINS)
-    frame.loc[row - 1, column] = value
-    path = tmp_path / "data.csv"
-    frame.to_csv(path, index=False)
-    return path
-
-
 def test_a_row_whose_prediction_overflows_is_refused_by_row_and_column(
     models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data = _penguins_with(tmp_path, 6, "bill_length_mm", 1e308)
+    data = penguins_with(tmp_path, 6, "bill_length_mm", 1e308)
     out_csv = tmp_path / "pred.csv"
     for args in (
         ["predict", models["reg"], data, "-o", out_csv],
@@ -128,7 +119,7 @@ def test_a_row_whose_prediction_overflows_is_refused_by_row_and_column(
 def test_a_column_too_large_to_standardize_is_refused_at_train_by_row(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data = _penguins_with(tmp_path, 6, "bill_length_mm", 1e308)
+    data = penguins_with(tmp_path, 6, "bill_length_mm", 1e308)
     args = ["train", data, "--target", "species", *FAST, "--out", tmp_path / "run"]
     assert one_line_error(call(capsys, *args)[::2]).endswith(
         "column 'bill_length_mm' cannot be standardized: its mean or spread overflows "
@@ -140,7 +131,7 @@ def test_a_column_too_large_to_standardize_is_refused_at_train_by_row(
 def test_rows_are_named_as_the_file_numbers_them(
     models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data = _penguins_with(tmp_path, 121, "flipper_length_mm", math.inf)
+    data = penguins_with(tmp_path, 121, "flipper_length_mm", math.inf)
     frame = pd.read_csv(data)
     frame.loc[1, "species"] = None  # a row left out before the split: numbers do not shift
     frame.to_csv(data, index=False)

@@ -14,7 +14,7 @@ import pytest
 from deltaprop.app.cli import main
 from deltaprop.app.errors import DataError
 from deltaprop.app.models import check_finite_errors
-from tests.app.clitools import FAST, PENGUINS, call, one_line_error
+from tests.app.clitools import FAST, PENGUINS, call, one_line_error, penguins_with
 
 
 @pytest.fixture(scope="module")
@@ -25,18 +25,10 @@ def regressor(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return work / "reg" / "model.safetensors"
 
 
-def _penguins_with(tmp_path: Path, row: int, column: str, value: float) -> Path:
-    frame = pd.read_csv(PENGUINS)
-    frame.loc[row - 1, column] = value
-    path = tmp_path / "data.csv"
-    frame.to_csv(path, index=False)
-    return path
-
-
 def test_an_error_that_overflows_is_refused_by_row_and_column(
     regressor: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data = _penguins_with(tmp_path, 6, "bill_length_mm", 1e300)
+    data = penguins_with(tmp_path, 6, "bill_length_mm", 1e300)
     line = one_line_error(call(capsys, "evaluate", regressor, data)[::2])  # one line: no warning
     assert f"row 6 of '{data}': the model's prediction " in line
     assert "is too far from the target 4230.0 for the error metrics to be finite" in line
@@ -48,7 +40,7 @@ def test_an_error_that_overflows_is_refused_by_row_and_column(
 def test_a_large_but_safe_input_is_evaluated(
     regressor: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data = _penguins_with(tmp_path, 6, "bill_length_mm", 1e6)
+    data = penguins_with(tmp_path, 6, "bill_length_mm", 1e6)
     code, text, err = call(capsys, "evaluate", regressor, data, "--json")
     assert code == 0 and err == ""
     values = json.loads(text)
