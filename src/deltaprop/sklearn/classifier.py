@@ -383,9 +383,17 @@ def _binarize(lb: LabelBinarizer, y: Any) -> np.ndarray:
     """
     classes = lb.classes_
     k = len(classes)
-    if (isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "biufU"
-            and classes.dtype.kind in "biufU" and (y.dtype.kind == "U") == (classes.dtype.kind == "U")
-            and ((lb.y_type_ == "multiclass" and k > 2) or (lb.y_type_ == "binary" and k == 2))):  # fmt: skip
+    numbers = "biuf"
+    same_kind = (
+        isinstance(y, np.ndarray)
+        and y.ndim == 1
+        and (
+            (y.dtype.kind in numbers and classes.dtype.kind in numbers)
+            or (y.dtype.kind == "U" and classes.dtype.kind == "U")
+        )
+    )
+    two_or_more = (lb.y_type_ == "multiclass" and k > 2) or (lb.y_type_ == "binary" and k == 2)
+    if same_kind and two_or_more:
         idx = np.searchsorted(classes, y)
         if idx.size and idx.max() < k and np.array_equal(classes[idx], y):  # every label seen
             if k == 2:
@@ -393,7 +401,7 @@ def _binarize(lb: LabelBinarizer, y: Any) -> np.ndarray:
             Y = np.zeros((y.size, k))
             Y[np.arange(y.size), idx] = 1.0
             return Y
-    return lb.transform(y).astype(np.float64)  # type: ignore[no-any-return]
+    return lb.transform(y).astype(np.float64)
 
 
 register_estimator(MLPClassifier)
