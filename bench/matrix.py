@@ -9,7 +9,7 @@ Usage::
 
 Each row is one configuration (``ROWS``); its data are built once, then every system of the
 row trains a fresh model (``prepare``, not timed) and ``fit`` s it (timed), the systems
-interleaved in a different order every round, after one warm-up round (JIT compilation,
+interleaved in a new random order every round, after one warm-up round (JIT compilation,
 caches) that is not counted; the median over the rounds is reported. Before each timed fit
 the harness waits ``--settle`` seconds, so that the thread pools a previous system woke
 (NumPy's OpenBLAS, torch's OpenMP) are asleep again and every system starts from the same
@@ -26,6 +26,7 @@ against plain Adam of the same shape. "—" marks a peer without the row's featu
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import json
 import os
@@ -45,7 +46,7 @@ from peers_matrix import MATRIX_SYSTEMS, Config, MSystem, Unsupported
 from run import _digits, _synthetic_784, gemm_peak_rate
 
 BASELINE = "deltaprop-trainer"
-OURS = ("deltaprop-est", "deltaprop-trainer", "deltaprop-command")
+OURS = ("deltaprop-est", "deltaprop-trainer", "deltaprop-command", "deltaprop-est-inproc")
 D, B = [64, 100, 10], 200  # the digits shape
 L, BL = [784, 256, 128, 10], 128  # the 784 shape
 E = 30  # digits epochs per fit: 210 steps
@@ -131,7 +132,12 @@ def flops_per_sample(sizes: list[int]) -> float:
 # the command's row: `deltaprop train` on the CSV, and the same data through the estimator
 # ---------------------------------------------------------------------------------------
 class CommandTrain(MSystem):
-    """``python -m deltaprop train data.csv`` in a new process (start-up and CSV included)."""
+    """``python -m deltaprop train data.csv`` in a new process: start-up and imports, the
+    CSV, the preprocessing (median imputation, standardization), the fit, the training
+    metrics, the model and history files. ``--validation 0``: no validation rows, hence no
+    refit on all rows (a second training, run only after a fit with validation rows);
+    ``--no-report``: no report page or plots; ``--learning-rate 0.001``: the estimator's
+    default (the command's is 3e-3), so that both sides train the same way."""
 
     name = "deltaprop-command"
 
@@ -148,6 +154,7 @@ class CommandTrain(MSystem):
             sys.executable, "-m", "deltaprop", "train", str(c.extra["csv"]), "--target", "y",
             "--hidden", hidden, "--epochs", str(c.epochs), "--batch-size", str(c.batch_size),
             "--validation", "0", "--no-early-stopping", "--alpha", "0", "--dtype", c.dtype,
+            "--learning-rate", "0.001",
             "--seed", str(seed), "--no-report", "--quiet", "--force", "--out", str(self.out),
         ]  # fmt: skip
 
@@ -156,10 +163,13 @@ class CommandTrain(MSystem):
 
 
 class EstimatorCSV(MSystem):
-    """``pandas.read_csv`` + ``make_pipeline(StandardScaler(), MLPClassifier()).fit``."""
+    """The same work as the command through the library, in a new process
+    (``bench/csv_fit.py``): start-up and imports, ``pandas.read_csv``, the command's
+    preprocessing (median imputation, standardization), the fit, the training rows'
+    probabilities and labels (the command's training metrics), the model file."""
 
     name = "deltaprop-est"
-    module = "deltaprop.sklearn"
+    system = "deltaprop"
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
@@ -167,20 +177,51 @@ class EstimatorCSV(MSystem):
             raise Unsupported("the command's row only")
 
     def prepare(self, seed: int) -> None:
-        import importlib
+        c = self.cfg
+        out = Path(c.extra["csv"]).parent / f"{self.system}{seed}"
+        self.argv = [
+            sys.executable, str(Path(__file__).resolve().parent / "csv_fit.py"), self.system,
+            str(c.extra["csv"]), "--hidden", ",".join(map(str, c.sizes[1:-1])),
+            "--epochs", str(c.epochs), "--batch-size", str(c.batch_size), "--dtype", c.dtype,
+            "--seed", str(seed), "--out", str(out),
+        ]  # fmt: skip
 
+    def train(self) -> None:
+        done = subprocess.run(self.argv, check=True, capture_output=True, text=True)
+        self.phases = json.loads(done.stdout.strip().splitlines()[-1])["phases"]
+
+
+class SklearnCSV(EstimatorCSV):
+    """scikit-learn's ``SimpleImputer(median)``, ``StandardScaler`` and ``MLPClassifier``
+    in a new process, the same work but the model file (it has no format without pickle)."""
+
+    name = "scikit-learn"
+    system = "scikit-learn"
+
+
+class EstimatorInProcess(MSystem):
+    """``pandas.read_csv`` + ``make_pipeline(StandardScaler(), MLPClassifier()).fit`` in the
+    benchmark's process (warm: no start-up, no imports, no metrics, no model file)."""
+
+    name = "deltaprop-est-inproc"
+
+    def __init__(self, cfg: Config) -> None:
+        super().__init__(cfg)
+        if "csv" not in cfg.extra:
+            raise Unsupported("the command's row only")
+
+    def prepare(self, seed: int) -> None:
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
+        from deltaprop.sklearn import MLPClassifier
+
         c = self.cfg
-        kw: dict[str, Any] = dict(
+        self.model = make_pipeline(StandardScaler(), MLPClassifier(
             hidden_layer_sizes=tuple(c.sizes[1:-1]), alpha=0.0, batch_size=c.batch_size,
             max_iter=c.epochs, tol=0.0, n_iter_no_change=10**9, random_state=seed,
-        )  # fmt: skip
-        if self.module.startswith("deltaprop"):
-            kw["dtype"] = c.dtype
-        cls = importlib.import_module(self.module).MLPClassifier
-        self.model = make_pipeline(StandardScaler(), cls(**kw))
+            dtype=c.dtype,
+        ))  # fmt: skip
 
     def train(self) -> None:
         import warnings
@@ -193,16 +234,12 @@ class EstimatorCSV(MSystem):
             self.model.fit(frame.drop(columns="y"), frame["y"])
 
 
-class SklearnCSV(EstimatorCSV):
-    name = "scikit-learn"
-    module = "sklearn.neural_network"
-
-
 def systems_for(cfg: Config, names: list[str]) -> tuple[dict[str, MSystem], dict[str, str]]:
     """The row's systems, and why each of the others is absent (``—`` or missing)."""
     table: dict[str, type[MSystem]] = (
         {"deltaprop-command": CommandTrain, "deltaprop-est": EstimatorCSV,
-         "scikit-learn": SklearnCSV} if "csv" in cfg.extra else dict(MATRIX_SYSTEMS)
+         "deltaprop-est-inproc": EstimatorInProcess, "scikit-learn": SklearnCSV}
+        if "csv" in cfg.extra else dict(MATRIX_SYSTEMS)
     )  # fmt: skip
     systems: dict[str, MSystem] = {}
     absent: dict[str, str] = {}
@@ -226,12 +263,15 @@ def race(cfg: Config, names: list[str], rounds: int, settle: float,
     """Time every system of the row: ``rounds`` interleaved fits after one warm-up."""
     systems, absent = systems_for(cfg, names)
     times: dict[str, list[float]] = {n: [] for n in systems}
-    order = list(systems)
+    shuffle = np.random.default_rng(len(cfg.name))
     for r in range(rounds + 1):
-        order = order[1:] + order[:1]
+        # a new order each round, not a rotation: rotating keeps each system behind the same
+        # one every round (the estimator was always timed right after JAX)
+        order = [list(systems)[i] for i in shuffle.permutation(len(systems))]
         for name in order:
             sut = systems[name]
             sut.prepare(seed=r)
+            gc.collect()  # no system pays for the garbage of the one before
             time.sleep(settle)
             t0 = time.perf_counter()
             sut.train()
@@ -249,6 +289,7 @@ def race(cfg: Config, names: list[str], rounds: int, settle: float,
         "floor": floor, "floor_fraction": {n: v / floor for n, v in sps.items()},
         "loss": losses, "absent": absent, "ref": cfg.ref, "dtype": cfg.dtype, "epochs": cfg.epochs,
         "n_samples": cfg.n_samples, "rounds": rounds,
+        "phases": {n: s.phases for n, s in systems.items() if hasattr(s, "phases")},
     }  # fmt: skip
 
 
@@ -301,6 +342,8 @@ def report(res: dict[str, Any]) -> str:
         )
     for name, why in res["absent"].items():
         lines.append(f"   {name:<19}{why}")
+    for name, phases in res.get("phases", {}).items():  # the last round's, in seconds
+        lines.append(f"   {name:<19}" + ", ".join(f"{k} {v:.2f} s" for k, v in phases.items()))
     lines += [f"   {v}" for v in verdicts(res)]
     return "\n".join(lines)
 
@@ -316,7 +359,9 @@ def summary(results: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|---" + "|---:" * (len(head) - 1) + "|"]
     for res in results:
         sps = res["sps"]
-        ours = max((v for n, v in sps.items() if n in OURS), default=float("nan"))
+        # the table's own columns (the command row's warm in-process fit is not equal work)
+        ours = max((v for n, v in sps.items() if n in OURS and n != "deltaprop-est-inproc"),
+                   default=float("nan"))  # fmt: skip
         peers = [v for n, v in sps.items() if n not in OURS]
         best = max(peers, default=float("nan"))
         ref = by_row.get(res["ref"])
@@ -341,8 +386,9 @@ def summary(results: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
-    p.add_argument("--systems", nargs="+", default=[*MATRIX_SYSTEMS, "deltaprop-command"],
-                   choices=[*MATRIX_SYSTEMS, "deltaprop-command"])  # fmt: skip
+    extra = ["deltaprop-command", "deltaprop-est-inproc"]  # the command's row
+    p.add_argument("--systems", nargs="+", default=[*MATRIX_SYSTEMS, *extra],
+                   choices=[*MATRIX_SYSTEMS, *extra])  # fmt: skip
     p.add_argument("--rounds", type=int, default=5, help="timed rounds per row (median)")
     p.add_argument("--settle", type=float, default=0.3,
                    help="seconds of quiet before each timed fit (default 0.3)")  # fmt: skip

@@ -60,3 +60,52 @@ def test_rows_share_initial_weights_with_deltaprop(matrix) -> None:  # type: ign
     net = reference_network(cfg, seed=3)
     np.testing.assert_array_equal(params[0]["W"], net.dense[0].params["W"])
     assert set(params[0]) == {"W", "b", "gamma", "beta"} and set(params[1]) == {"W", "b"}
+
+
+def test_race_orders_change_so_no_system_always_follows_the_same(matrix, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from peers_matrix import MSystem
+
+    log: list[str] = []
+
+    def fake(name: str) -> MSystem:
+        class Fake(MSystem):
+            def prepare(self, seed: int) -> None:
+                pass
+
+            def train(self) -> None:
+                log.append(name)
+
+        sut = Fake(cfg)
+        sut.name = name
+        return sut
+
+    cfg = matrix.build("adam-digits", quick=True)
+    names = ["a", "b", "c", "d"]
+    monkeypatch.setattr(matrix, "systems_for", lambda c, n: ({k: fake(k) for k in names}, {}))
+    monkeypatch.setattr(matrix, "final_loss", lambda c, s: None)
+    res = matrix.race(cfg, names, rounds=7, settle=0.0, peak={"float32": 1e9})
+    rounds = [log[i : i + 4] for i in range(0, len(log), 4)]
+    assert len(rounds) == 8 and all(sorted(r) == names for r in rounds)
+    behind_a = {r[r.index("a") - 1] if r.index("a") else None for r in rounds}
+    assert len(behind_a) > 1  # a rotation would put the same system before "a" every round
+    assert set(res["sps"]) == set(names)
+
+
+@pytest.mark.slow
+def test_csv_fit_does_the_commands_work_in_a_new_process(matrix, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+
+    cfg = matrix.build("command", quick=True, workdir=tmp_path)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(__file__).resolve().parents[2] / "src"), os.environ.get("PYTHONPATH", "")])}  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "csv_fit.py"), "deltaprop", str(cfg.extra["csv"]),
+         "--hidden", "8", "--epochs", "1", "--batch-size", "128", "--out", str(tmp_path / "m")],
+        check=True, capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["rows"] == 12_800 and 0.6 < result["accuracy"] <= 1.0
+    assert set(result["phases"]) == {"imports", "read_csv", "preprocess+fit",
+                                     "training metrics", "model file", "total"}  # fmt: skip
+    assert (tmp_path / "m" / "model.safetensors").stat().st_size > 0

@@ -22,6 +22,7 @@ paid once per machine. Switch them off with ``DELTAPROP_FUSED=0`` or :func:`set_
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 from collections.abc import Callable
@@ -80,9 +81,26 @@ def get(n: int) -> ModuleType | None:
 
 def accepts_out(*methods: Callable[..., Any]) -> bool:
     """Whether every one of these methods takes an ``out`` argument (user subclasses of an
-    activation or a loss may not: they are then called without one)."""
+    activation or a loss may not: they are then called without one). Asked per function,
+    once (``inspect.signature`` costs ~0.1 ms, and every new layer asks)."""
+    return all(_takes_out(getattr(m, "__func__", m)) for m in methods)
+
+
+def _takes_out(function: Callable[..., Any]) -> bool:
     try:
-        return all("out" in inspect.signature(m).parameters for m in methods)
+        return _takes_out_cached(function)
+    except TypeError:  # an unhashable callable object: not cached
+        return _signature_has_out(function)
+
+
+@functools.cache
+def _takes_out_cached(function: Callable[..., Any]) -> bool:
+    return _signature_has_out(function)
+
+
+def _signature_has_out(function: Callable[..., Any]) -> bool:
+    try:
+        return "out" in inspect.signature(function).parameters
     except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
         return False
 

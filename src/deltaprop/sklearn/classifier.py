@@ -163,7 +163,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     def _encode_y(self, y: Any, incremental: bool, classes: Any = None) -> np.ndarray:
         check_classification_targets(y)
-        multilabel_y = type_of_target(y).startswith("multilabel")
+        # a 1-D y is never multilabel (an indicator is 2-D): no second type_of_target pass
+        multilabel_y = not (isinstance(y, np.ndarray) and y.ndim == 1) and type_of_target(
+            y).startswith("multilabel")  # fmt: skip
         if not incremental:
             self._label_binarizer = LabelBinarizer()
             if multilabel_y:  # the labels are the indicator's columns; `classes` must agree
@@ -203,7 +205,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 )
         self._multilabel = self._label_binarizer.y_type_.startswith("multilabel")
         self._multiclass = not self._multilabel and len(self.classes_) > 2
-        return self._label_binarizer.transform(y).astype(np.float64)
+        return _binarize(self._label_binarizer, y)
 
     def _class_weight(self) -> Any:
         cw = self.class_weight
@@ -369,6 +371,37 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 f"{len(classes)} classes need {n_out} outputs; the network has "
                 f"{self.network_.layer_sizes[-1]}"
             )
+
+
+def _binarize(lb: LabelBinarizer, y: Any) -> np.ndarray:
+    """``lb.transform(y)`` as float64, shape ``(n_samples, n_outputs)``.
+
+    A 1-D numeric or string ``y`` of seen binary or multiclass labels is indexed straight
+    into the one-hot rows (a binary ``y``: the column of the second class), which gives
+    the same array as scikit-learn's ``label_binarize`` without its ~1.5 ms of checks per
+    call; anything else (object labels, one class, multilabel) goes through ``lb``.
+    """
+    classes = lb.classes_
+    k = len(classes)
+    numbers = "biuf"
+    same_kind = (
+        isinstance(y, np.ndarray)
+        and y.ndim == 1
+        and (
+            (y.dtype.kind in numbers and classes.dtype.kind in numbers)
+            or (y.dtype.kind == "U" and classes.dtype.kind == "U")
+        )
+    )
+    two_or_more = (lb.y_type_ == "multiclass" and k > 2) or (lb.y_type_ == "binary" and k == 2)
+    if same_kind and two_or_more:
+        idx = np.searchsorted(classes, y)
+        if idx.size and idx.max() < k and np.array_equal(classes[idx], y):  # every label seen
+            if k == 2:
+                return (idx == 1).astype(np.float64).reshape(-1, 1)
+            Y = np.zeros((y.size, k))
+            Y[np.arange(y.size), idx] = 1.0
+            return Y
+    return lb.transform(y).astype(np.float64)
 
 
 register_estimator(MLPClassifier)
