@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from deltaprop.app.errors import DataError
-from deltaprop.app.tasks import align_labels, check_target, detect_task, split_target
+from deltaprop.app.tasks import _labels, align_labels, check_target, detect_task, split_target
 
 DATA = Path(__file__).parents[1] / "data"
 # 150 synthetic rows shaped like the Palmer penguins data (generated, not the real records):
@@ -66,3 +66,22 @@ def test_one_class_and_non_numeric_regression_targets_are_errors() -> None:
 def test_align_labels_follows_the_model_classes() -> None:
     assert align_labels(pd.Series([1.0, 2.0]), np.array([1, 2])).dtype == np.int64
     assert align_labels(pd.Series([1, 2]), np.array(["1", "2"])).tolist() == ["1", "2"]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_metrics_labels_from_one_forward_pass_equal_predict(n_classes: int) -> None:
+    from sklearn.datasets import make_classification
+
+    from deltaprop.sklearn import MLPClassifier
+
+    X, y = make_classification(200, 6, n_informative=4, n_classes=n_classes, random_state=0)
+    labels = np.array(["ant", "bee", "cat"])[y]
+    est = MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(X, labels)
+    proba = est.predict_proba(X)
+    got = _labels(est, X, proba)
+    assert got.dtype == est.predict(X).dtype
+    np.testing.assert_array_equal(got, est.predict(X))
+    assert set(got) <= set(labels) and len(set(got)) >= 1
+    tied = np.full_like(proba, 1.0 / n_classes)  # ties go to the first class, as predict's
+    assert (_labels(est, X, tied) == est.classes_[0]).all()

@@ -138,6 +138,17 @@ def align_labels(y: Any, classes: np.ndarray) -> np.ndarray:
     return category_strings(s).astype(str)
 
 
+def _labels(est: Any, X: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """The labels ``est.predict(X)`` gives, from its probabilities ``proba`` of shape
+    ``(n, n_classes)``: the most probable class (ties to the first, as ``predict``), with no
+    second forward pass; ``predict`` itself where that is not its rule (multilabel, one class)."""
+    classes = np.asarray(est.classes_)
+    single = proba.ndim == 2 and proba.shape[1] == len(classes) >= 2
+    if getattr(est, "_multilabel", True) or not single:
+        return np.asarray(est.predict(X))
+    return classes[proba.argmax(axis=1)]
+
+
 def metrics(
     est: Any, X: np.ndarray, y: Any, target_scaler: TargetScaler | None = None
 ) -> dict[str, float]:
@@ -149,7 +160,7 @@ def metrics(
 
     if hasattr(est, "predict_proba"):
         proba = est.predict_proba(X)
-        pred = est.predict(X)
+        pred = _labels(est, X, proba)
         y = np.asarray(y)
         known = bool(np.isin(y, est.classes_).all())
         return {
