@@ -86,6 +86,15 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
+def hidden_text(hidden: tuple[int, ...] | str) -> str:
+    return hidden if isinstance(hidden, str) else ",".join(map(str, hidden)) or "none"
+
+
+def hidden_option(text: str) -> tuple[int, ...] | str:
+    """``--hidden``: ``"auto"``, or layer sizes (:func:`~deltaprop.app.arg_types.size_list`)."""
+    return "auto" if text.strip().lower() == "auto" else size_list(text)
+
+
 def _add_list(p: Any, flag: str, metavar: str, help: str) -> None:
     """A comma-separated option that may be repeated (``--ignore a,b --ignore c``)."""
     p.add_argument(flag, type=name_list, action="extend", default=[], metavar=metavar, help=help)
@@ -93,13 +102,15 @@ def _add_list(p: Any, flag: str, metavar: str, help: str) -> None:
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("network and training")
-    hidden = ",".join(map(str, C.hidden)) or "none"
+    auto = ",".join(map(str, C.auto_hidden))
     g.add_argument(
         "--hidden",
-        type=size_list,
+        type=hidden_option,
         default=C.hidden,
-        metavar="N,N,...",
-        help=f"hidden layer sizes (default: {hidden}; 'none' for no hidden layer)",
+        metavar="N,N,...|none|auto",
+        help="hidden layer sizes; 'none' for no hidden layer; 'auto' trains the linear "
+        f"model and {auto} on the same split and keeps the lower validation loss "
+        f"(default: {hidden_text(C.hidden)})",
     )
     g.add_argument(
         "--activation",
