@@ -356,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         args.rounds, args.settle = 1, 0.0
     print(f"deltaprop matrix: {os.cpu_count()} CPUs, numpy {np.__version__}, "
           f"rounds={args.rounds}, settle={args.settle}s", flush=True)  # fmt: skip
-    peak = {"float32": gemm_peak_rate(), "float64": gemm_peak_rate_f64()}
+    peak = {"float32": gemm_peak_rate(), "float64": gemm_peak_rate(dtype=np.float64)}
     print(f"   GEMM peak: {peak['float32'] / 1e9:.0f} GFLOP/s float32, "
           f"{peak['float64'] / 1e9:.0f} GFLOP/s float64 (1024³ through NumPy)")  # fmt: skip
     results = []
@@ -371,20 +371,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps({"gemm_peak": peak, "rows": results}, indent=1))
     return 0
-
-
-def gemm_peak_rate_f64(k: int = 1024, repeats: int = 5) -> float:
-    """FLOP/s of a k×k×k float64 product through NumPy (median of ``repeats``)."""
-    rng = np.random.default_rng(0)
-    a, b = rng.standard_normal((k, k)), rng.standard_normal((k, k))
-    out = np.empty((k, k))
-    np.matmul(a, b, out=out)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        np.matmul(a, b, out=out)
-        times.append(time.perf_counter() - t0)
-    return 2.0 * k**3 / float(np.median(times))
 
 
 if __name__ == "__main__":

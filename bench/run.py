@@ -117,12 +117,12 @@ def make_cases() -> dict[str, Callable[[], Case]]:
 # ---------------------------------------------------------------------------------------
 # the GEMM floor
 # ---------------------------------------------------------------------------------------
-def gemm_peak_rate(k: int = 1024, repeats: int = 5) -> float:
-    """FLOP/s of a k×k×k float32 matrix product through NumPy (median of ``repeats``)."""
+def gemm_peak_rate(k: int = 1024, repeats: int = 5, dtype: type = np.float32) -> float:
+    """FLOP/s of a k×k×k matrix product of ``dtype`` through NumPy (median of ``repeats``)."""
     rng = np.random.default_rng(0)
-    a = rng.standard_normal((k, k), dtype=np.float32)
-    b = rng.standard_normal((k, k), dtype=np.float32)
-    out = np.empty((k, k), np.float32)
+    a = rng.standard_normal((k, k), dtype=dtype)
+    b = rng.standard_normal((k, k), dtype=dtype)
+    out = np.empty((k, k), dtype)
     np.matmul(a, b, out=out)
     times = []
     for _ in range(repeats):

@@ -3,8 +3,8 @@ rows (issue #16): ``python bench/stream_parquet.py [ROWS] [FEATURES]``.
 
 Both fits use the same network, batch size, epochs and seed; the streamed one reads the rows
 buffer by buffer from a Parquet directory (``deltaprop.data.ParquetDataset``, row groups of
-1024 rows, default blocks and buffers). Prints the median seconds of each over interleaved
-runs and their ratio (the issue's target: streamed within 1.3x of in-memory).
+1024 rows, default blocks and buffers). Prints the median seconds of each over 5
+interleaved runs and their ratio (the issue's target: streamed within 1.3x of in-memory).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from deltaprop import Network, Trainer
 from deltaprop.data import ParquetDataset
 
 
-def main(rows: int = 200_000, features: int = 32, repeats: int = 3) -> None:
+def main(rows: int = 200_000, features: int = 32, repeats: int = 5) -> None:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(rows, features))
     y = (X[:, 0] * X[:, 1] > 0).astype(np.float64)

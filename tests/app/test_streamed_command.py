@@ -5,6 +5,7 @@ the private memory that the training process may add."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -18,6 +19,7 @@ from clitools import call, load_quietly
 from deltaprop.app import stream_sources
 from deltaprop.app.preprocessing import Preprocessor
 from deltaprop.app.streamed_tables import stream_table
+from deltaprop.train import COMMAND_DEFAULTS
 
 pytest.importorskip("pyarrow")
 FAST = ["--epochs", "3", "--quiet", "--seed", "0"]
@@ -36,7 +38,9 @@ def check_model(folder: Path, table_path: Path, tmp_path: Path) -> None:
     est, extra = load_quietly(folder / "model.safetensors", return_extra=True)
     config, arrays = extra
     pre = Preprocessor.from_state(config, arrays)
-    t = stream_table(table_path, "y", tmp_path / "again", validation=0.1, seed=0)
+    t = stream_table(
+        table_path, "y", tmp_path / "again", validation=COMMAND_DEFAULTS.validation, seed=0
+    )
     np.testing.assert_array_equal(pre.median, t.pre.median)
     np.testing.assert_array_equal(pre.mean, t.pre.mean)
     np.testing.assert_array_equal(pre.scale, t.pre.scale)
@@ -108,10 +112,41 @@ def test_resume_is_refused_for_a_streamed_input(
     assert "--resume is not available for a streamed input" in err
 
 
+def test_a_streamed_run_stops_early_on_the_validation_loss_and_keeps_the_best(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The in-memory command's defaults: early stopping on the validation rows' loss, the
+    best epoch's weights restored (the results name the kept epoch)."""
+    path = tmp_path / "arrays"
+    path.mkdir()
+    data = frame(1200)
+    np.save(path / "X.npy", data[["a", "b"]].to_numpy())
+    np.save(path / "y.npy", data["y"].to_numpy())
+    out = tmp_path / "run"
+    code, stdout, err = call(
+        capsys, "train", path, "--target", "y", "--out", out, "--epochs", "300",
+        "--patience", "3", "--learning-rate", "0.05", "--seed", "0",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "early stopping is off" not in stdout + err
+    stop = re.search(
+        r"stopped at epoch (\d+): the validation loss did not improve .* --patience=3\); its "
+        r"best was ([0-9.]+) at epoch (\d+); the weights of epoch \3 were restored",
+        stdout,
+    )
+    assert stop is not None, stdout
+    last, best, kept = int(stop[1]), float(stop[2]), int(stop[3])
+    assert kept < last < 300 and f"Results (the weights of epoch {kept})" in stdout
+    # the model holds the best epoch's weights: its validation log-loss is the best one
+    val_loss = re.search(r"log_loss\s*│\s*[0-9.]+\s*│\s*([0-9.]+)", stdout)
+    assert val_loss is not None and abs(float(val_loss[1]) - best) < 1e-4
+    assert len(pd.read_csv(out / "history.csv")) == last
+
+
 # ---------------------------------------------------------------------------------------
 # Memory: a table four times the private memory the training process may add
 # ---------------------------------------------------------------------------------------
-ROWS, COLS = 2_000_000, 15  # 240 MB of float64 features
+ROWS, COLS = 3_000_000, 15  # 360 MB of float64 features (the process's own ~60 MB is fixed)
 MEASURE = textwrap.dedent(
     """
     import json, sys, threading, time

@@ -121,3 +121,37 @@ def test_dropout_changes_mask_between_calls_but_is_seeded() -> None:
     a1, b1 = a.forward(X, training=True), b.forward(X, training=True)
     np.testing.assert_array_equal(a1, b1)
     assert not np.array_equal(a1, a.forward(X, training=True))
+
+
+@pytest.mark.parametrize("m", [7, 1], ids=["a batch", "one row (no unbiased correction)"])
+def test_batch_norm_kernels_are_its_numpy_form(m: int) -> None:
+    numba = pytest.importorskip("numba")
+    from deltaprop.core.layers import BatchNorm
+
+    rng = np.random.default_rng(5)
+    Z = rng.normal(2.0, 3.0, (m, 4))
+    dOut = rng.normal(size=(m, 4))
+    bn = BatchNorm(4, momentum=0.2, epsilon=1e-3)
+    P = np.empty((2, 4))
+    bn.bind(P.ravel(), np.zeros(8))
+    bn.init_buffers(np, np.float64)
+    P[0], P[1] = rng.uniform(0.5, 2, 4), rng.normal(size=4)
+    bn.running_mean[...], bn.running_var[...] = rng.normal(size=4), rng.uniform(1, 2, 4)
+    rm, rv = bn.running_mean.copy(), bn.running_var.copy()
+    out = bn.forward(Z, training=True)
+    dZ = bn.backward(dOut)
+    Zk, H, V = Z.copy(), np.empty((m, 4)), np.empty((3, 4))
+    numba.njit(BatchNorm.kernel_forward)(Zk, H, V, P, rm, rv, 0.2, 1e-3)
+    np.testing.assert_allclose(Zk, out, rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(H, bn.Z_hat, rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(V[0], bn.inv_std, rtol=1e-14)
+    np.testing.assert_allclose(rm, bn.running_mean, rtol=1e-14)
+    np.testing.assert_allclose(rv, bn.running_var, rtol=1e-14)
+    d_gamma, d_beta, dk = np.empty(4), np.empty(4), dOut.copy()
+    numba.njit(BatchNorm.kernel_backward)(dk, H, V, P, d_gamma, d_beta)
+    np.testing.assert_allclose(dk, dZ, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(d_gamma / m, bn.grads["gamma"], rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(d_beta / m, bn.grads["beta"], rtol=1e-13)
+    if m == 1:  # one row: Ẑ = 0, the output is β and no error passes back
+        np.testing.assert_array_equal(Zk, P[1:])
+        np.testing.assert_array_equal(dk, 0.0)

@@ -42,7 +42,15 @@ if __name__ == "__main__":
         read.append((a, b))
         return original(a, b)
 
+    original_take = data.take
+
+    def spy_take(rows):  # type: ignore[no-untyped-def]
+        if len(rows):
+            read.append((int(min(rows)), int(max(rows)) + 1))
+        return original_take(rows)
+
     data._read = spy  # type: ignore[method-assign]
+    data.take = spy_take  # type: ignore[method-assign]
     net = train(data, comm)
     blobs = MPI.COMM_WORLD.allgather(net.parameters.tobytes())
     spans = MPI.COMM_WORLD.gather([min(a for a, _ in read), max(b for _, b in read)])

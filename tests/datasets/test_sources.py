@@ -63,6 +63,24 @@ def test_parquet_directory_reads_the_same_rows_whatever_the_row_groups(
         Xr, yr = data.read(a, b)
         np.testing.assert_array_equal(Xr, X[a:b])
         np.testing.assert_array_equal(yr, y[a:b])
+    rng = np.random.default_rng(files)
+    for rows in (rng.permutation(537), rng.choice(537, 40), np.array([536, 0]), np.arange(0)):
+        Xr, yr = data.take(rows)  # every row group touched decoded once
+        np.testing.assert_array_equal(Xr, X[rows])
+        np.testing.assert_array_equal(yr, y[rows])
+        assert Xr.flags.c_contiguous and Xr.shape == (len(rows), 4)
+    with pytest.raises(ValueError, match="outside the rows this dataset can read"):
+        data.take(np.array([537]))
+
+
+def test_take_gives_the_rows_in_their_order(tmp_path: Path) -> None:
+    X, y = table()
+    write_csv(tmp_path / "t.csv", X, y)
+    for data in (NpyDataset(X, y, block_rows=50), CSVDataset(tmp_path / "t.csv", "target")):
+        rows = np.random.default_rng(1).permutation(537)[:300]
+        Xr, yr = data.take(rows)
+        np.testing.assert_allclose(Xr, X[rows], rtol=1e-12)
+        np.testing.assert_allclose(yr, y[rows], rtol=1e-12)
 
 
 @pytest.mark.parametrize("chunk_rows", [1, 10, 64, 1000])

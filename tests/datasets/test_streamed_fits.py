@@ -60,7 +60,8 @@ def test_the_files_chunking_changes_nothing(tmp_path: Path) -> None:
     write_parquet(tmp_path / "b", X, y, files=4, group=33)
     write_csv(tmp_path / "t.csv", X, y)
     layout = {"block_rows": 50, "buffer_blocks": 4}
-    ref = fit((NpyDataset(X, y, **layout),))
+    ref = fit((NpyDataset(X, y, **layout),))  # read in the training thread
+    assert open_dataset(tmp_path / "a", "target").read_ahead  # 8 buffers, read ahead
     for data in (
         open_dataset(tmp_path / "a", "target", **layout),
         open_dataset(tmp_path / "b", "target", **layout),
@@ -99,7 +100,10 @@ def test_estimators_streamed_equal_in_memory() -> None:
 
 @pytest.mark.parametrize(
     ("kw", "match"),
-    [({"sample_weight": np.ones(1500)}, "sample_weight"), ({"X_val": X}, "X_val")],
+    [
+        ({"sample_weight": np.ones(1500)}, "sample_weight"),
+        ({"resume_from": "ck.safetensors"}, "resume_from"),
+    ],
 )
 def test_estimator_refuses_what_a_dataset_cannot_take(kw, match: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match=f"does not take {match}"):
@@ -112,3 +116,17 @@ def test_trainer_refuses_y_with_a_dataset() -> None:
         Trainer(net).fit(NpyDataset(X, y), y)
     with pytest.raises(ValueError, match="the dataset has 6 features but the network takes 5"):
         Trainer(Network([5, 4, 1], "tanh", "binary_crossentropy")).fit(NpyDataset(X, y))
+
+
+def test_a_read_ahead_error_is_raised_by_fit() -> None:
+    class Failing(NpyDataset):
+        read_ahead, calls = True, 0
+
+        def take(self, rows):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            if self.calls == 5:
+                raise OSError("disk gone")
+            return super().take(rows)
+
+    with pytest.raises(OSError, match="disk gone"):
+        fit((Failing(X, y, block_rows=50, buffer_blocks=4),))

@@ -51,6 +51,9 @@ def test_rmsprop_kernel_is_bit_for_bit_its_numpy_step(kw: dict[str, Any], dtype:
         np.testing.assert_array_equal(st[name], value, err_msg=name)
 
 
+@pytest.mark.skipif(
+    not _fused.enabled(), reason="compiled kernels switched off (DELTAPROP_FUSED=0)"
+)
 def test_every_first_order_optimizer_runs_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
     import deltaprop
     from deltaprop.fast.loop import CompiledLoop

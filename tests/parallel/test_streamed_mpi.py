@@ -65,7 +65,7 @@ def test_each_of_two_ranks_holds_about_half(tmp_path: Path) -> None:
     for share in r2["ranks"]:
         assert abs(share["bytes"] / whole["bytes"] - 0.5) < 0.05  # its rows, no others'
         # resident memory for the data (the rank's mapped rows): about half of one process's
-        assert share["hwm"] < 0.7 * whole["hwm"], (share, whole)
+        assert share["hwm"] < 0.6 * whole["hwm"], (share, whole)  # measured 0.53
         # private memory: blocks and statistics, a small part of the data either way
         assert share["growth"] < 0.75 * whole["bytes"], (share, whole)
 
@@ -92,3 +92,34 @@ def test_the_command_on_two_ranks_trains_the_one_process_model(tmp_path: Path) -
         np.testing.assert_array_equal(a[key], b[key])
     np.testing.assert_allclose(a["parameters"], b["parameters"], rtol=1e-10, atol=1e-12)
     assert not (tmp_path / "two" / ".streamed").exists()
+
+
+@pytest.mark.mpi
+def test_streamed_early_stopping_holds_out_the_same_rows_on_two_ranks(tmp_path: Path) -> None:
+    """An estimator's streamed fit with early stopping: 2 ranks, each reading its share,
+    hold out one process's validation rows, stop at its epoch and restore its best."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("early", SCRIPTS / "streamed_early_stop.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)  # it spies on deltaprop.train.streaming: undone below
+    X, y = script.table()
+    from deltaprop.data import NpyDataset
+
+    try:
+        one = script.report(script.fit(NpyDataset(X, y, block_rows=50, buffer_blocks=4), False))
+    finally:
+        script.streaming.streamed_validation = script._original
+    out = tmp_path / "two.json"
+    proc = run_mpi(2, str(SCRIPTS / "streamed_early_stop.py"), str(out))
+    assert proc.returncode == 0, f"the MPI job failed:\n{proc.stdout}\n{proc.stderr}"
+    two = json.loads(out.read_text())
+    assert two["identical"]
+    assert two["val_rows"] == one["val_rows"]  # the same rows, whatever the ranks
+    assert 180 < len(one["val_rows"]) < 300  # about 0.2 of 1200
+    np.testing.assert_array_equal(two["X_val"], X[one["val_rows"]])
+    assert len(one["val_loss"]) < 200 and one["best_epoch"] < len(one["val_loss"])
+    assert len(two["val_loss"]) == len(one["val_loss"]) and two["best_epoch"] == one["best_epoch"]
+    np.testing.assert_allclose(two["val_loss"], one["val_loss"], rtol=1e-9)
+    np.testing.assert_allclose(two["params"], one["params"], rtol=1e-8, atol=1e-11)

@@ -100,3 +100,29 @@ def test_an_epoch_interrupted_while_recorded_is_dropped(monkeypatch: pytest.Monk
         2
     ] * 5
     assert h.stop is not None and h.stop.epoch == 3
+
+
+def test_a_swallowed_sigint_still_stops_the_fit_at_the_epoch_end() -> None:
+    import os
+    import signal
+
+    class Swallowed(Callback):  # SIGINT inside code that eats it, as a finalizer would
+        def on_batch_end(self, trainer: Any, batch: int, logs: Any = None) -> None:
+            if trainer.epoch == 2 and batch == 0:
+                try:
+                    os.kill(os.getpid(), signal.SIGINT)
+                    for _ in range(1000):  # the handler runs between bytecodes
+                        pass
+                except KeyboardInterrupt:
+                    pass
+
+    before = signal.getsignal(signal.SIGINT)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    y = (X[:, 0] > 0).astype(float)
+    net = Network([2, 3, 1], "tanh", "bce", seed=0)
+    t = Trainer(net, epochs=50, batch_size=10, seed=0, callbacks=[Swallowed(), StopOnInterrupt()])
+    h = t.fit(X, y)
+    assert h.stop_reason == "interrupted"
+    assert len(h.loss) == 3  # not 50: the fit stopped at the end of epoch 2, kept
+    assert signal.getsignal(signal.SIGINT) is before  # the handler is put back

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from deltaprop import Network, Trainer
+from deltaprop.core import fused
 from deltaprop.train import Callback, ProgressBar, Reporter, VerboseLines
 from deltaprop.train.progress import PROGRESS_PARTS, eta_text
 
@@ -92,6 +93,7 @@ def long_epochs(callbacks: list[Any], **kw: Any) -> Network:
     return net
 
 
+@pytest.mark.skipif(not fused.enabled(), reason="compiled kernels switched off (DELTAPROP_FUSED=0)")
 def test_the_compiled_loop_reports_long_epochs_in_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     from deltaprop.fast import CompiledLoop
 

@@ -2,9 +2,9 @@
 
 The command gives Arrow (which pandas uses for text columns when pyarrow is installed) the
 system allocator unless the user chose a pool with ``ARROW_DEFAULT_MEMORY_POOL``: Arrow's
-default pools reserve address space up front and fail ("malloc of size 64 failed") under a
-memory limit such as ``ulimit -v`` or a batch scheduler's cap, where the system allocator
-works.
+default pools reserve address space in large arenas and fail ("malloc of size 64 failed")
+under a memory limit such as ``ulimit -v`` or a batch scheduler's cap, which may be set
+after start-up, where the system allocator works.
 """
 
 import os

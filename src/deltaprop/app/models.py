@@ -89,6 +89,7 @@ def check_state(path: Path, model: Any, state: Any) -> tuple[Preprocessor, Targe
     """
     from deltaprop.app.preprocessing import Preprocessor, TargetScaler
     from deltaprop.io import ModelFileError
+    from deltaprop.sklearn.tabular_state import check_fits
 
     try:
         if not isinstance(state, tuple | list) or len(state) != 2:
@@ -97,19 +98,9 @@ def check_state(path: Path, model: Any, state: Any) -> tuple[Preprocessor, Targe
         _check_config(config)
         pre = Preprocessor.from_state(config, arrays)
         scaler = TargetScaler.from_state(config.get("target_scaling"))
+        check_fits(model, len(pre.feature_names), scaler, config.get("task") == "classification")
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise ModelFileError(f"cannot load '{path}': {exc}") from None
-    n_in = getattr(model, "n_features_in_", None)
-    if n_in is not None and len(pre.feature_names) != n_in:
-        raise ModelFileError(
-            f"cannot load '{path}': the preprocessing makes {len(pre.feature_names)} features "
-            f"but the network takes {n_in}"
-        )
-    if scaler is not None and config.get("task") == "classification":
-        raise ModelFileError(
-            f"cannot load '{path}': preprocessing field 'target_scaling' must be null for "
-            "a classifier"
-        )
     return pre, scaler
 
 

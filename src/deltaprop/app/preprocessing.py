@@ -42,7 +42,7 @@ from deltaprop.sklearn.tabular import (
     column_transformer,
     encode,
 )
-from deltaprop.sklearn.tabular_state import check_state, check_target_scaling
+from deltaprop.sklearn.tabular_state import check_state, check_target_scaling, state_of
 
 __all__ = [
     "MISSING_CATEGORY",
@@ -210,15 +210,8 @@ class Preprocessor:
     # -------------------------------------------------------------- state for model files
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """JSON configuration and float64 arrays of the fitted state (no pickle)."""
-        config = {
-            "format": PREPROCESSING_FORMAT,
-            "numeric": list(self.numeric),
-            "categorical": list(self.categorical),
-            "categories": [list(c) for c in self.categories],
-            "missing_category": MISSING_CATEGORY,
-        }
-        arrays = {"median": self.median, "mean": self.mean, "scale": self.scale}
-        return config, {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
+        return state_of(self.numeric, self.categorical, self.categories, self.median,
+                        self.mean, self.scale)  # fmt: skip
 
     @classmethod
     def from_state(cls, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> Preprocessor:

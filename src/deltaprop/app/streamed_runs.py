@@ -6,8 +6,10 @@ holds whole (:func:`deltaprop.app.stream_sources.is_streamed`): the streaming pr
 C-ordered ``.npy`` files in a work folder inside ``--out`` (removed at the end), the
 training rows are moved so that each rank holds exactly its share of the data package's
 layout (:func:`deltaprop.data.rank_rows`), and the estimator trains on a memory-mapped
-:class:`deltaprop.data.NpyDataset` (without early stopping: the validation rows, gathered
-on every rank, are scored after training). The metrics of the results table are computed on at most
+:class:`deltaprop.data.NpyDataset`, with the in-memory command's defaults: the validation
+rows (the split of :func:`deltaprop.app.streamed_tables.stream_table`, gathered on every
+rank) are the estimator's ``X_val``, early stopping watches them and the best epoch's
+weights are restored. The metrics of the results table are computed on at most
 :data:`METRIC_ROWS` rows of rank 0's share.
 """
 
@@ -166,15 +168,9 @@ def _fit(
     n_out = len(table.classes) if table.classes is not None else 1
     check_network_size(X_train.shape[1], tuple(args.hidden), n_out if n_out > 2 else 1)
     est = make_estimator(args, table.task, table.n_train, table.n_val > 0)
-    if est.early_stopping:
-        est.set_params(early_stopping=False)
-        out.note(
-            "early stopping is off for a streamed input: the validation rows are scored "
-            "after training"
-        )
     fit_X, fit_y = _dataset(table, comm, work, scaler, args.dtype)
-    if scaler is not None:
-        y_val = scaler.transform(y_val)
+    y_val_fit = y_val if scaler is None else scaler.transform(y_val)
+    has_val = len(y_val) > 0
     bar = None
     callbacks: list[Callback] = []
     if out.enabled and not args.quiet:
@@ -189,6 +185,8 @@ def _fit(
                 est,
                 fit_X,
                 fit_y,
+                np.asarray(X_val) if has_val else None,
+                np.asarray(y_val_fit) if has_val else None,
                 callbacks=callbacks,
                 checkpoint=checkpoint,
                 checkpoint_every=getattr(args, "checkpoint_every", None) or 1,
@@ -205,8 +203,6 @@ def _fit(
     Xt = np.asarray(X_train[:METRIC_ROWS])
     yt = np.asarray(y_train[:METRIC_ROWS])
     Xv, yv = np.asarray(X_val[:METRIC_ROWS]), np.asarray(y_val[:METRIC_ROWS])
-    if scaler is not None:
-        yv = scaler.inverse(yv)
     y = np.concatenate([yt, yv])
     features = pd.DataFrame(columns=pre.columns, index=pd.RangeIndex(0))
     if len(pre.numeric) == 2 and not pre.categorical:  # the report's decision boundary

@@ -158,6 +158,77 @@ class BatchNorm(Layer):
         mean_dz = (dOut * self.Z_hat).mean(axis=0)
         return (gamma * self.inv_std) * (dOut - mean_d - self.Z_hat * mean_dz)
 
+    @staticmethod
+    def kernel_forward(  # pragma: no cover - compiled
+        Z: Any, H: Any, V: Any, P: Any, running_mean: Any, running_var: Any, momentum: float,
+        epsilon: float,
+    ) -> None:  # fmt: skip
+        """:meth:`forward` in training, for the compiled loop (``numba.njit``), in place:
+        ``Z`` (m, n) becomes ``γ Ẑ + β`` (``P`` (2, n): ``γ``, ``β``), ``H`` (m, n) takes
+        ``Ẑ``, ``V[0]`` (``V`` (3, n)) ``1/√(σ² + ε)``, and the running statistics move. The
+        NumPy form's operations in its order (column sums row after row, as ``mean(axis=0)``)."""
+        m, n = Z.shape
+        t = Z.dtype.type
+        inv, mu, var = V[0], V[1], V[2]
+        for j in range(n):
+            mu[j] = Z[0, j]
+        for i in range(1, m):
+            for j in range(n):
+                mu[j] += Z[i, j]
+        for j in range(n):
+            mu[j] = mu[j] / t(m)
+        for i in range(m):
+            for j in range(n):
+                H[i, j] = Z[i, j] - mu[j]
+        for j in range(n):
+            var[j] = H[0, j] * H[0, j]
+        for i in range(1, m):
+            for j in range(n):
+                var[j] += H[i, j] * H[i, j]
+        keep, mom, ratio, eps = (
+            t(1 - momentum),
+            t(momentum),
+            t(m / (m - 1) if m > 1 else 1),
+            t(epsilon),
+        )
+        for j in range(n):
+            var[j] = var[j] / t(m)
+            unbiased = var[j] * ratio if m > 1 else var[j]
+            running_mean[j] = running_mean[j] * keep
+            running_mean[j] += mom * mu[j]
+            running_var[j] = running_var[j] * keep
+            running_var[j] += mom * unbiased
+            inv[j] = t(1.0) / np.sqrt(var[j] + eps)
+        for i in range(m):
+            for j in range(n):
+                H[i, j] = H[i, j] * inv[j]
+                Z[i, j] = H[i, j] * P[0, j] + P[1, j]
+
+    @staticmethod
+    def kernel_backward(  # pragma: no cover - compiled
+        dOut: Any, H: Any, V: Any, P: Any, d_gamma: Any, d_beta: Any
+    ) -> None:  # fmt: skip
+        """:meth:`backward` in training for the compiled loop, in place: ``dOut`` (m, n)
+        becomes the input error, ``d_gamma``, ``d_beta`` (n,) take ``Σ dOut ⊙ Ẑ`` and
+        ``Σ dOut``, without the ``1/m`` (the compiled loop's output error carries it); ``H``,
+        ``V``, ``P`` as :meth:`kernel_forward` left them."""
+        m, n = dOut.shape
+        t = dOut.dtype.type
+        inv, mean_d, mean_dz = V[0], V[1], V[2]
+        for j in range(n):
+            d_gamma[j] = dOut[0, j] * H[0, j]
+            d_beta[j] = dOut[0, j]
+        for i in range(1, m):
+            for j in range(n):
+                d_gamma[j] += dOut[i, j] * H[i, j]
+                d_beta[j] += dOut[i, j]
+        for j in range(n):
+            mean_d[j] = d_beta[j] / t(m)
+            mean_dz[j] = d_gamma[j] / t(m)
+        for i in range(m):
+            for j in range(n):
+                dOut[i, j] = (P[0, j] * inv[j]) * (dOut[i, j] - mean_d[j] - H[i, j] * mean_dz[j])
+
 
 @dataclass
 class DenseBuffers:

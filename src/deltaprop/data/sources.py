@@ -40,6 +40,8 @@ class Dataset(abc.ABC):
     buffer_blocks : int
         Blocks held and shuffled at a time.
     feature_names : list of str or None
+    read_ahead : bool
+        See below (``False`` here and for a ``.npy``: a mapped read is a copy).
     """
 
     n_rows: int
@@ -48,6 +50,9 @@ class Dataset(abc.ABC):
     target_shape: tuple[int, ...]
     local: slice
     feature_names: list[str] | None = None
+    read_ahead: bool = False
+    """Whether a streamed fit reads the next buffer in a background thread while the
+    current one trains (sources whose reads decode or parse, and release the GIL)."""
 
     def __init__(self, *, block_rows: int, buffer_blocks: int) -> None:
         self.block_rows, self.buffer_blocks = check_layout(block_rows, buffer_blocks)
@@ -72,6 +77,43 @@ class Dataset(abc.ABC):
                 f"[{lo}, {hi}) (of {self.n_rows}). Received: start={start!r}, stop={stop!r}"
             )
         return self._read(int(start), int(stop))
+
+    def take(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The global ``rows`` (any order, inside :attr:`local`), in that order.
+
+        Reads each logical block that ``rows`` touch once, in ascending order (sources that
+        can read several blocks at once at a lower cost, Parquet, override this).
+
+        Parameters
+        ----------
+        rows : ndarray of shape (m,), integer
+
+        Returns
+        -------
+        X : ndarray of shape (m, n_features), C order, :attr:`dtype`
+        y : ndarray of shape (m, *target_shape), :attr:`dtype`
+            Fresh arrays.
+        """
+        rows = np.asarray(rows, dtype=np.intp)
+        lo, hi = self.local.start, self.local.stop
+        if rows.size == 0:
+            X, y = self.read(lo, lo)
+            return X.copy(), y.copy()
+        br = self.block_rows
+        blocks = np.unique(rows // br)
+        Xs, ys, base = [], [], np.empty(blocks.size, np.intp)
+        offset = 0
+        for j, b in enumerate(blocks):
+            a, z = max(int(b) * br, lo), min((int(b) + 1) * br, hi)
+            X, y = self.read(a, z)
+            Xs.append(X)
+            ys.append(y)
+            base[j] = offset - a
+            offset += z - a
+        idx = rows + base[np.searchsorted(blocks, rows // br)]
+        X = np.concatenate(Xs) if len(Xs) > 1 else Xs[0]
+        y = np.concatenate(ys) if len(ys) > 1 else ys[0]
+        return np.ascontiguousarray(X.take(idx, axis=0)), y.take(idx, axis=0)
 
     def read_target(self, start: int, stop: int) -> np.ndarray:
         """Only the target of rows ``[start, stop)``, shape ``(stop - start, *target_shape)``

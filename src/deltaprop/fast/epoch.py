@@ -41,6 +41,13 @@ seeds' ``1/m`` (or ``w_i / Σw``) multiplies the output error once instead of ev
 and ``db`` (the backward pass is linear in it); ``dW`` is the sum of the row blocks' (on any
 number of threads); the sums of squares are taken in float64 in another order.
 
+Batch norm (``bn[l]``: whether, its momentum and epsilon; ``Ps[l]`` its ``γ``, ``β``,
+``Hs[l]`` its ``Ẑ``, ``Vs[l]`` its statistics, ``RMs[l]``, ``RVs[l]`` its running ones):
+:meth:`deltaprop.core.layers.BatchNorm.kernel_forward` between a layer's ``Z`` and its
+activation, :meth:`~deltaprop.core.layers.BatchNorm.kernel_backward` back through it;
+its batch statistics take every row, so a network with batch norm runs one block of rows
+on one thread (:class:`deltaprop.fast.loop.CompiledLoop`).
+
 Dropout (``rates``): the masks come from one key per step and layer (``keys``, drawn by
 :meth:`deltaprop.fast.loop.CompiledLoop.epoch` from the network's generator as the Python
 loop's ``Dropout.draw_key`` draws them) and the entry's place in the batch
@@ -62,7 +69,7 @@ import numba
 import numpy as np
 
 from deltaprop.core.kernels import add_bias, nonfinite_check, sum_squares
-from deltaprop.core.layers import Dropout
+from deltaprop.core.layers import BatchNorm, Dropout
 from deltaprop.fast.activate import activate, activation_backward
 from deltaprop.fast.blocks import BLOCKS
 from deltaprop.fast.outputs import fused_output, general_output
@@ -73,6 +80,8 @@ __all__ = ["ABORT", "OPT_ADAM", "OPT_RMSPROP", "OPT_SGD", "post_job", "run_steps
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 uniform = _jit(Dropout.kernel_uniform)
+_bn_forward = _jit(BatchNorm.kernel_forward)
+_bn_backward = _jit(BatchNorm.kernel_backward)
 
 
 @_jit
@@ -92,8 +101,8 @@ def run_steps(  # pragma: no cover - compiled
     X: Any, Y: Any, w: Any, order: Any, m: int, n_blocks: int,
     Ws: Any, bs: Any, As: Any, Zs: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any,
     losses: Any, scratch: Any, split_first: bool, acts: Any, aps: Any, Ds: Any, Ms: Any,
-    rates: Any, keys: Any, out_code: int, loss_code: int, loss_p: float, alpha: float,
-    clip_norm: float, params: Any, grad: Any, grad_others: Any, starts: Any, stops: Any, ends: Any, norms: Any,
+    rates: Any, bn: Any, Ps: Any, Hs: Any, Vs: Any, RMs: Any, RVs: Any, keys: Any,
+    out_code: int, loss_code: int, loss_p: float, alpha: float, clip_norm: float, params: Any, grad: Any, grad_others: Any, starts: Any, stops: Any, ends: Any, norms: Any,
     cost_sum: Any, opt_code: int, counts: Any, t0: int, lr: float, h: Any,
     state0: Any, state1: Any, state2: Any,
 ) -> int:  # fmt: skip
@@ -183,8 +192,9 @@ def run_steps(  # pragma: no cover - compiled
             g, goff = (grad, 0) if b == 0 else (grad_others[b - 1], R)
             shared[b] = _forward_backward(w, rows[s0:s1], m, s0, s1, wsum, first, Ws, bs, g,
                                           goff, starts, stops, ends, As, Zs, dZ_a, dZ_b, Xb,
-                                          Yb, losses, acts, aps, Ds, Ms, rates, step_keys,
-                                          out_code, loss_code, loss_p)  # fmt: skip
+                                          Yb, losses, acts, aps, Ds, Ms, rates, bn, Ps, Hs,
+                                          Vs, RMs, RVs, step_keys, out_code, loss_code,
+                                          loss_p)  # fmt: skip
         gen += 1
         if not barrier(sync, n_threads, gen):
             return -1
@@ -340,7 +350,8 @@ def _forward_backward(  # pragma: no cover - compiled
     w: Any, rows: Any, m: int, r0: int, r1: int, wsum: float, first: int,
     Ws: Any, bs: Any, g: Any, goff: int, starts: Any, stops: Any, ends: Any, As: Any,
     Zs: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any, losses: Any, acts: Any, aps: Any,
-    Ds: Any, Ms: Any, rates: Any, keys: Any, out_code: int, loss_code: int, loss_p: float,
+    Ds: Any, Ms: Any, rates: Any, bn: Any, Ps: Any, Hs: Any, Vs: Any, RMs: Any, RVs: Any,
+    keys: Any, out_code: int, loss_code: int, loss_p: float,
 ) -> float:  # fmt: skip
     """Rows ``r0:r1`` of one batch: the forward pass from layer ``first`` (the first
     layer's activations are ready when ``first`` is 1), the loss (returns ``Σ w_i L_i``),
@@ -361,6 +372,8 @@ def _forward_backward(  # pragma: no cover - compiled
         Z = Zs[l][r0:r1]
         np.dot(A, Ws[l].T, Z)
         add_bias(Z, bs[l])
+        if bn[l, 0] > 0:  # batch norm (one block: every row of the batch)
+            _bn_forward(Z, Hs[l], Vs[l], Ps[l], RMs[l], RVs[l], bn[l, 1], bn[l, 2])
         if l < L - 1:
             A = As[l][r0:r1]
             activate(Z, A, acts[l], aps[l])
@@ -393,6 +406,9 @@ def _forward_backward(  # pragma: no cover - compiled
     # backward: dW = dZᵀ A_prev, db = Σ dZ, dA_prev = dZ W, dZ[l-1] = dA_prev ⊙ g'
     for l in range(L - 1, first - 1, -1):
         A_prev = Xt if l == 0 else Ds[l - 1][r0:r1]
+        if bn[l, 0] > 0:  # through the batch norm: dγ, dβ after db
+            n_l, o = dZ.shape[1], stops[l] - goff + dZ.shape[1]
+            _bn_backward(dZ, Hs[l], Vs[l], Ps[l], g[o : o + n_l], g[o + n_l : o + 2 * n_l])
         gW = g[starts[l] - goff : stops[l] - goff].reshape(Ws[l].shape[0], Ws[l].shape[1])
         np.dot(dZ.T, A_prev, gW)
         _column_sums(dZ, g[stops[l] - goff : ends[l] - goff])

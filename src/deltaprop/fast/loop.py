@@ -1,13 +1,18 @@
 """The trainer's mini-batch loop compiled (:mod:`deltaprop.fast.epoch`), where it applies.
 
-:meth:`CompiledLoop.create` checks that a fit can run compiled (dense layers without batch
-norm, dropout among them (counter-based masks); hidden activations with a compiled form (every shipped one); an output pair with one
-(every shipped loss with every shipped output activation, fused or by the chain rule);
-SGD, momentum, Nesterov, RMSprop, Adam or AdamW as shipped; NumPy arrays of the network's dtype; no
-MPI; no callback that watches single batches; the compiled kernels switched on and numba
-installed) and returns ``None`` otherwise, so that the Python loop runs instead. The two
-loops compute the same steps (``tests/test_fast_loop.py`` compares them); the compiled one
-has no Python between steps, which is what small networks and small batches pay for.
+:meth:`CompiledLoop.create` checks that a fit can run compiled (dense layers, with batch
+norm or not (then one block of rows on one thread: its statistics take the whole batch),
+dropout among them (counter-based masks); hidden activations with a compiled form (every
+shipped one); an output pair with one (every shipped loss with every shipped output
+activation, fused or by the chain rule); SGD, momentum, Nesterov, RMSprop, Adam or AdamW as
+shipped; NumPy arrays of the network's dtype; the compiled kernels switched on and numba
+installed) and returns ``None`` otherwise, so that the Python loop runs instead. A
+callback that watches single batches makes the trainer run one batch per call
+(:meth:`CompiledLoop.epoch` on one batch's rows); under MPI each step runs in two compiled
+halves around the trainer's allreduce (:meth:`CompiledLoop.share_step`,
+:meth:`CompiledLoop.apply_step`). The two loops compute the same steps
+(``tests/fast/test_fast_loop.py`` compares them); the compiled one has no Python between
+steps, which is what small networks and small batches pay for.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from deltaprop.core import Dense, Dropout
+from deltaprop.core import BatchNorm, Dense, Dropout
 from deltaprop.core import fused as _fused
 from deltaprop.fast.blocks import BLOCKS, row_blocks
 from deltaprop.optim import SGD, Adam, AdamW, Momentum, Nesterov, Optimizer, RMSprop
@@ -204,10 +209,22 @@ class CompiledLoop:
         self.bs = List([d.b for d in dense])
         starts = np.array([sl.start for sl in net.slices], dtype=np.intp)
         self.starts, self.stops = starts, starts + [d.n_in * d.n_out for d in dense]
-        self.ends = starts + [d.n_out * (d.n_in + 1) for d in dense]
-        self.n_threads = n_threads
+        self.ends = np.array([sl.stop for sl in net.slices], dtype=np.intp)  # W, b (, γ, β)
+        # batch norm per layer: [whether, momentum, epsilon], γ and β (2, n), running stats
+        bns = [d.batch_norm for d in dense]
+        self.has_bn = any(bn is not None for bn in bns)
+        self.bn = np.array([[0.0, 0.0, 0.0] if bn is None else [1.0, bn.momentum, bn.epsilon]
+                            for bn in bns])  # fmt: skip
+        none2, none1 = np.empty((2, 0), dtype), np.empty(0, dtype)
+        self.Ps = List([none2 if bn is None else net.parameters[st + d.n_out : en].reshape(2, -1)
+                        for bn, d, st, en in zip(bns, dense, self.stops, self.ends,
+                                                 strict=True)])  # fmt: skip
+        self.RMs = List([none1 if bn is None else bn.running_mean for bn in bns])
+        self.RVs = List([none1 if bn is None else bn.running_var for bn in bns])
+        self.n_threads = 1 if self.has_bn else n_threads
         # a wide first layer is split by units into blocks (see run_steps)
-        self.split_first = dense[0].n_in * dense[0].n_out >= SPLIT_FIRST and len(dense) > 1
+        self.split_first = (dense[0].n_in * dense[0].n_out >= SPLIT_FIRST and len(dense) > 1
+                            and not self.has_bn)  # fmt: skip
         # the gradient of each block of rows: block 0's in net.grad, the others' in
         # grad_others, from the first parameter that row blocks compute (after a split
         # first layer, which no row block computes)
@@ -243,7 +260,10 @@ class CompiledLoop:
         """The compiled loop for this fit, or ``None`` where the Python loop must run.
 
         ``watches_batches``: whether a callback needs to see single batches (then the
-        Python loop runs); the trainer decides (:func:`deltaprop.train.callbacks.watches_batches`).
+        trainer calls the loop one batch at a time; the trainer decides,
+        :func:`deltaprop.train.callbacks.watches_batches`); ``comm``: a
+        :class:`deltaprop.parallel.Communicator` (then one thread per process, and the
+        steps in halves around the trainer's allreduce), or ``None``.
         """
         dtype = net.parameters.dtype
         arrays_ok = all(
@@ -251,24 +271,26 @@ class CompiledLoop:
             for a in (X, Y, *(() if w is None else (w,)), net.parameters)
         )
         if not (
-            comm is None
-            and arrays_ok
+            arrays_ok
             and X.ndim == 2
             and type(opt) in (*_SGDS, *_ADAMS, RMSprop)
             and all(
-                (isinstance(layer, Dense) and layer.batch_norm is None)
+                (
+                    isinstance(layer, Dense)
+                    and (layer.batch_norm is None or type(layer.batch_norm) is BatchNorm)
+                )
                 or (isinstance(layer, Dropout) and layer.rng is net.rng)
                 for layer in net.layers
             )
             and all(type(d.activation).compiled_form() is not None for d in net.dense[:-1])
             and _output_compiled(net)
-            and not watches_batches
         ):
             return None
         kernels = epoch_kernels(net.n_params)
         if kernels is None:
             return None
-        return cls(kernels, net, opt, X, Y, w, alpha, clip_norm, default_threads())
+        threads = default_threads() if comm is None else 1  # a process per rank already
+        return cls(kernels, net, opt, X, Y, w, alpha, clip_norm, threads)
 
     @contextlib.contextmanager
     def threads(self, batch_size: int) -> Iterator[None]:
@@ -303,7 +325,12 @@ class CompiledLoop:
             Xb = np.empty((m, self.X.shape[1]), dtype)
             Yb = np.empty((m, self.Y.shape[1]), dtype)
             scratch = np.empty((self.n_threads, m * dense[0].n_out), dtype)  # first layer
-            self.buffers[m] = (As, Zs, Ds, Ms, dZ_a, dZ_b, Xb, Yb, np.empty(m, dtype), scratch)
+            Hs = List([np.empty((m, d.n_out) if h else (0, 0), dtype)
+                       for d, h in zip(dense, self.bn[:, 0], strict=True)])  # fmt: skip
+            Vs = List([np.empty((3, d.n_out if h else 0), dtype)
+                       for d, h in zip(dense, self.bn[:, 0], strict=True)])  # fmt: skip
+            self.buffers[m] = (As, Zs, Ds, Ms, dZ_a, dZ_b, Xb, Yb, np.empty(m, dtype), scratch,
+                               Hs, Vs)  # fmt: skip
         return self.buffers[m]
 
     def _keys(self, n_steps: int) -> np.ndarray:
@@ -340,13 +367,13 @@ class CompiledLoop:
         for part, m in (*parts, (order[full:], n - full)):
             if m == 0 or part.size == 0:
                 continue
-            As, Zs, Ds, Ms, dZ_a, dZ_b, Xb, Yb, losses, scratch = self._buffers(m)
+            As, Zs, Ds, Ms, dZ_a, dZ_b, Xb, Yb, losses, scratch, Hs, Vs = self._buffers(m)
             # the dropout keys of each step, drawn as the Python loop draws them (a step,
             # then its layers in order); the unused ones are given back below
             rng_state = self.rng.bit_generator.state if self.n_drop else None
             keys = self._keys(part.size // m)
             before = int(counts[1])
-            n_blocks = row_blocks(m)
+            n_blocks = 1 if self.has_bn else row_blocks(m)
             n_threads = min(self.n_threads, n_blocks)
             sync = np.zeros(16, np.int64)
             shared = np.zeros(BLOCKS + 2 * BLOCKS * (len(self.Ws) + 3))
@@ -354,7 +381,8 @@ class CompiledLoop:
             head = (sync, shared, self.X, self.Y, self.w, part, m, n_blocks, self.Ws, self.bs)
             tail = (
                 As, Zs, dZ_a, dZ_b, Xb, Yb, losses, scratch, self.split_first, self.acts,
-                self.aps, Ds, Ms, self.rates, keys, self.out_code, self.loss_code,
+                self.aps, Ds, Ms, self.rates, self.bn, self.Ps, Hs, Vs, self.RMs, self.RVs,
+                keys, self.out_code, self.loss_code,
                 self.loss_p, self.alpha,
                 self.clip_norm, net.parameters, net.grad, self.grad_others, self.starts,
                 self.stops, self.ends, norms, cost_sum, self.opt_code, counts, opt.t,
@@ -385,3 +413,36 @@ class CompiledLoop:
             if done < part.size // m:
                 return float(cost_sum[0]), int(counts[1]), samples, float(cost_sum[1])
         return float(cost_sum[0]), int(counts[1]), samples, None
+
+    def share_step(self, rows: np.ndarray, wsum: float, alpha: float) -> float:
+        """This process's share ``rows`` of a batch of total weight ``wsum`` (the L2
+        coefficient ``alpha`` its part of the whole): its gradient into ``net.grad``, and its
+        cost (:func:`deltaprop.fast.shares.share_gradient`). A non-empty share draws the
+        step's dropout keys, as the Python loop's forward pass does."""
+        from deltaprop.fast.shares import share_gradient
+
+        net = self.net
+        As, Zs, Ds, Ms, dZ_a, dZ_b, Xb, Yb, losses, _, Hs, Vs = self._buffers(max(rows.size, 1))
+        keys = self._keys(1)[0] if rows.size else np.zeros(self.n_drop, np.int64)
+        return float(share_gradient(
+            self.X, self.Y, self.w, rows, float(wsum), float(alpha), self.Ws, self.bs,
+            net.parameters, net.grad, self.starts, self.stops, self.ends, As, Zs, dZ_a,
+            dZ_b, Xb, Yb, losses, self.acts, self.aps, Ds, Ms, self.rates, self.bn, self.Ps,
+            Hs, Vs, self.RMs, self.RVs, keys,
+            self.out_code, self.loss_code, self.loss_p,
+        ))  # fmt: skip
+
+    def apply_step(self, learning_rate: float, norms: np.ndarray) -> bool:
+        """The step from ``net.grad`` (:func:`deltaprop.fast.shares.apply_gradient`): the
+        norms added to ``norms``, the clipping, the optimizer's update; False, nothing
+        changed, for a non-finite gradient."""
+        from deltaprop.fast.shares import apply_gradient
+
+        net, opt = self.net, self.opt
+        ok = bool(apply_gradient(
+            net.parameters, net.grad, self.starts, self.stops, norms, self.clip_norm,
+            self.opt_code, opt.t + 1, float(learning_rate), self.h, *self.state,
+        ))  # fmt: skip
+        if ok:
+            opt.advance(1)
+        return ok

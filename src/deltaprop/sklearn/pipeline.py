@@ -42,7 +42,7 @@ from deltaprop.io import Extra, register_model_wrapper
 from deltaprop.sklearn.base import BaseMLP
 from deltaprop.sklearn.regressor import MLPRegressor
 from deltaprop.sklearn.tabular import TablePreprocessor
-from deltaprop.sklearn.tabular_state import check_target_scaling
+from deltaprop.sklearn.tabular_state import check_fits, check_target_scaling
 
 __all__ = ["model_pipeline"]
 
@@ -148,12 +148,7 @@ def _wrap(model: Any, extra: Extra) -> Any:
         return None
     pre = TablePreprocessor.from_state(config, arrays)
     scaling = check_target_scaling(config.get("target_scaling"))
-    if scaling is not None and hasattr(model, "classes_"):
-        raise ValueError("preprocessing field 'target_scaling' must be null for a classifier")
-    n_in = getattr(model, "n_features_in_", None)
-    n_out = len(pre.get_feature_names_out())
-    if n_in is not None and n_out != n_in:
-        raise ValueError(f"the preprocessing makes {n_out} features but the network takes {n_in}")
+    check_fits(model, len(pre.get_feature_names_out()), scaling, hasattr(model, "classes_"))
     return model_pipeline(model, pre, scaling)
 
 

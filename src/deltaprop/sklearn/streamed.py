@@ -24,13 +24,20 @@ class EncodedTarget(Dataset):
         self.data, self.encode = data, encode
         self.n_rows, self.n_features, self.dtype = data.n_rows, data.n_features, data.dtype
         self.local, self.feature_names = data.local, data.feature_names
+        self.read_ahead = data.read_ahead
         self.target_shape = (n_outputs,)
 
-    def _read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        X, y = self.data.read(start, stop)
+    def _encoded(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if y.shape[0] == 0:
             return X, np.empty((0, *self.target_shape), self.dtype)
         return X, np.asarray(self.encode(y), dtype=self.dtype)
+
+    def _read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._encoded(*self.data.read(start, stop))
+
+    def take(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The wrapped dataset's :meth:`~deltaprop.data.Dataset.take`, its target encoded."""
+        return self._encoded(*self.data.take(rows))
 
 
 def _labels(est: Any, data: Dataset, comm: Any) -> np.ndarray:
@@ -59,11 +66,17 @@ def fit_dataset(est: Any, data: Dataset, y: Any, sample_weight: Any, incremental
                 others: dict[str, Any]) -> Any:  # fmt: skip
     """``est.fit(data)``: a fresh fit on a dataset read out of core.
 
-    Not with ``y``, sample weights, ``partial_fit``, ``warm_start``, ``resume_from``, a
-    validation set (``X_val``: use ``early_stopping``, whose rows are chosen by
-    :func:`deltaprop.data.validation_mask`), ``class_weight`` or multilabel targets
-    (``ValueError`` naming it).
+    With ``early_stopping`` the validation rows are those of
+    :func:`deltaprop.data.validation_mask` (``validation_fraction`` and the trainer's split
+    seed, drawn from ``random_state``: the same rows for any number of ranks), unless a
+    validation set ``X_val, y_val`` is given (held in memory, the whole set on every rank);
+    the best epoch's weights are restored, as in memory. Not with ``y``, sample weights,
+    ``partial_fit``, ``warm_start``, ``resume_from``, ``class_weight`` or multilabel
+    targets (``ValueError`` naming it).
     """
+    X_val, y_val = others.pop("X_val", None), others.pop("y_val", None)
+    if (X_val is None) != (y_val is None):
+        raise ValueError("X_val and y_val must be given together.")
     refused = {
         "y": y is not None, "sample_weight": sample_weight is not None,
         "partial_fit": incremental, "warm_start": bool(est.warm_start),
@@ -96,8 +109,20 @@ def fit_dataset(est: Any, data: Dataset, y: Any, sample_weight: Any, incremental
         from deltaprop.parallel import broadcast_parameters
 
         broadcast_parameters(est.network_, comm)
+    validation = None
+    if X_val is not None:
+        yv = np.asarray(y_val)
+        if yv.ndim == 2 and yv.shape[1] == 1 and data.target_shape == ():
+            yv = yv[:, 0]
+        Xv = np.ascontiguousarray(est._check_X(X_val, reset=False), dtype=data.dtype)
+        if Xv.shape[0] != yv.shape[0]:
+            raise ValueError(
+                f"X_val and y_val must have the same rows. Received: {Xv.shape[0]} and "
+                f"{yv.shape[0]}"
+            )
+        validation = (Xv, np.asarray(est._encode_y(yv, incremental=True), dtype=data.dtype))
     n_train = data.n_rows
-    if est.early_stopping:
+    if est.early_stopping and validation is None:
         n_train -= round(data.n_rows * est.validation_fraction)  # the batch size only
     trainer = est._trainer = est._make_trainer(est.network_, n_train, False, comm)
     est.t_ = 0
@@ -106,12 +131,12 @@ def fit_dataset(est: Any, data: Dataset, y: Any, sample_weight: Any, incremental
     est.out_activation_ = SKLEARN_OUT[est.network_.output_activation.name]
     try:
         if comm is None:
-            trainer.fit(encoded)
+            trainer.fit(encoded, validation_data=validation)
         else:
             from deltaprop.parallel import abort_on_error
 
             with abort_on_error(comm, passing=(DivergenceError,)):
-                trainer.fit(encoded)
+                trainer.fit(encoded, validation_data=validation)
     except DivergenceError as exc:
         est._after_divergence(trainer, exc)
     est._record(trainer, False, 0)

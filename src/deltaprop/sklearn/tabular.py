@@ -27,7 +27,12 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from deltaprop.sklearn.tabular_state import MISSING_CATEGORY, PREPROCESSING_FORMAT, check_state
+from deltaprop.sklearn.tabular_state import (
+    MISSING_CATEGORY,
+    PREPROCESSING_FORMAT,
+    check_state,
+    state_of,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -267,15 +272,8 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """JSON configuration and float64 arrays of the fitted state (no pickle)."""
         check_is_fitted(self, "median_")
-        config = {
-            "format": PREPROCESSING_FORMAT,
-            "numeric": list(self.numeric),
-            "categorical": list(self.categorical),
-            "categories": [list(c) for c in self.categories_],
-            "missing_category": MISSING_CATEGORY,
-        }
-        arrays = {"median": self.median_, "mean": self.mean_, "scale": self.scale_}
-        return config, {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
+        return state_of(self.numeric, self.categorical, self.categories_, self.median_,
+                        self.mean_, self.scale_)  # fmt: skip
 
     @classmethod
     def from_state(cls, config: Any, arrays: Any) -> TablePreprocessor:

@@ -7,6 +7,7 @@ section): ``preprocessing field 'F' must be ...; got VALUE``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -14,9 +15,11 @@ import numpy as np
 __all__ = [
     "MISSING_CATEGORY",
     "PREPROCESSING_FORMAT",
+    "check_fits",
     "check_state",
     "check_target_scaling",
     "short",
+    "state_of",
 ]
 
 MISSING_CATEGORY = "(missing)"
@@ -25,6 +28,24 @@ MISSING_CATEGORY = "(missing)"
 PREPROCESSING_FORMAT = 1
 """Version of the configuration written by
 :meth:`~deltaprop.sklearn.tabular.TablePreprocessor.get_state`."""
+
+
+def state_of(
+    numeric: Sequence[str], categorical: Sequence[str], categories: Sequence[Sequence[str]],
+    median: Any, mean: Any, scale: Any,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:  # fmt: skip
+    """The JSON configuration and float64 arrays of a fitted preprocessing (no pickle): what
+    :func:`check_state` reads back. ``median``, ``mean``, ``scale`` have one entry per
+    numeric column; ``categories`` one list per categorical column."""
+    config = {
+        "format": PREPROCESSING_FORMAT,
+        "numeric": list(numeric),
+        "categorical": list(categorical),
+        "categories": [list(c) for c in categories],
+        "missing_category": MISSING_CATEGORY,
+    }
+    arrays = {"median": median, "mean": mean, "scale": scale}
+    return config, {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
 
 
 def short(value: Any) -> str:
@@ -150,3 +171,16 @@ def check_target_scaling(state: Any) -> tuple[float, float] | None:
             )
         values.append(number)
     return values[0], values[1]
+
+
+def check_fits(model: Any, n_features: int, scaling: Any, classifier: bool) -> None:
+    """Raise ``ValueError`` where a preprocessing of ``n_features`` outputs, with target
+    ``scaling`` (``None`` for none), does not fit the estimator ``model`` of a model file:
+    another input width than the network's, or a target scaling for a ``classifier``."""
+    n_in = getattr(model, "n_features_in_", None)
+    if n_in is not None and n_features != n_in:
+        raise ValueError(
+            f"the preprocessing makes {n_features} features but the network takes {n_in}"
+        )
+    if scaling is not None and classifier:
+        raise ValueError("preprocessing field 'target_scaling' must be null for a classifier")

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import inspect
+import signal
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -181,7 +183,46 @@ class StopOnInterrupt(Callback):
     >>> h = t.fit(np.eye(2), [0.0, 1.0])
     >>> h.stop_reason, len(h.loss)
     ('interrupted', 3)
+
+    During the fit it also notes every SIGINT that reaches Python (it wraps the main
+    thread's handler, which still raises ``KeyboardInterrupt``): an interrupt that Python
+    swallows, raised inside a finalizer or ``__del__`` ("Exception ignored in ..."), stops
+    the fit at the end of that epoch instead of being lost.
     """
+
+    def __init__(self) -> None:
+        self._signalled = False
+        self._previous: Any = None
+
+    def on_train_begin(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
+        self._signalled = False
+        if threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGINT)
+        if not callable(previous) or self._previous is not None:
+            return
+
+        def noted(signum: int, frame: Any) -> None:
+            self._signalled = True
+            previous(signum, frame)
+
+        self._previous = previous
+        signal.signal(signal.SIGINT, noted)
+
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if self._signalled:  # its KeyboardInterrupt was swallowed somewhere: stop here
+            self._signalled = False
+            raise KeyboardInterrupt
+
+    def on_train_end(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
+        self.restore_handler()
+
+    def restore_handler(self) -> None:
+        """Put back the SIGINT handler that was there when the fit began."""
+        if self._previous is not None:
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 def stop_at_interrupt(trainer: Any, callbacks: Sequence[Any]) -> bool:
@@ -195,7 +236,10 @@ def stop_at_interrupt(trainer: Any, callbacks: Sequence[Any]) -> bool:
     h = trainer.history
     for curve in (h.loss, h.val_loss, h.val_score, h.learning_rate, h.grad_norms):
         del curve[trainer.epoch :]  # an epoch interrupted while it was being recorded
-    keep = any(isinstance(cb, StopOnInterrupt) for cb in callbacks) and len(h.loss) > 0
+    stoppers = [cb for cb in callbacks if isinstance(cb, StopOnInterrupt)]
+    for cb in stoppers:
+        cb.restore_handler()
+    keep = bool(stoppers) and len(h.loss) > 0
     best = None
     if keep:
         last = getattr(trainer, "last_complete", None)  # the SGD loop's, updated each epoch
@@ -250,8 +294,8 @@ def check_callbacks(callbacks: Sequence[Any]) -> None:
 
 def watches_batches(callbacks: Sequence[Any]) -> bool:
     """Whether a callback overrides :meth:`Callback.on_batch_begin` or
-    :meth:`Callback.on_batch_end`: the compiled loop cannot call a batch hook, so the trainer
-    then runs its Python loop.
+    :meth:`Callback.on_batch_end`: then the trainer runs the compiled loop one batch per
+    call, calling the hooks between calls.
 
     >>> watches_batches([Callback()]), watches_batches([History()])
     (False, True)

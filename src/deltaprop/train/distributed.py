@@ -8,7 +8,7 @@ import numpy as np
 from deltaprop.core import Network
 from deltaprop.parallel import Communicator
 
-__all__ = ["distributed_backward", "share_backward"]
+__all__ = ["allreduce_gradient", "distributed_backward", "share_backward"]
 
 
 def distributed_backward(
@@ -62,7 +62,13 @@ def share_backward(
             for layer in net.dense:
                 layer.grads["W"][...] = (share / wsum) * layer.W
         cost = net.l2_term(share, wsum)
-    packed = np.append(net.grad, net.grad.dtype.type(cost))
+    return allreduce_gradient(net.grad, cost, comm)
+
+
+def allreduce_gradient(grad: np.ndarray, cost: float, comm: Communicator) -> float:
+    """Sum this rank's gradient ``grad`` (shape ``(n_params,)``, summed in place) and its
+    ``cost`` over the ranks in one allreduce; returns the summed cost."""
+    packed = np.append(grad, grad.dtype.type(cost))
     comm.allreduce(packed)
-    net.grad[...] = packed[:-1]
+    grad[...] = packed[:-1]
     return float(packed[-1])

@@ -1,6 +1,8 @@
 """The mini-batch fit of a :class:`~deltaprop.train.trainer.Trainer` (every optimizer but
 L-BFGS): the epochs, compiled where :class:`~deltaprop.fast.CompiledLoop` applies, else in
-Python. The trainer is typed ``Any`` here so that this module does not import the loop's."""
+Python. The compiled loop runs an epoch in a few calls; a batch per call, with Python
+between batches, where a callback watches single batches or the gradient is allreduced
+over MPI ranks (:func:`_compiled_batches`). The trainer is typed ``Any`` here so that this module does not import the loop's."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from deltaprop.fast import CompiledLoop
 from deltaprop.optim import Optimizer, check_learning_rate
 from deltaprop.train.batches import BatchGather, GradStats, effective_batch_size
 from deltaprop.train.callbacks import Callback, watches_batches
-from deltaprop.train.distributed import distributed_backward, share_backward
+from deltaprop.train.distributed import allreduce_gradient, distributed_backward, share_backward
 from deltaprop.train.progress import epoch_in_parts, progress_reporter
 from deltaprop.train.stopping import exploded
 
@@ -52,6 +54,7 @@ def _sgd_epochs(
     gather = BatchGather(X, Y)
     stats = GradStats(net)
     report = progress_reporter(self, callbacks, n)  # inside epochs: None unless watched
+    by_batch = fast is not None and (self.communicator is not None or watches_batches(callbacks))
     for _ in range(self.epochs):
         lr = self.schedule(self.epoch, self.learning_rate, self.samples_seen)
         opt.learning_rate = lr
@@ -59,7 +62,13 @@ def _sgd_epochs(
             cb.on_epoch_begin(self, self.epoch, {"learning_rate": lr})
         order = self.rng.permutation(n) if self.shuffle else None
         norms = np.zeros(n_dense)
-        if fast is not None:
+        if fast is not None and by_batch:
+            check_learning_rate(lr, allow_zero=True)
+            rows = order if order is not None else np.arange(n)
+            total, n_batches = _compiled_batches(
+                self, w, rows, bs, lr, norms, fast, callbacks, report, last_good, last_buffers
+            )  # fmt: skip
+        elif fast is not None:
             check_learning_rate(lr, allow_zero=True)
             rows = order if order is not None else np.arange(n)
             total, n_batches, seen, bad = epoch_in_parts(fast, rows, bs, lr, norms, report)
@@ -162,3 +171,44 @@ def batch_step(
     for cb in callbacks:
         cb.on_batch_end(self, b, {"loss": cost, "batch_size": m})
     return cost
+
+
+def _compiled_batches(
+    self: Any, w: np.ndarray | None, rows: np.ndarray, bs: int, lr: float, norms: np.ndarray,
+    fast: CompiledLoop, callbacks: list[Callback], report: Any, last_good: np.ndarray,
+    last_buffers: dict[str, np.ndarray],
+) -> tuple[float, int]:  # fmt: skip
+    """One epoch of the compiled loop, a batch per call (``rows``: the epoch's order), with
+    the batch hooks between calls as the Python loop calls them; under MPI each step is
+    this rank's share (compiled), the allreduce, then the update (compiled). Returns
+    ``(Σ cost · Σw, batches taken)``."""
+    net, comm = self.net, self.communicator
+    n = rows.size
+    total, n_batches = 0.0, 0
+    for b, start in enumerate(range(0, n, bs)):
+        batch = rows[start : start + bs]
+        m = batch.size
+        wsum = m if w is None else float(w[batch].sum())
+        if wsum <= 0:
+            continue
+        for cb in callbacks:
+            cb.on_batch_begin(self, b, {"batch_size": m})
+        if comm is None:
+            weighted, _, _, bad = fast.epoch(batch, m, lr, norms)
+            if bad is not None:
+                self._diverged(self.epoch, bad, last_good, last_buffers)
+            cost = weighted / wsum
+        else:
+            share = fast.share_step(batch[comm.split(m)], wsum, self.alpha / comm.size)
+            cost = allreduce_gradient(net.grad, share, comm)
+            if not math.isfinite(cost) or not fast.apply_step(lr, norms):
+                self._diverged(self.epoch, cost, last_good, last_buffers)
+            weighted = cost * wsum
+        total += weighted
+        n_batches += 1
+        self.samples_seen += m
+        for cb in callbacks:
+            cb.on_batch_end(self, b, {"loss": cost, "batch_size": m})
+        if report is not None:
+            report(start + m)
+    return total, n_batches

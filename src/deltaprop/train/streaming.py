@@ -4,7 +4,8 @@ the same epochs and steps as an in-memory fit, on rows read buffer by buffer.
 The order of an epoch is :func:`deltaprop.data.epoch_buffers`' (its docstring states it);
 the batches are consecutive ``batch_size`` rows of the concatenated buffers, so a batch may
 span two buffers, and the last batch of the epoch holds the remainder, as in memory. Only the
-current buffer (and the rows of a batch that spans into the next) is held.
+current buffer (and the rows of a batch that spans into the next) is held, and the next one
+where the dataset reads ahead (:attr:`deltaprop.data.Dataset.read_ahead`: Parquet).
 
 One process runs each buffer's full batches in the compiled loop where it applies
 (:class:`~deltaprop.fast.CompiledLoop`), else in Python. Under MPI each rank owns the rows
@@ -18,7 +19,8 @@ process's weights up to rounding.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -68,26 +70,10 @@ class StreamedData:
         self.n_train = data.n_rows if holdout is None else int(self.keep.sum())  # type: ignore[union-attr]
 
     def rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(X, Y)`` of the global ``rows`` (shape ``(m,)``, all owned), in that order, read
-        block by block in ascending order."""
-        data, br = self.data, self.data.block_rows
-        if rows.size == 0:
-            X, y = data.read(self.own.start, self.own.start)
-            return X, self.target(y)
-        blocks = np.unique(rows // br)
-        Xs, ys, base = [], [], np.empty(blocks.size, np.intp)
-        offset = 0
-        for j, b in enumerate(blocks):
-            a, z = max(int(b) * br, self.own.start), min((int(b) + 1) * br, self.own.stop)
-            X, y = data.read(a, z)
-            Xs.append(X)
-            ys.append(y)
-            base[j] = offset - a
-            offset += z - a
-        idx = rows + base[np.searchsorted(blocks, rows // br)]
-        X = np.concatenate(Xs) if len(Xs) > 1 else Xs[0]
-        y = np.concatenate(ys) if len(ys) > 1 else ys[0]
-        return np.ascontiguousarray(X.take(idx, axis=0)), self.target(y.take(idx, axis=0))
+        """``(X, Y)`` of the global ``rows`` (shape ``(m,)``, all owned), in that order
+        (:meth:`deltaprop.data.Dataset.take`)."""
+        X, y = self.data.take(rows)
+        return X, self.target(y)
 
     def owned(self, buffer: np.ndarray) -> np.ndarray:
         """Which entries of ``buffer`` (global rows) this rank owns, bool."""
@@ -183,12 +169,42 @@ def _epochs(
         )  # fmt: skip
         epoch = _Epoch(self, part, bs, fast, stats, norms, last_good, last_buffers, callbacks)
         with np.errstate(over="ignore", invalid="ignore"):
-            for buf in buffers:
-                epoch.feed(buf)
+            for buf, rows in _read_ahead(part, buffers):
+                epoch.feed(buf, rows)
             epoch.finish()
         if close_epoch(self, epoch.total / part.n_train, epoch.n_batches, norms, lr,
                        last_good, last_buffers, Xv, Yv, wv, callbacks):  # fmt: skip
             break
+
+
+def _read_ahead(
+    part: StreamedData, buffers: list[np.ndarray]
+) -> Iterator[tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]]:
+    """``(buffer, part.rows(this rank's rows of it))`` buffer after buffer, the next
+    buffer read in a background thread while the current one trains (decoding a Parquet
+    row group or parsing CSV releases the GIL) where the dataset asks for it
+    (:attr:`deltaprop.data.Dataset.read_ahead`): two buffers are held at a time. Where no
+    thread can start (an address-space cap leaves no room for its stack) the buffers are
+    read in turn. An error of a read is raised where its buffer is taken."""
+    pool = None
+    if len(buffers) >= 2 and part.data.read_ahead:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deltaprop-read")
+        try:
+            pending = pool.submit(part.rows, buffers[0][part.owned(buffers[0])])
+        except RuntimeError:  # no thread to be had (an address-space cap): read in turn
+            pool.shutdown()
+            pool = None
+    if pool is None:
+        for buf in buffers:
+            yield buf, part.rows(buf[part.owned(buf)])
+        return
+    with pool:
+        for k, buf in enumerate(buffers):
+            rows = pending.result()
+            if k + 1 < len(buffers):
+                nxt = buffers[k + 1]
+                pending = pool.submit(part.rows, nxt[part.owned(nxt)])
+            yield buf, rows
 
 
 class _Epoch:
@@ -206,10 +222,11 @@ class _Epoch:
         X, Y = part.rows(np.empty(0, np.intp))
         self.X, self.Y, self.pos, self.count = X, Y, np.empty(0, np.intp), 0
 
-    def feed(self, buf: np.ndarray) -> None:
-        """Append a buffer (global rows in order) and train on every full batch."""
+    def feed(self, buf: np.ndarray, rows: tuple[np.ndarray, np.ndarray]) -> None:
+        """Append a buffer (global rows in order; ``rows``, ``part.rows`` of this rank's
+        rows of it) and train on every full batch."""
         own = self.part.owned(buf)
-        X, Y = self.part.rows(buf[own])
+        X, Y = rows
         self.X = np.concatenate([self.X, X]) if self.X.shape[0] else X
         self.Y = np.concatenate([self.Y, Y]) if self.Y.shape[0] else Y
         self.pos = np.concatenate([self.pos, self.count + np.flatnonzero(own)])

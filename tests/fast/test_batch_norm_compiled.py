@@ -1,0 +1,50 @@
+"""Batch norm in the compiled loop (``BatchNorm.kernel_forward``/``kernel_backward``): with
+plain SGD, which does not magnify the rounding noise of the gradient of the biases that
+feed a batch norm (zero in exact arithmetic), every parameter and running statistic equals
+the Python loop's to 1e-12, a zero-weight batch and a last batch of one row included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import deltaprop
+from deltaprop.core import fused as _fused
+from deltaprop.train import trainer as training
+
+pytest.importorskip("numba")
+REAL_CREATE = training.CompiledLoop.create
+
+
+def _fit(compiled: bool, monkeypatch: pytest.MonkeyPatch, threads: str) -> deltaprop.Trainer:
+    monkeypatch.setattr(training.CompiledLoop, "create",
+                        staticmethod(REAL_CREATE if compiled else lambda *a, **k: None))  # fmt: skip
+    monkeypatch.setenv("DELTAPROP_THREADS", threads)
+    rng = np.random.default_rng(0)
+    X = rng.normal(1.0, 2.0, (161, 7))  # batches of 20 and a last one of 1 row
+    Y = np.stack([X[:, 0] * X[:, 1], np.tanh(X[:, 2])], axis=1)
+    w = rng.uniform(0.5, 2.0, 161)
+    w[20:40] = 0.0  # batch 1 weighs nothing (no shuffling): no step, no running update
+    net = deltaprop.Network([7, 24, 16, 2], ["relu", "tanh", "identity"], "mse",
+                            batch_norm=[True, True], dropout=[0.1, 0.0], seed=2)  # fmt: skip
+    tr = deltaprop.Trainer(net, "momentum", learning_rate=0.05, batch_size=20, epochs=3,
+                           seed=1, tol=0.0, alpha=1e-3, clip_norm=2.0, shuffle=False)  # fmt: skip
+    tr.fit(X, Y, sample_weight=w)
+    return tr
+
+
+def test_batch_norm_fits_as_the_python_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_fused, "MIN_SIZE", 0)
+    c = _fit(True, monkeypatch, "3")
+    assert c.engine == "compiled"
+    p = _fit(False, monkeypatch, "3")
+    assert p.engine == "python"
+    np.testing.assert_allclose(c.net.parameters, p.net.parameters, rtol=1e-12, atol=1e-13)
+    for (name, a), (_, b) in zip(c.net.buffers(), p.net.buffers(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13, err_msg=name)
+        assert not np.array_equal(a, np.zeros_like(a) if "mean" in name else np.ones_like(a))
+    one = _fit(True, monkeypatch, "1")  # batch norm runs one block on one thread: any threads
+    assert one.engine == "compiled"
+    np.testing.assert_array_equal(one.net.parameters, c.net.parameters)
+    np.testing.assert_allclose(c.history.loss, p.history.loss, rtol=1e-12)
+    assert c.optimizer.t == p.optimizer.t == 3 * 8  # 9 batches an epoch, one weighs nothing
