@@ -17,6 +17,7 @@ from deltaprop.app.arg_types import (
     seed_value,
     size_list,
 )
+from deltaprop.app.candidates import AUTO_ROW_LIMIT, CV_FOLDS
 from deltaprop.app.errors import UsageError
 from deltaprop.core import hidden_activation_names
 from deltaprop.train import COMMAND_DEFAULTS
@@ -108,9 +109,9 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         type=hidden_option,
         default=C.hidden,
         metavar="N,N,...|none|auto",
-        help="hidden layer sizes; 'none' for no hidden layer; 'auto' trains the linear "
-        f"model and {auto} on the same split and keeps the lower validation loss "
-        f"(default: {hidden_text(C.hidden)})",
+        help="hidden layer sizes; 'none' for no hidden layer; 'auto' chooses between the "
+        f"linear model and {auto} by {CV_FOLDS}-fold cross-validation on tables of at most "
+        f"{AUTO_ROW_LIMIT} rows ({auto} above) (default: {hidden_text(C.hidden)})",
     )
     g.add_argument(
         "--activation",

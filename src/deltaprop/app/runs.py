@@ -17,7 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from deltaprop.app.candidates import describe_hidden, hidden_layers
+from deltaprop.app.candidates import (
+    HiddenChoice,
+    describe_hidden,
+    hidden_layers,
+    linear_stop_message,
+)
 from deltaprop.app.console import Output, plural
 from deltaprop.app.errors import UsageError
 from deltaprop.app.interrupt import interrupt_callbacks
@@ -77,8 +82,8 @@ class Run:
     refit_epochs: int | None = None
     """With ``--refit``: the epochs of the refit on all rows whose weights the model holds
     (the metrics, curves and kept epoch are of the validated fit that picked them)."""
-    hidden_choice: str | None = None
-    """With ``--hidden auto``: which architecture won and the validation losses."""
+    hidden_choice: HiddenChoice | None = None
+    """With ``--hidden auto``: which architecture won, and the cross-validated losses."""
 
     @property
     def score_name(self) -> str:
@@ -100,6 +105,8 @@ class Run:
     @property
     def stop_message(self) -> str | None:
         """Why the run stopped, in the command's option names."""
+        if self.hidden_choice is not None and self.hidden_choice.linear:
+            return linear_stop_message(self.est)
         stop = self.est.history_.stop if self.est.history_ is not None else None
         return None if stop is None else stop.describe(COMMAND_NAMES)
 
@@ -198,7 +205,7 @@ def train_run(
     import numpy as np
     from sklearn.exceptions import ConvergenceWarning
 
-    from deltaprop.app.candidates import choose_architecture
+    from deltaprop.app.candidates import candidate_estimator, choose_hidden, refit_linear
     from deltaprop.app.fitting import fit_estimator, refit_run, train_validation_split
     from deltaprop.app.preprocessing import Preprocessor, TargetScaler
     from deltaprop.app.tasks import check_target, detect_task, metrics, split_target
@@ -245,7 +252,12 @@ def train_run(
         y_train, y_val = scaler.transform(y_train), scaler.transform(y_val)
     n_out = len(np.unique(y.astype(str))) if task == "classification" else 1
     check_network_size(X_train.shape[1], hidden_layers(args.hidden), n_out if n_out > 2 else 1)
-    est = make_estimator(args, task, len(train_rows), len(val_rows) > 0)
+    choice = choose_hidden(args, task, np.vstack([X_train, X_val]),
+                           np.concatenate([y_train, y_val]), make_estimator, out)  # fmt: skip
+    est = candidate_estimator(
+        choice, make_estimator, args, task, len(train_rows), len(val_rows) > 0
+    )
+    linear = choice is not None and choice.linear  # L-BFGS: seconds, no checkpoint
     bar = None
     callbacks: list[Callback] = []
     if out.enabled and not args.quiet:
@@ -264,9 +276,9 @@ def train_run(
                 X_val if len(val_rows) else None,
                 y_val if len(val_rows) else None,
                 callbacks=callbacks,
-                checkpoint=checkpoint,
+                checkpoint=None if linear else checkpoint,
                 checkpoint_every=getattr(args, "checkpoint_every", None) or 1,
-                resume=args.resume,
+                resume=None if linear else args.resume,
                 run={"command": fingerprint},
                 allow_changes=bool(getattr(args, "allow_changes", False)),
             )
@@ -294,11 +306,12 @@ def train_run(
         X_val,
         seconds,
         info["resumed_from_epoch"],
+        hidden_choice=choice,
     )
     run.metrics["training"] = metrics(est, X_train, y[train_rows], scaler)
     if len(val_rows):
         run.metrics["validation"] = metrics(est, X_val, y[val_rows], scaler)
-    if not choose_architecture(args, run, y_train, y_val, out, make_estimator):
+    if not refit_linear(args, run, y_train, y_val, out, make_estimator):
         refit_run(args, run, y_train, y_val, out)
     return run
 
@@ -394,7 +407,7 @@ def run_settings(args: argparse.Namespace, run: Run, source: str) -> dict[str, A
         settings["loss"] = args.loss
         settings["target standardized"] = run.scaler is not None
     if run.hidden_choice is not None:
-        settings["hidden layers (--hidden auto)"] = run.hidden_choice
+        settings["hidden layers (--hidden auto)"] = run.hidden_choice.describe()
     if run.refit_epochs is not None:
         settings["refit on all rows (epochs)"] = run.refit_epochs
     if run.resumed_from is not None:

@@ -167,7 +167,7 @@ class CommandDefaults:
         ``--seed``.
     """
 
-    hidden: tuple[int, ...] | str = (32,)
+    hidden: tuple[int, ...] | str = "auto"
     auto_hidden: tuple[int, ...] = (32,)
     activation: str = "relu"
     optimizer: str = _T.optimizer
