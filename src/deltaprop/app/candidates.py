@@ -151,7 +151,7 @@ class HiddenChoice:
 def _linear(
     make: Callable[..., Any], args: argparse.Namespace, task: str, n_rows: int, validation: bool
 ) -> Any:
-    linear = argparse.Namespace(**{**vars(args), "hidden": ()})
+    linear = argparse.Namespace(**{**vars(args), "hidden": (), "activation": args.activation[:1]})
     est = make(linear, task, n_rows, validation)
     return est.set_params(
         solver="lbfgs",
@@ -311,6 +311,7 @@ def choose_hidden(
     """
     if args.hidden != "auto":
         return None
+    make(args, task, len(y), True)  # the options' errors before any fit
     why = _no_comparison(args, task, y)
     if why:
         choice = HiddenChoice(hidden_layers("auto"), {}, why=why)
