@@ -59,11 +59,11 @@ __all__ = [
     "HiddenChoice",
     "candidate_estimator",
     "choose_hidden",
+    "chosen_estimator",
     "cross_validated_losses",
     "describe_hidden",
     "hidden_layers",
     "linear_alpha",
-    "linear_stop_message",
     "one_standard_error",
     "refit_linear",
 ]
@@ -135,6 +135,17 @@ class HiddenChoice:
     @property
     def linear(self) -> bool:
         return self.hidden == ()
+
+    def stop_message(self, est: Any) -> str:
+        """Why the L-BFGS fit of a chosen linear model ``est`` ended (the trainer's record
+        names an epoch limit for any L-BFGS run)."""
+        n, limit = len(est.loss_curve_), int(est.max_iter)
+        if n < limit:
+            return (
+                f"L-BFGS converged after {n} iterations (the linear model of --hidden auto; "
+                "no early stopping)"
+            )
+        return f"L-BFGS reached the limit of --epochs {limit} iterations before converging"
 
     def describe(self) -> str:
         """One line for the settings, the report and ``inspect``."""
@@ -330,16 +341,22 @@ def choose_hidden(
     return choice
 
 
-def linear_stop_message(est: Any) -> str:
-    """Why the L-BFGS fit of a chosen linear model ended (the trainer's record names an
-    epoch limit for any L-BFGS run)."""
-    n, limit = len(est.loss_curve_), int(est.max_iter)
-    if n < limit:
-        return (
-            f"L-BFGS converged after {n} iterations (the linear model of --hidden auto; "
-            "no early stopping)"
-        )
-    return f"L-BFGS reached the limit of --epochs {limit} iterations before converging"
+def chosen_estimator(
+    args: argparse.Namespace,
+    task: str,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    make: Callable[..., Any],
+    out: Output,
+) -> tuple[HiddenChoice | None, Any]:
+    """:func:`choose_hidden` on the run's rows (training then validation, preprocessed;
+    the targets as the fit sees them) and :func:`candidate_estimator` of its choice, for
+    the run's ``len(X_train)`` training rows."""
+    X, y = np.vstack([X_train, X_val]), np.concatenate([y_train, y_val])
+    choice = choose_hidden(args, task, X, y, make, out)
+    return choice, candidate_estimator(choice, make, args, task, len(X_train), len(X_val) > 0)
 
 
 def refit_linear(

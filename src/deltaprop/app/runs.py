@@ -17,12 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from deltaprop.app.candidates import (
-    HiddenChoice,
-    describe_hidden,
-    hidden_layers,
-    linear_stop_message,
-)
+from deltaprop.app.candidates import HiddenChoice, describe_hidden, hidden_layers
 from deltaprop.app.console import Output, plural
 from deltaprop.app.errors import UsageError
 from deltaprop.app.interrupt import interrupt_callbacks
@@ -106,7 +101,7 @@ class Run:
     def stop_message(self) -> str | None:
         """Why the run stopped, in the command's option names."""
         if self.hidden_choice is not None and self.hidden_choice.linear:
-            return linear_stop_message(self.est)
+            return self.hidden_choice.stop_message(self.est)
         stop = self.est.history_.stop if self.est.history_ is not None else None
         return None if stop is None else stop.describe(COMMAND_NAMES)
 
@@ -205,7 +200,7 @@ def train_run(
     import numpy as np
     from sklearn.exceptions import ConvergenceWarning
 
-    from deltaprop.app.candidates import candidate_estimator, choose_hidden, refit_linear
+    from deltaprop.app.candidates import chosen_estimator, refit_linear
     from deltaprop.app.fitting import fit_estimator, refit_run, train_validation_split
     from deltaprop.app.preprocessing import Preprocessor, TargetScaler
     from deltaprop.app.tasks import check_target, detect_task, metrics, split_target
@@ -252,11 +247,7 @@ def train_run(
         y_train, y_val = scaler.transform(y_train), scaler.transform(y_val)
     n_out = len(np.unique(y.astype(str))) if task == "classification" else 1
     check_network_size(X_train.shape[1], hidden_layers(args.hidden), n_out if n_out > 2 else 1)
-    choice = choose_hidden(args, task, np.vstack([X_train, X_val]),
-                           np.concatenate([y_train, y_val]), make_estimator, out)  # fmt: skip
-    est = candidate_estimator(
-        choice, make_estimator, args, task, len(train_rows), len(val_rows) > 0
-    )
+    choice, est = chosen_estimator(args, task, X_train, y_train, X_val, y_val, make_estimator, out)
     linear = choice is not None and choice.linear  # L-BFGS: seconds, no checkpoint
     bar = None
     callbacks: list[Callback] = []
