@@ -21,7 +21,7 @@ from deltaprop.io import load
 DATA = Path(__file__).parents[1] / "data"
 PENGUINS = DATA / "penguins.csv"
 SCRIPT = Path(sys.executable).parent / "deltaprop"
-FAST = ["--epochs", "8", "--quiet"]
+FAST = ["--epochs", "8", "--quiet", "--hidden", "32"]  # a network: the tests of checkpoints, files
 # Without pyarrow a Parquet file is refused in one line; with it, this 4-byte file is broken.
 PARQUET_MESSAGE = (
     "needs pyarrow, which is not installed"

@@ -49,6 +49,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 "id",
                 "--epochs",
                 "40",
+                "--hidden",
+                "32",
                 "--out",
                 "run",
             )
@@ -319,17 +321,17 @@ def test_the_command_defaults_are_read_from_the_one_table(
     ) == ("adam", "constant", "val_loss")  # fmt: skip
     assert args.validation == C.validation == 0.2
     assert (
-        tuple(args.hidden), args.activation, args.learning_rate, args.epochs, args.batch_size,
+        args.hidden, args.activation, args.learning_rate, args.epochs, args.batch_size,
         args.alpha, args.patience, args.early_stopping, args.momentum, args.seed,
     ) == (
         C.hidden, [C.activation], C.learning_rate, C.epochs, C.batch_size, C.alpha,
         C.patience, C.early_stopping, C.momentum, C.seed,
-    ) == ((32,), ["relu"], 3e-3, 500, 32, 0.1, 30, True, 0.9, 0)  # fmt: skip
+    ) == ("auto", ["relu"], 3e-3, 500, 32, 0.1, 30, True, 0.9, 0)  # fmt: skip
     code, help_text, _ = call(capsys, "train", "--help")
     assert code == 0
     text = " ".join(help_text.split())
     assert ", ".join(hidden_activation_names()) + " (default: relu)" in text
-    for shown in ("(default: 32; 'none'", "(default: 0.003)", "(default: 500)",
+    for shown in ("(default: auto)", "(default: 0.003)", "(default: 500)",
                   "(default: val_loss)", "(default: 30)", "L2 penalty (default: 0.1)"):  # fmt: skip
         assert shown in text, shown
 

@@ -100,7 +100,16 @@ def test_monitor_val_score_keeps_scikit_learns_rule(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, text, err = call(
-        capsys, "train", PENGUINS, *PENGUIN_ARGS, "--monitor", "val_score", "--out", tmp_path
+        capsys,
+        "train",
+        PENGUINS,
+        *PENGUIN_ARGS,
+        "--monitor",
+        "val_score",
+        "--hidden",
+        "32",
+        "--out",
+        tmp_path,
     )
     assert code == 0, err
     history = pd.read_csv(tmp_path / "history.csv")

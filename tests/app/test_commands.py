@@ -151,7 +151,7 @@ def test_checkpoint_and_resume_continue_the_same_run(
         "--out",
         tmp_path / "e",
     )
-    assert "--hidden: [32] → [5]" in one_line_error((code, err))
+    assert '--hidden: "auto" → [5]' in one_line_error((code, err))
 
 
 def test_inspect_json_and_a_bare_network(

@@ -23,7 +23,17 @@ from deltaprop.io import load
 from deltaprop.train import Callback, StopOnInterrupt
 from tests.app.clitools import PENGUINS, command, load_quietly
 
-COMMON = ["--target", "species", "--ignore", "id", "--quiet", "--checkpoint-every", "1"]
+COMMON = [
+    "--target",
+    "species",
+    "--ignore",
+    "id",
+    "--quiet",
+    "--checkpoint-every",
+    "1",
+    "--hidden",
+    "32",
+]
 
 
 class CtrlCAfter(Callback):

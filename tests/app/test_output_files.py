@@ -114,6 +114,8 @@ def test_resume_removes_what_an_interrupted_checkpoint_write_left(
     code, out, _ = call(
         capsys,
         *args,
+        "--hidden",
+        "32",
         "--epochs",
         "10",
         "--out",

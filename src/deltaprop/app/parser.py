@@ -17,6 +17,7 @@ from deltaprop.app.arg_types import (
     seed_value,
     size_list,
 )
+from deltaprop.app.candidates import AUTO_ROW_LIMIT, CV_FOLDS
 from deltaprop.app.errors import UsageError
 from deltaprop.core import hidden_activation_names
 from deltaprop.train import COMMAND_DEFAULTS
@@ -86,6 +87,15 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
+def hidden_text(hidden: tuple[int, ...] | str) -> str:
+    return hidden if isinstance(hidden, str) else ",".join(map(str, hidden)) or "none"
+
+
+def hidden_option(text: str) -> tuple[int, ...] | str:
+    """``--hidden``: ``"auto"``, or layer sizes (:func:`~deltaprop.app.arg_types.size_list`)."""
+    return "auto" if text.strip().lower() == "auto" else size_list(text)
+
+
 def _add_list(p: Any, flag: str, metavar: str, help: str) -> None:
     """A comma-separated option that may be repeated (``--ignore a,b --ignore c``)."""
     p.add_argument(flag, type=name_list, action="extend", default=[], metavar=metavar, help=help)
@@ -93,13 +103,15 @@ def _add_list(p: Any, flag: str, metavar: str, help: str) -> None:
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("network and training")
-    hidden = ",".join(map(str, C.hidden)) or "none"
+    auto = ",".join(map(str, C.auto_hidden))
     g.add_argument(
         "--hidden",
-        type=size_list,
+        type=hidden_option,
         default=C.hidden,
-        metavar="N,N,...",
-        help=f"hidden layer sizes (default: {hidden}; 'none' for no hidden layer)",
+        metavar="N,N,...|none|auto",
+        help="hidden layer sizes; 'none' for no hidden layer; 'auto' chooses between the "
+        f"linear model and {auto} by {CV_FOLDS}-fold cross-validation on tables of at most "
+        f"{AUTO_ROW_LIMIT} rows ({auto} above) (default: {hidden_text(C.hidden)})",
     )
     g.add_argument(
         "--activation",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from deltaprop.app.candidates import HiddenChoice, describe_hidden, hidden_layers
 from deltaprop.app.console import Output, plural
 from deltaprop.app.errors import UsageError
 from deltaprop.app.interrupt import interrupt_callbacks
@@ -76,6 +77,8 @@ class Run:
     refit_epochs: int | None = None
     """With ``--refit``: the epochs of the refit on all rows whose weights the model holds
     (the metrics, curves and kept epoch are of the validated fit that picked them)."""
+    hidden_choice: HiddenChoice | None = None
+    """With ``--hidden auto``: which architecture won, and the cross-validated losses."""
 
     @property
     def score_name(self) -> str:
@@ -97,6 +100,8 @@ class Run:
     @property
     def stop_message(self) -> str | None:
         """Why the run stopped, in the command's option names."""
+        if self.hidden_choice is not None and self.hidden_choice.linear:
+            return self.hidden_choice.stop_message(self.est)
         stop = self.est.history_.stop if self.est.history_ is not None else None
         return None if stop is None else stop.describe(COMMAND_NAMES)
 
@@ -131,7 +136,7 @@ def make_estimator(args: argparse.Namespace, task: str, n_train: int, validation
     """The estimator the options describe, for ``n_train`` training rows."""
     from deltaprop.sklearn import MLPClassifier, MLPRegressor
 
-    hidden = tuple(args.hidden)
+    hidden = hidden_layers(args.hidden)
     acts = list(args.activation)
     if len(acts) not in (1, max(len(hidden), 1)):
         raise UsageError(
@@ -195,6 +200,7 @@ def train_run(
     import numpy as np
     from sklearn.exceptions import ConvergenceWarning
 
+    from deltaprop.app.candidates import chosen_estimator, refit_linear
     from deltaprop.app.fitting import fit_estimator, refit_run, train_validation_split
     from deltaprop.app.preprocessing import Preprocessor, TargetScaler
     from deltaprop.app.tasks import check_target, detect_task, metrics, split_target
@@ -240,8 +246,9 @@ def train_run(
         scaler = TargetScaler.fit(y_train)
         y_train, y_val = scaler.transform(y_train), scaler.transform(y_val)
     n_out = len(np.unique(y.astype(str))) if task == "classification" else 1
-    check_network_size(X_train.shape[1], tuple(args.hidden), n_out if n_out > 2 else 1)
-    est = make_estimator(args, task, len(train_rows), len(val_rows) > 0)
+    check_network_size(X_train.shape[1], hidden_layers(args.hidden), n_out if n_out > 2 else 1)
+    choice, est = chosen_estimator(args, task, X_train, y_train, X_val, y_val, make_estimator, out)
+    linear = choice is not None and choice.linear  # L-BFGS: seconds, no checkpoint
     bar = None
     callbacks: list[Callback] = []
     if out.enabled and not args.quiet:
@@ -260,9 +267,9 @@ def train_run(
                 X_val if len(val_rows) else None,
                 y_val if len(val_rows) else None,
                 callbacks=callbacks,
-                checkpoint=checkpoint,
+                checkpoint=None if linear else checkpoint,
                 checkpoint_every=getattr(args, "checkpoint_every", None) or 1,
-                resume=args.resume,
+                resume=None if linear else args.resume,
                 run={"command": fingerprint},
                 allow_changes=bool(getattr(args, "allow_changes", False)),
             )
@@ -290,11 +297,13 @@ def train_run(
         X_val,
         seconds,
         info["resumed_from_epoch"],
+        hidden_choice=choice,
     )
     run.metrics["training"] = metrics(est, X_train, y[train_rows], scaler)
     if len(val_rows):
         run.metrics["validation"] = metrics(est, X_val, y[val_rows], scaler)
-    refit_run(args, run, y_train, y_val, out)
+    if not refit_linear(args, run, y_train, y_val, out, make_estimator):
+        refit_run(args, run, y_train, y_val, out)
     return run
 
 
@@ -311,7 +320,7 @@ def run_fingerprint(
 
     settings: dict[str, Any] = {
         "--target": args.target, "--task": task, "--seed": args.seed,
-        "--validation": args.validation, "--hidden": list(args.hidden),
+        "--validation": args.validation, "--hidden": args.hidden if args.hidden == "auto" else list(args.hidden),
         "--activation": list(args.activation), "--optimizer": args.optimizer,
         "--learning-rate": args.learning_rate, "--schedule": args.schedule,
         "--momentum": args.momentum, "--batch-size": args.batch_size, "--alpha": args.alpha,
@@ -370,7 +379,7 @@ def run_settings(args: argparse.Namespace, run: Run, source: str) -> dict[str, A
         "numeric columns": len(pre.numeric),
         "categorical columns": len(pre.categorical),
         "network inputs": len(pre.feature_names),
-        "hidden layers": ",".join(map(str, args.hidden)) or "none",
+        "hidden layers": describe_hidden(tuple(run.est.hidden_layer_sizes)),
         "activation": ",".join(args.activation),
         "optimizer": args.optimizer,
         "learning rate": args.learning_rate,
@@ -388,6 +397,8 @@ def run_settings(args: argparse.Namespace, run: Run, source: str) -> dict[str, A
     if run.task == "regression":
         settings["loss"] = args.loss
         settings["target standardized"] = run.scaler is not None
+    if run.hidden_choice is not None:
+        settings["hidden layers (--hidden auto)"] = run.hidden_choice.describe()
     if run.refit_epochs is not None:
         settings["refit on all rows (epochs)"] = run.refit_epochs
     if run.resumed_from is not None:

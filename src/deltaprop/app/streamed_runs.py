@@ -142,6 +142,7 @@ def _fit(
 ) -> Any:  # fmt: skip
     from sklearn.exceptions import ConvergenceWarning
 
+    from deltaprop.app.candidates import hidden_layers
     from deltaprop.app.fitting import fit_estimator
     from deltaprop.app.runs import Run, check_network_size, make_estimator
     from deltaprop.app.tasks import metrics
@@ -166,7 +167,7 @@ def _fit(
         X_val = np.concatenate(comm.comm.allgather(np.asarray(X_val)))
         y_val = np.concatenate(comm.comm.allgather(np.asarray(y_val)))
     n_out = len(table.classes) if table.classes is not None else 1
-    check_network_size(X_train.shape[1], tuple(args.hidden), n_out if n_out > 2 else 1)
+    check_network_size(X_train.shape[1], hidden_layers(args.hidden), n_out if n_out > 2 else 1)
     est = make_estimator(args, table.task, table.n_train, table.n_val > 0)
     fit_X, fit_y = _dataset(table, comm, work, scaler, args.dtype)
     y_val_fit = y_val if scaler is None else scaler.transform(y_val)

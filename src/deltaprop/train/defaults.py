@@ -14,8 +14,14 @@ Where they differ, and why
 ====================  =========  ============  ========  ==============================
 setting               Trainer    estimators    command   why
 ====================  =========  ============  ========  ==============================
-hidden layers         (given)    (100,)        (32,)     one layer of 32 overfits a table
-                                                         of a few hundred rows less
+hidden layers         (given)    (100,)        "auto"    the linear model or one layer of
+                                                         32, by 5-fold cross-validation
+                                                         on tables of at most 1000 rows
+                                                         (32 above): a layer of 32
+                                                         overfits diabetes' 331 noisy
+                                                         rows, where the linear model
+                                                         reaches LinearRegression; 100
+                                                         units overfit small tables more
 learning rate         1e-3       1e-3          3e-3      the command's small tables take
                                                          few steps an epoch; 1e-3 stops
                                                          on a small validation set before
@@ -131,8 +137,13 @@ class CommandDefaults:
 
     Attributes
     ----------
-    hidden : tuple of int
-        ``--hidden``.
+    hidden : tuple of int or "auto"
+        ``--hidden``: ``"auto"`` chooses between the linear model (no hidden layer) and
+        ``auto_hidden`` by cross-validation on the run's rows
+        (:mod:`deltaprop.app.candidates` has the rule, the row limit and why).
+    auto_hidden : tuple of int
+        The hidden candidate of ``--hidden auto`` (and what ``auto`` trains where no
+        comparison is made: a larger table, no early stopping, streamed inputs).
     activation : str
         ``--activation``.
     optimizer, learning_rate, schedule, epochs, batch_size, alpha
@@ -158,7 +169,8 @@ class CommandDefaults:
         ``--seed``.
     """
 
-    hidden: tuple[int, ...] = (32,)
+    hidden: tuple[int, ...] | str = "auto"
+    auto_hidden: tuple[int, ...] = (32,)
     activation: str = "relu"
     optimizer: str = _T.optimizer
     learning_rate: float = 3e-3

@@ -128,6 +128,7 @@ def run_inspect(args: argparse.Namespace, out: Output) -> int:
                     f"{run.get('rows_training')} / {run.get('rows_validation')}",
                 ],
                 ["training time (s)", run.get("seconds")],
+                *[[k, v] for k, v in (run.get("settings") or {}).items() if "--hidden" in k],
                 ["trained on", run.get("date")],
             ]
         out.table("Training", ["", "value"], summary)

@@ -1,0 +1,150 @@
+"""--hidden auto: the option's values, the linear candidate's L2, the cross-validated
+choice (no candidate sees the fold it is scored on) and its record in the model file."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from clitools import call, load_quietly
+
+import deltaprop.app.candidates as candidates
+from deltaprop.app.candidates import (
+    CV_FOLDS,
+    HiddenChoice,
+    choose_hidden,
+    cross_validated_losses,
+    describe_hidden,
+    hidden_layers,
+    linear_alpha,
+    one_standard_error,
+)
+from deltaprop.app.console import Output
+from deltaprop.app.parser import build_parser, hidden_option
+from deltaprop.app.runs import make_estimator
+
+
+def _args(*extra: str) -> argparse.Namespace:
+    return build_parser().parse_args(["train", "t.csv", "--target", "y", "--quiet", *extra])
+
+
+def _regression(n: int = 100, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 4))
+    return X, X @ np.array([1.0, -0.5, 0.25, 0.0]) + 0.5 * rng.standard_normal(n)
+
+
+def test_the_option_takes_auto_none_and_sizes() -> None:
+    assert hidden_option("auto") == "auto"
+    assert hidden_option("none") == ()
+    assert hidden_option("64,32") == (64, 32)
+    assert hidden_layers("auto") == (32,)
+    assert describe_hidden(()) == "none"
+    assert _args().hidden == "auto"  # the default
+
+
+def test_the_linear_candidate_keeps_the_mini_batch_objective() -> None:
+    # alpha/(2m) per batch of m is alpha*n/m on a full batch of n (C = m/(alpha*n))
+    assert linear_alpha(0.1, 320, 32) == pytest.approx(1.0)
+    assert linear_alpha(0.1, 20, 32) == pytest.approx(0.1)  # the batch is all 20 rows
+
+
+def test_the_choice_says_what_it_compared() -> None:
+    chose = HiddenChoice((), {"none": 0.25, "32": 0.2}, {"none": 0.01, "32": 0.05})
+    assert chose.linear
+    assert chose.describe() == (
+        "none (mean 5-fold cross-validated loss: none 0.25 ± 0.01, 32 0.2 ± 0.05; "
+        "the simplest within one standard error of the lowest)"
+    )
+    assert HiddenChoice((32,), {}, why="streamed").describe() == "32 (no comparison: streamed)"
+
+
+def test_the_network_must_beat_the_linear_model_by_one_standard_error() -> None:
+    lin = np.array([0.30, 0.32, 0.28, 0.31, 0.29])  # mean 0.30
+    near = lin - 0.01 + np.array([0.06, -0.06, 0.04, -0.04, 0.0])  # mean 0.29, se 0.018
+    assert one_standard_error({"none": lin, "32": near}).hidden == ()
+    far = lin - 0.05 + np.array([0.01, -0.01, 0.0, 0.0, 0.0])  # mean 0.25, se 0.003
+    chose = one_standard_error({"none": lin, "32": far})
+    assert chose.hidden == (32,)
+    assert chose.losses == pytest.approx({"none": 0.30, "32": 0.25})
+    assert chose.errors["32"] == pytest.approx(np.std(far, ddof=1) / np.sqrt(5))
+
+
+def test_no_candidate_is_fitted_or_stopped_on_the_fold_that_scores_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    X, y = _regression()
+    X = np.column_stack([X, np.arange(len(y)) / len(y)])  # the last column names the row
+    seen: list[set[float]] = []
+
+    def recording(*a: Any) -> Any:
+        est = make_estimator(*a)
+        fit = est.fit
+
+        def fit_and_record(Xf: np.ndarray, yf: np.ndarray, **kw: Any) -> Any:
+            rows = set(Xf[:, -1]) | set(kw.get("X_val", Xf)[:, -1])
+            seen.append(rows)
+            return fit(Xf, yf, **kw)
+
+        est.fit = fit_and_record
+        return est
+
+    losses = cross_validated_losses(recording, _args("--epochs", "20"), "regression", X, y)
+    assert set(losses) == {"none", "32"}
+    assert all(v.shape == (CV_FOLDS,) and (v > 0).all() for v in losses.values())
+    from sklearn.model_selection import KFold
+
+    folds = [fold for _, fold in KFold(CV_FOLDS, shuffle=True, random_state=0).split(X)]
+    assert len(seen) == 2 * CV_FOLDS  # per fold: the linear fit, the stopped fit of 32
+    for k, rows in enumerate(seen):
+        held_out = set(X[folds[k // 2], -1])
+        assert not rows & held_out
+        assert len(rows) == len(y) - len(held_out)  # the stopped fit: its inner split too
+
+
+def test_a_linear_target_picks_the_linear_model_reproducibly() -> None:
+    X, y = _regression(120)
+    out = Output(enabled=False)
+    args = _args("--epochs", "40")
+    first = choose_hidden(args, "regression", X, y, make_estimator, out)
+    again = choose_hidden(args, "regression", X, y, make_estimator, out)
+    assert first is not None and first.linear, first
+    assert again == first  # the folds and the fits follow --seed
+    assert first.losses["none"] < first.losses["32"]
+    assert choose_hidden(_args("--hidden", "32"), "regression", X, y, make_estimator, out) is None
+
+
+def test_no_comparison_above_the_row_limit_or_without_early_stopping(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    X, y = _regression(60)
+    out = Output(enabled=False)
+    monkeypatch.setattr(candidates, "AUTO_ROW_LIMIT", 50)
+    big = choose_hidden(_args(), "regression", X, y, make_estimator, out)
+    assert big == HiddenChoice((32,), {}, why="60 rows, more than 50")
+    monkeypatch.setattr(candidates, "AUTO_ROW_LIMIT", 1000)
+    off = choose_hidden(_args("--no-early-stopping"), "regression", X, y, make_estimator, out)
+    assert off == HiddenChoice((32,), {}, why="no early stopping")
+    labels = np.array(["a"] * 56 + ["b"] * 4)
+    few = choose_hidden(_args(), "classification", X, labels, make_estimator, out)
+    assert few is not None and few.why == f"a class has fewer than {CV_FOLDS} rows"
+
+
+def test_the_command_records_the_choice_and_trains_it(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    X, y = _regression(120, seed=1)
+    frame = pd.DataFrame(X, columns=list("abcd")).assign(y=y)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    code, text, err = call(capsys, "train", tmp_path / "t.csv", "--target", "y",
+                           "--epochs", "40", "--out", tmp_path / "run", "--no-report")  # fmt: skip
+    assert code == 0, err
+    assert "hidden layers (--hidden auto): none (mean 5-fold cross-validated loss:" in text
+    est = load_quietly(tmp_path / "run" / "model.safetensors")
+    assert tuple(est.hidden_layer_sizes) == ()
+    code, text, err = call(capsys, "inspect", tmp_path / "run" / "model.safetensors")
+    assert code == 0, err
+    assert "hidden layers (--hidden auto)" in text and "none (mean 5-fold" in text
