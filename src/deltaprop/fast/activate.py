@@ -13,6 +13,7 @@ from typing import Any
 
 import numba
 
+import deltaprop.core.kernels  # noqa: F401  (registers core.vectormath with numba first)
 from deltaprop.core.activations import (
     COMPILED_ELU,
     COMPILED_EXP,
