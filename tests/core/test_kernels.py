@@ -55,7 +55,16 @@ def test_kernels_agree_with_the_numpy_form(spec: Any, dtype: Any) -> None:
     a = np.empty_like(Z)
     _compiled(cls.kernel_forward)(Z.ravel(), a.ravel(), p)
     assert a.dtype == dtype
-    assert _ulps(a, A) <= 2, a - A
+    if cls.name == "gelu" and dtype == np.float64:
+        # both forms take erfc of the same u = -z/√2 and differ by the two erfc: SciPy's
+        # (cephes) is 1 - erf(u) below u = 1 (~8 ulp at erfc ≈ 0.2) and forms e^{-u²}
+        # from a rounded u² above (~u² ulp: 488 ulp at u = 27 against mpmath, where
+        # libm's, the kernel's, is within 2 ulp)
+        u2 = (Z * (1 / np.sqrt(2.0))) ** 2
+        spacing = np.spacing(np.maximum(np.abs(A), np.finfo(dtype).tiny))
+        assert (np.abs(a - A) <= (8 + 2 * u2) * spacing).all()
+    else:
+        assert _ulps(a, A) <= 2, a - A
     d = dA.copy()
     _compiled(cls.kernel_backward)(d.ravel(), Z.ravel(), A.ravel(), p)
     # within 4 ulp of dZ, or of dA's scale where g' rounds near a cancellation
