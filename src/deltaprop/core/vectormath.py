@@ -123,4 +123,3 @@ def erfc_f32(u: float) -> float:
     q = q * s + _Q0
     c = exp_f32(-(x * x)) * t * q
     return 2.0 - c if u < 0.0 else c
-
