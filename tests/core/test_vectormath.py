@@ -81,3 +81,4 @@ def test_the_loops_vectorize() -> None:
         run(z, z.copy())
         asm = "".join(run.inspect_asm().values())
         assert "mulpd" in asm, f.__name__  # packed float64 products (scalar ones: mulsd)
+        assert "vfmadd" not in asm, f.__name__  # no fused multiply-add: the same bits anywhere
