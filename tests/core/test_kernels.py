@@ -12,6 +12,7 @@ import pytest
 from deltaprop.core.activations import ACTIVATIONS, Activation, get_activation
 
 numba = pytest.importorskip("numba")
+pytest.importorskip("deltaprop.core.kernels")  # registers core.vectormath with numba
 
 ELEMENTWISE = [
     n for n, c in ACTIVATIONS.items() if c.compiled_form() is not None and n != "softmax"
@@ -54,14 +55,14 @@ def test_kernels_agree_with_the_numpy_form(spec: Any, dtype: Any) -> None:
     a = np.empty_like(Z)
     _compiled(cls.kernel_forward)(Z.ravel(), a.ravel(), p)
     assert a.dtype == dtype
-    if cls.name == "gelu":
-        # z Φ(z) with Φ = (1 + erf(z/√2)) / 2 cancels for z < -1 in either form (the NumPy
-        # form is itself off by many ulp there): libm's erf and SciPy's differ by an ulp of
-        # erf, which is 2 ulp of 1 + erf at most
-        cancel = Z < -1
-        assert _ulps(a[~cancel], A[~cancel]) <= 2
-        bound = 2 * np.abs(Z) * np.spacing(dtype(1)) / 2
-        assert (np.abs(a - A)[cancel] <= bound[cancel]).all()
+    if cls.name == "gelu" and dtype == np.float64:
+        # both forms take erfc of the same u = -z/√2 and differ by the two erfc: SciPy's
+        # (cephes) is 1 - erf(u) below u = 1 (~8 ulp at erfc ≈ 0.2) and forms e^{-u²}
+        # from a rounded u² above (~u² ulp: 488 ulp at u = 27 against mpmath, where
+        # libm's, the kernel's, is within 2 ulp)
+        u2 = (Z * (1 / np.sqrt(2.0))) ** 2
+        spacing = np.spacing(np.maximum(np.abs(A), np.finfo(dtype).tiny))
+        assert (np.abs(a - A) <= (8 + 2 * u2) * spacing).all()
     else:
         assert _ulps(a, A) <= 2, a - A
     d = dA.copy()

@@ -3,12 +3,12 @@
 Every numeric module reaches NumPy through :func:`get_backend` rather than importing it
 for computation, so that an array module with NumPy's interface (CuPy on a GPU) can be put
 in later without touching the equations. A :class:`Backend` bundles the array namespace
-``xp`` with the few functions that NumPy itself lacks (``erf``).
+``xp`` with the few functions that NumPy itself lacks (``erfc``).
 
 >>> from deltaprop.core.backend import get_backend
 >>> be = get_backend("numpy")
->>> float(be.xp.tanh(0.0)), float(be.erf(be.xp.asarray(0.0)))
-(0.0, 0.0)
+>>> float(be.xp.tanh(0.0)), float(be.erfc(be.xp.asarray(0.0)))
+(0.0, 1.0)
 """
 
 from __future__ import annotations
@@ -33,15 +33,16 @@ class Backend:
         Registry name (``"numpy"`` or ``"cupy"``).
     xp : module
         The array namespace (``numpy`` or ``cupy``).
-    erf : callable
-        The error function, elementwise (``scipy.special.erf`` for NumPy).
+    erfc : callable
+        The complementary error function ``1 - erf``, elementwise and accurate where it is
+        small (``scipy.special.erfc`` for NumPy).
     expit : callable
         The logistic sigmoid, elementwise and overflow-free (``scipy.special.expit``).
     """
 
     name: str
     xp: ModuleType
-    erf: Callable[[Any], Any]
+    erfc: Callable[[Any], Any]
     expit: Callable[[Any], Any]
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
@@ -56,16 +57,16 @@ class Backend:
 
 
 def _numpy_backend() -> Backend:
-    from scipy.special import erf, expit
+    from scipy.special import erfc, expit
 
-    return Backend("numpy", np, erf, expit)
+    return Backend("numpy", np, erfc, expit)
 
 
 def _cupy_backend() -> Backend:  # pragma: no cover - needs a GPU
     import cupy
-    from cupyx.scipy.special import erf, expit
+    from cupyx.scipy.special import erfc, expit
 
-    return Backend("cupy", cupy, erf, expit)
+    return Backend("cupy", cupy, erfc, expit)
 
 
 BACKENDS: dict[str, Callable[[], Backend]] = {"numpy": _numpy_backend, "cupy": _cupy_backend}

@@ -6,6 +6,10 @@ precision (scalars arrive already cast to the arrays' dtype, as NumPy casts Pyth
 the bias add, the ReLU derivative and the Adam update are bit for bit NumPy's (Adam flushes
 subnormal moments to zero, see :func:`adam`); ``exp`` and ``log`` come from another math
 library and agree to a few units in the last place.
+
+Importing this module also registers :mod:`deltaprop.core.vectormath`'s functions with numba
+(inlined where called, so that the loops that call them vectorize), which the float32 kernels
+of the activations call: :mod:`deltaprop.fast.activate` imports it before compiling them.
 """
 
 from __future__ import annotations
@@ -14,6 +18,15 @@ from typing import Any
 
 import numba
 import numpy as np
+from numba.extending import register_jitable
+
+from deltaprop.core import vectormath
+
+# erfc_f32 inlined by numba (LLVM does not inline it, with exp_f32 inside: then its loops
+# stay scalar); numba's inlining of exp_f32 as well trips one of its SSA checks
+register_jitable(vectormath.exp_f32)
+register_jitable(vectormath.tanh_f32)
+register_jitable(inline="always")(vectormath.erfc_f32)
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 

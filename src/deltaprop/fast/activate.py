@@ -3,8 +3,10 @@
 ``kernel_backward``, written beside its NumPy form), compiled here and chosen by the
 class's ``compiled`` code, so that one compiled loop serves every network.
 
-numba's cache does not notice edits to the kernels in :mod:`deltaprop.core.activations`:
-after editing one, delete ``src/deltaprop/**/__pycache__/*.nbi`` (see :mod:`deltaprop.fast.epoch`).
+numba's cache does not notice edits to the kernels in :mod:`deltaprop.core.activations`
+(``activations_smooth``) or to the float32 functions they call
+(:mod:`deltaprop.core.vectormath`): after editing one, delete
+``src/deltaprop/**/__pycache__/*.nb[ic]`` (see :mod:`deltaprop.fast.epoch`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import numba
 
+import deltaprop.core.kernels  # noqa: F401  (registers core.vectormath with numba first)
 from deltaprop.core.activations import (
     COMPILED_ELU,
     COMPILED_EXP,

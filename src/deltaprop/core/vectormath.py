@@ -1,0 +1,125 @@
+"""``tanh``, ``exp`` and ``erfc`` of a float32 number, computed in float64 with only
+additions, multiplications, one division and comparisons, so that numba vectorizes the loops
+that call them (a call of libm's ``tanhf``, ``expf``, ``erff`` per entry is not vectorized and
+costs ~10-16 ns: it was most of a GELU or tanh network's step).
+
+Each function takes a float32 value widened to float64 (exactly) and returns its value in
+float64 with a relative error below ``2e-12`` (the bounds below); rounded to float32, that is
+within ``0.5 + 2e-12 · 2²⁴ < 0.5001`` ulp of the true value, the same bound as a correctly
+rounded ``tanhf``/``expf``/``erfcf`` but for the last ``0.0001`` ulp. They are exact in
+neither float64 nor for float64 arguments: the activations use them on float32 arrays only
+(float64 keeps libm's functions). No ``fastmath``: every operation is IEEE-rounded, so the
+bits are the same on any machine (no fused multiply-adds are formed).
+
+The functions are plain Python (the NumPy engine's tests read them entry by entry);
+:mod:`deltaprop.core.kernels` registers them with numba (``register_jitable``) before the
+compiled loop compiles the activations' kernels that call them.
+
+``tests/core/test_vectormath.py`` checks the bounds against float64 references on every
+float32 of a dense grid.
+"""
+
+from __future__ import annotations
+
+__all__ = ["erfc_f32", "exp_f32", "tanh_f32"]
+
+# erfc(x) e^{x²} / t with t = 2/(2 + x), as a polynomial in s = (2t - (A + B)) / (B - A)
+# on x ∈ [0, 10.5] (t ∈ [A, B]): a degree-16 Chebyshev interpolant of scipy's erfcx, in
+# the monomial basis, relative error 1.6e-13 (coefficients ≤ 0.57: Horner is stable)
+_A, _B = 0.16, 1.0
+_S1, _S0 = 2.0 / (_B - _A), (_A + _B) / (_B - _A)
+_Q = (0.5694087224462923, 0.32718793137952135, 0.10352099342879009, 0.006307919471500009,
+      -0.006327342084310978, -0.0006719574914397985, 0.000625175662800298,
+      2.819394632025575e-06, -7.116571262200515e-05, 1.4204681133421776e-05,
+      5.687677165595896e-06, -3.5485879240079604e-06, 2.7811405105148046e-07,
+      4.711641041300558e-07, -1.872660949020645e-07, -2.6719481959492275e-08,
+      2.4441967216507588e-08)  # fmt: skip
+(_Q0, _Q1, _Q2, _Q3, _Q4, _Q5, _Q6, _Q7, _Q8, _Q9, _Q10, _Q11, _Q12, _Q13, _Q14, _Q15,
+ _Q16) = _Q  # fmt: skip
+_X_MAX = 10.5  # erfc(10.5) ≈ 1e-49: erfc(x) rounds to 0 in float32 from x ≈ 10.06 on
+_Y_MAX = 111.0  # e^{±111}: beyond float32's range (e^{-103.9} rounds to 0, e^{88.8} to inf)
+_T_MAX = 9.5  # tanh(9.5) = 1 - 1.1e-8 rounds to 1 in float32 (from 9.01 on)
+_INV_256, _INV_16 = 1.0 / 256.0, 1.0 / 16.0
+
+
+def exp_f32(y: float) -> float:
+    """``e^y`` for a float32 ``y`` (float64 in and out), relative error < 1.3e-12.
+
+    ``e^y = (e^{y/256})^{256}``: a degree-12 Taylor polynomial of ``e^r`` on
+    ``|r| ≤ 111/256 = 0.434`` (remainder ``0.434^13/13! / e^{-0.434} < 4.7e-15`` relative),
+    then eight squarings (each doubles the relative error and adds a rounding:
+    ``256 · 4.7e-15 + 2 · 256 · 1.1e-16 < 1.3e-12``). ``y`` is clamped to ``±111`` first
+    (float32's results there are 0 or inf); a NaN stays NaN.
+    """
+    y = _Y_MAX if y > _Y_MAX else (-_Y_MAX if y < -_Y_MAX else y)
+    r = y * _INV_256  # exact (a power of 2)
+    e = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (
+        1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 + r * (
+            1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600))))))))))))  # fmt: skip
+    e = e * e
+    e = e * e
+    e = e * e
+    e = e * e
+    e = e * e
+    e = e * e
+    e = e * e
+    return e * e
+
+
+def tanh_f32(x: float) -> float:
+    """``tanh x`` for a float32 ``x`` (float64 in and out), relative error < 1e-12.
+
+    ``tanh x = E / (E + 2)`` with ``E = e^{2x} - 1``, which has no cancellation near 0:
+    ``E(r)`` by a degree-13 Taylor polynomial of ``e^r - 1`` on ``r = 2x/32``,
+    ``|r| ≤ 9.5/16 = 0.594`` (remainder ``0.594^14/14! < 8e-15``, relative to
+    ``|E(r)| ≥ 0.75 |r|`` below ``2e-14``), then five doublings ``E(2u) = E(u)(E(u) + 2)``
+    (each multiplies the relative error by ``2(E + 1)/(E + 2) < 2``: below
+    ``32 · 2.2e-14 < 1e-12`` with the roundings). ``x`` is clamped to ``±9.5`` first (float32's
+    ``tanh`` is ±1 from 9.01 on); a NaN stays NaN, ``-0.0`` gives ``-0.0``.
+    """
+    x = _T_MAX if x > _T_MAX else (-_T_MAX if x < -_T_MAX else x)
+    r = x * _INV_16  # 2x / 32, exact
+    e = r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (
+        1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 + r * (
+            1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600 + r * (
+                1.0 / 6227020800)))))))))))))  # fmt: skip
+    e = e * (e + 2.0)
+    e = e * (e + 2.0)
+    e = e * (e + 2.0)
+    e = e * (e + 2.0)
+    e = e * (e + 2.0)
+    return e / (e + 2.0)
+
+
+def erfc_f32(u: float) -> float:
+    """``erfc u`` for a float32 ``u`` (float64 in and out), relative error < 1.5e-12.
+
+    For ``x = |u|`` (clamped to 10.5, where float32's ``erfc`` is 0 long since),
+    ``erfc x = e^{-x²} · t · Q(s)`` with ``t = 2/(2 + x)`` and ``Q`` the degree-16 fit of
+    ``erfcx(x)/t`` (relative error 1.6e-13), ``e^{-x²}`` by :func:`exp_f32` (``x²`` is exact
+    in float64: 48 bits); for ``u < 0``, ``erfc u = 2 - erfc x``, in ``[1, 2)``, whose
+    absolute error is that of ``erfc x ≤ 1``. A NaN stays NaN.
+    """
+    x = abs(u)
+    x = _X_MAX if x > _X_MAX else x
+    t = 2.0 / (2.0 + x)
+    s = t * _S1 - _S0
+    q = _Q16
+    q = q * s + _Q15
+    q = q * s + _Q14
+    q = q * s + _Q13
+    q = q * s + _Q12
+    q = q * s + _Q11
+    q = q * s + _Q10
+    q = q * s + _Q9
+    q = q * s + _Q8
+    q = q * s + _Q7
+    q = q * s + _Q6
+    q = q * s + _Q5
+    q = q * s + _Q4
+    q = q * s + _Q3
+    q = q * s + _Q2
+    q = q * s + _Q1
+    q = q * s + _Q0
+    c = exp_f32(-(x * x)) * t * q
+    return 2.0 - c if u < 0.0 else c
