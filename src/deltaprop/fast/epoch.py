@@ -54,7 +54,8 @@ loop's ``Dropout.draw_key`` draws them) and the entry's place in the batch
 (``Dropout.kernel_uniform``), so that no thread's share changes a mask.
 
 numba caches the machine code beside each module; the cache of a caller does not notice
-edits to the kernels it calls from another module (:mod:`deltaprop.core.kernels`, the
+edits to the kernels it calls from another module (:mod:`deltaprop.core.kernels`,
+:mod:`deltaprop.core.vectormath`, the
 classes' kernels in :mod:`deltaprop.core.activations`, ``activations_smooth``,
 ``losses``, ``layers``, :mod:`deltaprop.optim.first_order`, and :mod:`deltaprop.fast`'s
 ``activate``, ``outputs``, ``sync``, ``update``), so after editing those, delete
