@@ -103,17 +103,17 @@ class ParquetDataset(Dataset):
 
     read_ahead = True
 
-    def _decode(self, pieces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The rows of ``pieces`` (ascending indices into the row groups), concatenated:
-        one ``read_row_groups`` call per file, the columns projected, each column written
-        into a preallocated C-ordered array."""
+    def _decode(self, pieces: np.ndarray, pad: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of ``pieces`` (ascending indices into the row groups), concatenated
+        after ``pad`` uninitialised rows: one ``read_row_groups`` call per file, the
+        columns projected, each column written into a preallocated C-ordered array."""
         starts = self._starts
         m = int((starts[pieces + 1] - starts[pieces]).sum())
-        X = np.empty((m, self.n_features), self.dtype)
-        Y = np.empty((m, len(self.target_names)), self.dtype)
+        X = np.empty((pad + m, self.n_features), self.dtype)
+        Y = np.empty((pad + m, len(self.target_names)), self.dtype)
         names = [*self.feature_names, *self.target_names]
         files = np.array([self._pieces[i][0] for i in pieces])
-        at = 0
+        at = pad
         for k in np.unique(files):
             mine = pieces[files == k]
             groups = [self._pieces[i][1] for i in mine]
@@ -139,9 +139,11 @@ class ParquetDataset(Dataset):
         self._cache = (i, X, Y)
         return X, Y
 
-    def take(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The global ``rows`` (any order), in that order: every row group they touch
-        decoded once (:meth:`deltaprop.data.Dataset.take`)."""
+    def take_unordered(
+        self, rows: np.ndarray, pad: int = 0
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every row group the global ``rows`` touch, decoded once, in ascending order
+        (:meth:`deltaprop.data.Dataset.take_unordered`)."""
         rows = np.asarray(rows, dtype=np.intp)
         lo, hi = self.local.start, self.local.stop
         if rows.size and not (lo <= rows.min() and rows.max() < hi):
@@ -151,12 +153,11 @@ class ParquetDataset(Dataset):
             )
         at = np.searchsorted(self._starts, rows, side="right") - 1
         pieces = np.unique(at)
-        X, Y = self._decode(pieces)
+        X, Y = self._decode(pieces, pad)
         sizes = self._starts[pieces + 1] - self._starts[pieces]
-        base = np.concatenate([[0], np.cumsum(sizes)[:-1]]) - self._starts[pieces]
-        idx = rows + base[np.searchsorted(pieces, at)]
-        X, Y = X.take(idx, axis=0), Y.take(idx, axis=0)
-        return X, (Y[:, 0].copy() if self.target_shape == () else Y)
+        base = pad + np.cumsum(sizes) - sizes - self._starts[pieces]
+        idx = (rows + base[np.searchsorted(pieces, at)]).astype(np.intp)
+        return X, (Y[:, 0] if self.target_shape == () else Y), idx
 
     def _read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         first = int(np.searchsorted(self._starts, start, side="right")) - 1

@@ -39,6 +39,16 @@ class EncodedTarget(Dataset):
         """The wrapped dataset's :meth:`~deltaprop.data.Dataset.take`, its target encoded."""
         return self._encoded(*self.data.take(rows))
 
+    def take_unordered(
+        self, rows: np.ndarray, pad: int = 0
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The wrapped dataset's :meth:`~deltaprop.data.Dataset.take_unordered`, its
+        target (after the ``pad`` rows) encoded."""
+        X, y, idx = self.data.take_unordered(rows, pad)
+        Y = np.empty((y.shape[0], *self.target_shape), self.dtype)
+        Y[pad:] = self._encoded(X[pad:], y[pad:])[1]
+        return X, Y, idx
+
 
 def _labels(est: Any, data: Dataset, comm: Any) -> np.ndarray:
     """The distinct target values of the whole table (this rank's rows, then gathered)."""
