@@ -102,6 +102,7 @@ class ParquetDataset(Dataset):
         self._cache: tuple[int, np.ndarray, np.ndarray] | None = None
 
     read_ahead = True
+    _threads = False
 
     def _decode(self, pieces: np.ndarray, pad: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """The rows of ``pieces`` (ascending indices into the row groups), concatenated
@@ -117,7 +118,7 @@ class ParquetDataset(Dataset):
         for k in np.unique(files):
             mine = pieces[files == k]
             groups = [self._pieces[i][1] for i in mine]
-            table = self._files[k].read_row_groups(groups, columns=names, use_threads=False)
+            table = self._files[k].read_row_groups(groups, columns=names, use_threads=self._threads)
             n = table.num_rows
             for out, cols in ((X, self.feature_names), (Y, self.target_names)):
                 for j, name in enumerate(cols):

@@ -19,6 +19,8 @@ process's weights up to rounding.
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -199,7 +201,9 @@ def _read_ahead(
     read in turn. An error of a read is raised where its buffer is taken."""
     pool = None
     if len(buffers) >= 2 and part.data.read_ahead:
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deltaprop-read")
+        pool = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="deltaprop-read", initializer=_yielding
+        )
         try:
             pending = pool.submit(read, buffers[0])
         except RuntimeError:  # no thread to be had (an address-space cap): read in turn
@@ -215,6 +219,16 @@ def _read_ahead(
             if k + 1 < len(buffers):
                 pending = pool.submit(read, buffers[k + 1])
             yield buf, rows
+
+
+READ_NICENESS = 0
+
+
+def _yielding() -> None:
+    """The read-ahead thread's start: a lower priority (Linux: ``nice`` per thread)."""
+    if READ_NICENESS and hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), READ_NICENESS)
 
 
 class _Epoch:
