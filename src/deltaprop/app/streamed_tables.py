@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +41,7 @@ from deltaprop.app.columns import category_strings, is_numeric
 from deltaprop.app.errors import DataError
 from deltaprop.app.preprocessing import MISSING_CATEGORY, Preprocessor, TargetScaler
 from deltaprop.app.stream_sources import open_source
-from deltaprop.app.stream_stats import ExactSums, MedianSelect, allgather, allsum
+from deltaprop.app.stream_stats import ExactSums, MedianSelect, RowHash, allgather, allsum
 from deltaprop.app.tables import check_numeric_text, no_column_message
 
 if TYPE_CHECKING:
@@ -74,6 +74,10 @@ class StreamedTable:
         For a regression target with ``scale_target``.
     folder : Path
         The work folder (removed by :meth:`cleanup`).
+    fingerprint : str
+        Of every row read, in file order, the same for any number of ranks
+        (:class:`~deltaprop.app.stream_stats.RowHash` of the rows' pandas hashes): what a
+        checkpoint recognises the data by.
     """
 
     pre: Preprocessor
@@ -90,7 +94,7 @@ class StreamedTable:
     y_val: Path
     folder: Path
     scaler: TargetScaler | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str = ""
 
     def load(self, part: str) -> tuple[np.ndarray, np.ndarray]:
         """``(X, y)`` of ``"train"`` or ``"val"``, memory-mapped (read-only)."""
@@ -190,6 +194,7 @@ def stream_table(
     codes = [_Codes() for _ in cats]
     ycodes = _Codes()
     n_local = dropped = 0
+    rows_hash = RowHash()
     with open(folder / "raw.bin", "wb") as raw, open(folder / "codes.bin", "wb") as cf, \
             open(folder / "y.bin", "wb") as yf:  # fmt: skip
         for chunk in source.chunks():
@@ -202,6 +207,8 @@ def stream_table(
             else:
                 ys = category_strings(chunk[target])
                 keep = ~pd.isna(ys)
+            seen = inputs if target_numeric else inputs.assign(**{target: ys})
+            rows_hash.add(pd.util.hash_pandas_object(seen, index=False).to_numpy(np.uint64))
             dropped += int((~keep).sum())
             n_local += int(keep.sum())
             raw.write(np.ascontiguousarray(inputs.loc[keep, numeric].to_numpy(np.float64)).data)
@@ -226,6 +233,7 @@ def stream_table(
     rank = 0 if comm is None else comm.rank
     offset = sum(c[0] for c in counts[:rank])
     n_rows, n_dropped = sum(c[0] for c in counts), sum(c[1] for c in counts)
+    fingerprint = rows_hash.reduce(comm)
     if n_rows == 0:
         raise DataError(f"the target column {target!r} of '{path}' has no values")
     val = np.zeros(n_local, bool)
@@ -258,7 +266,7 @@ def stream_table(
     table = StreamedTable(
         pre, task_name, reason, classes, n_rows, n_dropped, n_rows - n_val, n_val,
         folder / "X_train.npy", folder / "y_train.npy", folder / "X_val.npy",
-        folder / "y_val.npy", folder, scaler,
+        folder / "y_val.npy", folder, scaler, fingerprint,
     )  # fmt: skip
     for part, mask in (("train", train), ("val", val)):
         _write_part(table, part, mask, Xraw, C, yraw, codes, ycodes, target_numeric)
