@@ -4,9 +4,11 @@
 the in-memory path does with :class:`~deltaprop.app.preprocessing.Preprocessor` (a
 collective call: every rank of ``comm`` calls it, each reading only its share):
 
-1. **Read** (one pass over the rank's chunks): the column kinds are decided from the
-   table's first rows (:meth:`~deltaprop.app.stream_sources.ChunkSource.head`, as a
-   one-process read decides them; ``categorical`` forces categories). Rows without a
+1. **Read** (one pass over the rank's chunks): the column kinds are read from the
+   table's first rows (:meth:`~deltaprop.app.stream_sources.ChunkSource.head`;
+   ``categorical`` forces categories) and checked on every row
+   (:class:`~deltaprop.app.stream_kinds.KindTally`: the in-memory rule on the whole
+   table; a column of numbers that turns out mostly text is read again as categories). Rows without a
    target are left out. Numbers go as float64 into a raw matrix in the work folder, the
    categories as codes of the rank's own dictionaries, the target beside them.
 2. **Split**: a row is held out for validation when a seeded hash of its global row
@@ -40,6 +42,7 @@ import pandas as pd
 from deltaprop.app.columns import category_strings, is_numeric
 from deltaprop.app.errors import DataError
 from deltaprop.app.preprocessing import MISSING_CATEGORY, Preprocessor, TargetScaler
+from deltaprop.app.stream_kinds import KindTally
 from deltaprop.app.stream_sources import open_source
 from deltaprop.app.stream_stats import ExactSums, MedianSelect, RowHash, allgather, allsum
 from deltaprop.app.tables import check_numeric_text, no_column_message
@@ -186,6 +189,8 @@ def stream_table(
     cats = [c for c in features if c not in numeric]
     target_numeric = is_numeric(head[target]) and target not in categorical
     source.text_columns = (*cats, *([] if target_numeric else [target]))
+    as_numbers = [*numeric, *([target] if target_numeric else [])]
+    kinds = KindTally(as_numbers, [c for c in source.text_columns if c not in categorical])
     folder.mkdir(parents=True)
     pre = Preprocessor(numeric, cats)
     reader = Preprocessor(numeric + ([target] if target_numeric else []), cats)
@@ -200,7 +205,7 @@ def stream_table(
         for chunk in source.chunks():
             chunk.columns = cols
             chunk.index = pd.RangeIndex(n_local + dropped, n_local + dropped + len(chunk))
-            inputs = reader.prepare(chunk)
+            inputs = reader.prepare(kinds.add(chunk, n_local + dropped))
             if target_numeric:
                 y = inputs[target].to_numpy(dtype=np.float64)
                 keep = ~np.isnan(y)
@@ -223,10 +228,6 @@ def stream_table(
                 yf.write(np.ascontiguousarray(y[keep]).data)
             else:
                 yf.write(ycodes.encode(ys[keep]).data)
-    Xraw = _matrix(folder / "raw.bin", np.float64, n_local, len(numeric))
-    C = _matrix(folder / "codes.bin", np.int32, n_local, len(cats))
-    yraw = np.memmap(folder / "y.bin", dtype=np.float64 if target_numeric else np.int32,
-                     mode="r", shape=(n_local,)) if n_local else np.empty(0)  # fmt: skip
 
     # 2. split by global row number
     counts = allgather(comm, (n_local, dropped))
@@ -234,6 +235,19 @@ def stream_table(
     offset = sum(c[0] for c in counts[:rank])
     n_rows, n_dropped = sum(c[0] for c in counts), sum(c[1] for c in counts)
     fingerprint = rows_hash.reduce(comm)
+    before = sum(c[0] + c[1] for c in counts[:rank])
+    late = kinds.result(comm, before, path)
+    if late:  # columns of numbers in the first rows, mostly text in all: read as categories
+        shutil.rmtree(folder)
+        return stream_table(
+            path, target, folder, categorical=[*categorical, *late], ignore=ignore,
+            na_values=na_values, validation=validation, seed=seed, task=task,
+            scale_target=scale_target, comm=comm,
+        )  # fmt: skip
+    Xraw = _matrix(folder / "raw.bin", np.float64, n_local, len(numeric))
+    C = _matrix(folder / "codes.bin", np.int32, n_local, len(cats))
+    yraw = np.memmap(folder / "y.bin", dtype=np.float64 if target_numeric else np.int32,
+                     mode="r", shape=(n_local,)) if n_local else np.empty(0)  # fmt: skip
     if n_rows == 0:
         raise DataError(f"the target column {target!r} of '{path}' has no values")
     val = np.zeros(n_local, bool)
