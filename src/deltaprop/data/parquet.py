@@ -102,12 +102,14 @@ class ParquetDataset(Dataset):
         self._cache: tuple[int, np.ndarray, np.ndarray] | None = None
 
     read_ahead = True
-    _threads = False
 
-    def _decode(self, pieces: np.ndarray, pad: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    def _decode(
+        self, pieces: np.ndarray, pad: int = 0, threads: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The rows of ``pieces`` (ascending indices into the row groups), concatenated
         after ``pad`` uninitialised rows: one ``read_row_groups`` call per file, the
-        columns projected, each column written into a preallocated C-ordered array."""
+        columns projected (decoded by Arrow's thread pool with ``threads``), each column
+        written into a preallocated C-ordered array."""
         starts = self._starts
         m = int((starts[pieces + 1] - starts[pieces]).sum())
         X = np.empty((pad + m, self.n_features), self.dtype)
@@ -118,7 +120,7 @@ class ParquetDataset(Dataset):
         for k in np.unique(files):
             mine = pieces[files == k]
             groups = [self._pieces[i][1] for i in mine]
-            table = self._files[k].read_row_groups(groups, columns=names, use_threads=self._threads)
+            table = self._read_groups(k, groups, names, threads)
             n = table.num_rows
             for out, cols in ((X, self.feature_names), (Y, self.target_names)):
                 for j, name in enumerate(cols):
@@ -140,8 +142,18 @@ class ParquetDataset(Dataset):
         self._cache = (i, X, Y)
         return X, Y
 
+    def _read_groups(self, k: int, groups: list[int], names: list[str], threads: bool) -> Any:
+        """File ``k``'s ``groups``, the columns ``names``; read again on one thread where
+        Arrow's pool cannot start its threads (an address-space cap)."""
+        try:
+            return self._files[k].read_row_groups(groups, columns=names, use_threads=threads)
+        except (OSError, RuntimeError, MemoryError):
+            if not threads:
+                raise
+            return self._files[k].read_row_groups(groups, columns=names, use_threads=False)
+
     def take_unordered(
-        self, rows: np.ndarray, pad: int = 0
+        self, rows: np.ndarray, pad: int = 0, *, threads: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every row group the global ``rows`` touch, decoded once, in ascending order
         (:meth:`deltaprop.data.Dataset.take_unordered`)."""
@@ -154,7 +166,7 @@ class ParquetDataset(Dataset):
             )
         at = np.searchsorted(self._starts, rows, side="right") - 1
         pieces = np.unique(at)
-        X, Y = self._decode(pieces, pad)
+        X, Y = self._decode(pieces, pad, threads)
         sizes = self._starts[pieces + 1] - self._starts[pieces]
         base = pad + np.cumsum(sizes) - sizes - self._starts[pieces]
         idx = (rows + base[np.searchsorted(pieces, at)]).astype(np.intp)

@@ -96,7 +96,7 @@ class Dataset(abc.ABC):
         return X.take(idx, axis=0), y.take(idx, axis=0)
 
     def take_unordered(
-        self, rows: np.ndarray, pad: int = 0
+        self, rows: np.ndarray, pad: int = 0, *, threads: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The rows that ``rows`` touch, in the source's own order, and where each of
         ``rows`` lies: ``X[idx]`` is ``take(rows)[0]`` without the gather (the compiled
@@ -113,6 +113,9 @@ class Dataset(abc.ABC):
         pad : int, default=0
             Leading rows of room left uninitialised in ``X`` and ``y`` (the caller puts a
             partial batch there).
+        threads : bool, default=False
+            Whether the read may use every core (a source that decodes, Parquet, does; a
+            streamed fit asks for it where it reads between buffers).
 
         Returns
         -------

@@ -41,11 +41,11 @@ class EncodedTarget(Dataset):
         return self._encoded(*self.data.take(rows))
 
     def take_unordered(
-        self, rows: np.ndarray, pad: int = 0
+        self, rows: np.ndarray, pad: int = 0, *, threads: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The wrapped dataset's :meth:`~deltaprop.data.Dataset.take_unordered`, its
         target (after the ``pad`` rows) encoded."""
-        X, y, idx = self.data.take_unordered(rows, pad)
+        X, y, idx = self.data.take_unordered(rows, pad, threads=threads)
         Y = np.empty((y.shape[0], *self.target_shape), self.dtype)
         Y[pad:] = self._encoded(X[pad:], y[pad:])[1]
         return X, Y, idx

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -77,11 +76,13 @@ class StreamedData:
         X, y = self.data.take(rows)
         return X, self.target(y)
 
-    def unordered(self, rows: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def unordered(
+        self, rows: np.ndarray, pad: int, threads: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(X, Y, idx)``: the rows that the global ``rows`` (all owned) touch, as read,
         after ``pad`` rows of room, and where each of ``rows`` lies
         (:meth:`deltaprop.data.Dataset.take_unordered`)."""
-        X, y, idx = self.data.take_unordered(rows, pad)
+        X, y, idx = self.data.take_unordered(rows, pad, threads=threads)
         T = self.target(y[pad:])
         Y = np.empty((X.shape[0], *T.shape[1:]), T.dtype)
         Y[pad:] = T
@@ -166,6 +167,7 @@ def _epochs(
     wv: Any, callbacks: list[Callback],
 ) -> None:  # fmt: skip
     net, data = self.net, part.data
+    ahead = spare_core(fast)
     last_good = net.parameters.copy()
     last_buffers = {k: v.copy() for k, v in net.buffers()}
     stats = GradStats(net)
@@ -181,8 +183,9 @@ def _epochs(
         )  # fmt: skip
         kind = _Epoch if fast is None else _FastEpoch
         epoch = kind(self, part, bs, fast, stats, norms, last_good, last_buffers, callbacks)
+        epoch.threads = not ahead
         with np.errstate(over="ignore", invalid="ignore"):
-            for buf, rows in _read_ahead(part, epoch.read, buffers):
+            for buf, rows in _read_ahead(part, epoch.read, buffers, ahead):
                 epoch.feed(buf, rows)
             epoch.finish()
         if close_epoch(self, epoch.total / part.n_train, epoch.n_batches, norms, lr,
@@ -190,20 +193,33 @@ def _epochs(
             break
 
 
+def spare_core(fast: CompiledLoop | None) -> bool:
+    """Whether this process may run on more cores than the training loop's threads use
+    (the compiled loop's ``n_threads``, the Python loop one): then a buffer is read in a
+    background thread while the previous one trains. Without one, a reading thread would
+    share a core with the compiled loop's threads, which meet at spin barriers after every
+    batch: a loop thread that loses its core stalls the others for the whole time slice, so
+    the read would cost its time and more. The buffers are then read in turn, the source
+    decoding with all cores (``take_unordered(..., threads=True)``) while the loop's
+    helpers wait."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cores or 1) > (1 if fast is None else fast.n_threads)
+
+
 def _read_ahead(
-    part: StreamedData, read: Callable[[np.ndarray], Any], buffers: list[np.ndarray]
-) -> Iterator[tuple[np.ndarray, Any]]:
+    part: StreamedData, read: Callable[[np.ndarray], Any], buffers: list[np.ndarray],
+    ahead: bool,
+) -> Iterator[tuple[np.ndarray, Any]]:  # fmt: skip
     """``(buffer, read(buffer))`` buffer after buffer (``read`` an epoch's), the next
     buffer read in a background thread while the current one trains (decoding a Parquet
     row group or parsing CSV releases the GIL) where the dataset asks for it
-    (:attr:`deltaprop.data.Dataset.read_ahead`): two buffers are held at a time. Where no
-    thread can start (an address-space cap leaves no room for its stack) the buffers are
-    read in turn. An error of a read is raised where its buffer is taken."""
+    (:attr:`deltaprop.data.Dataset.read_ahead`) and ``ahead`` (:func:`spare_core`): two
+    buffers are held at a time. Where no thread can start (an address-space cap leaves no
+    room for its stack) the buffers are read in turn. An error of a read is raised where
+    its buffer is taken."""
     pool = None
-    if len(buffers) >= 2 and part.data.read_ahead:
-        pool = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="deltaprop-read", initializer=_yielding
-        )
+    if len(buffers) >= 2 and part.data.read_ahead and ahead:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deltaprop-read")
         try:
             pending = pool.submit(read, buffers[0])
         except RuntimeError:  # no thread to be had (an address-space cap): read in turn
@@ -221,16 +237,6 @@ def _read_ahead(
             yield buf, rows
 
 
-READ_NICENESS = 0
-
-
-def _yielding() -> None:
-    """The read-ahead thread's start: a lower priority (Linux: ``nice`` per thread)."""
-    if READ_NICENESS and hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), READ_NICENESS)
-
-
 class _Epoch:
     """One epoch's batches, fed buffer by buffer: the window holds the rows (this rank's)
     of the pending partial batch and of the current buffer, with their positions in the
@@ -245,6 +251,7 @@ class _Epoch:
         self.total, self.n_batches = 0.0, 0
         X, Y = part.rows(np.empty(0, np.intp))
         self.X, self.Y, self.pos, self.count = X, Y, np.empty(0, np.intp), 0
+        self.threads = False  # whether a read may decode with all cores (read in turn)
 
     def read(self, buf: np.ndarray) -> Any:
         """What :meth:`feed` takes of a buffer: ``part.rows`` of this rank's rows of it."""
@@ -297,8 +304,8 @@ class _FastEpoch(_Epoch):
     index, as in memory, so the bits are those of the gathered window."""
 
     def read(self, buf: np.ndarray) -> Any:
-        """``part.unordered(buf, batch_size)``."""
-        return self.part.unordered(buf, self.bs)
+        """``part.unordered(buf, batch_size)``, decoded with all cores where read in turn."""
+        return self.part.unordered(buf, self.bs, threads=self.threads)
 
     def feed(self, buf: np.ndarray, rows: tuple[np.ndarray, np.ndarray]) -> None:
         """Train on every full batch of the pending rows then the buffer's."""
