@@ -68,7 +68,9 @@ def main(rows: int = 200_000, features: int = 32, repeats: int = 7) -> None:
           f"load average {load_before:.1f} before, {load_after:.1f} after")  # fmt: skip
     print(f"in memory: wall {mw:.3f} s, cpu {cw:.3f} s  {[round(t[0], 2) for t in memory]}")
     print(f"streamed:  wall {ms:.3f} s, cpu {cs:.3f} s  {[round(t[0], 2) for t in streamed]}")
-    print(f"RATIO streamed / in memory: wall {ms / mw:.2f}x, cpu {cs / cw:.2f}x (target: wall within 1.3x)")
+    print(
+        f"RATIO streamed / in memory: wall {ms / mw:.2f}x, cpu {cs / cw:.2f}x (target: wall within 1.3x)"
+    )
 
 
 if __name__ == "__main__":

@@ -38,19 +38,23 @@ def test_a_resumed_streamed_run_ends_with_the_uninterrupted_bits(
         path = tmp_path / "big.csv"
         data.to_csv(path, index=False)
         monkeypatch.setattr(stream_sources, "STREAM_CSV_BYTES", 1)  # "large": all of them
-    code, _, err = call(capsys, "train", path, *COMMON, "--epochs", "5", "--out", tmp_path / "whole")
+    code, _, err = call(
+        capsys, "train", path, *COMMON, "--epochs", "5", "--out", tmp_path / "whole"
+    )
     assert code == 0, err
     code, _, err = call(capsys, "train", path, *COMMON, "--epochs", "2", "--checkpoint-every",
                         "1", "--out", tmp_path / "first")  # fmt: skip
     assert code == 0, err
     ckpt = tmp_path / "first" / "checkpoint.safetensors"
-    code, stdout, err = call(capsys, "train", path, *COMMON, "--epochs", "5", "--resume", ckpt,
+    code, _, err = call(capsys, "train", path, *COMMON, "--epochs", "5", "--resume", ckpt,
                              "--out", tmp_path / "again")  # fmt: skip
     assert code == 0, err
     whole = load_quietly(tmp_path / "whole" / "model.safetensors")
     again = load_quietly(tmp_path / "again" / "model.safetensors")
     assert again.n_iter_ == 5 and len(again.loss_curve_) == 5
-    for u, v in zip(whole.coefs_ + whole.intercepts_, again.coefs_ + again.intercepts_, strict=True):
+    for u, v in zip(
+        whole.coefs_ + whole.intercepts_, again.coefs_ + again.intercepts_, strict=True
+    ):
         np.testing.assert_array_equal(u, v)
     assert whole.loss_curve_ == again.loss_curve_
 

@@ -36,7 +36,9 @@ def test_resume_gives_the_uninterrupted_bits(tmp_path: Path, early_stopping: boo
         MLPClassifier(**kw, max_iter=3, callbacks=[stop]).fit(data())
         again = MLPClassifier(**kw, max_iter=6).fit(data(), resume_from=path)
     assert again.n_iter_ == 6 and len(again.loss_curve_) == 6
-    for a, b in zip(whole.coefs_ + whole.intercepts_, again.coefs_ + again.intercepts_, strict=True):
+    for a, b in zip(
+        whole.coefs_ + whole.intercepts_, again.coefs_ + again.intercepts_, strict=True
+    ):
         np.testing.assert_array_equal(a, b)
     assert whole.loss_curve_ == again.loss_curve_
 

@@ -330,7 +330,9 @@ class _FastEpoch(_Epoch):
         assert fast is not None
         fast.X, fast.Y = X, Y
         check_learning_rate(t.optimizer.learning_rate, allow_zero=True)
-        total, batches, seen, bad = fast.epoch(order, self.bs, t.optimizer.learning_rate, self.norms)
+        total, batches, seen, bad = fast.epoch(
+            order, self.bs, t.optimizer.learning_rate, self.norms
+        )
         t.samples_seen += seen
         self.total += total
         self.n_batches += batches
