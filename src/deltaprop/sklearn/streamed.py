@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from deltaprop.data import Dataset
-from deltaprop.sklearn.params import SKLEARN_OUT
+from deltaprop.sklearn.params import MAY_CHANGE, SKLEARN_OUT
 from deltaprop.train import DivergenceError
 
 __all__ = ["EncodedTarget", "dataset_fingerprint", "fit_dataset"]
@@ -88,7 +88,6 @@ def _checkpoints(
 ) -> None:  # fmt: skip
     """The run's fingerprint into the trainer's checkpoints, and ``resume_from``'s state
     into the trainer (as an in-memory fit does)."""
-    from deltaprop.sklearn.base import _MAY_CHANGE
     from deltaprop.train import Checkpoint
     from deltaprop.train.checkpoint import data_fingerprint, jsonable
 
@@ -97,7 +96,7 @@ def _checkpoints(
         return
     params = est.get_params(deep=False).items()
     fingerprint = {
-        "settings": jsonable({k: v for k, v in params if k not in _MAY_CHANGE}),
+        "settings": jsonable({k: v for k, v in params if k not in MAY_CHANGE}),
         "data": dataset_fingerprint(data) + data_fingerprint(*(validation or ())),
     }
     for cb in checkpoints:
