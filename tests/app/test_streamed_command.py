@@ -96,22 +96,6 @@ def test_a_small_csv_keeps_the_in_memory_path(
     assert "(streamed)" not in stdout and "600 rows from" in stdout
 
 
-def test_resume_is_refused_for_a_streamed_input(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = tmp_path / "arrays"
-    path.mkdir()
-    np.save(path / "X.npy", np.zeros((10, 2)))
-    np.save(path / "y.npy", np.arange(10.0))
-    (tmp_path / "ck.safetensors").write_bytes(b"x")
-    code, _, err = call(
-        capsys, "train", path, "--target", "y", "--resume", tmp_path / "ck.safetensors",
-        "--out", tmp_path / "r", *FAST,
-    )  # fmt: skip
-    assert code != 0
-    assert "--resume is not available for a streamed input" in err
-
-
 def test_a_streamed_run_stops_early_on_the_validation_loss_and_keeps_the_best(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

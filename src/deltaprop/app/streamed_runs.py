@@ -27,10 +27,9 @@ import numpy as np
 import pandas as pd
 
 from deltaprop.app.console import Output, plural
-from deltaprop.app.errors import UsageError
 from deltaprop.app.streamed_tables import BLOCK_ROWS, StreamedTable, stream_table
 
-__all__ = ["METRIC_ROWS", "WORK_DIR", "reshard", "train_streamed"]
+__all__ = ["METRIC_ROWS", "WORK_DIR", "reshard", "run_fingerprint", "train_streamed"]
 
 METRIC_ROWS = 50_000
 """The most rows of a streamed run's results table metrics (rank 0's first ones)."""
@@ -108,11 +107,6 @@ def train_streamed(
     :class:`deltaprop.app.runs.Run`."""
     from deltaprop.app.runs import comm_and_root
 
-    if args.resume is not None:
-        raise UsageError(
-            f"--resume is not available for a streamed input ('{source}': a directory, a "
-            ".npy or a large CSV)"
-        )
     comm, root = comm_and_root()
     rank = 0 if comm is None else comm.rank
     work = folder / WORK_DIR / f"rank{rank}"
@@ -144,7 +138,8 @@ def _fit(
 
     from deltaprop.app.candidates import hidden_layers
     from deltaprop.app.fitting import fit_estimator
-    from deltaprop.app.runs import Run, check_network_size, make_estimator
+    from deltaprop.app.interrupt import interrupt_callbacks
+    from deltaprop.app.runs import Run, check_network_size, check_resume, make_estimator
     from deltaprop.app.tasks import metrics
     from deltaprop.train import Callback, ProgressBar
 
@@ -153,6 +148,8 @@ def _fit(
         f"data: {table.n_rows} rows from {source} (streamed); {table.n_train} to train on, "
         f"{table.n_val} for validation"
     )
+    fingerprint = run_fingerprint(args, table)
+    before = 0.0 if args.resume is None else check_resume(args, fingerprint, out)
     what = f"{len(table.classes)} classes" if table.classes is not None else "numbers"
     out.line(f"task: {table.task} of {args.target!r} ({what}): {table.task_reason}")
     if table.n_dropped:
@@ -178,11 +175,12 @@ def _fit(
         score = "accuracy" if table.task == "classification" else "R²"
         bar = ProgressBar(args.epochs, out.console, score, label="epoch")
         callbacks.append(bar)
+    callbacks.extend(interrupt_callbacks(args))  # Ctrl-C stops `train` with a model
     start = time.perf_counter()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fit_estimator(
+            info = fit_estimator(
                 est,
                 fit_X,
                 fit_y,
@@ -191,11 +189,14 @@ def _fit(
                 callbacks=callbacks,
                 checkpoint=checkpoint,
                 checkpoint_every=getattr(args, "checkpoint_every", None) or 1,
+                resume=args.resume,
+                run={"command": fingerprint},
+                allow_changes=bool(getattr(args, "allow_changes", False)),
             )
     finally:
         if bar is not None:
             bar.stop()
-    seconds = time.perf_counter() - start
+    seconds = before + time.perf_counter() - start  # a resumed run's: all of it
     for w in caught:
         if issubclass(w.category, ConvergenceWarning):
             out.note(f"training reached --epochs {args.epochs} before converging")
@@ -210,7 +211,8 @@ def _fit(
         features = pd.DataFrame(np.vstack([Xt, Xv]) * pre.scale + pre.mean, columns=pre.numeric)
     run = Run(
         est, pre, scaler, table.task, table.task_reason, args.target, features, y,
-        np.arange(len(yt)), len(yt) + np.arange(len(yv)), Xt, Xv, seconds, None,
+        np.arange(len(yt)), len(yt) + np.arange(len(yv)), Xt, Xv, seconds,
+        info["resumed_from_epoch"],
     )  # fmt: skip
     if len(yt) < table.n_train:
         out.note(f"the metrics are computed on the first {len(yt):,} training rows")
@@ -218,6 +220,19 @@ def _fit(
     if len(yv):
         run.metrics["validation"] = metrics(est, Xv, yv, scaler)
     return run
+
+
+def run_fingerprint(args: argparse.Namespace, table: StreamedTable) -> dict[str, Any]:
+    """What a checkpoint of a streamed run recognises it by: the options of
+    :func:`deltaprop.app.runs.run_fingerprint` (the columns those of the streamed
+    preprocessing) and the rows read (:attr:`StreamedTable.fingerprint`: every row, the
+    same for any number of ranks)."""
+    from deltaprop.app.runs import run_fingerprint as command_fingerprint
+
+    columns = pd.DataFrame(columns=[*table.pre.numeric, *table.pre.categorical])
+    fingerprint = command_fingerprint(args, table.task, columns, np.empty(0))
+    fingerprint["data"] = f"streamed {table.fingerprint}"
+    return fingerprint
 
 
 def _dataset(

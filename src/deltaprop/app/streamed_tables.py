@@ -4,9 +4,11 @@
 the in-memory path does with :class:`~deltaprop.app.preprocessing.Preprocessor` (a
 collective call: every rank of ``comm`` calls it, each reading only its share):
 
-1. **Read** (one pass over the rank's chunks): the column kinds are decided from the
-   table's first rows (:meth:`~deltaprop.app.stream_sources.ChunkSource.head`, as a
-   one-process read decides them; ``categorical`` forces categories). Rows without a
+1. **Read** (one pass over the rank's chunks): the column kinds are read from the
+   table's first rows (:meth:`~deltaprop.app.stream_sources.ChunkSource.head`;
+   ``categorical`` forces categories) and checked on every row
+   (:class:`~deltaprop.app.stream_kinds.KindTally`: the in-memory rule on the whole
+   table; a column of numbers that turns out mostly text is read again as categories). Rows without a
    target are left out. Numbers go as float64 into a raw matrix in the work folder, the
    categories as codes of the rank's own dictionaries, the target beside them.
 2. **Split**: a row is held out for validation when a seeded hash of its global row
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import math
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,8 +42,9 @@ import pandas as pd
 from deltaprop.app.columns import category_strings, is_numeric
 from deltaprop.app.errors import DataError
 from deltaprop.app.preprocessing import MISSING_CATEGORY, Preprocessor, TargetScaler
+from deltaprop.app.stream_kinds import KindTally
 from deltaprop.app.stream_sources import open_source
-from deltaprop.app.stream_stats import ExactSums, MedianSelect, allgather, allsum
+from deltaprop.app.stream_stats import ExactSums, MedianSelect, RowHash, allgather, allsum
 from deltaprop.app.tables import check_numeric_text, no_column_message
 
 if TYPE_CHECKING:
@@ -74,6 +77,10 @@ class StreamedTable:
         For a regression target with ``scale_target``.
     folder : Path
         The work folder (removed by :meth:`cleanup`).
+    fingerprint : str
+        Of every row read, in file order, the same for any number of ranks
+        (:class:`~deltaprop.app.stream_stats.RowHash` of the rows' pandas hashes): what a
+        checkpoint recognises the data by.
     """
 
     pre: Preprocessor
@@ -90,7 +97,7 @@ class StreamedTable:
     y_val: Path
     folder: Path
     scaler: TargetScaler | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str = ""
 
     def load(self, part: str) -> tuple[np.ndarray, np.ndarray]:
         """``(X, y)`` of ``"train"`` or ``"val"``, memory-mapped (read-only)."""
@@ -182,6 +189,8 @@ def stream_table(
     cats = [c for c in features if c not in numeric]
     target_numeric = is_numeric(head[target]) and target not in categorical
     source.text_columns = (*cats, *([] if target_numeric else [target]))
+    as_numbers = [*numeric, *([target] if target_numeric else [])]
+    kinds = KindTally(as_numbers, [c for c in source.text_columns if c not in categorical])
     folder.mkdir(parents=True)
     pre = Preprocessor(numeric, cats)
     reader = Preprocessor(numeric + ([target] if target_numeric else []), cats)
@@ -190,18 +199,21 @@ def stream_table(
     codes = [_Codes() for _ in cats]
     ycodes = _Codes()
     n_local = dropped = 0
+    rows_hash = RowHash()
     with open(folder / "raw.bin", "wb") as raw, open(folder / "codes.bin", "wb") as cf, \
             open(folder / "y.bin", "wb") as yf:  # fmt: skip
         for chunk in source.chunks():
             chunk.columns = cols
             chunk.index = pd.RangeIndex(n_local + dropped, n_local + dropped + len(chunk))
-            inputs = reader.prepare(chunk)
+            inputs = reader.prepare(kinds.add(chunk, n_local + dropped))
             if target_numeric:
                 y = inputs[target].to_numpy(dtype=np.float64)
                 keep = ~np.isnan(y)
             else:
                 ys = category_strings(chunk[target])
                 keep = ~pd.isna(ys)
+            seen = inputs if target_numeric else inputs.assign(**{target: ys})
+            rows_hash.add(pd.util.hash_pandas_object(seen, index=False).to_numpy(np.uint64))
             dropped += int((~keep).sum())
             n_local += int(keep.sum())
             raw.write(np.ascontiguousarray(inputs.loc[keep, numeric].to_numpy(np.float64)).data)
@@ -216,16 +228,26 @@ def stream_table(
                 yf.write(np.ascontiguousarray(y[keep]).data)
             else:
                 yf.write(ycodes.encode(ys[keep]).data)
-    Xraw = _matrix(folder / "raw.bin", np.float64, n_local, len(numeric))
-    C = _matrix(folder / "codes.bin", np.int32, n_local, len(cats))
-    yraw = np.memmap(folder / "y.bin", dtype=np.float64 if target_numeric else np.int32,
-                     mode="r", shape=(n_local,)) if n_local else np.empty(0)  # fmt: skip
 
     # 2. split by global row number
     counts = allgather(comm, (n_local, dropped))
     rank = 0 if comm is None else comm.rank
     offset = sum(c[0] for c in counts[:rank])
     n_rows, n_dropped = sum(c[0] for c in counts), sum(c[1] for c in counts)
+    fingerprint = rows_hash.reduce(comm)
+    before = sum(c[0] + c[1] for c in counts[:rank])
+    late = kinds.result(comm, before, path)
+    if late:  # columns of numbers in the first rows, mostly text in all: read as categories
+        shutil.rmtree(folder)
+        return stream_table(
+            path, target, folder, categorical=[*categorical, *late], ignore=ignore,
+            na_values=na_values, validation=validation, seed=seed, task=task,
+            scale_target=scale_target, comm=comm,
+        )  # fmt: skip
+    Xraw = _matrix(folder / "raw.bin", np.float64, n_local, len(numeric))
+    C = _matrix(folder / "codes.bin", np.int32, n_local, len(cats))
+    yraw = np.memmap(folder / "y.bin", dtype=np.float64 if target_numeric else np.int32,
+                     mode="r", shape=(n_local,)) if n_local else np.empty(0)  # fmt: skip
     if n_rows == 0:
         raise DataError(f"the target column {target!r} of '{path}' has no values")
     val = np.zeros(n_local, bool)
@@ -258,7 +280,7 @@ def stream_table(
     table = StreamedTable(
         pre, task_name, reason, classes, n_rows, n_dropped, n_rows - n_val, n_val,
         folder / "X_train.npy", folder / "y_train.npy", folder / "X_val.npy",
-        folder / "y_val.npy", folder, scaler,
+        folder / "y_val.npy", folder, scaler, fingerprint,
     )  # fmt: skip
     for part, mask in (("train", train), ("val", val)):
         _write_part(table, part, mask, Xraw, C, yraw, codes, ycodes, target_numeric)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,14 @@ class ParquetDataset(Dataset):
         Of the rows read (float64 by default).
     block_rows, buffer_blocks : int
         The shuffle's layout (:func:`deltaprop.data.epoch_buffers`).
+    spill_dir : path or None, default=None
+        A directory on a local disk for a decoded copy of the rows read: each row group is
+        decoded once (in the first epoch) into an unnamed temporary file there
+        (``n_rows × (n_features + n_targets)`` values of :attr:`dtype` at most, removed
+        when the dataset is collected), and later reads copy its rows, memory-mapped, as
+        from a ``.npy``: no decoding. The map is the table's size in address space (an
+        ``RLIMIT_AS`` cap counts it), its pages the system's cache, not the process's
+        memory. The same bits as without.
     """
 
     def __init__(
@@ -53,6 +62,7 @@ class ParquetDataset(Dataset):
         dtype: Any = None,
         block_rows: int = DEFAULT_BLOCK_ROWS,
         buffer_blocks: int = DEFAULT_BUFFER_BLOCKS,
+        spill_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(block_rows=block_rows, buffer_blocks=buffer_blocks)
         pa, pads, pq = _pyarrow()
@@ -100,24 +110,70 @@ class ParquetDataset(Dataset):
         self.dtype = _float_dtype(dtype, np.dtype(np.float64))
         self.target_shape = () if isinstance(target, str) else (len(targets),)
         self._cache: tuple[int, np.ndarray, np.ndarray] | None = None
+        self._spill: np.ndarray | None = None
+        self._spilled = np.zeros(len(self._pieces), bool)
+        if spill_dir is not None:
+            folder = Path(spill_dir)
+            if not folder.is_dir():
+                raise ValueError(
+                    f"spill_dir must be an existing directory. Received: spill_dir={str(spill_dir)!r}"
+                )
+            width = self.n_features + len(targets)
+            shape = (max(self.n_rows, 1), width)
+            with tempfile.TemporaryFile(dir=folder, prefix="deltaprop-spill-") as f:
+                f.truncate(shape[0] * width * self.dtype.itemsize)  # sparse: rows read only
+                self._spill = np.memmap(f, self.dtype, "r+", shape=shape)  # outlives f
 
     read_ahead = True
 
-    def _decode(self, pieces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The rows of ``pieces`` (ascending indices into the row groups), concatenated:
-        one ``read_row_groups`` call per file, the columns projected, each column written
-        into a preallocated C-ordered array."""
+    def _decode(
+        self, pieces: np.ndarray, pad: int = 0, threads: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of ``pieces`` (ascending indices into the row groups), concatenated
+        after ``pad`` uninitialised rows: decoded (:meth:`_decode_arrow`), or with
+        ``spill_dir`` copied from the decoded copy, the row groups not yet in it decoded
+        into it first."""
+        if self._spill is None:
+            return self._decode_arrow(pieces, pad, threads)
+        M, done, starts, nf = self._spill, self._spilled, self._starts, self.n_features
+        new = pieces[~done[pieces]]
+        if new.size:
+            Xn, Yn = self._decode_arrow(new, 0, threads)
+            at = 0
+            for i in new.tolist():
+                a, b = int(starts[i]), int(starts[i + 1])
+                M[a:b, :nf], M[a:b, nf:] = Xn[at : at + b - a], Yn[at : at + b - a]
+                at += b - a
+            done[new] = True
+        m = int((starts[pieces + 1] - starts[pieces]).sum())
+        X = np.empty((pad + m, nf), self.dtype)
+        Y = np.empty((pad + m, len(self.target_names)), self.dtype)
+        at = pad
+        for run in np.split(pieces, np.flatnonzero(np.diff(pieces) != 1) + 1):
+            if run.size:  # consecutive row groups: one copy
+                a, b = int(starts[run[0]]), int(starts[run[-1] + 1])
+                X[at : at + b - a], Y[at : at + b - a] = M[a:b, :nf], M[a:b, nf:]
+                at += b - a
+        return X, Y
+
+    def _decode_arrow(
+        self, pieces: np.ndarray, pad: int = 0, threads: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of ``pieces`` (ascending indices into the row groups), concatenated
+        after ``pad`` uninitialised rows: one ``read_row_groups`` call per file, the
+        columns projected (decoded by Arrow's thread pool with ``threads``), each column
+        written into a preallocated C-ordered array."""
         starts = self._starts
         m = int((starts[pieces + 1] - starts[pieces]).sum())
-        X = np.empty((m, self.n_features), self.dtype)
-        Y = np.empty((m, len(self.target_names)), self.dtype)
+        X = np.empty((pad + m, self.n_features), self.dtype)
+        Y = np.empty((pad + m, len(self.target_names)), self.dtype)
         names = [*self.feature_names, *self.target_names]
         files = np.array([self._pieces[i][0] for i in pieces])
-        at = 0
+        at = pad
         for k in np.unique(files):
             mine = pieces[files == k]
             groups = [self._pieces[i][1] for i in mine]
-            table = self._files[k].read_row_groups(groups, columns=names, use_threads=False)
+            table = self._read_groups(k, groups, names, threads)
             n = table.num_rows
             for out, cols in ((X, self.feature_names), (Y, self.target_names)):
                 for j, name in enumerate(cols):
@@ -139,9 +195,21 @@ class ParquetDataset(Dataset):
         self._cache = (i, X, Y)
         return X, Y
 
-    def take(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The global ``rows`` (any order), in that order: every row group they touch
-        decoded once (:meth:`deltaprop.data.Dataset.take`)."""
+    def _read_groups(self, k: int, groups: list[int], names: list[str], threads: bool) -> Any:
+        """File ``k``'s ``groups``, the columns ``names``; read again on one thread where
+        Arrow's pool cannot start its threads (an address-space cap)."""
+        try:
+            return self._files[k].read_row_groups(groups, columns=names, use_threads=threads)
+        except (OSError, RuntimeError, MemoryError):
+            if not threads:
+                raise
+            return self._files[k].read_row_groups(groups, columns=names, use_threads=False)
+
+    def take_unordered(
+        self, rows: np.ndarray, pad: int = 0, *, threads: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every row group the global ``rows`` touch, decoded once, in ascending order
+        (:meth:`deltaprop.data.Dataset.take_unordered`)."""
         rows = np.asarray(rows, dtype=np.intp)
         lo, hi = self.local.start, self.local.stop
         if rows.size and not (lo <= rows.min() and rows.max() < hi):
@@ -151,12 +219,11 @@ class ParquetDataset(Dataset):
             )
         at = np.searchsorted(self._starts, rows, side="right") - 1
         pieces = np.unique(at)
-        X, Y = self._decode(pieces)
+        X, Y = self._decode(pieces, pad, threads)
         sizes = self._starts[pieces + 1] - self._starts[pieces]
-        base = np.concatenate([[0], np.cumsum(sizes)[:-1]]) - self._starts[pieces]
-        idx = rows + base[np.searchsorted(pieces, at)]
-        X, Y = X.take(idx, axis=0), Y.take(idx, axis=0)
-        return X, (Y[:, 0].copy() if self.target_shape == () else Y)
+        base = pad + np.cumsum(sizes) - sizes - self._starts[pieces]
+        idx = (rows + base[np.searchsorted(pieces, at)]).astype(np.intp)
+        return X, (Y[:, 0] if self.target_shape == () else Y), idx
 
     def _read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         first = int(np.searchsorted(self._starts, start, side="right")) - 1

@@ -79,10 +79,8 @@ class Dataset(abc.ABC):
         return self._read(int(start), int(stop))
 
     def take(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The global ``rows`` (any order, inside :attr:`local`), in that order.
-
-        Reads each logical block that ``rows`` touch once, in ascending order (sources that
-        can read several blocks at once at a lower cost, Parquet, override this).
+        """The global ``rows`` (any order, inside :attr:`local`), in that order:
+        :meth:`take_unordered`'s rows gathered.
 
         Parameters
         ----------
@@ -94,26 +92,58 @@ class Dataset(abc.ABC):
         y : ndarray of shape (m, *target_shape), :attr:`dtype`
             Fresh arrays.
         """
+        X, y, idx = self.take_unordered(rows)
+        return X.take(idx, axis=0), y.take(idx, axis=0)
+
+    def take_unordered(
+        self, rows: np.ndarray, pad: int = 0, *, threads: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rows that ``rows`` touch, in the source's own order, and where each of
+        ``rows`` lies: ``X[idx]`` is ``take(rows)[0]`` without the gather (the compiled
+        loop gathers each batch itself).
+
+        Reads each logical block that ``rows`` touch once, in ascending order, into one
+        preallocated array (sources that can read several blocks at once at a lower
+        cost, Parquet, override this).
+
+        Parameters
+        ----------
+        rows : ndarray of shape (m,), integer
+            Global rows, inside :attr:`local`.
+        pad : int, default=0
+            Leading rows of room left uninitialised in ``X`` and ``y`` (the caller puts a
+            partial batch there).
+        threads : bool, default=False
+            Whether the read may use every core (a source that decodes, Parquet, does; a
+            streamed fit asks for it where it reads between buffers).
+
+        Returns
+        -------
+        X : ndarray of shape (pad + r, n_features), C order, :attr:`dtype`
+            ``r`` rows: every row of each block ``rows`` touch.
+        y : ndarray of shape (pad + r, *target_shape), :attr:`dtype`
+        idx : ndarray of shape (m,), intp
+            ``X[idx[i]]`` is row ``rows[i]``; every ``idx[i] ≥ pad``.
+        """
         rows = np.asarray(rows, dtype=np.intp)
         lo, hi = self.local.start, self.local.stop
-        if rows.size == 0:
-            X, y = self.read(lo, lo)
-            return X.copy(), y.copy()
         br = self.block_rows
+        if rows.size and not (lo <= rows.min() and rows.max() < hi):
+            raise ValueError(
+                f"rows from {int(rows.min())} to {int(rows.max())} are outside the rows this "
+                f"dataset can read, [{lo}, {hi}) (of {self.n_rows})"
+            )
         blocks = np.unique(rows // br)
-        Xs, ys, base = [], [], np.empty(blocks.size, np.intp)
-        offset = 0
-        for j, b in enumerate(blocks):
-            a, z = max(int(b) * br, lo), min((int(b) + 1) * br, hi)
-            X, y = self.read(a, z)
-            Xs.append(X)
-            ys.append(y)
-            base[j] = offset - a
-            offset += z - a
-        idx = rows + base[np.searchsorted(blocks, rows // br)]
-        X = np.concatenate(Xs) if len(Xs) > 1 else Xs[0]
-        y = np.concatenate(ys) if len(ys) > 1 else ys[0]
-        return np.ascontiguousarray(X.take(idx, axis=0)), y.take(idx, axis=0)
+        starts = np.maximum(blocks * br, lo)
+        stops = np.minimum((blocks + 1) * br, hi)
+        sizes = stops - starts
+        X = np.empty((pad + int(sizes.sum()), self.n_features), self.dtype)
+        y = np.empty((X.shape[0], *self.target_shape), self.dtype)
+        base = (pad + np.cumsum(sizes) - sizes).astype(np.intp)
+        for a, z, at in zip(starts.tolist(), stops.tolist(), base.tolist(), strict=True):
+            X[at : at + z - a], y[at : at + z - a] = self.read(a, z)
+        idx = rows + (base - starts)[np.searchsorted(blocks, rows // br)]
+        return X, y, idx
 
     def read_target(self, start: int, stop: int) -> np.ndarray:
         """Only the target of rows ``[start, stop)``, shape ``(stop - start, *target_shape)``

@@ -44,6 +44,7 @@ from deltaprop.data import Dataset
 from deltaprop.optim import LBFGS
 from deltaprop.sklearn.errors import DivergenceWarning, NothingLeftToTrainError
 from deltaprop.sklearn.fit_tasks import fit_task
+from deltaprop.sklearn.params import MAY_CHANGE as _MAY_CHANGE
 from deltaprop.sklearn.params import PARAMETER_CONSTRAINTS, SKLEARN_OUT
 from deltaprop.sklearn.state import ModelState
 from deltaprop.sklearn.streamed import fit_dataset
@@ -52,9 +53,6 @@ from deltaprop.train.checkpoint import ResumeFrom, data_fingerprint, jsonable, r
 
 __all__ = ["BaseMLP", "DivergenceWarning", "NothingLeftToTrainError", "is_stochastic"]
 
-_MAY_CHANGE = frozenset({"max_iter", "callbacks", "verbose", "warm_start", "distributed", "tol",
-                         "n_iter_no_change", "max_fun"})  # fmt: skip
-"""The parameters a resumed run may change; any other change is refused (``ResumeFrom``)."""
 _NAMES = {"epochs": "max_iter"}
 """The trainer's setting names as the estimators call them, for ``stop_message_``."""
 

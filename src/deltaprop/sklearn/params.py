@@ -17,6 +17,7 @@ from deltaprop.core import hidden_activation_names
 __all__ = [
     "ACTIVATION_NAMES",
     "EARLY_STOPPING_MONITORS",
+    "MAY_CHANGE",
     "PARAMETER_CONSTRAINTS",
     "REGRESSION_LOSSES",
     "SCHEDULES",
@@ -114,3 +115,8 @@ def check_hidden_activations(activation: Any, n_hidden: int) -> list[str]:
                 f"activation entries must be among {sorted(ACTIVATION_NAMES)}. Received: {a!r}"
             )
     return acts
+
+
+MAY_CHANGE = frozenset({"max_iter", "callbacks", "verbose", "warm_start", "distributed", "tol",
+                        "n_iter_no_change", "max_fun"})  # fmt: skip
+"""The parameters a resumed run may change; any other change is refused (``ResumeFrom``)."""

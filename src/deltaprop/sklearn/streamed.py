@@ -4,15 +4,16 @@ streamed fit (:mod:`deltaprop.train.streaming`)."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
 
 from deltaprop.data import Dataset
-from deltaprop.sklearn.params import SKLEARN_OUT
+from deltaprop.sklearn.params import MAY_CHANGE, SKLEARN_OUT
 from deltaprop.train import DivergenceError
 
-__all__ = ["EncodedTarget", "fit_dataset"]
+__all__ = ["EncodedTarget", "dataset_fingerprint", "fit_dataset"]
 
 
 class EncodedTarget(Dataset):
@@ -39,6 +40,16 @@ class EncodedTarget(Dataset):
         """The wrapped dataset's :meth:`~deltaprop.data.Dataset.take`, its target encoded."""
         return self._encoded(*self.data.take(rows))
 
+    def take_unordered(
+        self, rows: np.ndarray, pad: int = 0, *, threads: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The wrapped dataset's :meth:`~deltaprop.data.Dataset.take_unordered`, its
+        target (after the ``pad`` rows) encoded."""
+        X, y, idx = self.data.take_unordered(rows, pad, threads=threads)
+        Y = np.empty((y.shape[0], *self.target_shape), self.dtype)
+        Y[pad:] = self._encoded(X[pad:], y[pad:])[1]
+        return X, Y, idx
+
 
 def _labels(est: Any, data: Dataset, comm: Any) -> np.ndarray:
     """The distinct target values of the whole table (this rank's rows, then gathered)."""
@@ -62,6 +73,38 @@ def _own(data: Dataset, comm: Any) -> tuple[int, int]:
     return own.start, own.stop
 
 
+def dataset_fingerprint(data: Dataset) -> str:
+    """What a checkpoint recognises a dataset by: SHA-256 of its kind, shape, dtype,
+    target shape, feature names and block layout (not its values: that would cost a pass
+    over the data)."""
+    facts = (type(data).__name__, data.n_rows, data.n_features, data.dtype.str,
+             data.target_shape, data.feature_names, data.block_rows, data.buffer_blocks)  # fmt: skip
+    return hashlib.sha256(repr(facts).encode()).hexdigest()
+
+
+def _checkpoints(
+    est: Any, trainer: Any, data: Dataset, validation: tuple[np.ndarray, np.ndarray] | None,
+    resume_from: Any,
+) -> None:  # fmt: skip
+    """The run's fingerprint into the trainer's checkpoints, and ``resume_from``'s state
+    into the trainer (as an in-memory fit does)."""
+    from deltaprop.train import Checkpoint
+    from deltaprop.train.checkpoint import data_fingerprint, jsonable
+
+    checkpoints = [cb for cb in trainer.callbacks if isinstance(cb, Checkpoint)]
+    if not checkpoints and resume_from is None:
+        return
+    params = est.get_params(deep=False).items()
+    fingerprint = {
+        "settings": jsonable({k: v for k, v in params if k not in MAY_CHANGE}),
+        "data": dataset_fingerprint(data) + data_fingerprint(*(validation or ())),
+    }
+    for cb in checkpoints:
+        cb.run["estimator"] = fingerprint
+    if resume_from is not None:
+        est._resume(trainer, resume_from, fingerprint, checkpoints)
+
+
 def fit_dataset(est: Any, data: Dataset, y: Any, sample_weight: Any, incremental: bool,
                 others: dict[str, Any]) -> Any:  # fmt: skip
     """``est.fit(data)``: a fresh fit on a dataset read out of core.
@@ -71,10 +114,15 @@ def fit_dataset(est: Any, data: Dataset, y: Any, sample_weight: Any, incremental
     seed, drawn from ``random_state``: the same rows for any number of ranks), unless a
     validation set ``X_val, y_val`` is given (held in memory, the whole set on every rank);
     the best epoch's weights are restored, as in memory. Not with ``y``, sample weights,
-    ``partial_fit``, ``warm_start``, ``resume_from``, ``class_weight`` or multilabel
-    targets (``ValueError`` naming it).
+    ``partial_fit``, ``warm_start``, ``class_weight`` or multilabel targets
+    (``ValueError`` naming it).
+
+    ``resume_from`` continues a checkpoint's run exactly, as in memory
+    (:meth:`BaseMLP._resume`); a dataset is recognised by :func:`dataset_fingerprint`
+    (its kind, shape, names and layout, not its values), the validation set by its values.
     """
     X_val, y_val = others.pop("X_val", None), others.pop("y_val", None)
+    resume_from = others.pop("resume_from", None)
     if (X_val is None) != (y_val is None):
         raise ValueError("X_val and y_val must be given together.")
     refused = {
@@ -125,6 +173,7 @@ def fit_dataset(est: Any, data: Dataset, y: Any, sample_weight: Any, incremental
     if est.early_stopping and validation is None:
         n_train -= round(data.n_rows * est.validation_fraction)  # the batch size only
     trainer = est._trainer = est._make_trainer(est.network_, n_train, False, comm)
+    _checkpoints(est, trainer, data, validation, resume_from)
     est.t_ = 0
     est.n_outputs_ = n_outputs
     est.n_layers_ = len(est._hidden_sizes()) + 2

@@ -19,6 +19,7 @@ process's weights up to rounding.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -74,6 +75,18 @@ class StreamedData:
         (:meth:`deltaprop.data.Dataset.take`)."""
         X, y = self.data.take(rows)
         return X, self.target(y)
+
+    def unordered(
+        self, rows: np.ndarray, pad: int, threads: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(X, Y, idx)``: the rows that the global ``rows`` (all owned) touch, as read,
+        after ``pad`` rows of room, and where each of ``rows`` lies
+        (:meth:`deltaprop.data.Dataset.take_unordered`)."""
+        X, y, idx = self.data.take_unordered(rows, pad, threads=threads)
+        T = self.target(y[pad:])
+        Y = np.empty((X.shape[0], *T.shape[1:]), T.dtype)
+        Y[pad:] = T
+        return X, Y, idx
 
     def owned(self, buffer: np.ndarray) -> np.ndarray:
         """Which entries of ``buffer`` (global rows) this rank owns, bool."""
@@ -154,6 +167,7 @@ def _epochs(
     wv: Any, callbacks: list[Callback],
 ) -> None:  # fmt: skip
     net, data = self.net, part.data
+    ahead = spare_core(fast)
     last_good = net.parameters.copy()
     last_buffers = {k: v.copy() for k, v in net.buffers()}
     stats = GradStats(net)
@@ -167,9 +181,11 @@ def _epochs(
             data.n_rows, self.rng, block_rows=data.block_rows,
             buffer_blocks=data.buffer_blocks, shuffle=self.shuffle, keep=part.keep,
         )  # fmt: skip
-        epoch = _Epoch(self, part, bs, fast, stats, norms, last_good, last_buffers, callbacks)
+        kind = _Epoch if fast is None else _FastEpoch
+        epoch = kind(self, part, bs, fast, stats, norms, last_good, last_buffers, callbacks)
+        epoch.threads = not ahead
         with np.errstate(over="ignore", invalid="ignore"):
-            for buf, rows in _read_ahead(part, buffers):
+            for buf, rows in _read_ahead(part, epoch.read, buffers, ahead):
                 epoch.feed(buf, rows)
             epoch.finish()
         if close_epoch(self, epoch.total / part.n_train, epoch.n_batches, norms, lr,
@@ -177,33 +193,47 @@ def _epochs(
             break
 
 
+def spare_core(fast: CompiledLoop | None) -> bool:
+    """Whether this process may run on more cores than the training loop's threads use
+    (the compiled loop's ``n_threads``, the Python loop one): then a buffer is read in a
+    background thread while the previous one trains. Without one, a reading thread would
+    share a core with the compiled loop's threads, which meet at spin barriers after every
+    batch: a loop thread that loses its core stalls the others for the whole time slice, so
+    the read would cost its time and more. The buffers are then read in turn, the source
+    decoding with all cores (``take_unordered(..., threads=True)``) while the loop's
+    helpers wait."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cores or 1) > (1 if fast is None else fast.n_threads)
+
+
 def _read_ahead(
-    part: StreamedData, buffers: list[np.ndarray]
-) -> Iterator[tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]]:
-    """``(buffer, part.rows(this rank's rows of it))`` buffer after buffer, the next
+    part: StreamedData, read: Callable[[np.ndarray], Any], buffers: list[np.ndarray],
+    ahead: bool,
+) -> Iterator[tuple[np.ndarray, Any]]:  # fmt: skip
+    """``(buffer, read(buffer))`` buffer after buffer (``read`` an epoch's), the next
     buffer read in a background thread while the current one trains (decoding a Parquet
     row group or parsing CSV releases the GIL) where the dataset asks for it
-    (:attr:`deltaprop.data.Dataset.read_ahead`): two buffers are held at a time. Where no
-    thread can start (an address-space cap leaves no room for its stack) the buffers are
-    read in turn. An error of a read is raised where its buffer is taken."""
+    (:attr:`deltaprop.data.Dataset.read_ahead`) and ``ahead`` (:func:`spare_core`): two
+    buffers are held at a time. Where no thread can start (an address-space cap leaves no
+    room for its stack) the buffers are read in turn. An error of a read is raised where
+    its buffer is taken."""
     pool = None
-    if len(buffers) >= 2 and part.data.read_ahead:
+    if len(buffers) >= 2 and part.data.read_ahead and ahead:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deltaprop-read")
         try:
-            pending = pool.submit(part.rows, buffers[0][part.owned(buffers[0])])
+            pending = pool.submit(read, buffers[0])
         except RuntimeError:  # no thread to be had (an address-space cap): read in turn
             pool.shutdown()
             pool = None
     if pool is None:
         for buf in buffers:
-            yield buf, part.rows(buf[part.owned(buf)])
+            yield buf, read(buf)
         return
     with pool:
         for k, buf in enumerate(buffers):
             rows = pending.result()
             if k + 1 < len(buffers):
-                nxt = buffers[k + 1]
-                pending = pool.submit(part.rows, nxt[part.owned(nxt)])
+                pending = pool.submit(read, buffers[k + 1])
             yield buf, rows
 
 
@@ -221,6 +251,11 @@ class _Epoch:
         self.total, self.n_batches = 0.0, 0
         X, Y = part.rows(np.empty(0, np.intp))
         self.X, self.Y, self.pos, self.count = X, Y, np.empty(0, np.intp), 0
+        self.threads = False  # whether a read may decode with all cores (read in turn)
+
+    def read(self, buf: np.ndarray) -> Any:
+        """What :meth:`feed` takes of a buffer: ``part.rows`` of this rank's rows of it."""
+        return self.part.rows(buf[self.part.owned(buf)])
 
     def feed(self, buf: np.ndarray, rows: tuple[np.ndarray, np.ndarray]) -> None:
         """Append a buffer (global rows in order; ``rows``, ``part.rows`` of this rank's
@@ -248,19 +283,6 @@ class _Epoch:
         if n == 0:
             return
         t, bs = self.t, self.bs
-        if self.fast is not None:
-            fast = self.fast
-            fast.X, fast.Y = self.X, self.Y
-            check_learning_rate(t.optimizer.learning_rate, allow_zero=True)
-            total, batches, seen, bad = fast.epoch(
-                np.arange(n), bs, t.optimizer.learning_rate, self.norms
-            )
-            t.samples_seen += seen
-            self.total += total
-            self.n_batches += batches
-            if bad is not None:
-                t._diverged(t.epoch, bad, self.last_good, self.last_buffers)
-            return
         edges = np.searchsorted(self.pos, np.arange(0, n + bs, bs).clip(max=n))
         for k in range(len(edges) - 1):
             a, b = int(edges[k]), int(edges[k + 1])
@@ -273,6 +295,49 @@ class _Epoch:
                               shared=True)  # fmt: skip
             self.total += cost * m
             self.n_batches += 1
+
+
+class _FastEpoch(_Epoch):
+    """The compiled loop's epoch (one process): each buffer's rows as the source read
+    them (:meth:`StreamedData.unordered`, no gather), after ``batch_size`` rows of room
+    where the previous buffer's partial batch is put; the loop gathers each batch by
+    index, as in memory, so the bits are those of the gathered window."""
+
+    def read(self, buf: np.ndarray) -> Any:
+        """``part.unordered(buf, batch_size)``, decoded with all cores where read in turn."""
+        return self.part.unordered(buf, self.bs, threads=self.threads)
+
+    def feed(self, buf: np.ndarray, rows: tuple[np.ndarray, np.ndarray]) -> None:
+        """Train on every full batch of the pending rows then the buffer's."""
+        X, Y, idx = rows  # type: ignore[misc]
+        pad, left = self.bs, self.count
+        X[pad - left : pad], Y[pad - left : pad] = self.X, self.Y
+        order = np.concatenate([np.arange(pad - left, pad), idx])
+        full = (order.size // self.bs) * self.bs
+        self._run(X, Y, order[:full])
+        rest = order[full:]
+        self.X, self.Y, self.count = X[rest], Y[rest], rest.size
+
+    def finish(self) -> None:
+        """The last, partial batch of the epoch."""
+        if self.count:
+            self._run(self.X, self.Y, np.arange(self.count))
+
+    def _run(self, X: np.ndarray, Y: np.ndarray, order: np.ndarray) -> None:
+        if order.size == 0:
+            return
+        t, fast = self.t, self.fast
+        assert fast is not None
+        fast.X, fast.Y = X, Y
+        check_learning_rate(t.optimizer.learning_rate, allow_zero=True)
+        total, batches, seen, bad = fast.epoch(
+            order, self.bs, t.optimizer.learning_rate, self.norms
+        )
+        t.samples_seen += seen
+        self.total += total
+        self.n_batches += batches
+        if bad is not None:
+            t._diverged(t.epoch, bad, self.last_good, self.last_buffers)
 
 
 def prepare_streamed(
