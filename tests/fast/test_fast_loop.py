@@ -238,7 +238,7 @@ def test_blas_threads_the_loop_asks_for_and_the_setting_comes_back() -> None:
     BLAS threads could give other bits on a machine with other cores."""
     X, Y = np.zeros((10, 64)), np.zeros((10, 10))
     net = deltaprop.Network([64, 100, 10], ["relu", "softmax"], "ce", seed=0)
-    kernels = epoch_kernels(net.n_params)
+    kernels = epoch_kernels()
     opt = deltaprop.optim.optimizers.get_optimizer("adam")
     alone = CompiledLoop(kernels, net, opt, X, Y, None, 0.0, None, n_threads=1)
     before = _numba_blas_threads()

@@ -6,7 +6,11 @@ dropout among them (counter-based masks); hidden activations with a compiled for
 shipped one); an output pair with one (every shipped loss with every shipped output
 activation, fused or by the chain rule); SGD, momentum, Nesterov, RMSprop, Adam or AdamW as
 shipped; NumPy arrays of the network's dtype; the compiled kernels switched on and numba
-installed) and returns ``None`` otherwise, so that the Python loop runs instead. A
+installed) and returns ``None`` otherwise, so that the Python loop runs instead. The size
+of the network does not enter: a 4-3-3 network runs compiled as a 784-256-128-10 one does
+(one compiled function per dtype serves every network; its machine code and the typed
+lists' (:mod:`deltaprop.fast.lists`) are cached on disk, so a new process loads them in a
+fraction of a second, ``bench/compile_time.py``). A
 callback that watches single batches makes the trainer run one batch per call
 (:meth:`CompiledLoop.epoch` on one batch's rows); under MPI each step runs in two compiled
 halves around the trainer's allreduce (:meth:`CompiledLoop.share_step`,
@@ -51,11 +55,11 @@ def _output_compiled(net: Network) -> bool:
     )
 
 
-def epoch_kernels(n: int) -> ModuleType | None:
-    """The compiled training loop (:mod:`deltaprop.fast.epoch`), where
-    :func:`deltaprop.core.fused.get` gives the kernels for ``n`` entries; ``None`` for the
-    Python loop."""
-    if _fused.get(n) is None:
+def epoch_kernels() -> ModuleType | None:
+    """The compiled training loop (:mod:`deltaprop.fast.epoch`) for a network of any size,
+    where :func:`deltaprop.core.fused.load` gives the kernels (numba installed, the kernels
+    switched on); ``None`` for the Python loop."""
+    if _fused.load() is None:
         return None
     from deltaprop.fast import epoch as _fused_epoch
 
@@ -181,7 +185,7 @@ class CompiledLoop:
     def __init__(self, kernels: Any, net: Network, opt: Optimizer, X: np.ndarray,
                  Y: np.ndarray, w: np.ndarray | None, alpha: float,
                  clip_norm: float | None, n_threads: int = 1) -> None:  # fmt: skip
-        from numba.typed import List
+        from deltaprop.fast.lists import typed_list
 
         self.k, self.net, self.opt = kernels, net, opt
         self.X, self.Y = X, Y
@@ -205,8 +209,8 @@ class CompiledLoop:
         assert out_code is not None and loss_code is not None and None not in hidden
         self.out_code, self.loss_code = out_code, loss_code  # (create() checked)
         self.loss_p = net.loss.kernel_parameter(dtype)
-        self.Ws = List([d.W for d in dense])
-        self.bs = List([d.b for d in dense])
+        self.Ws = typed_list([d.W for d in dense])
+        self.bs = typed_list([d.b for d in dense])
         starts = np.array([sl.start for sl in net.slices], dtype=np.intp)
         self.starts, self.stops = starts, starts + [d.n_in * d.n_out for d in dense]
         self.ends = np.array([sl.stop for sl in net.slices], dtype=np.intp)  # W, b (, γ, β)
@@ -216,11 +220,11 @@ class CompiledLoop:
         self.bn = np.array([[0.0, 0.0, 0.0] if bn is None else [1.0, bn.momentum, bn.epsilon]
                             for bn in bns])  # fmt: skip
         none2, none1 = np.empty((2, 0), dtype), np.empty(0, dtype)
-        self.Ps = List([none2 if bn is None else net.parameters[st + d.n_out : en].reshape(2, -1)
+        self.Ps = typed_list([none2 if bn is None else net.parameters[st + d.n_out : en].reshape(2, -1)
                         for bn, d, st, en in zip(bns, dense, self.stops, self.ends,
                                                  strict=True)])  # fmt: skip
-        self.RMs = List([none1 if bn is None else bn.running_mean for bn in bns])
-        self.RVs = List([none1 if bn is None else bn.running_var for bn in bns])
+        self.RMs = typed_list([none1 if bn is None else bn.running_mean for bn in bns])
+        self.RVs = typed_list([none1 if bn is None else bn.running_var for bn in bns])
         self.n_threads = 1 if self.has_bn else n_threads
         # a wide first layer is split by units into blocks (see run_steps)
         self.split_first = (dense[0].n_in * dense[0].n_out >= SPLIT_FIRST and len(dense) > 1
@@ -286,7 +290,7 @@ class CompiledLoop:
             and _output_compiled(net)
         ):
             return None
-        kernels = epoch_kernels(net.n_params)
+        kernels = epoch_kernels()
         if kernels is None:
             return None
         threads = default_threads() if comm is None else 1  # a process per rank already
@@ -311,24 +315,26 @@ class CompiledLoop:
 
     def _buffers(self, m: int) -> tuple[Any, ...]:
         if m not in self.buffers:
-            from numba.typed import List
+            from deltaprop.fast.lists import typed_list
 
             dtype, dense = self.net.parameters.dtype, self.net.dense
-            As = List([np.empty((m, d.n_out), dtype) for d in dense])
-            Zs = List([np.empty((m, d.n_out), dtype) for d in dense])
-            Ds = List([np.empty((m, d.n_out), dtype) if r > 0 else A
-                       for d, r, A in zip(dense, self.rates, As, strict=True)])  # fmt: skip
-            Ms = List([np.empty((m, d.n_out) if r > 0 else (0, 0), dtype)
-                       for d, r in zip(dense, self.rates, strict=True)])  # fmt: skip
+            activations = [np.empty((m, d.n_out), dtype) for d in dense]
+            As = typed_list(activations)  # (iterated in Python: a list, not the typed one)
+            Zs = typed_list([np.empty((m, d.n_out), dtype) for d in dense])
+            Ds = typed_list([np.empty((m, d.n_out), dtype) if r > 0 else A
+                             for d, r, A in zip(dense, self.rates, activations,
+                                                strict=True)])  # fmt: skip
+            Ms = typed_list([np.empty((m, d.n_out) if r > 0 else (0, 0), dtype)
+                             for d, r in zip(dense, self.rates, strict=True)])  # fmt: skip
             widest = m * max(d.n_out for d in dense)
             dZ_a, dZ_b = np.empty(widest, dtype), np.empty(widest, dtype)
             Xb = np.empty((m, self.X.shape[1]), dtype)
             Yb = np.empty((m, self.Y.shape[1]), dtype)
             scratch = np.empty((self.n_threads, m * dense[0].n_out), dtype)  # first layer
-            Hs = List([np.empty((m, d.n_out) if h else (0, 0), dtype)
-                       for d, h in zip(dense, self.bn[:, 0], strict=True)])  # fmt: skip
-            Vs = List([np.empty((3, d.n_out if h else 0), dtype)
-                       for d, h in zip(dense, self.bn[:, 0], strict=True)])  # fmt: skip
+            Hs = typed_list([np.empty((m, d.n_out) if h else (0, 0), dtype)
+                             for d, h in zip(dense, self.bn[:, 0], strict=True)])  # fmt: skip
+            Vs = typed_list([np.empty((3, d.n_out if h else 0), dtype)
+                             for d, h in zip(dense, self.bn[:, 0], strict=True)])  # fmt: skip
             self.buffers[m] = (As, Zs, Ds, Ms, dZ_a, dZ_b, Xb, Yb, np.empty(m, dtype), scratch,
                                Hs, Vs)  # fmt: skip
         return self.buffers[m]
@@ -376,7 +382,7 @@ class CompiledLoop:
             n_blocks = 1 if self.has_bn else row_blocks(m)
             n_threads = min(self.n_threads, n_blocks)
             sync = np.zeros(16, np.int64)
-            shared = np.zeros(BLOCKS + 2 * BLOCKS * (len(self.Ws) + 3))
+            shared = np.zeros(BLOCKS + 2 * BLOCKS * (len(self.net.dense) + 3))
 
             head = (sync, shared, self.X, self.Y, self.w, part, m, n_blocks, self.Ws, self.bs)
             tail = (
