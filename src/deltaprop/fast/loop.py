@@ -77,6 +77,28 @@ Ctrl-C (a compiled call does not look at signals)."""
 MAX_THREADS = 4
 """The compiled loop's threads by default, at most (see :func:`default_threads`)."""
 
+MIN_WORK_PER_THREAD = 500_000
+"""By default a step takes one thread per this many multiply-adds of its forward products
+(the batch's rows times the network's weights), at least one and at most
+:func:`default_threads`: a step of a small network on small batches is over in tens of
+microseconds, and threads that meet at the step's barriers, or wake for a call of one step,
+would only wait for each other. On the 2 busy development cores (load 5-7), two threads
+against one: a 4-32-3 network at batch 32, 690 against 42 µs a step; an
+``MLPRegressor`` 10-100-1 at batch 200 (one step an epoch), 1.27 against 0.15 ms an epoch.
+Digits 64-100-10 at batch 200 (1.5 million) keeps two threads, 784-256-128-10 four. The
+bits do not depend on it (:mod:`deltaprop.fast.blocks`); ``DELTAPROP_THREADS`` overrides
+it."""
+
+
+def work_threads(rows: int, weights: int) -> int:
+    """The threads a step of ``rows`` rows through ``weights`` weights is worth by default
+    (:data:`MIN_WORK_PER_THREAD`).
+
+    >>> work_threads(32, 4 * 32 + 32 * 3), work_threads(200, 64 * 100 + 100 * 10)
+    (1, 2)
+    """
+    return max(1, rows * weights // MIN_WORK_PER_THREAD)
+
 
 def default_threads() -> int:
     """Threads for the compiled loop: ``DELTAPROP_THREADS`` if set, else the cores this
@@ -125,6 +147,30 @@ def blas_threads(n: int | None) -> Iterator[None]:
         limiter.restore_original_limits()
 
 
+class _Interface:
+    """An array's ``__array_interface__`` with another ``data`` entry, and the array, which
+    it keeps alive (the base of :func:`_numba_writeable`'s view)."""
+
+    def __init__(self, a: np.ndarray, interface: dict[str, Any]) -> None:
+        self.array, self.__array_interface__ = a, interface
+
+
+def _numba_writeable(a: np.ndarray) -> np.ndarray:
+    """``a``, or for a read-only array (a read-only memmap, an array an estimator check
+    froze) a view of the same memory that is flagged writeable, never a copy.
+
+    numba types a read-only array apart from a writeable one, so each would compile the
+    loop again (about 20 s per dtype, once per machine); the loop only reads the training
+    arrays (``X``, ``Y``, ``w``: it gathers their rows into its own buffers), so one
+    compiled function per dtype serves both.
+    """
+    if a.flags.writeable:
+        return a
+    interface = dict(a.__array_interface__)
+    interface["data"] = (interface["data"][0], False)  # (pointer, read-only?)
+    return np.asarray(_Interface(a, interface))
+
+
 class _Helpers:
     """Threads 1, 2, ... of a :class:`CompiledLoop`, kept for a whole fit.
 
@@ -134,7 +180,7 @@ class _Helpers:
     share in (a short last batch runs on fewer threads) never runs a job twice.
     """
 
-    def __init__(self, loop: CompiledLoop) -> None:
+    def __init__(self, loop: CompiledLoop, n_threads: int) -> None:
         self.loop = loop
         self.control = np.zeros(16, np.int64)  # [0]: the number of the job posted last
         self.job: tuple[int, Any] = (0, None)
@@ -142,7 +188,7 @@ class _Helpers:
         self.error: BaseException | None = None
         self.threads = [
             threading.Thread(target=self._run, args=(tid,), daemon=True, name=f"backprop-{tid}")
-            for tid in range(1, loop.n_threads)
+            for tid in range(1, n_threads)
         ]
         for thread in self.threads:
             thread.start()
@@ -184,13 +230,14 @@ class CompiledLoop:
 
     def __init__(self, kernels: Any, net: Network, opt: Optimizer, X: np.ndarray,
                  Y: np.ndarray, w: np.ndarray | None, alpha: float,
-                 clip_norm: float | None, n_threads: int = 1) -> None:  # fmt: skip
+                 clip_norm: float | None, n_threads: int = 1,
+                 by_work: bool = False) -> None:  # fmt: skip
         from deltaprop.fast.lists import typed_list
 
         self.k, self.net, self.opt = kernels, net, opt
         self.X, self.Y = X, Y
         dtype = net.parameters.dtype
-        self.w = np.empty(0, dtype) if w is None else w
+        self.w = np.empty(0, dtype) if w is None else _numba_writeable(w)
         self.alpha = float(alpha)
         self.clip_norm = 0.0 if clip_norm is None else float(clip_norm)
         dense: list[Dense] = list(net.dense)
@@ -226,6 +273,8 @@ class CompiledLoop:
         self.RMs = typed_list([none1 if bn is None else bn.running_mean for bn in bns])
         self.RVs = typed_list([none1 if bn is None else bn.running_var for bn in bns])
         self.n_threads = 1 if self.has_bn else n_threads
+        self.by_work = by_work  # fewer threads for small steps (see step_threads)
+        self.n_weights = sum(d.n_in * d.n_out for d in dense)
         # a wide first layer is split by units into blocks (see run_steps)
         self.split_first = (dense[0].n_in * dense[0].n_out >= SPLIT_FIRST and len(dense) > 1
                             and not self.has_bn)  # fmt: skip
@@ -256,6 +305,24 @@ class CompiledLoop:
             self.opt_code = kernels.OPT_SGD
             self.h = np.array(opt.kernel_hyperparameters())
             self.state = (opt.state.get("momentum_buffer", empty), empty, empty)
+
+    @property
+    def X(self) -> np.ndarray:
+        """The training inputs, shape ``(n, d)`` (set: any C-ordered array of the dtype)."""
+        return self._X
+
+    @X.setter
+    def X(self, X: np.ndarray) -> None:
+        self._X = _numba_writeable(X)
+
+    @property
+    def Y(self) -> np.ndarray:
+        """The training targets, shape ``(n, k)`` (set: as :attr:`X`)."""
+        return self._Y
+
+    @Y.setter
+    def Y(self, Y: np.ndarray) -> None:
+        self._Y = _numba_writeable(Y)
 
     @classmethod
     def create(cls, net: Network, opt: Any, X: Any, Y: Any, w: Any, alpha: float,
@@ -294,7 +361,15 @@ class CompiledLoop:
         if kernels is None:
             return None
         threads = default_threads() if comm is None else 1  # a process per rank already
-        return cls(kernels, net, opt, X, Y, w, alpha, clip_norm, threads)
+        by_work = comm is None and not os.environ.get("DELTAPROP_THREADS", "").strip()
+        return cls(kernels, net, opt, X, Y, w, alpha, clip_norm, threads, by_work)
+
+    def step_threads(self, m: int) -> int:
+        """The threads that share a step of ``m`` rows: :attr:`n_threads`, at most a block
+        of rows each (:func:`deltaprop.fast.blocks.row_blocks`; one block with batch norm),
+        and, where ``by_work``, at most what the step's work is worth (:func:`work_threads`)."""
+        n = min(self.n_threads, 1 if self.has_bn else row_blocks(m))
+        return min(n, work_threads(m, self.n_weights)) if self.by_work else n
 
     @contextlib.contextmanager
     def threads(self, batch_size: int) -> Iterator[None]:
@@ -304,7 +379,8 @@ class CompiledLoop:
         validation passes between epochs would otherwise wake its thread pool, whose idle
         threads spin beside the loop's own (a digits fit with validation: ~3x slower)."""
         with blas_threads(1):
-            helpers = _Helpers(self) if self.n_threads > 1 else None
+            n = self.step_threads(batch_size)
+            helpers = _Helpers(self, n) if n > 1 else None
             self.helpers = helpers
             try:
                 yield
@@ -380,7 +456,7 @@ class CompiledLoop:
             keys = self._keys(part.size // m)
             before = int(counts[1])
             n_blocks = 1 if self.has_bn else row_blocks(m)
-            n_threads = min(self.n_threads, n_blocks)
+            n_threads = self.step_threads(m)
             sync = np.zeros(16, np.int64)
             shared = np.zeros(BLOCKS + 2 * BLOCKS * (len(self.net.dense) + 3))
 
@@ -395,8 +471,8 @@ class CompiledLoop:
                 float(learning_rate), self.h, *self.state,
             )  # fmt: skip
             helpers = self.helpers
-            if n_threads > 1 and helpers is None:  # a call outside threads(): for this part
-                helpers = _Helpers(self)
+            if n_threads > 1 and (helpers is None or len(helpers.threads) < n_threads - 1):
+                helpers = _Helpers(self, n_threads)  # outside threads(), or more: for this part
             try:
                 if n_threads > 1:
                     assert helpers is not None
