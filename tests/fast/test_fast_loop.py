@@ -226,7 +226,7 @@ def test_batch_callbacks_still_see_every_batch() -> None:
 
 
 def _numba_blas_threads() -> int:
-    from deltaprop.fast.loop import _blas_controller
+    from deltaprop.fast.threads import _blas_controller
 
     controller = _blas_controller()
     assert controller is not None and controller.lib_controllers
@@ -318,7 +318,7 @@ def test_threads_give_the_python_loop_s_training(
 
 
 def test_threads_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    from deltaprop.fast.loop import MAX_THREADS, default_threads
+    from deltaprop.fast.threads import MAX_THREADS, default_threads
 
     monkeypatch.setenv("DELTAPROP_THREADS", "3")
     assert default_threads() == 3

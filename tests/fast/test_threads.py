@@ -8,7 +8,8 @@ import pytest
 
 import deltaprop
 from deltaprop.fast import loop as fast_loop
-from deltaprop.fast.loop import MIN_WORK_PER_THREAD, CompiledLoop
+from deltaprop.fast.loop import CompiledLoop
+from deltaprop.fast.threads import MIN_WORK_PER_THREAD
 
 pytest.importorskip("numba")
 
