@@ -196,8 +196,8 @@ class CompiledLoop:
                             for bn in bns])  # fmt: skip
         none2, none1 = np.empty((2, 0), dtype), np.empty(0, dtype)
         self.Ps = typed_list([none2 if bn is None else net.parameters[st + d.n_out : en].reshape(2, -1)
-                        for bn, d, st, en in zip(bns, dense, self.stops, self.ends,
-                                                 strict=True)])  # fmt: skip
+                              for bn, d, st, en in zip(bns, dense, self.stops, self.ends,
+                                                       strict=True)])  # fmt: skip
         self.RMs = typed_list([none1 if bn is None else bn.running_mean for bn in bns])
         self.RVs = typed_list([none1 if bn is None else bn.running_var for bn in bns])
         self.n_threads = 1 if self.has_bn else n_threads
