@@ -24,7 +24,8 @@ pytest.importorskip("numba")
 
 @pytest.fixture(autouse=True)
 def _kernels_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The kernels (and the compiled loop) for every size, small test networks included."""
+    """The Python loop's per-operation kernels for every size too (the compiled loop takes
+    every size itself), so that both loops run the same kernels on small test networks."""
     monkeypatch.setattr(_fused, "MIN_SIZE", 0)
     assert _fused.get(1) is not None
 
