@@ -30,6 +30,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 LOAD_LIMIT_S = 1.0  # "a configuration compiled once loads in under a second"
 
+SMALL_ROWS = {
+    "iris-4-32-3": dict(sizes=[4, 32, 3], batch_size=32, epochs=50, activation="tanh",
+                        dtype="float64"),
+}  # fmt: skip
+"""Rows beside the matrix's: the command's default network (one hidden layer of 32, tanh,
+batch 32) on iris in float64, as the estimator fits it; a network of 259 parameters."""
+
+
+def _build(row: str, quick: bool) -> Any:
+    """The matrix's row, or one of :data:`SMALL_ROWS` with iris."""
+    from matrix import build
+
+    if row not in SMALL_ROWS:
+        return build(row, quick)
+    from peers_matrix import Config
+    from sklearn.datasets import load_iris
+
+    cfg = Config(name=row, **SMALL_ROWS[row])  # type: ignore[arg-type]
+    cfg.epochs = 1 if quick else cfg.epochs
+    X, y = load_iris(return_X_y=True)
+    cfg.X, cfg.y = X.astype(cfg.dtype), y
+    return cfg
+
 
 def child(row: str, quick: bool) -> None:
     """Print the import, first-fit and warm-fit seconds of ``row`` as one JSON line."""
@@ -37,10 +60,9 @@ def child(row: str, quick: bool) -> None:
     import deltaprop  # noqa: F401
 
     t_import = time.perf_counter() - t0
-    from matrix import build
     from peers_matrix import DeltapropEstimator
 
-    cfg = build(row, quick)
+    cfg = _build(row, quick)
     fits = []
     for seed in (0, 1):
         est = DeltapropEstimator(cfg)
@@ -89,7 +111,7 @@ def table(results: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     from matrix import ROWS
 
-    rows = [r for r in ROWS if r != "command"]
+    rows = [*SMALL_ROWS, *(r for r in ROWS if r != "command")]
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", nargs="+", default=rows, choices=rows)
     p.add_argument("--quick", action="store_true", help="1 epoch per fit")

@@ -14,6 +14,7 @@ every other parameter, the running variances and the losses to 1e-12."""
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -94,11 +95,13 @@ def _fit(compiled: bool, monkeypatch: pytest.MonkeyPatch, hidden: str, out: tupl
     return tr
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def _kernels_for_every_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Python loop's per-operation kernels at every size, as the compiled loop's."""
     monkeypatch.setattr(_fused, "MIN_SIZE", 0)
 
 
+@pytest.mark.usefixtures("_kernels_for_every_size")
 @pytest.mark.parametrize(
     ("hidden", "out", "opt", "dropout", "batch_norm", "weights", "dtype", "layout"), _sampled()
 )
@@ -129,3 +132,67 @@ def test_runs_compiled_and_trains_as_the_python_loop(
         np.testing.assert_allclose(a, b, rtol=rtol, atol=tol, err_msg=name)
     np.testing.assert_allclose(c.history.loss, p.history.loss, rtol=rtol)
     assert c.optimizer.t == p.optimizer.t > 0
+
+
+@pytest.mark.parametrize(
+    ("sizes", "activation", "dtype"),
+    [([4, 3, 3], "relu", "float64"), ([4, 1, 3], "tanh", "float32"), ([4, 3], "relu", "float64")],
+    ids=["iris-4-3-3", "one-unit-float32", "no-hidden-layer"],
+)
+def test_tiny_networks_run_compiled(
+    sizes: list[int], activation: str, dtype: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A network far below the per-operation kernels' :data:`~deltaprop.core.fused.MIN_SIZE`
+    (15 to 27 parameters) runs the compiled loop, with the library's own size rule (no
+    fixture), and trains as the Python loop does."""
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    X, Y = X.astype(dtype), np.eye(3, dtype=dtype)[y]
+    fits = []
+    for compiled in (True, False):
+        if not compiled:  # the Python loop, the reference
+            monkeypatch.setattr(training.CompiledLoop, "create", staticmethod(lambda *a, **k: None))
+        acts = [activation] * (len(sizes) - 2) + ["softmax"]
+        net = deltaprop.Network(sizes, acts, "ce", dtype=dtype, seed=5)
+        tr = deltaprop.Trainer(net, "adam", learning_rate=0.01, batch_size=32, epochs=3, seed=2,
+                               tol=0.0)  # fmt: skip
+        tr.fit(X, Y)
+        fits.append(tr)
+    c, p = fits
+    assert c.net.n_params < _fused.MIN_SIZE
+    assert (c.engine, p.engine) == ("compiled", "python")
+    rtol = 1e-12 if dtype == "float64" else 1e-4
+    np.testing.assert_allclose(c.net.parameters, p.net.parameters, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(c.history.loss, p.history.loss, rtol=rtol)
+    assert c.history.loss[-1] < c.history.loss[0]
+
+
+def test_the_command_trains_iris_compiled_with_its_default_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``deltaprop train`` on iris with every default (one hidden layer of 32 units, 4-32-3:
+    259 parameters): each fit of the run (the validation fit and the refit) is compiled."""
+    from sklearn.datasets import load_iris
+
+    from deltaprop.app.cli import main
+    from deltaprop.train import COMMAND_DEFAULTS
+
+    csv = tmp_path / "iris.csv"
+    load_iris(as_frame=True).frame.to_csv(csv, index=False)
+    engines: list[tuple[int, bool]] = []
+    real = training.CompiledLoop.create
+
+    def create(net: Any, *args: Any, **kwargs: Any) -> Any:
+        loop = real(net, *args, **kwargs)
+        engines.append((net.n_params, loop is not None))
+        return loop
+
+    monkeypatch.setattr(training.CompiledLoop, "create", staticmethod(create))
+    out = tmp_path / "run"
+    assert main(["train", str(csv), "--target", "target", "--quiet", "--no-report",
+                 "--out", str(out)]) == 0  # fmt: skip
+    width = COMMAND_DEFAULTS.hidden[0]
+    assert COMMAND_DEFAULTS.hidden == (width,)
+    assert engines and all(compiled for _, compiled in engines), engines
+    assert {n for n, _ in engines} == {4 * width + width + width * 3 + 3}

@@ -24,7 +24,8 @@ pytest.importorskip("numba")
 
 @pytest.fixture(autouse=True)
 def _kernels_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The kernels (and the compiled loop) for every size, small test networks included."""
+    """The Python loop's per-operation kernels for every size too (the compiled loop takes
+    every size itself), so that both loops run the same kernels on small test networks."""
     monkeypatch.setattr(_fused, "MIN_SIZE", 0)
     assert _fused.get(1) is not None
 
@@ -226,7 +227,7 @@ def test_batch_callbacks_still_see_every_batch() -> None:
 
 
 def _numba_blas_threads() -> int:
-    from deltaprop.fast.loop import _blas_controller
+    from deltaprop.fast.threads import _blas_controller
 
     controller = _blas_controller()
     assert controller is not None and controller.lib_controllers
@@ -238,7 +239,7 @@ def test_blas_threads_the_loop_asks_for_and_the_setting_comes_back() -> None:
     BLAS threads could give other bits on a machine with other cores."""
     X, Y = np.zeros((10, 64)), np.zeros((10, 10))
     net = deltaprop.Network([64, 100, 10], ["relu", "softmax"], "ce", seed=0)
-    kernels = epoch_kernels(net.n_params)
+    kernels = epoch_kernels()
     opt = deltaprop.optim.optimizers.get_optimizer("adam")
     alone = CompiledLoop(kernels, net, opt, X, Y, None, 0.0, None, n_threads=1)
     before = _numba_blas_threads()
@@ -318,7 +319,7 @@ def test_threads_give_the_python_loop_s_training(
 
 
 def test_threads_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    from deltaprop.fast.loop import MAX_THREADS, default_threads
+    from deltaprop.fast.threads import MAX_THREADS, default_threads
 
     monkeypatch.setenv("DELTAPROP_THREADS", "3")
     assert default_threads() == 3

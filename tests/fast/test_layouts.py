@@ -71,3 +71,35 @@ def test_a_fortran_or_strided_input_is_converted_once_per_fit(
     np.testing.assert_array_equal(params, ref)  # the same training, bit for bit
     # during an epoch, no whole copy of X (a per-batch take from F order holds one)
     assert len(peaks) == 2 and max(peaks) < C.nbytes // 20, peaks
+
+
+def test_read_only_input_runs_compiled_on_the_writeable_arrays_machine_code(
+    tmp_path: Any,
+) -> None:
+    """A read-only memmap (scikit-learn's checks make them) trains compiled with the bits of
+    a writeable copy, through the same compiled function (numba types a read-only array
+    apart: one more ~20 s compilation per dtype), without copying the input."""
+    pytest.importorskip("numba")
+    from deltaprop.fast import epoch as fast_epoch
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((90, 5))
+    Y = np.eye(3)[rng.integers(0, 3, 90)]
+    np.save(tmp_path / "X.npy", X)
+    frozen = np.load(tmp_path / "X.npy", mmap_mode="r")
+    assert not frozen.flags.writeable
+    results = []
+    for data in (X, frozen):
+        net = deltaprop.Network([5, 8, 3], ["tanh", "softmax"], "ce", seed=1)
+        tr = deltaprop.Trainer(net, "adam", batch_size=30, epochs=2, seed=0, tol=0.0)
+        loop = training.CompiledLoop.create(net, tr.optimizer, data, Y, None, 0.0, None, None,
+                                            watches_batches=False)  # fmt: skip
+        assert loop is not None and loop.X.flags.writeable
+        assert np.shares_memory(loop.X, data)  # a view, not a copy
+        before = len(fast_epoch.run_steps.signatures)
+        tr.fit(data, Y)
+        assert tr.engine == "compiled"
+        results.append(net.parameters.copy())
+    assert len(fast_epoch.run_steps.signatures) == before  # no read-only specialization
+    np.testing.assert_array_equal(results[0], results[1])
+    assert not frozen.flags.writeable

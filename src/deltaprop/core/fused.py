@@ -2,21 +2,29 @@
 
 The kernels (:mod:`deltaprop.core.kernels`) fuse the elementwise work of one equation into
 one pass with no temporaries: the bias add, the ReLU derivative, the softmax and its cross-entropy, the
-gradient statistics of a step, and the Adam update. They run only where a preallocated
-output exists (the :class:`~deltaprop.train.trainer.Trainer`'s mini-batch loop, and optimizer
-steps); everywhere else, whenever numba is missing, and while they are switched off, the
-NumPy code beside each equation runs instead, with the same results: bit for bit for the
-bias, ReLU and Adam (except that Adam flushes subnormal moments to zero, as XLA does); to a
-few units in the last place where ``exp`` and ``log`` enter.
+gradient statistics of a step, and the Adam update. Two users load them:
 
-The kernels serve arrays of at least :data:`MIN_SIZE` entries (numba is imported on the
-first), so that small models never pay numba's import and compilation. The choice depends
-only on the size asked about, never on what the process did before: a small fit gives the
-same bits before and after a large one. The machine code is cached beside the module (``cache=True``): compilation is
-paid once per machine. Switch them off with ``DELTAPROP_FUSED=0`` or :func:`set_enabled`.
+* the compiled training loop (:mod:`deltaprop.fast.loop`), which runs every network the
+  trainer can train compiled, whatever its size (:func:`load`);
+* the per-operation calls from Python (an activation, a loss or an optimizer step given a
+  preallocated output; the Python loop, and a user's own calls), which take the kernels for
+  arrays of at least :data:`MIN_SIZE` entries (:func:`get`) and the NumPy code beside each
+  equation below that: on a small array one NumPy call is as quick as one compiled call,
+  and the NumPy form is the reference.
+
+Whenever numba is missing, and while the kernels are switched off, the NumPy code runs
+everywhere, with the same results: bit for bit for the bias, ReLU and Adam (except that Adam
+flushes subnormal moments to zero, as XLA does); to a few units in the last place where
+``exp`` and ``log`` enter. Each choice depends only on the switch, on numba being installed
+and, for a per-operation call, on the size of its array, never on what the process did
+before: a small fit gives the same bits before and after a large one. numba is imported on
+the first use. The machine code is cached beside each module (``cache=True``): compilation
+is paid once per machine, and a new process loads it (``bench/compile_time.py``). Switch the
+kernels, and with them the compiled loop, off with ``DELTAPROP_FUSED=0`` or
+:func:`set_enabled`: the Python loop, the reference, then trains.
 
 >>> from deltaprop.core import fused as _fused
->>> _fused.MIN_SIZE  # the smallest array (entries) that the kernels serve
+>>> _fused.MIN_SIZE  # the smallest array (entries) that a per-operation call gives the kernels
 4096
 """
 
@@ -37,11 +45,13 @@ __all__ = [
     "contiguous",
     "enabled",
     "get",
+    "load",
     "set_enabled",
 ]
 
 MIN_SIZE = 4096
-"""Arrays (parameter buffers) of at least this many entries load the kernels."""
+"""A per-operation call from Python on an array of at least this many entries takes the
+kernels (:func:`get`); the compiled loop takes them for every size (:func:`load`)."""
 
 _enabled = os.environ.get("DELTAPROP_FUSED", "1").strip().lower() not in ("0", "false", "no")
 _kernels: ModuleType | None = None
@@ -60,14 +70,11 @@ def enabled() -> bool:
     return _enabled
 
 
-def get(n: int) -> ModuleType | None:
-    """The kernels module for work on ``n`` entries, or ``None`` for the NumPy path.
-
-    ``None`` while switched off, without numba, and for ``n < MIN_SIZE`` (whatever
-    sizes were asked about before).
-    """
+def load() -> ModuleType | None:
+    """The kernels module (numba imported on the first call), or ``None`` while switched off
+    and without numba. The compiled loop's test (:func:`deltaprop.fast.loop.epoch_kernels`)."""
     global _kernels, _missing
-    if not _enabled or n < MIN_SIZE or _missing:
+    if not _enabled or _missing:
         return None
     if _kernels is None:
         try:
@@ -77,6 +84,13 @@ def get(n: int) -> ModuleType | None:
             return None
         _kernels = _fused_kernels
     return _kernels
+
+
+def get(n: int) -> ModuleType | None:
+    """The kernels module for a per-operation call on ``n`` entries, or ``None`` for the
+    NumPy path: :func:`load`'s answer for ``n >= MIN_SIZE``, ``None`` below (whatever sizes
+    were asked about before)."""
+    return None if n < MIN_SIZE else load()
 
 
 def accepts_out(*methods: Callable[..., Any]) -> bool:

@@ -6,7 +6,11 @@ dropout among them (counter-based masks); hidden activations with a compiled for
 shipped one); an output pair with one (every shipped loss with every shipped output
 activation, fused or by the chain rule); SGD, momentum, Nesterov, RMSprop, Adam or AdamW as
 shipped; NumPy arrays of the network's dtype; the compiled kernels switched on and numba
-installed) and returns ``None`` otherwise, so that the Python loop runs instead. A
+installed) and returns ``None`` otherwise, so that the Python loop runs instead. The size
+of the network does not enter: a 4-3-3 network runs compiled as a 784-256-128-10 one does
+(one compiled function per dtype serves every network; its machine code and the typed
+lists' (:mod:`deltaprop.fast.lists`) are cached on disk, so a new process loads them in a
+fraction of a second, ``bench/compile_time.py``). A
 callback that watches single batches makes the trainer run one batch per call
 (:meth:`CompiledLoop.epoch` on one batch's rows); under MPI each step runs in two compiled
 halves around the trainer's allreduce (:meth:`CompiledLoop.share_step`,
@@ -18,7 +22,6 @@ steps, which is what small networks and small batches pay for.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import threading
 from collections.abc import Iterator
@@ -30,6 +33,7 @@ import numpy as np
 from deltaprop.core import BatchNorm, Dense, Dropout
 from deltaprop.core import fused as _fused
 from deltaprop.fast.blocks import BLOCKS, row_blocks
+from deltaprop.fast.threads import blas_threads, default_threads, work_threads
 from deltaprop.optim import SGD, Adam, AdamW, Momentum, Nesterov, Optimizer, RMSprop
 
 if TYPE_CHECKING:
@@ -51,11 +55,11 @@ def _output_compiled(net: Network) -> bool:
     )
 
 
-def epoch_kernels(n: int) -> ModuleType | None:
-    """The compiled training loop (:mod:`deltaprop.fast.epoch`), where
-    :func:`deltaprop.core.fused.get` gives the kernels for ``n`` entries; ``None`` for the
-    Python loop."""
-    if _fused.get(n) is None:
+def epoch_kernels() -> ModuleType | None:
+    """The compiled training loop (:mod:`deltaprop.fast.epoch`) for a network of any size,
+    where :func:`deltaprop.core.fused.load` gives the kernels (numba installed, the kernels
+    switched on); ``None`` for the Python loop."""
+    if _fused.load() is None:
         return None
     from deltaprop.fast import epoch as _fused_epoch
 
@@ -70,55 +74,29 @@ CHUNK_ROWS = 65_536
 """Rows of full batches in one compiled call: between calls Python runs, and with it
 Ctrl-C (a compiled call does not look at signals)."""
 
-MAX_THREADS = 4
-"""The compiled loop's threads by default, at most (see :func:`default_threads`)."""
+
+class _Interface:
+    """An array's ``__array_interface__`` with another ``data`` entry, and the array, which
+    it keeps alive (the base of :func:`_numba_writeable`'s view)."""
+
+    def __init__(self, a: np.ndarray, interface: dict[str, Any]) -> None:
+        self.array, self.__array_interface__ = a, interface
 
 
-def default_threads() -> int:
-    """Threads for the compiled loop: ``DELTAPROP_THREADS`` if set, else the cores this
-    process may run on, at most :data:`MAX_THREADS` (measured on 2 cores; more threads
-    split each batch into smaller products) and at most ``OMP_NUM_THREADS`` where that is
-    set (joblib's workers, e.g. ``GridSearchCV(n_jobs=...)``, set it to share the cores)."""
-    value = os.environ.get("DELTAPROP_THREADS", "").strip()
-    if value:
-        try:
-            n = int(value)
-        except ValueError:
-            n = 0
-        if n < 1:
-            raise ValueError(f"DELTAPROP_THREADS must be a positive integer. Received: {value!r}")
-        return n
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    n = min(cores or 1, MAX_THREADS)
-    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if omp.isdigit() and int(omp) > 0:
-        n = min(n, int(omp))
-    return max(1, n)
+def _numba_writeable(a: np.ndarray) -> np.ndarray:
+    """``a``, or for a read-only array (a read-only memmap, an array an estimator check
+    froze) a view of the same memory that is flagged writeable, never a copy.
 
-
-@functools.cache
-def _blas_controller() -> Any:
-    """The loaded BLAS libraries under threadpoolctl (SciPy's, which numba's ``np.dot``
-    calls, and NumPy's, which the validation passes between epochs use), or ``None``."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - it comes with scikit-learn
-        return None
-    return ThreadpoolController().select(user_api="blas")
-
-
-@contextlib.contextmanager
-def blas_threads(n: int | None) -> Iterator[None]:
-    """Run the block with every BLAS on ``n`` threads (``None``: unchanged)."""
-    controller = None if n is None else _blas_controller()
-    if controller is None:
-        yield
-        return
-    limiter = controller.limit(limits=n)
-    try:
-        yield
-    finally:
-        limiter.restore_original_limits()
+    numba types a read-only array apart from a writeable one, so each would compile the
+    loop again (about 20 s per dtype, once per machine); the loop only reads the training
+    arrays (``X``, ``Y``, ``w``: it gathers their rows into its own buffers), so one
+    compiled function per dtype serves both.
+    """
+    if a.flags.writeable:
+        return a
+    interface = dict(a.__array_interface__)
+    interface["data"] = (interface["data"][0], False)  # (pointer, read-only?)
+    return np.asarray(_Interface(a, interface))
 
 
 class _Helpers:
@@ -130,7 +108,7 @@ class _Helpers:
     share in (a short last batch runs on fewer threads) never runs a job twice.
     """
 
-    def __init__(self, loop: CompiledLoop) -> None:
+    def __init__(self, loop: CompiledLoop, n_threads: int) -> None:
         self.loop = loop
         self.control = np.zeros(16, np.int64)  # [0]: the number of the job posted last
         self.job: tuple[int, Any] = (0, None)
@@ -138,7 +116,7 @@ class _Helpers:
         self.error: BaseException | None = None
         self.threads = [
             threading.Thread(target=self._run, args=(tid,), daemon=True, name=f"backprop-{tid}")
-            for tid in range(1, loop.n_threads)
+            for tid in range(1, n_threads)
         ]
         for thread in self.threads:
             thread.start()
@@ -180,13 +158,14 @@ class CompiledLoop:
 
     def __init__(self, kernels: Any, net: Network, opt: Optimizer, X: np.ndarray,
                  Y: np.ndarray, w: np.ndarray | None, alpha: float,
-                 clip_norm: float | None, n_threads: int = 1) -> None:  # fmt: skip
-        from numba.typed import List
+                 clip_norm: float | None, n_threads: int = 1,
+                 by_work: bool = False) -> None:  # fmt: skip
+        from deltaprop.fast.lists import typed_list
 
         self.k, self.net, self.opt = kernels, net, opt
         self.X, self.Y = X, Y
         dtype = net.parameters.dtype
-        self.w = np.empty(0, dtype) if w is None else w
+        self.w = np.empty(0, dtype) if w is None else _numba_writeable(w)
         self.alpha = float(alpha)
         self.clip_norm = 0.0 if clip_norm is None else float(clip_norm)
         dense: list[Dense] = list(net.dense)
@@ -205,8 +184,8 @@ class CompiledLoop:
         assert out_code is not None and loss_code is not None and None not in hidden
         self.out_code, self.loss_code = out_code, loss_code  # (create() checked)
         self.loss_p = net.loss.kernel_parameter(dtype)
-        self.Ws = List([d.W for d in dense])
-        self.bs = List([d.b for d in dense])
+        self.Ws = typed_list([d.W for d in dense])
+        self.bs = typed_list([d.b for d in dense])
         starts = np.array([sl.start for sl in net.slices], dtype=np.intp)
         self.starts, self.stops = starts, starts + [d.n_in * d.n_out for d in dense]
         self.ends = np.array([sl.stop for sl in net.slices], dtype=np.intp)  # W, b (, γ, β)
@@ -216,12 +195,14 @@ class CompiledLoop:
         self.bn = np.array([[0.0, 0.0, 0.0] if bn is None else [1.0, bn.momentum, bn.epsilon]
                             for bn in bns])  # fmt: skip
         none2, none1 = np.empty((2, 0), dtype), np.empty(0, dtype)
-        self.Ps = List([none2 if bn is None else net.parameters[st + d.n_out : en].reshape(2, -1)
-                        for bn, d, st, en in zip(bns, dense, self.stops, self.ends,
-                                                 strict=True)])  # fmt: skip
-        self.RMs = List([none1 if bn is None else bn.running_mean for bn in bns])
-        self.RVs = List([none1 if bn is None else bn.running_var for bn in bns])
+        self.Ps = typed_list([none2 if bn is None else net.parameters[st + d.n_out : en].reshape(2, -1)
+                              for bn, d, st, en in zip(bns, dense, self.stops, self.ends,
+                                                       strict=True)])  # fmt: skip
+        self.RMs = typed_list([none1 if bn is None else bn.running_mean for bn in bns])
+        self.RVs = typed_list([none1 if bn is None else bn.running_var for bn in bns])
         self.n_threads = 1 if self.has_bn else n_threads
+        self.by_work = by_work  # fewer threads for small steps (see step_threads)
+        self.n_weights = sum(d.n_in * d.n_out for d in dense)
         # a wide first layer is split by units into blocks (see run_steps)
         self.split_first = (dense[0].n_in * dense[0].n_out >= SPLIT_FIRST and len(dense) > 1
                             and not self.has_bn)  # fmt: skip
@@ -252,6 +233,24 @@ class CompiledLoop:
             self.opt_code = kernels.OPT_SGD
             self.h = np.array(opt.kernel_hyperparameters())
             self.state = (opt.state.get("momentum_buffer", empty), empty, empty)
+
+    @property
+    def X(self) -> np.ndarray:
+        """The training inputs, shape ``(n, d)`` (set: any C-ordered array of the dtype)."""
+        return self._X
+
+    @X.setter
+    def X(self, X: np.ndarray) -> None:
+        self._X = _numba_writeable(X)
+
+    @property
+    def Y(self) -> np.ndarray:
+        """The training targets, shape ``(n, k)`` (set: as :attr:`X`)."""
+        return self._Y
+
+    @Y.setter
+    def Y(self, Y: np.ndarray) -> None:
+        self._Y = _numba_writeable(Y)
 
     @classmethod
     def create(cls, net: Network, opt: Any, X: Any, Y: Any, w: Any, alpha: float,
@@ -286,11 +285,19 @@ class CompiledLoop:
             and _output_compiled(net)
         ):
             return None
-        kernels = epoch_kernels(net.n_params)
+        kernels = epoch_kernels()
         if kernels is None:
             return None
         threads = default_threads() if comm is None else 1  # a process per rank already
-        return cls(kernels, net, opt, X, Y, w, alpha, clip_norm, threads)
+        by_work = comm is None and not os.environ.get("DELTAPROP_THREADS", "").strip()
+        return cls(kernels, net, opt, X, Y, w, alpha, clip_norm, threads, by_work)
+
+    def step_threads(self, m: int) -> int:
+        """The threads that share a step of ``m`` rows: :attr:`n_threads`, at most a block
+        of rows each (:func:`deltaprop.fast.blocks.row_blocks`; one block with batch norm),
+        and, where ``by_work``, at most what the step's work is worth (:func:`work_threads`)."""
+        n = min(self.n_threads, 1 if self.has_bn else row_blocks(m))
+        return min(n, work_threads(m, self.n_weights)) if self.by_work else n
 
     @contextlib.contextmanager
     def threads(self, batch_size: int) -> Iterator[None]:
@@ -300,7 +307,8 @@ class CompiledLoop:
         validation passes between epochs would otherwise wake its thread pool, whose idle
         threads spin beside the loop's own (a digits fit with validation: ~3x slower)."""
         with blas_threads(1):
-            helpers = _Helpers(self) if self.n_threads > 1 else None
+            n = self.step_threads(batch_size)
+            helpers = _Helpers(self, n) if n > 1 else None
             self.helpers = helpers
             try:
                 yield
@@ -311,24 +319,26 @@ class CompiledLoop:
 
     def _buffers(self, m: int) -> tuple[Any, ...]:
         if m not in self.buffers:
-            from numba.typed import List
+            from deltaprop.fast.lists import typed_list
 
             dtype, dense = self.net.parameters.dtype, self.net.dense
-            As = List([np.empty((m, d.n_out), dtype) for d in dense])
-            Zs = List([np.empty((m, d.n_out), dtype) for d in dense])
-            Ds = List([np.empty((m, d.n_out), dtype) if r > 0 else A
-                       for d, r, A in zip(dense, self.rates, As, strict=True)])  # fmt: skip
-            Ms = List([np.empty((m, d.n_out) if r > 0 else (0, 0), dtype)
-                       for d, r in zip(dense, self.rates, strict=True)])  # fmt: skip
+            activations = [np.empty((m, d.n_out), dtype) for d in dense]
+            As = typed_list(activations)  # (iterated in Python: a list, not the typed one)
+            Zs = typed_list([np.empty((m, d.n_out), dtype) for d in dense])
+            Ds = typed_list([np.empty((m, d.n_out), dtype) if r > 0 else A
+                             for d, r, A in zip(dense, self.rates, activations,
+                                                strict=True)])  # fmt: skip
+            Ms = typed_list([np.empty((m, d.n_out) if r > 0 else (0, 0), dtype)
+                             for d, r in zip(dense, self.rates, strict=True)])  # fmt: skip
             widest = m * max(d.n_out for d in dense)
             dZ_a, dZ_b = np.empty(widest, dtype), np.empty(widest, dtype)
             Xb = np.empty((m, self.X.shape[1]), dtype)
             Yb = np.empty((m, self.Y.shape[1]), dtype)
             scratch = np.empty((self.n_threads, m * dense[0].n_out), dtype)  # first layer
-            Hs = List([np.empty((m, d.n_out) if h else (0, 0), dtype)
-                       for d, h in zip(dense, self.bn[:, 0], strict=True)])  # fmt: skip
-            Vs = List([np.empty((3, d.n_out if h else 0), dtype)
-                       for d, h in zip(dense, self.bn[:, 0], strict=True)])  # fmt: skip
+            Hs = typed_list([np.empty((m, d.n_out) if h else (0, 0), dtype)
+                             for d, h in zip(dense, self.bn[:, 0], strict=True)])  # fmt: skip
+            Vs = typed_list([np.empty((3, d.n_out if h else 0), dtype)
+                             for d, h in zip(dense, self.bn[:, 0], strict=True)])  # fmt: skip
             self.buffers[m] = (As, Zs, Ds, Ms, dZ_a, dZ_b, Xb, Yb, np.empty(m, dtype), scratch,
                                Hs, Vs)  # fmt: skip
         return self.buffers[m]
@@ -374,9 +384,9 @@ class CompiledLoop:
             keys = self._keys(part.size // m)
             before = int(counts[1])
             n_blocks = 1 if self.has_bn else row_blocks(m)
-            n_threads = min(self.n_threads, n_blocks)
+            n_threads = self.step_threads(m)
             sync = np.zeros(16, np.int64)
-            shared = np.zeros(BLOCKS + 2 * BLOCKS * (len(self.Ws) + 3))
+            shared = np.zeros(BLOCKS + 2 * BLOCKS * (len(self.net.dense) + 3))
 
             head = (sync, shared, self.X, self.Y, self.w, part, m, n_blocks, self.Ws, self.bs)
             tail = (
@@ -389,8 +399,8 @@ class CompiledLoop:
                 float(learning_rate), self.h, *self.state,
             )  # fmt: skip
             helpers = self.helpers
-            if n_threads > 1 and helpers is None:  # a call outside threads(): for this part
-                helpers = _Helpers(self)
+            if n_threads > 1 and (helpers is None or len(helpers.threads) < n_threads - 1):
+                helpers = _Helpers(self, n_threads)  # outside threads(), or more: for this part
             try:
                 if n_threads > 1:
                     assert helpers is not None
