@@ -34,7 +34,6 @@ def test_switched_off_nothing_loads() -> None:
     assert _fused.enabled() is previous
 
 
-
 class NoOut(ReLU):
     """A user activation whose forward takes no ``out``."""
 
