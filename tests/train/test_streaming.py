@@ -22,16 +22,21 @@ class Loop:
     def __init__(self, n_threads: int) -> None:
         self.n_threads = n_threads
 
+    def step_threads(self, m: int) -> int:  # a step of m rows: as many threads as blocks
+        return min(self.n_threads, max(1, m // 16))
+
 
 @pytest.mark.parametrize(
-    ("cores", "threads", "spare"), [(2, 2, False), (4, 2, True), (1, None, False), (2, None, True)]
-)
+    ("cores", "threads", "rows", "spare"),
+    [(2, 2, 200, False), (4, 2, 200, True), (1, None, 200, False), (2, None, 200, True),
+     (2, 2, 16, True)],  # a step of 16 rows runs on one thread: the second core is spare
+)  # fmt: skip
 def test_a_core_is_spare_beside_the_loop_threads(
-    monkeypatch: pytest.MonkeyPatch, cores: int, threads: int | None, spare: bool
+    monkeypatch: pytest.MonkeyPatch, cores: int, threads: int | None, rows: int, spare: bool
 ) -> None:
     monkeypatch.setattr(streaming.os, "sched_getaffinity", lambda pid: set(range(cores)))
     loop = None if threads is None else Loop(threads)
-    assert streaming.spare_core(loop) is spare  # type: ignore[arg-type]
+    assert streaming.spare_core(loop, rows) is spare  # type: ignore[arg-type]
 
 
 def test_reading_ahead_or_in_turn_gives_the_same_bits(
@@ -46,7 +51,7 @@ def test_reading_ahead_or_in_turn_gives_the_same_bits(
     pq.write_table(pa.table(cols), tmp_path / "t.parquet", row_group_size=64)
     weights = []
     for spare in (True, False):
-        monkeypatch.setattr(streaming, "spare_core", lambda fast, spare=spare: spare)
+        monkeypatch.setattr(streaming, "spare_core", lambda fast, bs, spare=spare: spare)
         data = ParquetDataset(tmp_path / "t.parquet", "target", block_rows=64, buffer_blocks=3)
         net = Network([5, 1024, 1], "tanh", "binary_crossentropy", seed=0)
         Trainer(net, "adam", batch_size=50, epochs=2, seed=0).fit(data)

@@ -167,7 +167,7 @@ def _epochs(
     wv: Any, callbacks: list[Callback],
 ) -> None:  # fmt: skip
     net, data = self.net, part.data
-    ahead = spare_core(fast)
+    ahead = spare_core(fast, bs)
     last_good = net.parameters.copy()
     last_buffers = {k: v.copy() for k, v in net.buffers()}
     stats = GradStats(net)
@@ -193,9 +193,10 @@ def _epochs(
             break
 
 
-def spare_core(fast: CompiledLoop | None) -> bool:
-    """Whether this process may run on more cores than the training loop's threads use
-    (the compiled loop's ``n_threads``, the Python loop one): then a buffer is read in a
+def spare_core(fast: CompiledLoop | None, batch_size: int) -> bool:
+    """Whether this process may run on more cores than the training loop's threads use on
+    batches of ``batch_size`` rows (the compiled loop's
+    :meth:`~deltaprop.fast.CompiledLoop.step_threads`, the Python loop one): then a buffer is read in a
     background thread while the previous one trains. Without one, a reading thread would
     share a core with the compiled loop's threads, which meet at spin barriers after every
     batch: a loop thread that loses its core stalls the others for the whole time slice, so
@@ -203,7 +204,7 @@ def spare_core(fast: CompiledLoop | None) -> bool:
     decoding with all cores (``take_unordered(..., threads=True)``) while the loop's
     helpers wait."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (cores or 1) > (1 if fast is None else fast.n_threads)
+    return (cores or 1) > (1 if fast is None else fast.step_threads(batch_size))
 
 
 def _read_ahead(
