@@ -138,17 +138,6 @@ class HiddenChoice:
     def linear(self) -> bool:
         return self.hidden == ()
 
-    def stop_message(self, est: Any) -> str:
-        """Why the L-BFGS fit of a chosen linear model ``est`` ended (the trainer's record
-        names an epoch limit for any L-BFGS run)."""
-        n, limit = len(est.loss_curve_), int(est.max_iter)
-        if n < limit:
-            return (
-                f"L-BFGS converged after {n} iterations (the linear model of --hidden auto; "
-                "no early stopping)"
-            )
-        return f"L-BFGS reached the limit of --epochs {limit} iterations before converging"
-
     def describe(self) -> str:
         """One line for the settings, the report and ``inspect``."""
         name = describe_hidden(self.hidden)

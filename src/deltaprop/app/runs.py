@@ -100,8 +100,6 @@ class Run:
     @property
     def stop_message(self) -> str | None:
         """Why the run stopped, in the command's option names."""
-        if self.hidden_choice is not None and self.hidden_choice.linear:
-            return self.hidden_choice.stop_message(self.est)
         stop = self.est.history_.stop if self.est.history_ is not None else None
         return None if stop is None else stop.describe(COMMAND_NAMES)
 
