@@ -13,10 +13,10 @@ from clitools import call, load_quietly
 
 import deltaprop.app.candidates as candidates
 from deltaprop.app.candidates import (
-    command_alpha,
     CV_FOLDS,
     HiddenChoice,
     choose_hidden,
+    command_alpha,
     cross_validated_losses,
     describe_hidden,
     hidden_layers,

@@ -57,7 +57,9 @@ def test_a_fit_at_its_iteration_limit_names_the_limit() -> None:
          "L-BFGS ended after 7 iterations before converging (abnormal_termination_in_lnsrch)"),
     ],
 )  # fmt: skip
-def test_each_end_of_scipy_has_its_record(status: int, message: str, reason: str, text: str) -> None:
+def test_each_end_of_scipy_has_its_record(
+    status: int, message: str, reason: str, text: str
+) -> None:
     result = OptimizeResult(status=status, message=message, nit=7)
     stop = lbfgs_stop(result, 7, 0, LBFGS(max_iter=100))
     assert stop.reason == reason
