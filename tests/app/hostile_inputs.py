@@ -196,7 +196,8 @@ def command_cases(folder: Path) -> list[CommandCase]:
             run = str(folder / f"resume_{case.name}")
             cases.append(CommandCase(f"resume_{case.name}", "checkpoint",
                                      ["train", data, "--target", "species", "--out", run,
-                                      "--quiet", "--no-report", "--resume", case.path],
+                                      "--quiet", "--no-report", "--hidden", "32",  # reads --resume
+                                      "--resume", case.path],
                                      name, untouched=keep, timeout=wait))  # fmt: skip
 
     # ---- bad flags: refused when the command line is read, naming the option

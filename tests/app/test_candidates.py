@@ -16,6 +16,7 @@ from deltaprop.app.candidates import (
     CV_FOLDS,
     HiddenChoice,
     choose_hidden,
+    command_alpha,
     cross_validated_losses,
     describe_hidden,
     hidden_layers,
@@ -50,6 +51,16 @@ def test_the_linear_candidate_keeps_the_mini_batch_objective() -> None:
     # alpha/(2m) per batch of m is alpha*n/m on a full batch of n (C = m/(alpha*n))
     assert linear_alpha(0.1, 320, 32) == pytest.approx(1.0)
     assert linear_alpha(0.1, 20, 32) == pytest.approx(0.1)  # the batch is all 20 rows
+
+
+def test_auto_alpha_is_0_1_then_the_total_l2_of_c_1() -> None:
+    assert command_alpha(0.5, 5000, 32) == 0.5  # a number is itself
+    assert command_alpha("auto", 200, 32) == 0.1  # m/n = 0.16: 0.1 is less
+    assert command_alpha("auto", 1077, 32) == pytest.approx(32 / 1077)  # digits' rows
+    assert command_alpha("auto", 1000, "auto") == pytest.approx(0.1)  # batches of 200: m/n 0.2
+    # above 10*m rows the linear model's full-batch L2 is LogisticRegression's C=1
+    assert linear_alpha("auto", 5000, 32) == pytest.approx(1.0)
+    assert make_estimator(_args(), "classification", 1077, True).alpha == pytest.approx(32 / 1077)
 
 
 def test_the_choice_says_what_it_compared() -> None:

@@ -326,13 +326,13 @@ def test_the_command_defaults_are_read_from_the_one_table(
     ) == (
         C.hidden, [C.activation], C.learning_rate, C.epochs, C.batch_size, C.alpha,
         C.patience, C.early_stopping, C.momentum, C.seed,
-    ) == ("auto", ["relu"], 3e-3, 500, 32, 0.1, 30, True, 0.9, 0)  # fmt: skip
+    ) == ("auto", ["relu"], 3e-3, 500, 32, "auto", 30, True, 0.9, 0)  # fmt: skip
     code, help_text, _ = call(capsys, "train", "--help")
     assert code == 0
     text = " ".join(help_text.split())
     assert ", ".join(hidden_activation_names()) + " (default: relu)" in text
     for shown in ("(default: auto)", "(default: 0.003)", "(default: 500)",
-                  "(default: val_loss)", "(default: 30)", "L2 penalty (default: 0.1)"):  # fmt: skip
+                  "(default: val_loss)", "(default: 30)", "C=1) (default: auto)"):  # fmt: skip
         assert shown in text, shown
 
 

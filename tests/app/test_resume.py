@@ -57,7 +57,7 @@ def resume(capsys: pytest.CaptureFixture[str], ckpt: Path, out: Path, *extra: st
         (["--validation", "0.3"], "--validation: 0.2 → 0.3"),
         (["--learning-rate", "0.01"], "--learning-rate: 0.003 → 0.01"),
         (["--batch-size", "16"], "--batch-size: 32 → 16"),
-        (["--alpha", "0.01"], "--alpha: 0.1 → 0.01"),
+        (["--alpha", "0.01"], '--alpha: "auto" → 0.01'),
     ],
 )
 def test_a_changed_option_is_refused_naming_it(

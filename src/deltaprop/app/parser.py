@@ -197,7 +197,12 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dropout", type=fraction, default=0.0, help="dropout rate (default: 0)")
     g.add_argument("--batch-norm", action="store_true", help="batch normalization")
     g.add_argument(
-        "--alpha", type=nonneg_float, default=C.alpha, help=f"L2 penalty (default: {C.alpha:g})"
+        "--alpha",
+        type=_alpha,
+        default=C.alpha,
+        help="L2 penalty α/(2m)·ΣW² on each batch of m rows; auto: "
+        f"{C.auto_alpha:g}, or m/n on n rows where that is less (the total L2 of "
+        f"LogisticRegression's C=1) (default: {C.alpha})",
     )
     g.add_argument(
         "--loss",
@@ -220,6 +225,10 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         default="float64",
         help="precision of the network (default: float64)",
     )
+
+
+def _alpha(text: str) -> float | str:
+    return "auto" if text == "auto" else nonneg_float(text)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from deltaprop.app.candidates import HiddenChoice, describe_hidden, hidden_layers
+from deltaprop.app.candidates import HiddenChoice, command_alpha, describe_hidden, hidden_layers
 from deltaprop.app.console import Output, plural
 from deltaprop.app.errors import UsageError
 from deltaprop.app.interrupt import interrupt_callbacks
@@ -100,8 +100,6 @@ class Run:
     @property
     def stop_message(self) -> str | None:
         """Why the run stopped, in the command's option names."""
-        if self.hidden_choice is not None and self.hidden_choice.linear:
-            return self.hidden_choice.stop_message(self.est)
         stop = self.est.history_.stop if self.est.history_ is not None else None
         return None if stop is None else stop.describe(COMMAND_NAMES)
 
@@ -176,7 +174,7 @@ def make_estimator(args: argparse.Namespace, task: str, n_train: int, validation
         "early_stopping_monitor": getattr(args, "monitor", COMMAND_DEFAULTS.monitor),
         "dropout": args.dropout,
         "batch_norm": bool(args.batch_norm),
-        "alpha": args.alpha,
+        "alpha": command_alpha(args.alpha, n_train, args.batch_size),
         "random_state": args.seed,
         "dtype": args.dtype,
         "distributed": "auto",
@@ -391,7 +389,7 @@ def run_settings(args: argparse.Namespace, run: Run, source: str) -> dict[str, A
         "early stopping monitor": run.est.early_stopping_monitor,
         "patience": args.patience,
         "dropout": args.dropout,
-        "L2 (alpha)": args.alpha,
+        "L2 (alpha)": command_alpha(args.alpha, len(run.train_rows), args.batch_size),
         "seed": args.seed,
     }
     if run.task == "regression":

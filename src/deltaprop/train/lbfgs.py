@@ -10,8 +10,9 @@ import numpy as np
 
 from deltaprop.optim import LBFGS
 from deltaprop.train.callbacks import Callback
+from deltaprop.train.stopping import StopRecord
 
-__all__ = ["fit_lbfgs"]
+__all__ = ["fit_lbfgs", "lbfgs_stop"]
 
 
 def fit_lbfgs(
@@ -22,7 +23,8 @@ def fit_lbfgs(
 
     ``trainer`` (a :class:`~deltaprop.train.trainer.Trainer`, typed ``Any`` so that this
     module does not import the loop's) supplies the network, the optimizer (an :class:`~deltaprop.optim.LBFGS`),
-    ``alpha`` and the epoch bookkeeping; the result is kept in ``trainer.lbfgs_result``.
+    ``alpha`` and the epoch bookkeeping; the result is kept in ``trainer.lbfgs_result``
+    and why it ended in ``trainer.solver_stop`` (:func:`lbfgs_stop`).
     """
     self = trainer
     net, opt = self.net, self.optimizer
@@ -50,6 +52,7 @@ def fit_lbfgs(
             cb.on_epoch_begin(self, self.epoch, {"learning_rate": math.nan})
 
     x0 = net.parameters.astype(np.float64)
+    start = self.epoch
     begin()
     result = opt.minimize(fun, x0, callback=callback)
     if not np.isfinite(result.x).all() or not math.isfinite(float(result.fun)):
@@ -58,3 +61,28 @@ def fit_lbfgs(
     net.backward(X, Y, w, training=True, alpha=self.alpha)  # leave the grads of the final weights
     self.samples_seen += X.shape[0] * int(result.nit)
     self.lbfgs_result = result
+    self.solver_stop = lbfgs_stop(result, self.epoch, start, opt)
+
+
+def lbfgs_stop(result: Any, epoch: int, start: int, opt: LBFGS) -> StopRecord:
+    """Why SciPy's L-BFGS-B ended, from its ``result`` (``status`` 0: converged, by the
+    projected gradient or the relative reduction of the loss; 1: a limit, of iterations
+    or of loss evaluations; 2: an abnormal end, such as a line search that failed).
+
+    Parameters
+    ----------
+    result : scipy.optimize.OptimizeResult
+    epoch : int
+        The epoch (1-based, over all fits) after which the fit ended.
+    start : int
+        The epoch the fit started after.
+    opt : LBFGS
+        The settings in force (its ``max_iter`` and ``tol``).
+    """
+    nit, message = int(result.nit), str(result.message)
+    if int(result.status) == 0:
+        detail = "gtol" if "GRADIENT" in message.upper() else "ftol"
+        return StopRecord("converged", epoch, count=nit, tol=opt.tol, detail=detail)
+    if int(result.status) == 1 and nit >= opt.max_iter:
+        return StopRecord("epochs", epoch, limit=opt.max_iter, start=start)
+    return StopRecord("solver", epoch, count=nit, tol=opt.tol, detail=message.lower())

@@ -29,7 +29,10 @@ from deltaprop.fast import blas_threads
 
 __all__ = ["DIVERGENCE_FACTOR", "STOP_REASONS", "StopRecord", "loss_baselines"]
 
-STOP_REASONS = ("epochs", "no_improvement", "early_stopping", "diverged", "interrupted", "callback")
+STOP_REASONS = (
+    "epochs", "no_improvement", "early_stopping", "converged", "solver", "diverged",
+    "interrupted", "callback",
+)  # fmt: skip
 """What :attr:`StopRecord.reason` can be:
 
 ``"epochs"``
@@ -39,6 +42,13 @@ STOP_REASONS = ("epochs", "no_improvement", "early_stopping", "diverged", "inter
     consecutive epochs (or the ``"plateau"`` schedule could lower the rate no further);
 ``"early_stopping"``
     the same on the validation metric, the best weights restored;
+``"converged"``
+    L-BFGS met its own convergence test (:attr:`StopRecord.detail` ``"gtol"``: the
+    projected gradient fell to ``tol``; ``"ftol"``: the relative reduction of the loss
+    fell to SciPy's ``ftol``) after :attr:`StopRecord.count` iterations;
+``"solver"``
+    L-BFGS ended otherwise before converging (its limit of loss evaluations, or a line
+    search that found no lower loss): :attr:`StopRecord.detail` is SciPy's message;
 ``"diverged"``
     the loss diverged (see the module's policy) and ``DivergenceError`` was raised;
 ``"interrupted"``
@@ -82,6 +92,7 @@ class StopRecord:
     limit, start : int or None
         ``"epochs"``: the fit's ``epochs``, and the epoch it started after.
     detail : str
+        ``"converged"``: ``"gtol"`` or ``"ftol"``; ``"solver"``: SciPy's message;
         ``"callback"``: the callback's class; ``"diverged"``: the error's message;
         ``"no_improvement"`` by the plateau schedule: ``"plateau"``.
 
@@ -120,6 +131,17 @@ class StopRecord:
             return head + (
                 f"reached the epoch limit ({self.limit} epochs in this fit, after epoch "
                 f"{self.start})"
+            )
+        if self.reason == "converged":
+            test = (
+                f"the projected gradient fell below {n['tol']}={self.tol:g}"
+                if self.detail == "gtol"
+                else "the relative reduction of the loss fell below SciPy's ftol"
+            )
+            return head + f"L-BFGS converged after {self.count} iterations ({test})"
+        if self.reason == "solver":
+            return head + (
+                f"L-BFGS ended after {self.count} iterations before converging ({self.detail})"
             )
         if self.reason == "callback":
             return head + f"a callback ({self.detail}) set stop_training"

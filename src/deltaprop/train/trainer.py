@@ -376,6 +376,7 @@ class Trainer:
         self.stop_training = False
         self.converged = False
         self._stopper = ""
+        self.solver_stop: StopRecord | None = None  # L-BFGS's own end (train/lbfgs.py)
         callbacks = list(self.callbacks)
         if self.verbose:
             callbacks.append(ProgressBar())
@@ -402,6 +403,8 @@ class Trainer:
         """Why this fit, which started after epoch ``start``, stopped."""
         if self._stopper:
             return StopRecord("callback", self.epoch, detail=self._stopper)
+        if self.solver_stop is not None:
+            return self.solver_stop
         if not self.converged:
             return StopRecord("epochs", self.epoch, limit=self.epoch - start, start=start)
         monitor = "training loss"
