@@ -1,5 +1,6 @@
 """Streamed training from a local Parquet directory against in-memory training on the same
-rows (issue #16): ``python bench/stream_parquet.py [ROWS] [FEATURES] [REPEATS]``.
+rows (issue #16): ``python bench/stream_parquet.py [ROWS] [FEATURES] [REPEATS] [HIDDEN]``
+(HIDDEN: the hidden widths, ``64`` by default, ``256,128`` for two layers).
 
 Both fits use the same network, batch size, epochs and seed; the streamed one reads the rows
 buffer by buffer from a Parquet directory (``deltaprop.data.ParquetDataset``: 4 files
@@ -41,7 +42,8 @@ def write_parquet(folder: Path, X: np.ndarray, y: np.ndarray, files: int = 4) ->
         pq.write_table(pa.table(cols), folder / f"p{k:03d}.parquet", row_group_size=1024)
 
 
-def main(rows: int = 200_000, features: int = 32, repeats: int = 7) -> None:
+def main(rows: int = 200_000, features: int = 32, repeats: int = 7, hidden: str = "64") -> None:
+    widths = [int(h) for h in hidden.split(",") if h]
     rng = np.random.default_rng(0)
     X = rng.normal(size=(rows, features))
     y = (X[:, 0] * X[:, 1] > 0).astype(np.float64)
@@ -52,7 +54,7 @@ def main(rows: int = 200_000, features: int = 32, repeats: int = 7) -> None:
         spilled = ParquetDataset(Path(tmp) / "pq", "target", spill_dir=tmp)
 
         def fit(*args: object) -> tuple[float, float]:
-            net = Network([features, 64, 1], "relu", "binary_crossentropy", seed=0)
+            net = Network([features, *widths, 1], "relu", "binary_crossentropy", seed=0)
             trainer = Trainer(net, "adam", batch_size=200, epochs=3, seed=0)
             t0, c0 = time.perf_counter(), time.process_time()
             trainer.fit(*args)
@@ -68,7 +70,7 @@ def main(rows: int = 200_000, features: int = 32, repeats: int = 7) -> None:
     mw, ms, sw = (statistics.median(t[0] for t in v) for v in (memory, streamed, spill))
     cw, cs, sc = (statistics.median(t[1] for t in v) for v in (memory, streamed, spill))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"rows={rows} features={features}, {repeats} interleaved runs of each, {cores} cores, "
+    print(f"rows={rows} features={features} network {[features, *widths, 1]}, {repeats} interleaved runs of each, {cores} cores, "
           f"load average {load_before:.1f} before, {load_after:.1f} after")  # fmt: skip
     print(f"in memory: wall {mw:.3f} s, cpu {cw:.3f} s  {[round(t[0], 2) for t in memory]}")
     print(f"streamed:  wall {ms:.3f} s, cpu {cs:.3f} s  {[round(t[0], 2) for t in streamed]}")
@@ -80,4 +82,4 @@ def main(rows: int = 200_000, features: int = 32, repeats: int = 7) -> None:
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:4]))
+    main(*(int(a) for a in sys.argv[1:4]), *sys.argv[4:5])
