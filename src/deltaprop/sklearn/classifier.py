@@ -84,8 +84,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     stop_reason_ : str
         Why the last fit stopped: ``"epochs"`` (``max_iter`` reached), ``"no_improvement"``
         (``tol`` and ``n_iter_no_change`` on the training loss), ``"early_stopping"``,
-        ``"diverged"`` (with ``early_stopping``: the best weights restored) or
-        ``"callback"``.
+        ``"diverged"`` (with ``early_stopping``: the best weights restored),
+        ``"callback"``, or with ``solver="lbfgs"`` ``"converged"`` (SciPy's gradient or
+        loss test) or ``"solver"`` (any other end SciPy reports, its message kept); one of
+        :data:`deltaprop.train.stopping.STOP_REASONS`.
     stop_message_ : str
         The same as an exact sentence with the epoch and the counts.
 
