@@ -45,3 +45,18 @@ def shown(value: object, limit: int = 60) -> str:
     if len(text) <= limit:
         return repr(text)
     return f"{text[:limit]!r}"[:-1] + f"…' ({len(text)} characters)"
+
+
+def not_a_number(name: str, path: object, row: int, line: int | None, value: str,
+                 n_bad: int) -> DataError:  # fmt: skip
+    """The error for a column of numbers with text in it: ``row`` (0-based data row; its
+    file ``line`` where the file has one), the first such ``value`` and how many there are;
+    the same words whether the table was read whole or streamed."""
+    where = f"row {row + 1}" + (f" (line {line})" if line is not None else "")
+    more = f" (and {n_bad - 1} more)" if n_bad > 1 else ""
+    hint = f" {value!r}" if len(value) <= 60 else ""
+    return DataError(
+        f"column {name!r} of '{path}' holds numbers, but {where} has "
+        f"{shown(value)}{more}, which is not a number; fix it, mark it missing with "
+        f"--na-values{hint}, or make the column categorical with --categorical {name!r}"
+    )

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from deltaprop.app.columns import is_numeric
-from deltaprop.app.errors import DataError, shown
+from deltaprop.app.errors import not_a_number
 from deltaprop.app.stream_stats import allgather
 
 if TYPE_CHECKING:
@@ -97,12 +97,6 @@ class KindTally:
                     categories.append(name)
                 continue
             row, value = min(p[2][name] for p in parts if name in p[2])
-            where = f"row {row + 1}" + (f" (line {row + 2})" if path.suffix.lower() in _CSV else "")
-            more = f" (and {bad - 1} more)" if bad > 1 else ""
-            hint = f" {value!r}" if len(value) <= 60 else ""
-            raise DataError(
-                f"column {name!r} of '{path}' holds numbers, but {where} has "
-                f"{shown(value)}{more}, which is not a number; fix it, mark it missing with "
-                f"--na-values{hint}, or make the column categorical with --categorical {name!r}"
-            )
+            line = row + 2 if path.suffix.lower() in _CSV else None
+            raise not_a_number(name, path, row, line, value, bad)
         return categories

@@ -31,7 +31,7 @@ import pandas as pd
 
 from deltaprop.app.columns import is_text
 from deltaprop.app.csv_text import check_csv_head, check_readable, parse_csv
-from deltaprop.app.errors import DataError, shown
+from deltaprop.app.errors import DataError, not_a_number
 
 if TYPE_CHECKING:
     from deltaprop.parallel import MPICommunicator
@@ -267,15 +267,8 @@ def check_numeric_text(
         if ok.mean() < 0.5:
             continue  # mostly text: a categorical column
         bad = np.flatnonzero(present)[~ok]
-        where = f"row {bad[0] + 1}" + (f" (line {bad[0] + 2})" if line_offset == 2 else "")
-        value = str(col.iloc[bad[0]])
-        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-        hint = f" {value!r}" if len(value) <= 60 else ""
-        raise DataError(
-            f"column {name!r} of '{path}' holds numbers, but {where} has "
-            f"{shown(value)}{more}, which is not a number; fix it, mark it missing with "
-            f"--na-values{hint}, or make the column categorical with --categorical {name!r}"
-        )
+        line = int(bad[0]) + 2 if line_offset == 2 else None
+        raise not_a_number(name, path, int(bad[0]), line, str(col.iloc[bad[0]]), len(bad))
     return frame
 
 
