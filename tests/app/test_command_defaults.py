@@ -177,7 +177,7 @@ def test_the_estimators_early_stopping_monitor(capsys: pytest.CaptureFixture[str
     X, y = load_iris(return_X_y=True)
     X = (X - X.mean(0)) / X.std(0)
     kw = {"hidden_layer_sizes": (8,), "early_stopping": True, "random_state": 0,
-          "learning_rate_init": 0.01, "max_iter": 300}  # fmt: skip
+          "learning_rate_init": 0.03, "max_iter": 300}  # fmt: skip
     by_loss = MLPClassifier(early_stopping_monitor="val_loss", **kw).fit(X, y)
     assert "the validation loss did not improve" in by_loss.stop_message_
     best = int(np.argmin(by_loss.validation_loss_curve_)) + 1

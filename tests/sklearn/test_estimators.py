@@ -30,7 +30,7 @@ CHECKED = [
     MLPRegressor(max_iter=100),
     MLPRegressor(loss="huber", solver="adamw", activation="elu", max_iter=100),
     MLPRegressor(loss="absolute_error", activation="softplus", max_iter=100),
-    MLPRegressor(solver="sgd", learning_rate="cosine", max_iter=100),
+    MLPRegressor(solver="sgd", learning_rate="cosine", max_iter=200),
 ]
 
 
@@ -114,7 +114,7 @@ def test_dropout_is_active_in_training_only() -> None:
 
 def test_batch_norm_option() -> None:
     X, y = make_classification(200, 8, random_state=0)
-    clf = MLPClassifier((16, 16), batch_norm=True, max_iter=20, random_state=0).fit(X, y)
+    clf = MLPClassifier((16, 16), batch_norm=True, max_iter=60, random_state=0).fit(X, y)
     assert all(layer.batch_norm is not None for layer in clf.network_.dense[:-1])
     assert clf.score(X, y) > 0.8
 
@@ -375,3 +375,24 @@ def test_fit_resumes_from_a_checkpoint_to_the_uninterrupted_weights(tmp_path) ->
     assert resumed.loss_curve_ == whole.loss_curve_ and resumed.n_iter_ == 8
     with pytest.raises(ValueError, match="nothing left to train"):
         MLPClassifier(**{**kw, "max_iter": 4}).fit(X_tr, y_tr, resume_from=path)
+
+
+def test_the_default_init_is_scikit_learns_glorot_uniform() -> None:
+    """Every layer's W drawn from U(±√(6/(n_in + n_out))), as scikit-learn's MLP; ``init``
+    takes any initializer name, and ``"auto"`` the Network's rule (He for ReLU)."""
+    X, y = make_classification(300, 20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = MLPClassifier((200,), max_iter=1, learning_rate_init=1e-12, random_state=0)
+        clf.fit(X, y)
+        he = MLPClassifier((200,), max_iter=1, learning_rate_init=1e-12, random_state=0,
+                           init="auto").fit(X, y)  # fmt: skip
+    assert clf.network_.init == ["glorot_uniform", "glorot_uniform"]
+    assert he.network_.init == ["he_normal", "glorot_uniform"]
+    W = clf.network_.dense[0].params["W"]
+    bound = np.sqrt(6 / (20 + 200))
+    assert W.shape == (200, 20) and np.abs(W).max() <= bound
+    assert np.abs(W).max() > 0.98 * bound  # uniform: it reaches near the bound
+    assert abs(np.std(W) - bound / np.sqrt(3)) < 0.02 * bound
+    with pytest.raises(ValueError, match="initializer"):
+        MLPClassifier((4,), init="glorot_unifrom", max_iter=1).fit(X, y)

@@ -176,6 +176,7 @@ def make_estimator(args: argparse.Namespace, task: str, n_train: int, validation
         "batch_norm": bool(args.batch_norm),
         "alpha": command_alpha(args.alpha, n_train, args.batch_size),
         "random_state": args.seed,
+        "init": COMMAND_DEFAULTS.init,
         "dtype": args.dtype,
         "distributed": "auto",
     }

@@ -101,6 +101,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
         dropout: float | list[float] = 0.0,
         batch_norm: bool = False,
         weight_decay: float = 0.01,
+        init: str = "glorot_uniform",
         dtype: str | None = None,
         callbacks: list[Callback] | None = None,
         distributed: bool | str = False,
@@ -132,6 +133,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
         self.dropout = dropout
         self.batch_norm = batch_norm
         self.weight_decay = weight_decay
+        self.init = init
         self.dtype = dtype
         self.callbacks = callbacks
         self.distributed = distributed

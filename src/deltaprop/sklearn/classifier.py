@@ -57,6 +57,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Weights per class label, multiplied into the sample weights.
     weight_decay : float, default=0.01
         Decoupled weight decay of ``"adamw"``.
+    init : str, default="glorot_uniform"
+        The initializer of every layer's ``W`` (:mod:`deltaprop.core.initializers`; ``"auto"``:
+        the Network's rule, He-normal for ReLU-like layers). The default is scikit-learn's
+        MLP's, ``U(±√(6/(n_in + n_out)))``.
     dtype : {"float32", "float64"} or None, default=None
         Computation precision; ``None`` keeps float32 input in float32, else float64.
     callbacks : list of Callback or None, default=None
@@ -140,6 +144,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         batch_norm: bool = False,
         class_weight: dict[Any, float] | str | None = None,
         weight_decay: float = 0.01,
+        init: str = "glorot_uniform",
         dtype: str | None = None,
         callbacks: list[Callback] | None = None,
         distributed: bool | str = False,
@@ -153,7 +158,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
             early_stopping_monitor=early_stopping_monitor,
-            dropout=dropout, batch_norm=batch_norm, weight_decay=weight_decay, dtype=dtype,
+            dropout=dropout, batch_norm=batch_norm, weight_decay=weight_decay, init=init,
+            dtype=dtype,
             callbacks=callbacks, distributed=distributed,
         )  # fmt: skip
         self.class_weight = class_weight

@@ -77,6 +77,7 @@ PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
     "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
     "batch_norm": ["boolean"],
     "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "init": [str],
     "dtype": [None, StrOptions({"float32", "float64"})],
     "callbacks": [None, list, tuple],
     "distributed": ["boolean", StrOptions({"auto"})],

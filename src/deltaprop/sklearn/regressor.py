@@ -79,6 +79,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         dropout: float | list[float] = 0.0,
         batch_norm: bool = False,
         weight_decay: float = 0.01,
+        init: str = "glorot_uniform",
         dtype: str | None = None,
         callbacks: list[Callback] | None = None,
         distributed: bool | str = False,
@@ -92,7 +93,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
             early_stopping_monitor=early_stopping_monitor,
-            dropout=dropout, batch_norm=batch_norm, weight_decay=weight_decay, dtype=dtype,
+            dropout=dropout, batch_norm=batch_norm, weight_decay=weight_decay, init=init,
+            dtype=dtype,
             callbacks=callbacks, distributed=distributed,
         )  # fmt: skip
         self.loss = loss

@@ -98,6 +98,7 @@ class TrainingParts(BaseEstimator):
             loss,
             seed=int(seed),
             dtype=dtype,
+            init=self.init,
             dropout=self.dropout if hidden else 0.0,
             batch_norm=self.batch_norm if hidden else False,
         )

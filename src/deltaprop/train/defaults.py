@@ -58,6 +58,16 @@ patience              10         10            30        the validation loss of 
                                                          dozen rows is noisy
 refit                 --         --            on        the held-out rows train too,
                                                          for the epochs they picked
+weight init           (the       glorot_       "auto"    scikit-learn's MLP draws W from
+                      Network's  uniform                 U(±√(6/(n_in + n_out))): on
+                      "auto":                            digits (2 splits, 4 seeds) He
+                      He for                             left the estimator's held-out
+                      ReLU)                              log-loss at 0.090-0.094 against
+                                                         scikit-learn's 0.081-0.082,
+                                                         Glorot 0.080-0.081; the
+                                                         command's defaults were chosen
+                                                         and measured with "auto" (Glorot
+                                                         flips diabetes' choice to 32)
 ====================  =========  ============  ========  ==============================
 
 Every other setting (optimizer ``"adam"``, schedule ``"constant"``, ``tol`` 1e-4,
@@ -130,6 +140,7 @@ ESTIMATOR_DEFAULTS = MappingProxyType(
         "alpha": 1e-4,
         "early_stopping": False,
         "early_stopping_monitor": "val_score",
+        "init": "glorot_uniform",
     }
 )
 """The estimators' defaults (by parameter name) that are not the trainer's: scikit-learn's,
@@ -179,6 +190,9 @@ class CommandDefaults:
         ``K``, then every row trains).
     seed : int
         ``--seed``.
+    init : str
+        The initializer the command's estimators get (not an option): the Network's
+        ``"auto"`` (He-normal for ReLU), with which its defaults were measured.
     """
 
     hidden: tuple[int, ...] | str = "auto"
@@ -198,6 +212,7 @@ class CommandDefaults:
     alpha: float | str = "auto"
     auto_alpha: float = 0.1
     seed: int = 0
+    init: str = "auto"
 
 
 COMMAND_DEFAULTS = CommandDefaults()
