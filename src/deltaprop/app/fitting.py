@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "fit_estimator",
+    "note_warnings",
     "predict_table",
     "refit_on_all_rows",
     "refit_run",
@@ -59,6 +60,18 @@ def train_validation_split(
     if len(va) < MIN_VALIDATION_ROWS:
         return idx, idx[:0]
     return np.sort(tr), np.sort(va)
+
+
+def note_warnings(out: Output, caught: Sequence[warnings.WarningMessage], epochs: int) -> None:
+    """One note per warning recorded during a run's fit: a ``ConvergenceWarning`` in the
+    command's words (the epoch limit ``epochs``), any other by its first line."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    for w in caught:
+        if issubclass(w.category, ConvergenceWarning):
+            out.note(f"training reached --epochs {epochs} before converging")
+        else:
+            out.note(str(w.message).splitlines()[0])
 
 
 def fit_estimator(

@@ -197,10 +197,14 @@ def train_run(
 ) -> Run:
     """Target, task, split, preprocessing, estimator, fit: the common part of a run."""
     import numpy as np
-    from sklearn.exceptions import ConvergenceWarning
 
     from deltaprop.app.candidates import chosen_estimator, refit_linear
-    from deltaprop.app.fitting import fit_estimator, refit_run, train_validation_split
+    from deltaprop.app.fitting import (
+        fit_estimator,
+        note_warnings,
+        refit_run,
+        train_validation_split,
+    )
     from deltaprop.app.preprocessing import Preprocessor, TargetScaler
     from deltaprop.app.tasks import check_target, detect_task, metrics, split_target
 
@@ -276,11 +280,7 @@ def train_run(
         if bar is not None:
             bar.stop()
     seconds = before + time.perf_counter() - start  # a resumed run's: all of it
-    for w in caught:
-        if issubclass(w.category, ConvergenceWarning):
-            out.note(f"training reached --epochs {args.epochs} before converging")
-        else:
-            out.note(str(w.message).splitlines()[0])
+    note_warnings(out, caught, args.epochs)
     run = Run(
         est,
         pre,

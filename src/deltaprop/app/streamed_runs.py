@@ -134,10 +134,9 @@ def _fit(
     args: argparse.Namespace, table: StreamedTable, source: str, out: Output, comm: Any,
     work: Path, checkpoint: Path | None,
 ) -> Any:  # fmt: skip
-    from sklearn.exceptions import ConvergenceWarning
 
     from deltaprop.app.candidates import hidden_layers
-    from deltaprop.app.fitting import fit_estimator
+    from deltaprop.app.fitting import fit_estimator, note_warnings
     from deltaprop.app.interrupt import interrupt_callbacks
     from deltaprop.app.runs import Run, check_network_size, check_resume, make_estimator
     from deltaprop.app.tasks import metrics
@@ -197,11 +196,7 @@ def _fit(
         if bar is not None:
             bar.stop()
     seconds = before + time.perf_counter() - start  # a resumed run's: all of it
-    for w in caught:
-        if issubclass(w.category, ConvergenceWarning):
-            out.note(f"training reached --epochs {args.epochs} before converging")
-        else:
-            out.note(str(w.message).splitlines()[0])
+    note_warnings(out, caught, args.epochs)
     Xt = np.asarray(X_train[:METRIC_ROWS])
     yt = np.asarray(y_train[:METRIC_ROWS])
     Xv, yv = np.asarray(X_val[:METRIC_ROWS]), np.asarray(y_val[:METRIC_ROWS])
