@@ -42,6 +42,7 @@ import numpy as np
 __all__ = [
     "MIN_SIZE",
     "accepts_out",
+    "compiled",
     "contiguous",
     "enabled",
     "get",
@@ -91,6 +92,16 @@ def get(n: int) -> ModuleType | None:
     NumPy path: :func:`load`'s answer for ``n >= MIN_SIZE``, ``None`` below (whatever sizes
     were asked about before)."""
     return None if n < MIN_SIZE else load()
+
+
+@functools.cache
+def compiled(kernel: Callable[..., None]) -> Callable[..., None]:
+    """A class's own kernel (e.g. ``Softmax.kernel_rows_forward``) compiled as the compiled
+    loop compiles it (the same numba options, so one on-disk cache serves both), for its
+    per-operation use from Python; call only where :func:`get` gave the kernels."""
+    import numba
+
+    return numba.njit(cache=True, nogil=True, error_model="numpy")(kernel)
 
 
 def accepts_out(*methods: Callable[..., Any]) -> bool:

@@ -60,21 +60,6 @@ def row_max(Z: Any, i: int) -> Any:  # pragma: no cover - compiled
 
 
 @_jit
-def softmax(Z: Any, out: Any) -> None:  # pragma: no cover - compiled
-    """Row-wise ``e^{z - max z} / Σ e^{z - max z}``, as ``Softmax.forward``."""
-    m, n = Z.shape
-    for i in range(m):
-        mx = row_max(Z, i)
-        s = out.dtype.type(0)
-        for j in range(n):
-            e = np.exp(Z[i, j] - mx)
-            out[i, j] = e
-            s += e
-        for j in range(n):
-            out[i, j] /= s
-
-
-@_jit
 def softmax_xent(Y: Any, Z: Any, out: Any) -> None:  # pragma: no cover - compiled
     """Per-row ``Σ_k y_k (logsumexp(z) - z_k)``, as ``value_from_logits``."""
     m, n = Z.shape
