@@ -35,6 +35,8 @@ def _data(name: str, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
 def test_every_shipped_loss_has_a_kernel() -> None:
     codes = [cls.kernel_form() for cls in LOSSES.values()]
     assert None not in codes and len(set(codes)) == len(codes)
+    fused = [c for c in (cls.compiled_form() for cls in LOSSES.values()) if c is not None]
+    assert len(fused) == 3 and len(set(fused)) == len(fused)  # one branch each
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -2,7 +2,7 @@
 
 :class:`Activation` is ``A = g(Z)`` with ``g'(Z)`` beside it, and the slots every
 activation fills in: its registry ``name`` and ``aliases``, its compiled form
-(``compiled``, one of the ``COMPILED_*`` codes), its PyTorch module, its ONNX nodes (through
+(``compiled``, its own code, distinct among the classes), its PyTorch module, its ONNX nodes (through
 a graph as :class:`OnnxGraph` describes it), ``relu_like`` and ``hidden``. The activations
 themselves are in :mod:`deltaprop.core.activations`.
 """
@@ -16,28 +16,11 @@ import numpy as np
 from deltaprop.core.backend import Backend, get_backend
 
 __all__ = [
-    "COMPILED_ELU",
-    "COMPILED_EXP",
-    "COMPILED_GELU",
-    "COMPILED_IDENTITY",
-    "COMPILED_LEAKY_RELU",
-    "COMPILED_RELU",
-    "COMPILED_SIGMOID",
-    "COMPILED_SOFTMAX",
-    "COMPILED_SOFTPLUS",
-    "COMPILED_TANH",
     "Activation",
     "OnnxGraph",
 ]
 
 Array = Any  # an ndarray of the backend's array module
-
-COMPILED_IDENTITY, COMPILED_RELU, COMPILED_TANH, COMPILED_SIGMOID = 0, 1, 2, 3
-COMPILED_LEAKY_RELU, COMPILED_ELU, COMPILED_GELU, COMPILED_SOFTPLUS, COMPILED_EXP = 4, 5, 6, 7, 8
-COMPILED_SOFTMAX = 9
-"""Codes of the compiled forms, one per class that has one (its ``compiled``): the branch
-of :func:`deltaprop.fast.activate.activate` and ``activation_backward`` that calls the
-class's :meth:`Activation.kernel_forward` and :meth:`Activation.kernel_backward`."""
 
 
 class OnnxGraph(Protocol):
@@ -75,8 +58,10 @@ class Activation:
     aliases : tuple of str
         Other names it is known by (``("logistic",)`` for the sigmoid).
     compiled : int or None
-        Code of its compiled form in the compiled training loop, or ``None`` where it has
-        none (see :meth:`compiled_form`): the loop compiles the class's
+        Code of its compiled form in the compiled training loop (the branch of
+        :func:`deltaprop.fast.activate.activate` and ``activation_backward`` that takes the
+        class's code from here; distinct among the classes, a test checks), or ``None``
+        where it has none (see :meth:`compiled_form`): the loop compiles the class's
         :meth:`kernel_forward` and :meth:`kernel_backward` (numba), which restate
         :meth:`forward` and :meth:`backward` one entry at a time.
     torch_module : str

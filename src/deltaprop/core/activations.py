@@ -40,16 +40,6 @@ import numpy as np
 
 from deltaprop.core import fused as _fused
 from deltaprop.core.activation_base import (
-    COMPILED_ELU,
-    COMPILED_EXP,
-    COMPILED_GELU,
-    COMPILED_IDENTITY,
-    COMPILED_LEAKY_RELU,
-    COMPILED_RELU,
-    COMPILED_SIGMOID,
-    COMPILED_SOFTMAX,
-    COMPILED_SOFTPLUS,
-    COMPILED_TANH,
     Activation,
     Array,
     OnnxGraph,
@@ -61,16 +51,6 @@ from deltaprop.core.vectormath import exp_f32, tanh_f32
 
 __all__ = [
     "ACTIVATIONS",
-    "COMPILED_ELU",
-    "COMPILED_EXP",
-    "COMPILED_GELU",
-    "COMPILED_IDENTITY",
-    "COMPILED_LEAKY_RELU",
-    "COMPILED_RELU",
-    "COMPILED_SIGMOID",
-    "COMPILED_SOFTMAX",
-    "COMPILED_SOFTPLUS",
-    "COMPILED_TANH",
     "ELU",
     "GELU",
     "Activation",
@@ -94,7 +74,7 @@ class Identity(Activation):
 
     name = "identity"
     aliases = ("linear",)
-    compiled = COMPILED_IDENTITY
+    compiled = 0
     torch_module = "Identity"
 
     def forward(self, Z: Array, out: Array | None = None) -> Array:
@@ -127,7 +107,7 @@ class Sigmoid(Activation):
 
     name = "sigmoid"
     aliases = ("logistic",)
-    compiled = COMPILED_SIGMOID
+    compiled = 3
     torch_module = "Sigmoid"
 
     def forward(self, Z: Array, out: Array | None = None) -> Array:
@@ -161,7 +141,7 @@ class Tanh(Activation):
     """``tanh(z)``, ``tanh'(z) = 1 - tanh²(z)`` (the seeds' table)."""
 
     name = "tanh"
-    compiled = COMPILED_TANH
+    compiled = 2
     torch_module = "Tanh"
 
     def forward(self, Z: Array, out: Array | None = None) -> Array:
@@ -194,7 +174,7 @@ class ReLU(Activation):
     """``max(0, z)``; ``g'(z) = 1`` for ``z > 0`` and ``0`` for ``z ≤ 0`` (the seeds' table)."""
 
     name = "relu"
-    compiled = COMPILED_RELU
+    compiled = 1
     torch_module = "ReLU"
     relu_like = True
 
@@ -240,7 +220,7 @@ class LeakyReLU(Activation):
     """
 
     name = "leaky_relu"
-    compiled = COMPILED_LEAKY_RELU
+    compiled = 4
     torch_module = "LeakyReLU"
     relu_like = True
 
@@ -297,7 +277,7 @@ class ELU(Activation):
     """
 
     name = "elu"
-    compiled = COMPILED_ELU
+    compiled = 5
     torch_module = "ELU"
     relu_like = True
 

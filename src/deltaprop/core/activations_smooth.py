@@ -11,10 +11,6 @@ import numpy as np
 
 from deltaprop.core import fused as _fused
 from deltaprop.core.activation_base import (
-    COMPILED_EXP,
-    COMPILED_GELU,
-    COMPILED_SOFTMAX,
-    COMPILED_SOFTPLUS,
     Activation,
     Array,
     OnnxGraph,
@@ -41,7 +37,7 @@ class GELU(Activation):
     """
 
     name = "gelu"
-    compiled = COMPILED_GELU
+    compiled = 6
     torch_module = "GELU"
     relu_like = True
 
@@ -105,7 +101,7 @@ class Softplus(Activation):
     """``log(1 + e^z)``, computed as ``max(z, 0) + log1p(e^{-|z|})``; ``g'(z) = σ(z)``."""
 
     name = "softplus"
-    compiled = COMPILED_SOFTPLUS
+    compiled = 7
     torch_module = "Softplus"
     relu_like = True
 
@@ -145,7 +141,7 @@ class Exp(Activation):
     """
 
     name = "exp"
-    compiled = COMPILED_EXP
+    compiled = 8
     torch_module = "Exp"
     hidden = False
 
@@ -189,7 +185,7 @@ class Softmax(Activation):
     """
 
     name = "softmax"
-    compiled = COMPILED_SOFTMAX
+    compiled = 9
     torch_module = "Softmax"
     hidden = False
 

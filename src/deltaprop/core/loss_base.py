@@ -14,15 +14,6 @@ import numpy as np
 from deltaprop.core.backend import Backend, get_backend
 
 __all__ = [
-    "COMPILED_BCE",
-    "COMPILED_CE",
-    "COMPILED_MSE",
-    "KERNEL_BCE",
-    "KERNEL_CE",
-    "KERNEL_HUBER",
-    "KERNEL_MAE",
-    "KERNEL_MSE",
-    "KERNEL_POISSON",
     "Array",
     "Loss",
     "clip_eps",
@@ -30,16 +21,6 @@ __all__ = [
 ]
 
 Array = Any
-
-COMPILED_MSE, COMPILED_BCE, COMPILED_CE = 0, 1, 2
-"""Codes of the fused output pairs in the compiled training loop (a loss's ``compiled``):
-the branch of :func:`deltaprop.fast.outputs.fused_output` that calls the class's
-:meth:`Loss.kernel_from_logits`."""
-
-KERNEL_MSE, KERNEL_BCE, KERNEL_CE, KERNEL_MAE, KERNEL_HUBER, KERNEL_POISSON = 0, 1, 2, 3, 4, 5
-"""Codes of the losses' own kernels (a loss's ``kernel``, :meth:`Loss.kernel_value_gradient`):
-the branch of :func:`deltaprop.fast.outputs.loss_kernel` that calls the class's kernel, for
-the general chain rule of a pair that is not fused."""
 
 
 class Loss:
@@ -57,11 +38,14 @@ class Loss:
         Other names it is known by (the short and scikit-learn spellings).
     compiled : int or None
         Code of the compiled form of the fused pair (loss and ``dZ[L] = A - Y`` from the
-        logits) in the compiled training loop, or ``None`` (see :meth:`compiled_form`).
+        logits) in the compiled training loop (the branch of
+        :func:`deltaprop.fast.outputs.fused_output`, which takes the code from here), or
+        ``None`` (see :meth:`compiled_form`).
     kernel : int or None
         Code of :meth:`kernel_value_gradient`, the loss's own compiled form (``value`` and
         ``gradient`` restated row by row), which the compiled loop's general chain rule
-        calls for a pair that is not fused; ``None`` where it has none (see
+        calls for a pair that is not fused (the branch of
+        :func:`deltaprop.fast.outputs.loss_kernel`); ``None`` where it has none (see
         :meth:`kernel_form`).
     """
 

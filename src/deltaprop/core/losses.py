@@ -37,15 +37,6 @@ import numpy as np
 from deltaprop.core import fused as _fused
 from deltaprop.core.backend import Backend
 from deltaprop.core.loss_base import (
-    COMPILED_BCE,
-    COMPILED_CE,
-    COMPILED_MSE,
-    KERNEL_BCE,
-    KERNEL_CE,
-    KERNEL_HUBER,
-    KERNEL_MAE,
-    KERNEL_MSE,
-    KERNEL_POISSON,
     Array,
     Loss,
 )
@@ -54,15 +45,6 @@ from deltaprop.core.loss_base import clip_tiny as _tiny
 from deltaprop.core.registry import resolve
 
 __all__ = [
-    "COMPILED_BCE",
-    "COMPILED_CE",
-    "COMPILED_MSE",
-    "KERNEL_BCE",
-    "KERNEL_CE",
-    "KERNEL_HUBER",
-    "KERNEL_MAE",
-    "KERNEL_MSE",
-    "KERNEL_POISSON",
     "LOSSES",
     "BinaryCrossEntropy",
     "CategoricalCrossEntropy",
@@ -85,8 +67,8 @@ class BinaryCrossEntropy(Loss):
 
     name = "binary_crossentropy"
     aliases = ("bce", "log_loss")
-    compiled = COMPILED_BCE
-    kernel = KERNEL_BCE
+    compiled = 1
+    kernel = 1
     fused_activation = "sigmoid"
     default_activation = "sigmoid"
 
@@ -152,8 +134,8 @@ class CategoricalCrossEntropy(Loss):
 
     name = "categorical_crossentropy"
     aliases = ("cross_entropy", "crossentropy", "ce")
-    compiled = COMPILED_CE
-    kernel = KERNEL_CE
+    compiled = 2
+    kernel = 2
     fused_activation = "softmax"
     default_activation = "softmax"
 
@@ -228,8 +210,8 @@ class MeanSquaredError(Loss):
 
     name = "mean_squared_error"
     aliases = ("mse", "squared_error")
-    compiled = COMPILED_MSE
-    kernel = KERNEL_MSE
+    compiled = 0
+    kernel = 0
     fused_activation = "identity"
 
     def value(self, Y: Array, A: Array) -> Array:
@@ -272,7 +254,7 @@ class MeanAbsoluteError(Loss):
 
     name = "mean_absolute_error"
     aliases = ("mae", "absolute_error")
-    kernel = KERNEL_MAE
+    kernel = 3
 
     def value(self, Y: Array, A: Array) -> Array:
         return self.xp.abs(A - Y).sum(axis=1)
@@ -304,7 +286,7 @@ class Huber(Loss):
     """
 
     name = "huber"
-    kernel = KERNEL_HUBER
+    kernel = 4
 
     def __init__(self, delta: float = 1.0, backend: str | Backend = "numpy") -> None:
         super().__init__(backend)
@@ -352,7 +334,7 @@ class Poisson(Loss):
     """
 
     name = "poisson"
-    kernel = KERNEL_POISSON
+    kernel = 5
     default_activation = "exp"
 
     def value(self, Y: Array, A: Array) -> Array:

@@ -17,15 +17,6 @@ import numba
 
 import deltaprop.core.kernels  # noqa: F401  (registers core.vectormath with numba first)
 from deltaprop.core.activations import (
-    COMPILED_ELU,
-    COMPILED_EXP,
-    COMPILED_GELU,
-    COMPILED_LEAKY_RELU,
-    COMPILED_RELU,
-    COMPILED_SIGMOID,
-    COMPILED_SOFTMAX,
-    COMPILED_SOFTPLUS,
-    COMPILED_TANH,
     ELU,
     GELU,
     Exp,
@@ -39,6 +30,15 @@ from deltaprop.core.activations import (
 )
 
 __all__ = ["activate", "activation_backward"]
+
+# each class's code (its ``compiled``), as globals that numba freezes into the branches below
+COMPILED_RELU, COMPILED_TANH, COMPILED_SIGMOID = ReLU.compiled, Tanh.compiled, Sigmoid.compiled
+COMPILED_LEAKY_RELU, COMPILED_ELU, COMPILED_GELU = LeakyReLU.compiled, ELU.compiled, GELU.compiled
+COMPILED_SOFTPLUS, COMPILED_EXP, COMPILED_SOFTMAX = (
+    Softplus.compiled,
+    Exp.compiled,
+    Softmax.compiled,
+)
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 

@@ -24,11 +24,11 @@ barriers (:mod:`deltaprop.fast.sync`).
 Codes (small integers, so that one compiled function serves every network):
 
 * hidden activations: the ``compiled`` code each activation class declares
-  (:data:`deltaprop.core.activations.COMPILED_RELU`, ...), whose kernels the class
+  (each class's ``compiled``: ``ReLU.compiled``, ...), whose kernels the class
   writes beside its NumPy form (:mod:`deltaprop.fast.activate` compiles them): every
   elementwise activation;
 * output: the ``compiled`` code each loss class declares for its fused pair
-  (:data:`deltaprop.core.losses.COMPILED_MSE`, ...): identity + mean squared error,
+  (each loss class's ``compiled``: ``MeanSquaredError.compiled``, ...): identity + mean squared error,
   sigmoid + binary cross-entropy, softmax + categorical cross-entropy
   (``dZ[L] = A[L] - Y``); ``-1`` for any other pair, whose output runs the general chain
   rule (:func:`deltaprop.fast.outputs.general_output`: the output activation's kernel

@@ -15,13 +15,6 @@ from typing import Any
 import numba
 
 from deltaprop.core.losses import (
-    COMPILED_BCE,
-    COMPILED_CE,
-    KERNEL_BCE,
-    KERNEL_CE,
-    KERNEL_HUBER,
-    KERNEL_MAE,
-    KERNEL_POISSON,
     BinaryCrossEntropy,
     CategoricalCrossEntropy,
     Huber,
@@ -32,6 +25,12 @@ from deltaprop.core.losses import (
 from deltaprop.fast.activate import activate, activation_backward
 
 __all__ = ["fused_output", "general_output", "loss_kernel"]
+
+# each class's codes (its ``compiled`` and ``kernel``), as globals that numba freezes into
+# the branches below
+COMPILED_BCE, COMPILED_CE = BinaryCrossEntropy.compiled, CategoricalCrossEntropy.compiled
+KERNEL_BCE, KERNEL_CE = BinaryCrossEntropy.kernel, CategoricalCrossEntropy.kernel
+KERNEL_MAE, KERNEL_HUBER, KERNEL_POISSON = MeanAbsoluteError.kernel, Huber.kernel, Poisson.kernel
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
