@@ -2,17 +2,25 @@
 rows (issue #16): ``python bench/stream_parquet.py [ROWS] [FEATURES] [REPEATS] [HIDDEN]``
 (HIDDEN: the hidden widths, ``64`` by default, ``256,128`` for two layers).
 
-Both fits use the same network, batch size, epochs and seed; the streamed one reads the rows
-buffer by buffer from a Parquet directory (``deltaprop.data.ParquetDataset``: 4 files
-written with pyarrow's defaults, snappy and dictionary pages, row groups of 1024 rows;
-default blocks and buffers), and again with ``spill_dir`` (each row group decoded once, in
-the first epoch, into a decoded copy on the local disk that later epochs read
-memory-mapped). The three alternate, REPEATS times each (7 by default), after a warm-up of
-each that is not counted. Printed: the machine's load average before and after
-(the machine may be shared: a load above its cores means the times are inflated), each
-fit's median wall-clock and CPU seconds (all threads: the compiled loop's, the read-ahead
-thread's, Arrow's), and the ratios of the medians, streamed / in memory; the issue's target
-is a wall-clock ratio within 1.3.
+Every fit uses the same network, batch size, epochs and seed. The streamed ones read the rows
+buffer by buffer from a Parquet directory (``deltaprop.data.ParquetDataset``, default blocks
+and buffers, a fresh dataset for every fit so that nothing decoded is carried over):
+
+* ``streamed``: the default (``spill_dir="auto"``): each row group decoded once, the first
+  time a buffer touches it, into a decoded copy on the local disk that later reads copy
+  from; 4 files written with pyarrow's defaults (snappy, dictionary pages), row groups of
+  1024 rows;
+* ``large groups``: the same default on the same rows written as one file with pyarrow's
+  default row groups (here one group per 1,048,576 rows: the whole table);
+* ``decoding``: ``spill_dir=None``, every buffer decodes its row groups again (1024-row
+  groups).
+
+They alternate with the in-memory fit, REPEATS times each (7 by default), after a warm-up of
+each that is not counted. Printed: the machine's load average before and after (the machine
+may be shared: a load above its cores means the times are inflated), each fit's median
+wall-clock and CPU seconds (all threads: the compiled loop's, the read-ahead thread's,
+Arrow's), and the ratios of the medians to in memory; the issue's target is a wall-clock
+ratio within 1.3.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,14 +41,17 @@ from deltaprop import Network, Trainer
 from deltaprop.data import ParquetDataset
 
 
-def write_parquet(folder: Path, X: np.ndarray, y: np.ndarray, files: int = 4) -> None:
-    """``X`` and ``y`` (column ``target``) as ``files`` Parquet files, row groups of 1024."""
+def write_parquet(
+    folder: Path, X: np.ndarray, y: np.ndarray, files: int = 4, row_group_size: int | None = 1024
+) -> None:
+    """``X`` and ``y`` (column ``target``) as ``files`` Parquet files, row groups of
+    ``row_group_size`` rows (None: pyarrow's default)."""
     folder.mkdir()
     per = -(-len(X) // files)
     for k, a in enumerate(range(0, len(X), per)):
         cols = {f"x{j}": X[a : a + per, j] for j in range(X.shape[1])}
         cols["target"] = y[a : a + per]
-        pq.write_table(pa.table(cols), folder / f"p{k:03d}.parquet", row_group_size=1024)
+        pq.write_table(pa.table(cols), folder / f"p{k:03d}.parquet", row_group_size=row_group_size)
 
 
 def main(rows: int = 200_000, features: int = 32, repeats: int = 7, hidden: str = "64") -> None:
@@ -49,36 +61,45 @@ def main(rows: int = 200_000, features: int = 32, repeats: int = 7, hidden: str 
     y = (X[:, 0] * X[:, 1] > 0).astype(np.float64)
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
-        write_parquet(Path(tmp) / "pq", X, y)
-        data = ParquetDataset(Path(tmp) / "pq", "target")
-        spilled = ParquetDataset(Path(tmp) / "pq", "target", spill_dir=tmp)
+        small, large = Path(tmp) / "pq", Path(tmp) / "large"
+        write_parquet(small, X, y)
+        write_parquet(large, X, y, files=1, row_group_size=None)
+        kinds: dict[str, Callable[[], tuple[object, ...]]] = {
+            "in memory": lambda: (X, y),
+            "streamed": lambda: (ParquetDataset(small, "target"),),
+            "large groups": lambda: (ParquetDataset(large, "target"),),
+            "decoding": lambda: (ParquetDataset(small, "target", spill_dir=None),),
+        }
+        used = ParquetDataset(small, "target").spill_path
 
-        def fit(*args: object) -> tuple[float, float]:
+        def fit(args: tuple[object, ...]) -> tuple[float, float]:
             net = Network([features, *widths, 1], "relu", "binary_crossentropy", seed=0)
             trainer = Trainer(net, "adam", batch_size=200, epochs=3, seed=0)
             t0, c0 = time.perf_counter(), time.process_time()
             trainer.fit(*args)
             return time.perf_counter() - t0, time.process_time() - c0
 
-        fit(X, y), fit(data), fit(spilled)  # compile, warm the caches
-        memory, streamed, spill = [], [], []
+        for make in kinds.values():  # compile, warm the caches
+            fit(make())
+        times: dict[str, list[tuple[float, float]]] = {k: [] for k in kinds}
         for _ in range(repeats):
-            memory.append(fit(X, y))
-            streamed.append(fit(data))
-            spill.append(fit(ParquetDataset(Path(tmp) / "pq", "target", spill_dir=tmp)))
+            for name, make in kinds.items():
+                args = make()  # opening a dataset is not timed, as loading X is not
+                times[name].append(fit(args))
+                del args
     load_after = os.getloadavg()[0]
-    mw, ms, sw = (statistics.median(t[0] for t in v) for v in (memory, streamed, spill))
-    cw, cs, sc = (statistics.median(t[1] for t in v) for v in (memory, streamed, spill))
+    wall = {k: statistics.median(t[0] for t in v) for k, v in times.items()}
+    cpu = {k: statistics.median(t[1] for t in v) for k, v in times.items()}
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"rows={rows} features={features} network {[features, *widths, 1]}, {repeats} interleaved runs of each, {cores} cores, "
-          f"load average {load_before:.1f} before, {load_after:.1f} after")  # fmt: skip
-    print(f"in memory: wall {mw:.3f} s, cpu {cw:.3f} s  {[round(t[0], 2) for t in memory]}")
-    print(f"streamed:  wall {ms:.3f} s, cpu {cs:.3f} s  {[round(t[0], 2) for t in streamed]}")
-    print(f"spilled:   wall {sw:.3f} s, cpu {sc:.3f} s  {[round(t[0], 2) for t in spill]}")
-    print(f"RATIO streamed / in memory: wall {ms / mw:.2f}x, cpu {cs / cw:.2f}x "
-          "(decoding every epoch; target: wall within 1.3x)")  # fmt: skip
-    print(f"RATIO spilled / in memory:  wall {sw / mw:.2f}x, cpu {sc / cw:.2f}x "
-          "(spill_dir: decoded in the first epoch only, a fresh dataset each fit)")  # fmt: skip
+          f"load average {load_before:.1f} before, {load_after:.1f} after; the decoded copy in {used}")  # fmt: skip
+    for name, v in times.items():
+        print(
+            f"{name + ':':14s} wall {wall[name]:.3f} s, cpu {cpu[name]:.3f} s  {[round(t[0], 2) for t in v]}"
+        )
+    for name in ("streamed", "large groups", "decoding"):
+        print(f"RATIO {name} / in memory: wall {wall[name] / wall['in memory']:.2f}x, "
+              f"cpu {cpu[name] / cpu['in memory']:.2f}x (target: wall within 1.3x)")  # fmt: skip
 
 
 if __name__ == "__main__":

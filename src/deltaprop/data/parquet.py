@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import numpy as np
 
 from deltaprop.data.sampler import DEFAULT_BLOCK_ROWS, DEFAULT_BUFFER_BLOCKS
 from deltaprop.data.sources import Dataset, _float_dtype
+from deltaprop.data.spill import Spill, default_spill_dir
 
 __all__ = ["ParquetDataset"]
 
@@ -43,14 +44,18 @@ class ParquetDataset(Dataset):
         Of the rows read (float64 by default).
     block_rows, buffer_blocks : int
         The shuffle's layout (:func:`deltaprop.data.epoch_buffers`).
-    spill_dir : path or None, default=None
-        A directory on a local disk for a decoded copy of the rows read: each row group is
-        decoded once (in the first epoch) into an unnamed temporary file there
-        (``n_rows × (n_features + n_targets)`` values of :attr:`dtype` at most, removed
-        when the dataset is collected), and later reads copy its rows, memory-mapped, as
-        from a ``.npy``: no decoding. The map is the table's size in address space (an
-        ``RLIMIT_AS`` cap counts it), its pages the system's cache, not the process's
-        memory. The same bits as without.
+    spill_dir : path, "auto" or None, default="auto"
+        Where a decoded copy of the rows read goes (:class:`deltaprop.data.spill.Spill`):
+        each row group is decoded once, the first time a read touches it, into an unnamed
+        sparse temporary file in this directory (``n_rows × (n_features + n_targets)``
+        values of :attr:`dtype` at most, removed with the dataset), and later reads copy
+        its rows from there (``pread``: no map, the pages in the system's file cache, not
+        the process's memory): no decoding after the first epoch, whatever the row
+        groups' size. ``"auto"``: the first local-disk directory with room for twice the
+        copy (:func:`deltaprop.data.spill.default_spill_dir`: ``$TMPDIR``, ``/var/tmp``,
+        the system's temporary directory, not one held in memory), else none; ``None``:
+        no copy, every read decodes its row groups. The same bits either way;
+        :attr:`spill_path` says which directory is used.
     """
 
     def __init__(
@@ -62,7 +67,7 @@ class ParquetDataset(Dataset):
         dtype: Any = None,
         block_rows: int = DEFAULT_BLOCK_ROWS,
         buffer_blocks: int = DEFAULT_BUFFER_BLOCKS,
-        spill_dir: str | os.PathLike[str] | None = None,
+        spill_dir: str | os.PathLike[str] | None = "auto",
     ) -> None:
         super().__init__(block_rows=block_rows, buffer_blocks=buffer_blocks)
         pa, pads, pq = _pyarrow()
@@ -110,50 +115,79 @@ class ParquetDataset(Dataset):
         self.dtype = _float_dtype(dtype, np.dtype(np.float64))
         self.target_shape = () if isinstance(target, str) else (len(targets),)
         self._cache: tuple[int, np.ndarray, np.ndarray] | None = None
-        self._spill: np.ndarray | None = None
+        self._spill: Spill | None = None
         self._spilled = np.zeros(len(self._pieces), bool)
+        self.spill_path: Path | None = None
+        """The directory of the decoded copy, or None (no copy: every read decodes)."""
         if spill_dir is not None:
-            folder = Path(spill_dir)
-            if not folder.is_dir():
-                raise ValueError(
-                    f"spill_dir must be an existing directory. Received: spill_dir={str(spill_dir)!r}"
+            local = self.n_rows * (self.n_features + len(targets)) * self.dtype.itemsize
+            if isinstance(spill_dir, str) and spill_dir == "auto":
+                self.spill_path = default_spill_dir(local)
+            else:
+                self.spill_path = Path(spill_dir)
+                if not self.spill_path.is_dir():
+                    raise ValueError(
+                        "spill_dir must be an existing directory, 'auto' or None. "
+                        f"Received: spill_dir={str(spill_dir)!r}"
+                    )
+            if self.spill_path is not None:
+                self._spill = Spill(
+                    self.spill_path, self.n_rows, self.n_features, len(targets), self.dtype
                 )
-            width = self.n_features + len(targets)
-            shape = (max(self.n_rows, 1), width)
-            with tempfile.TemporaryFile(dir=folder, prefix="deltaprop-spill-") as f:
-                f.truncate(shape[0] * width * self.dtype.itemsize)  # sparse: rows read only
-                self._spill = np.memmap(f, self.dtype, "r+", shape=shape)  # outlives f
 
     read_ahead = True
 
-    def _decode(
-        self, pieces: np.ndarray, pad: int = 0, threads: bool = False
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The rows of ``pieces`` (ascending indices into the row groups), concatenated
-        after ``pad`` uninitialised rows: decoded (:meth:`_decode_arrow`), or with
-        ``spill_dir`` copied from the decoded copy, the row groups not yet in it decoded
-        into it first."""
-        if self._spill is None:
-            return self._decode_arrow(pieces, pad, threads)
-        M, done, starts, nf = self._spill, self._spilled, self._starts, self.n_features
+    def _fill(self, pieces: np.ndarray, threads: bool = False) -> bool:
+        """Whether the decoded copy holds the row groups ``pieces`` (ascending): those not
+        yet there decoded (:meth:`_decode_arrow`) and written, a buffer's worth of rows at
+        a time (a read of a few large row groups holds one of them decoded at a time).
+        Where the copy cannot be written (the disk full) it is dropped, with a warning,
+        and every read decodes from then on: False."""
+        spill, starts, done = self._spill, self._starts, self._spilled
+        if spill is None:
+            return False
         new = pieces[~done[pieces]]
-        if new.size:
-            Xn, Yn = self._decode_arrow(new, 0, threads)
+        budget = self.block_rows * self.buffer_blocks
+        while new.size:
+            sizes = np.cumsum(starts[new + 1] - starts[new])
+            take = max(int(np.searchsorted(sizes, budget, side="right")), 1)
+            group, new = new[:take], new[take:]
+            Xn, Yn = self._decode_arrow(group, 0, threads)
             at = 0
-            for i in new.tolist():
-                a, b = int(starts[i]), int(starts[i + 1])
-                M[a:b, :nf], M[a:b, nf:] = Xn[at : at + b - a], Yn[at : at + b - a]
-                at += b - a
-            done[new] = True
-        m = int((starts[pieces + 1] - starts[pieces]).sum())
-        X = np.empty((pad + m, nf), self.dtype)
+            try:
+                for run in _runs(group):
+                    a, b = int(starts[run[0]]), int(starts[run[-1] + 1])
+                    spill.write(a, Xn[at : at + b - a], Yn[at : at + b - a])
+                    at += b - a
+            except OSError as exc:
+                warnings.warn(
+                    f"the decoded copy in {str(self.spill_path)!r} could not be written "
+                    f"({exc}); every read decodes its row groups from now on",
+                    RuntimeWarning, stacklevel=2,
+                )  # fmt: skip
+                spill.close()
+                self._spill, self.spill_path = None, None
+                return False
+            done[group] = True
+        return True
+
+    def _copied(
+        self, starts: np.ndarray, stops: np.ndarray, pad: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The rows ``[starts[i], stops[i])`` (ascending, disjoint, all in the decoded
+        copy), concatenated after ``pad`` uninitialised rows: one read per run of
+        adjacent ranges."""
+        assert self._spill is not None
+        m = int((stops - starts).sum())
+        X = np.empty((pad + m, self.n_features), self.dtype)
         Y = np.empty((pad + m, len(self.target_names)), self.dtype)
+        cut = np.flatnonzero(starts[1:] != stops[:-1]) + 1
         at = pad
-        for run in np.split(pieces, np.flatnonzero(np.diff(pieces) != 1) + 1):
-            if run.size:  # consecutive row groups: one copy
-                a, b = int(starts[run[0]]), int(starts[run[-1] + 1])
-                X[at : at + b - a], Y[at : at + b - a] = M[a:b, :nf], M[a:b, nf:]
-                at += b - a
+        for a, b in zip(np.split(starts, cut), np.split(stops, cut), strict=True):
+            if a.size:
+                n = int(b[-1] - a[0])
+                self._spill.read_into(int(a[0]), X[at : at + n], Y[at : at + n])
+                at += n
         return X, Y
 
     def _decode_arrow(
@@ -161,37 +195,42 @@ class ParquetDataset(Dataset):
     ) -> tuple[np.ndarray, np.ndarray]:
         """The rows of ``pieces`` (ascending indices into the row groups), concatenated
         after ``pad`` uninitialised rows: one ``read_row_groups`` call per file, the
-        columns projected (decoded by Arrow's thread pool with ``threads``), each column
-        written into a preallocated C-ordered array."""
+        columns projected (decoded by Arrow's thread pool with ``threads``), written into
+        preallocated C-ordered arrays record batch by record batch (a row group's rows at
+        a time, so that the column-by-column writes stay in the cache)."""
         starts = self._starts
         m = int((starts[pieces + 1] - starts[pieces]).sum())
         X = np.empty((pad + m, self.n_features), self.dtype)
         Y = np.empty((pad + m, len(self.target_names)), self.dtype)
         names = [*self.feature_names, *self.target_names]
+        nf = self.n_features
         files = np.array([self._pieces[i][0] for i in pieces])
         at = pad
         for k in np.unique(files):
             mine = pieces[files == k]
             groups = [self._pieces[i][1] for i in mine]
             table = self._read_groups(k, groups, names, threads)
-            n = table.num_rows
-            for out, cols in ((X, self.feature_names), (Y, self.target_names)):
-                for j, name in enumerate(cols):
-                    col = table.column(name)
-                    if col.null_count:
-                        first = int(mine[0])
-                        raise ValueError(
-                            f"column {name!r} has {col.null_count} missing values in row "
-                            f"groups {first}-{int(mine[-1])} (rows from {int(starts[first])})"
-                        )
-                    out[at : at + n, j] = col.to_numpy()
-            at += n
+            for j, name in enumerate(names):
+                nulls = table.column(j).null_count
+                if nulls:
+                    first = int(mine[0])
+                    raise ValueError(
+                        f"column {name!r} has {nulls} missing values in row "
+                        f"groups {first}-{int(mine[-1])} (rows from {int(starts[first])})"
+                    )
+            for batch in table.to_batches():
+                n = batch.num_rows
+                for j in range(nf):
+                    X[at : at + n, j] = batch.column(j).to_numpy(zero_copy_only=False)
+                for j in range(len(names) - nf):
+                    Y[at : at + n, j] = batch.column(nf + j).to_numpy(zero_copy_only=False)
+                at += n
         return X, Y
 
     def _piece(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         if self._cache is not None and self._cache[0] == i:
             return self._cache[1], self._cache[2]
-        X, Y = self._decode(np.array([i]))
+        X, Y = self._decode_arrow(np.array([i]))
         self._cache = (i, X, Y)
         return X, Y
 
@@ -219,16 +258,30 @@ class ParquetDataset(Dataset):
             )
         at = np.searchsorted(self._starts, rows, side="right") - 1
         pieces = np.unique(at)
-        X, Y = self._decode(pieces, pad, threads)
-        sizes = self._starts[pieces + 1] - self._starts[pieces]
-        base = pad + np.cumsum(sizes) - sizes - self._starts[pieces]
-        idx = (rows + base[np.searchsorted(pieces, at)]).astype(np.intp)
+        if self._fill(pieces, threads):  # the blocks the rows touch, from the decoded copy
+            br = self.block_rows
+            blocks = np.unique(rows // br)
+            starts = np.maximum(blocks * br, lo)
+            stops = np.minimum((blocks + 1) * br, hi)
+            X, Y = self._copied(starts, stops, pad)
+            sizes = stops - starts
+            base = pad + np.cumsum(sizes) - sizes - starts
+            idx = (rows + base[np.searchsorted(blocks, rows // br)]).astype(np.intp)
+        else:  # every row of the row groups the rows touch, decoded
+            X, Y = self._decode_arrow(pieces, pad, threads)
+            sizes = self._starts[pieces + 1] - self._starts[pieces]
+            base = pad + np.cumsum(sizes) - sizes - self._starts[pieces]
+            idx = (rows + base[np.searchsorted(pieces, at)]).astype(np.intp)
         return X, (Y[:, 0] if self.target_shape == () else Y), idx
 
     def _read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        first = int(np.searchsorted(self._starts, start, side="right")) - 1
+        first = max(int(np.searchsorted(self._starts, start, side="right")) - 1, 0)
+        last = int(np.searchsorted(self._starts, stop, side="left"))
+        if self._fill(np.arange(first, min(last, len(self._pieces)))):
+            X, Y = self._copied(np.array([start]), np.array([stop]))
+            return X, (Y[:, 0].copy() if self.target_shape == () else Y)
         Xs, Ys = [], []
-        i = max(first, 0)
+        i = first
         while i < len(self._pieces) and self._starts[i] < stop:
             X, Y = self._piece(i)
             a = max(start - int(self._starts[i]), 0)
@@ -244,3 +297,8 @@ class ParquetDataset(Dataset):
         X = Xs[0].copy() if len(Xs) == 1 else np.concatenate(Xs)
         Y = Ys[0].copy() if len(Ys) == 1 else np.concatenate(Ys)
         return X, (Y[:, 0].copy() if self.target_shape == () else Y)
+
+
+def _runs(pieces: np.ndarray) -> list[np.ndarray]:
+    """``pieces`` (ascending) cut into runs of consecutive indices."""
+    return [r for r in np.split(pieces, np.flatnonzero(np.diff(pieces) != 1) + 1) if r.size]
