@@ -86,3 +86,31 @@ def test_a_full_disk_drops_the_copy_with_a_warning_and_reads_on(
     assert data.spill_path is None
     rows = np.array([99, 3, 50])
     np.testing.assert_array_equal(data.take(rows)[0], X[rows, :2])
+
+
+def test_a_csv_is_parsed_once_into_the_copy_and_reads_the_same_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deltaprop.data import CSVDataset
+
+    rng = np.random.default_rng(1)
+    T = np.round(rng.normal(size=(230, 4)), 6)
+    np.savetxt(tmp_path / "t.csv", T, delimiter=",", header="a,b,c,y", comments="", fmt="%.6f")
+    plain = CSVDataset(tmp_path / "t.csv", "y", chunk_rows=50, spill_dir=None)
+    data = CSVDataset(tmp_path / "t.csv", "y", chunk_rows=50, spill_dir=tmp_path)
+    assert (plain.spill_path, data.spill_path) == (None, tmp_path)
+    parsed: list[tuple[int, int]] = []
+    chunks = data._chunks
+
+    def counting(first: int, last: int) -> np.ndarray:
+        parsed.append((first, last))
+        return chunks(first, last)
+
+    monkeypatch.setattr(data, "_chunks", counting)
+    for a, b in [(0, 230), (17, 140), (229, 230), (60, 60)] * 2:
+        for got, want in zip(data.read(a, b), plain.read(a, b), strict=True):
+            np.testing.assert_array_equal(got, want)
+    rows = rng.permutation(230)
+    for got, want in zip(data.take(rows), plain.take(rows), strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert sorted(k for a, b in parsed for k in range(a, b)) == [0, 1, 2, 3, 4]  # once each

@@ -13,6 +13,7 @@ import numpy as np
 from deltaprop.core import check_int
 from deltaprop.data.sampler import DEFAULT_BLOCK_ROWS, DEFAULT_BUFFER_BLOCKS
 from deltaprop.data.sources import Dataset, _float_dtype
+from deltaprop.data.spill import SpillingSource, runs
 
 __all__ = ["CSVDataset"]
 
@@ -46,7 +47,7 @@ def _index(path: Path, chunk_rows: int, data_start: int) -> tuple[np.ndarray, in
     return np.array([*offsets, pos], dtype=np.int64), rows
 
 
-class CSVDataset(Dataset):
+class CSVDataset(SpillingSource, Dataset):
     """A CSV file of numbers, with a header line; no quoted fields spanning lines.
 
     Parameters
@@ -63,6 +64,10 @@ class CSVDataset(Dataset):
     dtype : float32, float64 or None, default=None
     block_rows, buffer_blocks : int
         The shuffle's layout (:func:`deltaprop.data.epoch_buffers`).
+    spill_dir : path, "auto" or None, default="auto"
+        Where a parsed copy of the rows read goes, as for
+        :class:`~deltaprop.data.ParquetDataset`: each chunk is parsed once, the first time
+        a read touches it, and later reads copy from the copy; None parses every read.
     """
 
     def __init__(
@@ -76,6 +81,7 @@ class CSVDataset(Dataset):
         dtype: Any = None,
         block_rows: int = DEFAULT_BLOCK_ROWS,
         buffer_blocks: int = DEFAULT_BUFFER_BLOCKS,
+        spill_dir: str | os.PathLike[str] | None = "auto",
     ) -> None:
         super().__init__(block_rows=block_rows, buffer_blocks=buffer_blocks)
         self.path = Path(path)
@@ -107,6 +113,9 @@ class CSVDataset(Dataset):
         self.dtype = _float_dtype(dtype, np.dtype(np.float64))
         self.target_shape = () if not isinstance(target, list | tuple) else (len(targets),)
         self._cache: tuple[int, int, np.ndarray] | None = None
+        n_chunks = len(self._offsets) - 1
+        starts = np.minimum(np.arange(n_chunks + 1, dtype=np.int64) * self.chunk_rows, self.n_rows)
+        self._open_spill(spill_dir, len(targets), starts)
 
     @staticmethod
     def _col(names: list[str], key: Any, what: str) -> int:
@@ -148,11 +157,23 @@ class CSVDataset(Dataset):
         self._cache = (first, last, table)
         return table
 
+    def _parsed(self, chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(X, Y)`` of the chunks ``chunks`` (ascending), concatenated, ``Y`` 2-D."""
+        Xs, Ys = [], []
+        for run in runs(chunks):
+            table = self._chunks(int(run[0]), int(run[-1]) + 1)
+            Xs.append(np.ascontiguousarray(table[:, self.feature_index], dtype=self.dtype))
+            Ys.append(np.ascontiguousarray(table[:, self.target_index], dtype=self.dtype))
+        return np.concatenate(Xs), np.concatenate(Ys)
+
     def _read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         if stop <= start:
             return (np.empty((0, self.n_features), self.dtype),
                     np.empty((0, *self.target_shape), self.dtype))  # fmt: skip
         first, last = start // self.chunk_rows, -(-stop // self.chunk_rows)
+        if self._fill(np.arange(first, last), self._parsed):
+            X, Y = self._copied(np.array([start]), np.array([stop]))
+            return X, (Y[:, 0].copy() if self.target_shape == () else Y)
         table = self._chunks(first, last)
         rows = slice(start - first * self.chunk_rows, stop - first * self.chunk_rows)
         X = np.ascontiguousarray(table[rows][:, self.feature_index], dtype=self.dtype)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import numpy as np
 
 from deltaprop.data.sampler import DEFAULT_BLOCK_ROWS, DEFAULT_BUFFER_BLOCKS
 from deltaprop.data.sources import Dataset, _float_dtype
-from deltaprop.data.spill import Spill, default_spill_dir
+from deltaprop.data.spill import SpillingSource
 
 __all__ = ["ParquetDataset"]
 
@@ -26,7 +25,7 @@ def _pyarrow() -> tuple[Any, Any, Any]:
     return pa, pads, pq
 
 
-class ParquetDataset(Dataset):
+class ParquetDataset(SpillingSource, Dataset):
     """A Parquet file or a directory of Parquet files, its rows in the files' sorted order
     and each file's row groups in order; only the row groups a read touches are decoded
     (the last one is kept for the next read).
@@ -115,80 +114,9 @@ class ParquetDataset(Dataset):
         self.dtype = _float_dtype(dtype, np.dtype(np.float64))
         self.target_shape = () if isinstance(target, str) else (len(targets),)
         self._cache: tuple[int, np.ndarray, np.ndarray] | None = None
-        self._spill: Spill | None = None
-        self._spilled = np.zeros(len(self._pieces), bool)
-        self.spill_path: Path | None = None
-        """The directory of the decoded copy, or None (no copy: every read decodes)."""
-        if spill_dir is not None:
-            local = self.n_rows * (self.n_features + len(targets)) * self.dtype.itemsize
-            if isinstance(spill_dir, str) and spill_dir == "auto":
-                self.spill_path = default_spill_dir(local)
-            else:
-                self.spill_path = Path(spill_dir)
-                if not self.spill_path.is_dir():
-                    raise ValueError(
-                        "spill_dir must be an existing directory, 'auto' or None. "
-                        f"Received: spill_dir={str(spill_dir)!r}"
-                    )
-            if self.spill_path is not None:
-                self._spill = Spill(
-                    self.spill_path, self.n_rows, self.n_features, len(targets), self.dtype
-                )
+        self._open_spill(spill_dir, len(targets), self._starts)
 
     read_ahead = True
-
-    def _fill(self, pieces: np.ndarray, threads: bool = False) -> bool:
-        """Whether the decoded copy holds the row groups ``pieces`` (ascending): those not
-        yet there decoded (:meth:`_decode_arrow`) and written, a buffer's worth of rows at
-        a time (a read of a few large row groups holds one of them decoded at a time).
-        Where the copy cannot be written (the disk full) it is dropped, with a warning,
-        and every read decodes from then on: False."""
-        spill, starts, done = self._spill, self._starts, self._spilled
-        if spill is None:
-            return False
-        new = pieces[~done[pieces]]
-        budget = self.block_rows * self.buffer_blocks
-        while new.size:
-            sizes = np.cumsum(starts[new + 1] - starts[new])
-            take = max(int(np.searchsorted(sizes, budget, side="right")), 1)
-            group, new = new[:take], new[take:]
-            Xn, Yn = self._decode_arrow(group, 0, threads)
-            at = 0
-            try:
-                for run in _runs(group):
-                    a, b = int(starts[run[0]]), int(starts[run[-1] + 1])
-                    spill.write(a, Xn[at : at + b - a], Yn[at : at + b - a])
-                    at += b - a
-            except OSError as exc:
-                warnings.warn(
-                    f"the decoded copy in {str(self.spill_path)!r} could not be written "
-                    f"({exc}); every read decodes its row groups from now on",
-                    RuntimeWarning, stacklevel=2,
-                )  # fmt: skip
-                spill.close()
-                self._spill, self.spill_path = None, None
-                return False
-            done[group] = True
-        return True
-
-    def _copied(
-        self, starts: np.ndarray, stops: np.ndarray, pad: int = 0
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The rows ``[starts[i], stops[i])`` (ascending, disjoint, all in the decoded
-        copy), concatenated after ``pad`` uninitialised rows: one read per run of
-        adjacent ranges."""
-        assert self._spill is not None
-        m = int((stops - starts).sum())
-        X = np.empty((pad + m, self.n_features), self.dtype)
-        Y = np.empty((pad + m, len(self.target_names)), self.dtype)
-        cut = np.flatnonzero(starts[1:] != stops[:-1]) + 1
-        at = pad
-        for a, b in zip(np.split(starts, cut), np.split(stops, cut), strict=True):
-            if a.size:
-                n = int(b[-1] - a[0])
-                self._spill.read_into(int(a[0]), X[at : at + n], Y[at : at + n])
-                at += n
-        return X, Y
 
     def _decode_arrow(
         self, pieces: np.ndarray, pad: int = 0, threads: bool = False
@@ -258,7 +186,8 @@ class ParquetDataset(Dataset):
             )
         at = np.searchsorted(self._starts, rows, side="right") - 1
         pieces = np.unique(at)
-        if self._fill(pieces, threads):  # the blocks the rows touch, from the decoded copy
+        if self._fill(pieces, lambda group: self._decode_arrow(group, 0, threads)):
+            # the blocks the rows touch, from the decoded copy
             br = self.block_rows
             blocks = np.unique(rows // br)
             starts = np.maximum(blocks * br, lo)
@@ -277,7 +206,7 @@ class ParquetDataset(Dataset):
     def _read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         first = max(int(np.searchsorted(self._starts, start, side="right")) - 1, 0)
         last = int(np.searchsorted(self._starts, stop, side="left"))
-        if self._fill(np.arange(first, min(last, len(self._pieces)))):
+        if self._fill(np.arange(first, min(last, len(self._pieces))), self._decode_arrow):
             X, Y = self._copied(np.array([start]), np.array([stop]))
             return X, (Y[:, 0].copy() if self.target_shape == () else Y)
         Xs, Ys = [], []
@@ -297,8 +226,3 @@ class ParquetDataset(Dataset):
         X = Xs[0].copy() if len(Xs) == 1 else np.concatenate(Xs)
         Y = Ys[0].copy() if len(Ys) == 1 else np.concatenate(Ys)
         return X, (Y[:, 0].copy() if self.target_shape == () else Y)
-
-
-def _runs(pieces: np.ndarray) -> list[np.ndarray]:
-    """``pieces`` (ascending) cut into runs of consecutive indices."""
-    return [r for r in np.split(pieces, np.flatnonzero(np.diff(pieces) != 1) + 1) if r.size]

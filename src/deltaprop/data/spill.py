@@ -14,13 +14,15 @@ import os
 import shutil
 import tempfile
 import threading
+import warnings
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["MEMORY_FILESYSTEMS", "Spill", "default_spill_dir"]
+__all__ = ["MEMORY_FILESYSTEMS", "Spill", "SpillingSource", "default_spill_dir"]
 
 MEMORY_FILESYSTEMS = frozenset({"tmpfs", "ramfs"})
 """Filesystems held in memory: a decoded copy there would take the memory it saves."""
@@ -142,3 +144,108 @@ class Spill:
     def close(self) -> None:
         """Remove the file."""
         self._closer()
+
+
+Decode = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+class SpillingSource:
+    """What a source that decodes (Parquet's row groups, CSV's chunks: its *pieces*,
+    consecutive row ranges) needs for a decoded copy: :meth:`_open_spill` in its
+    constructor, then :meth:`_fill` before a read and :meth:`_copied` for the read.
+
+    Attributes
+    ----------
+    spill_path : Path or None
+        The directory of the decoded copy, or None (no copy: every read decodes).
+    """
+
+    n_rows: int
+    n_features: int
+    dtype: np.dtype[Any]
+    block_rows: int
+    buffer_blocks: int
+    spill_path: Path | None = None
+    _spill: Spill | None = None
+
+    def _open_spill(
+        self, spill_dir: str | os.PathLike[str] | None, n_targets: int, starts: np.ndarray
+    ) -> None:
+        """The copy by ``spill_dir`` (a directory, ``"auto"`` or None), for the pieces that
+        start at ``starts`` (ascending, their end last)."""
+        self._piece_starts, self._n_targets = starts, n_targets
+        self._spilled = np.zeros(len(starts) - 1, bool)
+        if spill_dir is None:
+            return
+        size = self.n_rows * (self.n_features + n_targets) * self.dtype.itemsize
+        if isinstance(spill_dir, str) and spill_dir == "auto":
+            self.spill_path = default_spill_dir(size)
+        else:
+            self.spill_path = Path(spill_dir)
+            if not self.spill_path.is_dir():
+                raise ValueError(
+                    "spill_dir must be an existing directory, 'auto' or None. "
+                    f"Received: spill_dir={str(spill_dir)!r}"
+                )
+        if self.spill_path is not None:
+            self._spill = Spill(
+                self.spill_path, self.n_rows, self.n_features, n_targets, self.dtype
+            )
+
+    def _fill(self, pieces: np.ndarray, decode: Decode) -> bool:
+        """Whether the decoded copy holds the pieces ``pieces`` (ascending): those not yet
+        there decoded (``decode(group)``: the rows of the pieces ``group``, concatenated)
+        and written, a buffer's worth of rows at a time (a read of a few large pieces holds
+        one of them decoded at a time). Where the copy cannot be written (the disk full)
+        it is dropped, with a warning, and every read decodes from then on: False."""
+        spill, starts, done = self._spill, self._piece_starts, self._spilled
+        if spill is None:
+            return False
+        new = pieces[~done[pieces]]
+        budget = self.block_rows * self.buffer_blocks
+        while new.size:
+            sizes = np.cumsum(starts[new + 1] - starts[new])
+            take = max(int(np.searchsorted(sizes, budget, side="right")), 1)
+            group, new = new[:take], new[take:]
+            Xn, Yn = decode(group)
+            at = 0
+            try:
+                for run in runs(group):
+                    a, b = int(starts[run[0]]), int(starts[run[-1] + 1])
+                    spill.write(a, Xn[at : at + b - a], Yn[at : at + b - a])
+                    at += b - a
+            except OSError as exc:
+                warnings.warn(
+                    f"the decoded copy in {str(self.spill_path)!r} could not be written "
+                    f"({exc}); every read decodes from now on",
+                    RuntimeWarning, stacklevel=3,
+                )  # fmt: skip
+                spill.close()
+                self._spill, self.spill_path = None, None
+                return False
+            done[group] = True
+        return True
+
+    def _copied(
+        self, starts: np.ndarray, stops: np.ndarray, pad: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The rows ``[starts[i], stops[i])`` (ascending, disjoint, all in the decoded
+        copy), concatenated after ``pad`` uninitialised rows, ``X`` and the 2-D ``Y``: one
+        read per run of adjacent ranges."""
+        assert self._spill is not None
+        m = int((stops - starts).sum())
+        X = np.empty((pad + m, self.n_features), self.dtype)
+        Y = np.empty((pad + m, self._n_targets), self.dtype)
+        cut = np.flatnonzero(starts[1:] != stops[:-1]) + 1
+        at = pad
+        for a, b in zip(np.split(starts, cut), np.split(stops, cut), strict=True):
+            if a.size:
+                n = int(b[-1] - a[0])
+                self._spill.read_into(int(a[0]), X[at : at + n], Y[at : at + n])
+                at += n
+        return X, Y
+
+
+def runs(pieces: np.ndarray) -> list[np.ndarray]:
+    """``pieces`` (ascending) cut into runs of consecutive indices."""
+    return [r for r in np.split(pieces, np.flatnonzero(np.diff(pieces) != 1) + 1) if r.size]
