@@ -389,7 +389,7 @@ def run_settings(args: argparse.Namespace, run: Run, source: str) -> dict[str, A
         "early stopping": bool(run.est.early_stopping),
         "early stopping monitor": run.est.early_stopping_monitor,
         "patience": args.patience,
-        "dropout": args.dropout,
+        "dropout": run.est.dropout,  # --hidden auto above its row limit: its own
         "L2 (alpha)": command_alpha(args.alpha, len(run.train_rows), args.batch_size),
         "seed": args.seed,
     }
