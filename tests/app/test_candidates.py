@@ -43,6 +43,10 @@ def test_the_option_takes_auto_none_and_sizes() -> None:
     assert hidden_option("none") == ()
     assert hidden_option("64,32") == (64, 32)
     assert hidden_layers("auto") == (32,)
+    # the size check's layers: above the comparison's row limit auto trains 100
+    assert candidates.largest_hidden("auto", 1000) == (32,)
+    assert candidates.largest_hidden("auto", 1001) == (100,)
+    assert candidates.largest_hidden((8,), 5000) == (8,)
     assert describe_hidden(()) == "none"
     assert _args().hidden == "auto"  # the default
 

@@ -2,7 +2,7 @@
 by K-fold cross-validation on the rows the run trains on.
 
 :func:`choose_hidden` compares the candidates of :data:`CANDIDATES` on a table of at most
-:data:`AUTO_ROW_LIMIT` rows (above it, the hidden layer without a comparison);
+:data:`AUTO_ROW_LIMIT` rows (above it, :func:`large_table_choice` without a comparison);
 :func:`candidate_estimator` builds the chosen one for the run's fit and
 :func:`refit_linear` refits a chosen linear model on all rows. :func:`hidden_layers` is
 the architecture an option value trains by itself.
@@ -73,6 +73,7 @@ __all__ = [
     "describe_hidden",
     "hidden_layers",
     "large_table_choice",
+    "largest_hidden",
     "linear_alpha",
     "one_standard_error",
     "refit_linear",
@@ -86,7 +87,7 @@ CV_FOLDS = 5
 
 AUTO_ROW_LIMIT = 1000
 """The most rows (training and validation) on which ``--hidden auto`` compares; above it
-the hidden layer trains without a comparison. The comparison costs about ``CV_FOLDS``
+:func:`large_table_choice` trains without a comparison. The comparison costs about ``CV_FOLDS``
 fits of each candidate (1-5 s on a few hundred rows on a busy 2-core machine, against a
 0.2-0.6 s run; 6-7 s on digits' 1,347 training rows of the quality test, more than its
 run); and the linear model's edge is on small
@@ -102,6 +103,15 @@ def hidden_layers(hidden: tuple[int, ...] | str) -> tuple[int, ...]:
     if isinstance(hidden, str):  # the parser gives "auto" or sizes
         return COMMAND_DEFAULTS.auto_hidden
     return tuple(hidden)
+
+
+def largest_hidden(hidden: tuple[int, ...] | str, n_rows: int) -> tuple[int, ...]:
+    """The largest hidden layers ``--hidden`` may train on ``n_rows`` rows (for the size
+    check before any fit): :attr:`~deltaprop.train.CommandDefaults.large_hidden` for
+    ``"auto"`` above :data:`AUTO_ROW_LIMIT` rows, else :func:`hidden_layers`."""
+    if isinstance(hidden, str) and n_rows > AUTO_ROW_LIMIT:
+        return COMMAND_DEFAULTS.large_hidden
+    return hidden_layers(hidden)
 
 
 def describe_hidden(hidden: tuple[int, ...]) -> str:
