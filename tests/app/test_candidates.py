@@ -43,6 +43,10 @@ def test_the_option_takes_auto_none_and_sizes() -> None:
     assert hidden_option("none") == ()
     assert hidden_option("64,32") == (64, 32)
     assert hidden_layers("auto") == (32,)
+    # the size check's layers: above the comparison's row limit auto trains 100
+    assert candidates.largest_hidden("auto", 1000) == (32,)
+    assert candidates.largest_hidden("auto", 1001) == (100,)
+    assert candidates.largest_hidden((8,), 5000) == (8,)
     assert describe_hidden(()) == "none"
     assert _args().hidden == "auto"  # the default
 
@@ -135,7 +139,16 @@ def test_no_comparison_above_the_row_limit_or_without_early_stopping(
     out = Output(enabled=False)
     monkeypatch.setattr(candidates, "AUTO_ROW_LIMIT", 50)
     big = choose_hidden(_args(), "regression", X, y, make_estimator, out)
-    assert big == HiddenChoice((32,), {}, why="60 rows, more than 50")
+    assert big == HiddenChoice((100,), {}, why="60 rows, more than 50", dropout=0.1)
+    assert big.describe() == "100 with dropout 0.1 (no comparison: 60 rows, more than 50)"
+    est = candidates.candidate_estimator(big, make_estimator, _args(), "regression", 48, True)
+    assert (tuple(est.hidden_layer_sizes), est.dropout) == ((100,), 0.1)
+    given = choose_hidden(_args("--dropout", "0.3"), "regression", X, y, make_estimator, out)
+    assert given == HiddenChoice((100,), {}, why="60 rows, more than 50")  # --dropout's
+    est = candidates.candidate_estimator(
+        given, make_estimator, _args("--dropout", "0.3"), "regression", 48, True
+    )
+    assert (tuple(est.hidden_layer_sizes), est.dropout) == ((100,), 0.3)
     monkeypatch.setattr(candidates, "AUTO_ROW_LIMIT", 1000)
     off = choose_hidden(_args("--no-early-stopping"), "regression", X, y, make_estimator, out)
     assert off == HiddenChoice((32,), {}, why="no early stopping")
@@ -159,3 +172,24 @@ def test_the_command_records_the_choice_and_trains_it(
     code, text, err = call(capsys, "inspect", tmp_path / "run" / "model.safetensors")
     assert code == 0, err
     assert "hidden layers (--hidden auto)" in text and "none (mean 5-fold" in text
+
+
+def test_above_the_row_limit_the_command_trains_100_with_dropout_and_records_it(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(candidates, "AUTO_ROW_LIMIT", 50)
+    X, y = _regression(120, seed=2)
+    pd.DataFrame(X, columns=list("abcd")).assign(y=y).to_csv(tmp_path / "t.csv", index=False)
+    code, text, err = call(capsys, "train", tmp_path / "t.csv", "--target", "y",
+                           "--epochs", "5", "--out", tmp_path / "run", "--no-report")  # fmt: skip
+    assert code == 0, err
+    line = "100 with dropout 0.1 (no comparison: 120 rows, more than 50)"
+    assert f"hidden layers (--hidden auto): {line}" in text
+    est, (extra, _) = load_quietly(tmp_path / "run" / "model.safetensors", return_extra=True)
+    assert (tuple(est.hidden_layer_sizes), est.dropout) == ((100,), 0.1)
+    settings = extra["run"]["settings"]
+    assert settings["dropout"] == 0.1  # what it trained with, not --dropout's 0
+    assert settings["hidden layers (--hidden auto)"] == line
+    code, text, err = call(capsys, "inspect", tmp_path / "run" / "model.safetensors")
+    assert code == 0, err
+    assert "4 → 100" in text and "dropout 0.1" in text

@@ -111,7 +111,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         metavar="N,N,...|none|auto",
         help="hidden layer sizes; 'none' for no hidden layer; 'auto' chooses between the "
         f"linear model and {auto} by {CV_FOLDS}-fold cross-validation on tables of at most "
-        f"{AUTO_ROW_LIMIT} rows ({auto} above) (default: {hidden_text(C.hidden)})",
+        f"{AUTO_ROW_LIMIT} rows ({hidden_text(C.large_hidden)} with dropout {C.large_dropout:g} "
+        f"above) (default: {hidden_text(C.hidden)})",
     )
     g.add_argument(
         "--activation",

@@ -198,7 +198,7 @@ def train_run(
     """Target, task, split, preprocessing, estimator, fit: the common part of a run."""
     import numpy as np
 
-    from deltaprop.app.candidates import chosen_estimator, refit_linear
+    from deltaprop.app.candidates import chosen_estimator, largest_hidden, refit_linear
     from deltaprop.app.fitting import (
         fit_estimator,
         note_warnings,
@@ -249,7 +249,8 @@ def train_run(
         scaler = TargetScaler.fit(y_train)
         y_train, y_val = scaler.transform(y_train), scaler.transform(y_val)
     n_out = len(np.unique(y.astype(str))) if task == "classification" else 1
-    check_network_size(X_train.shape[1], hidden_layers(args.hidden), n_out if n_out > 2 else 1)
+    hidden = largest_hidden(args.hidden, len(y))
+    check_network_size(X_train.shape[1], hidden, n_out if n_out > 2 else 1)
     choice, est = chosen_estimator(args, task, X_train, y_train, X_val, y_val, make_estimator, out)
     linear = choice is not None and choice.linear  # L-BFGS: seconds, no checkpoint
     bar = None
@@ -389,7 +390,7 @@ def run_settings(args: argparse.Namespace, run: Run, source: str) -> dict[str, A
         "early stopping": bool(run.est.early_stopping),
         "early stopping monitor": run.est.early_stopping_monitor,
         "patience": args.patience,
-        "dropout": args.dropout,
+        "dropout": run.est.dropout,  # --hidden auto above its row limit: its own
         "L2 (alpha)": command_alpha(args.alpha, len(run.train_rows), args.batch_size),
         "seed": args.seed,
     }

@@ -17,7 +17,10 @@ setting               Trainer    estimators    command   why
 hidden layers         (given)    (100,)        "auto"    the linear model or one layer of
                                                          32, by 5-fold cross-validation
                                                          on tables of at most 1000 rows
-                                                         (32 above): a layer of 32
+                                                         (100 with dropout 0.1 above:
+                                                         digits' mean held-out log-loss
+                                                         0.077 against 32's 0.083, nine
+                                                         runs); a layer of 32
                                                          overfits diabetes' 331 noisy
                                                          rows, where the linear model
                                                          reaches LinearRegression; 100
@@ -161,7 +164,12 @@ class CommandDefaults:
         (:mod:`deltaprop.app.candidates` has the rule, the row limit and why).
     auto_hidden : tuple of int
         The hidden candidate of ``--hidden auto`` (and what ``auto`` trains where no
-        comparison is made: a larger table, no early stopping, streamed inputs).
+        comparison is made for another reason than the row count: no early stopping,
+        streamed inputs).
+    large_hidden, large_dropout : tuple of int, float
+        What ``--hidden auto`` trains on a table of more rows than the comparison's
+        limit: scikit-learn's one layer of 100, with dropout at ``large_dropout``
+        (``--dropout`` other than 0 replaces it).
     activation : str
         ``--activation``.
     optimizer, learning_rate, schedule, epochs, batch_size
@@ -197,6 +205,8 @@ class CommandDefaults:
 
     hidden: tuple[int, ...] | str = "auto"
     auto_hidden: tuple[int, ...] = (32,)
+    large_hidden: tuple[int, ...] = (100,)
+    large_dropout: float = 0.1
     activation: str = "relu"
     optimizer: str = _T.optimizer
     learning_rate: float = 3e-3
