@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import importlib
 import os
 import sys
 import threading
@@ -23,12 +24,6 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from deltaprop.app.commands.demo import run_demo
-from deltaprop.app.commands.export import run_export
-from deltaprop.app.commands.gradcheck import run_gradcheck
-from deltaprop.app.commands.inspect import run_inspect
-from deltaprop.app.commands.predict import run_evaluate, run_predict
-from deltaprop.app.commands.train import run_train
 from deltaprop.app.console import (
     Output,
     print_traceback,
@@ -40,15 +35,25 @@ from deltaprop.app.parser import build_parser
 
 __all__ = ["build_parser", "main", "run"]
 
-_COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
-    "demo": run_demo,
-    "train": run_train,
-    "predict": run_predict,
-    "evaluate": run_evaluate,
-    "inspect": run_inspect,
-    "export": run_export,
-    "gradcheck": run_gradcheck,
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("demo", "run_demo"),
+    "train": ("train", "run_train"),
+    "predict": ("predict", "run_predict"),
+    "evaluate": ("predict", "run_evaluate"),
+    "inspect": ("inspect", "run_inspect"),
+    "export": ("export", "run_export"),
+    "gradcheck": ("gradcheck", "run_gradcheck"),
 }
+"""Each subcommand's module in :mod:`deltaprop.app.commands` and its function, imported
+when it runs (a process runs one)."""
+
+
+def _command(name: str) -> Callable[[argparse.Namespace, Output], int]:
+    module, function = _COMMANDS[name]
+    command: Callable[[argparse.Namespace, Output], int] = getattr(
+        importlib.import_module(f"deltaprop.app.commands.{module}"), function
+    )
+    return command
 
 
 # ---------------------------------------------------------------------------------------
@@ -114,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            code = _COMMANDS[args.command](args, out)
+            code = _command(args.command)(args, out)
         for message in dict.fromkeys(str(w.message).splitlines()[0] for w in caught):
             write_message(f"warning: {message}")
         return code
