@@ -135,8 +135,8 @@ def load_quickly(*functions: Any) -> None:
     for function in functions:
         cache = getattr(function, "_cache", None)
         if isinstance(cache, Cache) and not getattr(cache, "_quick", False):
-            cache.load_overload = functools.partial(_load_cached, cache)
-            cache._quick = True
+            setattr(cache, "load_overload", functools.partial(_load_cached, cache))
+            setattr(cache, "_quick", True)
 
 
 @functools.cache
