@@ -135,8 +135,8 @@ def load_quickly(*functions: Any) -> None:
     for function in functions:
         cache = getattr(function, "_cache", None)
         if isinstance(cache, Cache) and not getattr(cache, "_quick", False):
-            setattr(cache, "load_overload", functools.partial(_load_cached, cache))
-            setattr(cache, "_quick", True)
+            cache.load_overload = functools.partial(_load_cached, cache)  # type: ignore[method-assign]
+            cache._quick = True  # type: ignore[attr-defined]
 
 
 @functools.cache
