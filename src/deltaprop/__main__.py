@@ -1,6 +1,6 @@
 """``python -m deltaprop``: the ``deltaprop`` command (see :mod:`deltaprop.app.cli`)."""
 
-from deltaprop.app.cli import main
+from deltaprop.app.cli import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

@@ -15,16 +15,15 @@ prints and writes files.
 from __future__ import annotations
 
 import argparse
+import atexit
+import importlib
+import os
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
-from deltaprop.app.commands.demo import run_demo
-from deltaprop.app.commands.export import run_export
-from deltaprop.app.commands.gradcheck import run_gradcheck
-from deltaprop.app.commands.inspect import run_inspect
-from deltaprop.app.commands.predict import run_evaluate, run_predict
-from deltaprop.app.commands.train import run_train
 from deltaprop.app.console import (
     Output,
     print_traceback,
@@ -34,17 +33,27 @@ from deltaprop.app.console import (
 from deltaprop.app.errors import EXIT_FAILURE, EXIT_USAGE, DataError, UsageError
 from deltaprop.app.parser import build_parser
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "run"]
 
-_COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
-    "demo": run_demo,
-    "train": run_train,
-    "predict": run_predict,
-    "evaluate": run_evaluate,
-    "inspect": run_inspect,
-    "export": run_export,
-    "gradcheck": run_gradcheck,
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("demo", "run_demo"),
+    "train": ("train", "run_train"),
+    "predict": ("predict", "run_predict"),
+    "evaluate": ("predict", "run_evaluate"),
+    "inspect": ("inspect", "run_inspect"),
+    "export": ("export", "run_export"),
+    "gradcheck": ("gradcheck", "run_gradcheck"),
 }
+"""Each subcommand's module in :mod:`deltaprop.app.commands` and its function, imported
+when it runs (a process runs one)."""
+
+
+def _command(name: str) -> Callable[[argparse.Namespace, Output], int]:
+    module, function = _COMMANDS[name]
+    command: Callable[[argparse.Namespace, Output], int] = getattr(
+        importlib.import_module(f"deltaprop.app.commands.{module}"), function
+    )
+    return command
 
 
 # ---------------------------------------------------------------------------------------
@@ -110,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            code = _COMMANDS[args.command](args, out)
+            code = _command(args.command)(args, out)
         for message in dict.fromkeys(str(w.message).splitlines()[0] for w in caught):
             write_message(f"warning: {message}")
         return code
@@ -133,3 +142,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" (rank {rank})" if rank != 0 else ""
         write_message(f"error{where}: {_message(exc)}")
         return code
+
+
+def run() -> NoReturn:
+    """The process's entry (``python -m deltaprop``, the ``deltaprop`` script): :func:`main`,
+    then the exit, without the interpreter's teardown where that is safe.
+
+    Freeing the modules of a process that has loaded scikit-learn, SciPy, pandas and numba
+    takes about 0.5 s on the development machine, after the command's work is done: its
+    files are written and closed when :func:`main` returns. So the exit handlers run
+    (``atexit``: logging's, temporary folders', coverage's), the output is flushed, and the
+    process ends with :func:`main`'s code. The interpreter tears down as usual where a
+    thread other than the main one still runs (not a daemon: it may still work) or mpi4py
+    is loaded (it finalizes MPI in that teardown).
+    """
+    code = main()
+    run_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if run_handlers is None or "mpi4py" in sys.modules or _working_threads():
+        raise SystemExit(code)
+    run_handlers()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader gone (`| head`), a stream closed
+            pass
+    os._exit(code)
+
+
+def _working_threads() -> bool:
+    """Whether a thread other than the main one runs and is not a daemon."""
+    main_thread = threading.main_thread()
+    return any(
+        t is not main_thread and t.is_alive() and not t.daemon for t in threading.enumerate()
+    )

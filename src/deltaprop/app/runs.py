@@ -217,7 +217,9 @@ def train_run(
     fingerprint = run_fingerprint(args, task, features, y)
     before = 0.0 if args.resume is None else check_resume(args, fingerprint, out)
     train_rows, val_rows = train_validation_split(y, args.validation, task, args.seed)
-    what = f"{len(np.unique(y.astype(str)))} classes" if task == "classification" else "numbers"
+    classify = task == "classification"
+    n_classes = len(np.unique(y.astype(str))) if classify else 0  # once: ~0.02 s per 100k rows
+    what = f"{n_classes} classes" if classify else "numbers"
     out.line(
         f"data: {len(frame)} rows from {source}; {len(train_rows)} to train on, "
         f"{len(val_rows)} for validation"
@@ -248,7 +250,7 @@ def train_run(
     if task == "regression" and getattr(args, "scale_target", False):
         scaler = TargetScaler.fit(y_train)
         y_train, y_val = scaler.transform(y_train), scaler.transform(y_val)
-    n_out = len(np.unique(y.astype(str))) if task == "classification" else 1
+    n_out = n_classes if classify else 1
     hidden = largest_hidden(args.hidden, len(y))
     check_network_size(X_train.shape[1], hidden, n_out if n_out > 2 else 1)
     choice, est = chosen_estimator(args, task, X_train, y_train, X_val, y_val, make_estimator, out)

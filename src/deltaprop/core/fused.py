@@ -47,6 +47,7 @@ __all__ = [
     "enabled",
     "get",
     "load",
+    "load_quickly",
     "set_enabled",
 ]
 
@@ -83,6 +84,7 @@ def load() -> ModuleType | None:
         except ImportError:  # a Python that numba does not support yet (see pyproject.toml)
             _missing = True
             return None
+        load_quickly(*vars(_fused_kernels).values())
         _kernels = _fused_kernels
     return _kernels
 
@@ -101,7 +103,64 @@ def compiled(kernel: Callable[..., None]) -> Callable[..., None]:
     per-operation use from Python; call only where :func:`get` gave the kernels."""
     import numba
 
-    return numba.njit(cache=True, nogil=True, error_model="numpy")(kernel)
+    function = numba.njit(cache=True, nogil=True, error_model="numpy")(kernel)
+    load_quickly(function)
+    return function
+
+
+QUICK_NUMBA = ((0, 60), (0, 69))
+"""The numba versions (``[from, to)``, major and minor) whose cache loading
+:func:`load_quickly` skips the context refresh for; checked on numba 0.68: every symbol
+that the cached machine code of ``deltaprop`` calls is known to LLVM without it. Any other
+version loads as numba does."""
+
+
+def load_quickly(*functions: Any) -> None:
+    """Let these numba dispatchers (anything else is ignored) load their cached machine code
+    without numba's refresh of its compiler's context.
+
+    numba refreshes that context (imports its lowering and typing modules, installs their
+    registries: about 0.3 s on the development machine, more than the cached training loop
+    takes to load) before it looks in the on-disk cache, though running cached machine code
+    needs none of it: only numba's runtime (NRT), whose functions :func:`_load_cached`
+    registers, and the C helpers and math functions that the context registers when it is
+    made. A compilation (nothing cached yet, or another type) still refreshes first, as
+    numba always does, and so does a load that fails here (then done numba's way). The
+    machine code is the same either way, and so are the bits.
+    """
+    if not _quick_numba():
+        return
+    from numba.core.caching import Cache
+
+    for function in functions:
+        cache = getattr(function, "_cache", None)
+        if isinstance(cache, Cache) and not getattr(cache, "_quick", False):
+            cache.load_overload = functools.partial(_load_cached, cache)  # type: ignore[method-assign]
+            cache._quick = True  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _quick_numba() -> bool:
+    import numba
+
+    try:
+        version = tuple(int(part) for part in numba.__version__.split(".")[:2])
+    except ValueError:  # a development build: numba's own way
+        return False
+    return QUICK_NUMBA[0] <= version < QUICK_NUMBA[1]
+
+
+def _load_cached(cache: Any, sig: Any, target_context: Any) -> Any:
+    """numba's ``Cache.load_overload`` but the context's refresh (see :func:`load_quickly`);
+    ``None`` where nothing is cached for ``sig``."""
+    try:
+        from numba.core.runtime import rtsys
+
+        rtsys.initialize(target_context)
+        with cache._guard_against_spurious_io_errors():
+            return cache._load_overload(sig, target_context)
+    except Exception:  # anything unforeseen: numba's own way, refresh first
+        return type(cache).load_overload(cache, sig, target_context)
 
 
 def accepts_out(*methods: Callable[..., Any]) -> bool:

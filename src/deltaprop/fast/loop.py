@@ -63,6 +63,8 @@ def epoch_kernels() -> ModuleType | None:
         return None
     from deltaprop.fast import epoch as _fused_epoch
 
+    # the functions called from Python (the ones they call are linked into their code)
+    _fused.load_quickly(_fused_epoch.run_steps, _fused_epoch.wait_job, _fused_epoch.post_job)
     return _fused_epoch
 
 
@@ -431,6 +433,8 @@ class CompiledLoop:
         step's dropout keys, as the Python loop's forward pass does."""
         from deltaprop.fast.shares import share_gradient
 
+        _fused.load_quickly(share_gradient)
+
         net = self.net
         As, Zs, Ds, Ms, dZ_a, dZ_b, Xb, Yb, losses, _, Hs, Vs = self._buffers(max(rows.size, 1))
         keys = self._keys(1)[0] if rows.size else np.zeros(self.n_drop, np.int64)
@@ -447,6 +451,8 @@ class CompiledLoop:
         norms added to ``norms``, the clipping, the optimizer's update; False, nothing
         changed, for a non-finite gradient."""
         from deltaprop.fast.shares import apply_gradient
+
+        _fused.load_quickly(apply_gradient)
 
         net, opt = self.net, self.opt
         ok = bool(apply_gradient(

@@ -9,7 +9,6 @@ from deltaprop.app.console import Output
 from deltaprop.app.errors import EXIT_OK, UsageError
 from deltaprop.app.interrupt import end_interrupted, mark_interrupted
 from deltaprop.app.output_files import check_new, check_not_input, remove_stale_temp_files
-from deltaprop.app.run_report import write_run_report
 from deltaprop.app.runs import (
     CHECKPOINT_FILE,
     MODEL_FILE,
@@ -31,7 +30,6 @@ HISTORY_FILE = "history.csv"
 
 def run_train(args: argparse.Namespace, out: Output) -> int:
     from deltaprop.app.stream_sources import is_streamed
-    from deltaprop.app.streamed_runs import train_streamed
     from deltaprop.app.tables import read_table
     from deltaprop.app.tasks import split_target
     from deltaprop.io import atomic_write, save
@@ -86,7 +84,9 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
     barrier(comm)
     source = str(args.data)
     try:
-        if streamed:
+        if streamed:  # (imported only here, as the report below: a run needs one or the other)
+            from deltaprop.app.streamed_runs import train_streamed
+
             run = train_streamed(args, source, out, folder=folder, checkpoint=checkpoint)
         else:
             run = train_run(args, frame, source, out, checkpoint=checkpoint)
@@ -111,6 +111,8 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
         if checkpoint is not None:
             out.line(f"checkpoint: {checkpoint}")
         if not args.no_report:
+            from deltaprop.app.run_report import write_run_report
+
             page = write_run_report(
                 run, report_dir, settings, out, f"deltaprop train {args.data.name}"
             )
