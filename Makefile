@@ -44,6 +44,7 @@ test: lint typecheck pytest
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m pip install -q -e ".[bench]" || true
 	mkdir -p runs/bench
+	$(BIN)/python -m compileall -q src  # the new processes load bytecode, as an installed package does
 	$(BIN)/python bench/matrix.py --json runs/bench/matrix.json $(BENCH_ARGS)
 	-$(BIN)/python bench/compile_time.py --json runs/bench/compile.json
 	$(BIN)/python bench/run.py --json runs/bench/cases.json
