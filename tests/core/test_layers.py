@@ -140,16 +140,24 @@ def test_batch_norm_kernels_are_its_numpy_form(m: int) -> None:
     rm, rv = bn.running_mean.copy(), bn.running_var.copy()
     out = bn.forward(Z, training=True)
     dZ = bn.backward(dOut)
-    Zk, H, V = Z.copy(), np.empty((m, 4)), np.empty((3, 4))
-    numba.njit(BatchNorm.kernel_forward)(Zk, H, V, P, rm, rv, 0.2, 1e-3)
-    np.testing.assert_allclose(Zk, out, rtol=1e-14, atol=1e-14)
-    np.testing.assert_allclose(H, bn.Z_hat, rtol=1e-14, atol=1e-14)
-    np.testing.assert_allclose(V[0], bn.inv_std, rtol=1e-14)
-    np.testing.assert_allclose(rm, bn.running_mean, rtol=1e-14)
-    np.testing.assert_allclose(rv, bn.running_var, rtol=1e-14)
-    d_gamma, d_beta, dk = np.empty(4), np.empty(4), dOut.copy()
-    numba.njit(BatchNorm.kernel_backward)(dk, H, V, P, d_gamma, d_beta)
+    k = {name: numba.njit(getattr(BatchNorm, name)) for name in (
+        "kernel_center", "kernel_statistics", "kernel_normalize",
+        "kernel_backward_sums", "kernel_backward_apply")}  # fmt: skip
+    Zk, H, mu, var, inv = Z.copy(), np.empty((m, 4)), np.empty(4), np.empty(4), np.empty(4)
+    mu[...] = Zk.sum(axis=0) / m  # (the compiled loop's column sums, fast.layered)
+    k["kernel_center"](Zk, mu, var)
+    k["kernel_statistics"](var, mu, m, inv, rm, rv, 0.2, 1e-3, True)
+    k["kernel_normalize"](Zk, mu, inv, P, H)
+    np.testing.assert_array_equal(Zk, out)  # one block: the NumPy form's operations
+    np.testing.assert_array_equal(H, bn.Z_hat)
+    np.testing.assert_array_equal(inv, bn.inv_std)
+    np.testing.assert_array_equal(rm, bn.running_mean)
+    np.testing.assert_array_equal(rv, bn.running_var)
+    d_gamma, d_beta, dk, db = np.empty(4), np.empty(4), dOut.copy(), np.empty(4)
+    k["kernel_backward_sums"](dk, H, d_gamma, d_beta)
+    k["kernel_backward_apply"](dk, H, inv, P, d_beta / m, d_gamma / m, db)
     np.testing.assert_allclose(dk, dZ, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(db, dk.sum(axis=0))
     np.testing.assert_allclose(d_gamma / m, bn.grads["gamma"], rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(d_beta / m, bn.grads["beta"], rtol=1e-13)
     if m == 1:  # one row: Ẑ = 0, the output is β and no error passes back

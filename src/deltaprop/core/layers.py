@@ -158,76 +158,89 @@ class BatchNorm(Layer):
         mean_dz = (dOut * self.Z_hat).mean(axis=0)
         return (gamma * self.inv_std) * (dOut - mean_d - self.Z_hat * mean_dz)
 
+    # The compiled loop's form (numba), in pieces so that a batch cut into blocks of rows
+    # (on several threads) takes its statistics as sums of the blocks' sums in block order
+    # (deltaprop.fast.layered): the column sums ``Σ Z`` per block, then ``kernel_center``
+    # per block, ``kernel_statistics`` on the totals, ``kernel_normalize`` per block;
+    # ``kernel_backward_sums`` per block, then ``kernel_backward_apply``. One block gives
+    # the NumPy form's operations in its order (column sums row after row, as ``sum(axis=0)``).
     @staticmethod
-    def kernel_forward(  # pragma: no cover - compiled
-        Z: Any, H: Any, V: Any, P: Any, running_mean: Any, running_var: Any, momentum: float,
-        epsilon: float,
-    ) -> None:  # fmt: skip
-        """:meth:`forward` in training, for the compiled loop (``numba.njit``), in place:
-        ``Z`` (m, n) becomes ``γ Ẑ + β`` (``P`` (2, n): ``γ``, ``β``), ``H`` (m, n) takes
-        ``Ẑ``, ``V[0]`` (``V`` (3, n)) ``1/√(σ² + ε)``, and the running statistics move. The
-        NumPy form's operations in its order (column sums row after row, as ``mean(axis=0)``)."""
+    def kernel_center(Z: Any, mu: Any, s: Any) -> None:  # pragma: no cover - compiled
+        """``s = Σ_i (Z[i] - μ)²`` (row after row) over the rows of ``Z``."""
         m, n = Z.shape
-        t = Z.dtype.type
-        inv, mu, var = V[0], V[1], V[2]
         for j in range(n):
-            mu[j] = Z[0, j]
+            h = Z[0, j] - mu[j]
+            s[j] = h * h
         for i in range(1, m):
             for j in range(n):
-                mu[j] += Z[i, j]
-        for j in range(n):
-            mu[j] = mu[j] / t(m)
-        for i in range(m):
-            for j in range(n):
-                H[i, j] = Z[i, j] - mu[j]
-        for j in range(n):
-            var[j] = H[0, j] * H[0, j]
-        for i in range(1, m):
-            for j in range(n):
-                var[j] += H[i, j] * H[i, j]
-        keep, mom, ratio, eps = (
-            t(1 - momentum),
-            t(momentum),
-            t(m / (m - 1) if m > 1 else 1),
-            t(epsilon),
-        )
-        for j in range(n):
-            var[j] = var[j] / t(m)
-            unbiased = var[j] * ratio if m > 1 else var[j]
-            running_mean[j] = running_mean[j] * keep
-            running_mean[j] += mom * mu[j]
-            running_var[j] = running_var[j] * keep
-            running_var[j] += mom * unbiased
-            inv[j] = t(1.0) / np.sqrt(var[j] + eps)
-        for i in range(m):
-            for j in range(n):
-                H[i, j] = H[i, j] * inv[j]
-                Z[i, j] = H[i, j] * P[0, j] + P[1, j]
+                h = Z[i, j] - mu[j]
+                s[j] += h * h
 
     @staticmethod
-    def kernel_backward(  # pragma: no cover - compiled
-        dOut: Any, H: Any, V: Any, P: Any, d_gamma: Any, d_beta: Any
+    def kernel_statistics(  # pragma: no cover - compiled
+        var: Any, mu: Any, m: int, inv: Any, running_mean: Any, running_var: Any,
+        momentum: float, epsilon: float, update: bool,
     ) -> None:  # fmt: skip
-        """:meth:`backward` in training for the compiled loop, in place: ``dOut`` (m, n)
-        becomes the input error, ``d_gamma``, ``d_beta`` (n,) take ``Σ dOut ⊙ Ẑ`` and
-        ``Σ dOut``, without the ``1/m`` (the compiled loop's output error carries it); ``H``,
-        ``V``, ``P`` as :meth:`kernel_forward` left them."""
+        """From ``var`` (n,) ``= Σ (Z - μ)²`` over the batch's ``m`` rows: ``var`` becomes the
+        biased variance, ``inv`` ``1/√(σ² + ε)``, and (``update``) the running statistics
+        move by ``momentum`` towards ``μ`` and the unbiased variance."""
+        t = var.dtype.type
+        keep, mom, ratio, eps = t(1 - momentum), t(momentum), t(m / max(m - 1, 1)), t(epsilon)
+        for j in range(var.size):
+            var[j] = var[j] / t(m)
+            if update:
+                unbiased = var[j] * ratio if m > 1 else var[j]
+                running_mean[j] = running_mean[j] * keep
+                running_mean[j] += mom * mu[j]
+                running_var[j] = running_var[j] * keep
+                running_var[j] += mom * unbiased
+            inv[j] = t(1.0) / np.sqrt(var[j] + eps)
+
+    @staticmethod
+    def kernel_normalize(Z: Any, mu: Any, inv: Any, P: Any, H: Any) -> None:  # pragma: no cover
+        """``H = (Z - μ) / √(σ² + ε)`` (``Ẑ``) and ``Z ← γ Ẑ + β`` (``P`` (2, n): ``γ``, ``β``)."""
+        m, n = Z.shape
+        gamma, beta = P[0], P[1]
+        for i in range(m):
+            z, h = Z[i], H[i]
+            for j in range(n):
+                h[j] = (z[j] - mu[j]) * inv[j]
+                z[j] = h[j] * gamma[j] + beta[j]
+
+    @staticmethod
+    def kernel_backward_sums(  # pragma: no cover - compiled
+        dOut: Any, H: Any, s_gamma: Any, s_beta: Any
+    ) -> None:  # fmt: skip
+        """``s_gamma = Σ_i dOut[i] ⊙ Ẑ[i]``, ``s_beta = Σ_i dOut[i]`` (row after row) over
+        the rows of ``dOut`` (m, n): with the whole batch's sums, ``dγ`` and ``dβ`` without
+        the ``1/m`` (the compiled loop's output error carries it)."""
         m, n = dOut.shape
-        t = dOut.dtype.type
-        inv, mean_d, mean_dz = V[0], V[1], V[2]
         for j in range(n):
-            d_gamma[j] = dOut[0, j] * H[0, j]
-            d_beta[j] = dOut[0, j]
+            s_gamma[j] = dOut[0, j] * H[0, j]
+            s_beta[j] = dOut[0, j]
         for i in range(1, m):
             for j in range(n):
-                d_gamma[j] += dOut[i, j] * H[i, j]
-                d_beta[j] += dOut[i, j]
+                s_gamma[j] += dOut[i, j] * H[i, j]
+                s_beta[j] += dOut[i, j]
+
+    @staticmethod
+    def kernel_backward_apply(  # pragma: no cover - compiled
+        dOut: Any, H: Any, inv: Any, P: Any, mean_d: Any, mean_dz: Any, db: Any
+    ) -> None:  # fmt: skip
+        """:meth:`backward` in training, in place: ``dOut`` becomes the input error, from the
+        batch's ``mean(dOut)`` and ``mean(dOut ⊙ Ẑ)`` (each the sums of
+        :meth:`kernel_backward_sums` over ``m``); ``db`` (n,) takes its column sums (row
+        after row: the gradient of the layer's bias, in the same pass)."""
+        m, n = dOut.shape
+        c = np.empty(n, dOut.dtype)  # γ/√(σ²+ε)
         for j in range(n):
-            mean_d[j] = d_beta[j] / t(m)
-            mean_dz[j] = d_gamma[j] / t(m)
+            c[j] = P[0, j] * inv[j]
         for i in range(m):
+            d, h = dOut[i], H[i]
             for j in range(n):
-                dOut[i, j] = (P[0, j] * inv[j]) * (dOut[i, j] - mean_d[j] - H[i, j] * mean_dz[j])
+                v = c[j] * (d[j] - mean_d[j] - h[j] * mean_dz[j])
+                d[j] = v
+                db[j] = db[j] + v if i > 0 else v
 
 
 @dataclass
