@@ -141,11 +141,14 @@ def test_batch_norm_kernels_are_its_numpy_form(m: int) -> None:
     out = bn.forward(Z, training=True)
     dZ = bn.backward(dOut)
     k = {name: numba.njit(getattr(BatchNorm, name)) for name in (
-        "kernel_center", "kernel_statistics", "kernel_normalize",
+        "kernel_center", "kernel_add_block", "kernel_statistics", "kernel_normalize",
         "kernel_backward_sums", "kernel_backward_apply")}  # fmt: skip
-    Zk, H, mu, var, inv = Z.copy(), np.empty((m, 4)), np.empty(4), np.empty(4), np.empty(4)
-    mu[...] = Zk.sum(axis=0) / m  # (the compiled loop's column sums, fast.layered)
-    k["kernel_center"](Zk, mu, var)
+    Zk, H, mu, s, inv = Z.copy(), np.empty((m, 4)), np.empty(4), np.empty(4), np.empty(4)
+    k["kernel_center"](Zk, Zk.sum(axis=0), mu, s)  # one block (the column sums: fast.layered)
+    np.testing.assert_array_equal(mu, Z.mean(axis=0))
+    var = np.zeros(4)
+    k["kernel_add_block"](mu, s, m, mu.copy(), var)
+    np.testing.assert_array_equal(var, s)
     k["kernel_statistics"](var, mu, m, inv, rm, rv, 0.2, 1e-3, True)
     k["kernel_normalize"](Zk, mu, inv, P, H)
     np.testing.assert_array_equal(Zk, out)  # one block: the NumPy form's operations

@@ -158,17 +158,15 @@ class BatchNorm(Layer):
         mean_dz = (dOut * self.Z_hat).mean(axis=0)
         return (gamma * self.inv_std) * (dOut - mean_d - self.Z_hat * mean_dz)
 
-    # The compiled loop's form (numba), in pieces so that a batch cut into blocks of rows
-    # (on several threads) takes its statistics as sums of the blocks' sums in block order
-    # (deltaprop.fast.layered): the column sums ``Σ Z`` per block, then ``kernel_center``
-    # per block, ``kernel_statistics`` on the totals, ``kernel_normalize`` per block;
-    # ``kernel_backward_sums`` per block, then ``kernel_backward_apply``. One block gives
-    # the NumPy form's operations in its order (column sums row after row, as ``sum(axis=0)``).
+    # The compiled loop's form (numba), in pieces: a batch cut into blocks of rows takes its
+    # statistics from the blocks' (deltaprop.fast.layered says in which order); one block
+    # gives the NumPy form's operations in its order (column sums row after row).
     @staticmethod
-    def kernel_center(Z: Any, mu: Any, s: Any) -> None:  # pragma: no cover - compiled
-        """``s = Σ_i (Z[i] - μ)²`` (row after row) over the rows of ``Z``."""
+    def kernel_center(Z: Any, s_sum: Any, mu: Any, s: Any) -> None:  # pragma: no cover
+        """``Z`` (m, n) with column sums ``s_sum``: its mean ``mu``, ``s = Σ_i (Z[i] - mu)²``."""
         m, n = Z.shape
         for j in range(n):
+            mu[j] = s_sum[j] / Z.dtype.type(m)
             h = Z[0, j] - mu[j]
             s[j] = h * h
         for i in range(1, m):
@@ -177,23 +175,30 @@ class BatchNorm(Layer):
                 s[j] += h * h
 
     @staticmethod
-    def kernel_statistics(  # pragma: no cover - compiled
-        var: Any, mu: Any, m: int, inv: Any, running_mean: Any, running_var: Any,
-        momentum: float, epsilon: float, update: bool,
-    ) -> None:  # fmt: skip
-        """From ``var`` (n,) ``= Σ (Z - μ)²`` over the batch's ``m`` rows: ``var`` becomes the
-        biased variance, ``inv`` ``1/√(σ² + ε)``, and (``update``) the running statistics
-        move by ``momentum`` towards ``μ`` and the unbiased variance."""
+    def kernel_add_block(
+        mu_b: Any, s_b: Any, m_b: int, mu: Any, var: Any
+    ) -> None:  # pragma: no cover
+        """``var += s_b + m_b (μ_b - μ)²``: a block of ``m_b`` rows (its ``mu_b``, ``s_b`` of
+        :meth:`kernel_center`) into the batch's ``Σ (Z - μ)²`` (Chan et al.; one block: ``s_b``)."""
+        t = var.dtype.type(m_b)
+        for j in range(var.size):
+            d = mu_b[j] - mu[j]
+            var[j] += s_b[j] + t * d * d
+
+    @staticmethod
+    def kernel_statistics(var: Any, mu: Any, m: int, inv: Any, running_mean: Any,
+                          running_var: Any, momentum: float, epsilon: float,
+                          update: bool) -> None:  # pragma: no cover  # fmt: skip
+        """``var`` (n,): ``Σ (Z - μ)²`` over ``m`` rows, becomes ``σ²``; ``inv = 1/√(σ² + ε)``;
+        (``update``) the running statistics move towards ``μ`` and the unbiased variance."""
         t = var.dtype.type
         keep, mom, ratio, eps = t(1 - momentum), t(momentum), t(m / max(m - 1, 1)), t(epsilon)
         for j in range(var.size):
             var[j] = var[j] / t(m)
             if update:
                 unbiased = var[j] * ratio if m > 1 else var[j]
-                running_mean[j] = running_mean[j] * keep
-                running_mean[j] += mom * mu[j]
-                running_var[j] = running_var[j] * keep
-                running_var[j] += mom * unbiased
+                running_mean[j] = running_mean[j] * keep + mom * mu[j]
+                running_var[j] = running_var[j] * keep + mom * unbiased
             inv[j] = t(1.0) / np.sqrt(var[j] + eps)
 
     @staticmethod
@@ -208,12 +213,11 @@ class BatchNorm(Layer):
                 z[j] = h[j] * gamma[j] + beta[j]
 
     @staticmethod
-    def kernel_backward_sums(  # pragma: no cover - compiled
-        dOut: Any, H: Any, s_gamma: Any, s_beta: Any
-    ) -> None:  # fmt: skip
+    def kernel_backward_sums(dOut: Any, H: Any, s_gamma: Any,
+                             s_beta: Any) -> None:  # pragma: no cover  # fmt: skip
         """``s_gamma = Σ_i dOut[i] ⊙ Ẑ[i]``, ``s_beta = Σ_i dOut[i]`` (row after row) over
-        the rows of ``dOut`` (m, n): with the whole batch's sums, ``dγ`` and ``dβ`` without
-        the ``1/m`` (the compiled loop's output error carries it)."""
+        the rows of ``dOut`` (m, n): summed over the batch, ``dγ`` and ``dβ`` without ``1/m``
+        (the compiled loop's output error carries it)."""
         m, n = dOut.shape
         for j in range(n):
             s_gamma[j] = dOut[0, j] * H[0, j]
@@ -224,9 +228,8 @@ class BatchNorm(Layer):
                 s_beta[j] += dOut[i, j]
 
     @staticmethod
-    def kernel_backward_apply(  # pragma: no cover - compiled
-        dOut: Any, H: Any, inv: Any, P: Any, mean_d: Any, mean_dz: Any, db: Any
-    ) -> None:  # fmt: skip
+    def kernel_backward_apply(dOut: Any, H: Any, inv: Any, P: Any, mean_d: Any, mean_dz: Any,
+                              db: Any) -> None:  # pragma: no cover  # fmt: skip
         """:meth:`backward` in training, in place: ``dOut`` becomes the input error, from the
         batch's ``mean(dOut)`` and ``mean(dOut ⊙ Ẑ)`` (each the sums of
         :meth:`kernel_backward_sums` over ``m``); ``db`` (n,) takes its column sums (row

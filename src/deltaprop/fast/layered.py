@@ -7,8 +7,10 @@ batch norm's statistics take the whole batch, so here each layer runs over all o
 thread's blocks in turn, and a batch-normalized layer's sums are taken per block
 (:func:`column_sums`, :meth:`deltaprop.core.layers.BatchNorm.kernel_center`,
 ``kernel_backward_sums``) into ``Ss[l][b]``, the threads meet at a barrier, and every
-thread adds the blocks' sums in block order into its own ``Vs[l][tid]``: three barriers
-per batch-normalized layer and step, and the same bits on any number of threads (the
+thread adds the blocks' sums in block order into its own ``Vs[l][tid]`` (the variance
+from each block's mean and sum of squares about it,
+:meth:`~deltaprop.core.layers.BatchNorm.kernel_add_block`): two barriers per
+batch-normalized layer and step, and the same bits on any number of threads (the
 blocks depend only on the batch size, :mod:`deltaprop.fast.blocks`). One block of rows
 (the MPI share of :mod:`deltaprop.fast.shares`) gives the NumPy form's order of
 operations; more blocks add the column sums blockwise instead of row after row (exact in
@@ -33,6 +35,7 @@ __all__ = ["column_sums", "dropout", "layered_forward_backward", "times"]
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 uniform = _jit(Dropout.kernel_uniform)
 _bn_center = _jit(BatchNorm.kernel_center)
+_bn_add_block = _jit(BatchNorm.kernel_add_block)
 _bn_statistics = _jit(BatchNorm.kernel_statistics)
 _bn_normalize = _jit(BatchNorm.kernel_normalize)
 _bn_backward_sums = _jit(BatchNorm.kernel_backward_sums)
@@ -106,9 +109,10 @@ def layered_forward_backward(  # pragma: no cover - compiled
     ``Σ w_i L_i`` in ``shared[b]``), the backward pass with block ``b``'s ``dW``, ``db`` into
     ``grad`` (``b = 0``) or ``grad_others[b - 1]`` (parameter ``i`` at ``i - R``), as
     ``epoch._forward_backward`` does for one block; the batch norms' ``dγ``, ``dβ`` of the
-    whole batch go to block 0's gradient (zeros to the others'). ``Ss[l]`` (K, 4, n_l) holds
-    each block's sums (``Σ Z``, ``Σ (Z - μ)²``; the backward pass's apart, which a slower
-    thread may still be reading the forward pass's when a faster one writes them), ``Vs[l][tid]`` (5, n_l) this thread's ``1/√(σ²+ε)``, ``μ``, ``σ²``,
+    whole batch go to block 0's gradient (zeros to the others'). ``Ss[l]`` (K, 5, n_l) holds
+    each block's ``Σ Z``, ``Σ (Z - μ_b)²``, ``μ_b`` and the backward pass's two sums (in
+    their own rows: a slower thread may still read the forward pass's when a faster one
+    writes them), ``Vs[l][tid]`` (5, n_l) this thread's ``1/√(σ²+ε)``, ``μ``, ``σ²``,
     ``mean(dOut)``, ``mean(dOut ⊙ Ẑ)``; thread 0 moves the running statistics.
 
     Returns the number of barriers passed (``gen`` on entry), or -1 when another thread
@@ -125,22 +129,20 @@ def layered_forward_backward(  # pragma: no cover - compiled
             Z = Zs[l][s0:s1]
             np.dot(A, Ws[l].T, Z)
             add_bias(Z, bs[l])
-            if has_bn:
+            if has_bn:  # the block's Σ Z, mean and Σ (Z - its mean)²
                 column_sums(Z, Ss[l][b, 0])
-        if has_bn:  # μ from every block's sum, then σ² from every block's
+                _bn_center(Z, Ss[l][b, 0], Ss[l][b, 2], Ss[l][b, 1])
+        if has_bn:  # μ and σ² from every block's, in block order
             V = Vs[l][tid]
             gen += 1
             if not barrier(sync, n_threads, gen):
                 return -1
             _block_totals(Ss[l], K, 0, V[1])
             _divide(V[1], m)
-            for b in range(k0, k1):
+            V[2, :] = 0
+            for b in range(K):
                 s0, s1 = (m * b) // K, (m * (b + 1)) // K
-                _bn_center(Zs[l][s0:s1], V[1], Ss[l][b, 1])
-            gen += 1
-            if not barrier(sync, n_threads, gen):
-                return -1
-            _block_totals(Ss[l], K, 1, V[2])
+                _bn_add_block(Ss[l][b, 2], Ss[l][b, 1], s1 - s0, V[1], V[2])
             _bn_statistics(V[2], V[1], m, V[0], RMs[l], RVs[l], bn[l, 1], bn[l, 2], tid == 0)
             for b in range(k0, k1):
                 s0, s1 = (m * b) // K, (m * (b + 1)) // K
@@ -185,12 +187,12 @@ def layered_forward_backward(  # pragma: no cover - compiled
             for b in range(k0, k1):
                 s0, s1 = (m * b) // K, (m * (b + 1)) // K
                 dZ = buf[s0 * widest : s0 * widest + (s1 - s0) * n_l].reshape(s1 - s0, n_l)
-                _bn_backward_sums(dZ, Hs[l][s0:s1], Ss[l][b, 2], Ss[l][b, 3])
+                _bn_backward_sums(dZ, Hs[l][s0:s1], Ss[l][b, 3], Ss[l][b, 4])
             gen += 1
             if not barrier(sync, n_threads, gen):
                 return -1
-            _block_totals(Ss[l], K, 3, V[3])
-            _block_totals(Ss[l], K, 2, V[4])
+            _block_totals(Ss[l], K, 4, V[3])
+            _block_totals(Ss[l], K, 3, V[4])
             for b in range(k0, k1):
                 g, goff = (grad, 0) if b == 0 else (grad_others[b - 1], R)
                 o = stops[l] - goff + n_l

@@ -340,7 +340,7 @@ class CompiledLoop:
             # batch norm: each thread's statistics, each block's sums (deltaprop.fast.layered)
             Vs = typed_list([np.empty((BLOCKS, 5, d.n_out if h else 0), dtype)
                              for d, h in zip(dense, self.bn[:, 0], strict=True)])  # fmt: skip
-            Ss = typed_list([np.empty((BLOCKS, 4, d.n_out if h else 0), dtype)
+            Ss = typed_list([np.empty((BLOCKS, 5, d.n_out if h else 0), dtype)
                              for d, h in zip(dense, self.bn[:, 0], strict=True)])  # fmt: skip
             self.buffers[m] = (As, Zs, Ds, Ms, dZ_a, dZ_b, Xb, Yb, np.empty(m, dtype), scratch,
                                Hs, Vs, Ss)  # fmt: skip
