@@ -59,7 +59,7 @@ edits to the kernels it calls from another module (:mod:`deltaprop.core.kernels`
 :mod:`deltaprop.core.vectormath`, the
 classes' kernels in :mod:`deltaprop.core.activations`, ``activations_smooth``,
 ``losses``, ``layers``, :mod:`deltaprop.optim.first_order`, and :mod:`deltaprop.fast`'s
-``activate``, ``outputs``, ``sync``, ``update``), so after editing those, delete
+``activate``, ``layered``, ``outputs``, ``sync``, ``update``), so after editing those, delete
 ``src/deltaprop/**/__pycache__/*.nb[ic]`` (installed packages are not affected).
 """
 
