@@ -73,12 +73,16 @@ class Config:
         )  # fmt: skip
 
     def X_array(self) -> np.ndarray:
-        """``X`` as an array (the frame's values, scaled as the pipeline would)."""
+        """``X`` as an array; a frame through scikit-learn's ``StandardScaler``, the
+        pipeline's own first step, so that every system of the row does the same work
+        and trains on the same values (until 2026-12-01 the peers scaled the frame in NumPy:
+        0.2 ms for digits' 1,400×64 against the scaler's 2.3 ms on the DataFrame, 4-7 ms
+        on the busy 2 cores, which deltaprop and scikit-learn paid alone)."""
         if self.layout != "frame":
             return np.asarray(self.X)
-        Xa = self.X.to_numpy(dtype=self.dtype)
-        std = Xa.std(0)
-        return ((Xa - Xa.mean(0)) / np.where(std > 0, std, 1.0)).astype(self.dtype)
+        from sklearn.preprocessing import StandardScaler
+
+        return np.asarray(StandardScaler().fit_transform(self.X), dtype=self.dtype)
 
 
 class MSystem:

@@ -22,7 +22,8 @@ pytest.importorskip("numba")
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 # Each configuration: network sizes, hidden activation, optimizer and its arguments, dtype,
-# batch size, sample weights, gradient clipping. 203 rows: no batch size divides it. The last
+# batch size, sample weights, gradient clipping ("+bn": batch norm after each hidden
+# layer, its statistics from the blocks of rows). 203 rows: no batch size divides it. The last
 # two are far below the per-operation kernels' size (deltaprop.core.fused.MIN_SIZE).
 CONFIGS = {
     "adam64": ([20, 90, 60, 4], "relu", "adam", {}, "float64", 50, False, None),
@@ -34,6 +35,7 @@ CONFIGS = {
     "wide_first32": ([300, 240, 30, 4], "tanh", "sgd", {}, "float32", 96, False, 1.0),
     "small": ([4, 3, 3], "relu", "adam", {}, "float64", 40, False, None),  # 27 parameters
     "one_unit32": ([4, 1, 3], "tanh", "momentum", {}, "float32", 64, True, None),
+    "batch_norm32": ([20, 90, 60, 4], "relu+bn", "adam", {}, "float32", 50, True, None),
 }
 
 SCRIPT = r"""
@@ -47,8 +49,9 @@ def fit(sizes, act, opt, kw, dtype, batch, weights, clip, n=203):
     X = rng.standard_normal((n, sizes[0])).astype(dtype)
     Y = np.eye(sizes[-1], dtype=dtype)[rng.integers(0, sizes[-1], n)]
     w = rng.uniform(0.2, 2.0, n).astype(dtype) if weights else None
-    acts = [act] * (len(sizes) - 2) + ["softmax"]
-    net = deltaprop.Network(sizes, acts, "ce", dtype=dtype, seed=3)
+    bn = act.endswith("+bn")
+    acts = [act.removesuffix("+bn")] * (len(sizes) - 2) + ["softmax"]
+    net = deltaprop.Network(sizes, acts, "ce", dtype=dtype, seed=3, batch_norm=bn)
     optimizer = deltaprop.optim.optimizers.get_optimizer(opt, **kw)
     tr = deltaprop.Trainer(net, optimizer, learning_rate=0.01, batch_size=batch, epochs=3,
                            seed=1, tol=0.0, clip_norm=clip)

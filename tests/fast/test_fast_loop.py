@@ -187,7 +187,7 @@ def _create(net: deltaprop.Network, X: Any, **kw: Any) -> CompiledLoop | None:
                                watches_batches=watching)  # fmt: skip
 
 
-def test_what_runs_compiled_and_what_does_not() -> None:
+def test_what_runs_compiled_and_what_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
     X = np.zeros((10, 12))
     net = deltaprop.Network([12, 40, 3], ["relu", "softmax"], "ce", seed=0)
     assert _create(net, X) is not None
@@ -209,8 +209,10 @@ def test_what_runs_compiled_and_what_does_not() -> None:
         pass
 
     assert _create(net, X, opt=MyAdam()) is None  # a subclass may change the update
+    monkeypatch.setenv("DELTAPROP_THREADS", "3")  # batch norm too: blocks of rows, threads
     with_bn = _create(deltaprop.Network([12, 40, 3], ["relu", "softmax"], batch_norm=True), X)
-    assert with_bn is not None and with_bn.n_threads == 1  # its statistics take every row
+    assert with_bn is not None and with_bn.n_threads == 3 and with_bn.step_threads(64) == 3
+    monkeypatch.delenv("DELTAPROP_THREADS")
     previous = _fused.set_enabled(False)
     try:
         assert _create(net, X) is None  # DELTAPROP_FUSED=0 runs the Python loop

@@ -158,76 +158,92 @@ class BatchNorm(Layer):
         mean_dz = (dOut * self.Z_hat).mean(axis=0)
         return (gamma * self.inv_std) * (dOut - mean_d - self.Z_hat * mean_dz)
 
+    # The compiled loop's form (numba), in pieces: a batch cut into blocks of rows takes its
+    # statistics from the blocks' (deltaprop.fast.layered says in which order); one block
+    # gives the NumPy form's operations in its order (column sums row after row).
     @staticmethod
-    def kernel_forward(  # pragma: no cover - compiled
-        Z: Any, H: Any, V: Any, P: Any, running_mean: Any, running_var: Any, momentum: float,
-        epsilon: float,
-    ) -> None:  # fmt: skip
-        """:meth:`forward` in training, for the compiled loop (``numba.njit``), in place:
-        ``Z`` (m, n) becomes ``γ Ẑ + β`` (``P`` (2, n): ``γ``, ``β``), ``H`` (m, n) takes
-        ``Ẑ``, ``V[0]`` (``V`` (3, n)) ``1/√(σ² + ε)``, and the running statistics move. The
-        NumPy form's operations in its order (column sums row after row, as ``mean(axis=0)``)."""
+    def kernel_center(Z: Any, s_sum: Any, mu: Any, s: Any) -> None:  # pragma: no cover
+        """``Z`` (m, n) with column sums ``s_sum``: its mean ``mu``, ``s = Σ_i (Z[i] - mu)²``."""
         m, n = Z.shape
-        t = Z.dtype.type
-        inv, mu, var = V[0], V[1], V[2]
         for j in range(n):
-            mu[j] = Z[0, j]
+            mu[j] = s_sum[j] / Z.dtype.type(m)
+            h = Z[0, j] - mu[j]
+            s[j] = h * h
         for i in range(1, m):
             for j in range(n):
-                mu[j] += Z[i, j]
-        for j in range(n):
-            mu[j] = mu[j] / t(m)
-        for i in range(m):
-            for j in range(n):
-                H[i, j] = Z[i, j] - mu[j]
-        for j in range(n):
-            var[j] = H[0, j] * H[0, j]
-        for i in range(1, m):
-            for j in range(n):
-                var[j] += H[i, j] * H[i, j]
-        keep, mom, ratio, eps = (
-            t(1 - momentum),
-            t(momentum),
-            t(m / (m - 1) if m > 1 else 1),
-            t(epsilon),
-        )
-        for j in range(n):
-            var[j] = var[j] / t(m)
-            unbiased = var[j] * ratio if m > 1 else var[j]
-            running_mean[j] = running_mean[j] * keep
-            running_mean[j] += mom * mu[j]
-            running_var[j] = running_var[j] * keep
-            running_var[j] += mom * unbiased
-            inv[j] = t(1.0) / np.sqrt(var[j] + eps)
-        for i in range(m):
-            for j in range(n):
-                H[i, j] = H[i, j] * inv[j]
-                Z[i, j] = H[i, j] * P[0, j] + P[1, j]
+                h = Z[i, j] - mu[j]
+                s[j] += h * h
 
     @staticmethod
-    def kernel_backward(  # pragma: no cover - compiled
-        dOut: Any, H: Any, V: Any, P: Any, d_gamma: Any, d_beta: Any
-    ) -> None:  # fmt: skip
-        """:meth:`backward` in training for the compiled loop, in place: ``dOut`` (m, n)
-        becomes the input error, ``d_gamma``, ``d_beta`` (n,) take ``Σ dOut ⊙ Ẑ`` and
-        ``Σ dOut``, without the ``1/m`` (the compiled loop's output error carries it); ``H``,
-        ``V``, ``P`` as :meth:`kernel_forward` left them."""
+    def kernel_add_block(
+        mu_b: Any, s_b: Any, m_b: int, mu: Any, var: Any
+    ) -> None:  # pragma: no cover
+        """``var += s_b + m_b (μ_b - μ)²``: a block of ``m_b`` rows (its ``mu_b``, ``s_b`` of
+        :meth:`kernel_center`) into the batch's ``Σ (Z - μ)²`` (Chan et al.; one block: ``s_b``)."""
+        t = var.dtype.type(m_b)
+        for j in range(var.size):
+            d = mu_b[j] - mu[j]
+            var[j] += s_b[j] + t * d * d
+
+    @staticmethod
+    def kernel_statistics(var: Any, mu: Any, m: int, inv: Any, running_mean: Any,
+                          running_var: Any, momentum: float, epsilon: float,
+                          update: bool) -> None:  # pragma: no cover  # fmt: skip
+        """``var`` (n,): ``Σ (Z - μ)²`` over ``m`` rows, becomes ``σ²``; ``inv = 1/√(σ² + ε)``;
+        (``update``) the running statistics move towards ``μ`` and the unbiased variance."""
+        t = var.dtype.type
+        keep, mom, ratio, eps = t(1 - momentum), t(momentum), t(m / max(m - 1, 1)), t(epsilon)
+        for j in range(var.size):
+            var[j] = var[j] / t(m)
+            if update:
+                unbiased = var[j] * ratio if m > 1 else var[j]
+                running_mean[j] = running_mean[j] * keep + mom * mu[j]
+                running_var[j] = running_var[j] * keep + mom * unbiased
+            inv[j] = t(1.0) / np.sqrt(var[j] + eps)
+
+    @staticmethod
+    def kernel_normalize(Z: Any, mu: Any, inv: Any, P: Any, H: Any) -> None:  # pragma: no cover
+        """``H = (Z - μ) / √(σ² + ε)`` (``Ẑ``) and ``Z ← γ Ẑ + β`` (``P`` (2, n): ``γ``, ``β``)."""
+        m, n = Z.shape
+        gamma, beta = P[0], P[1]
+        for i in range(m):
+            z, h = Z[i], H[i]
+            for j in range(n):
+                h[j] = (z[j] - mu[j]) * inv[j]
+                z[j] = h[j] * gamma[j] + beta[j]
+
+    @staticmethod
+    def kernel_backward_sums(dOut: Any, H: Any, s_gamma: Any,
+                             s_beta: Any) -> None:  # pragma: no cover  # fmt: skip
+        """``s_gamma = Σ_i dOut[i] ⊙ Ẑ[i]``, ``s_beta = Σ_i dOut[i]`` (row after row) over
+        the rows of ``dOut`` (m, n): summed over the batch, ``dγ`` and ``dβ`` without ``1/m``
+        (the compiled loop's output error carries it)."""
         m, n = dOut.shape
-        t = dOut.dtype.type
-        inv, mean_d, mean_dz = V[0], V[1], V[2]
         for j in range(n):
-            d_gamma[j] = dOut[0, j] * H[0, j]
-            d_beta[j] = dOut[0, j]
+            s_gamma[j] = dOut[0, j] * H[0, j]
+            s_beta[j] = dOut[0, j]
         for i in range(1, m):
             for j in range(n):
-                d_gamma[j] += dOut[i, j] * H[i, j]
-                d_beta[j] += dOut[i, j]
+                s_gamma[j] += dOut[i, j] * H[i, j]
+                s_beta[j] += dOut[i, j]
+
+    @staticmethod
+    def kernel_backward_apply(dOut: Any, H: Any, inv: Any, P: Any, mean_d: Any, mean_dz: Any,
+                              db: Any) -> None:  # pragma: no cover  # fmt: skip
+        """:meth:`backward` in training, in place: ``dOut`` becomes the input error, from the
+        batch's ``mean(dOut)`` and ``mean(dOut ⊙ Ẑ)`` (each the sums of
+        :meth:`kernel_backward_sums` over ``m``); ``db`` (n,) takes its column sums (row
+        after row: the gradient of the layer's bias, in the same pass)."""
+        m, n = dOut.shape
+        c = np.empty(n, dOut.dtype)  # γ/√(σ²+ε)
         for j in range(n):
-            mean_d[j] = d_beta[j] / t(m)
-            mean_dz[j] = d_gamma[j] / t(m)
+            c[j] = P[0, j] * inv[j]
         for i in range(m):
+            d, h = dOut[i], H[i]
             for j in range(n):
-                dOut[i, j] = (P[0, j] * inv[j]) * (dOut[i, j] - mean_d[j] - H[i, j] * mean_dz[j])
+                v = c[j] * (d[j] - mean_d[j] - h[j] * mean_dz[j])
+                d[j] = v
+                db[j] = db[j] + v if i > 0 else v
 
 
 @dataclass

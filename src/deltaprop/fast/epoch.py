@@ -42,11 +42,12 @@ and ``db`` (the backward pass is linear in it); ``dW`` is the sum of the row blo
 number of threads); the sums of squares are taken in float64 in another order.
 
 Batch norm (``bn[l]``: whether, its momentum and epsilon; ``Ps[l]`` its ``γ``, ``β``,
-``Hs[l]`` its ``Ẑ``, ``Vs[l]`` its statistics, ``RMs[l]``, ``RVs[l]`` its running ones):
-:meth:`deltaprop.core.layers.BatchNorm.kernel_forward` between a layer's ``Z`` and its
-activation, :meth:`~deltaprop.core.layers.BatchNorm.kernel_backward` back through it;
-its batch statistics take every row, so a network with batch norm runs one block of rows
-on one thread (:class:`deltaprop.fast.loop.CompiledLoop`).
+``Hs[l]`` its ``Ẑ``, ``Vs[l]`` each thread's statistics, ``Ss[l]`` each block's sums,
+``RMs[l]``, ``RVs[l]`` the running statistics): its statistics take every row of the batch,
+so a network with batch norm runs layer by layer over each thread's blocks, the threads
+meeting where a layer's statistics need every block's sums
+(:func:`deltaprop.fast.layered.layered_forward_backward`); the blocks and the order of
+their sums are those of any other network, so the bits do not depend on the threads.
 
 Dropout (``rates``): the masks come from one key per step and layer (``keys``, drawn by
 :meth:`deltaprop.fast.loop.CompiledLoop.epoch` from the network's generator as the Python
@@ -58,7 +59,7 @@ edits to the kernels it calls from another module (:mod:`deltaprop.core.kernels`
 :mod:`deltaprop.core.vectormath`, the
 classes' kernels in :mod:`deltaprop.core.activations`, ``activations_smooth``,
 ``losses``, ``layers``, :mod:`deltaprop.optim.first_order`, and :mod:`deltaprop.fast`'s
-``activate``, ``outputs``, ``sync``, ``update``), so after editing those, delete
+``activate``, ``layered``, ``outputs``, ``sync``, ``update``), so after editing those, delete
 ``src/deltaprop/**/__pycache__/*.nb[ic]`` (installed packages are not affected).
 """
 
@@ -70,9 +71,9 @@ import numba
 import numpy as np
 
 from deltaprop.core.kernels import add_bias, nonfinite_check, sum_squares
-from deltaprop.core.layers import BatchNorm, Dropout
 from deltaprop.fast.activate import activate, activation_backward
 from deltaprop.fast.blocks import BLOCKS
+from deltaprop.fast.layered import column_sums, dropout, layered_forward_backward, times
 from deltaprop.fast.outputs import fused_output, general_output
 from deltaprop.fast.sync import ABORT, barrier, post_job, wait_job
 from deltaprop.fast.update import OPT_ADAM, OPT_RMSPROP, OPT_SGD, optimizer_step, scale
@@ -80,20 +81,6 @@ from deltaprop.fast.update import OPT_ADAM, OPT_RMSPROP, OPT_SGD, optimizer_step
 __all__ = ["ABORT", "OPT_ADAM", "OPT_RMSPROP", "OPT_SGD", "post_job", "run_steps", "wait_job"]
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-uniform = _jit(Dropout.kernel_uniform)
-_bn_forward = _jit(BatchNorm.kernel_forward)
-_bn_backward = _jit(BatchNorm.kernel_backward)
-
-
-@_jit
-def _column_sums(dZ: Any, db: Any) -> None:  # pragma: no cover - compiled
-    """``db = Σ_i dZ[i]``, row after row as NumPy's ``sum(axis=0)``."""
-    m, n = dZ.shape
-    for j in range(n):
-        db[j] = dZ[0, j]
-    for i in range(1, m):
-        for j in range(n):
-            db[j] += dZ[i, j]
 
 
 @_jit
@@ -102,7 +89,7 @@ def run_steps(  # pragma: no cover - compiled
     X: Any, Y: Any, w: Any, order: Any, m: int, n_blocks: int,
     Ws: Any, bs: Any, As: Any, Zs: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any,
     losses: Any, scratch: Any, split_first: bool, acts: Any, aps: Any, Ds: Any, Ms: Any,
-    rates: Any, bn: Any, Ps: Any, Hs: Any, Vs: Any, RMs: Any, RVs: Any, keys: Any,
+    rates: Any, bn: Any, Ps: Any, Hs: Any, Vs: Any, Ss: Any, RMs: Any, RVs: Any, keys: Any,
     out_code: int, loss_code: int, loss_p: float, alpha: float, clip_norm: float, params: Any, grad: Any, grad_others: Any, starts: Any, stops: Any, ends: Any, norms: Any,
     cost_sum: Any, opt_code: int, counts: Any, t0: int, lr: float, h: Any,
     state0: Any, state1: Any, state2: Any,
@@ -148,6 +135,7 @@ def run_steps(  # pragma: no cover - compiled
     """
     L = len(Ws)
     n_steps = order.size // m
+    normed = L > 0 and bn[:, 0].max() > 0  # batch norm: layer by layer (deltaprop.fast.layered)
     weighted = w.size > 0
     K = n_blocks
     k0, k1 = (K * tid) // n_threads, (K * (tid + 1)) // n_threads  # this thread's blocks
@@ -188,14 +176,23 @@ def run_steps(  # pragma: no cover - compiled
             gen += 1
             if not barrier(sync, n_threads, gen):
                 return -1
-        for b in range(k0, k1):
-            s0, s1 = (m * b) // K, (m * (b + 1)) // K
-            g, goff = (grad, 0) if b == 0 else (grad_others[b - 1], R)
-            shared[b] = _forward_backward(w, rows[s0:s1], m, s0, s1, wsum, first, Ws, bs, g,
-                                          goff, starts, stops, ends, As, Zs, dZ_a, dZ_b, Xb,
-                                          Yb, losses, acts, aps, Ds, Ms, rates, bn, Ps, Hs,
-                                          Vs, RMs, RVs, step_keys, out_code, loss_code,
-                                          loss_p)  # fmt: skip
+        if normed:
+            gen = layered_forward_backward(tid, n_threads, sync, gen, k0, k1, K, shared, w,
+                                           rows, m, wsum, grad, grad_others, R, Ws, bs,
+                                           starts, stops, As, Zs, dZ_a, dZ_b, Xb, Yb, losses,
+                                           acts, aps, Ds, Ms, rates, bn, Ps, Hs, Vs, Ss, RMs,
+                                           RVs, step_keys, out_code, loss_code, loss_p)  # fmt: skip
+            if gen < 0:
+                return -1
+        else:
+            for b in range(k0, k1):
+                s0, s1 = (m * b) // K, (m * (b + 1)) // K
+                g, goff = (grad, 0) if b == 0 else (grad_others[b - 1], R)
+                shared[b] = _forward_backward(w, rows[s0:s1], m, s0, s1, wsum, first, Ws, bs,
+                                              g, goff, starts, stops, ends, As, Zs, dZ_a, dZ_b,
+                                              Xb, Yb, losses, acts, aps, Ds, Ms, rates,
+                                              step_keys, out_code, loss_code,
+                                              loss_p)  # fmt: skip
         gen += 1
         if not barrier(sync, n_threads, gen):
             return -1
@@ -351,14 +348,13 @@ def _forward_backward(  # pragma: no cover - compiled
     w: Any, rows: Any, m: int, r0: int, r1: int, wsum: float, first: int,
     Ws: Any, bs: Any, g: Any, goff: int, starts: Any, stops: Any, ends: Any, As: Any,
     Zs: Any, dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any, losses: Any, acts: Any, aps: Any,
-    Ds: Any, Ms: Any, rates: Any, bn: Any, Ps: Any, Hs: Any, Vs: Any, RMs: Any, RVs: Any,
-    keys: Any, out_code: int, loss_code: int, loss_p: float,
+    Ds: Any, Ms: Any, rates: Any, keys: Any, out_code: int, loss_code: int, loss_p: float,
 ) -> float:  # fmt: skip
     """Rows ``r0:r1`` of one batch: the forward pass from layer ``first`` (the first
     layer's activations are ready when ``first`` is 1), the loss (returns ``Σ w_i L_i``),
     and the backward pass with ``dW``, ``db`` of these rows into the flat gradient ``g``
     (parameter ``i`` at ``g[i - goff]``) for the layers from ``first`` up, and the errors ``dZ`` of these rows down to the first
-    layer's."""
+    layer's. No batch norm (:func:`deltaprop.fast.layered.layered_forward_backward`)."""
     L = len(Ws)
     Xt, Yt = Xb[r0:r1], Yb[r0:r1]
     nt = r1 - r0
@@ -366,20 +362,18 @@ def _forward_backward(  # pragma: no cover - compiled
     # forward: Z = A_prev Wᵀ + b, A = g(Z)
     A = Xt if first == 0 else As[first - 1][r0:r1]
     if first == 1 and rates[0] > 0:
-        _dropout(A, Ds[0][r0:r1], Ms[0][r0:r1], keys[0], r0, rates[0])
+        dropout(A, Ds[0][r0:r1], Ms[0][r0:r1], keys[0], r0, rates[0])
         A = Ds[0][r0:r1]
     col = 1 if first == 1 and rates[0] > 0 else 0  # this layer's key in keys
     for l in range(first, L):
         Z = Zs[l][r0:r1]
         np.dot(A, Ws[l].T, Z)
         add_bias(Z, bs[l])
-        if bn[l, 0] > 0:  # batch norm (one block: every row of the batch)
-            _bn_forward(Z, Hs[l], Vs[l], Ps[l], RMs[l], RVs[l], bn[l, 1], bn[l, 2])
         if l < L - 1:
             A = As[l][r0:r1]
             activate(Z, A, acts[l], aps[l])
             if rates[l] > 0:  # dropout: Ds[l] = A ⊙ mask, the next layer's input
-                _dropout(A, Ds[l][r0:r1], Ms[l][r0:r1], keys[col], r0, rates[l])
+                dropout(A, Ds[l][r0:r1], Ms[l][r0:r1], keys[col], r0, rates[l])
                 A = Ds[l][r0:r1]
                 col += 1
     # dZ_a, dZ_b: each thread's rows in its own region (r0 · widest onwards), whatever the
@@ -407,46 +401,20 @@ def _forward_backward(  # pragma: no cover - compiled
     # backward: dW = dZᵀ A_prev, db = Σ dZ, dA_prev = dZ W, dZ[l-1] = dA_prev ⊙ g'
     for l in range(L - 1, first - 1, -1):
         A_prev = Xt if l == 0 else Ds[l - 1][r0:r1]
-        if bn[l, 0] > 0:  # through the batch norm: dγ, dβ after db
-            n_l, o = dZ.shape[1], stops[l] - goff + dZ.shape[1]
-            _bn_backward(dZ, Hs[l], Vs[l], Ps[l], g[o : o + n_l], g[o + n_l : o + 2 * n_l])
         gW = g[starts[l] - goff : stops[l] - goff].reshape(Ws[l].shape[0], Ws[l].shape[1])
         np.dot(dZ.T, A_prev, gW)
-        _column_sums(dZ, g[stops[l] - goff : ends[l] - goff])
+        column_sums(dZ, g[stops[l] - goff : ends[l] - goff])
         if l > 0:
             free = dZ_b if (L - 1 - l) % 2 == 0 else dZ_a  # the buffer dZ is not in
             n_prev = A_prev.shape[1]
             dA = free[base : base + nt * n_prev].reshape(nt, n_prev)
             np.dot(dZ, Ws[l], dA)
             if rates[l - 1] > 0:  # through the dropout: dA ⊙ mask
-                _times(dA, Ms[l - 1][r0:r1])
+                times(dA, Ms[l - 1][r0:r1])
             activation_backward(dA, Zs[l - 1][r0:r1], As[l - 1][r0:r1], acts[l - 1],
                                 aps[l - 1])  # fmt: skip
             dZ = dA
     return total
-
-
-@_jit
-def _dropout(A: Any, D: Any, M: Any, key: Any, r0: int, rate: float) -> None:  # pragma: no cover
-    """``M`` the mask of rows ``r0...`` of the batch (``Dropout.forward``: the uniforms of
-    :meth:`deltaprop.core.layers.Dropout.kernel_uniform` from ``key``, kept at ``u ≥ rate``,
-    scaled by ``1 / (1 - rate)``) and ``D = A ⊙ M``."""
-    nt, n = A.shape
-    scale = M.dtype.type(1.0 / (1.0 - rate))
-    zero = M.dtype.type(0)
-    for i in range(nt):
-        for j in range(n):
-            keep = uniform(key, (r0 + i) * n + j) >= rate
-            M[i, j] = scale if keep else zero
-            D[i, j] = A[i, j] * M[i, j]
-
-
-@_jit
-def _times(a: Any, b: Any) -> None:  # pragma: no cover - compiled
-    """``a ← a ⊙ b`` in place (2-D C-contiguous, the same shape)."""
-    x, y = a.ravel(), b.ravel()
-    for i in range(x.size):
-        x[i] = x[i] * y[i]
 
 
 @_jit
@@ -472,4 +440,4 @@ def _first_backward(  # pragma: no cover - compiled
             for j in range(nu):
                 S[k0 + i, j] = block[i, u0 + j]
     np.dot(S.T, Xb, grad[lo : lo + nu * n_in].reshape(nu, n_in))
-    _column_sums(S, grad[b0 : b0 + nu])
+    column_sums(S, grad[b0 : b0 + nu])

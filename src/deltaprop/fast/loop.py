@@ -1,7 +1,7 @@
 """The trainer's mini-batch loop compiled (:mod:`deltaprop.fast.epoch`), where it applies.
 
 :meth:`CompiledLoop.create` checks that a fit can run compiled (dense layers, with batch
-norm or not (then one block of rows on one thread: its statistics take the whole batch),
+norm or not (then layer by layer, the blocks' statistics added up: :mod:`deltaprop.fast.layered`),
 dropout among them (counter-based masks); hidden activations with a compiled form (every
 shipped one); an output pair with one (every shipped loss with every shipped output
 activation, fused or by the chain rule); SGD, momentum, Nesterov, RMSprop, Adam or AdamW as
@@ -202,7 +202,7 @@ class CompiledLoop:
                                                        strict=True)])  # fmt: skip
         self.RMs = typed_list([none1 if bn is None else bn.running_mean for bn in bns])
         self.RVs = typed_list([none1 if bn is None else bn.running_var for bn in bns])
-        self.n_threads = 1 if self.has_bn else n_threads
+        self.n_threads = n_threads
         self.by_work = by_work  # fewer threads for small steps (see step_threads)
         self.n_weights = sum(d.n_in * d.n_out for d in dense)
         # a wide first layer is split by units into blocks (see run_steps)
@@ -296,9 +296,9 @@ class CompiledLoop:
 
     def step_threads(self, m: int) -> int:
         """The threads that share a step of ``m`` rows: :attr:`n_threads`, at most a block
-        of rows each (:func:`deltaprop.fast.blocks.row_blocks`; one block with batch norm),
+        of rows each (:func:`deltaprop.fast.blocks.row_blocks`),
         and, where ``by_work``, at most what the step's work is worth (:func:`work_threads`)."""
-        n = min(self.n_threads, 1 if self.has_bn else row_blocks(m))
+        n = min(self.n_threads, row_blocks(m))
         return min(n, work_threads(m, self.n_weights)) if self.by_work else n
 
     @contextlib.contextmanager
@@ -339,10 +339,13 @@ class CompiledLoop:
             scratch = np.empty((self.n_threads, m * dense[0].n_out), dtype)  # first layer
             Hs = typed_list([np.empty((m, d.n_out) if h else (0, 0), dtype)
                              for d, h in zip(dense, self.bn[:, 0], strict=True)])  # fmt: skip
-            Vs = typed_list([np.empty((3, d.n_out if h else 0), dtype)
+            # batch norm: each thread's statistics, each block's sums (deltaprop.fast.layered)
+            Vs = typed_list([np.empty((BLOCKS, 5, d.n_out if h else 0), dtype)
+                             for d, h in zip(dense, self.bn[:, 0], strict=True)])  # fmt: skip
+            Ss = typed_list([np.empty((BLOCKS, 5, d.n_out if h else 0), dtype)
                              for d, h in zip(dense, self.bn[:, 0], strict=True)])  # fmt: skip
             self.buffers[m] = (As, Zs, Ds, Ms, dZ_a, dZ_b, Xb, Yb, np.empty(m, dtype), scratch,
-                               Hs, Vs)  # fmt: skip
+                               Hs, Vs, Ss)  # fmt: skip
         return self.buffers[m]
 
     def _keys(self, n_steps: int) -> np.ndarray:
@@ -379,13 +382,13 @@ class CompiledLoop:
         for part, m in (*parts, (order[full:], n - full)):
             if m == 0 or part.size == 0:
                 continue
-            As, Zs, Ds, Ms, dZ_a, dZ_b, Xb, Yb, losses, scratch, Hs, Vs = self._buffers(m)
+            As, Zs, Ds, Ms, dZ_a, dZ_b, Xb, Yb, losses, scratch, Hs, Vs, Ss = self._buffers(m)
             # the dropout keys of each step, drawn as the Python loop draws them (a step,
             # then its layers in order); the unused ones are given back below
             rng_state = self.rng.bit_generator.state if self.n_drop else None
             keys = self._keys(part.size // m)
             before = int(counts[1])
-            n_blocks = 1 if self.has_bn else row_blocks(m)
+            n_blocks = row_blocks(m)
             n_threads = self.step_threads(m)
             sync = np.zeros(16, np.int64)
             shared = np.zeros(BLOCKS + 2 * BLOCKS * (len(self.net.dense) + 3))
@@ -393,7 +396,7 @@ class CompiledLoop:
             head = (sync, shared, self.X, self.Y, self.w, part, m, n_blocks, self.Ws, self.bs)
             tail = (
                 As, Zs, dZ_a, dZ_b, Xb, Yb, losses, scratch, self.split_first, self.acts,
-                self.aps, Ds, Ms, self.rates, self.bn, self.Ps, Hs, Vs, self.RMs, self.RVs,
+                self.aps, Ds, Ms, self.rates, self.bn, self.Ps, Hs, Vs, Ss, self.RMs, self.RVs,
                 keys, self.out_code, self.loss_code,
                 self.loss_p, self.alpha,
                 self.clip_norm, net.parameters, net.grad, self.grad_others, self.starts,
@@ -436,13 +439,13 @@ class CompiledLoop:
         _fused.load_quickly(share_gradient)
 
         net = self.net
-        As, Zs, Ds, Ms, dZ_a, dZ_b, Xb, Yb, losses, _, Hs, Vs = self._buffers(max(rows.size, 1))
+        As, Zs, Ds, Ms, dZ_a, dZ_b, Xb, Yb, losses, _, Hs, Vs, Ss = self._buffers(max(rows.size, 1))
         keys = self._keys(1)[0] if rows.size else np.zeros(self.n_drop, np.int64)
         return float(share_gradient(
             self.X, self.Y, self.w, rows, float(wsum), float(alpha), self.Ws, self.bs,
             net.parameters, net.grad, self.starts, self.stops, self.ends, As, Zs, dZ_a,
             dZ_b, Xb, Yb, losses, self.acts, self.aps, Ds, Ms, self.rates, self.bn, self.Ps,
-            Hs, Vs, self.RMs, self.RVs, keys,
+            Hs, Vs, Ss, self.RMs, self.RVs, keys,
             self.out_code, self.loss_code, self.loss_p,
         ))  # fmt: skip
 

@@ -8,7 +8,8 @@ gradient (:meth:`deltaprop.fast.loop.CompiledLoop.share_step`,
 :meth:`~deltaprop.fast.loop.CompiledLoop.apply_step`): each rank's share of a global batch
 is normalised by the whole batch's weight and adds ``1/size`` of the L2 term, as
 :func:`deltaprop.train.distributed.distributed_backward` does in NumPy. The operations are
-those of :func:`deltaprop.fast.epoch.run_steps` on one thread and one block of rows, so the
+those of :func:`deltaprop.fast.epoch.run_steps` on one thread and one block of rows
+(:func:`deltaprop.fast.layered.layered_forward_backward`), so the
 results agree with it and with the Python loop to rounding.
 """
 
@@ -20,7 +21,8 @@ import numba
 import numpy as np
 
 from deltaprop.core.kernels import nonfinite_check, sum_squares
-from deltaprop.fast.epoch import _forward_backward, _gather
+from deltaprop.fast.epoch import _gather
+from deltaprop.fast.layered import layered_forward_backward
 from deltaprop.fast.update import optimizer_step, scale
 
 __all__ = ["apply_gradient", "share_gradient"]
@@ -33,7 +35,8 @@ def share_gradient(  # pragma: no cover - compiled
     X: Any, Y: Any, w: Any, rows: Any, wsum: float, alpha: float, Ws: Any, bs: Any,
     params: Any, grad: Any, starts: Any, stops: Any, ends: Any, As: Any, Zs: Any,
     dZ_a: Any, dZ_b: Any, Xb: Any, Yb: Any, losses: Any, acts: Any, aps: Any, Ds: Any,
-    Ms: Any, rates: Any, bn: Any, Ps: Any, Hs: Any, Vs: Any, RMs: Any, RVs: Any, keys: Any,
+    Ms: Any, rates: Any, bn: Any, Ps: Any, Hs: Any, Vs: Any, Ss: Any, RMs: Any, RVs: Any,
+    keys: Any,
     out_code: int, loss_code: int, loss_p: float,
 ) -> float:  # fmt: skip
     """The gradient of the rows ``rows`` of ``X``, ``Y`` (``w``: all the sample weights, or
@@ -48,10 +51,14 @@ def share_gradient(  # pragma: no cover - compiled
     total = 0.0
     if m > 0:
         _gather(X, Y, rows, 0, Xb, Yb)
-        total = _forward_backward(w, rows, m, 0, m, wsum, 0, Ws, bs, grad, 0, starts, stops,
-                                  ends, As, Zs, dZ_a, dZ_b, Xb, Yb, losses, acts, aps, Ds,
-                                  Ms, rates, bn, Ps, Hs, Vs, RMs, RVs, keys, out_code,
-                                  loss_code, loss_p)  # fmt: skip
+        shared = np.zeros(1)  # one block of rows on one thread: its loss sum
+        sync = np.zeros(16, np.int64)
+        layered_forward_backward(0, 1, sync, 0, 0, 1, 1, shared, w, rows, m, wsum, grad,
+                                 grad[:0].reshape(0, 0), 0, Ws, bs, starts, stops, As, Zs,
+                                 dZ_a, dZ_b, Xb, Yb, losses, acts, aps, Ds, Ms, rates, bn, Ps,
+                                 Hs, Vs, Ss, RMs, RVs, keys, out_code, loss_code,
+                                 loss_p)  # fmt: skip
+        total = shared[0]
     else:
         grad[:] = 0
     l2 = alpha / wsum
