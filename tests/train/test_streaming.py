@@ -57,3 +57,40 @@ def test_reading_ahead_or_in_turn_gives_the_same_bits(
         Trainer(net, "adam", batch_size=50, epochs=2, seed=0).fit(data)
         weights.append(net.parameters.copy())
     np.testing.assert_array_equal(weights[0], weights[1])
+
+
+def test_the_next_epochs_first_buffer_is_read_ahead_once_and_used() -> None:
+    reads: list[int] = []
+
+    def read(buf: np.ndarray) -> int:
+        reads.append(int(buf[0]))
+        return int(buf.sum())
+
+    def settled(reader: streaming._Reader) -> list[int]:
+        if reader._next is not None:
+            reader._next[1].result()  # the read ahead has run
+        return sorted(reads)
+
+    epochs = [[np.arange(0, 3), np.arange(3, 6)], [np.arange(6, 9), np.arange(9, 12)]]
+    with streaming._Reader(ahead=True) as reader:
+        got = list(reader.epoch(read, epochs[0], following=epochs[1][0]))
+        assert settled(reader) == [0, 3, 6]  # the next epoch's first buffer already read
+        got += list(reader.epoch(read, epochs[1], following=np.array([99])))
+        assert settled(reader) == [0, 3, 6, 9, 99]
+        got += list(reader.epoch(read, [np.array([5, 5])]))  # not the buffer peeked at
+    assert sorted(reads) == [0, 3, 5, 6, 9, 99]
+    assert [rows for _, rows in got] == [3, 12, 21, 30, 10]
+
+
+def test_in_turn_nothing_is_read_ahead() -> None:
+    reads: list[int] = []
+
+    def read(buf: np.ndarray) -> int:
+        reads.append(int(buf[0]))
+        return 0
+
+    with streaming._Reader(ahead=False) as reader:
+        buffers = [np.arange(2), np.arange(2, 4)]
+        for buf, _ in reader.epoch(read, buffers, following=np.array([7])):
+            assert reads[-1] == int(buf[0])  # read when taken, not before
+    assert reads == [0, 2]

@@ -14,6 +14,11 @@ from deltaprop.data.spill import SpillingSource
 
 __all__ = ["ParquetDataset"]
 
+TILE_ROWS = 2048
+"""Rows converted at a time from Arrow's columns into the C-ordered matrix: the columns'
+writes of one tile stay in the cache (a whole 200,000-row group, column after column, took
+0.05 s against Arrow's 0.04 s decoding)."""
+
 
 def _pyarrow() -> tuple[Any, Any, Any]:
     try:
@@ -124,8 +129,7 @@ class ParquetDataset(SpillingSource, Dataset):
         """The rows of ``pieces`` (ascending indices into the row groups), concatenated
         after ``pad`` uninitialised rows: one ``read_row_groups`` call per file, the
         columns projected (decoded by Arrow's thread pool with ``threads``), written into
-        preallocated C-ordered arrays record batch by record batch (a row group's rows at
-        a time, so that the column-by-column writes stay in the cache)."""
+        preallocated C-ordered arrays :data:`TILE_ROWS` rows at a time."""
         starts = self._starts
         m = int((starts[pieces + 1] - starts[pieces]).sum())
         X = np.empty((pad + m, self.n_features), self.dtype)
@@ -146,13 +150,15 @@ class ParquetDataset(SpillingSource, Dataset):
                         f"column {name!r} has {nulls} missing values in row "
                         f"groups {first}-{int(mine[-1])} (rows from {int(starts[first])})"
                     )
-            for batch in table.to_batches():
-                n = batch.num_rows
-                for j in range(nf):
-                    X[at : at + n, j] = batch.column(j).to_numpy(zero_copy_only=False)
-                for j in range(len(names) - nf):
-                    Y[at : at + n, j] = batch.column(nf + j).to_numpy(zero_copy_only=False)
-                at += n
+            for whole in table.to_batches():
+                for lo in range(0, whole.num_rows, TILE_ROWS):
+                    batch = whole.slice(lo, TILE_ROWS)  # no copy
+                    n = batch.num_rows
+                    for j in range(nf):
+                        X[at : at + n, j] = batch.column(j).to_numpy(zero_copy_only=False)
+                    for j in range(len(names) - nf):
+                        Y[at : at + n, j] = batch.column(nf + j).to_numpy(zero_copy_only=False)
+                    at += n
         return X, Y
 
     def _piece(self, i: int) -> tuple[np.ndarray, np.ndarray]:

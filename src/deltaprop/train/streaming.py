@@ -19,9 +19,10 @@ process's weights up to rounding.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -166,31 +167,41 @@ def _epochs(
     self: Any, part: StreamedData, bs: int, fast: CompiledLoop | None, Xv: Any, Yv: Any,
     wv: Any, callbacks: list[Callback],
 ) -> None:  # fmt: skip
-    net, data = self.net, part.data
+    net = self.net
     ahead = spare_core(fast, bs)
     last_good = net.parameters.copy()
     last_buffers = {k: v.copy() for k, v in net.buffers()}
     stats = GradStats(net)
-    for _ in range(self.epochs):
-        lr = self.schedule(self.epoch, self.learning_rate, self.samples_seen)
-        self.optimizer.learning_rate = lr
-        for cb in callbacks:
-            cb.on_epoch_begin(self, self.epoch, {"learning_rate": lr})
-        norms = np.zeros(net.n_layers)
-        buffers = epoch_buffers(
-            data.n_rows, self.rng, block_rows=data.block_rows,
-            buffer_blocks=data.buffer_blocks, shuffle=self.shuffle, keep=part.keep,
-        )  # fmt: skip
-        kind = _Epoch if fast is None else _FastEpoch
-        epoch = kind(self, part, bs, fast, stats, norms, last_good, last_buffers, callbacks)
-        epoch.threads = not ahead
-        with np.errstate(over="ignore", invalid="ignore"):
-            for buf, rows in _read_ahead(part, epoch.read, buffers, ahead):
-                epoch.feed(buf, rows)
-            epoch.finish()
-        if close_epoch(self, epoch.total / part.n_train, epoch.n_batches, norms, lr,
-                       last_good, last_buffers, Xv, Yv, wv, callbacks):  # fmt: skip
-            break
+    kind = _Epoch if fast is None else _FastEpoch
+    with _Reader(part.data.read_ahead and ahead) as reader:
+        for e in range(self.epochs):
+            lr = self.schedule(self.epoch, self.learning_rate, self.samples_seen)
+            self.optimizer.learning_rate = lr
+            for cb in callbacks:
+                cb.on_epoch_begin(self, self.epoch, {"learning_rate": lr})
+            norms = np.zeros(net.n_layers)
+            buffers = _buffers(self, part, self.rng)
+            following = None  # the next epoch's first buffer, drawn from a copy of the rng
+            if reader.ahead and e + 1 < self.epochs and buffers:
+                following = next(iter(_buffers(self, part, copy.deepcopy(self.rng))), None)
+            epoch = kind(self, part, bs, fast, stats, norms, last_good, last_buffers, callbacks)
+            epoch.threads = not ahead
+            with np.errstate(over="ignore", invalid="ignore"):
+                for buf, rows in reader.epoch(epoch.read, buffers, following):
+                    epoch.feed(buf, rows)
+                epoch.finish()
+            if close_epoch(self, epoch.total / part.n_train, epoch.n_batches, norms, lr,
+                           last_good, last_buffers, Xv, Yv, wv, callbacks):  # fmt: skip
+                break
+
+
+def _buffers(self: Any, part: StreamedData, rng: np.random.Generator) -> list[np.ndarray]:
+    """The trainer's epoch order of ``part``'s training rows (:func:`deltaprop.data.epoch_buffers`)."""
+    data = part.data
+    return epoch_buffers(
+        data.n_rows, rng, block_rows=data.block_rows, buffer_blocks=data.buffer_blocks,
+        shuffle=self.shuffle, keep=part.keep,
+    )  # fmt: skip
 
 
 def spare_core(fast: CompiledLoop | None, batch_size: int) -> bool:
@@ -207,34 +218,63 @@ def spare_core(fast: CompiledLoop | None, batch_size: int) -> bool:
     return (cores or 1) > (1 if fast is None else fast.step_threads(batch_size))
 
 
-def _read_ahead(
-    part: StreamedData, read: Callable[[np.ndarray], Any], buffers: list[np.ndarray],
-    ahead: bool,
-) -> Iterator[tuple[np.ndarray, Any]]:  # fmt: skip
-    """``(buffer, read(buffer))`` buffer after buffer (``read`` an epoch's), the next
-    buffer read in a background thread while the current one trains (decoding a Parquet
-    row group or parsing CSV releases the GIL) where the dataset asks for it
-    (:attr:`deltaprop.data.Dataset.read_ahead`) and ``ahead`` (:func:`spare_core`): two
-    buffers are held at a time. Where no thread can start (an address-space cap leaves no
-    room for its stack) the buffers are read in turn. An error of a read is raised where
-    its buffer is taken."""
-    pool = None
-    if len(buffers) >= 2 and part.data.read_ahead and ahead:
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deltaprop-read")
-        try:
-            pending = pool.submit(read, buffers[0])
-        except RuntimeError:  # no thread to be had (an address-space cap): read in turn
-            pool.shutdown()
-            pool = None
-    if pool is None:
-        for buf in buffers:
-            yield buf, read(buf)
-        return
-    with pool:
+class _Reader:
+    """The buffers of each epoch, ``(buffer, read(buffer))`` one after the other (``read``
+    an epoch's), the next one read in a background thread while the current one trains
+    (decoding a Parquet row group or parsing CSV releases the GIL) where ``ahead`` (the
+    dataset asks for it, :attr:`deltaprop.data.Dataset.read_ahead`, and a core is spare,
+    :func:`spare_core`): two buffers are held at a time. After an epoch's last buffer the
+    next epoch's first is read too (drawn from a copy of the trainer's generator, and used
+    only if the epoch's own draw gives the same rows). Where no thread can start (an
+    address-space cap leaves no room for its stack) the buffers are read in turn. An error
+    of a read is raised where its buffer is taken."""
+
+    def __init__(self, ahead: bool) -> None:
+        self.ahead = ahead
+        self._pool: ThreadPoolExecutor | None = None
+        self._next: tuple[np.ndarray, Future[Any]] | None = None
+
+    def __enter__(self) -> _Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _submit(self, read: Callable[[np.ndarray], Any], buf: np.ndarray) -> Future[Any]:
+        if self.ahead:
+            try:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(1, thread_name_prefix="deltaprop-read")
+                return self._pool.submit(read, buf)
+            except RuntimeError:  # no thread to be had (an address-space cap): read in turn
+                self.ahead = False
+        done: Future[Any] = Future()
+        done.set_result(read(buf))
+        return done
+
+    def epoch(
+        self, read: Callable[[np.ndarray], Any], buffers: list[np.ndarray],
+        following: np.ndarray | None = None,
+    ) -> Iterator[tuple[np.ndarray, Any]]:  # fmt: skip
+        """This epoch's buffers, read; then ``following`` (the next epoch's first buffer,
+        or None) is started."""
+        if not buffers:
+            return
+        ready, self._next = self._next, None
+        pending: Future[Any] | None
+        if ready is not None and np.array_equal(ready[0], buffers[0]):
+            pending = ready[1]
+        else:
+            pending = self._submit(read, buffers[0]) if self.ahead else None
         for k, buf in enumerate(buffers):
-            rows = pending.result()
-            if k + 1 < len(buffers):
-                pending = pool.submit(read, buffers[k + 1])
+            rows = read(buf) if pending is None else pending.result()
+            pending = None
+            if self.ahead:
+                if k + 1 < len(buffers):
+                    pending = self._submit(read, buffers[k + 1])
+                elif following is not None:
+                    self._next = (following, self._submit(read, following))
             yield buf, rows
 
 
