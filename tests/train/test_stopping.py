@@ -201,3 +201,19 @@ def test_an_exploding_loss_is_a_divergence(optimizer: str, lr: float) -> None:
     assert "clip" not in exc.describe(clip_name=None)
     assert "Try a smaller --learning-rate (it was 10) or scaling" in exc.describe(
         learning_rate_name="--learning-rate", clip_name=None)  # fmt: skip
+
+
+def test_the_starting_baseline_is_measured_on_evenly_spaced_rows() -> None:
+    from deltaprop.train.stopping import BASELINE_ROWS, loss_baselines
+
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(5000, 3)), rng.integers(0, 2, 5000).astype(float)[:, None]
+    net = Network([3, 4, 1], "tanh", "bce", seed=0)
+    start, constant = loss_baselines(net, X, y, None)
+    rows = np.unique(np.linspace(0, 4999, BASELINE_ROWS).round().astype(int))
+    assert start == pytest.approx(net.cost(X[rows], y[rows], None, training=False, alpha=0.0))
+    assert start != pytest.approx(net.cost(X, y, None, training=False, alpha=0.0), rel=1e-9)
+    p = y.mean()  # the constant predictor on every row
+    assert constant == pytest.approx(-(p * np.log(p) + (1 - p) * np.log(1 - p)))
+    small = loss_baselines(net, X[:700], y[:700], None)[0]  # every row when fewer
+    assert small == pytest.approx(net.cost(X[:700], y[:700], None, training=False, alpha=0.0))

@@ -15,7 +15,7 @@ from deltaprop.core.activation_base import (
     Array,
     OnnxGraph,
 )
-from deltaprop.core.vectormath import erfc_f32, exp_f32
+from deltaprop.core.vectormath import erfc_exp_f32, erfc_f32, exp_f32
 
 __all__ = ["GELU", "Exp", "Softmax", "Softplus"]
 
@@ -31,9 +31,12 @@ class GELU(Activation):
     ``erfc`` rather than ``(1 + erf(z/√2)) / 2``, which cancels for ``z < -1`` (``Φ(-5)`` has
     7 correct digits of 16, ``Φ(-9)`` none): ``erfc`` is accurate where ``Φ`` is small.
 
-    The float32 kernels compute ``erfc`` and ``exp`` by :mod:`deltaprop.core.vectormath`
-    (vectorized, < 0.5001 ulp), the rest in the operations of :meth:`forward` and
-    :meth:`derivative`; float64 calls libm's ``erfc`` and ``exp``.
+    The float32 kernels compute ``erfc`` by :mod:`deltaprop.core.vectormath` (vectorized,
+    < 0.5001 ulp), the derivative's ``e^{-z²/2}`` as that ``erfc``'s own factor
+    ``e^{-u²}``, ``u = fl(-z/√2)`` (:func:`~deltaprop.core.vectormath.erfc_exp_f32`: one
+    exponential, not two; ``u²`` differs from the rounded ``z²/2`` of :meth:`derivative`
+    by at most ``z²/2 · 2⁻²³`` relative), the rest in the operations of :meth:`forward`
+    and :meth:`derivative`; float64 calls libm's ``erfc`` and ``exp``.
     """
 
     name = "gelu"
@@ -70,9 +73,8 @@ class GELU(Activation):
         if d.itemsize == 4:  # float32: vectorized
             for i in range(d.size):
                 v = z[i]
-                cdf = half * t(erfc_f32(np.float64(v * nc)))
-                e = t(exp_f32(np.float64(nhalf * v * v)))
-                d[i] = d[i] * (cdf + v * (c2 * e))
+                erfc, e = erfc_exp_f32(np.float64(v * nc))  # e^{-(v/√2)²}: erfc's own factor
+                d[i] = d[i] * (half * t(erfc) + v * (c2 * t(e)))
         else:
             for i in range(d.size):
                 v = z[i]

@@ -193,18 +193,20 @@ def _loss_baselines(net: Any, X: Any, Y: np.ndarray, w: np.ndarray | None) -> tu
     mean = np.asarray((Y if w is None else Y * w[:, None]).sum(axis=0) / wsum, dtype=Y.dtype)
     constant = 0.0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for lo in range(0, m, 65_536):
-            sl = slice(lo, min(lo + 65_536, m))
+        step = max(512, 65_536 // max(Y.shape[1], 1))  # 65,536 values at a time
+        for lo in range(0, m, step):
+            sl = slice(lo, min(lo + step, m))
             values = np.asarray(net.loss.value(Y[sl], np.broadcast_to(mean, Y[sl].shape)))
             constant += float(values.sum() if w is None else values @ w[sl])
-        rows = np.arange(m)
-        if m > BASELINE_ROWS:
+        if m > BASELINE_ROWS:  # gathered 128 rows at a time: a small copy of X
             rows = np.unique(np.linspace(0, m - 1, BASELINE_ROWS).round().astype(np.intp))
+            pieces: list[Any] = [rows[lo : lo + 128] for lo in range(0, rows.size, 128)]
+        else:  # views
+            pieces = [slice(lo, min(lo + 512, m)) for lo in range(0, m, 512)]
         start = share_sum = 0.0
-        for lo in range(0, rows.size, 512):
-            idx = rows[lo : lo + 512]
+        for idx in pieces:
             wb = None if w is None else w[idx]
-            share = float(idx.size if wb is None else wb.sum())
+            share = float(len(Y[idx]) if wb is None else wb.sum())
             if share <= 0:
                 continue
             start += net.cost(X[idx], Y[idx], wb, training=False, check=False) * share
