@@ -44,10 +44,10 @@ if __name__ == "__main__":
 
     original_take = data.take
 
-    def spy_take(rows):  # type: ignore[no-untyped-def]
+    def spy_take(rows, **kw):  # type: ignore[no-untyped-def]
         if len(rows):
             read.append((int(min(rows)), int(max(rows)) + 1))
-        return original_take(rows)
+        return original_take(rows, **kw)
 
     data._read = spy  # type: ignore[method-assign]
     data.take = spy_take  # type: ignore[method-assign]

@@ -61,9 +61,11 @@ def test_reading_ahead_or_in_turn_gives_the_same_bits(
 
 def test_the_next_epochs_first_buffer_is_read_ahead_once_and_used() -> None:
     reads: list[int] = []
+    wide: list[bool] = []
 
-    def read(buf: np.ndarray) -> int:
+    def read(buf: np.ndarray, threads: bool = False) -> int:
         reads.append(int(buf[0]))
+        wide.append(threads)
         return int(buf.sum())
 
     def settled(reader: streaming._Reader) -> list[int]:
@@ -79,13 +81,14 @@ def test_the_next_epochs_first_buffer_is_read_ahead_once_and_used() -> None:
         assert settled(reader) == [0, 3, 6, 9, 99]
         got += list(reader.epoch(read, [np.array([5, 5])]))  # not the buffer peeked at
     assert sorted(reads) == [0, 3, 5, 6, 9, 99]
+    assert sum(wide) == 2  # the first buffers not read ahead (0 and 5) on every core
     assert [rows for _, rows in got] == [3, 12, 21, 30, 10]
 
 
 def test_in_turn_nothing_is_read_ahead() -> None:
     reads: list[int] = []
 
-    def read(buf: np.ndarray) -> int:
+    def read(buf: np.ndarray, threads: bool = False) -> int:
         reads.append(int(buf[0]))
         return 0
 

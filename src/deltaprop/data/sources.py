@@ -78,9 +78,9 @@ class Dataset(abc.ABC):
             )
         return self._read(int(start), int(stop))
 
-    def take(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def take(self, rows: np.ndarray, *, threads: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """The global ``rows`` (any order, inside :attr:`local`), in that order:
-        :meth:`take_unordered`'s rows gathered.
+        :meth:`take_unordered`'s rows gathered (``threads`` passed on).
 
         Parameters
         ----------
@@ -92,7 +92,7 @@ class Dataset(abc.ABC):
         y : ndarray of shape (m, *target_shape), :attr:`dtype`
             Fresh arrays.
         """
-        X, y, idx = self.take_unordered(rows)
+        X, y, idx = self.take_unordered(rows, threads=threads)
         return X.take(idx, axis=0), y.take(idx, axis=0)
 
     def take_unordered(

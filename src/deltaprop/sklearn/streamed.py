@@ -36,9 +36,9 @@ class EncodedTarget(Dataset):
     def _read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         return self._encoded(*self.data.read(start, stop))
 
-    def take(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def take(self, rows: np.ndarray, *, threads: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """The wrapped dataset's :meth:`~deltaprop.data.Dataset.take`, its target encoded."""
-        return self._encoded(*self.data.take(rows))
+        return self._encoded(*self.data.take(rows, threads=threads))
 
     def take_unordered(
         self, rows: np.ndarray, pad: int = 0, *, threads: bool = False

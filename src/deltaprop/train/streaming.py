@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -71,10 +72,11 @@ class StreamedData:
         self.keep = None if holdout is None else ~holdout
         self.n_train = data.n_rows if holdout is None else int(self.keep.sum())  # type: ignore[union-attr]
 
-    def rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def rows(self, rows: np.ndarray, threads: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """``(X, Y)`` of the global ``rows`` (shape ``(m,)``, all owned), in that order
-        (:meth:`deltaprop.data.Dataset.take`)."""
-        X, y = self.data.take(rows)
+        (:meth:`deltaprop.data.Dataset.take`; ``threads``: the source may decode on every
+        core, as the reads before training do)."""
+        X, y = self.data.take(rows, threads=threads)
         return X, self.target(y)
 
     def unordered(
@@ -105,7 +107,7 @@ def streamed_validation(
     mine = own.start + np.flatnonzero(mask[own])
     Xs, Ys = [], []
     for lo in range(0, mine.size, 65_536):
-        X, Y = part.rows(mine[lo : lo + 65_536])
+        X, Y = part.rows(mine[lo : lo + 65_536], threads=True)  # before training: every core
         Xs.append(X)
         Ys.append(Y)
     if not Xs:
@@ -127,7 +129,7 @@ def _baselines(self: Any, part: StreamedData) -> tuple[float, float]:
     rows = np.arange(own.start, own.stop)
     if part.keep is not None:
         rows = rows[part.keep[own]]
-    X, Y = part.rows(rows[: part.data.block_rows * part.data.buffer_blocks])
+    X, Y = part.rows(rows[: part.data.block_rows * part.data.buffer_blocks], threads=True)
     if part.comm is None:
         return loss_baselines(self.net, X, Y, None)
     # the constant predictor is the global mean: sums first, then the losses
@@ -241,7 +243,7 @@ class _Reader:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _submit(self, read: Callable[[np.ndarray], Any], buf: np.ndarray) -> Future[Any]:
+    def _submit(self, read: Callable[..., Any], buf: np.ndarray) -> Future[Any]:
         if self.ahead:
             try:
                 if self._pool is None:
@@ -254,19 +256,22 @@ class _Reader:
         return done
 
     def epoch(
-        self, read: Callable[[np.ndarray], Any], buffers: list[np.ndarray],
+        self, read: Callable[..., Any], buffers: list[np.ndarray],
         following: np.ndarray | None = None,
     ) -> Iterator[tuple[np.ndarray, Any]]:  # fmt: skip
-        """This epoch's buffers, read; then ``following`` (the next epoch's first buffer,
-        or None) is started."""
+        """This epoch's buffers, ``read(buffer)``; then ``following`` (the next epoch's first
+        buffer, or None) is started. A first buffer not read ahead is read with
+        ``read(buffer, threads=True)``: nothing trains until it is in."""
         if not buffers:
             return
         ready, self._next = self._next, None
         pending: Future[Any] | None
         if ready is not None and np.array_equal(ready[0], buffers[0]):
             pending = ready[1]
+        elif self.ahead:  # nothing trains until it is read: on every core
+            pending = self._submit(functools.partial(read, threads=True), buffers[0])
         else:
-            pending = self._submit(read, buffers[0]) if self.ahead else None
+            pending = None
         for k, buf in enumerate(buffers):
             rows = read(buf) if pending is None else pending.result()
             pending = None
@@ -294,9 +299,11 @@ class _Epoch:
         self.X, self.Y, self.pos, self.count = X, Y, np.empty(0, np.intp), 0
         self.threads = False  # whether a read may decode with all cores (read in turn)
 
-    def read(self, buf: np.ndarray) -> Any:
-        """What :meth:`feed` takes of a buffer: ``part.rows`` of this rank's rows of it."""
-        return self.part.rows(buf[self.part.owned(buf)])
+    def read(self, buf: np.ndarray, threads: bool | None = None) -> Any:
+        """What :meth:`feed` takes of a buffer: ``part.rows`` of this rank's rows of it
+        (decoded on every core with ``threads``, by default :attr:`threads`)."""
+        wide = self.threads if threads is None else threads
+        return self.part.rows(buf[self.part.owned(buf)], threads=wide)
 
     def feed(self, buf: np.ndarray, rows: tuple[np.ndarray, np.ndarray]) -> None:
         """Append a buffer (global rows in order; ``rows``, ``part.rows`` of this rank's
@@ -344,9 +351,11 @@ class _FastEpoch(_Epoch):
     where the previous buffer's partial batch is put; the loop gathers each batch by
     index, as in memory, so the bits are those of the gathered window."""
 
-    def read(self, buf: np.ndarray) -> Any:
-        """``part.unordered(buf, batch_size)``, decoded with all cores where read in turn."""
-        return self.part.unordered(buf, self.bs, threads=self.threads)
+    def read(self, buf: np.ndarray, threads: bool | None = None) -> Any:
+        """``part.unordered(buf, batch_size)``, decoded with all cores where read in turn
+        (or ``threads``)."""
+        wide = self.threads if threads is None else threads
+        return self.part.unordered(buf, self.bs, threads=wide)
 
     def feed(self, buf: np.ndarray, rows: tuple[np.ndarray, np.ndarray]) -> None:
         """Train on every full batch of the pending rows then the buffer's."""
