@@ -34,7 +34,7 @@ from deltaprop.optim import Optimizer, check_learning_rate
 from deltaprop.train.batches import GradStats, effective_batch_size
 from deltaprop.train.callbacks import Callback, watches_batches
 from deltaprop.train.sgd import batch_step, close_epoch
-from deltaprop.train.stopping import loss_baselines
+from deltaprop.train.stopping import BASELINE_ROWS, loss_baselines
 
 __all__ = ["StreamedData", "fit_streamed", "prepare_streamed", "streamed_validation"]
 
@@ -121,15 +121,17 @@ def streamed_validation(
     return mask, Xv, Yv
 
 
-def _baselines(self: Any, part: StreamedData) -> tuple[float, float]:
+def _baselines(self: Any, part: StreamedData, rows: Any) -> tuple[float, float]:
     """The divergence baselines (:func:`deltaprop.train.stopping.loss_baselines`) on each
-    rank's first training rows, a buffer's worth (``block_rows · buffer_blocks``), so that
-    they cost no more memory than the epochs (sums allreduced under MPI)."""
-    own = part.own
-    rows = np.arange(own.start, own.stop)
-    if part.keep is not None:
-        rows = rows[part.keep[own]]
-    X, Y = part.rows(rows[: part.data.block_rows * part.data.buffer_blocks], threads=True)
+    rank's rows of the first buffer the fit reads (``rows``, its read: ``(X, Y)``, or
+    ``(X, Y, idx)`` in the compiled loop), before its first step: no read of their own
+    (sums allreduced under MPI)."""
+    X, Y = rows[0], rows[1]
+    if len(rows) == 3:  # the buffer as read, its rows at idx: up to BASELINE_ROWS of them
+        idx = rows[2]
+        if idx.size > BASELINE_ROWS:
+            idx = idx[np.linspace(0, idx.size - 1, BASELINE_ROWS).round().astype(np.intp)]
+        X, Y = X[idx], Y[idx]
     if part.comm is None:
         return loss_baselines(self.net, X, Y, None)
     # the constant predictor is the global mean: sums first, then the losses
@@ -151,8 +153,6 @@ def fit_streamed(
     net, opt, comm = self.net, self.optimizer, self.communicator
     if not isinstance(opt, Optimizer):
         raise ValueError("a streamed fit needs a first-order optimizer, not L-BFGS")
-    if self.baselines is None and self.divergence_factor is not None:
-        self.baselines = _baselines(self, part)
     bs = effective_batch_size(self.batch_size, part.n_train)
     X0, Y0 = part.rows(np.arange(part.own.start, min(part.own.start + 1, part.own.stop)))
     fast = None
@@ -190,6 +190,8 @@ def _epochs(
             epoch.threads = not ahead
             with np.errstate(over="ignore", invalid="ignore"):
                 for buf, rows in reader.epoch(epoch.read, buffers, following):
+                    if self.baselines is None and self.divergence_factor is not None:
+                        self.baselines = _baselines(self, part, rows)
                     epoch.feed(buf, rows)
                 epoch.finish()
             if close_epoch(self, epoch.total / part.n_train, epoch.n_batches, norms, lr,
