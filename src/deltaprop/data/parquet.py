@@ -193,15 +193,8 @@ class ParquetDataset(SpillingSource, Dataset):
         at = np.searchsorted(self._starts, rows, side="right") - 1
         pieces = np.unique(at)
         if self._fill(pieces, lambda group: self._decode_arrow(group, 0, threads)):
-            # the blocks the rows touch, from the decoded copy
-            br = self.block_rows
-            blocks = np.unique(rows // br)
-            starts = np.maximum(blocks * br, lo)
-            stops = np.minimum((blocks + 1) * br, hi)
+            starts, stops, idx = self._blocks(rows, pad)  # the blocks, from the decoded copy
             X, Y = self._copied(starts, stops, pad)
-            sizes = stops - starts
-            base = pad + np.cumsum(sizes) - sizes - starts
-            idx = (rows + base[np.searchsorted(blocks, rows // br)]).astype(np.intp)
         else:  # every row of the row groups the rows touch, decoded
             X, Y = self._decode_arrow(pieces, pad, threads)
             sizes = self._starts[pieces + 1] - self._starts[pieces]

@@ -127,23 +127,32 @@ class Dataset(abc.ABC):
         """
         rows = np.asarray(rows, dtype=np.intp)
         lo, hi = self.local.start, self.local.stop
-        br = self.block_rows
         if rows.size and not (lo <= rows.min() and rows.max() < hi):
             raise ValueError(
                 f"rows from {int(rows.min())} to {int(rows.max())} are outside the rows this "
                 f"dataset can read, [{lo}, {hi}) (of {self.n_rows})"
             )
+        starts, stops, idx = self._blocks(rows, pad)
+        X = np.empty((pad + int((stops - starts).sum()), self.n_features), self.dtype)
+        y = np.empty((X.shape[0], *self.target_shape), self.dtype)
+        at = pad
+        for a, z in zip(starts.tolist(), stops.tolist(), strict=True):
+            X[at : at + z - a], y[at : at + z - a] = self.read(a, z)
+            at += z - a
+        return X, y, idx
+
+    def _blocks(self, rows: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The logical blocks the global ``rows`` touch, ascending, as row ranges
+        ``[starts[i], stops[i])`` (clipped to :attr:`local`), and where each of ``rows``
+        lies once they are concatenated after ``pad`` rows (``idx``, intp)."""
+        lo, hi, br = self.local.start, self.local.stop, self.block_rows
         blocks = np.unique(rows // br)
         starts = np.maximum(blocks * br, lo)
         stops = np.minimum((blocks + 1) * br, hi)
         sizes = stops - starts
-        X = np.empty((pad + int(sizes.sum()), self.n_features), self.dtype)
-        y = np.empty((X.shape[0], *self.target_shape), self.dtype)
         base = (pad + np.cumsum(sizes) - sizes).astype(np.intp)
-        for a, z, at in zip(starts.tolist(), stops.tolist(), base.tolist(), strict=True):
-            X[at : at + z - a], y[at : at + z - a] = self.read(a, z)
-        idx = rows + (base - starts)[np.searchsorted(blocks, rows // br)]
-        return X, y, idx
+        idx = (rows + (base - starts)[np.searchsorted(blocks, rows // br)]).astype(np.intp)
+        return starts, stops, idx
 
     def read_target(self, start: int, stop: int) -> np.ndarray:
         """Only the target of rows ``[start, stop)``, shape ``(stop - start, *target_shape)``
