@@ -33,6 +33,22 @@ def test_buffers_hold_whole_blocks_and_every_row_once() -> None:
     np.testing.assert_array_equal(bufs[0], rows[rng.permutation(rows.size)])
 
 
+def test_the_first_buffers_alone_are_the_whole_orders_first_and_draw_only_theirs() -> None:
+    keep = np.arange(1050) % 7 != 0
+    whole = epoch_buffers(
+        1050, np.random.default_rng(5), block_rows=100, buffer_blocks=3, keep=keep
+    )
+    rng = np.random.default_rng(5)
+    first = epoch_buffers(1050, rng, block_rows=100, buffer_blocks=3, keep=keep, count=1)
+    assert len(first) == 1
+    np.testing.assert_array_equal(first[0], whole[0])
+    again = np.random.default_rng(5)  # drawn: the block order and one buffer's permutation
+    again.permutation(11), again.permutation(whole[0].size)
+    assert rng.bit_generator.state == again.bit_generator.state
+    ordered = epoch_buffers(25, None, block_rows=4, buffer_blocks=2, shuffle=False, count=2)  # type: ignore[arg-type]
+    assert [b.size for b in ordered] == [8, 8]
+
+
 def test_no_shuffle_gives_rows_in_order_and_draws_nothing() -> None:
     bufs = epoch_buffers(25, None, block_rows=4, buffer_blocks=2, shuffle=False)  # type: ignore[arg-type]
     np.testing.assert_array_equal(np.concatenate(bufs), np.arange(25))

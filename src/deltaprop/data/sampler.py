@@ -115,6 +115,7 @@ def epoch_buffers(
     buffer_blocks: int = DEFAULT_BUFFER_BLOCKS,
     shuffle: bool = True,
     keep: np.ndarray | None = None,
+    count: int | None = None,
 ) -> list[np.ndarray]:
     """The rows of one epoch, buffer by buffer, in the order they are trained on.
 
@@ -143,6 +144,9 @@ def epoch_buffers(
     shuffle : bool, default=True
     keep : ndarray of shape (n_rows,), bool, optional
         The training rows (the others, validation rows, never appear); all by default.
+    count : int or None, default=None
+        Only the first ``count`` buffers, their draws the same and nothing drawn after
+        them (a look at the next epoch's first buffer without drawing the whole order).
 
     Returns
     -------
@@ -160,16 +164,20 @@ def epoch_buffers(
     if not shuffle:
         span = block_rows * buffer_blocks
         edges = np.searchsorted(kept, np.arange(0, n_rows + span, span)[1:])
-        return [part for part in np.split(kept, edges[:-1]) if part.size]
+        return [part for part in np.split(kept, edges[:-1]) if part.size][:count]
     assert rng is not None
     if n_blocks <= buffer_blocks:
         return [kept[rng.permutation(kept.size)]] if kept.size else []
     perm = rng.permutation(n_blocks)
     bounds = np.searchsorted(kept, np.arange(n_blocks + 1) * block_rows)
-    buffers = []
+    buffers: list[np.ndarray] = []
     for k in range(0, n_blocks, buffer_blocks):
+        if count is not None and len(buffers) >= count:
+            break
         rows = np.concatenate(
             [kept[bounds[b] : bounds[b + 1]] for b in perm[k : k + buffer_blocks]]
         )
-        buffers.append(rows[rng.permutation(rows.size)])
-    return [b for b in buffers if b.size]
+        drawn = rows[rng.permutation(rows.size)]  # drawn even when empty: the same draws
+        if drawn.size:
+            buffers.append(drawn)
+    return buffers

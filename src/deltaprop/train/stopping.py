@@ -27,7 +27,7 @@ import numpy as np
 
 from deltaprop.fast import blas_threads
 
-__all__ = ["DIVERGENCE_FACTOR", "STOP_REASONS", "StopRecord", "loss_baselines"]
+__all__ = ["DIVERGENCE_FACTOR", "STOP_REASONS", "StopRecord", "baseline_rows", "loss_baselines"]
 
 STOP_REASONS = (
     "epochs", "no_improvement", "early_stopping", "converged", "solver", "diverged",
@@ -174,6 +174,14 @@ on 12,800 rows as much as a sixth of an epoch, and the policy's factor dwarfs a 
 error."""
 
 
+def baseline_rows(m: int) -> np.ndarray:
+    """Which of ``m`` rows the starting loss is measured on: :data:`BASELINE_ROWS` evenly
+    spaced ones (ascending), all of them when fewer, shape ``(min(m, BASELINE_ROWS),)``."""
+    if m <= BASELINE_ROWS:
+        return np.arange(m)
+    return np.unique(np.linspace(0, m - 1, BASELINE_ROWS).round().astype(np.intp))
+
+
 def loss_baselines(net: Any, X: Any, Y: np.ndarray, w: np.ndarray | None) -> tuple[float, float]:
     """The two losses the divergence policy compares with: the network's as it is now (on
     :data:`BASELINE_ROWS` evenly spaced rows), and a constant predictor's (the weighted
@@ -199,17 +207,17 @@ def _loss_baselines(net: Any, X: Any, Y: np.ndarray, w: np.ndarray | None) -> tu
             values = np.asarray(net.loss.value(Y[sl], np.broadcast_to(mean, Y[sl].shape)))
             constant += float(values.sum() if w is None else values @ w[sl])
         if m > BASELINE_ROWS:  # gathered 128 rows at a time: a small copy of X
-            rows = np.unique(np.linspace(0, m - 1, BASELINE_ROWS).round().astype(np.intp))
+            rows = baseline_rows(m)
             pieces: list[Any] = [rows[lo : lo + 128] for lo in range(0, rows.size, 128)]
         else:  # views
             pieces = [slice(lo, min(lo + 512, m)) for lo in range(0, m, 512)]
         start = share_sum = 0.0
         for idx in pieces:
-            wb = None if w is None else w[idx]
-            share = float(len(Y[idx]) if wb is None else wb.sum())
+            Yb, wb = Y[idx], (None if w is None else w[idx])
+            share = float(len(Yb) if wb is None else wb.sum())
             if share <= 0:
                 continue
-            start += net.cost(X[idx], Y[idx], wb, training=False, check=False) * share
+            start += net.cost(X[idx], Yb, wb, training=False, check=False) * share
             share_sum += share
     return (start / share_sum if share_sum > 0 else 0.0), constant / wsum
 

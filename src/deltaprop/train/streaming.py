@@ -34,7 +34,7 @@ from deltaprop.optim import Optimizer, check_learning_rate
 from deltaprop.train.batches import GradStats, effective_batch_size
 from deltaprop.train.callbacks import Callback, watches_batches
 from deltaprop.train.sgd import batch_step, close_epoch
-from deltaprop.train.stopping import BASELINE_ROWS, loss_baselines
+from deltaprop.train.stopping import baseline_rows, loss_baselines
 
 __all__ = ["StreamedData", "fit_streamed", "prepare_streamed", "streamed_validation"]
 
@@ -127,10 +127,8 @@ def _baselines(self: Any, part: StreamedData, rows: Any) -> tuple[float, float]:
     ``(X, Y, idx)`` in the compiled loop), before its first step: no read of their own
     (sums allreduced under MPI)."""
     X, Y = rows[0], rows[1]
-    if len(rows) == 3:  # the buffer as read, its rows at idx: up to BASELINE_ROWS of them
-        idx = rows[2]
-        if idx.size > BASELINE_ROWS:
-            idx = idx[np.linspace(0, idx.size - 1, BASELINE_ROWS).round().astype(np.intp)]
+    if len(rows) == 3:  # the buffer as read, its rows at idx: those the baseline takes
+        idx = rows[2][baseline_rows(rows[2].size)]
         X, Y = X[idx], Y[idx]
     if part.comm is None:
         return loss_baselines(self.net, X, Y, None)
@@ -185,7 +183,7 @@ def _epochs(
             buffers = _buffers(self, part, self.rng)
             following = None  # the next epoch's first buffer, drawn from a copy of the rng
             if reader.ahead and e + 1 < self.epochs and buffers:
-                following = next(iter(_buffers(self, part, copy.deepcopy(self.rng))), None)
+                following = next(iter(_buffers(self, part, copy.deepcopy(self.rng), 1)), None)
             epoch = kind(self, part, bs, fast, stats, norms, last_good, last_buffers, callbacks)
             epoch.threads = not ahead
             with np.errstate(over="ignore", invalid="ignore"):
@@ -199,12 +197,15 @@ def _epochs(
                 break
 
 
-def _buffers(self: Any, part: StreamedData, rng: np.random.Generator) -> list[np.ndarray]:
-    """The trainer's epoch order of ``part``'s training rows (:func:`deltaprop.data.epoch_buffers`)."""
+def _buffers(
+    self: Any, part: StreamedData, rng: np.random.Generator, count: int | None = None
+) -> list[np.ndarray]:
+    """The trainer's epoch order of ``part``'s training rows (:func:`deltaprop.data.epoch_buffers`;
+    its first ``count`` buffers only)."""
     data = part.data
     return epoch_buffers(
         data.n_rows, rng, block_rows=data.block_rows, buffer_blocks=data.buffer_blocks,
-        shuffle=self.shuffle, keep=part.keep,
+        shuffle=self.shuffle, keep=part.keep, count=count,
     )  # fmt: skip
 
 
