@@ -73,6 +73,32 @@ def test_parquet_directory_reads_the_same_rows_whatever_the_row_groups(
         data.take(np.array([537]))
 
 
+@pytest.mark.parametrize("spill_dir", ["auto", None])
+def test_parquet_takes_by_small_blocks_and_mixed_column_types(
+    tmp_path: Path, spill_dir: str | None
+) -> None:
+    """Rows spread thinly over many blocks and densely over a few read the same; integer,
+    float32 and boolean columns convert as NumPy casts them (Arrow's row-major conversion
+    where every column is a number, column by column with a boolean)."""
+    X = table()[0]
+    ints = np.arange(537, dtype=np.int32) * 3 - 700
+    flags = ints % 2 == 0
+    for name, extra in [("numbers", {}), ("with_bool", {"flag": flags})]:
+        cols = {"i": ints, "f": X[:, 0].astype(np.float32), **extra, "target": ints % 5}
+        folder = tmp_path / name
+        folder.mkdir()
+        pq.write_table(pa.table(cols), folder / "a.parquet", row_group_size=61)
+        want = np.column_stack(
+            [np.asarray(c, np.float64) for k, c in cols.items() if k != "target"]
+        )
+        data = ParquetDataset(folder, "target", block_rows=8, spill_dir=spill_dir)
+        rng = np.random.default_rng(2)
+        for rows in (np.array([536, 0, 300]), rng.permutation(537)[:200], np.arange(530, 537)):
+            Xr, yr = data.take(rows)
+            np.testing.assert_array_equal(Xr, want[rows])
+            np.testing.assert_array_equal(yr, (ints % 5)[rows].astype(np.float64))
+
+
 def test_take_gives_the_rows_in_their_order(tmp_path: Path) -> None:
     X, y = table()
     write_csv(tmp_path / "t.csv", X, y)

@@ -145,13 +145,13 @@ def test_a_spilled_parquet_decodes_each_row_group_once_and_gives_the_same_bits(
     spilled = open_dataset(tmp_path / "a", "target", spill_dir=tmp_path, **layout)
     assert (decoding.spill_path, spilled.spill_path) == (None, tmp_path)
     decoded: list[int] = []
-    arrow = type(spilled)._decode_arrow
+    arrow = type(spilled)._tables  # every decoding of row groups goes through it
 
     def counting(self, pieces, *args):  # type: ignore[no-untyped-def]
         decoded.extend(pieces.tolist())
         return arrow(self, pieces, *args)
 
-    monkeypatch.setattr(type(spilled), "_decode_arrow", counting)
+    monkeypatch.setattr(type(spilled), "_tables", counting)
     ref = fit((decoding,), n_hidden)
     groups = len(X) // group
     assert len(decoded) > 3 * groups  # every buffer decodes the row groups it touches

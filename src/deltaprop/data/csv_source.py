@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -157,14 +158,14 @@ class CSVDataset(SpillingSource, Dataset):
         self._cache = (first, last, table)
         return table
 
-    def _parsed(self, chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(X, Y)`` of the chunks ``chunks`` (ascending), concatenated, ``Y`` 2-D."""
-        Xs, Ys = [], []
+    def _parsed(self, chunks: np.ndarray) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """``(first row, X, Y)`` of each run of consecutive chunks among ``chunks``
+        (ascending), ``Y`` 2-D (:data:`deltaprop.data.spill.Decode`)."""
         for run in runs(chunks):
             table = self._chunks(int(run[0]), int(run[-1]) + 1)
-            Xs.append(np.ascontiguousarray(table[:, self.feature_index], dtype=self.dtype))
-            Ys.append(np.ascontiguousarray(table[:, self.target_index], dtype=self.dtype))
-        return np.concatenate(Xs), np.concatenate(Ys)
+            yield (int(run[0]) * self.chunk_rows,
+                   np.ascontiguousarray(table[:, self.feature_index], dtype=self.dtype),
+                   np.ascontiguousarray(table[:, self.target_index], dtype=self.dtype))  # fmt: skip
 
     def _read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         if stop <= start:

@@ -146,12 +146,21 @@ class Dataset(abc.ABC):
         ``[starts[i], stops[i])`` (clipped to :attr:`local`), and where each of ``rows``
         lies once they are concatenated after ``pad`` rows (``idx``, intp)."""
         lo, hi, br = self.local.start, self.local.stop, self.block_rows
-        blocks = np.unique(rows // br)
+        q = rows // br
+        first = int(q.min()) if q.size else 0
+        span = int(q.max()) - first + 1 if q.size else 0
+        if span <= 8 * q.size:  # a buffer's blocks: marked, no sort (np.unique sorts)
+            touched = np.zeros(span, bool)
+            touched[q - first] = True
+            blocks = np.flatnonzero(touched) + first
+            which = (np.cumsum(touched) - 1)[q - first]
+        else:  # a few rows spread far apart
+            blocks, which = np.unique(q, return_inverse=True)
         starts = np.maximum(blocks * br, lo)
         stops = np.minimum((blocks + 1) * br, hi)
         sizes = stops - starts
         base = (pad + np.cumsum(sizes) - sizes).astype(np.intp)
-        idx = (rows + (base - starts)[np.searchsorted(blocks, rows // br)]).astype(np.intp)
+        idx = (rows + (base - starts)[which]).astype(np.intp)
         return starts, stops, idx
 
     def read_target(self, start: int, stop: int) -> np.ndarray:

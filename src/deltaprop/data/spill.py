@@ -16,7 +16,7 @@ import tempfile
 import threading
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +146,9 @@ class Spill:
         self._closer()
 
 
-Decode = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+Decode = Callable[[np.ndarray], Iterable[tuple[int, np.ndarray, np.ndarray]]]
+"""``decode(group)``: the rows of the pieces ``group`` (ascending) as ``(first row, X, Y)``
+runs of consecutive rows (``Y`` 2-D), each valid until the next is taken."""
 
 
 class SpillingSource:
@@ -194,10 +196,10 @@ class SpillingSource:
 
     def _fill(self, pieces: np.ndarray, decode: Decode) -> bool:
         """Whether the decoded copy holds the pieces ``pieces`` (ascending): those not yet
-        there decoded (``decode(group)``: the rows of the pieces ``group``, concatenated)
-        and written, a buffer's worth of rows at a time (a read of a few large pieces holds
-        one of them decoded at a time). Where the copy cannot be written (the disk full)
-        it is dropped, with a warning, and every read decodes from then on: False."""
+        there decoded (:data:`Decode`) and written, a buffer's worth of rows at a time (a
+        read of a few large pieces decodes one of them at a time). Where the copy cannot
+        be written (the disk full) it is dropped, with a warning, and every read decodes
+        from then on: False."""
         spill, starts, done = self._spill, self._piece_starts, self._spilled
         if spill is None:
             return False
@@ -207,24 +209,31 @@ class SpillingSource:
             sizes = np.cumsum(starts[new + 1] - starts[new])
             take = max(int(np.searchsorted(sizes, budget, side="right")), 1)
             group, new = new[:take], new[take:]
-            Xn, Yn = decode(group)
-            at = 0
-            try:
-                for run in runs(group):
-                    a, b = int(starts[run[0]]), int(starts[run[-1] + 1])
-                    spill.write(a, Xn[at : at + b - a], Yn[at : at + b - a])
-                    at += b - a
-            except OSError as exc:
-                warnings.warn(
-                    f"the decoded copy in {str(self.spill_path)!r} could not be written "
-                    f"({exc}); every read decodes from now on",
-                    RuntimeWarning, stacklevel=3,
-                )  # fmt: skip
-                spill.close()
-                self._spill, self.spill_path = None, None
-                return False
+            for a, Xn, Yn in decode(group):
+                try:
+                    spill.write(a, Xn, Yn)
+                except OSError as exc:
+                    warnings.warn(
+                        f"the decoded copy in {str(self.spill_path)!r} could not be written "
+                        f"({exc}); every read decodes from now on",
+                        RuntimeWarning, stacklevel=3,
+                    )  # fmt: skip
+                    spill.close()
+                    self._spill, self.spill_path = None, None
+                    return False
             done[group] = True
         return True
+
+    def _covering(self, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+        """The pieces (ascending) that overlap the row ranges ``[starts[i], stops[i])``
+        (ascending, disjoint): what a read of those ranges from the copy needs."""
+        bounds = self._piece_starts
+        first = np.searchsorted(bounds, starts, side="right") - 1
+        last = np.searchsorted(bounds, stops, side="left")  # one past each range's last
+        cover = np.zeros(len(bounds), np.intp)
+        np.add.at(cover, first, 1)
+        np.add.at(cover, last, -1)
+        return np.flatnonzero(np.cumsum(cover)[:-1] > 0)
 
     def _copied(
         self, starts: np.ndarray, stops: np.ndarray, pad: int = 0

@@ -12,6 +12,8 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from deltaprop.core.backend import usable_cores
+
 __all__ = ["MAX_THREADS", "MIN_WORK_PER_THREAD", "blas_threads", "default_threads", "work_threads"]
 
 MAX_THREADS = 4
@@ -54,8 +56,7 @@ def default_threads() -> int:
         if n < 1:
             raise ValueError(f"DELTAPROP_THREADS must be a positive integer. Received: {value!r}")
         return n
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    n = min(cores or 1, MAX_THREADS)
+    n = min(usable_cores(), MAX_THREADS)
     omp = os.environ.get("OMP_NUM_THREADS", "").strip()
     if omp.isdigit() and int(omp) > 0:
         n = min(n, int(omp))

@@ -21,13 +21,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
+from deltaprop.core.backend import usable_cores
 from deltaprop.data import Dataset, epoch_buffers, rank_rows, validation_mask
 from deltaprop.fast import CompiledLoop
 from deltaprop.optim import Optimizer, check_learning_rate
@@ -219,8 +219,7 @@ def spare_core(fast: CompiledLoop | None, batch_size: int) -> bool:
     the read would cost its time and more. The buffers are then read in turn, the source
     decoding with all cores (``take_unordered(..., threads=True)``) while the loop's
     helpers wait."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (cores or 1) > (1 if fast is None else fast.step_threads(batch_size))
+    return usable_cores() > (1 if fast is None else fast.step_threads(batch_size))
 
 
 class _Reader:
