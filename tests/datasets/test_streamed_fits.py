@@ -154,7 +154,7 @@ def test_a_spilled_parquet_decodes_each_row_group_once_and_gives_the_same_bits(
     monkeypatch.setattr(type(spilled), "_tables", counting)
     ref = fit((decoding,), n_hidden)
     groups = len(X) // group
-    assert len(decoded) > 3 * groups  # every buffer decodes the row groups it touches
+    assert len(decoded) >= 3 * groups  # every epoch decodes every row group again
     decoded.clear()
     got = fit((spilled,), n_hidden)  # 3 epochs
     np.testing.assert_array_equal(got[0], ref[0])

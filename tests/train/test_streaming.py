@@ -34,7 +34,7 @@ class Loop:
 def test_a_core_is_spare_beside_the_loop_threads(
     monkeypatch: pytest.MonkeyPatch, cores: int, threads: int | None, rows: int, spare: bool
 ) -> None:
-    monkeypatch.setattr(streaming.os, "sched_getaffinity", lambda pid: set(range(cores)))
+    monkeypatch.setattr(streaming, "usable_cores", lambda: cores)
     loop = None if threads is None else Loop(threads)
     assert streaming.spare_core(loop, rows) is spare  # type: ignore[arg-type]
 

@@ -152,9 +152,11 @@ def fit_streamed(
     if not isinstance(opt, Optimizer):
         raise ValueError("a streamed fit needs a first-order optimizer, not L-BFGS")
     bs = effective_batch_size(self.batch_size, part.n_train)
-    X0, Y0 = part.rows(np.arange(part.own.start, min(part.own.start + 1, part.own.stop)))
     fast = None
-    if comm is None and X0.shape[0]:
+    if comm is None and part.own.stop > part.own.start:
+        dtype = net.parameters.dtype  # a row's shapes: the loop takes each buffer's rows
+        X0 = np.zeros((1, net.layer_sizes[0]), dtype)
+        Y0 = np.zeros((1, net.layer_sizes[-1]), dtype)
         fast = CompiledLoop.create(
             net, opt, X0, Y0, None, self.alpha, self.clip_norm, None,
             watches_batches=watches_batches(callbacks),
