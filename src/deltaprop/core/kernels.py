@@ -26,6 +26,7 @@ from deltaprop.core import vectormath
 # stay scalar); numba's inlining of exp_f32 as well trips one of its SSA checks
 register_jitable(vectormath.exp_f32)
 register_jitable(vectormath.tanh_f32)
+register_jitable(vectormath.tanh32)
 register_jitable(inline="always")(vectormath.erfc_exp_f32)
 register_jitable(inline="always")(vectormath.erfc_f32)
 
