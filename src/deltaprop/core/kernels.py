@@ -27,6 +27,7 @@ from deltaprop.core import vectormath
 register_jitable(vectormath.exp_f32)
 register_jitable(vectormath.tanh_f32)
 register_jitable(vectormath.tanh32)
+register_jitable(vectormath.sigmoid32)
 register_jitable(inline="always")(vectormath.erfc_exp_f32)
 register_jitable(inline="always")(vectormath.erfc_f32)
 
