@@ -25,7 +25,6 @@ from deltaprop.core import vectormath
 # erfc_f32 inlined by numba (LLVM does not inline it, with exp_f32 inside: then its loops
 # stay scalar); numba's inlining of exp_f32 as well trips one of its SSA checks
 register_jitable(vectormath.exp_f32)
-register_jitable(vectormath.tanh_f32)
 register_jitable(vectormath.tanh32)
 register_jitable(vectormath.sigmoid32)
 register_jitable(inline="always")(vectormath.erfc_exp_f32)
