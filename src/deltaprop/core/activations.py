@@ -118,7 +118,7 @@ class Sigmoid(Activation):
 
     @staticmethod
     def kernel_forward(z: Any, a: Any, p: float) -> None:  # pragma: no cover - compiled
-        if z.itemsize == 4:  # float32: vectorized (deltaprop.core.vectormath, < 1.5 ulp)
+        if z.itemsize == 4:  # float32: float32 arithmetic, vectorized (core.vectormath)
             for i in range(z.size):
                 a[i] = sigmoid32(z[i])
         else:
@@ -151,7 +151,7 @@ class Tanh(Activation):
 
     @staticmethod
     def kernel_forward(z: Any, a: Any, p: float) -> None:  # pragma: no cover - compiled
-        if z.itemsize == 4:  # float32: vectorized (deltaprop.core.vectormath, < 1.2 ulp)
+        if z.itemsize == 4:  # float32: float32 arithmetic, vectorized (core.vectormath)
             for i in range(z.size):
                 a[i] = tanh32(z[i])
         else:
