@@ -10,7 +10,7 @@ value of the float32 argument):
   (16 lanes with AVX-512, float32 divisions): within **1.16 ulp** (``tanh``, every float32
   measured, NaN and ±0 included) and **1.49 ulp** (the logistic function, every float32
   ``z ≥ -88.72``; below, 0, where float32's ``e^{-z}`` overflows, as NumPy's float32
-  ``expit``); 1 (σ: 0 or 1) exactly where the true value rounds to it.
+  ``expit``); saturated (``tanh`` at ±1, σ at 1) exactly where the true value rounds there.
 - :func:`exp_f32`, :func:`erfc_f32` and :func:`erfc_exp_f32` take a float32 value widened to
   float64 (exactly) and return float64 with a relative error below ``2e-12`` (the bounds
   below): rounded to float32, within ``0.5 + 2e-12 · 2²⁴ < 0.5001`` ulp, the bound of a
