@@ -211,7 +211,7 @@ def gelu_grad_f32(z: np.float32) -> np.float32:
     a = _A_MAX if a > _A_MAX else a
     q, s1, s2 = _exp_half_square(a)
     ca = _C * a
-    w = ca - _a_psi(a) / a  # a/√(2π) - Ψ(a) (0/0 at a = 0: not selected)
+    w = ca - _a_psi(a) / (a if a >= _HALF else _ONE)  # a/√(2π) - Ψ(a) from a = 1/2 on
     far = ((w + w * q) * s1) * s2
     near = (ca + ca * q) - _poly_a(a)  # (s1 = s2 = 1 there)
     x = near if a < _HALF else far  # e^{-a²/2} a/√(2π) - Φ(-a)
