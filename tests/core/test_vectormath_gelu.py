@@ -70,7 +70,7 @@ def test_gelu_is_within_2_ulp_of_its_correctly_rounded_value() -> None:
     steps = np.abs(_ordinal(got) - _ordinal(want.astype(np.float32)))
     assert steps.max() <= 2, z[steps.argmax()]
     err = _ulps(got, want)
-    assert err.max() < 2.1, (err.max(), z[err.argmax()])  # every float32: < 2.02 (module notes)
+    assert err.max() < 2.1, (err.max(), z[err.argmax()])  # every float32: <= 2.08 (module notes)
     assert np.mean(steps == 0) > 0.8  # mostly the correctly rounded value itself
 
 
