@@ -34,7 +34,7 @@ class GELU(Activation):
 
     The float32 kernels are :mod:`deltaprop.core.vectormath_gelu`'s (float32 arithmetic,
     vectorized): ``g`` within 2 ulp of its correctly rounded value, more accurate in the
-    tail than :meth:`forward` on float32, whose rounded ``-z/√2`` moves ``Φ(-10)`` by ~100
+    tail than :meth:`forward` on float32, whose rounded ``-z/√2`` moves ``Φ(-10)`` by up to 100
     ulp; float64 calls libm's ``erfc`` and ``exp`` in the operations of :meth:`forward` and
     :meth:`derivative`.
     """
