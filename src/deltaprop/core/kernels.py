@@ -7,8 +7,9 @@ the bias add, the ReLU derivative and the Adam update are bit for bit NumPy's (A
 subnormal moments to zero, see :func:`adam`); ``exp`` and ``log`` come from another math
 library and agree to a few units in the last place.
 
-Importing this module also registers :mod:`deltaprop.core.vectormath`'s functions with numba
-(inlined where called, so that the loops that call them vectorize), which the float32 kernels
+Importing this module also registers :mod:`deltaprop.core.vectormath`'s and
+:mod:`deltaprop.core.vectormath_gelu`'s functions with numba (inlined where called, so that
+the loops that call them vectorize), which the float32 kernels
 of the activations call: :mod:`deltaprop.fast.activate` imports it before compiling them.
 """
 
@@ -20,7 +21,7 @@ import numba
 import numpy as np
 from numba.extending import register_jitable
 
-from deltaprop.core import vectormath
+from deltaprop.core import vectormath, vectormath_gelu
 
 # erfc_f32 inlined by numba (LLVM does not inline it, with exp_f32 inside: then its loops
 # stay scalar); numba's inlining of exp_f32 as well trips one of its SSA checks
@@ -29,6 +30,8 @@ register_jitable(vectormath.tanh32)
 register_jitable(vectormath.sigmoid32)
 register_jitable(inline="always")(vectormath.erfc_exp_f32)
 register_jitable(inline="always")(vectormath.erfc_f32)
+for _fn in vectormath_gelu.JITABLE:
+    register_jitable(inline="always")(_fn)
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
