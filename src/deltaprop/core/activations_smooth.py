@@ -32,10 +32,10 @@ class GELU(Activation):
     ``erfc`` rather than ``(1 + erf(z/√2)) / 2``, which cancels for ``z < -1`` (``Φ(-5)`` has
     7 correct digits of 16, ``Φ(-9)`` none): ``erfc`` is accurate where ``Φ`` is small.
 
-    The float32 kernels are :mod:`deltaprop.core.vectormath_gelu`'s (float32 arithmetic,
-    vectorized): ``g`` within 2 ulp of its correctly rounded value, more accurate in the
-    tail than :meth:`forward` on float32, whose rounded ``-z/√2`` moves ``Φ(-10)`` by up to 100
-    ulp; float64 calls libm's ``erfc`` and ``exp`` in the operations of :meth:`forward` and
+    On float32 arrays :meth:`forward` and :meth:`derivative` compute in float64 and round
+    once; the float32 kernels are :mod:`deltaprop.core.vectormath_gelu`'s (float32
+    arithmetic, vectorized): ``g`` within 2 ulp of its correctly rounded value. float64's
+    kernels call libm's ``erfc`` and ``exp`` in the operations of :meth:`forward` and
     :meth:`derivative`.
     """
 
@@ -47,11 +47,19 @@ class GELU(Activation):
     def _cdf(self, Z: Array) -> Array:
         return 0.5 * self.be.erfc(Z * -_INV_SQRT2)
 
+    def _wide(self, Z: Array) -> Array:
+        """float32 in float64 (rounded once at the end): a float32 ``-z/√2`` would move
+        ``Φ``'s tail by up to ~z² ulp (122 at ``z = -7.9``)."""
+        return Z.astype(self.xp.float64) if Z.dtype == self.xp.float32 else Z
+
     def forward(self, Z: Array, out: Array | None = None) -> Array:
-        return Z * self._cdf(Z)
+        W = self._wide(Z)
+        return (W * self._cdf(W)).astype(Z.dtype, copy=False)
 
     def derivative(self, Z: Array, A: Array) -> Array:
-        return self._cdf(Z) + Z * (_INV_SQRT2PI * self.xp.exp(-0.5 * Z * Z))
+        W = self._wide(Z)
+        dW = self._cdf(W) + W * (_INV_SQRT2PI * self.xp.exp(-0.5 * W * W))
+        return dW.astype(Z.dtype, copy=False)
 
     @staticmethod
     def kernel_forward(z: Any, a: Any, p: float) -> None:  # pragma: no cover - compiled

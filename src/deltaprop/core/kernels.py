@@ -23,14 +23,10 @@ from numba.extending import register_jitable
 
 from deltaprop.core import vectormath, vectormath_gelu
 
-# erfc_f32 inlined by numba (LLVM does not inline it, with exp_f32 inside: then its loops
-# stay scalar); numba's inlining of exp_f32 as well trips one of its SSA checks
 register_jitable(vectormath.exp_f32)
 register_jitable(vectormath.tanh32)
 register_jitable(vectormath.sigmoid32)
-register_jitable(inline="always")(vectormath.erfc_exp_f32)
-register_jitable(inline="always")(vectormath.erfc_f32)
-for _fn in vectormath_gelu.JITABLE:
+for _fn in vectormath_gelu.JITABLE:  # inlined by numba: LLVM leaves their loops scalar
     register_jitable(inline="always")(_fn)
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")

@@ -11,10 +11,10 @@ value of the float32 argument):
   measured, NaN and ±0 included) and **1.49 ulp** (the logistic function, every float32
   ``z ≥ -88.72``; below, 0, where float32's ``e^{-z}`` overflows, as NumPy's float32
   ``expit``); saturated (``tanh`` at ±1, σ at 1) exactly where the true value rounds there.
-- :func:`exp_f32`, :func:`erfc_f32` and :func:`erfc_exp_f32` take a float32 value widened to
-  float64 (exactly) and return float64 with a relative error below ``2e-12`` (the bounds
-  below): rounded to float32, within ``0.5 + 2e-12 · 2²⁴ < 0.5001`` ulp, the bound of a
-  correctly rounded ``expf``/``erfcf`` but for the last ``0.0001`` ulp. They are exact in
+- :func:`exp_f32` takes a float32 value widened to float64 (exactly) and returns float64
+  with a relative error below ``1.3e-12``: rounded to float32, within
+  ``0.5 + 1.3e-12 · 2²⁴ < 0.5001`` ulp, the bound of a correctly rounded ``expf`` but for
+  the last ``0.0001`` ulp. They are exact in
   neither float64 nor for float64 arguments: the activations use them on float32 arrays
   only (float64 keeps libm's functions).
 
@@ -38,22 +38,8 @@ import math
 
 import numpy as np
 
-__all__ = ["erfc_exp_f32", "erfc_f32", "exp_f32", "sigmoid32", "tanh32"]
+__all__ = ["exp_f32", "sigmoid32", "tanh32"]
 
-# erfc(x) e^{x²} / t with t = 2/(2 + x), as a polynomial in s = (2t - (A + B)) / (B - A)
-# on x ∈ [0, 10.5] (t ∈ [A, B]): a degree-16 Chebyshev interpolant of scipy's erfcx, in
-# the monomial basis, relative error 1.6e-13 (coefficients ≤ 0.57: Horner is stable)
-_A, _B = 0.16, 1.0
-_S1, _S0 = 2.0 / (_B - _A), (_A + _B) / (_B - _A)
-_Q = (0.5694087224462923, 0.32718793137952135, 0.10352099342879009, 0.006307919471500009,
-      -0.006327342084310978, -0.0006719574914397985, 0.000625175662800298,
-      2.819394632025575e-06, -7.116571262200515e-05, 1.4204681133421776e-05,
-      5.687677165595896e-06, -3.5485879240079604e-06, 2.7811405105148046e-07,
-      4.711641041300558e-07, -1.872660949020645e-07, -2.6719481959492275e-08,
-      2.4441967216507588e-08)  # fmt: skip
-(_Q0, _Q1, _Q2, _Q3, _Q4, _Q5, _Q6, _Q7, _Q8, _Q9, _Q10, _Q11, _Q12, _Q13, _Q14, _Q15,
- _Q16) = _Q  # fmt: skip
-_X_MAX = 10.5  # erfc(10.5) ≈ 1e-49: erfc(x) rounds to 0 in float32 from x ≈ 10.06 on
 _Y_MAX = 111.0  # e^{±111}: beyond float32's range (e^{-103.9} rounds to 0, e^{88.8} to inf)
 _INV_256 = 1.0 / 256.0
 
@@ -80,51 +66,6 @@ def exp_f32(y: float) -> float:
     e = e * e
     e = e * e
     return e * e
-
-
-def erfc_f32(u: float) -> float:
-    """``erfc u`` for a float32 ``u`` (float64 in and out), relative error < 1.5e-12:
-    :func:`erfc_exp_f32`'s first value."""
-    return erfc_exp_f32(u)[0]
-
-
-def erfc_exp_f32(u: float) -> tuple[float, float]:
-    """``(erfc u, e^{-u²})`` for a float32 ``u`` (float64 in and out), relative errors
-    < 1.5e-12 and < 1.3e-12 (the second is a factor of the first: the normal density
-    beside its tail, for GELU's derivative, at the cost of one exponential).
-
-    For ``x = |u|`` (clamped to 10.5, where float32's ``erfc`` is 0 long since),
-    ``erfc x = e^{-x²} · t · Q(s)`` with ``t = 2/(2 + x)`` and ``Q`` the degree-16 fit of
-    ``erfcx(x)/t`` (relative error 1.6e-13), ``e^{-x²}`` by :func:`exp_f32` (``x²`` is exact
-    in float64: 48 bits); for ``u < 0``, ``erfc u = 2 - erfc x``, in ``[1, 2)``, whose
-    absolute error is that of ``erfc x ≤ 1``. A NaN stays NaN. (The clamp makes the
-    second value ``e^{-110.25}`` for ``|u| > 10.5``, which is 0 in float32 as the true
-    value.)
-    """
-    x = abs(u)
-    x = _X_MAX if x > _X_MAX else x
-    t = 2.0 / (2.0 + x)
-    s = t * _S1 - _S0
-    q = _Q16
-    q = q * s + _Q15
-    q = q * s + _Q14
-    q = q * s + _Q13
-    q = q * s + _Q12
-    q = q * s + _Q11
-    q = q * s + _Q10
-    q = q * s + _Q9
-    q = q * s + _Q8
-    q = q * s + _Q7
-    q = q * s + _Q6
-    q = q * s + _Q5
-    q = q * s + _Q4
-    q = q * s + _Q3
-    q = q * s + _Q2
-    q = q * s + _Q1
-    q = q * s + _Q0
-    e = exp_f32(-(x * x))
-    c = e * t * q
-    return (2.0 - c if u < 0.0 else c), e
 
 
 # float32 constants of tanh32 (numba keeps a global np.float32 a float32 constant; a Python
