@@ -15,19 +15,47 @@ of the activations call: :mod:`deltaprop.fast.activate` imports it before compil
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from typing import Any, Literal
 
 import numba
 import numpy as np
-from numba.extending import register_jitable
+from numba import types
+from numba.extending import overload, register_jitable
 
 from deltaprop.core import vectormath, vectormath_gelu
 
+
+def _float32_only(fn: Any, inline: Literal["never", "always"] = "never") -> None:
+    """Register ``fn`` (of one float32 number) with numba for float32 arguments only: a
+    call with a float64 (a kernel's float32 branch typed in its float64 version, where it
+    never runs: numba types both branches of ``if z.itemsize == 4``) gets the identity
+    instead, so that the float64 loop does not compile the float32 code (the GELU
+    functions doubled the loop's first compilation, 36 to 57 s)."""
+
+    signature = inspect.signature(fn)  # numba asks the same of typing and implementations
+    (name,) = signature.parameters
+    assert name.isidentifier()
+    identity = eval(f"lambda {name}: {name}")  # the argument's own name, as numba asks
+
+    def typed(*args: Any) -> Any:
+        (x,) = args
+        if isinstance(x, types.Float) and x.bitwidth == 32:
+            return fn
+        return identity
+
+    typed.__signature__ = identity.__signature__ = signature  # type: ignore[attr-defined]
+    overload(fn, inline=inline)(typed)
+
+
 register_jitable(vectormath.exp_f32)
-register_jitable(vectormath.tanh32)
-register_jitable(vectormath.sigmoid32)
+_float32_only(vectormath.tanh32)
+_float32_only(vectormath.sigmoid32)
 for _fn in vectormath_gelu.JITABLE:  # inlined by numba: LLVM leaves their loops scalar
-    register_jitable(inline="always")(_fn)
+    if _fn in (vectormath_gelu.gelu_f32, vectormath_gelu.gelu_grad_f32):
+        _float32_only(_fn, inline="always")
+    else:
+        register_jitable(inline="always")(_fn)
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
