@@ -9,16 +9,18 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Runtime install (the package and its dependencies). --no-compile: the bytecode of the
-# modules a run imports is written when it first imports them (pip byte-compiling every
-# installed file took 21 of the install's 37 s; the first demo then takes 6 s more).
+# Runtime install (the package and its dependencies) for `make demo`, without byte-compiling
+# every installed file (21 of the install's 37 s; the demo's one run compiles what it
+# imports, 6 s, or writes it where PYTHONDONTWRITEBYTECODE is unset).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(PIP) install --no-compile -e .
 	@touch $@
 
 # Test install: the package with the test, ONNX and MPI extras (torch==2.13.0 CPU).
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(PIP) install --no-compile -e ".[test,mpi]"
+	$(PIP) install -e ".[test,mpi]"
+	@# the tests start many processes: where `make demo` installed first, compile its files now
+	@if [ -e $(VENV)/.installed ]; then $(BIN)/python -m compileall -q -j 0 $(VENV)/lib >/dev/null 2>&1 || true; fi
 	@touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
