@@ -188,8 +188,14 @@ def big_table(tmp_path: Path, kind: str) -> tuple[Path, Path]:
         part = pd.DataFrame(X, columns=names).assign(y=(X[:, 0] > 0).astype(np.int64))
         if kind == "parquet":
             part.to_parquet(path / f"part{i // 250_000:02d}.parquet", row_group_size=50_000)
-        else:
-            part.to_csv(path, mode="a", header=i == 0, index=False, float_format="%.7g")
+        else:  # pyarrow's writer: pandas' to_csv took 53 of this test's 93 s
+            import pyarrow as pa
+            import pyarrow.csv as pa_csv
+
+            table = pa.Table.from_pandas(part.astype(dict.fromkeys(names, np.float32)))
+            options = pa_csv.WriteOptions(include_header=i == 0, quoting_style="none")
+            with open(path, "ab") as f:
+                pa_csv.write_csv(table, f, options)
         if i == 0:
             part.iloc[:500].to_parquet(warm / "w.parquet")
     return path, warm
