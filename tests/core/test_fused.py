@@ -1,9 +1,15 @@
 """The kernels' switch and loader (deltaprop.core.fused): the compiled loop's kernels at
 every size, the per-operation kernels from MIN_SIZE entries, nothing while switched off;
-never a function of what the process asked before; accepts_out asked once per function."""
+never a function of what the process asked before; accepts_out asked once per function; a
+compile (not a load from the cache) announced on the compile logger."""
 
 from __future__ import annotations
 
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from deltaprop.core import fused as _fused
@@ -55,3 +61,30 @@ def test_accepts_out_per_method_and_cached() -> None:
     assert _fused.accepts_out(ReLU().forward)  # another instance: the function's cached answer
     assert _fused._takes_out_cached.cache_info().hits >= 1
     assert _fused.accepts_out(Callable())
+
+
+def test_a_compile_is_announced_and_a_load_from_the_cache_is_not(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    numba = pytest.importorskip("numba")
+    (tmp_path / "doubling.py").write_text("def double(x):\n    return 2.0 * x\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import doubling
+    finally:
+        sys.path.remove(str(tmp_path))
+    records = []
+    for _ in range(2):  # the second dispatcher finds the first one's machine code on disk
+        function = numba.njit(cache=True)(doubling.double)
+        _fused.load_quickly(function)
+        _fused.announce_compiles(function, "the doubling")
+        _fused.announce_compiles(function, "the doubling")  # once per dispatcher
+        with caplog.at_level(logging.INFO, logger=_fused.COMPILE_LOGGER):
+            assert function(np.ones(3, np.float32)).tolist() == [2.0] * 3
+        records.append(list(caplog.records))
+        caplog.clear()
+    compile_start, compile_end = records[0]
+    assert compile_start.getMessage().startswith("compiling the doubling for float32: once")
+    assert compile_end.getMessage().startswith("compiled the doubling for float32 in ")
+    assert compile_end.seconds > 0  # type: ignore[attr-defined]
+    assert records[1] == []

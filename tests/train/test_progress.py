@@ -132,3 +132,28 @@ def test_eta_text() -> None:
         "ETA 1:00:00",
         "",
     ]
+
+
+def test_compile_notices_print_above_the_bar_and_leave_the_time_left() -> None:
+    import logging
+
+    from rich.console import Console
+
+    clock, text = FakeClock(), io.StringIO()
+    bar = ProgressBar(console=Console(file=text, width=200), clock=clock)
+    run = types.SimpleNamespace(epoch=0, epochs=10)
+    logger = logging.getLogger(fused.COMPILE_LOGGER)
+    logger.info("before the bar: not shown")
+    bar.on_train_begin(run)
+    logger.info("compiling the training loop for float32: once on this machine")
+    clock.now += 32.0  # 30 s compiling, then a first epoch of 2 s: 9 left, 18 s
+    logger.info("compiled the training loop for float32 in 30 s", extra={"seconds": 30.0})
+    bar.on_epoch_end(run, 0, {"loss": 0.25})
+    assert bar_fields(bar)[1] == "ETA 0:18"
+    bar.stop()
+    logger.info("after the bar: not shown")
+    shown = text.getvalue()
+    assert "note: compiling the training loop for float32: once on this machine" in shown
+    assert "note: compiled the training loop for float32 in 30 s" in shown
+    assert "not shown" not in shown
+    assert logger.level == logging.NOTSET and not logger.handlers  # as it was

@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import os
+import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -40,8 +42,10 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "COMPILE_LOGGER",
     "MIN_SIZE",
     "accepts_out",
+    "announce_compiles",
     "compiled",
     "contiguous",
     "enabled",
@@ -137,6 +141,65 @@ def load_quickly(*functions: Any) -> None:
         if isinstance(cache, Cache) and not getattr(cache, "_quick", False):
             cache.load_overload = functools.partial(_load_cached, cache)  # type: ignore[method-assign]
             cache._quick = True  # type: ignore[attr-defined]
+
+
+COMPILE_LOGGER = "deltaprop.compile"
+"""The logger of :func:`announce_compiles`' records (INFO: silent unless a handler is set,
+as a :class:`deltaprop.train.ProgressBar` sets one)."""
+
+
+def announce_compiles(function: Any, what: str) -> None:
+    """Log where this numba dispatcher compiles (nothing in its on-disk cache for the
+    types it is called with): an INFO record when the compile starts, another when it ends
+    (its attribute ``seconds``: how long it took), on the logger :data:`COMPILE_LOGGER`. ``what`` names it in the
+    records ("the training loop"); the dtype of its first array argument follows.
+
+    A first fit on a new machine compiles the training loop of its dtype (tens of seconds,
+    ``bench/compile_time.py``) inside what looks like its first epoch; the command shows
+    these records, so that the wait has a reason. A load from the cache logs nothing.
+    Call after :func:`load_quickly` (it wraps the loader that one installs)."""
+    from numba.core.caching import Cache
+
+    cache = getattr(function, "_cache", None)
+    if not isinstance(cache, Cache) or getattr(cache, "_announced", False):
+        return
+    load, save = cache.load_overload, cache.save_overload
+    started: list[float] = []
+
+    def load_or_announce(sig: Any, target_context: Any) -> Any:
+        result = load(sig, target_context)
+        if result is None:
+            started.append(time.perf_counter())
+            logging.getLogger(COMPILE_LOGGER).info(
+                "compiling %s for %s: once on this machine (numba keeps it in its cache; "
+                "later runs load it in under a second)", what, _dtype_of(sig)
+            )  # fmt: skip
+        return result
+
+    def save_and_announce(sig: Any, data: Any) -> None:
+        save(sig, data)
+        if started:
+            seconds = time.perf_counter() - started.pop()
+            logging.getLogger(COMPILE_LOGGER).info(
+                "compiled %s for %s in %.0f s", what, _dtype_of(sig), seconds,
+                extra={"seconds": seconds},
+            )  # fmt: skip
+
+    cache.load_overload = load_or_announce  # type: ignore[method-assign]
+    cache.save_overload = save_and_announce  # type: ignore[method-assign]
+    cache._announced = True  # type: ignore[attr-defined]
+
+
+def _dtype_of(sig: Any) -> str:
+    """The dtype of the first floating-point array among a numba signature's argument
+    types (the training loop's ``float32`` or ``float64``)."""
+    from numba.core import types
+
+    for arg in sig:
+        dtype = getattr(arg, "dtype", None)
+        if isinstance(dtype, types.Float):
+            return str(dtype)
+    return "its arguments"
 
 
 @functools.cache

@@ -65,6 +65,7 @@ def epoch_kernels() -> ModuleType | None:
 
     # the functions called from Python (the ones they call are linked into their code)
     _fused.load_quickly(_fused_epoch.run_steps, _fused_epoch.wait_job, _fused_epoch.post_job)
+    _fused.announce_compiles(_fused_epoch.run_steps, "the training loop")
     return _fused_epoch
 
 
@@ -437,6 +438,7 @@ class CompiledLoop:
         from deltaprop.fast.shares import share_gradient
 
         _fused.load_quickly(share_gradient)
+        _fused.announce_compiles(share_gradient, "the training loop's share of a batch")
 
         net = self.net
         As, Zs, Ds, Ms, dZ_a, dZ_b, Xb, Yb, losses, _, Hs, Vs, Ss = self._buffers(max(rows.size, 1))

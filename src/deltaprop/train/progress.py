@@ -12,6 +12,7 @@ the bar to its console (rich's default console when none is given).
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 import time
@@ -20,6 +21,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from deltaprop.core import fused as _fused
 from deltaprop.optim import ReduceOnPlateau
 from deltaprop.train.callbacks import Callback, watches_progress
 
@@ -160,7 +162,10 @@ class ProgressBar(Callback):
     the run sooner. Inside an epoch (:meth:`on_epoch_progress`), the bar advances by the
     share of the epoch's samples done and shows ``epoch N: P%``, redrawn at most every
     :data:`PROGRESS_SECONDS`; the compiled loop reports only in epochs of at least
-    :data:`PROGRESS_BATCHES` batches (:func:`epoch_in_parts`).
+    :data:`PROGRESS_BATCHES` batches (:func:`epoch_in_parts`). While it is shown, the
+    compiled loop's compile notices (:func:`deltaprop.core.fused.announce_compiles`: the
+    first fit of a dtype on a new machine) print above it, and the compile's seconds do
+    not count in the time left.
 
     Parameters
     ----------
@@ -195,10 +200,12 @@ class ProgressBar(Callback):
         self._first = 0
         self._started = 0.0
         self._drawn = -math.inf
+        self._notes: _CompileNotes | None = None
 
     def on_train_begin(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
         reporter = Reporter(console=self.console) if self.reporter is None else self.reporter
         self._progress = reporter.progress(self.label)
+        self._notes = _CompileNotes(self)
         total = self.total if self.total is not None else trainer.epoch + trainer.epochs
         self._total, self._first, self._info = total, trainer.epoch, ""
         self._started, self._drawn = self.clock(), -math.inf
@@ -242,9 +249,37 @@ class ProgressBar(Callback):
 
     def stop(self) -> None:
         """Take the bar down (also after an error, when ``on_train_end`` is not called)."""
+        if self._notes is not None:
+            self._notes.close()
+            self._notes = None
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+class _CompileNotes(logging.Handler):
+    """The compile notices (logger :data:`deltaprop.core.fused.COMPILE_LOGGER`) printed
+    above a :class:`ProgressBar` while it is shown; a compile's seconds are taken out of
+    the bar's time left. The logger is set to INFO meanwhile (then restored)."""
+
+    def __init__(self, bar: ProgressBar) -> None:
+        super().__init__(logging.INFO)
+        self.bar = bar
+        self.logger = logging.getLogger(_fused.COMPILE_LOGGER)
+        self.level_before = self.logger.level
+        self.logger.setLevel(logging.INFO)
+        self.logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        progress = self.bar._progress
+        if progress is not None:
+            progress.console.print(f"note: {record.getMessage()}", markup=False, style="yellow")
+        self.bar._started += float(getattr(record, "seconds", 0.0))
+
+    def close(self) -> None:
+        self.logger.removeHandler(self)
+        self.logger.setLevel(self.level_before)
+        super().close()
 
 
 class VerboseLines(Callback):
