@@ -88,3 +88,11 @@ def test_a_compile_is_announced_and_a_load_from_the_cache_is_not(
     assert compile_end.getMessage().startswith("compiled the doubling for float32 in ")
     assert compile_end.seconds > 0  # type: ignore[attr-defined]
     assert records[1] == []
+
+
+def test_the_announced_dtype_is_the_first_float_matrixs() -> None:
+    types = pytest.importorskip("numba.core.types")
+    f32, f64 = types.float32[:, ::1], types.float64[::1]
+    assert _fused._dtype_of((types.int64, types.int64[::1], f64, f32)) == "float32"
+    assert _fused._dtype_of((types.int64, f64)) == "float64"
+    assert _fused._dtype_of((types.int64,)) == "its arguments"

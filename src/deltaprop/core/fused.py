@@ -191,15 +191,15 @@ def announce_compiles(function: Any, what: str) -> None:
 
 
 def _dtype_of(sig: Any) -> str:
-    """The dtype of the first floating-point array among a numba signature's argument
-    types (the training loop's ``float32`` or ``float64``)."""
+    """The dtype of the first floating-point matrix among a numba signature's argument
+    types (the training loop's ``float32`` or ``float64``: its inputs ``X``; its 1-D
+    settings are float64 in both), else of the first floating-point array."""
     from numba.core import types
 
-    for arg in sig:
-        dtype = getattr(arg, "dtype", None)
-        if isinstance(dtype, types.Float):
-            return str(dtype)
-    return "its arguments"
+    arrays = [a for a in sig if isinstance(getattr(a, "dtype", None), types.Float)]
+    if not arrays:
+        return "its arguments"
+    return str(min(arrays, key=lambda a: getattr(a, "ndim", 0) < 2).dtype)
 
 
 @functools.cache
