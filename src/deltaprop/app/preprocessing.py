@@ -40,6 +40,7 @@ from deltaprop.sklearn.tabular import (
     TablePreprocessor,
     category_strings,
     column_transformer,
+    detect_columns,
     encode,
 )
 from deltaprop.sklearn.tabular_state import check_state, check_target_scaling, state_of
@@ -113,9 +114,9 @@ class Preprocessor:
 
     @classmethod
     def for_frame(cls, frame: pd.DataFrame, categorical: Sequence[str] = ()) -> Preprocessor:
-        """Numeric columns are those of a numeric dtype (not boolean) not in ``categorical``."""
-        numeric = [c for c in frame.columns if is_numeric(frame[c]) and c not in categorical]
-        return cls(numeric, [c for c in frame.columns if c not in numeric])
+        """The preprocessor of the columns :func:`~deltaprop.sklearn.tabular.detect_columns`
+        finds (``categorical`` named by ``--categorical``)."""
+        return cls(*detect_columns(frame, categorical))
 
     @property
     def columns(self) -> list[str]:

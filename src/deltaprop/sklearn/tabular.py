@@ -43,7 +43,9 @@ __all__ = [
     "TablePreprocessor",
     "category_strings",
     "column_transformer",
+    "detect_columns",
     "encode",
+    "is_numeric",
     "is_text",
 ]
 
@@ -52,6 +54,31 @@ def is_text(s: pd.Series) -> bool:
     import pandas as pd
 
     return bool(pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s))
+
+
+def is_numeric(s: pd.Series) -> bool:
+    """Whether a column holds numbers: a numeric dtype, not boolean."""
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s))
+
+
+def detect_columns(
+    frame: pd.DataFrame, categorical: Sequence[str] = ()
+) -> tuple[list[str], list[str]]:
+    """The numeric and categorical columns of a table, as ``deltaprop train`` takes them.
+
+    The numeric columns are those :func:`is_numeric` holds true of that are not in
+    ``categorical``; every other column is categorical (text, booleans, the numbers named in
+    ``categorical``).
+
+    Returns
+    -------
+    (list of str, list of str)
+        The numeric columns, then the categorical ones, each in the table's order.
+    """
+    numeric = [c for c in frame.columns if is_numeric(frame[c]) and c not in categorical]
+    return numeric, [c for c in frame.columns if c not in numeric]
 
 
 def category_strings(s: pd.Series) -> np.ndarray:
@@ -77,6 +104,14 @@ def category_strings(s: pd.Series) -> np.ndarray:
         else:
             out[i] = str(v).strip()
     return out
+
+
+def _check_table(X: Any) -> None:
+    if not hasattr(X, "columns"):
+        raise ValueError(
+            "TablePreprocessor takes a table with named columns (a pandas DataFrame). "
+            f"Received: {type(X).__qualname__}"
+        )
 
 
 def column_transformer(numeric: Sequence[str], categorical: Sequence[str]) -> Any:
@@ -157,27 +192,49 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    numeric : sequence of str
-        Numeric columns.
-    categorical : sequence of str
-        Categorical columns (any values, compared as :func:`category_strings`).
+    numeric : sequence of str, optional
+        Numeric columns. ``None`` (the default): the columns that :func:`detect_columns`
+        finds numeric in the table given to :meth:`fit` (not in ``categorical``).
+    categorical : sequence of str, optional
+        Categorical columns (any values, compared as :func:`category_strings`). ``None``
+        (the default): every other column of the table given to :meth:`fit`. A bare
+        ``TablePreprocessor()`` therefore takes the table as ``deltaprop train`` does.
 
     Attributes
     ----------
-    median_, mean_, scale_ : ndarray of shape (len(numeric),)
+    numeric_, categorical_ : list of str
+        The columns fitted: ``numeric`` and ``categorical``, or those found in the table.
+    median_, mean_, scale_ : ndarray of shape (len(numeric_),)
         Medians, means after imputation, and scales (1 for a constant column).
     categories_ : list of list of str
         The categories of each categorical column, sorted.
     feature_names_in_ : ndarray of str
-        ``numeric`` then ``categorical``: the columns :meth:`transform` reads.
+        ``numeric_`` then ``categorical_``: the columns :meth:`transform` reads.
     """
 
-    def __init__(self, numeric: Sequence[str] = (), categorical: Sequence[str] = ()) -> None:
+    def __init__(
+        self, numeric: Sequence[str] | None = None, categorical: Sequence[str] | None = None
+    ) -> None:
         self.numeric = numeric
         self.categorical = categorical
 
     def _columns(self) -> list[str]:
-        return [*self.numeric, *self.categorical]
+        return [*self.numeric_, *self.categorical_]
+
+    def _resolve(self, X: Any) -> None:
+        """Set ``numeric_`` and ``categorical_`` from the parameters and the table ``X``."""
+        _check_table(X)
+        given = list(self.categorical) if self.categorical is not None else []
+        numeric = list(self.numeric) if self.numeric is not None else detect_columns(X, given)[0]
+        if self.categorical is None:
+            given = [c for c in X.columns if c not in numeric]
+        if not numeric and not given:
+            raise ValueError(
+                "TablePreprocessor selects no columns: numeric and categorical are empty "
+                f"(received numeric={self.numeric!r}, categorical={self.categorical!r}, and "
+                f"a table of {len(X.columns)} columns); leave both unset to take every column"
+            )
+        self.numeric_, self.categorical_ = numeric, given
 
     def inputs(self, X: Any) -> tuple[np.ndarray, list[np.ndarray]]:
         """The numbers (float64, NaN where missing) and category strings of a table.
@@ -190,49 +247,52 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         """
         import pandas as pd
 
-        if not hasattr(X, "columns"):
-            raise ValueError(
-                "TablePreprocessor takes a table with named columns (a pandas DataFrame). "
-                f"Received: {type(X).__qualname__}"
-            )
+        _check_table(X)
         missing = [c for c in self._columns() if c not in X.columns]
         if missing:
             raise ValueError(f"X lacks the columns {missing!r} that the preprocessing reads")
-        numbers = np.empty((len(X), len(self.numeric)))
-        for j, c in enumerate(self.numeric):
+        numbers = np.empty((len(X), len(self.numeric_)))
+        for j, c in enumerate(self.numeric_):
             try:
                 numbers[:, j] = pd.to_numeric(X[c], errors="raise")
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"column {c!r} must hold numbers: {exc}") from None
-        return numbers, [category_strings(X[c]) for c in self.categorical]
+        return numbers, [category_strings(X[c]) for c in self.categorical_]
 
     def fit(self, X: Any, y: Any = None) -> TablePreprocessor:
-        """Fit scikit-learn's transformers (:func:`column_transformer`) on the table ``X``."""
+        """Fit scikit-learn's transformers (:func:`column_transformer`) on the table ``X``.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`inputs`, or if no column is selected.
+        """
         import pandas as pd
 
+        self._resolve(X)
         numbers, texts = self.inputs(X)
         frame = pd.DataFrame(
             {
-                **{c: numbers[:, j] for j, c in enumerate(self.numeric)},
-                **dict(zip(self.categorical, texts, strict=True)),
+                **{c: numbers[:, j] for j, c in enumerate(self.numeric_)},
+                **dict(zip(self.categorical_, texts, strict=True)),
             },
             columns=self._columns(),
         )
-        ct = column_transformer(self.numeric, self.categorical)
+        ct = column_transformer(self.numeric_, self.categorical_)
         with np.errstate(over="ignore", invalid="ignore"):
             ct.fit(frame)
         return self.set_fitted(ct)
 
     def set_fitted(self, ct: Any) -> TablePreprocessor:
-        """Take the state of a fitted :func:`column_transformer`; return ``self``."""
-        k = len(self.numeric)
+        """Take the columns and state of a fitted :func:`column_transformer`; return ``self``."""
+        self.numeric_, self.categorical_ = (list(spec[2]) for spec in ct.transformers)
         stats = [np.empty(0)] * 3
-        if k:
+        if self.numeric_:
             num = ct.named_transformers_["num"]
             stats = [num["impute"].statistics_, num["scale"].mean_, num["scale"].scale_]
         self.median_, self.mean_, self.scale_ = (np.asarray(s, dtype=np.float64) for s in stats)
         self.categories_ = []
-        if self.categorical:
+        if self.categorical_:
             enc = ct.named_transformers_["cat"]["onehot"]
             self.categories_ = [[str(c) for c in cats] for cats in enc.categories_]
         self.feature_names_in_ = np.asarray(self._columns(), dtype=object)
@@ -255,11 +315,11 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "median_")
         numbers, texts = self.inputs(X)
         out = encode(numbers, texts, self.median_, self.mean_, self.scale_, self.categories_)
-        bad = np.argwhere(~np.isfinite(out[:, : len(self.numeric)]))
+        bad = np.argwhere(~np.isfinite(out[:, : len(self.numeric_)]))
         if bad.size:
             i, j = (int(v) for v in bad[0])
             raise ValueError(
-                f"row {i}, column {self.numeric[j]!r}: the value {numbers[i, j]!r} is not a "
+                f"row {i}, column {self.numeric_[j]!r}: the value {numbers[i, j]!r} is not a "
                 "finite number once standardized"
             )
         return out
@@ -267,8 +327,8 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Numeric columns, then ``column=category``."""
         check_is_fitted(self, "median_")
-        names = list(self.numeric)
-        for col, cats in zip(self.categorical, self.categories_, strict=True):
+        names = list(self.numeric_)
+        for col, cats in zip(self.categorical_, self.categories_, strict=True):
             names.extend(f"{col}={c}" for c in cats)
         return np.asarray(names, dtype=object)
 
@@ -276,7 +336,7 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """JSON configuration and float64 arrays of the fitted state (no pickle)."""
         check_is_fitted(self, "median_")
-        return state_of(self.numeric, self.categorical, self.categories_, self.median_,
+        return state_of(self.numeric_, self.categorical_, self.categories_, self.median_,
                         self.mean_, self.scale_)  # fmt: skip
 
     @classmethod
@@ -284,6 +344,7 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         """The fitted preprocessor of :meth:`get_state` output (see :func:`check_state`)."""
         numeric, categorical, categories, stats = check_state(config, arrays)
         pre = cls(numeric, categorical)
+        pre.numeric_, pre.categorical_ = list(numeric), list(categorical)
         pre.median_, pre.mean_, pre.scale_ = stats
         pre.categories_ = categories
         pre.feature_names_in_ = np.asarray(pre._columns(), dtype=object)
