@@ -93,7 +93,9 @@ def run_inspect(args: argparse.Namespace, out: Output) -> int:
         what = (
             f"{len(classes)} classes: {', '.join(map(str, classes))}" if classes else "regression"
         )
-        out.line(f"target: {config.get('target')!r} ({config.get('task')}; {what})")
+        target = config.get("target")  # None in a pipeline saved from Python
+        named = "not recorded" if target is None else repr(target)
+        out.line(f"target: {named} ({config.get('task')}; {what})")
         cats = info["categorical_columns"]
         out.line(
             f"inputs: {len(config['numeric'])} numeric and {len(cats)} categorical columns → "
