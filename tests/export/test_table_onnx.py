@@ -18,6 +18,7 @@ from sklearn.preprocessing import StandardScaler
 import deltaprop
 from deltaprop import MLPRegressor
 from deltaprop.export.onnx import export_onnx
+from deltaprop.export.table_onnx import category_pattern
 from deltaprop.sklearn import TablePreprocessor
 from tests.app.clitools import DATA, PENGUINS, call
 
@@ -103,3 +104,62 @@ def test_a_pipeline_of_other_steps_is_refused(tmp_path: Path) -> None:
     pipe.fit(np.arange(20.0).reshape(-1, 1), np.arange(20.0))
     with pytest.raises(TypeError, match="a Pipeline of StandardScaler, MLPRegressor"):
         export_onnx(pipe, tmp_path / "x.onnx")
+
+
+def test_categories_with_whitespace_around_them_give_predicts_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame = pd.read_csv(PENGUINS)
+    padded = frame.copy()
+    padded.loc[:20, "island"] = " Dream "
+    padded.loc[21:40, "sex"] = "\tmale\u00a0"  # any whitespace str.strip removes
+    padded.loc[41:45, "sex"] = " (missing) "  # the missing category, spelled out
+    padded.loc[46:50, "sex"] = ""  # the graph's missing value
+    padded.loc[51:55, "island"] = "Dre am"  # unknown: all zeros, as predict has it
+    padded.to_csv(tmp_path / "padded.csv", index=False)
+    code, text, err = call(capsys, "predict", LEGACY, tmp_path / "padded.csv", "--precision", "17")
+    assert code == 0, err
+    expected = pd.read_csv(io.StringIO(text)).filter(like="proba_").to_numpy()
+    stripped = frame.assign(island=padded["island"].str.strip(), sex=padded["sex"].str.strip())
+    stripped.loc[46:50, "sex"] = np.nan
+    np.testing.assert_array_equal(deltaprop.load(LEGACY).predict_proba(stripped), expected)
+    exported(capsys, LEGACY, tmp_path / "m.onnx", "float64")
+    out = run_table(tmp_path / "m.onnx", padded)
+    assert np.abs(out - run_table(tmp_path / "m.onnx", frame)).max() > 1e-3  # the rows changed
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-12)
+
+
+def test_category_patterns_match_the_stripped_text_only() -> None:
+    cats = ["a.b", "c++", "x|y", "(missing)", "é\\d", "Dre am"]
+    texts = ["a.b", " a.b\n", "axb", "c++", "cc", "x|y", "x", "y", "(missing)", "", " ",
+             "é\\d", "é1", "\u3000Dre am ", "Dream", "Dre  am"]  # fmt: skip
+    got = _matcher(cats).run(None, {"x": np.asarray(texts, dtype=object).reshape(-1, 1)})
+    for hits, category in zip(got, cats, strict=True):
+        expected = [t.strip() == category or (category == "(missing)" and t == "") for t in texts]
+        assert list(hits[:, 0]) == expected, category
+        assert sum(expected) >= 1
+
+
+def _matcher(categories: list[str]) -> ort.InferenceSession:
+    """A graph of one RegexFullMatch per category's pattern over the input ``x``."""
+    from onnx import helper
+
+    nodes = [
+        helper.make_node(
+            "RegexFullMatch", ["x"], [f"y{j}"], pattern=category_pattern(c, c == "(missing)")
+        )
+        for j, c in enumerate(categories)
+    ]
+    outputs = [
+        helper.make_tensor_value_info(f"y{j}", onnx.TensorProto.BOOL, ["b", 1])
+        for j in range(len(categories))
+    ]
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.STRING, ["b", 1])
+    graph = helper.make_graph(nodes, "g", [x], outputs)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def test_a_table_with_categories_needs_opset_20(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"opset 20 or later .* Received: opset=17"):
+        export_onnx(deltaprop.load(LEGACY), tmp_path / "m.onnx", opset=17)

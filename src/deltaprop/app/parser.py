@@ -20,6 +20,7 @@ from deltaprop.app.arg_types import (
 from deltaprop.app.candidates import AUTO_ROW_LIMIT, CV_FOLDS
 from deltaprop.app.errors import UsageError
 from deltaprop.core import hidden_activation_names
+from deltaprop.export import DEFAULT_OPSET
 from deltaprop.train import COMMAND_DEFAULTS
 
 __all__ = ["EXAMPLES", "Parser", "build_parser"]
@@ -381,7 +382,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the graph's type (default: the model's)",
     )
-    p.add_argument("--opset", type=positive_int, default=17, help="ONNX opset (default: 17)")
+    p.add_argument(
+        "--opset",
+        type=positive_int,
+        default=DEFAULT_OPSET,
+        help=f"ONNX opset (default: {DEFAULT_OPSET})",
+    )
     p.add_argument("--force", action="store_true", help="overwrite the output file")
 
     p = add("gradcheck", "Check backpropagation against finite differences, layer by layer.")

@@ -1,5 +1,5 @@
 """Export trained networks to other runtimes (ONNX)."""
 
-from deltaprop.export.onnx import export_onnx
+from deltaprop.export.onnx import DEFAULT_OPSET, export_onnx
 
-__all__ = ["export_onnx"]
+__all__ = ["DEFAULT_OPSET", "export_onnx"]

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from deltaprop.core import Network
-from deltaprop.export.table_onnx import ML_DOMAIN, preprocessing_nodes, table_part, target_nodes
+from deltaprop.export.table_onnx import preprocessing_nodes, table_part, target_nodes
 from deltaprop.io import atomic_write
 
 if TYPE_CHECKING:
@@ -52,8 +52,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_OPSET", "MIN_OPSET", "export_onnx"]
 
-DEFAULT_OPSET = 17
-"""The ONNX opset written by default (supported by every current ONNX Runtime)."""
+DEFAULT_OPSET = 20
+"""The ONNX opset written by default (ONNX Runtime 1.17 on; a table's categories need 20)."""
 
 MIN_OPSET = 13
 """The oldest opset accepted (``Softmax`` takes one axis from opset 13 on)."""
@@ -176,8 +176,8 @@ def export_onnx(
         columns ``[σ(-z), σ(z)]``.
     path : str or path-like
         The ``.onnx`` file to write.
-    opset : int, default=17
-        ONNX opset version, at least 13.
+    opset : int, default=20
+        ONNX opset version, at least 13 (20 for a pipeline with categorical columns).
     dtype : {"float32", "float64"}, optional
         The graph's input, weights and output type; by default the network's. A float64
         network exported as float32 serves runtimes and accelerators without double
@@ -196,7 +196,8 @@ def export_onnx(
     TypeError
         If ``model`` is neither a network nor a fitted estimator.
     ValueError
-        For an invalid ``opset`` or ``dtype``, or an activation with no ONNX form.
+        For an invalid ``opset`` or ``dtype`` (an opset below 20 for a pipeline with
+        categorical columns), or an activation with no ONNX form.
     """
     import onnx
     from onnx import helper
@@ -238,8 +239,7 @@ def export_onnx(
     )
     proto = helper.make_model_gen_version(
         graph,
-        opset_imports=[helper.make_opsetid("", opset)]
-        + ([] if part is None else [helper.make_opsetid(ML_DOMAIN, 1)]),
+        opset_imports=[helper.make_opsetid("", opset)],
         producer_name="deltaprop",
         doc_string=repr(net),
     )

@@ -4,13 +4,15 @@ pipeline).
 A pipeline of a :class:`~deltaprop.sklearn.tabular.TablePreprocessor` and an estimator (what
 :func:`deltaprop.load` returns for a model trained by ``deltaprop train``) exports with one
 input per column, of shape ``(batch, 1)``, named as the column: numbers as the graph's float
-type (NaN where missing), categories as strings (the stripped text, as the command reads it;
-``""`` or ``"(missing)"`` where missing). The nodes:
+type (NaN where missing), categories as strings (``""`` or ``"(missing)"`` where missing). The
+nodes:
 
 * numbers: ``Concat``, ``Where(IsNaN(x), median, x)``, ``Sub(mean)``, ``Div(scale)``;
-* each categorical column: ``ai.onnx.ml.OneHotEncoder`` over its categories and ``""``
-  (``zeros=1``: an unknown category is all zeros), then a ``MatMul`` that folds the ``""``
-  indicator into the ``"(missing)"`` one (or drops it when the column had no missing value);
+* each categorical column: one ``RegexFullMatch`` per known category ``c``, true for
+  ``c`` with any whitespace around it (the whitespace of Python's ``str.strip``), so text is
+  compared stripped as ``predict`` compares it; an unknown category is all zeros, and ``""``
+  is the ``"(missing)"`` category (zeros when the column had no missing value); then
+  ``Concat`` and ``Cast`` to the float type. ``RegexFullMatch`` is in opset 20 on.
 * the regressor's target scaling after the network: ``Add(Mul(y, scale), mean)``.
 
 The state is read through the pipeline's duck-typed parts (``steps``, the first step's
@@ -21,14 +23,41 @@ imports no scikit-learn.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
 
-__all__ = ["ML_DOMAIN", "TablePart", "preprocessing_nodes", "table_part", "target_nodes"]
+__all__ = [
+    "STRING_OPSET",
+    "TablePart",
+    "category_pattern",
+    "preprocessing_nodes",
+    "table_part",
+    "target_nodes",
+]
 
-ML_DOMAIN = "ai.onnx.ml"
-"""The domain of ``OneHotEncoder`` (opset 1)."""
+STRING_OPSET = 20
+"""The first opset with ``RegexFullMatch`` (a table's categories need it)."""
+
+
+@cache
+def _space() -> str:
+    """The characters ``str.strip()`` removes, as an RE2 class."""
+    return "[" + "".join(f"\\x{{{i:x}}}" for i in range(0x110000) if chr(i).isspace()) + "]"
+
+
+def category_pattern(category: str, missing: bool) -> str:
+    """The RE2 pattern that text matches in full when, stripped, it is ``category``.
+
+    Every character but ASCII letters and digits is written ``\\x{...}``, so none is special.
+    ``missing``: the text ``""`` matches too (the graph's missing value). The category ``""``
+    (whitespace in the table) matches non-empty whitespace.
+    """
+    if not category:
+        return f"{_space()}+"
+    body = "".join(c if c.isascii() and c.isalnum() else f"\\x{{{ord(c):x}}}" for c in category)
+    return f"{_space()}*{body}{_space()}*" + ("|" if missing else "")
 
 
 @dataclass
@@ -104,18 +133,19 @@ def preprocessing_nodes(g: Any, part: TablePart) -> tuple[str, list[Any]]:
         x = g.op("Where", [g.op("IsNaN", [x]), median, x])
         x = g.op("Sub", [x, g.const("mean", part.arrays["mean"])])
         blocks.append(g.op("Div", [x, g.const("scale", part.arrays["scale"])]))
+    if categorical and g.opset < STRING_OPSET:
+        raise ValueError(
+            f"a table's categories need opset {STRING_OPSET} or later (RegexFullMatch compares "
+            f"their text stripped, as predict does). Received: opset={g.opset}"
+        )
     for col, cats in zip(categorical, part.config["categories"], strict=True):
         if not cats:
             continue
-        n = len(cats)
-        onehot = g.op("OneHotEncoder", [col], domain=ML_DOMAIN, cats_strings=[*cats, ""], zeros=1)
-        flat = g.op("Reshape", [onehot, g.const("shape", [-1, n + 1], np.int64)])
-        if g.double:
-            flat = g.op("Cast", [flat], to=TensorProto.DOUBLE)
-        fold = np.vstack([np.eye(n), np.zeros((1, n))])
-        if missing in cats:
-            fold[n, cats.index(missing)] = 1.0
-        blocks.append(g.op("MatMul", [flat, g.const("fold", fold)]))
+        hits = [
+            g.op("RegexFullMatch", [col], pattern=category_pattern(c, c == missing)) for c in cats
+        ]
+        onehot = hits[0] if len(hits) == 1 else g.op("Concat", hits, axis=1)
+        blocks.append(g.op("Cast", [onehot], to=g.elem_type))
     features = blocks[0] if len(blocks) == 1 else g.op("Concat", blocks, axis=1)
     return features, inputs
 
