@@ -26,6 +26,6 @@ def test_a_cross_entropy_on_an_output_that_is_no_probability_is_refused(
     args = ("gradcheck", "--layers", "4,6,5,3", "--activation", "relu,tanh,tanh")
     line = one_line_error(call(capsys, *args, "--loss", "categorical_crossentropy")[::2])
     assert "loss 'categorical_crossentropy' takes the outputs as probabilities" in line
-    assert line.endswith("Received: output activation 'tanh'")
+    assert line.endswith("Received: output activation 'tanh' (the last of activations)")
     code, text, _ = call(capsys, *args, "--loss", "mean_squared_error")  # any output for mse
     assert code == 0 and "tanh output, loss mean_squared_error" in text.splitlines()[0]

@@ -75,7 +75,7 @@ def test_a_cross_entropy_needs_an_output_that_gives_probabilities(
     name = get_loss(loss).name
     assert message.startswith(f"loss {name!r} takes the outputs as probabilities")
     assert "'softmax'" in message and "'sigmoid'" in message
-    assert message.endswith(f"Received: output activation {output!r}")
+    assert message.endswith(f"Received: output activation {output!r} (the last of activations)")
 
 
 @pytest.mark.parametrize(

@@ -103,7 +103,7 @@ def check_output_pair(loss: Loss, output: str) -> None:
     >>> check_output_pair(get_loss("categorical_crossentropy"), "tanh")
     Traceback (most recent call last):
     ...
-    ValueError: loss 'categorical_crossentropy' takes the outputs as probabilities, so the output activation must give values in (0, 1): 'softmax' (its fused pair) or 'sigmoid'. Received: output activation 'tanh'
+    ValueError: loss 'categorical_crossentropy' takes the outputs as probabilities, so the output activation must give values in (0, 1): 'softmax' (its fused pair) or 'sigmoid'. Received: output activation 'tanh' (the last of activations)
     """
     if not isinstance(loss, _PROBABILITY_LOSSES) or output in PROBABILITY_OUTPUTS:
         return
@@ -112,7 +112,7 @@ def check_output_pair(loss: Loss, output: str) -> None:
     raise ValueError(
         f"loss {loss.name!r} takes the outputs as probabilities, so the output activation "
         f"must give values in (0, 1): {fused!r} (its fused pair) or {others}. "
-        f"Received: output activation {output!r}"
+        f"Received: output activation {output!r} (the last of activations)"
     )
 
 
