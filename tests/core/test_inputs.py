@@ -75,7 +75,14 @@ def test_a_cross_entropy_needs_an_output_that_gives_probabilities(
     name = get_loss(loss).name
     assert message.startswith(f"loss {name!r} takes the outputs as probabilities")
     assert "'softmax'" in message and "'sigmoid'" in message
-    assert message.endswith(f"Received: output activation {output!r} (the last of activations)")
+    if isinstance(activations, list) and len(activations) == 2:  # [hidden, output], 3 layers
+        assert message.endswith(
+            f"Received: output activation {output!r} (activations={activations!r} read as "
+            "[hidden, output] for 3 layers; one per hidden layer needs the output too: "
+            f"[..., {get_loss(loss).default_activation!r}])"
+        )
+    else:
+        assert message.endswith(f"Received: output activation {output!r} (the last of activations)")
 
 
 @pytest.mark.parametrize(

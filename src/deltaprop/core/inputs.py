@@ -79,25 +79,35 @@ def resolve_activations(activations: Any, L: int, loss: Loss, backend: Any) -> l
         A wrong number of activations, or a cross-entropy loss whose output activation does
         not give probabilities (:func:`check_output_pair`).
     """
+    received = "the last of activations"
     if isinstance(activations, str | Activation | dict):
         names: list[Any] = [activations] * (L - 1) + [loss.default_activation]
     else:
         names = list(activations)
         if len(names) == 2 and L > 2:
             names = [names[0]] * (L - 1) + [names[1]]
+            received = f"activations={activations!r} read as [hidden, output] for {L} layers"
+            if L == 3:  # the estimators' list, one per hidden layer, lacks the output
+                received += (
+                    "; one per hidden layer needs the output too: "
+                    f"[..., {loss.default_activation!r}]"
+                )
         elif len(names) != L:
             raise ValueError(
                 f"activations must be one name, one per layer ({L}), or [hidden, output]. "
                 f"Received: activations={activations!r}"
             )
     resolved = [get_activation(a, backend) for a in names]
-    check_output_pair(loss, resolved[-1].name)
+    check_output_pair(loss, resolved[-1].name, received)
     return resolved
 
 
-def check_output_pair(loss: Loss, output: str) -> None:
+def check_output_pair(
+    loss: Loss, output: str, received: str = "the last of activations"
+) -> None:  # fmt: skip
     """Raise ``ValueError`` if ``loss`` is a cross-entropy and the output activation
-    ``output`` does not give probabilities (:data:`PROBABILITY_OUTPUTS`).
+    ``output`` does not give probabilities (:data:`PROBABILITY_OUTPUTS`); ``received``
+    says where ``output`` came from.
 
     >>> from deltaprop.core.losses import get_loss
     >>> check_output_pair(get_loss("categorical_crossentropy"), "tanh")
@@ -112,7 +122,7 @@ def check_output_pair(loss: Loss, output: str) -> None:
     raise ValueError(
         f"loss {loss.name!r} takes the outputs as probabilities, so the output activation "
         f"must give values in (0, 1): {fused!r} (its fused pair) or {others}. "
-        f"Received: output activation {output!r} (the last of activations)"
+        f"Received: output activation {output!r} ({received})"
     )
 
 
