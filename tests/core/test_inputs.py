@@ -58,3 +58,41 @@ def test_layer_sizes_check() -> None:
         check_layer_sizes([2, 0])
     with pytest.raises(ValueError, match="at least an input and an output"):
         check_layer_sizes(5)
+
+
+@pytest.mark.parametrize(
+    ("activations", "loss", "output"),
+    [(["relu", "tanh"], "categorical_crossentropy", "tanh"),  # [hidden, output] form
+     (["relu", "relu", "identity"], "ce", "identity"), (["tanh", "relu"], "bce", "relu"),
+     (["tanh", "tanh", "exp"], "log_loss", "exp")],
+)  # fmt: skip
+def test_a_cross_entropy_needs_an_output_that_gives_probabilities(
+    activations: list[str], loss: str, output: str
+) -> None:
+    with pytest.raises(ValueError) as info:
+        Network([4, 6, 5, 3], activations, loss, seed=0)
+    message = str(info.value)
+    name = get_loss(loss).name
+    assert message.startswith(f"loss {name!r} takes the outputs as probabilities")
+    assert "'softmax'" in message and "'sigmoid'" in message
+    if isinstance(activations, list) and len(activations) == 2:  # [hidden, output], 3 layers
+        assert message.endswith(
+            f"Received: output activation {output!r} (activations={activations!r} read as "
+            "[hidden, output] for 3 layers; one per hidden layer needs the output too: "
+            f"[..., {get_loss(loss).default_activation!r}])"
+        )
+    else:
+        assert message.endswith(f"Received: output activation {output!r} (the last of activations)")
+
+
+@pytest.mark.parametrize(
+    ("activations", "loss"),
+    [(["relu", "softmax"], "ce"), (["relu", "sigmoid"], "ce"), (["relu", "sigmoid"], "bce"),
+     (["relu", "softmax"], "bce"), ("relu", "ce"), (["relu", "tanh"], "mse")],
+)  # fmt: skip
+def test_outputs_in_0_1_and_other_losses_are_accepted(activations: object, loss: str) -> None:
+    net = Network([4, 6, 5, 3], activations, loss, seed=0)
+    A = net.forward(RNG.normal(size=(5, 4)))
+    if loss != "mse":
+        assert float(A.min()) > 0.0 and float(A.max()) < 1.0
+        assert net.cost(RNG.normal(size=(5, 4)), np.eye(3)[[0, 1, 2, 0, 1]]) > 0.0

@@ -122,11 +122,23 @@ def test_progress_bar_prints(Est: Any, capsys: pytest.CaptureFixture[str]) -> No
 
 def test_a_stop_request_ends_the_fit() -> None:
     rec = Recorder(stop_after=3)
-    est = MLPClassifier((6,), max_iter=50, random_state=0).set_callbacks(rec)
+    mon = ScoringMonitor(scoring="accuracy")  # scikit-learn's own never ask to stop
+    est = MLPClassifier((6,), max_iter=50, random_state=0).set_callbacks(mon, rec)
     est.fit(X_IRIS, Y_IRIS)
     assert est.n_iter_ == 3
     assert est.stop_reason_ == "callback"
-    assert "ScikitLearnCallbacks" in est.stop_message_
+    assert est.stop_message_ == "stopped at epoch 3: a callback (Recorder) set stop_training"
+
+
+def test_a_stop_request_names_the_users_callbacks() -> None:
+    class Other(Recorder):
+        pass
+
+    est = MLPClassifier((6,), max_iter=50, random_state=0).set_callbacks(Recorder(2), Other())
+    est.fit(X_IRIS, Y_IRIS)
+    assert est.stop_message_ == (
+        "stopped at epoch 2: a callback (Recorder or Other) set stop_training"
+    )
 
 
 def test_partial_fit_is_a_task_of_one_epoch() -> None:

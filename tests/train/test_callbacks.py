@@ -1,5 +1,5 @@
 """StopOnInterrupt: Ctrl-C in a fit becomes a stop with the last complete epoch's (or the
-best) weights; without it, the interrupt propagates."""
+best) weights; without it, the interrupt propagates. Duck-typed callbacks (as_callbacks)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from deltaprop import Network, Trainer
+from deltaprop import MLPClassifier, Network, Trainer
 from deltaprop.train import Callback, StopOnInterrupt
 
 
@@ -126,3 +126,62 @@ def test_a_swallowed_sigint_still_stops_the_fit_at_the_epoch_end() -> None:
     assert h.stop_reason == "interrupted"
     assert len(h.loss) == 3  # not 50: the fit stopped at the end of epoch 2, kept
     assert signal.getsignal(signal.SIGINT) is before  # the handler is put back
+
+
+class Plain:
+    """A duck-typed callback: not a Callback, only ``on_epoch_end`` (and batch ends, if asked)."""
+
+    def __init__(self, stop_at: int | None = None) -> None:
+        self.stop_at, self.epochs, self.losses = stop_at, [], []  # type: ignore[var-annotated]
+
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        assert logs is not None
+        self.epochs.append(epoch)
+        self.losses.append(logs["loss"])
+        if epoch == self.stop_at:
+            trainer.stop_training = True
+
+
+def test_a_duck_typed_callback_gets_only_its_own_hooks() -> None:
+    X, y = data()
+    plain = Plain(stop_at=3)
+    tr = Trainer(Network([3, 4, 1], "tanh", "bce", seed=0), epochs=20, seed=0, callbacks=[plain])
+    h = tr.fit(X, y)
+    assert plain.epochs == [0, 1, 2, 3] and plain.losses == h.loss
+    assert h.stop_message == "stopped at epoch 4: a callback (Plain) set stop_training"
+    assert tr.callbacks == [plain]  # the trainer keeps the object it was given
+    est = MLPClassifier((4,), max_iter=20, random_state=0, callbacks=[Plain(stop_at=1)])
+    est.fit(X, y)
+    assert est.n_iter_ == 2 and est.stop_reason_ == "callback" and "(Plain)" in est.stop_message_
+
+
+def test_a_duck_typed_batch_hook_is_called_for_every_batch() -> None:
+    X, y = data()
+    seen: list[tuple[int, int]] = []
+
+    class Batches:
+        def on_batch_end(self, trainer: Any, batch: int, logs: Any = None) -> None:
+            seen.append((trainer.epoch, batch))
+
+    Trainer(Network([3, 4, 1], "tanh", "bce", seed=0), batch_size=50, epochs=2,
+            callbacks=[Batches()]).fit(X, y)  # fmt: skip
+    assert seen == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]  # 120 rows: 50, 50, 20
+
+
+def test_duck_typed_callbacks_are_checked_before_any_epoch() -> None:
+    X, y = data()
+
+    class KerasStyle:
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            pass
+
+    tr = Trainer(Network([3, 4, 1], "tanh", "bce", seed=0), epochs=5, callbacks=[KerasStyle()])
+    with pytest.raises(TypeError, match=r"KerasStyle.on_epoch_end must accept \(trainer, epoch"):
+        tr.fit(X, y)
+    assert tr.history.loss == []
+    for thing in (print, Plain, "Plain"):  # no hooks, or a class instead of an instance
+        tr = Trainer(Network([3, 4, 1], "tanh", "bce", seed=0), epochs=5, callbacks=[thing])
+        with pytest.raises(TypeError, match=r"callbacks\[0\] is not a callback: .*subclass "
+                           r"deltaprop.Callback and pass an instance"):  # fmt: skip
+            tr.fit(X, y)
+        assert tr.history.loss == []

@@ -286,3 +286,77 @@ def test_sigkilled_run_resumes_to_identical_weights(tmp_path: Path) -> None:
     for (_, a), (_, b) in zip(resumed.buffers(), full.buffers(), strict=True):
         assert np.array_equal(a, b)
     assert not np.array_equal(full.parameters, probe.net.parameters)  # 7 more epochs trained
+
+
+class StopAt13(Callback):
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        trainer.stop_training = epoch == 12
+
+
+def _ended_run(tmp_path: Path, callbacks: list[Callback], **settings: object) -> tuple:
+    X, Y, Xv, Yv = dataset()
+    path = tmp_path / "ended.ckpt"
+
+    def trainer(seed: int, cbs: list[Callback]) -> Trainer:
+        net = Network([5, 6, 3], "tanh", "ce", seed=seed)
+        return Trainer(net, "adam", learning_rate=0.01, batch_size=32, seed=seed, callbacks=cbs,
+                       **{"epochs": 30, **settings})  # type: ignore[arg-type]  # fmt: skip
+
+    first = trainer(0, [*callbacks, Checkpoint(path, every=5)])
+    done = first.fit(X, Y, validation_data=(Xv, Yv))
+    again = trainer(1, [])
+    h = resume(again, path, X, Y, validation_data=(Xv, Yv))
+    assert h is again.history and h.loss == done.loss  # nothing trained
+    np.testing.assert_array_equal(again.net.parameters, first.net.parameters)
+    return done, h
+
+
+def test_resuming_a_run_a_callback_ended_says_so(tmp_path: Path) -> None:
+    done, h = _ended_run(tmp_path, [StopAt13()])
+    assert len(h.loss) == 13 and done.stop_reason == h.stop_reason == "callback"
+    assert h.stop_message == (
+        "nothing resumed: the run in the checkpoint had already ended; "
+        "stopped at epoch 13: a callback (StopAt13) set stop_training"
+    )
+    assert h.stop is not None and h.stop.already_ended and not done.stop.already_ended
+
+
+def test_resuming_a_run_that_stopped_early_or_at_its_limit_says_so(tmp_path: Path) -> None:
+    done, h = _ended_run(tmp_path, [], early_stopping=True, n_iter_no_change=1, tol=1.0)
+    assert h.stop_reason == "early_stopping" and len(h.loss) < 30
+    assert h.stop_message == "nothing resumed: the run in the checkpoint had already ended; " + (
+        done.stop_message or ""
+    )
+    _, h = _ended_run(tmp_path, [], epochs=10, tol=0.0, n_iter_no_change=100)
+    assert (h.stop_reason, h.stop_message) == (
+        "epochs",
+        "nothing resumed: the run in the "
+        "checkpoint had already ended; stopped at epoch 10: reached the epoch limit (epochs=10)",
+    )
+
+
+def test_an_ended_run_without_its_stop_record_or_final_checkpoint(tmp_path: Path) -> None:
+    X, Y, _, _ = dataset()
+    path = tmp_path / "run.ckpt"
+
+    def trainer(cbs: list[Callback]) -> Trainer:
+        return Trainer(Network([5, 6, 3], "tanh", "ce", seed=0), epochs=30, seed=0, callbacks=cbs)
+
+    trainer([StopAt13(), Checkpoint(path)]).fit(X, Y)
+    header, data = split_file(path.read_bytes())
+    info = json.loads(header["__metadata__"]["checkpoint"])
+    assert info["trainer_state"]["stop"]["reason"] == "callback"
+    del info["trainer_state"]["stop"]  # as a checkpoint written before it was kept
+    header["__metadata__"]["checkpoint"] = json.dumps(info)
+    h = resume(trainer([]), rewrite(path, header, data), X, Y)
+    assert (h.stop_reason, h.stop_message) == ("ended", "nothing resumed: the run in the "
+        "checkpoint had already ended; stopped at epoch 13 (why is not recorded: the checkpoint "
+        "was written before checkpoints kept their stop record)")  # fmt: skip
+    info["trainer_state"]["stop"] = {"reason": "bored", "epoch": 13}
+    header["__metadata__"]["checkpoint"] = json.dumps(info)
+    with pytest.raises(ModelFileError, match=r"not a stop record: .*bored"):
+        load_checkpoint(rewrite(path, header, data), trainer([]))
+    trainer([Checkpoint(path, every=10, at_end=False)]).fit(X[:60], Y[:60])  # no final one
+    h = resume(trainer([]), path, X[:60], Y[:60])
+    assert len(h.loss) == 30 and h.stop_message == ("nothing resumed: the run in the checkpoint "
+        "had already ended; stopped at epoch 30: reached the epoch limit (epochs=30)")  # fmt: skip

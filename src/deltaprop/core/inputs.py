@@ -15,11 +15,11 @@ import numpy as np
 from scipy.sparse import issparse
 
 from deltaprop.core.activations import Activation, get_activation
-from deltaprop.core.losses import CategoricalCrossEntropy, Loss
+from deltaprop.core.losses import BinaryCrossEntropy, CategoricalCrossEntropy, Loss
 
 __all__ = [
-    "check_X", "check_Y", "check_dtype", "check_layer_sizes", "check_sample_weight", "per_layer",
-    "resolve_activations",
+    "PROBABILITY_OUTPUTS", "check_X", "check_Y", "check_dtype", "check_layer_sizes",
+    "check_output_pair", "check_sample_weight", "per_layer", "resolve_activations",
 ]  # fmt: skip
 
 Array = Any
@@ -57,22 +57,73 @@ def check_layer_sizes(layer_sizes: Any) -> list[int]:
     return [int(n) for n in sizes]
 
 
+_PROBABILITY_LOSSES = (BinaryCrossEntropy, CategoricalCrossEntropy)
+"""The losses that take the outputs as probabilities (``log a``, ``log(1 - a)``)."""
+
+PROBABILITY_OUTPUTS = ("sigmoid", "softmax")
+"""The output activations whose values lie in ``(0, 1)``, so that a cross-entropy of them is
+a cost: each loss's fused one (``dZ[L] = A - Y``) and, through the general chain rule, the
+other (sigmoid outputs under categorical cross-entropy, softmax ones under binary). Any
+other (tanh, ReLU, identity, ...) makes "probabilities" outside ``[0, 1]`` and a cost
+without meaning, below zero or unbounded."""
+
+
 def resolve_activations(activations: Any, L: int, loss: Loss, backend: Any) -> list[Activation]:
     """The ``L`` activations of a network from its ``activations`` argument: one per layer,
     ``[hidden, output]`` (``L > 2``), or one for the hidden layers with the loss's natural
-    output activation (:attr:`Loss.default_activation`)."""
+    output activation (:attr:`Loss.default_activation`).
+
+    Raises
+    ------
+    ValueError
+        A wrong number of activations, or a cross-entropy loss whose output activation does
+        not give probabilities (:func:`check_output_pair`).
+    """
+    received = "the last of activations"
     if isinstance(activations, str | Activation | dict):
         names: list[Any] = [activations] * (L - 1) + [loss.default_activation]
     else:
         names = list(activations)
         if len(names) == 2 and L > 2:
             names = [names[0]] * (L - 1) + [names[1]]
+            received = f"activations={activations!r} read as [hidden, output] for {L} layers"
+            if L == 3:  # the estimators' list, one per hidden layer, lacks the output
+                received += (
+                    "; one per hidden layer needs the output too: "
+                    f"[..., {loss.default_activation!r}]"
+                )
         elif len(names) != L:
             raise ValueError(
                 f"activations must be one name, one per layer ({L}), or [hidden, output]. "
                 f"Received: activations={activations!r}"
             )
-    return [get_activation(a, backend) for a in names]
+    resolved = [get_activation(a, backend) for a in names]
+    check_output_pair(loss, resolved[-1].name, received)
+    return resolved
+
+
+def check_output_pair(
+    loss: Loss, output: str, received: str = "the last of activations"
+) -> None:  # fmt: skip
+    """Raise ``ValueError`` if ``loss`` is a cross-entropy and the output activation
+    ``output`` does not give probabilities (:data:`PROBABILITY_OUTPUTS`); ``received``
+    says where ``output`` came from.
+
+    >>> from deltaprop.core.losses import get_loss
+    >>> check_output_pair(get_loss("categorical_crossentropy"), "tanh")
+    Traceback (most recent call last):
+    ...
+    ValueError: loss 'categorical_crossentropy' takes the outputs as probabilities, so the output activation must give values in (0, 1): 'softmax' (its fused pair) or 'sigmoid'. Received: output activation 'tanh' (the last of activations)
+    """
+    if not isinstance(loss, _PROBABILITY_LOSSES) or output in PROBABILITY_OUTPUTS:
+        return
+    fused = loss.fused_activation
+    others = " or ".join(repr(a) for a in PROBABILITY_OUTPUTS if a != fused)
+    raise ValueError(
+        f"loss {loss.name!r} takes the outputs as probabilities, so the output activation "
+        f"must give values in (0, 1): {fused!r} (its fused pair) or {others}. "
+        f"Received: output activation {output!r} ({received})"
+    )
 
 
 def per_layer(value: Any, n: int, name: str) -> list[Any]:

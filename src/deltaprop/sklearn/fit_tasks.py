@@ -56,6 +56,17 @@ class ScikitLearnCallbacks(Callback):
         self.data = {"X": X, "y": y, "metadata": metadata}
         self.task: Any = None  # the epoch begun and not yet ended
 
+    @property
+    def stop_source(self) -> str:
+        """The class of the estimator's scikit-learn callback that asked to stop, for the stop
+        message (not this adapter's): scikit-learn's own (``ProgressBar``,
+        ``ScoringMonitor``) never do, so the others are named; several as "A or B", as
+        scikit-learn reports only that one of them returned True."""
+        callbacks = list(getattr(self.estimator, "_skl_callbacks", []))
+        own = [cb for cb in callbacks if not type(cb).__module__.startswith("sklearn.")]
+        names = dict.fromkeys(type(cb).__name__ for cb in own or callbacks)
+        return " or ".join(names) or "a scikit-learn callback"
+
     def _fitted(self) -> dict[str, Any]:
         """The attributes that make a copy of the estimator predict as it would now."""
         return {"network_": copy.deepcopy(self.estimator.network_)}

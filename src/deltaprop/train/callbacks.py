@@ -17,6 +17,7 @@ __all__ = [
     "Callback",
     "History",
     "StopOnInterrupt",
+    "as_callbacks",
     "check_callbacks",
     "stop_at_interrupt",
     "watches_batches",
@@ -127,6 +128,12 @@ class Callback:
     ...         if logs["loss"] < 0.1:
     ...             trainer.stop_training = True
     """
+
+    @property
+    def stop_source(self) -> str:
+        """Who set ``trainer.stop_training``, as the stop message names it: the class's
+        name (an adapter that calls other callbacks names those)."""
+        return type(self).__name__
 
     def on_train_begin(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
         """Called once at the start of :meth:`~deltaprop.train.trainer.Trainer.fit`."""
@@ -290,6 +297,81 @@ def check_callbacks(callbacks: Sequence[Any]) -> None:
                     f"{type(cb).__name__}.{hook} must accept {HOOKS[hook]}, as every Callback "
                     f"hook does. Received: {hook}{sig}"
                 ) from None
+
+
+class _DuckTyped(Callback):
+    """A duck-typed callback as a :class:`Callback`: its own hooks are forwarded to
+    (:func:`as_callbacks` makes a subclass per object with just those), the others are the
+    base class's, which do nothing."""
+
+    def __init__(self, callback: Any) -> None:
+        self.callback = callback
+
+    @property
+    def stop_source(self) -> str:
+        return type(self.callback).__name__
+
+
+def _forward(hook: str) -> Any:
+    def forwarded(self: _DuckTyped, *args: Any) -> Any:
+        return getattr(self.callback, hook)(*args)
+
+    forwarded.__name__ = hook
+    return forwarded
+
+
+def as_callbacks(callbacks: Sequence[Any]) -> list[Callback]:
+    """``callbacks`` as :class:`Callback` objects, for the loop to call every hook of.
+
+    A :class:`Callback` is kept as it is. Another object that defines some of the hooks
+    (:data:`HOOKS`) is wrapped so that only those are called (and only its batch hooks
+    make the compiled loop run a batch per call, :func:`watches_batches`); the stop message
+    names its class. Every hook's signature is checked first (:func:`check_callbacks`).
+
+    Raises
+    ------
+    TypeError
+        For a hook that cannot take the trainer's arguments; a scikit-learn callback
+        (``sklearn.callback``'s, with ``on_fit_task_end``), which goes to an estimator's
+        ``set_callbacks``; an object with none of the hooks (a function, a class instead of
+        an instance, a string, ...). Each names its position.
+
+    Examples
+    --------
+    >>> class Plain:
+    ...     def on_epoch_end(self, trainer, epoch, logs=None):
+    ...         print("epoch", epoch)
+    >>> (cb,) = as_callbacks([Plain()])
+    >>> cb.on_train_begin(None); cb.on_epoch_end(None, 0)
+    epoch 0
+    >>> type(cb).__name__, cb.stop_source, watches_batches([cb])
+    ('Plain', 'Plain', False)
+    """
+    for i, cb in enumerate(callbacks):
+        if not isinstance(cb, Callback) and hasattr(cb, "on_fit_task_end"):
+            raise TypeError(
+                f"callbacks[{i}] is a scikit-learn callback ({type(cb).__name__}), not a "
+                "deltaprop.train.Callback: register it on an estimator with "
+                f"set_callbacks, e.g. MLPClassifier(...).set_callbacks({type(cb).__name__}(...))."
+                f" Received: callbacks[{i}]={cb!r}"
+            )
+    check_callbacks(callbacks)
+    out: list[Callback] = []
+    for i, cb in enumerate(callbacks):
+        if isinstance(cb, Callback):
+            out.append(cb)
+            continue
+        hooks = [hook for hook in HOOKS if callable(getattr(cb, hook, None))]
+        if isinstance(cb, type) or not hooks:
+            raise TypeError(
+                f"callbacks[{i}] is not a callback: it defines none of the hooks "
+                f"({', '.join(HOOKS)}) as an instance's methods; subclass deltaprop.Callback "
+                f"and pass an instance. Received: callbacks[{i}]={cb!r}"
+            )
+        name = type(cb).__name__
+        kind = type(name, (_DuckTyped,), {hook: _forward(hook) for hook in hooks})
+        out.append(kind(cb))
+    return out
 
 
 def watches_batches(callbacks: Sequence[Any]) -> bool:

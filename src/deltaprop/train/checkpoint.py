@@ -18,6 +18,8 @@ weights of a run that was never interrupted.
 >>> history = resume(again, path, X, Y)  # the run had finished: nothing is left to train
 >>> len(history.loss), bool(np.array_equal(again.net.parameters, trainer.net.parameters))
 (3, True)
+>>> history.stop_message
+'nothing resumed: the run in the checkpoint had already ended; stopped at epoch 3: reached the epoch limit (epochs=3)'
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ import numpy as np
 from deltaprop.core import Network
 from deltaprop.io import ModelFileError, naming_file, read_checkpoint_file, write_checkpoint_file
 from deltaprop.io.checkpoints import read_checkpoint_run
+from deltaprop.train.stopping import StopRecord
 from deltaprop.train.trainer import Callback, History, Trainer
 
 __all__ = [
@@ -198,6 +201,17 @@ def resume(
     ``validation_fraction`` the new :meth:`Trainer.fit` draws a new split, so pass
     ``validation_data`` instead; L-BFGS restarts its memory).
 
+    A checkpoint of a run that had *ended* (its final checkpoint: a callback's
+    ``stop_training``, early stopping or the tolerance, the epoch limit) trains nothing,
+    as PyTorch Lightning's ``fit(ckpt_path=...)`` of a finished run does: the trainer holds
+    the checkpoint's state and weights, and the returned history's ``stop`` is the run's own
+    record with :attr:`~deltaprop.train.stopping.StopRecord.already_ended` set, so that
+    ``stop_reason`` is why the run ended and ``stop_message`` says that nothing was resumed,
+    at which epoch and why (``"nothing resumed: the run in the checkpoint had already
+    ended; stopped at epoch 13: a callback (StopAt13) set stop_training"``). A checkpoint
+    written before checkpoints kept that record gives ``stop_reason == "ended"``. To train
+    such a run further, :func:`load_checkpoint` and call :meth:`Trainer.fit`.
+
     Parameters
     ----------
     trainer : Trainer
@@ -213,11 +227,10 @@ def resume(
         The history over the whole run.
     """
     info = load_checkpoint(path, trainer)
-    if info["finished"]:
-        return trainer.history
     target = info["target_epoch"]
     remaining = trainer.epochs if target is None else target - trainer.epoch
-    if remaining <= 0:
+    if info["finished"] or remaining <= 0:
+        trainer.history.stop = _ended(trainer, info["finished"], target)
         return trainer.history
     epochs = trainer.epochs
     trainer.epochs = remaining
@@ -225,6 +238,18 @@ def resume(
         return trainer.fit(X, Y, sample_weight, validation_data)
     finally:
         trainer.epochs = epochs
+
+
+def _ended(trainer: Trainer, finished: bool, target: int | None) -> StopRecord:
+    """The stop record of a checkpoint's run that had ended, marked as such: its own (the
+    final checkpoint's), or else the epoch limit that the checkpoint had reached."""
+    stop, epoch = trainer.history.stop, trainer.epoch
+    if finished and stop is not None:  # written at the end of the fit, after its record
+        return replace(stop, already_ended=True)
+    if target is not None and epoch >= target:  # the run's last epoch, as no fit recorded it
+        start = max(target - trainer.epochs, 0)
+        return StopRecord("epochs", epoch, limit=target - start, start=start, already_ended=True)
+    return StopRecord("ended", epoch, already_ended=True)
 
 
 class Checkpoint(Callback):

@@ -11,12 +11,14 @@ from typing import Any
 import numpy as np
 
 from deltaprop.train.callbacks import History
+from deltaprop.train.stopping import StopRecord
 
 
 def _state_dict(self: Any) -> dict[str, Any]:
     """The :meth:`~deltaprop.train.trainer.Trainer.state_dict` of the trainer ``self``:
     everything needed to resume exactly: optimizer, schedule, counters, generator
-    state, history, best weights (NumPy arrays and JSON-able values only)."""
+    state, history, best weights (NumPy arrays and JSON-able values only), and the record
+    of why the latest fit stopped (``None`` during the first fit)."""
     return {
         "epoch": self.epoch,
         "split_seed": self.split_seed,
@@ -29,6 +31,7 @@ def _state_dict(self: Any) -> dict[str, Any]:
         "optimizer": self.optimizer.state_dict(),
         "schedule": self.schedule.state_dict(),
         "history": self.history.as_dict(),
+        "stop": None if self.history.stop is None else self.history.stop.as_dict(),
         "best_parameters": None if self.best_parameters is None else self.best_parameters.copy(),
         "best_buffers": None
         if self.best_buffers is None
@@ -50,6 +53,8 @@ def _load_state_dict(self: Any, state: dict[str, Any]) -> None:
     self.optimizer.load_state_dict(state["optimizer"])
     self.schedule.load_state_dict(state["schedule"])
     self.history = History.from_dict(state["history"])
+    stop = state.get("stop")  # absent from checkpoints written before it was kept
+    self.history.stop = None if stop is None else StopRecord.from_dict(stop)
     bp = state.get("best_parameters")
     self.best_parameters = None if bp is None else np.array(bp, dtype=self.net.dtype)
     bb = state.get("best_buffers")

@@ -18,6 +18,7 @@ that was not diverged, records ``"diverged"`` and raises
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ __all__ = ["DIVERGENCE_FACTOR", "STOP_REASONS", "StopRecord", "baseline_rows", "
 
 STOP_REASONS = (
     "epochs", "no_improvement", "early_stopping", "converged", "solver", "diverged",
-    "interrupted", "callback",
+    "interrupted", "callback", "ended",
 )  # fmt: skip
 """What :attr:`StopRecord.reason` can be:
 
@@ -54,7 +55,12 @@ STOP_REASONS = (
 ``"interrupted"``
     ``KeyboardInterrupt`` during the fit (re-raised);
 ``"callback"``
-    a callback set ``trainer.stop_training``.
+    a callback set ``trainer.stop_training``;
+``"ended"``
+    :func:`~deltaprop.train.checkpoint.resume` found the run of its checkpoint already
+    ended, and the checkpoint (written before checkpoints kept their stop record) does not
+    say why. Where it does, the resumed record keeps the run's own reason, with
+    :attr:`StopRecord.already_ended` set.
 """
 
 DIVERGENCE_FACTOR = 100.0
@@ -95,6 +101,9 @@ class StopRecord:
         ``"converged"``: ``"gtol"`` or ``"ftol"``; ``"solver"``: SciPy's message;
         ``"callback"``: the callback's class; ``"diverged"``: the error's message;
         ``"no_improvement"`` by the plateau schedule: ``"plateau"``.
+    already_ended : bool
+        Set by :func:`~deltaprop.train.checkpoint.resume` when the checkpoint's run had
+        ended before (it trained nothing); the message says so first.
 
     Examples
     --------
@@ -114,6 +123,23 @@ class StopRecord:
     limit: int | None = None
     start: int | None = None
     detail: str = ""
+    already_ended: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as plain JSON-able values (a checkpoint keeps them)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> StopRecord:
+        """Inverse of :meth:`as_dict`; ``ValueError`` for an unknown reason or field, or an
+        epoch that is not a count."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        if not isinstance(d, Mapping) or set(d) - fields or d.get("reason") not in STOP_REASONS:
+            raise ValueError(f"not a stop record: {d!r}"[:300])
+        epoch = d.get("epoch")
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"a stop record's epoch must be a count. Received: {epoch!r}")
+        return cls(**d)
 
     @property
     def message(self) -> str:
@@ -122,8 +148,17 @@ class StopRecord:
 
     def describe(self, names: Mapping[str, str] | None = None) -> str:
         """The sentence, naming the settings as ``names`` says (keys ``"epochs"``, ``"tol"``,
-        ``"n_iter_no_change"``; the command passes ``"--epochs"``, ``"--patience"``)."""
-        n = {**_DEFAULT_NAMES, **(names or {})}
+        ``"n_iter_no_change"``; the command passes ``"--epochs"``, ``"--patience"``).
+
+        >>> StopRecord("callback", 13, detail="StopAt13", already_ended=True).message
+        'nothing resumed: the run in the checkpoint had already ended; stopped at epoch 13: a callback (StopAt13) set stop_training'
+        """
+        text = self._sentence({**_DEFAULT_NAMES, **(names or {})})
+        if self.already_ended:
+            return "nothing resumed: the run in the checkpoint had already ended; " + text
+        return text
+
+    def _sentence(self, n: dict[str, str]) -> str:
         head = f"stopped at epoch {self.epoch}: "
         if self.reason == "epochs":
             if not self.start:
@@ -152,6 +187,11 @@ class StopRecord:
             )
         if self.reason == "diverged":
             return self.detail
+        if self.reason == "ended":
+            return (
+                f"stopped at epoch {self.epoch} (why is not recorded: the checkpoint was "
+                "written before checkpoints kept their stop record)"
+            )
         best = f"its best was {self.best:.6g} at epoch {self.best_at}"
         if self.detail == "plateau":
             return head + (

@@ -39,7 +39,7 @@ from deltaprop.optim import (
     schedule_for_epochs,
 )
 from deltaprop.parallel import Communicator
-from deltaprop.train.callbacks import Callback, History, check_callbacks, stop_at_interrupt
+from deltaprop.train.callbacks import Callback, History, as_callbacks, stop_at_interrupt
 from deltaprop.train.checks import _check_settings
 from deltaprop.train.defaults import TRAINER_DEFAULTS as D
 from deltaprop.train.errors import DivergenceError
@@ -108,7 +108,9 @@ class Trainer:
         Weights per class index (the column of a one-hot ``Y``, or 0/1 for a single
         sigmoid output), multiplied into the sample weights.
     callbacks : sequence of Callback, default=()
-        Their hooks' signatures are checked when :meth:`fit` starts (``TypeError``).
+        Their hooks' signatures are checked when :meth:`fit` starts (``TypeError``). An
+        object that defines only some hooks without subclassing ``Callback`` is accepted:
+        only those are called (:func:`~deltaprop.train.callbacks.as_callbacks`).
     verbose : bool, default=False
         Show a progress bar.
     seed : int, Generator or None, default=None
@@ -380,8 +382,7 @@ class Trainer:
         callbacks = list(self.callbacks)
         if self.verbose:
             callbacks.append(ProgressBar())
-        _refuse_fit_callbacks(callbacks)
-        check_callbacks(callbacks)
+        callbacks = as_callbacks(callbacks)  # checked: TypeError before any training
         start = self.epoch
         for cb in callbacks:
             cb.on_train_begin(self, {"epoch": start, "epochs": self.epochs})
@@ -458,7 +459,7 @@ class Trainer:
         for cb in callbacks:
             cb.on_epoch_end(self, self.epoch - 1, self._logs())
             if self.stop_training and not self._stopper:
-                self._stopper = type(cb).__name__
+                self._stopper = cb.stop_source
         if self.stop_training:
             self._stopper = self._stopper or "unknown"
             return True
@@ -482,16 +483,3 @@ class Trainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict` output."""
         _load_state_dict(self, state)
-
-
-def _refuse_fit_callbacks(callbacks: Sequence[Any]) -> None:
-    """A scikit-learn callback (``sklearn.callback``'s ``ProgressBar``, ``ScoringMonitor``,
-    any ``FitCallback``) in ``callbacks=`` is a ``TypeError`` that says where it goes."""
-    for i, cb in enumerate(callbacks):
-        if not isinstance(cb, Callback) and hasattr(cb, "on_fit_task_end"):
-            raise TypeError(
-                f"callbacks[{i}] is a scikit-learn callback ({type(cb).__name__}), not a "
-                "deltaprop.train.Callback: register it on an estimator with "
-                f"set_callbacks, e.g. MLPClassifier(...).set_callbacks({type(cb).__name__}(...))."
-                f" Received: callbacks[{i}]={cb!r}"
-            )

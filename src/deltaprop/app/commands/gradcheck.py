@@ -31,8 +31,21 @@ def run_gradcheck(args: argparse.Namespace, out: Output) -> int:
             )
         tolerance = DEFAULT_TOLERANCE
     try:
-        loss = get_loss(args.loss).name
-        acts = args.activation
+        loss_fn = get_loss(args.loss)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    loss = loss_fn.name
+    acts = list(args.activation)
+    n_layers = len(sizes) - 1
+    if len(acts) > 1 and len(acts) != n_layers:
+        example = ",".join(["tanh"] * (n_layers - 1) + [loss_fn.default_activation])
+        raise UsageError(
+            "--activation needs one name (the hidden layers', the output following the loss) "
+            f"or one per layer: {n_layers} for --layers {','.join(map(str, sizes))}, the last "
+            f"the output's (e.g. {example}). Received: --activation {','.join(acts)} "
+            f"({len(acts)} names)"
+        )
+    try:
         net = Network(
             sizes,
             acts[0] if len(acts) == 1 else acts,
