@@ -405,12 +405,16 @@ class Trainer:
             return StopRecord("callback", self.epoch, detail=self._stopper)
         if self.solver_stop is not None:
             return self.solver_stop
-        if not self.converged:
-            return StopRecord("epochs", self.epoch, limit=self.epoch - start, start=start)
         monitor = "training loss"
         if self.early_stopping:
             monitor = "validation loss" if self.monitor == "val_loss" else "validation score"
         best = -self.best_metric if monitor == "validation score" else self.best_metric
+        if not self.converged:  # at the limit, early stopping's best weights are kept too
+            kept = None if not restored or self.best_epoch is None else self.best_epoch + 1
+            return StopRecord("epochs", self.epoch, limit=self.epoch - start, start=start,
+                              monitor=monitor, best=None if kept is None else best,
+                              best_at=None if kept is None else self.best_metric_epoch,
+                              best_epoch=kept)  # fmt: skip
         plateau = isinstance(self.schedule, ReduceOnPlateau)
         return StopRecord(
             "early_stopping" if self.early_stopping else "no_improvement", self.epoch,
