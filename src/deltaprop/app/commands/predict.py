@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from typing import Any
 
-from deltaprop.app.console import Output, write_data
+from deltaprop.app.console import Output, json_text, write_data
 from deltaprop.app.errors import EXIT_OK, UsageError
 from deltaprop.app.models import (
     check_finite_errors,
@@ -71,7 +70,7 @@ def run_evaluate(args: argparse.Namespace, out: Output) -> int:
         check_finite_errors(numeric, y_true, features, args.data)
     values = metrics(loaded.est, X, y_true, loaded.scaler)
     if args.json:
-        write_data(json.dumps({"rows": len(y_true), **values}) + "\n")
+        write_data(json_text({"rows": len(y_true), **values}) + "\n")
         return EXIT_OK
     if dropped:
         out.note(f"{dropped} rows without a value of {target!r} were left out")
