@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import importlib
 import os
 import sys
@@ -94,6 +95,21 @@ def _message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text} (run with --debug for the traceback)"
 
 
+_TRAINING_COMMANDS = ("train", "demo")
+"""The commands that train, and so may compile the training loop (a first run on a machine)."""
+
+
+def _compile_notes(command: str, out: Output) -> contextlib.AbstractContextManager[None]:
+    """A training command prints each compile notice of the training loop as a note (above
+    the progress bar while it is shown, the bar's own; before it, as with ``--hidden
+    auto``'s cross-validation, and with ``--quiet``, here), not kept for the report."""
+    if command not in _TRAINING_COMMANDS:
+        return contextlib.nullcontext()
+    from deltaprop.train import compile_notes
+
+    return compile_notes(lambda message: out.note(message, keep=False))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``deltaprop`` command.
 
@@ -117,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             build_parser().print_help()
             return EXIT_USAGE
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, _compile_notes(args.command, out):
             warnings.simplefilter("always")
             code = _command(args.command)(args, out)
         for message in dict.fromkeys(str(w.message).splitlines()[0] for w in caught):

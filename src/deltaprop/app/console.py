@@ -61,8 +61,10 @@ class Output:
     def line(self, text: str = "") -> None:
         self._print(text, markup=False)
 
-    def note(self, text: str) -> None:
-        self.notes.append(text)
+    def note(self, text: str, keep: bool = True) -> None:
+        """``note: text``; ``keep``: also in :attr:`notes` (the report's)."""
+        if keep:
+            self.notes.append(text)
         self._print(f"note: {text}", markup=False, style="yellow")
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
