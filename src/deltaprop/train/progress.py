@@ -27,6 +27,7 @@ from deltaprop.optim import ReduceOnPlateau
 from deltaprop.train.callbacks import Callback, watches_progress
 
 __all__ = [
+    "BAR_WIDTH",
     "PROGRESS_BATCHES",
     "PROGRESS_PARTS",
     "PROGRESS_SECONDS",
@@ -137,7 +138,12 @@ class Reporter:
 
     def progress(self, label: str) -> Any:
         """A started ``rich.progress.Progress`` with the bar's columns: the ``label``, done
-        of total, the bar, the time elapsed and the ``eta`` and ``info`` fields of its task."""
+        of total, the bar, the time elapsed and the ``eta`` and ``info`` fields of its task.
+
+        The first five keep their width (the bar :data:`BAR_WIDTH` characters); the
+        ``info`` (the latest losses) takes what the console's width leaves, cut short with
+        an ellipsis (in 80 columns, ``epoch 3000/3000``, the bar, the time and the time
+        left are whole)."""
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -145,14 +151,26 @@ class Reporter:
             TextColumn,
             TimeElapsedColumn,
         )
+        from rich.table import Column
+
+        def whole() -> Column:
+            return Column(no_wrap=True, overflow="ignore")
 
         progress = Progress(
-            TextColumn(label), MofNCompleteColumn(), BarColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[eta]}"), TextColumn("{task.fields[info]}"),
-            console=self.console,
+            TextColumn(label, table_column=whole()), MofNCompleteColumn(table_column=whole()),
+            BarColumn(bar_width=BAR_WIDTH, table_column=whole()),
+            TimeElapsedColumn(table_column=whole()),
+            TextColumn("{task.fields[eta]}", table_column=whole()),
+            TextColumn("{task.fields[info]}",
+                       table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")),
+            console=self.console, expand=True,
         )  # fmt: skip
         progress.start()
         return progress
+
+
+BAR_WIDTH = 20
+"""The progress bar's width in characters."""
 
 
 class ProgressBar(Callback):
