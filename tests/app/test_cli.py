@@ -242,6 +242,21 @@ def bad_files(tmp_path: Path) -> None:
         (["train", "data.parquet", "--target", "y"], PARQUET_MESSAGE),
         (["train", str(PENGUINS), "--target", "specie"], "did you mean 'species'"),
         (["train", str(PENGUINS), "--target", "species", "--ignore", "nope"], "--ignore 'nope'"),
+        (["train", str(PENGUINS), "--target", "Species"], "did you mean 'species'"),
+        (
+            ["train", str(PENGUINS), "--target", "species", "--ignore", "ID"],
+            f"--ignore 'ID': no such column in '{PENGUINS}' (columns: id, species, island, "
+            "bill_length_mm, flipper_length_mm, sex, body_mass_g); did you mean 'id'?",
+        ),
+        (
+            ["train", str(PENGUINS), "--target", "species", "--categorical", "Island"],
+            "--categorical 'Island': no such column",
+        ),
+        (
+            ["train", str(PENGUINS), "--target", "species", "--categorical", "Island"],
+            "did you mean 'island'?",
+        ),
+        (["train", str(PENGUINS), "--target", "species", "--categorical", "Isl"], "'island'?"),
         (
             ["train", str(PENGUINS), "--target", "species", "--categorical", "nope"],
             "--categorical 'nope'",

@@ -21,14 +21,14 @@ __all__ = ["run_evaluate", "run_predict"]
 
 def run_predict(args: argparse.Namespace, out: Output) -> int:
     from deltaprop.app.fitting import predict_table
-    from deltaprop.app.tables import read_table
+    from deltaprop.app.tables import no_column_message, read_table
     from deltaprop.io import atomic_write
 
     loaded = load_estimator(args.model)
     frame = read_table(args.data, na_values=args.na_values, parse_numbers=False)
     missing = [c for c in args.keep if c not in frame.columns]
     if missing:
-        raise UsageError(f"--keep {missing[0]!r}: no such column in '{args.data}'")
+        raise UsageError(no_column_message(missing[0], frame.columns, args.data, "--keep"))
     if args.output is not None:  # the inputs are checked first, then the output policy
         check_not_input([("-o", args.output)], [("MODEL", args.model), ("DATA", args.data)])
         check_new([args.output], args.force)
