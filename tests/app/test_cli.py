@@ -316,9 +316,8 @@ def test_the_command_words_a_divergence_from_its_fields() -> None:
 
     exc = DivergenceError(epoch=2, loss=float("inf"), learning_rate=0.5).prefaced("Solver said.")
     assert _message(exc) == (
-        "Solver said. Training diverged in epoch 2: the loss became inf. The weights of the "
-        "last finite epoch were kept. Try a smaller --learning-rate (it was 0.5) or scaling the "
-        "inputs. No model was saved."
+        "training diverged in epoch 2: the loss became inf; no model was written. Try a lower "
+        "--learning-rate (it was 0.5)."
     )
 
 

@@ -23,7 +23,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from deltaprop.app.console import (
     Output,
@@ -82,8 +82,7 @@ def _message(exc: BaseException) -> str:
     from deltaprop.train import DivergenceError
 
     if isinstance(exc, DivergenceError) and exc.epoch is not None:
-        text = exc.describe(learning_rate_name="--learning-rate", clip_name=None)
-        return " ".join(f"{text} No model was saved.".split())
+        return _divergence_message(exc)
     if isinstance(exc, WrongKindError):
         where = "" if exc.path is None else f"cannot load {exc.path!r}: "
         return f"{where}the file's kind is {exc.found!r}, expected {exc.expected!r}" + _HINTS.get(
@@ -108,6 +107,25 @@ def _compile_notes(command: str, out: Output) -> contextlib.AbstractContextManag
     from deltaprop.train import compile_notes
 
     return compile_notes(lambda message: out.note(message, keep=False))
+
+
+def _divergence_message(exc: Any) -> str:
+    """A :class:`~deltaprop.train.DivergenceError` of a training epoch in the command's
+    words: which epoch diverged and how, that no model was written, what to try (the
+    command scales its inputs itself: the learning rate is what is left)."""
+    if exc.threshold is None:
+        what = f"the loss became {exc.loss}"
+    else:
+        start, constant = exc.baselines
+        what = (
+            f"the loss reached {exc.loss:.4g}, more than {exc.factor:g} times the larger of "
+            f"the starting loss ({start:.4g}) and a constant predictor's ({constant:.4g})"
+        )
+    rate = "" if exc.learning_rate is None else f" (it was {exc.learning_rate:g})"
+    return (
+        f"training diverged in epoch {exc.epoch}: {what}; no model was written. "
+        f"Try a lower --learning-rate{rate}."
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
