@@ -284,7 +284,7 @@ def no_column_message(name: str, columns: Any, path: Any, option: str) -> str:
 def _closest_column(name: str, columns: Sequence[str]) -> str | None:
     """The column ``name`` most likely meant: the same name in another case (``ID`` for
     ``id``), else the closest by :func:`difflib.get_close_matches` ignoring case."""
-    lowered = {}
+    lowered: dict[str, str] = {}
     for c in columns:
         lowered.setdefault(c.lower(), c)
     if name.lower() in lowered:
