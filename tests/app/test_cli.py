@@ -242,6 +242,21 @@ def bad_files(tmp_path: Path) -> None:
         (["train", "data.parquet", "--target", "y"], PARQUET_MESSAGE),
         (["train", str(PENGUINS), "--target", "specie"], "did you mean 'species'"),
         (["train", str(PENGUINS), "--target", "species", "--ignore", "nope"], "--ignore 'nope'"),
+        (["train", str(PENGUINS), "--target", "Species"], "did you mean 'species'"),
+        (
+            ["train", str(PENGUINS), "--target", "species", "--ignore", "ID"],
+            f"--ignore 'ID': no such column in '{PENGUINS}' (columns: id, species, island, "
+            "bill_length_mm, flipper_length_mm, sex, body_mass_g); did you mean 'id'?",
+        ),
+        (
+            ["train", str(PENGUINS), "--target", "species", "--categorical", "Island"],
+            "--categorical 'Island': no such column",
+        ),
+        (
+            ["train", str(PENGUINS), "--target", "species", "--categorical", "Island"],
+            "did you mean 'island'?",
+        ),
+        (["train", str(PENGUINS), "--target", "species", "--categorical", "Isl"], "'island'?"),
         (
             ["train", str(PENGUINS), "--target", "species", "--categorical", "nope"],
             "--categorical 'nope'",
@@ -301,9 +316,8 @@ def test_the_command_words_a_divergence_from_its_fields() -> None:
 
     exc = DivergenceError(epoch=2, loss=float("inf"), learning_rate=0.5).prefaced("Solver said.")
     assert _message(exc) == (
-        "Solver said. Training diverged in epoch 2: the loss became inf. The weights of the "
-        "last finite epoch were kept. Try a smaller --learning-rate (it was 0.5) or scaling the "
-        "inputs. No model was saved."
+        "training diverged in epoch 2: the loss became inf; no model was written. Try a lower "
+        "--learning-rate (it was 0.5)."
     )
 
 

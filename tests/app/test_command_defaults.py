@@ -231,3 +231,32 @@ def test_refit_trains_on_all_rows_for_the_kept_epochs(
     assert not np.allclose(kept_only.coefs_[0], refit.coefs_[0])
     with pytest.raises(ValueError, match="epochs must be at least 1, got 0"):
         refit_on_all_rows(kept_only, np.zeros((3, 11)), np.array(["a", "b", "a"]), 0)
+
+
+def test_a_run_at_the_epoch_limit_names_and_refits_its_best_epoch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Early stopping on, patience never out: the 200-epoch run keeps epoch 199's weights,
+    and every label, the stop line and the refit on all rows say and use epoch 199."""
+    args = ["train", PENGUINS, *PENGUIN_ARGS, "--hidden", "32"]
+    code, text, err = call(capsys, *args, "--epochs", "200", "--out", tmp_path / "a")
+    assert code == 0, err
+    history = pd.read_csv(tmp_path / "a" / "history.csv")
+    kept = int(np.argmin(history["val_loss"].to_numpy())) + 1
+    assert (kept, len(history)) == (199, 200)
+    assert f"Results (the weights of epoch {kept})" in text
+    assert f"loss (epoch {kept})" in text and "epoch 200)" not in text
+    assert (
+        f"stopped at epoch 200: reached the epoch limit (--epochs=200); the best validation "
+        f"loss was {history['val_loss'][kept - 1]:.6g} at epoch {kept}, whose weights were kept"
+    ) in text
+    assert f"refit on all 150 rows for {kept} epochs" in text
+    run = _run_summary(tmp_path / "a" / "model.safetensors")
+    assert run["kept_epoch"] == kept and run["settings"]["refit on all rows (epochs)"] == kept
+    # the refit is the one of a run that ends at its best epoch: the same weights
+    code, _, err = call(capsys, *args, "--epochs", str(kept), "--out", tmp_path / "b")
+    assert code == 0, err
+    a = load_quietly(tmp_path / "a" / "model.safetensors")
+    b = load_quietly(tmp_path / "b" / "model.safetensors")
+    for wa, wb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_, strict=True):
+        np.testing.assert_array_equal(wa, wb)

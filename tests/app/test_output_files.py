@@ -95,6 +95,10 @@ def test_the_inputs_are_checked_before_the_output_policy(
     (work / "pred.csv").write_text("precious")
     line = _refused(capsys, "predict", model, data, "-o", work / "pred.csv", "--keep", "nope")
     assert "--keep 'nope': no such column" in line
+    line = _refused(capsys, "predict", model, data, "-o", work / "pred.csv", "--keep", "ID")
+    assert line.endswith("--keep 'ID': no such column in '" + str(data) + "' (columns: "
+                         "id, species, island, bill_length_mm, flipper_length_mm, sex, "
+                         "body_mass_g); did you mean 'id'?")  # fmt: skip
     line = _refused(capsys, "predict", work / "missing.safetensors", data, "-o", work / "pred.csv")
     assert "missing.safetensors" in line and "exists" not in line
     line = _refused(capsys, "export", data, "--onnx", work / "pred.csv")

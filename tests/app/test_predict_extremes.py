@@ -55,3 +55,31 @@ def test_squared_errors_that_only_overflow_in_their_sum_are_refused() -> None:
     with pytest.raises(DataError, match=r"^row 3 of 'f.csv': the model's prediction .* "
                        r"column 'x' = 3.0; such values"):  # fmt: skip
         check_finite_errors(np.array([1.0, 2.0, big, big]), y, frame, Path("f.csv"))
+
+
+def test_evaluate_json_writes_null_for_a_log_loss_that_is_n_a(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Test rows of a class the model does not know: the log-loss is n/a, and ``--json``
+    stays strict JSON (``null``, not ``NaN``); ``inspect --json`` is strict too."""
+    from deltaprop.app.console import json_text
+
+    args = ["train", PENGUINS, "--ignore", "id", *FAST, "--no-report", "--target", "species"]
+    assert call(capsys, *args, "--out", tmp_path / "clf")[0] == 0
+    frame = pd.read_csv(PENGUINS)
+    frame.loc[:4, "species"] = "Unknown"
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    model = tmp_path / "clf" / "model.safetensors"
+
+    def strict(text: str) -> dict:
+        return json.loads(text, parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
+
+    code, text, err = call(capsys, "evaluate", model, tmp_path / "new.csv", "--json")
+    assert code == 0, err
+    values = strict(text)
+    assert values["log_loss"] is None and 0 < values["accuracy"] < 1
+    code, text, err = call(capsys, "inspect", model, "--json")
+    assert code == 0 and strict(text)["kept_epoch"] == 8, err
+    assert json_text({"a": [np.float32(np.inf), -np.inf, 1.5], "b": np.array([np.nan])}) == (
+        '{"a": [null, null, 1.5], "b": [null]}'
+    )

@@ -157,3 +157,27 @@ def test_compile_notices_print_above_the_bar_and_leave_the_time_left() -> None:
     assert "note: compiled the training loop for float32 in 30 s" in shown
     assert "not shown" not in shown
     assert logger.level == logging.NOTSET and not logger.handlers  # as it was
+
+
+def test_the_bar_fits_80_columns_the_losses_shortened_first() -> None:
+    """Captured output is 80 columns wide: the epoch count, the bar, the time and the time
+    left are whole; only the losses are cut short (they were, with everything else)."""
+    import re
+
+    from rich.console import Console
+
+    from deltaprop.train.progress import BAR_WIDTH
+
+    text = io.StringIO()
+    bar = ProgressBar(3000, Console(file=text, width=80), "accuracy", label="epoch")
+    run = types.SimpleNamespace(epoch=0, epochs=3000)
+    bar.on_train_begin(run)
+    for epoch in range(3000):
+        bar.on_epoch_end(run, epoch, {"loss": 0.123456, "val_loss": 0.0345, "val_score": 0.98})
+    bar.stop()
+    last = text.getvalue().splitlines()[-1]
+    assert len(last) <= 80
+    assert re.match(
+        rf"epoch 3000/3000 ━{{{BAR_WIDTH}}} \d:\d\d:\d\d ETA 0:00 loss 0\.1235  val loss 0\.0…$",
+        last,
+    ), last

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import importlib
 import os
 import sys
 import threading
 import warnings
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from deltaprop.app.console import (
     Output,
@@ -81,8 +82,7 @@ def _message(exc: BaseException) -> str:
     from deltaprop.train import DivergenceError
 
     if isinstance(exc, DivergenceError) and exc.epoch is not None:
-        text = exc.describe(learning_rate_name="--learning-rate", clip_name=None)
-        return " ".join(f"{text} No model was saved.".split())
+        return _divergence_message(exc)
     if isinstance(exc, WrongKindError):
         where = "" if exc.path is None else f"cannot load {exc.path!r}: "
         return f"{where}the file's kind is {exc.found!r}, expected {exc.expected!r}" + _HINTS.get(
@@ -92,6 +92,40 @@ def _message(exc: BaseException) -> str:
     if isinstance(exc, UsageError | ValueError | OSError | RuntimeError):
         return text
     return f"{type(exc).__name__}: {text} (run with --debug for the traceback)"
+
+
+_TRAINING_COMMANDS = ("train", "demo")
+"""The commands that train, and so may compile the training loop (a first run on a machine)."""
+
+
+def _compile_notes(command: str, out: Output) -> contextlib.AbstractContextManager[None]:
+    """A training command prints each compile notice of the training loop as a note (above
+    the progress bar while it is shown, the bar's own; before it, as with ``--hidden
+    auto``'s cross-validation, and with ``--quiet``, here), not kept for the report."""
+    if command not in _TRAINING_COMMANDS:
+        return contextlib.nullcontext()
+    from deltaprop.train import compile_notes
+
+    return compile_notes(lambda message: out.note(message, keep=False))
+
+
+def _divergence_message(exc: Any) -> str:
+    """A :class:`~deltaprop.train.DivergenceError` of a training epoch in the command's
+    words: which epoch diverged and how, that no model was written, what to try (the
+    command scales its inputs itself: the learning rate is what is left)."""
+    if exc.threshold is None:
+        what = f"the loss became {exc.loss}"
+    else:
+        start, constant = exc.baselines
+        what = (
+            f"the loss reached {exc.loss:.4g}, more than {exc.factor:g} times the larger of "
+            f"the starting loss ({start:.4g}) and a constant predictor's ({constant:.4g})"
+        )
+    rate = "" if exc.learning_rate is None else f" (it was {exc.learning_rate:g})"
+    return (
+        f"training diverged in epoch {exc.epoch}: {what}; no model was written. "
+        f"Try a lower --learning-rate{rate}."
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             build_parser().print_help()
             return EXIT_USAGE
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, _compile_notes(args.command, out):
             warnings.simplefilter("always")
             code = _command(args.command)(args, out)
         for message in dict.fromkeys(str(w.message).splitlines()[0] for w in caught):

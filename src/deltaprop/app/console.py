@@ -8,6 +8,8 @@ one-line warnings and errors on standard error.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import sys
 import traceback
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Output",
     "cell_text",
+    "json_text",
     "plural",
     "print_traceback",
     "silence_stdout",
@@ -58,8 +61,10 @@ class Output:
     def line(self, text: str = "") -> None:
         self._print(text, markup=False)
 
-    def note(self, text: str) -> None:
-        self.notes.append(text)
+    def note(self, text: str, keep: bool = True) -> None:
+        """``note: text``; ``keep``: also in :attr:`notes` (the report's)."""
+        if keep:
+            self.notes.append(text)
         self._print(f"note: {text}", markup=False, style="yellow")
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -96,6 +101,30 @@ def silence_stdout() -> None:
 def write_data(text: str) -> None:
     """Machine-readable output (CSV, JSON) on standard output, as it is."""
     sys.stdout.write(text)
+
+
+def json_text(value: Any) -> str:
+    """``value`` as strict JSON on one line: a non-finite float (NaN, ±inf, e.g. a log-loss
+    that is n/a) is ``null``, as JSON has no such numbers; NumPy scalars and arrays are
+    their Python values, anything else that JSON cannot hold its ``str``."""
+    return json.dumps(_finite(value), allow_nan=False, default=str)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by ``None``, recursively."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    elif isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def write_message(text: str) -> None:

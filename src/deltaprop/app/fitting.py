@@ -203,13 +203,16 @@ def refit_run(
     y_val: np.ndarray,
     out: Output,
 ) -> None:
-    """``--refit``: when early stopping kept epoch K, train ``run.est`` (``run`` a
+    """``--refit``: when early stopping kept epoch K (having stopped the run, or at the
+    epoch limit with the best weights restored), train ``run.est`` (``run`` a
     :class:`~deltaprop.app.runs.Run`) afresh on all rows
     (``y_train`` then ``y_val``, as the fit saw them) for K epochs and keep those weights;
     ``run.metrics``, computed before, stay the validated fit's (on rows it did not train
     on), and ``run.refit_epochs`` records K. Skipped (with a note) under batch norm."""
     stop = run.est.history_.stop if run.est.history_ is not None else None
-    if not getattr(args, "refit", False) or stop is None or stop.reason != "early_stopping":
+    if not getattr(args, "refit", False) or stop is None:
+        return
+    if stop.reason not in ("early_stopping", "epochs"):  # not after a divergence, Ctrl-C
         return
     if run.best_epoch is None or not len(run.val_rows):
         return

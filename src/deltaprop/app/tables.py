@@ -275,7 +275,19 @@ def check_numeric_text(
 def no_column_message(name: str, columns: Any, path: Any, option: str) -> str:
     """``"--target 'x': no such column in 'f.csv' (columns: ...); did you mean 'X'?"``."""
     cols = [str(c) for c in columns]
-    close = difflib.get_close_matches(name, cols, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    close = _closest_column(name, cols)
+    hint = f"; did you mean {close!r}?" if close is not None else ""
     shown = ", ".join(cols[:12]) + (f", ... ({len(cols)} columns)" if len(cols) > 12 else "")
     return f"{option} {name!r}: no such column in '{path}' (columns: {shown}){hint}"
+
+
+def _closest_column(name: str, columns: Sequence[str]) -> str | None:
+    """The column ``name`` most likely meant: the same name in another case (``ID`` for
+    ``id``), else the closest by :func:`difflib.get_close_matches` ignoring case."""
+    lowered: dict[str, str] = {}
+    for c in columns:
+        lowered.setdefault(c.lower(), c)
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1)
+    return lowered[close[0]] if close else None

@@ -22,7 +22,7 @@ from deltaprop.train.distributed import distributed_backward
 from deltaprop.train.errors import DivergenceError
 from deltaprop.train.loggers import CSVLogger, history_csv
 from deltaprop.train.mlflow_logger import MLflowLogger
-from deltaprop.train.progress import ProgressBar, Reporter, VerboseLines
+from deltaprop.train.progress import ProgressBar, Reporter, VerboseLines, compile_notes
 from deltaprop.train.scores import CLASSIFICATION_LOSSES, ScoreFn, accuracy_score, r2_score
 from deltaprop.train.splits import (
     MIN_VALIDATION_ROWS,
@@ -62,6 +62,7 @@ __all__ = [
     "VerboseLines",
     "accuracy_score",
     "class_weights",
+    "compile_notes",
     "distributed_backward",
     "effective_batch_size",
     "gradient_descent",

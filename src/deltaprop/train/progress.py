@@ -12,11 +12,12 @@ the bar to its console (rich's default console when none is given).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 import numpy as np
@@ -26,12 +27,14 @@ from deltaprop.optim import ReduceOnPlateau
 from deltaprop.train.callbacks import Callback, watches_progress
 
 __all__ = [
+    "BAR_WIDTH",
     "PROGRESS_BATCHES",
     "PROGRESS_PARTS",
     "PROGRESS_SECONDS",
     "ProgressBar",
     "Reporter",
     "VerboseLines",
+    "compile_notes",
     "epoch_in_parts",
     "eta_text",
     "progress_reporter",
@@ -135,7 +138,12 @@ class Reporter:
 
     def progress(self, label: str) -> Any:
         """A started ``rich.progress.Progress`` with the bar's columns: the ``label``, done
-        of total, the bar, the time elapsed and the ``eta`` and ``info`` fields of its task."""
+        of total, the bar, the time elapsed and the ``eta`` and ``info`` fields of its task.
+
+        The first five keep their width (the bar :data:`BAR_WIDTH` characters); the
+        ``info`` (the latest losses) takes what the console's width leaves, cut short with
+        an ellipsis (in 80 columns, ``epoch 3000/3000``, the bar, the time and the time
+        left are whole)."""
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -143,14 +151,26 @@ class Reporter:
             TextColumn,
             TimeElapsedColumn,
         )
+        from rich.table import Column
+
+        def whole() -> Column:
+            return Column(no_wrap=True, overflow="ignore")
 
         progress = Progress(
-            TextColumn(label), MofNCompleteColumn(), BarColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[eta]}"), TextColumn("{task.fields[info]}"),
-            console=self.console,
+            TextColumn(label, table_column=whole()), MofNCompleteColumn(table_column=whole()),
+            BarColumn(bar_width=BAR_WIDTH, table_column=whole()),
+            TimeElapsedColumn(table_column=whole()),
+            TextColumn("{task.fields[eta]}", table_column=whole()),
+            TextColumn("{task.fields[info]}",
+                       table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")),
+            console=self.console, expand=True,
         )  # fmt: skip
         progress.start()
         return progress
+
+
+BAR_WIDTH = 20
+"""The progress bar's width in characters."""
 
 
 class ProgressBar(Callback):
@@ -200,18 +220,28 @@ class ProgressBar(Callback):
         self._first = 0
         self._started = 0.0
         self._drawn = -math.inf
-        self._notes: _CompileNotes | None = None
+        self._notes: contextlib.ExitStack | None = None
 
     def on_train_begin(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
         reporter = Reporter(console=self.console) if self.reporter is None else self.reporter
         self._progress = reporter.progress(self.label)
-        self._notes = _CompileNotes(self)
+        self._notes = contextlib.ExitStack()
+        self._notes.enter_context(compile_notes(self._note, self._compiled))
         total = self.total if self.total is not None else trainer.epoch + trainer.epochs
         self._total, self._first, self._info = total, trainer.epoch, ""
         self._started, self._drawn = self.clock(), -math.inf
         self._task = self._progress.add_task(
             "train", total=total, completed=trainer.epoch, info="", eta=""
         )
+
+    def _note(self, message: str) -> None:
+        """A compile notice, printed above the bar."""
+        if self._progress is not None:
+            self._progress.console.print(f"note: {message}", markup=False, style="yellow")
+
+    def _compiled(self, seconds: float) -> None:
+        """A compile's seconds do not count in the time left."""
+        self._started += seconds
 
     def eta(self, done: float) -> str:
         """The time left when the run is at epoch ``done`` (fractional inside an epoch)."""
@@ -258,28 +288,62 @@ class ProgressBar(Callback):
 
 
 class _CompileNotes(logging.Handler):
-    """The compile notices (logger :data:`deltaprop.core.fused.COMPILE_LOGGER`) printed
-    above a :class:`ProgressBar` while it is shown; a compile's seconds are taken out of
-    the bar's time left. The logger is set to INFO meanwhile (then restored)."""
+    """The handler of :func:`compile_notes`: ``seconds(s)`` for each record that carries
+    them, and ``show(message)`` when it is the innermost one active (so that an outer
+    context and a bar inside it do not both print the same notice)."""
 
-    def __init__(self, bar: ProgressBar) -> None:
+    def __init__(
+        self, show: Callable[[str], None], seconds: Callable[[float], None] | None
+    ) -> None:
         super().__init__(logging.INFO)
-        self.bar = bar
-        self.logger = logging.getLogger(_fused.COMPILE_LOGGER)
-        self.level_before = self.logger.level
-        self.logger.setLevel(logging.INFO)
-        self.logger.addHandler(self)
+        self.show = show
+        self.seconds = seconds
 
     def emit(self, record: logging.LogRecord) -> None:
-        progress = self.bar._progress
-        if progress is not None:
-            progress.console.print(f"note: {record.getMessage()}", markup=False, style="yellow")
-        self.bar._started += float(getattr(record, "seconds", 0.0))
+        if self.seconds is not None:
+            self.seconds(float(getattr(record, "seconds", 0.0)))
+        if _active_notes and _active_notes[-1] is self:
+            self.show(record.getMessage())
 
-    def close(self) -> None:
-        self.logger.removeHandler(self)
-        self.logger.setLevel(self.level_before)
-        super().close()
+
+_active_notes: list[_CompileNotes] = []
+"""The :func:`compile_notes` contexts now open, the innermost last."""
+
+
+@contextlib.contextmanager
+def compile_notes(
+    show: Callable[[str], None], seconds: Callable[[float], None] | None = None
+) -> Iterator[None]:
+    """Within the context, each compile notice of the compiled loop (logger
+    :data:`deltaprop.core.fused.COMPILE_LOGGER`, :func:`deltaprop.core.fused.announce_compiles`:
+    the first fit of a dtype on a new machine) is passed to ``show(message)``, once: only
+    the innermost of nested contexts shows it (a :class:`ProgressBar` opens one while it
+    is shown, above the command's). ``seconds(s)``, if given, receives a compile's seconds.
+
+    The logger is set to INFO meanwhile; its level and handlers are restored on exit.
+
+    Examples
+    --------
+    >>> import logging
+    >>> shown = []
+    >>> with compile_notes(shown.append):
+    ...     logging.getLogger(_fused.COMPILE_LOGGER).info("compiling the training loop")
+    >>> shown
+    ['compiling the training loop']
+    """
+    handler = _CompileNotes(show, seconds)
+    logger = logging.getLogger(_fused.COMPILE_LOGGER)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    _active_notes.append(handler)
+    try:
+        yield
+    finally:
+        _active_notes.remove(handler)
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
 
 
 class VerboseLines(Callback):

@@ -162,11 +162,18 @@ class StopRecord:
         head = f"stopped at epoch {self.epoch}: "
         if self.reason == "epochs":
             if not self.start:
-                return head + f"reached the epoch limit ({n['epochs']}={self.limit})"
-            return head + (
-                f"reached the epoch limit ({self.limit} epochs in this fit, after epoch "
-                f"{self.start})"
-            )
+                text = head + f"reached the epoch limit ({n['epochs']}={self.limit})"
+            else:
+                text = head + (
+                    f"reached the epoch limit ({self.limit} epochs in this fit, after epoch "
+                    f"{self.start})"
+                )
+            if self.best_epoch is not None and self.best is not None:
+                text += (
+                    f"; the best {self.monitor} was {self.best:.6g} at epoch {self.best_at}, "
+                    f"whose weights were kept"
+                )
+            return text
         if self.reason == "converged":
             test = (
                 f"the projected gradient fell below {n['tol']}={self.tol:g}"

@@ -406,19 +406,20 @@ class Trainer:
             return StopRecord("callback", self.epoch, detail=self._stopper)
         if self.solver_stop is not None:
             return self.solver_stop
-        if not self.converged:
-            return StopRecord("epochs", self.epoch, limit=self.epoch - start, start=start)
         monitor = "training loss"
         if self.early_stopping:
             monitor = "validation loss" if self.monitor == "val_loss" else "validation score"
         best = -self.best_metric if monitor == "validation score" else self.best_metric
-        plateau = isinstance(self.schedule, ReduceOnPlateau)
+        kept = None if not restored or self.best_epoch is None else self.best_epoch + 1
+        if not self.converged:  # at the limit, early stopping's best weights are kept too
+            return StopRecord("epochs", self.epoch, limit=self.epoch - start, start=start,
+                              monitor=monitor, best=best if kept else None,
+                              best_at=self.best_metric_epoch if kept else None, best_epoch=kept)  # fmt: skip
         return StopRecord(
             "early_stopping" if self.early_stopping else "no_improvement", self.epoch,
             monitor=monitor, count=self.no_improvement, patience=self.n_iter_no_change,
-            tol=self.tol, best=best, best_at=self.best_metric_epoch,
-            best_epoch=None if not restored or self.best_epoch is None else self.best_epoch + 1,
-            detail="plateau" if plateau else "",
+            tol=self.tol, best=best, best_at=self.best_metric_epoch, best_epoch=kept,
+            detail="plateau" if isinstance(self.schedule, ReduceOnPlateau) else "",
         )  # fmt: skip
 
     def _end_epoch(

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from deltaprop.app.console import Output, write_data
+from deltaprop.app.console import Output, json_text, write_data
 from deltaprop.app.errors import EXIT_OK
 from deltaprop.app.models import load_model
 
@@ -85,7 +84,7 @@ def run_inspect(args: argparse.Namespace, out: Output) -> int:
             }
             info["run"] = config.get("run")
     if args.json:
-        write_data(json.dumps(info, default=str) + "\n")
+        write_data(json_text(info) + "\n")
         return EXIT_OK
     out.line(f"{args.model}: {info['class']} ({info['dtype']})")
     if config:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from typing import Any
 
-from deltaprop.app.console import Output, write_data
+from deltaprop.app.console import Output, json_text, write_data
 from deltaprop.app.errors import EXIT_OK, UsageError
 from deltaprop.app.models import (
     check_finite_errors,
@@ -22,14 +21,14 @@ __all__ = ["run_evaluate", "run_predict"]
 
 def run_predict(args: argparse.Namespace, out: Output) -> int:
     from deltaprop.app.fitting import predict_table
-    from deltaprop.app.tables import read_table
+    from deltaprop.app.tables import no_column_message, read_table
     from deltaprop.io import atomic_write
 
     loaded = load_estimator(args.model)
     frame = read_table(args.data, na_values=args.na_values, parse_numbers=False)
     missing = [c for c in args.keep if c not in frame.columns]
     if missing:
-        raise UsageError(f"--keep {missing[0]!r}: no such column in '{args.data}'")
+        raise UsageError(no_column_message(missing[0], frame.columns, args.data, "--keep"))
     if args.output is not None:  # the inputs are checked first, then the output policy
         check_not_input([("-o", args.output)], [("MODEL", args.model), ("DATA", args.data)])
         check_new([args.output], args.force)
@@ -71,7 +70,7 @@ def run_evaluate(args: argparse.Namespace, out: Output) -> int:
         check_finite_errors(numeric, y_true, features, args.data)
     values = metrics(loaded.est, X, y_true, loaded.scaler)
     if args.json:
-        write_data(json.dumps({"rows": len(y_true), **values}) + "\n")
+        write_data(json_text({"rows": len(y_true), **values}) + "\n")
         return EXIT_OK
     if dropped:
         out.note(f"{dropped} rows without a value of {target!r} were left out")

@@ -100,8 +100,8 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
     show_results(out, run)
     if run.est.stop_reason_ == "diverged":
         raise DivergenceError(
-            "training diverged (see the line above); the model was not saved. Try a smaller "
-            "--learning-rate or scaling the inputs."
+            "training diverged (the line above says in which epoch); no model was written. "
+            "Try a lower --learning-rate."
         )
     if root:
         save(run.est, model_path, extra=run.extra)
