@@ -34,8 +34,9 @@ SMALL_ROWS = {
     "iris-4-32-3": dict(sizes=[4, 32, 3], batch_size=32, epochs=50, activation="tanh",
                         dtype="float64"),
 }  # fmt: skip
-"""Rows beside the matrix's: the command's default network (one hidden layer of 32, tanh,
-batch 32) on iris in float64, as the estimator fits it; a network of 259 parameters."""
+"""Rows beside the matrix's: iris on one hidden layer of 32 (one of ``--hidden auto``'s
+candidates) with the command's batch of 32, tanh hidden units (the command's default is
+relu), in float64, as the estimator fits it; a network of 259 parameters."""
 
 
 def _build(row: str, quick: bool) -> Any:
