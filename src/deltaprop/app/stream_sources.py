@@ -99,20 +99,13 @@ class ChunkSource:
 
 class _Parquet(ChunkSource):
     def __init__(self, path: Path, files: list[Path], rank: int, size: int) -> None:
-        import pyarrow.parquet as pq
+        from deltaprop.data import open_parts
 
         try:
-            metas = [pq.ParquetFile(f) for f in files]
-        except Exception as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise DataError(f"cannot read the Parquet files of '{path}': {first}") from None
+            metas = open_parts([str(f) for f in files])  # the one rule for a table's parts
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
         names = metas[0].schema_arrow.names
-        for f, m in zip(files, metas, strict=True):
-            if m.schema_arrow.names != names:
-                raise DataError(
-                    f"'{f}' has the columns {m.schema_arrow.names[:8]}, but '{files[0]}' "
-                    f"has {names[:8]}: the files of '{path}' must share their columns"
-                )
         groups = [
             (f, g) for f, m in zip(files, metas, strict=True) for g in range(m.num_row_groups)
         ]
@@ -125,7 +118,7 @@ class _Parquet(ChunkSource):
     def head(self) -> pd.DataFrame:
         import pyarrow.parquet as pq
 
-        return pq.ParquetFile(self._first).read_row_group(0).to_pandas()
+        return pq.ParquetFile(self._first).read_row_group(0, columns=self.columns).to_pandas()
 
     def chunks(self) -> Iterator[pd.DataFrame]:
         import pyarrow as pa
@@ -133,7 +126,8 @@ class _Parquet(ChunkSource):
 
         for f, g in self._groups:  # in batches: arrow's pool keeps what it allocated
             for batch in pq.ParquetFile(f).iter_batches(
-                batch_size=NPY_BLOCK_ROWS, row_groups=[g], use_threads=False
+                batch_size=NPY_BLOCK_ROWS, row_groups=[g], columns=self.columns,
+                use_threads=False,
             ):
                 yield batch.to_pandas()
             pa.default_memory_pool().release_unused()
@@ -141,14 +135,15 @@ class _Parquet(ChunkSource):
 
 class _Npy(ChunkSource):
     def __init__(self, path: Path, arrays: dict[str, Path], rank: int, size: int) -> None:
+        from deltaprop.data import open_npy
         from deltaprop.parallel import even_share
 
         maps: dict[str, np.ndarray] = {}
         for name, file in arrays.items():
             try:
-                maps[name] = np.load(file, mmap_mode="r", allow_pickle=False)
-            except Exception as exc:
-                raise DataError(f"cannot map '{file}' as a .npy array: {exc}") from None
+                maps[name] = open_npy(file)
+            except ValueError as exc:
+                raise DataError(str(exc)) from None
         lengths = {n: len(a) for n, a in maps.items()}
         if len(set(lengths.values())) > 1:
             raise DataError(f"'{path}': the arrays have different numbers of rows: {lengths}")

@@ -5,8 +5,8 @@ read by contiguous row ranges (:meth:`Dataset.read`), never whole:
 
 * :class:`NpyDataset`: a ``.npy`` file (memory-mapped) or an array (a ``np.memmap`` stays
   mapped), with its target (a ``.npy`` file or an array);
-* :class:`ParquetDataset`: a Parquet file or a directory of them (``pyarrow.dataset``),
-  read by row groups;
+* :class:`ParquetDataset`: a Parquet file or a directory of them, read by row groups (its
+  parts checked by :func:`open_parts`, the rule ``deltaprop train`` follows too);
 * :class:`CSVDataset`: a numeric CSV file, indexed once (the byte offset of every
   ``chunk_rows``-th row) and then read by byte ranges;
 * :func:`open_dataset` picks one by the path's suffix (a directory is Parquet).
@@ -38,7 +38,7 @@ for any number of ranks.
 
 from deltaprop.data.csv_source import CSVDataset
 from deltaprop.data.opening import open_dataset
-from deltaprop.data.parquet import ParquetDataset
+from deltaprop.data.parquet import ParquetDataset, open_parts
 from deltaprop.data.sampler import (
     DEFAULT_BLOCK_ROWS,
     DEFAULT_BUFFER_BLOCKS,
@@ -46,7 +46,7 @@ from deltaprop.data.sampler import (
     rank_rows,
     validation_mask,
 )
-from deltaprop.data.sources import Dataset, NpyDataset
+from deltaprop.data.sources import Dataset, NpyDataset, open_npy
 
 __all__ = [
     "DEFAULT_BLOCK_ROWS",
@@ -57,6 +57,8 @@ __all__ = [
     "ParquetDataset",
     "epoch_buffers",
     "open_dataset",
+    "open_parts",
+    "open_npy",
     "rank_rows",
     "validation_mask",
 ]

@@ -1,4 +1,5 @@
-"""A Parquet file or a directory of them (``pyarrow.dataset``), read by row groups."""
+"""A Parquet file or a directory of them, read by row groups; the rule for a table's parts
+(:func:`open_parts`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from deltaprop.data.sampler import DEFAULT_BLOCK_ROWS, DEFAULT_BUFFER_BLOCKS
 from deltaprop.data.sources import Dataset, _float_dtype
 from deltaprop.data.spill import SpillingSource, runs
 
-__all__ = ["ParquetDataset"]
+__all__ = ["ParquetDataset", "open_parts"]
 
 TILE_ROWS = 2048
 """Rows converted at a time from Arrow's columns into the C-ordered matrix: the columns'
@@ -42,12 +43,15 @@ def _numeric(schema: Any) -> bool:
 
 
 def _tile_into(
-    batch: Any, at: int, nf: int, X: np.ndarray, Y: np.ndarray, numeric: bool
+    batch: Any, at: int, nf: int, X: np.ndarray, Y: np.ndarray, numeric: bool, row: int,
+    source: str,
 ) -> None:  # fmt: skip
-    """The record ``batch`` (its first ``nf`` columns the features, the others the targets)
-    written into ``X[at:]``, ``Y[at:]``: where ``numeric`` (:func:`_numeric` of its schema)
-    through Arrow's own row-major conversion (``RecordBatch.to_tensor``, 0.07 against 0.12
-    µs a row on 33 columns, column by column), otherwise (booleans) column by column."""
+    """The record ``batch`` (its first ``nf`` columns the features, the others the targets;
+    global rows from ``row`` on, of the file ``source``) written into ``X[at:]``,
+    ``Y[at:]``: where ``numeric`` (:func:`_numeric` of its schema) through Arrow's own
+    row-major conversion (``RecordBatch.to_tensor``, 0.07 against 0.12 µs a row on 33
+    columns, column by column), otherwise (booleans, text) column by column; a value that
+    is not a number is a ``ValueError`` naming its column, row, value and file."""
     n = batch.num_rows
     if numeric:
         tile = np.asarray(batch.to_tensor(row_major=True))
@@ -55,17 +59,70 @@ def _tile_into(
         return
     for j in range(batch.num_columns):
         out = X[at : at + n, j] if j < nf else Y[at : at + n, j - nf]
-        out[:] = batch.column(j).to_numpy(zero_copy_only=False)
+        column = batch.column(j)
+        try:
+            out[:] = column.to_numpy(zero_copy_only=False)
+        except (ValueError, TypeError) as exc:
+            raise _not_a_number(column, batch.schema.names[j], row, source, exc) from None
 
 
-def _pyarrow() -> tuple[Any, Any, Any]:
+def _not_a_number(column: Any, name: str, row: int, source: str, exc: Exception) -> ValueError:
+    """The error for an Arrow ``column`` (global rows from ``row`` on, of the file
+    ``source``) that does not convert to numbers: its first value that is not one."""
+    for i, value in enumerate(column.to_pylist()):
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            return ValueError(
+                f"column {name!r}, row {row + i} of the table (counted from 0; in "
+                f"{source!r}): the value {value!r} is not a number"
+            )
+    return ValueError(f"column {name!r}, rows from {row} (of {source!r}): {exc}")
+
+
+def open_parts(files: list[str], **options: Any) -> list[Any]:
+    """The Parquet ``files`` opened from their footers (``pyarrow.parquet.ParquetFile``
+    with ``options``; no data read), checked to hold the same columns: **the rule for the
+    parts of a Parquet table** (:class:`ParquetDataset`, ``deltaprop train``): every part
+    holds the first part's columns, no more, no fewer, matched by name in any order.
+
+    Raises
+    ------
+    ValueError
+        Naming the file that cannot be read as Parquet (truncated, not Parquet), or the
+        part whose columns differ: the names it lacks or adds, and both lists in full.
+    """
+    pq = _pyarrow()[1]
+    parts = []
+    for f in files:
+        try:
+            parts.append(pq.ParquetFile(f, **options))
+        except Exception as exc:  # ArrowInvalid, OSError: the footer cannot be read
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ValueError(f"cannot read {f!r} as a Parquet file: {reason}") from None
+    first = parts[0].schema_arrow.names
+    for f, part in zip(files, parts, strict=True):
+        names = part.schema_arrow.names
+        if set(names) != set(first) or len(names) != len(first):
+            lacks = [c for c in first if c not in names]
+            extra = [c for c in names if c not in first]
+            diff = " and ".join(
+                [f"lacks {lacks}"] * bool(lacks) + [f"adds {extra}"] * bool(extra)
+            ) or "repeats a column"
+            raise ValueError(
+                "the parts of a Parquet table must hold the same columns (in any order): "
+                f"{f!r} {diff}; its columns are {names}, those of {files[0]!r} are {first}"
+            )
+    return parts
+
+
+def _pyarrow() -> tuple[Any, Any]:
     try:
         import pyarrow as pa
-        import pyarrow.dataset as pads
         import pyarrow.parquet as pq
     except ImportError as exc:  # pragma: no cover - an optional dependency
         raise ImportError("reading Parquet needs pyarrow: pip install 'deltaprop[data]'") from exc
-    return pa, pads, pq
+    return pa, pq
 
 
 class ParquetDataset(SpillingSource, Dataset):
@@ -76,7 +133,9 @@ class ParquetDataset(SpillingSource, Dataset):
     Parameters
     ----------
     path : path
-        A ``.parquet`` file or a directory (searched recursively by ``pyarrow.dataset``).
+        A ``.parquet`` file or a directory (its ``*.parquet`` files, searched recursively):
+        the parts of one table, checked from their footers when the dataset opens
+        (:func:`open_parts`: the same columns, matched by name in any order).
     target : str or sequence of str
         The target column(s); several give a target of shape ``(m, k)``.
     columns : sequence of str or None, default=None
@@ -112,15 +171,16 @@ class ParquetDataset(SpillingSource, Dataset):
         spill_dir: str | os.PathLike[str] | None = "auto",
     ) -> None:
         super().__init__(block_rows=block_rows, buffer_blocks=buffer_blocks)
-        pa, pads, pq = _pyarrow()
+        pa = _pyarrow()[0]
         p = Path(path)
         if not p.exists():
             raise FileNotFoundError(f"path: no such file or directory: {str(p)!r}")
         files = sorted(str(f) for f in p.rglob("*.parquet")) if p.is_dir() else [str(p)]
         if not files:
             raise ValueError(f"path holds no .parquet files. Received: path={str(p)!r}")
-        self._ds = pads.dataset(files, format="parquet")
-        schema = self._ds.schema
+        self._paths = files
+        self._files = open_parts(files, memory_map=True, pre_buffer=False)  # no IO threads
+        schema = self._files[0].schema_arrow
         targets = [target] if isinstance(target, str) else list(target)
         missing = [t for t in targets if t not in schema.names]
         if missing:
@@ -145,9 +205,6 @@ class ParquetDataset(SpillingSource, Dataset):
             raise ValueError(f"the table has no numeric feature columns besides {targets}")
         self.feature_names: list[str] = columns
         self.target_names = targets
-        self._files = [
-            pq.ParquetFile(f, memory_map=True, pre_buffer=False) for f in files
-        ]  # no IO threads
         self._pieces = [(k, g) for k, f in enumerate(self._files) for g in range(f.num_row_groups)]
         counts = [self._files[k].metadata.row_group(g).num_rows for k, g in self._pieces]
         self._starts = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
@@ -190,11 +247,15 @@ class ParquetDataset(SpillingSource, Dataset):
         X = np.empty((pad + m, nf), self.dtype)
         Y = np.empty((pad + m, len(self.target_names)), self.dtype)
         at = pad
-        for _, table in self._tables(pieces, threads):
-            tiles, at = _tiles(table, at)
-            numeric = _numeric(table.schema)
-            for batch, row in tiles:
-                _tile_into(batch, row, nf, X, Y, numeric)
+        for mine, table in self._tables(pieces, threads):
+            numeric, offset, source = _numeric(table.schema), 0, self._paths[self._pieces[mine[0]][0]]
+            for run in runs(mine):  # consecutive row groups: consecutive rows
+                n = int(starts[run[-1] + 1] - starts[run[0]])
+                tiles, _ = _tiles(table.slice(offset, n), int(starts[run[0]]))
+                offset += n
+                for batch, row in tiles:
+                    _tile_into(batch, at, nf, X, Y, numeric, row, source)
+                    at += batch.num_rows
         return X, Y
 
     def _decoded(
@@ -208,13 +269,13 @@ class ParquetDataset(SpillingSource, Dataset):
         Xt = np.empty((TILE_ROWS, nf), self.dtype)
         Yt = np.empty((TILE_ROWS, len(self.target_names)), self.dtype)
         for mine, table in self._tables(group, threads):
-            numeric, offset = _numeric(table.schema), 0
+            numeric, offset, source = _numeric(table.schema), 0, self._paths[self._pieces[mine[0]][0]]
             for run in runs(mine):  # consecutive row groups: consecutive rows
                 n = int(starts[run[-1] + 1] - starts[run[0]])
                 tiles, _ = _tiles(table.slice(offset, n), int(starts[run[0]]))
                 offset += n
                 for batch, row in tiles:
-                    _tile_into(batch, 0, nf, Xt, Yt, numeric)
+                    _tile_into(batch, 0, nf, Xt, Yt, numeric, row, source)
                     yield row, Xt[: batch.num_rows], Yt[: batch.num_rows]
 
     def _piece(self, i: int) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ import numpy as np
 from deltaprop.core import check_int
 from deltaprop.data.sampler import DEFAULT_BLOCK_ROWS, DEFAULT_BUFFER_BLOCKS, check_layout
 
-__all__ = ["Dataset", "NpyDataset"]
+__all__ = ["Dataset", "NpyDataset", "open_npy"]
 
 
 class Dataset(abc.ABC):
@@ -196,12 +196,28 @@ def _float_dtype(dtype: Any, default: np.dtype[Any]) -> np.dtype[Any]:
     return dt
 
 
+def open_npy(path: str | os.PathLike[str]) -> np.ndarray:
+    """The ``.npy`` file ``path`` memory-mapped read-only (no pickles); a file that is not
+    one, or is shorter than its header says (truncated), is a ``ValueError`` naming it
+    (:class:`NpyDataset` and ``deltaprop train`` map their arrays with this)."""
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"cannot map {str(path)!r} as a .npy array: {exc}") from None
+    if not isinstance(arr, np.ndarray):  # an .npz archive
+        raise ValueError(f"cannot map {str(path)!r} as a .npy array: it is not one")
+    return arr
+
+
 def _load_array(name: str, value: Any) -> np.ndarray:
     if isinstance(value, str | os.PathLike):
         path = Path(value)
         if not path.is_file():
             raise FileNotFoundError(f"{name}: no such file: {str(path)!r}")
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        try:
+            arr = open_npy(path)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
     else:
         arr = value if isinstance(value, np.ndarray) else np.asarray(value)
     return arr
