@@ -114,3 +114,28 @@ def test_a_csv_is_parsed_once_into_the_copy_and_reads_the_same_rows(
     for got, want in zip(data.take(rows), plain.take(rows), strict=True):
         np.testing.assert_array_equal(got, want)
     assert sorted(k for a, b in parsed for k in range(a, b)) == [0, 1, 2, 3, 4]  # once each
+
+
+def test_an_unwritable_spill_dir_is_named_in_a_warning_and_reads_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from deltaprop.data import ParquetDataset
+
+    X = np.arange(300.0).reshape(100, 3)
+    cols = {f"x{j}": X[:, j] for j in range(2)} | {"target": X[:, 2]}
+    pq.write_table(pa.table(cols), tmp_path / "t.parquet", row_group_size=10)
+    folder = tmp_path / "ro"
+    folder.mkdir()
+
+    def read_only(*args: object, **kw: object) -> None:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(spill_module.tempfile, "TemporaryFile", read_only)
+    with pytest.warns(RuntimeWarning, match=f"spill_dir='{folder}' cannot be created .*Read-only"):
+        data = ParquetDataset(tmp_path / "t.parquet", "target", spill_dir=folder)
+    assert data.spill_path is None
+    Xr, yr = data.read(15, 80)
+    np.testing.assert_array_equal(Xr, X[15:80, :2])
+    np.testing.assert_array_equal(yr, X[15:80, 2])

@@ -190,16 +190,31 @@ class SpillingSource:
                     f"Received: spill_dir={str(spill_dir)!r}"
                 )
         if self.spill_path is not None:
-            self._spill = Spill(
-                self.spill_path, self.n_rows, self.n_features, n_targets, self.dtype
-            )
+            try:
+                self._spill = Spill(
+                    self.spill_path, self.n_rows, self.n_features, n_targets, self.dtype
+                )
+            except OSError as exc:  # read-only, no permission: as a full disk (_fill)
+                self._drop_spill(f"cannot be created ({exc})", stacklevel=3)
+
+    def _drop_spill(self, why: str, stacklevel: int) -> None:
+        """No decoded copy from now on (every read decodes: the same rows), with a
+        ``RuntimeWarning`` saying ``why`` the copy in :attr:`spill_path` is dropped."""
+        warnings.warn(
+            f"the decoded copy in spill_dir={str(self.spill_path)!r} {why}; every read "
+            "decodes from now on",
+            RuntimeWarning, stacklevel=stacklevel + 1,
+        )  # fmt: skip
+        if self._spill is not None:
+            self._spill.close()
+        self._spill, self.spill_path = None, None
 
     def _fill(self, pieces: np.ndarray, decode: Decode) -> bool:
         """Whether the decoded copy holds the pieces ``pieces`` (ascending): those not yet
         there decoded (:data:`Decode`) and written, a buffer's worth of rows at a time (a
         read of a few large pieces decodes one of them at a time). Where the copy cannot
         be written (the disk full) it is dropped, with a warning, and every read decodes
-        from then on: False."""
+        from then on: False (so too where it cannot be created: a read-only directory)."""
         spill, starts, done = self._spill, self._piece_starts, self._spilled
         if spill is None:
             return False
@@ -213,13 +228,7 @@ class SpillingSource:
                 try:
                     spill.write(a, Xn, Yn)
                 except OSError as exc:
-                    warnings.warn(
-                        f"the decoded copy in {str(self.spill_path)!r} could not be written "
-                        f"({exc}); every read decodes from now on",
-                        RuntimeWarning, stacklevel=3,
-                    )  # fmt: skip
-                    spill.close()
-                    self._spill, self.spill_path = None, None
+                    self._drop_spill(f"could not be written ({exc})", stacklevel=3)
                     return False
             done[group] = True
         return True
