@@ -98,16 +98,34 @@ def test_estimators_streamed_equal_in_memory() -> None:
     assert b.n_features_in_ == 6 and b.predict(X[:5]).shape == (5,)
 
 
-@pytest.mark.parametrize(
-    ("kw", "match"),
-    [
-        ({"sample_weight": np.ones(1500)}, "sample_weight"),
-        ({"y": y}, "y"),
-    ],
-)
-def test_estimator_refuses_what_a_dataset_cannot_take(kw, match: str) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(ValueError, match=f"does not take {match}"):
-        MLPRegressor(max_iter=1).fit(NpyDataset(X, y), **kw)
+def test_estimator_refuses_what_a_dataset_cannot_take_each_with_its_reason() -> None:
+    d = NpyDataset(X, (y > 0).astype(float))
+    start = "fit on a Dataset \\(out of core\\) does not take "
+    cases = [
+        (lambda: MLPRegressor(max_iter=1).fit(d, sample_weight=np.ones(1500)),
+         "sample_weight: every row of a streamed fit weighs the same; fit arrays in memory"),
+        (lambda: MLPRegressor(max_iter=1).fit(d, y),
+         "y: the dataset carries its own target; call fit\\(dataset\\)"),
+        (lambda: MLPClassifier(max_iter=1, class_weight="balanced").fit(d),
+         "class_weight='balanced': class weights are not applied to streamed rows; set "
+         "class_weight=None"),
+        (lambda: MLPClassifier(max_iter=1, warm_start=True).fit(d),
+         "warm_start=True: a streamed fit starts from fresh weights; set warm_start=False"),
+        (lambda: MLPClassifier(max_iter=1).partial_fit(d, None, classes=[0, 1]),
+         "partial_fit: a streamed fit is one whole run of max_iter epochs; call "
+         "fit\\(dataset\\) .*; nor classes: the classes are read from the dataset's target"),
+        (lambda: MLPClassifier(max_iter=1).partial_fit(d, classes=[0, 1]),
+         "partial_fit: a streamed fit is one whole run"),  # no y: the same ValueError
+        (lambda: MLPClassifier(max_iter=1).partial_fit(d), "partial_fit: a streamed"),
+        (lambda: MLPRegressor(max_iter=1).partial_fit(d), "partial_fit: a streamed"),
+    ]  # fmt: skip
+    for call, match in cases:
+        with pytest.raises(ValueError, match=start + match):
+            call()
+    with pytest.raises(ValueError, match="requires y to be passed"):  # arrays need their y
+        MLPRegressor(max_iter=1).partial_fit(X)
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        MLPClassifier(max_iter=1).partial_fit(X, classes=[0, 1])
 
 
 def test_trainer_refuses_y_with_a_dataset() -> None:

@@ -126,7 +126,9 @@ class _Parquet(ChunkSource):
 
         for f, g in self._groups:  # in batches: arrow's pool keeps what it allocated
             for batch in pq.ParquetFile(f).iter_batches(
-                batch_size=NPY_BLOCK_ROWS, row_groups=[g], columns=self.columns,
+                batch_size=NPY_BLOCK_ROWS,
+                row_groups=[g],
+                columns=self.columns,
                 use_threads=False,
             ):
                 yield batch.to_pandas()

@@ -57,8 +57,8 @@ __all__ = [
     "ParquetDataset",
     "epoch_buffers",
     "open_dataset",
-    "open_parts",
     "open_npy",
+    "open_parts",
     "rank_rows",
     "validation_mask",
 ]

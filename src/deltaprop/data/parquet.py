@@ -106,9 +106,10 @@ def open_parts(files: list[str], **options: Any) -> list[Any]:
         if set(names) != set(first) or len(names) != len(first):
             lacks = [c for c in first if c not in names]
             extra = [c for c in names if c not in first]
-            diff = " and ".join(
-                [f"lacks {lacks}"] * bool(lacks) + [f"adds {extra}"] * bool(extra)
-            ) or "repeats a column"
+            diff = (
+                " and ".join([f"lacks {lacks}"] * bool(lacks) + [f"adds {extra}"] * bool(extra))
+                or "repeats a column"
+            )
             raise ValueError(
                 "the parts of a Parquet table must hold the same columns (in any order): "
                 f"{f!r} {diff}; its columns are {names}, those of {files[0]!r} are {first}"
@@ -153,8 +154,9 @@ class ParquetDataset(SpillingSource, Dataset):
         its rows from there (``pread``: no map, the pages in the system's file cache, not
         the process's memory): no decoding after the first epoch, whatever the row
         groups' size. ``"auto"``: the first local-disk directory with room for twice the
-        copy (:func:`deltaprop.data.spill.default_spill_dir`: ``$TMPDIR``, ``/var/tmp``,
-        the system's temporary directory, not one held in memory), else none; ``None``:
+        copy (:func:`deltaprop.data.spill.default_spill_dir`: ``$TMPDIR`` as it is, else
+        ``/var/tmp`` or the system's temporary directory where not held in memory), else
+        none (a directory that cannot be written: none, with a warning); ``None``:
         no copy, every read decodes its row groups. The same bits either way;
         :attr:`spill_path` says which directory is used.
     """
@@ -248,7 +250,7 @@ class ParquetDataset(SpillingSource, Dataset):
         Y = np.empty((pad + m, len(self.target_names)), self.dtype)
         at = pad
         for mine, table in self._tables(pieces, threads):
-            numeric, offset, source = _numeric(table.schema), 0, self._paths[self._pieces[mine[0]][0]]
+            numeric, offset, source = _numeric(table.schema), 0, self._source(mine)
             for run in runs(mine):  # consecutive row groups: consecutive rows
                 n = int(starts[run[-1] + 1] - starts[run[0]])
                 tiles, _ = _tiles(table.slice(offset, n), int(starts[run[0]]))
@@ -269,7 +271,7 @@ class ParquetDataset(SpillingSource, Dataset):
         Xt = np.empty((TILE_ROWS, nf), self.dtype)
         Yt = np.empty((TILE_ROWS, len(self.target_names)), self.dtype)
         for mine, table in self._tables(group, threads):
-            numeric, offset, source = _numeric(table.schema), 0, self._paths[self._pieces[mine[0]][0]]
+            numeric, offset, source = _numeric(table.schema), 0, self._source(mine)
             for run in runs(mine):  # consecutive row groups: consecutive rows
                 n = int(starts[run[-1] + 1] - starts[run[0]])
                 tiles, _ = _tiles(table.slice(offset, n), int(starts[run[0]]))
@@ -277,6 +279,10 @@ class ParquetDataset(SpillingSource, Dataset):
                 for batch, row in tiles:
                     _tile_into(batch, 0, nf, Xt, Yt, numeric, row, source)
                     yield row, Xt[: batch.num_rows], Yt[: batch.num_rows]
+
+    def _source(self, pieces: np.ndarray) -> str:
+        """The path of the file that holds the row groups ``pieces`` (all of one file)."""
+        return self._paths[self._pieces[int(pieces[0])][0]]
 
     def _piece(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         if self._cache is not None and self._cache[0] == i:

@@ -12,6 +12,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
+from deltaprop.data import Dataset
 from deltaprop.sklearn.base import BaseMLP, is_stochastic
 from deltaprop.sklearn.state import register_estimator
 from deltaprop.train import Callback
@@ -272,7 +273,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     @available_if(is_stochastic)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(
-        self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
+        self, X: Any, y: Any = None, sample_weight: Any = None, classes: Any = None
     ) -> MLPClassifier:
         """One pass over ``X``, ``y`` (multilabel targets included).
 
@@ -280,12 +281,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Required (a :class:`deltaprop.data.Dataset` ``X``, out of core, is refused
+            with a ``ValueError``: it is fit by ``fit(dataset)``).
         sample_weight : array-like of shape (n_samples,), optional
         classes : array of shape (n_classes,), optional
             All the classes; required on the first call unless ``y`` is multilabel.
         """
-        if not hasattr(self, "network_"):
-            if classes is None and not type_of_target(y).startswith("multilabel"):
+        if not hasattr(self, "network_") and not isinstance(X, Dataset):
+            if classes is None and y is not None and not type_of_target(y).startswith("multilabel"):
                 raise ValueError("classes must be passed on the first call to partial_fit.")
         self._fit(X, y, sample_weight, incremental=True, classes=classes)
         return self

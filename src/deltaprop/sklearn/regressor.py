@@ -144,8 +144,9 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     @available_if(is_stochastic)
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
-        """One pass over ``X``, ``y``."""
+    def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> MLPRegressor:
+        """One pass over ``X``, ``y`` (``y`` required; a :class:`deltaprop.data.Dataset`
+        ``X`` is refused with a ``ValueError``: it is fit by ``fit(dataset)``)."""
         self._fit(X, y, sample_weight, incremental=True)
         return self
 

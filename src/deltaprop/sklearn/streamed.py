@@ -114,8 +114,8 @@ def fit_dataset(est: Any, data: Dataset, y: Any, sample_weight: Any, incremental
     seed, drawn from ``random_state``: the same rows for any number of ranks), unless a
     validation set ``X_val, y_val`` is given (held in memory, the whole set on every rank);
     the best epoch's weights are restored, as in memory. Not with ``y``, sample weights,
-    ``partial_fit``, ``warm_start``, ``class_weight`` or multilabel targets
-    (``ValueError`` naming it).
+    ``partial_fit``, ``warm_start``, ``class_weight``, ``classes`` or multilabel targets
+    (a ``ValueError`` naming each one given and what to do instead).
 
     ``resume_from`` continues a checkpoint's run exactly, as in memory
     (:meth:`BaseMLP._resume`); a dataset is recognised by :func:`dataset_fingerprint`
@@ -126,17 +126,39 @@ def fit_dataset(est: Any, data: Dataset, y: Any, sample_weight: Any, incremental
     if (X_val is None) != (y_val is None):
         raise ValueError("X_val and y_val must be given together.")
     refused = {
-        "y": y is not None, "sample_weight": sample_weight is not None,
-        "partial_fit": incremental, "warm_start": bool(est.warm_start),
-        "class_weight": getattr(est, "class_weight", None) is not None,
-        "multilabel or multi-column target": data.target_shape != () and est._y_numeric is False,
-        **{k: v is not None for k, v in others.items()},
+        "y": (y is not None, "the dataset carries its own target; call fit(dataset)"),
+        "sample_weight": (
+            sample_weight is not None,
+            "every row of a streamed fit weighs the same; fit arrays in memory to weight rows",
+        ),
+        "partial_fit": (
+            incremental,
+            "a streamed fit is one whole run of max_iter epochs; call fit(dataset) "
+            "(resume_from= continues a checkpoint's run)",
+        ),
+        "warm_start=True": (
+            bool(est.warm_start),
+            "a streamed fit starts from fresh weights; set warm_start=False "
+            "(resume_from= continues a checkpoint's run)",
+        ),
+        f"class_weight={getattr(est, 'class_weight', None)!r}": (
+            getattr(est, "class_weight", None) is not None,
+            "class weights are not applied to streamed rows; set class_weight=None",
+        ),
+        "classes": (
+            others.get("classes") is not None,
+            "the classes are read from the dataset's target; leave classes out",
+        ),
+        "a multilabel or multi-column target": (
+            data.target_shape != () and est._y_numeric is False,
+            "a streamed classifier takes one target column",
+        ),
+        **{k: (v is not None, "not with a dataset") for k, v in others.items() if k != "classes"},
     }  # fmt: skip
-    bad = [k for k, v in refused.items() if v]
+    bad = [f"{k}: {why}" for k, (given, why) in refused.items() if given]
     if bad:
         raise ValueError(
-            f"fit on a Dataset (out of core) does not take {', '.join(bad)}: the dataset "
-            f"carries its own target. Received: {data!r}"
+            f"fit on a Dataset (out of core) does not take {'; nor '.join(bad)}. Received: {data!r}"
         )
     if est.dtype is not None and np.dtype(est.dtype) != data.dtype:
         raise ValueError(
