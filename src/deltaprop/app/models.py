@@ -124,7 +124,9 @@ def model_inputs(loaded: Loaded, frame: pd.DataFrame, source: Path) -> Any:
     import numpy as np
 
     est = loaded.est
-    names = loaded.pre.columns if loaded.pre is not None else getattr(est, "feature_names_in_", None)
+    names = (
+        loaded.pre.columns if loaded.pre is not None else getattr(est, "feature_names_in_", None)
+    )
     missing = [] if names is None else [n for n in names if n not in frame.columns]
     if missing:
         shown = ", ".join(repr(c) for c in missing[:5]) + (" ..." if len(missing) > 5 else "")
