@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 from deltaprop import Network, Trainer
-from deltaprop.train import Callback
 from deltaprop.app.interrupt import StopTogether
 from deltaprop.app.streamed_runs import WORK_DIR
+from deltaprop.train import Callback
 from tests.app.clitools import command, load_quietly
 
 
