@@ -93,7 +93,7 @@ def read_table(
         from deltaprop.app import csv_shards  # checks the path too, on every rank together
 
         frame = csv_shards.read_csv(path, sep, list(na_values), comm)
-    if frame is None and path.is_dir():
+    if frame is None and path.is_dir() and _holds_parts(path):
         frame = _read_directory(path)
     if frame is None:
         frame = _read_file(path, suffix, list(na_values))
@@ -110,6 +110,12 @@ def read_table(
     if not parse_numbers:
         return frame
     return check_numeric_text(frame, path, skip=categorical, line_offset=2 if suffix in _CSV else 1)
+
+
+def _holds_parts(path: Path) -> bool:
+    """Whether the directory ``path`` holds the parts of a table that ``deltaprop train``
+    streams (``.parquet``, ``.pq`` or ``.npy`` files); another is not a data file."""
+    return any(p.suffix.lower() in (*_PARQUET, ".npy") for p in path.iterdir())
 
 
 def _read_directory(path: Path) -> pd.DataFrame:
