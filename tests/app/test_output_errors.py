@@ -174,3 +174,17 @@ def test_output_error_never_names_the_temporary_file(code: int, kind: type, mess
     exc = OSError(code, os.strerror(code), "a/.p.csv.xyz.tmp")
     error = output_error(exc, "predictions", Path("a/p.csv"), "-o", Path("a/p.csv"))
     assert type(error) is kind and str(error) == message
+
+
+def test_export_into_a_read_only_folder_names_onnx(
+    here: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("onnx")
+    assert call(capsys, *TRAIN, "--out", "run")[0] == 0
+    (here / "ro").mkdir()
+    _read_only(monkeypatch, here / "ro")
+    code, _, err = call(capsys, "export", "run/model.safetensors", "--onnx", "ro/m.onnx")
+    assert one_line_error((code, err)) == (
+        "deltaprop: error: --onnx 'ro/m.onnx' is not writable: read-only file system"
+    )
+    assert list((here / "ro").iterdir()) == []
