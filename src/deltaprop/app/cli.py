@@ -160,7 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help and --version
         return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
     except KeyboardInterrupt:
-        write_message("interrupted")
+        from deltaprop.parallel import get_rank
+
+        if get_rank() == 0:  # under mpiexec every rank is interrupted: rank 0 says it
+            write_message("interrupted")
         return 130
     except BrokenPipeError:  # `deltaprop predict ... | head`: the reader has gone
         silence_stdout()

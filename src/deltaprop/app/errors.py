@@ -2,7 +2,8 @@
 
 :class:`UsageError` (the command line, the user's files), :class:`DataError` (the data)
 and :class:`CSVSyntaxError` (a CSV file that cannot be cut into rows) end the command with
-:data:`EXIT_USAGE`; any other failure with :data:`EXIT_FAILURE`.
+:data:`EXIT_USAGE`; any other failure with :data:`EXIT_FAILURE`, :class:`WriteError` (the
+machine could not write an output: a full disk) among them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ __all__ = [
     "CSVSyntaxError",
     "DataError",
     "UsageError",
+    "WriteError",
     "shown",
 ]
 
@@ -22,6 +24,11 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 class UsageError(Exception):
     """A problem with the command line or the user's files: exit code 2."""
+
+
+class WriteError(RuntimeError):
+    """An output that the machine could not write (a full disk, an I/O error), though the
+    path is one the command may write: exit code 1."""
 
 
 class DataError(ValueError):

@@ -7,31 +7,92 @@ writes the model, the history and the report as for a normal end, marked as inte
 checkpoint (:func:`resume_command`) and exits 130, as a shell reports Ctrl-C
 (:func:`end_interrupted` re-raises ``KeyboardInterrupt`` for :func:`deltaprop.app.cli.main`).
 An interrupt before the first epoch ends, or while the files are written, exits 130 at once.
+
+Under ``mpiexec`` (the launcher passes SIGINT on to every rank) the ranks stop together
+(:class:`StopTogether`): at the end of the epoch in which a rank was interrupted, all of
+them, and the run ends as in one process: rank 0 writes the files and prints the resume
+line, the streamed work folder is removed, exit 130. (Without it each rank's SIGINT would
+abort the job, :func:`deltaprop.parallel.abort_on_error`, with nothing written or
+removed.) A second Ctrl-C aborts the job at once; an interrupt before the training starts
+(while a streamed input is preprocessed) ends every rank at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import shlex
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from deltaprop.app.console import Output
 from deltaprop.train import Callback, StopOnInterrupt
 
-__all__ = ["end_interrupted", "interrupt_callbacks", "mark_interrupted", "resume_command"]
+__all__ = [
+    "StopTogether",
+    "end_interrupted",
+    "interrupt_callbacks",
+    "mark_interrupted",
+    "resume_command",
+]
 
 _REPLACED = {"--resume": True, "--force": False}
 """The options :func:`resume_command` drops from the run's arguments (and whether each
 takes a value) before it adds its own."""
 
 
+class StopTogether(StopOnInterrupt):
+    """:class:`~deltaprop.train.StopOnInterrupt` for every rank of an MPI fit at once.
+
+    In one process (the trainer has no communicator, or one of one rank) it is
+    :class:`~deltaprop.train.StopOnInterrupt`. Under MPI a SIGINT only marks the rank
+    (instead of the job's abort handler, which a second SIGINT still reaches); at each
+    epoch's end the ranks sum their marks (one ``Allreduce`` of one number, as every rank
+    ends the epoch) and, if one was marked, every rank stops there with the weights of
+    that epoch, as one process stops at a Ctrl-C.
+    """
+
+    @staticmethod
+    def _shared(trainer: Any) -> Any:
+        comm = getattr(trainer, "communicator", None)
+        return comm if comm is not None and int(comm.size) > 1 else None
+
+    def on_train_begin(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
+        if self._shared(trainer) is None:
+            return super().on_train_begin(trainer, logs)
+        self._signalled = False
+        if threading.current_thread() is not threading.main_thread() or self._previous:
+            return
+        previous = signal.getsignal(signal.SIGINT)
+
+        def marked(signum: int, frame: Any) -> None:
+            if self._signalled and callable(previous):  # a second Ctrl-C: at once
+                previous(signum, frame)
+            self._signalled = True
+
+        self._previous = previous
+        signal.signal(signal.SIGINT, marked)
+
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        comm = self._shared(trainer)
+        if comm is None:
+            return super().on_epoch_end(trainer, epoch, logs)
+        marks = np.array([1.0 if self._signalled else 0.0])
+        comm.allreduce(marks)
+        if marks[0] > 0:
+            self._signalled = False
+            raise KeyboardInterrupt  # on every rank, in the same epoch: the fit returns
+
+
 def interrupt_callbacks(args: argparse.Namespace) -> list[Callback]:
     """The callbacks that make Ctrl-C a stop: for ``deltaprop train`` only (the demo's
     several fits end at the first Ctrl-C)."""
-    return [StopOnInterrupt()] if getattr(args, "command", None) == "train" else []
+    return [StopTogether()] if getattr(args, "command", None) == "train" else []
 
 
 def interrupted(est: Any) -> bool:

@@ -123,14 +123,20 @@ def model_inputs(loaded: Loaded, frame: pd.DataFrame, source: Path) -> Any:
     """The network's inputs from a table: the model's preprocessing, or numeric columns."""
     import numpy as np
 
+    est = loaded.est
+    names = (
+        loaded.pre.columns if loaded.pre is not None else getattr(est, "feature_names_in_", None)
+    )
+    missing = [] if names is None else [n for n in names if n not in frame.columns]
+    if missing:
+        shown = ", ".join(repr(c) for c in missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise DataError(
+            f"'{source}' lacks the column{'s' if len(missing) > 1 else ''} {shown} that the "
+            "model was trained on"
+        )
     if loaded.pre is not None:
         return loaded.pre.transform(frame)
-    est = loaded.est
-    names = getattr(est, "feature_names_in_", None)
     if names is not None:
-        missing = [n for n in names if n not in frame.columns]
-        if missing:
-            raise DataError(f"'{source}' lacks the column {missing[0]!r} the model needs")
         frame = frame[list(names)]
     if frame.shape[1] != est.n_features_in_:
         raise DataError(

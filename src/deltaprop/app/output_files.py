@@ -1,14 +1,32 @@
-"""Output files of the command: never overwrite what the user did not ask to."""
+"""Output files of the command: never overwrite what the user did not ask to, and say in one
+line which output could not be written and why (:func:`writing`).
+
+Every output is written whole or not at all (:func:`deltaprop.io.atomic_write`: a temporary
+file beside it, renamed; removed on failure), so a failed write leaves the files written
+before it and nothing half-written.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from deltaprop.app.errors import UsageError
+from deltaprop.app.errors import UsageError, WriteError
 
-__all__ = ["check_new", "check_not_input", "check_parent", "remove_stale_temp_files"]
+__all__ = [
+    "check_new",
+    "check_not_input",
+    "check_parent",
+    "check_writable",
+    "is_full_disk",
+    "output_error",
+    "remove_stale_temp_files",
+    "writing",
+]
 
 
 def check_new(paths: Sequence[Path], force: bool, allowed: Sequence[Path] = ()) -> None:
@@ -69,3 +87,58 @@ def remove_stale_temp_files(path: Path) -> list[Path]:
     for tmp in removed:
         tmp.unlink()
     return removed
+
+
+_USER_ERRNOS = frozenset(
+    {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.ENOENT,
+     errno.EEXIST, errno.ENAMETOOLONG, errno.ELOOP}
+)  # fmt: skip
+"""The errors of writing that the path given is the cause of (exit 2); any other (a full
+disk, an I/O error) is the machine's (exit 1)."""
+
+
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+"""The errors that only a write meets (a full disk, a quota, a file too large)."""
+
+
+def is_full_disk(exc: BaseException) -> bool:
+    """Whether ``exc`` is an error that only a write meets: a full disk or quota."""
+    return isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS
+
+
+def output_error(exc: OSError, what: str, path: Path, option: str, given: Path) -> Exception:
+    """The one-line error of a failed write of the ``what`` file ``path``, for the path
+    ``given`` to ``option``: never the name of a temporary file (``exc.filename``).
+
+    Returns
+    -------
+    UsageError or WriteError
+        ``OPTION 'GIVEN' is not writable: REASON`` for a path that cannot be written (a
+        read-only file system, no permission, not a folder); ``could not write the WHAT
+        'PATH': REASON`` (a full disk) otherwise.
+    """
+    reason = os.strerror(exc.errno).lower() if exc.errno else (exc.strerror or "unknown error")
+    if exc.errno in _USER_ERRNOS:
+        where = "" if path == given else f" (writing '{path}')"
+        return UsageError(f"{option} '{given}' is not writable: {reason}{where}")
+    return WriteError(f"could not write the {what} '{path}': {reason}")
+
+
+@contextlib.contextmanager
+def writing(what: str, path: Path, option: str, given: Path | None = None) -> Iterator[None]:
+    """Run a write of the ``what`` file (or folder) ``path`` (of the path ``given`` to
+    ``option``; ``path`` by default): an :class:`OSError` becomes :func:`output_error`'s."""
+    try:
+        yield
+    except OSError as exc:
+        raise output_error(exc, what, path, option, path if given is None else given) from None
+
+
+def check_writable(folder: Path, option: str, given: Path | None = None) -> None:
+    """Fail now, not after the training, if the existing ``folder`` cannot be written:
+    create and remove an empty file in it (what :func:`deltaprop.io.atomic_write` does
+    first). Raises :func:`output_error`'s error."""
+    with writing("folder", folder if given is None else given, option, given):
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".deltaprop-probe.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)

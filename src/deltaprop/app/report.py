@@ -120,7 +120,10 @@ def write_report(
     Parameters
     ----------
     folder : str or path-like
-        Created if needed; existing files of the same names are replaced.
+        Created if needed; existing files of the same names are replaced. Each file is
+        written whole or not at all (:func:`deltaprop.io.atomic_write`), ``report.html``
+        last; if a write fails, the files this call created are removed (and the folder,
+        if it created it) and the error is raised.
     figures : sequence of ReportFigure
         Closed (their memory released) once written.
     title, subtitle : str
@@ -144,7 +147,38 @@ def write_report(
     ('report.html', True)
     """
     folder = Path(folder)
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []  # the files this call created
+    try:
+        return _write_files(folder, figures, title, subtitle, settings, results, notes, written)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        if created and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
+
+
+def _write_files(
+    folder: Path,
+    figures: Sequence[ReportFigure],
+    title: str,
+    subtitle: str,
+    settings: Mapping[str, Any] | None,
+    results: Mapping[str, Any] | None,
+    notes: Sequence[str],
+    written: list[Path],
+) -> Path:
+    """:func:`write_report`'s files; each new file's path is added to ``written`` before it
+    is written."""
+    from deltaprop.io import atomic_write
+
+    def write(path: Path, data: bytes) -> None:
+        if not path.exists():
+            written.append(path)
+        atomic_write(path, data)
+
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -165,7 +199,7 @@ def write_report(
         parts.append(f'<h2>Notes</h2><ul class="notes">{items}</ul>')
     for fig in figures:
         data = _png(fig.figure)
-        (folder / f"{fig.name}.png").write_bytes(data)
+        write(folder / f"{fig.name}.png", data)
         fig.figure.clear()
         uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
         parts.append(
@@ -177,5 +211,5 @@ def write_report(
         )
     parts.append("</body></html>")
     page = folder / "report.html"
-    page.write_text("\n".join(parts), encoding="utf-8")
+    write(page, "\n".join(parts).encode("utf-8"))
     return page

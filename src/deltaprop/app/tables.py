@@ -56,7 +56,8 @@ def read_table(
     ----------
     path : str or path-like
         A ``.csv``, ``.tsv``, ``.txt`` (delimiter sniffed), ``.parquet``/``.pq`` or
-        ``.npz`` file.
+        ``.npz`` file, or a directory of Parquet parts or ``.npy`` arrays as ``deltaprop
+        train`` streams it (read whole here, the parts in the order of the name).
     na_values : sequence of str, default=()
         Extra strings that mean "missing", besides pandas' defaults (empty, ``NA``,
         ``NaN``, ``null``, ...).
@@ -92,6 +93,8 @@ def read_table(
         from deltaprop.app import csv_shards  # checks the path too, on every rank together
 
         frame = csv_shards.read_csv(path, sep, list(na_values), comm)
+    if frame is None and path.is_dir() and _holds_parts(path):
+        frame = _read_directory(path)
     if frame is None:
         frame = _read_file(path, suffix, list(na_values))
     if frame.shape[1] == 0:
@@ -107,6 +110,24 @@ def read_table(
     if not parse_numbers:
         return frame
     return check_numeric_text(frame, path, skip=categorical, line_offset=2 if suffix in _CSV else 1)
+
+
+def _holds_parts(path: Path) -> bool:
+    """Whether the directory ``path`` holds the parts of a table that ``deltaprop train``
+    streams (``.parquet``, ``.pq`` or ``.npy`` files); another is not a data file."""
+    return any(p.suffix.lower() in (*_PARQUET, ".npy") for p in path.iterdir())
+
+
+def _read_directory(path: Path) -> pd.DataFrame:
+    """A directory that ``deltaprop train`` streams (Parquet parts, ``.npy`` arrays), read
+    whole: its rows in the order the training run reads them
+    (:func:`deltaprop.app.stream_sources.open_source`), numbered from 0."""
+    from deltaprop.app.stream_sources import open_source
+
+    chunks = list(open_source(path, na_values=[]).chunks())
+    if not chunks:
+        raise DataError(f"'{path}' has no data rows")
+    return pd.concat(chunks, ignore_index=True)
 
 
 def _read_file(path: Path, suffix: str, na_values: list[str]) -> pd.DataFrame:

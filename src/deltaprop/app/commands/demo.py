@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from deltaprop.app.console import Output
 from deltaprop.app.errors import EXIT_OK, UsageError
+from deltaprop.app.output_files import writing
 from deltaprop.app.run_report import write_run_report
 from deltaprop.app.runs import (
     MODEL_FILE,
@@ -81,7 +82,7 @@ def run_demo(args: argparse.Namespace, out: Output) -> int:
 
     from deltaprop.app import report
     from deltaprop.app.tasks import metrics
-    from deltaprop.io import save
+    from deltaprop.io import atomic_write, save
 
     folder: Path = args.out
     if folder.exists() and not folder.is_dir():
@@ -165,20 +166,23 @@ def run_demo(args: argparse.Namespace, out: Output) -> int:
     settings = run_settings(train_args, run, source)
     attach_model_state(run, source, settings)
     if root:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / DEMO_MARKER).write_text(
-            "written by deltaprop demo; it may overwrite this folder\n"
-        )
-        save(run.est, folder / MODEL_FILE, extra=run.extra)
-        page = write_run_report(
-            run,
-            folder / REPORT_DIR,
-            settings,
-            out,
-            f"deltaprop demo: {args.dataset}",
-            extra_figures,
-            extra_results,
-        )
+        with writing("folder", folder, "--out"):
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_write(
+                folder / DEMO_MARKER, b"written by deltaprop demo; it may overwrite this folder\n"
+            )
+        with writing("model", folder / MODEL_FILE, "--out", folder):
+            save(run.est, folder / MODEL_FILE, extra=run.extra)
+        with writing("report", folder / REPORT_DIR / "report.html", "--out", folder):
+            page = write_run_report(
+                run,
+                folder / REPORT_DIR,
+                settings,
+                out,
+                f"deltaprop demo: {args.dataset}",
+                extra_figures,
+                extra_results,
+            )
         out.line(f"model:  {folder / MODEL_FILE}")
         out.line(f"report: {page}")
     return EXIT_OK

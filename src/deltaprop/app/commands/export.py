@@ -8,7 +8,13 @@ from typing import Any
 from deltaprop.app.console import Output
 from deltaprop.app.errors import EXIT_OK
 from deltaprop.app.models import check_state, load_model
-from deltaprop.app.output_files import check_new, check_not_input, check_parent
+from deltaprop.app.output_files import (
+    check_new,
+    check_not_input,
+    check_parent,
+    check_writable,
+    writing,
+)
 
 __all__ = ["run_export"]
 
@@ -18,15 +24,16 @@ def run_export(args: argparse.Namespace, out: Output) -> int:
     check_not_input([("--onnx", args.onnx)], [("MODEL", args.model)])
     check_new([args.onnx], args.force)
     check_parent(args.onnx)
+    check_writable(args.onnx.parent, "--onnx", args.onnx)
     try:
         from deltaprop.export import export_onnx
     except ImportError as exc:
         raise RuntimeError(
             f"exporting to ONNX needs the onnx package (pip install 'deltaprop[onnx]'): {exc}"
         ) from None
-    proto = export_onnx(
-        _with_preprocessing(model, state, args), args.onnx, opset=args.opset, dtype=args.dtype
-    )
+    pipeline = _with_preprocessing(model, state, args)
+    with writing("ONNX file", args.onnx, "--onnx"):  # whole, or not at all
+        proto = export_onnx(pipeline, args.onnx, opset=args.opset, dtype=args.dtype)
     graph = proto.graph
     dims = [d.dim_value or d.dim_param for d in graph.output[0].type.tensor_type.shape.dim]
     shape = ", ".join(map(str, dims))

@@ -14,7 +14,13 @@ from deltaprop.app.models import (
     load_estimator,
     model_inputs,
 )
-from deltaprop.app.output_files import check_new, check_not_input, check_parent
+from deltaprop.app.output_files import (
+    check_new,
+    check_not_input,
+    check_parent,
+    check_writable,
+    writing,
+)
 
 __all__ = ["run_evaluate", "run_predict"]
 
@@ -33,6 +39,7 @@ def run_predict(args: argparse.Namespace, out: Output) -> int:
         check_not_input([("-o", args.output)], [("MODEL", args.model), ("DATA", args.data)])
         check_new([args.output], args.force)
         check_parent(args.output)
+        check_writable(args.output.parent, "-o", args.output)
     X = model_inputs(loaded, frame, args.data)
     table = predict_table(loaded.est, X, loaded.scaler)
     check_finite_outputs(table.select_dtypes("number").to_numpy(float), frame, args.data)
@@ -42,7 +49,8 @@ def run_predict(args: argparse.Namespace, out: Output) -> int:
     if args.output is None:
         write_data(text)
     else:
-        atomic_write(args.output, text.encode("utf-8"))
+        with writing("predictions", args.output, "-o"):  # whole, or not at all
+            atomic_write(args.output, text.encode("utf-8"))
         out.line(f"wrote {len(table)} predictions to {args.output}")
     return EXIT_OK
 

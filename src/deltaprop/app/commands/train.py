@@ -8,7 +8,15 @@ from pathlib import Path
 from deltaprop.app.console import Output
 from deltaprop.app.errors import EXIT_OK, UsageError
 from deltaprop.app.interrupt import end_interrupted, mark_interrupted
-from deltaprop.app.output_files import check_new, check_not_input, remove_stale_temp_files
+from deltaprop.app.output_files import (
+    check_new,
+    check_not_input,
+    check_writable,
+    is_full_disk,
+    output_error,
+    remove_stale_temp_files,
+    writing,
+)
 from deltaprop.app.runs import (
     CHECKPOINT_FILE,
     MODEL_FILE,
@@ -73,10 +81,15 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
         raise UsageError(f"--out '{folder}' is a file, not a folder")
     barrier(comm)  # every rank has checked before rank 0 creates anything
     created = root and not folder.exists()
-    if root:
-        folder.mkdir(parents=True, exist_ok=True)
+    if root:  # a folder that cannot be written is refused now, not after the training
+        with writing("folder", folder, "--out"):
+            folder.mkdir(parents=True, exist_ok=True)
+        check_writable(folder, "--out")
         if checkpoint is not None:
-            checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            option, given = ("--checkpoint", checkpoint) if args.checkpoint else ("--out", folder)
+            with writing("folder", checkpoint.parent, option, given):
+                checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            check_writable(checkpoint.parent, option, given)
         if args.resume is not None:  # what a run killed while writing a checkpoint left
             for path in {args.resume, *([checkpoint] if checkpoint else [])}:
                 for tmp in remove_stale_temp_files(path):
@@ -90,10 +103,17 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
             run = train_streamed(args, source, out, folder=folder, checkpoint=checkpoint)
         else:
             run = train_run(args, frame, source, out, checkpoint=checkpoint)
-    except BaseException:
-        if created and not any(folder.iterdir()):
+    except BaseException as exc:
+        if created and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()  # leave no empty folder behind a failed run
-        raise
+        if not isinstance(exc, OSError) or not is_full_disk(exc) or not (streamed or checkpoint):
+            raise
+        if streamed:  # the streamed work files, or the checkpoint
+            raise output_error(
+                exc, "work files or checkpoint in", folder, "--out", folder
+            ) from None
+        assert checkpoint is not None  # the one file that a run writes while it trains
+        raise output_error(exc, "checkpoint", checkpoint, "--checkpoint", checkpoint) from None
     settings = run_settings(args, run, source)
     mark_interrupted(run.est, settings, out)  # Ctrl-C: said in the report and the model
     attach_model_state(run, source, settings)
@@ -103,19 +123,22 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
             "training diverged (the line above says in which epoch); no model was written. "
             "Try a lower --learning-rate."
         )
-    if root:
-        save(run.est, model_path, extra=run.extra)
+    if root:  # each file whole or not at all; a failure keeps the files written before it
+        with writing("model", model_path, "--out", folder):
+            save(run.est, model_path, extra=run.extra)
         out.line(f"model:  {model_path}")
-        atomic_write(history_path, history_csv(run.est.history_).encode())
+        with writing("history", history_path, "--out", folder):
+            atomic_write(history_path, history_csv(run.est.history_).encode())
         out.line(f"history: {history_path}")
         if checkpoint is not None:
             out.line(f"checkpoint: {checkpoint}")
         if not args.no_report:
             from deltaprop.app.run_report import write_run_report
 
-            page = write_run_report(
-                run, report_dir, settings, out, f"deltaprop train {args.data.name}"
-            )
+            with writing("report", report_dir / "report.html", "--out", folder):
+                page = write_run_report(
+                    run, report_dir, settings, out, f"deltaprop train {args.data.name}"
+                )
             out.line(f"report: {page}")
     end_interrupted(args, run.est, out, checkpoint)  # Ctrl-C: how to resume; exit 130
     return EXIT_OK
