@@ -28,5 +28,6 @@ def test_a_malformed_row_names_its_line_in_the_file(tmp_path: Path, row: str, ma
     ds = CSVDataset(path, "y", chunk_rows=8, spill_dir=None)
     X, y = ds._read(0, 24)  # the chunks before the bad row read
     np.testing.assert_array_equal(X[:, 0], np.arange(24.0))
+    np.testing.assert_array_equal(y, np.arange(24) % 2)
     with pytest.raises(ValueError, match=f"{path}: {match}"):
         ds._read(20, 40)
