@@ -74,3 +74,13 @@ def test_a_short_row_comes_before_a_byte_that_is_not_utf8(tmp_path: Path) -> Non
     path.write_bytes(b"a,b\n1,caf\xe9\n" + b"1,2\n" * 5)
     with pytest.raises(DataError, match="not a UTF-8 text file"):
         parse_csv(path, path, ",", [])
+
+
+def test_short_row_counts_lines_across_its_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deltaprop.app import csv_text
+
+    text = b"a,b,c\n" + b"1,2,3\n\n" * 40 + b"1,2\n" + b"1,2,3\n" * 5
+    assert short_row(text, ",", None) == (82, 3, 2)
+    monkeypatch.setattr(csv_text, "_SCAN", 10)  # blocks of a few lines
+    assert short_row(text, ",", None) == (82, 3, 2)
+    assert short_row(text[:-24], ",", 3) == (82, 3, 2)

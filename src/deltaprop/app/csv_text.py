@@ -151,27 +151,42 @@ def short_row(data: bytes, sep: str, n_fields: int | None) -> tuple[int, int, in
         ``(line, expected, seen)``: the row's line in ``data`` (the first line is 1), the
         fields expected and the fields seen.
     """
+    if n_fields is None:
+        lines = iter(io.BytesIO(data))
+        header = next((ln for ln in lines if ln.strip(_BLANK)), None)
+        if header is None:
+            return None
+        head = header.decode("utf-8", "replace")
+        n_fields = len(next(csv.reader([head], delimiter=sep, skipinitialspace=True)))
+    if b'"' in data:  # count the fields with the quotes understood
+        text = io.StringIO(data.decode("utf-8", "replace"), newline="")
+        return _short_quoted(text, sep, n_fields)
+    line, at = 1, 0
+    while at < len(data):  # in blocks of whole lines: a bounded memory
+        stop = data.find(b"\n", at + _SCAN) + 1 or len(data)
+        found = _short_plain(data[at:stop], sep, n_fields)
+        if found is not None:
+            return found[0] + line - 1, n_fields, found[1]
+        line += data.count(b"\n", at, stop)
+        at = stop
+    return None
+
+
+_SCAN = 1 << 22
+
+
+def _short_plain(data: bytes, sep: str, n_fields: int) -> tuple[int, int] | None:
+    """``(line, fields)`` of the first line of ``data`` (no quotes) with fewer than
+    ``n_fields`` fields and more than whitespace."""
     buf = np.frombuffer(data, np.uint8)
     ends = np.flatnonzero(buf == 10)
     starts = np.concatenate([[0], ends + 1])
     stops = np.concatenate([ends, [len(buf)]])
     seps = np.flatnonzero(buf == ord(sep))
     counts = np.searchsorted(seps, stops) - np.searchsorted(seps, starts) + 1
-    if n_fields is None:
-        first = next((i for i in range(len(starts))
-                      if data[starts[i] : stops[i]].strip(_BLANK)), None)  # fmt: skip
-        if first is None:
-            return None
-        if b'"' in data[starts[first] : stops[first]]:
-            n_fields = len(next(csv.reader([data[starts[first] : stops[first]].decode(
-                "utf-8", "replace")], delimiter=sep, skipinitialspace=True)))  # fmt: skip
-        else:
-            n_fields = int(counts[first])
-    if b'"' in data:  # count the fields with the quotes understood
-        return _short_quoted(data.decode("utf-8", "replace").splitlines(True), sep, n_fields)
     for i in np.flatnonzero(counts < n_fields):
         if data[starts[i] : stops[i]].strip(_BLANK):
-            return int(i) + 1, n_fields, int(counts[i])
+            return int(i) + 1, int(counts[i])
     return None
 
 
