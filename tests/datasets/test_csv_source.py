@@ -15,8 +15,8 @@ from deltaprop.data import CSVDataset
     ("row", "match"),
     [
         ("1,2,3,4", "line 31 has 4 fields, not 3 as the header"),
-        ("1,2", "line 31 is not 3 numbers each"),
-        ("1,,3", "line 31 is not 3 numbers each"),
+        ("1,2", "rows 16 to 40 are not 3 numbers each: line 31 has a missing value"),
+        ("1,,3", "rows 16 to 40 are not 3 numbers each: line 31 has a missing value"),
     ],
     ids=["extra-field", "short-row", "missing-value"],
 )

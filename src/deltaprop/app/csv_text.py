@@ -151,16 +151,15 @@ def short_row(data: bytes, sep: str, n_fields: int | None) -> tuple[int, int, in
         ``(line, expected, seen)``: the row's line in ``data`` (the first line is 1), the
         fields expected and the fields seen.
     """
-    if n_fields is None:
-        lines = iter(io.BytesIO(data))
-        header = next((ln for ln in lines if ln.strip(_BLANK)), None)
-        if header is None:
-            return None
-        head = header.decode("utf-8", "replace")
-        n_fields = len(next(csv.reader([head], delimiter=sep, skipinitialspace=True)))
-    if b'"' in data:  # count the fields with the quotes understood
+    if b'"' in data or data.count(b"\r") != data.count(b"\r\n"):
+        # a quote or a line that ends in a lone \r: the csv module counts the fields
         text = io.StringIO(data.decode("utf-8", "replace"), newline="")
         return _short_quoted(text, sep, n_fields)
+    if n_fields is None:
+        header = next((ln for ln in io.BytesIO(data) if ln.strip(_BLANK)), None)
+        if header is None:
+            return None
+        n_fields = header.count(sep.encode()) + 1
     line, at = 1, 0
     while at < len(data):  # in blocks of whole lines: a bounded memory
         stop = data.find(b"\n", at + _SCAN) + 1 or len(data)
@@ -199,11 +198,16 @@ def short_row_of_file(path: Path, sep: str, n_fields: int) -> tuple[int, int, in
         raise DataError(f"cannot read '{path}': {exc.strerror or exc}") from None
 
 
-def _short_quoted(lines: Iterable[str], sep: str, n_fields: int) -> tuple[int, int, int] | None:
+def _short_quoted(
+    lines: Iterable[str], sep: str, n_fields: int | None
+) -> tuple[int, int, int] | None:
     reader = csv.reader(lines, delimiter=sep, skipinitialspace=True)
     line = 1
     for row in reader:
-        if len(row) < n_fields and (len(row) > 1 or "".join(row).strip()):
+        blank = len(row) <= 1 and not "".join(row).strip()
+        if n_fields is None and not blank:  # the header
+            n_fields = len(row)
+        elif n_fields is not None and len(row) < n_fields and not blank:
             return line, n_fields, len(row)
         line = reader.line_num + 1
     return None

@@ -158,11 +158,11 @@ class CSVDataset(SpillingSource, Dataset):
             raise ValueError(f"{self.path}: {where}, not {self._n_columns} as the header") from None
         bad = np.flatnonzero(np.isnan(table[:, self.feature_index + self.target_index]).any(axis=1))
         if table.shape[0] != expected or bad.size:
-            where = (f"line {row0 + int(bad[0]) + 2} is" if bad.size
-                     else f"rows {row0} to {row0 + expected} are")  # fmt: skip
+            why = (f": line {row0 + int(bad[0]) + 2} has a missing value, is blank or has too "
+                   "few fields" if bad.size else " (missing values or blank lines)")  # fmt: skip
             raise ValueError(
-                f"{self.path}: {where} not {self._n_columns} numbers each (a missing value, "
-                "a blank line or a row with too few fields)"
+                f"{self.path}: rows {row0} to {row0 + expected} are not {self._n_columns} "
+                f"numbers each{why}"
             )
         self._cache = (first, last, table)
         return table
