@@ -26,6 +26,7 @@ from deltaprop.app.errors import CSVSyntaxError, DataError
         (b'a,b,c\n1,"x,y",3\n1,"x,y"\n', None, (3, 3, 2)),  # a quoted separator is no field
         (b'a,b,c\n1,"x\ny",3\n4,5\n', None, (4, 3, 2)),  # a quoted line break: one row
         (b'"a,1",b,c\n1,2,3\n1,2\n', None, (3, 3, 2)),
+        (b"a,b\r1,2\r3\r4,5\r", None, (3, 2, 1)),  # lines ending in a lone carriage return
         (b"", 3, None),
     ],
 )
