@@ -129,11 +129,6 @@ CUT: dict[str, tuple[str, str, tuple[str, ...]]] = {
     ),
     "booleans": ("a,b\n" + rows(10, lambda i: f"{i % 2 == 0},{i}\n"), ",", ()),
     "all_missing_column": ("a,b,c\n" + rows(10, lambda i: f"{i},,NA\n"), ",", ()),
-    "short_rows_padded": (
-        "a,b,c\n" + rows(10, lambda i: f"{i}\n" if i % 3 else f"{i},1,2\n"),
-        ",",
-        (),
-    ),
     "repeated_names": ("a,a,b\n" + rows(10, lambda i: f"{i},{i},{i}\n"), ",", ()),
     "big_integers": (
         "a,b\n" + rows(10, lambda i: f"{2**62 + 12345 * i},{-(2**60) - i}\n") + "1.5,2\n",
@@ -239,6 +234,28 @@ def test_a_malformed_line_is_reported_with_its_line_in_the_file(
     results = on_ranks(size, lambda comm: read_table(path, comm=comm))
     assert [str(r) for r in results] == [single] * size
     assert all(isinstance(r, DataError) for r in results)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("bad_line", [2, 17, 31])
+def test_a_row_with_too_few_fields_is_refused_with_its_line_in_the_file(
+    tmp_path: Path, bad_line: int, size: int
+) -> None:
+    lines = ["a,b,c"] + [f"{i},,{i}" for i in range(2, 32)]  # a,,b: a missing value, fine
+    lines[bad_line - 1] = "5,6"
+    lines[5] = ""  # a blank line is no row, but counts as a line
+    path = tmp_path / "f.csv"
+    path.write_text("\n".join(lines) + "\n")
+    single = error_of(lambda: read_table(path))
+    assert single.startswith(
+        f"cannot parse '{path}' as CSV: Expected 3 fields in line {bad_line}, saw 2 ("
+    )
+    results = on_ranks(size, lambda comm: read_table(path, comm=comm))
+    assert [str(r) for r in results] == [single] * size
+    assert all(isinstance(r, CSVSyntaxError) for r in results)
+    lines[bad_line - 1] = "5,,"  # the same row with its fields present and empty
+    path.write_text("\n".join(lines) + "\n")
+    assert read_table(path)["b"].isna().all()
 
 
 @pytest.mark.parametrize("size", [2, 3, 7])

@@ -45,7 +45,15 @@ from deltaprop.app.errors import CSVSyntaxError, DataError
 if TYPE_CHECKING:
     from deltaprop.parallel import MPICommunicator
 
-__all__ = ["byte_range", "merge_pieces", "read_csv", "read_piece"]
+__all__ = [
+    "byte_range",
+    "in_file",
+    "lines_before",
+    "merge_pieces",
+    "read_csv",
+    "read_piece",
+    "share_failure",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -165,13 +173,29 @@ def read_piece(
     try:
         return parse_csv(io.BytesIO(data), path, sep, na_values, header=None, names=columns)
     except DataError as exc:
-        prefix, message = f"cannot parse '{path}' as CSV: ", str(exc)
-        if not message.startswith(prefix):
-            raise
-        shifted = _LINE.sub(
-            lambda m: f"line {int(m.group(1)) + first - 1}", message[len(prefix) :], count=1
-        )
-        raise type(exc)(prefix + shifted) from None
+        raise in_file(exc, path, first) from None
+
+
+def in_file(exc: DataError, path: Path, first: int) -> DataError:
+    """``exc`` of a parse of some lines of ``path`` whose first is line ``first`` of the
+    file (the header is line 1), its line number counted in the file."""
+    prefix, message = f"cannot parse '{path}' as CSV: ", str(exc)
+    if not message.startswith(prefix):
+        return exc
+    shifted = _LINE.sub(
+        lambda m: f"line {int(m.group(1)) + first - 1}", message[len(prefix) :], count=1
+    )
+    return type(exc)(prefix + shifted)
+
+
+def lines_before(f: BinaryIO, pos: int) -> int:
+    """The number of ``\\n`` in the first ``pos`` bytes of ``f``."""
+    f.seek(0)
+    n = at = 0
+    while at < pos and (block := f.read(min(_BLOCK << 6, pos - at))):
+        n += block.count(b"\n")
+        at += len(block)
+    return n
 
 
 def _first_row_too_long(data: bytes, sep: str, n_columns: int) -> bool:
@@ -258,19 +282,34 @@ def _failure(exc: Exception) -> tuple[str, str, str]:
 
 
 def _raise_first(
-    results: list[tuple[Any, ...]], rank: int, own: Exception | None, path: Path
-) -> None:
-    """Raise, on every rank, the error that a one-process read meets first."""
+    results: list[tuple[Any, ...]], rank: int, own: Exception | None, path: Path,
+    syntax_first: bool = True,
+) -> None:  # fmt: skip
+    """Raise, on every rank, the error that a one-process read meets first: the first
+    rank's, a malformed line before any other error if ``syntax_first``."""
     errors = [(r, res) for r, res in enumerate(results) if res[0] == "error"]
     if not errors:
         return
-    syntax = [(r, res) for r, res in errors if res[1] == "syntax"]
+    syntax = [(r, res) for r, res in errors if res[1] == "syntax"] if syntax_first else []
     r, (_, kind, message) = (syntax or errors)[0]
     if r == rank and own is not None:
         raise own
     if kind == "other":
         raise RuntimeError(f"reading '{path}' failed on MPI rank {r}: {message}")
     raise (CSVSyntaxError if kind == "syntax" else DataError)(message)
+
+
+def share_failure(comm: MPICommunicator | None, own: Exception | None, path: Path) -> None:
+    """Raise on every rank of ``comm`` the error of the first rank (in rank order, i.e. in
+    file order) that met one reading its share of ``path``, ``own`` on that rank; nothing
+    if none did. A collective call (one ``allgather``): every rank calls it, failed or not,
+    so that no rank is left waiting in a later collective."""
+    if comm is None or comm.size == 1:
+        if own is not None:
+            raise own
+        return
+    shared = comm.comm.allgather(("ok",) if own is None else _failure(own))
+    _raise_first(shared, comm.rank, own, path, syntax_first=False)
 
 
 def read_csv(

@@ -7,15 +7,28 @@ file alike and fail with the same messages.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from deltaprop.app.errors import CSVSyntaxError, DataError
 
-__all__ = ["check_csv_head", "check_readable", "parse_csv"]
+__all__ = [
+    "check_csv_head",
+    "check_readable",
+    "first_error",
+    "parse_csv",
+    "short_row",
+    "short_row_message",
+    "short_row_of_file",
+]
 
 
 def check_readable(path: Path) -> None:
@@ -50,20 +63,151 @@ def parse_csv(
     :func:`deltaprop.app.tables.read_table`.
 
     ``path`` names the file in messages; ``options`` are further :func:`pandas.read_csv`
-    arguments (``nrows``, ``header``, ``names``). Every pandas error becomes a
-    :class:`~deltaprop.app.errors.DataError`.
+    arguments (``nrows``, ``header``, ``names``, ``chunksize``). Every pandas error becomes a
+    :class:`~deltaprop.app.errors.DataError`. A whole read (a path or a ``BytesIO``, no
+    ``nrows`` or ``chunksize``, a known separator) also refuses a row with fewer fields
+    than the header, or than ``names`` (:func:`short_row`), as pandas refuses one with more:
+    the first of the two in the file is reported.
     """
+    short = None
+    if sep is not None and not {"nrows", "chunksize"} & set(options):
+        data = _bytes_of(source, path)
+        names = options.get("names")
+        short = short_row(data, sep, None if names is None else len(names))
     try:
         engine: dict[str, Any] = {"engine": "python"} if sep is None else {"low_memory": False}
-        return pd.read_csv(
+        frame = pd.read_csv(
             source, sep=sep, na_values=na_values or None, skipinitialspace=True, **engine, **options
         )
-    except pd.errors.EmptyDataError:
-        raise DataError(f"'{path}' is empty") from None
-    except pd.errors.ParserError as exc:
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+        raise first_error(exc, path, short) from None
+    if short is not None:
+        raise CSVSyntaxError(short_row_message(path, *short))
+    return frame
+
+
+def first_error(exc: Exception, path: Path, short: tuple[int, int, int] | None) -> DataError:
+    """The :class:`~deltaprop.app.errors.DataError` of a pandas read's error ``exc``, or of
+    the row ``short`` (:func:`short_row`) with too few fields if that comes first: a
+    malformed row first, in file order, then a byte that is not UTF-8."""
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return DataError(f"'{path}' is empty")
+    if isinstance(exc, pd.errors.ParserError):
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "malformed CSV"
-        raise CSVSyntaxError(f"cannot parse '{path}' as CSV: {first}") from None
-    except UnicodeDecodeError:
-        raise DataError(f"'{path}' is not a UTF-8 text file; save it as UTF-8 CSV") from None
+        found = _LINE.search(first)
+        if short is not None and (found is None or short[0] < int(found.group(1))):
+            return CSVSyntaxError(short_row_message(path, *short))
+        return CSVSyntaxError(f"cannot parse '{path}' as CSV: {first}")
+    if short is not None:
+        return CSVSyntaxError(short_row_message(path, *short))
+    if isinstance(exc, UnicodeDecodeError):
+        return DataError(f"'{path}' is not a UTF-8 text file; save it as UTF-8 CSV")
+    if isinstance(exc, OSError):
+        return DataError(f"cannot read '{path}': {exc.strerror or exc}")
+    raise exc
+
+
+def _bytes_of(source: Any, path: Path) -> bytes:
+    if isinstance(source, io.BytesIO):
+        return source.getvalue()
+    try:
+        with open(source, "rb") as f:
+            return f.read()
     except OSError as exc:
         raise DataError(f"cannot read '{path}': {exc.strerror or exc}") from None
+
+
+_LINE = re.compile(r"\bline (\d+)")
+_BLANK = b" \t\r\n"
+
+
+def short_row_message(path: Path, line: int, expected: int, seen: int) -> str:
+    """The error of a row with too few fields (``line`` counted in the file)."""
+    return (
+        f"cannot parse '{path}' as CSV: Expected {expected} fields in line {line}, saw {seen} "
+        "(a row with fields missing at its end; an empty field, as in a,,b, is a missing value)"
+    )
+
+
+def short_row(data: bytes, sep: str, n_fields: int | None) -> tuple[int, int, int] | None:
+    """The first row of CSV text with fewer than ``n_fields`` fields, or None.
+
+    Lines of only whitespace are left out (pandas skips blank lines). A field may be
+    quoted and hold a separator or a line break, as in :func:`pandas.read_csv`.
+
+    Parameters
+    ----------
+    data : bytes
+        Whole lines of CSV text.
+    sep : str
+        The separator, one character.
+    n_fields : int or None
+        The fields each row must have; None: as many as the first line that is not blank
+        (the header).
+
+    Returns
+    -------
+    tuple of int or None
+        ``(line, expected, seen)``: the row's line in ``data`` (the first line is 1), the
+        fields expected and the fields seen.
+    """
+    if b'"' in data or data.count(b"\r") != data.count(b"\r\n"):
+        # a quote or a line that ends in a lone \r: the csv module counts the fields
+        text = io.StringIO(data.decode("utf-8", "replace"), newline="")
+        return _short_quoted(text, sep, n_fields)
+    if n_fields is None:
+        header = next((ln for ln in io.BytesIO(data) if ln.strip(_BLANK)), None)
+        if header is None:
+            return None
+        n_fields = header.count(sep.encode()) + 1
+    line, at = 1, 0
+    while at < len(data):  # in blocks of whole lines: a bounded memory
+        stop = data.find(b"\n", at + _SCAN) + 1 or len(data)
+        found = _short_plain(data[at:stop], sep, n_fields)
+        if found is not None:
+            return found[0] + line - 1, n_fields, found[1]
+        line += data.count(b"\n", at, stop)
+        at = stop
+    return None
+
+
+_SCAN = 1 << 22
+
+
+def _short_plain(data: bytes, sep: str, n_fields: int) -> tuple[int, int] | None:
+    """``(line, fields)`` of the first line of ``data`` (no quotes) with fewer than
+    ``n_fields`` fields and more than whitespace."""
+    buf = np.frombuffer(data, np.uint8)
+    ends = np.flatnonzero(buf == 10)
+    starts = np.concatenate([[0], ends + 1])
+    stops = np.concatenate([ends, [len(buf)]])
+    seps = np.flatnonzero(buf == ord(sep))
+    counts = np.searchsorted(seps, stops) - np.searchsorted(seps, starts) + 1
+    for i in np.flatnonzero(counts < n_fields):
+        if data[starts[i] : stops[i]].strip(_BLANK):
+            return int(i) + 1, int(counts[i])
+    return None
+
+
+def short_row_of_file(path: Path, sep: str, n_fields: int) -> tuple[int, int, int] | None:
+    """:func:`short_row` of a whole file, read as a stream (for one too large to hold)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as f:
+            return _short_quoted(f, sep, n_fields)
+    except OSError as exc:
+        raise DataError(f"cannot read '{path}': {exc.strerror or exc}") from None
+
+
+def _short_quoted(
+    lines: Iterable[str], sep: str, n_fields: int | None
+) -> tuple[int, int, int] | None:
+    reader = csv.reader(lines, delimiter=sep, skipinitialspace=True)
+    line = 1
+    for row in reader:
+        blank = len(row) <= 1 and not "".join(row).strip()
+        if n_fields is None and not blank:  # the header
+            n_fields = len(row)
+        elif n_fields is not None and len(row) < n_fields and not blank:
+            return line, n_fields, len(row)
+        line = reader.line_num + 1
+    return None

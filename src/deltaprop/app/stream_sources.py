@@ -31,8 +31,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from deltaprop.app.csv_text import check_csv_head, check_readable, parse_csv
-from deltaprop.app.errors import DataError
+from deltaprop.app.csv_text import (
+    check_csv_head,
+    check_readable,
+    first_error,
+    parse_csv,
+    short_row_message,
+    short_row_of_file,
+)
+from deltaprop.app.errors import CSVSyntaxError, DataError
 
 if TYPE_CHECKING:
     from deltaprop.parallel import MPICommunicator
@@ -211,31 +218,16 @@ class _Csv(ChunkSource):
         return frame
 
     def chunks(self) -> Iterator[pd.DataFrame]:
-        if self._quoted:  # every rank parses all (twice under MPI), keeps its even share
-            from deltaprop.parallel import even_share
-
-            def reader() -> Iterator[pd.DataFrame]:
-                return iter(parse_csv(
-                    self.path, self.path, self._sep, self._na, chunksize=1 << 15,
-                    dtype=dict.fromkeys(self.text_columns, str)
-                ))  # fmt: skip
-
-            n = sum(len(c) for c in reader()) if self._size > 1 else 0
-            share = even_share(n, self._rank, self._size) if self._size > 1 else slice(0, None)
-            at = 0
-            for chunk in reader():
-                lo, hi = at, at + len(chunk)
-                at = hi
-                if share.stop is None:
-                    yield chunk
-                elif lo < share.stop and hi > share.start:
-                    yield chunk.iloc[max(share.start - lo, 0) : share.stop - lo]
+        if self._quoted:
+            yield from self._quoted_chunks()
             return
+        from deltaprop.app.csv_shards import in_file, lines_before
+
         start, stop = self._range
         with open(self.path, "rb") as f:
             f.seek(start)
             rest = b""
-            at = start
+            at = begin = start  # begin: the offset of rest in the file
             while at < stop or rest:
                 block = f.read(min(CSV_BLOCK_BYTES, stop - at)) if at < stop else b""
                 at += len(block)
@@ -243,12 +235,51 @@ class _Csv(ChunkSource):
                 cut = data.rfind(b"\n") + 1 if at < stop else len(data)
                 data, rest = data[:cut], data[cut:]
                 if data.strip():
-                    yield parse_csv(
-                        io.BytesIO(data), self.path, self._sep, self._na, header=None,
-                        names=self.columns, dtype=dict.fromkeys(self.text_columns, str),
-                    )  # fmt: skip
+                    try:
+                        chunk = parse_csv(
+                            io.BytesIO(data), self.path, self._sep, self._na, header=None,
+                            names=self.columns, dtype=dict.fromkeys(self.text_columns, str),
+                        )  # fmt: skip
+                    except DataError as exc:  # its line counted in the file
+                        first = 1 + lines_before(f, begin)
+                        raise in_file(exc, self.path, first) from None
+                    yield chunk
+                begin += len(data)
                 if at >= stop and not block:
                     break
+
+    def _quoted_chunks(self) -> Iterator[pd.DataFrame]:
+        """Every rank parses all (twice under MPI), keeps its even share."""
+        from deltaprop.parallel import even_share
+
+        short = short_row_of_file(self.path, self._sep, len(self.columns))
+
+        def reader() -> Iterator[pd.DataFrame]:
+            chunks = iter(parse_csv(
+                self.path, self.path, self._sep, self._na, chunksize=1 << 15,
+                dtype=dict.fromkeys(self.text_columns, str)
+            ))  # fmt: skip
+            while True:  # pandas' lines are the file's; its errors as parse_csv's
+                try:
+                    chunk = next(chunks)
+                except StopIteration:
+                    break
+                except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+                    raise first_error(exc, self.path, short) from None
+                yield chunk
+            if short is not None:
+                raise CSVSyntaxError(short_row_message(self.path, *short))
+
+        n = sum(len(c) for c in reader()) if self._size > 1 else 0
+        share = even_share(n, self._rank, self._size) if self._size > 1 else slice(0, None)
+        at = 0
+        for chunk in reader():
+            lo, hi = at, at + len(chunk)
+            at = hi
+            if share.stop is None:
+                yield chunk
+            elif lo < share.stop and hi > share.start:
+                yield chunk.iloc[max(share.start - lo, 0) : share.stop - lo]
 
 
 def _holds(f: io.BufferedReader, start: int, stop: int, needle: bytes) -> bool:

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from deltaprop.app.columns import category_strings, is_numeric
+from deltaprop.app.csv_shards import share_failure
 from deltaprop.app.errors import DataError
 from deltaprop.app.preprocessing import MISSING_CATEGORY, Preprocessor, TargetScaler
 from deltaprop.app.stream_kinds import KindTally
@@ -200,34 +201,39 @@ def stream_table(
     ycodes = _Codes()
     n_local = dropped = 0
     rows_hash = RowHash()
-    with open(folder / "raw.bin", "wb") as raw, open(folder / "codes.bin", "wb") as cf, \
-            open(folder / "y.bin", "wb") as yf:  # fmt: skip
-        for chunk in source.chunks():
-            chunk.columns = cols
-            chunk.index = pd.RangeIndex(n_local + dropped, n_local + dropped + len(chunk))
-            inputs = reader.prepare(kinds.add(chunk, n_local + dropped))
-            if target_numeric:
-                y = inputs[target].to_numpy(dtype=np.float64)
-                keep = ~np.isnan(y)
-            else:
-                ys = category_strings(chunk[target])
-                keep = ~pd.isna(ys)
-            seen = inputs if target_numeric else inputs.assign(**{target: ys})
-            rows_hash.add(pd.util.hash_pandas_object(seen, index=False).to_numpy(np.uint64))
-            dropped += int((~keep).sum())
-            n_local += int(keep.sum())
-            raw.write(np.ascontiguousarray(inputs.loc[keep, numeric].to_numpy(np.float64)).data)
-            if cats:
-                block = np.stack(
-                    [c.encode(np.where(pd.isna(v := inputs[name].to_numpy(object)[keep]),
-                                       MISSING_CATEGORY, v))
-                     for c, name in zip(codes, cats, strict=True)], axis=1,
-                )  # fmt: skip
-                cf.write(np.ascontiguousarray(block, dtype=np.int32).data)
-            if target_numeric:
-                yf.write(np.ascontiguousarray(y[keep]).data)
-            else:
-                yf.write(ycodes.encode(ys[keep]).data)
+    failure: Exception | None = None  # any rank's, raised on every rank (none left waiting)
+    try:
+        with open(folder / "raw.bin", "wb") as raw, open(folder / "codes.bin", "wb") as cf, \
+                open(folder / "y.bin", "wb") as yf:  # fmt: skip
+            for chunk in source.chunks():
+                chunk.columns = cols
+                chunk.index = pd.RangeIndex(n_local + dropped, n_local + dropped + len(chunk))
+                inputs = reader.prepare(kinds.add(chunk, n_local + dropped))
+                if target_numeric:
+                    y = inputs[target].to_numpy(dtype=np.float64)
+                    keep = ~np.isnan(y)
+                else:
+                    ys = category_strings(chunk[target])
+                    keep = ~pd.isna(ys)
+                seen = inputs if target_numeric else inputs.assign(**{target: ys})
+                rows_hash.add(pd.util.hash_pandas_object(seen, index=False).to_numpy(np.uint64))
+                dropped += int((~keep).sum())
+                n_local += int(keep.sum())
+                raw.write(np.ascontiguousarray(inputs.loc[keep, numeric].to_numpy(np.float64)).data)
+                if cats:
+                    block = np.stack(
+                        [c.encode(np.where(pd.isna(v := inputs[name].to_numpy(object)[keep]),
+                                           MISSING_CATEGORY, v))
+                         for c, name in zip(codes, cats, strict=True)], axis=1,
+                    )  # fmt: skip
+                    cf.write(np.ascontiguousarray(block, dtype=np.int32).data)
+                if target_numeric:
+                    yf.write(np.ascontiguousarray(y[keep]).data)
+                else:
+                    yf.write(ycodes.encode(ys[keep]).data)
+    except Exception as exc:
+        failure = exc
+    share_failure(comm, failure, path)
 
     # 2. split by global row number
     counts = allgather(comm, (n_local, dropped))

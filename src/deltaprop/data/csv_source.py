@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ __all__ = ["CSVDataset"]
 
 SCAN_BYTES = 1 << 22
 """Bytes read at a time by the indexing pass (4 MiB)."""
+
+_FIELDS = re.compile(r"\bline (\d+), saw (\d+)")
 
 
 def _index(path: Path, chunk_rows: int, data_start: int) -> tuple[np.ndarray, int]:
@@ -141,19 +144,25 @@ class CSVDataset(SpillingSource, Dataset):
             raw = f.read(b - a)
         import pandas as pd
 
-        expected = min(last * self.chunk_rows, self.n_rows) - first * self.chunk_rows
-        table = pd.read_csv(
-            io.BytesIO(raw), sep=self.delimiter, header=None, dtype=np.float64,
-            names=range(self._n_columns), engine="c", skip_blank_lines=False,
-        ).to_numpy()  # fmt: skip
-        if (
-            table.shape[0] != expected
-            or np.isnan(table[:, self.feature_index + self.target_index]).any()
-        ):
+        row0 = first * self.chunk_rows
+        expected = min(last * self.chunk_rows, self.n_rows) - row0
+        try:
+            table = pd.read_csv(
+                io.BytesIO(raw), sep=self.delimiter, header=None, dtype=np.float64,
+                names=range(self._n_columns), engine="c", skip_blank_lines=False,
+            ).to_numpy()  # fmt: skip
+        except pd.errors.ParserError as exc:  # a row with more fields than the header
+            found = _FIELDS.search(str(exc))
+            where = (f"line {row0 + int(found.group(1)) + 1} has {found.group(2)} fields"
+                     if found else f"a line of rows {row0} to {row0 + expected} is malformed")  # fmt: skip
+            raise ValueError(f"{self.path}: {where}, not {self._n_columns} as the header") from None
+        bad = np.flatnonzero(np.isnan(table[:, self.feature_index + self.target_index]).any(axis=1))
+        if table.shape[0] != expected or bad.size:
+            why = (f": line {row0 + int(bad[0]) + 2} has a missing value, is blank or has too "
+                   "few fields" if bad.size else " (missing values or blank lines)")  # fmt: skip
             raise ValueError(
-                f"{self.path}: rows {first * self.chunk_rows} to "
-                f"{first * self.chunk_rows + expected} are not {self._n_columns} numbers each "
-                "(missing values or blank lines)"
+                f"{self.path}: rows {row0} to {row0 + expected} are not {self._n_columns} "
+                f"numbers each{why}"
             )
         self._cache = (first, last, table)
         return table
