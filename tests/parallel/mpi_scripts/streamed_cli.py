@@ -14,8 +14,7 @@ import sys
 from deltaprop.app import stream_sources
 from deltaprop.app.cli import main
 
-stream_sources.STREAM_CSV_BYTES = 1  # "large": every CSV file
-stream_sources.HEAD_ROWS = 100
-
-if __name__ == "__main__":
+if __name__ == "__main__":  # only then: pytest's doctest collection imports this module
+    stream_sources.STREAM_CSV_BYTES = 1  # "large": every CSV file
+    stream_sources.HEAD_ROWS = 100
     sys.exit(main(sys.argv[1:]))
