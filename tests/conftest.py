@@ -5,6 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+collect_ignore_glob = ["parallel/mpi_scripts/*.py", "compile_kernels.py"]
+"""Scripts that tests run as new processes (under mpiexec, or before the suite): never
+imported by pytest's doctest collection, where their module-level setup (mpi4py's MPI,
+a spy on a module, a setting) would change the worker that collects them."""
+
 ALL_ACTIVATIONS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "softplus"]
 
 
