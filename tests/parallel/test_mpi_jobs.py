@@ -182,7 +182,7 @@ def test_each_rank_parses_its_share_of_a_csv_file(tmp_path: Path) -> None:
         f"{i},{rng.normal():.4f},{'' if i % 17 == 3 else rng.choice(['red', 'green'])},{i % 5}"
         for i in range(101)
     ]
-    lines[80] = "80,0.5,red"  # a short row: the last column missing
+    lines[80] = "80,0.5,red,"  # an empty last field: a missing value (a short row is refused)
     good.write_text("id,x,colour,k\n" + "\n".join(lines) + "\n")
     lines[70] += ",9"  # line 72 of the file, in rank 1's half
     bad.write_text("id,x,colour,k\n" + "\n".join(lines) + "\n")
