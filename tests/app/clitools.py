@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -88,3 +90,23 @@ def penguins_with(tmp_path: Path, row: int, column: str, value: float) -> Path:
     path = tmp_path / "data.csv"
     frame.to_csv(path, index=False)
     return path
+
+
+def interrupt_at_the_first_checkpoint(proc: subprocess.Popen[str], out: Path) -> tuple[str, str]:
+    """Send SIGINT to a running ``train`` once ``out/checkpoint.safetensors`` exists; its
+    standard output and error when it has ended (a generous hang guard, not a speed
+    limit: 300 s for each wait). ``proc`` is killed if it is still running at the end."""
+    try:
+        deadline = time.monotonic() + 300
+        while not (out / "checkpoint.safetensors").exists():
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "no checkpoint after 300 s"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        return proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            if os.getpgid(proc.pid) == proc.pid:  # its own session: mpiexec and its ranks
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import os
 import shlex
-import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ from deltaprop.app.cli import main
 from deltaprop.app.interrupt import resume_command
 from deltaprop.io import load
 from deltaprop.train import Callback, StopOnInterrupt
-from tests.app.clitools import PENGUINS, command, load_quietly
+from tests.app.clitools import PENGUINS, command, interrupt_at_the_first_checkpoint, load_quietly
 
 COMMON = [
     "--target",
@@ -166,17 +164,7 @@ def test_sigint_to_the_command(
     proc = subprocess.Popen(
         command(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    try:
-        deadline = time.monotonic() + 300  # a generous hang guard, not a speed limit
-        while not (out / "checkpoint.safetensors").exists():
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            assert time.monotonic() < deadline, "no checkpoint after 300 s"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    stdout, stderr = interrupt_at_the_first_checkpoint(proc, out)
     assert proc.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == "deltaprop: interrupted", stderr
     epochs = len(load_quietly(out / "model.safetensors").loss_curve_)

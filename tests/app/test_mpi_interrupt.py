@@ -21,7 +21,7 @@ from deltaprop import Network, Trainer
 from deltaprop.app.interrupt import StopTogether
 from deltaprop.app.streamed_runs import WORK_DIR
 from deltaprop.train import Callback
-from tests.app.clitools import command, load_quietly
+from tests.app.clitools import command, interrupt_at_the_first_checkpoint, load_quietly
 
 
 class OtherRankInterrupted:
@@ -106,17 +106,7 @@ def test_sigint_to_an_mpi_streamed_run(tmp_path: Path) -> None:
         [str(mpiexec), "-n", "2", *command(*args)], cwd=tmp_path, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 300  # a generous hang guard, not a speed limit
-        while not (out / "checkpoint.safetensors").exists():
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            assert time.monotonic() < deadline, "no checkpoint after 300 s"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)  # mpiexec passes it on to both ranks
-        stdout, stderr = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    stdout, stderr = interrupt_at_the_first_checkpoint(proc, out)
     assert proc.returncode == 130, stderr
     assert "aborting the MPI job" not in stderr, stderr
     assert stderr.count("deltaprop: interrupted") == 1, stderr

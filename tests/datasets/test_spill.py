@@ -62,16 +62,23 @@ def test_the_filesystem_is_read_from_the_mount_table(tmp_path: Path) -> None:
     assert spill_module._filesystem(Path("/proc")) == "proc"
 
 
+def _small_table(path: Path) -> np.ndarray:
+    """A Parquet file of 100 rows in row groups of 10 (columns x0, x1, target); its
+    values as one ``(100, 3)`` array."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    X = np.arange(300.0).reshape(100, 3)
+    cols = {f"x{j}": X[:, j] for j in range(2)} | {"target": X[:, 2]}
+    pq.write_table(pa.table(cols), path, row_group_size=10)
+    return X
+
+
 def test_a_full_disk_drops_the_copy_with_a_warning_and_reads_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pa = pytest.importorskip("pyarrow")
-    pq = pytest.importorskip("pyarrow.parquet")
     from deltaprop.data import ParquetDataset
 
-    X = np.arange(300.0).reshape(100, 3)
-    cols = {f"x{j}": X[:, j] for j in range(2)} | {"target": X[:, 2]}
-    pq.write_table(pa.table(cols), tmp_path / "t.parquet", row_group_size=10)
+    X = _small_table(tmp_path / "t.parquet")
     data = ParquetDataset(tmp_path / "t.parquet", "target", spill_dir=tmp_path)
     np.testing.assert_array_equal(data.read(0, 25)[0], X[:25, :2])  # in the copy
 
@@ -119,13 +126,9 @@ def test_a_csv_is_parsed_once_into_the_copy_and_reads_the_same_rows(
 def test_an_unwritable_spill_dir_is_named_in_a_warning_and_reads_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pa = pytest.importorskip("pyarrow")
-    pq = pytest.importorskip("pyarrow.parquet")
     from deltaprop.data import ParquetDataset
 
-    X = np.arange(300.0).reshape(100, 3)
-    cols = {f"x{j}": X[:, j] for j in range(2)} | {"target": X[:, 2]}
-    pq.write_table(pa.table(cols), tmp_path / "t.parquet", row_group_size=10)
+    X = _small_table(tmp_path / "t.parquet")
     folder = tmp_path / "ro"
     folder.mkdir()
 

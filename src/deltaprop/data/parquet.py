@@ -249,6 +249,15 @@ class ParquetDataset(SpillingSource, Dataset):
         X = np.empty((pad + m, nf), self.dtype)
         Y = np.empty((pad + m, len(self.target_names)), self.dtype)
         at = pad
+        for batch, row, numeric, source in self._tiles_of(pieces, threads):
+            _tile_into(batch, at, nf, X, Y, numeric, row, source)
+            at += batch.num_rows
+        return X, Y
+
+    def _tiles_of(self, pieces: np.ndarray, threads: bool) -> Iterator[tuple[Any, int, bool, str]]:
+        """``(record batch, its first row, whether every column is a number, its file)``
+        for the tiles of at most :data:`TILE_ROWS` rows of ``pieces`` (ascending), in order."""
+        starts = self._starts
         for mine, table in self._tables(pieces, threads):
             numeric, offset, source = _numeric(table.schema), 0, self._source(mine)
             for run in runs(mine):  # consecutive row groups: consecutive rows
@@ -256,9 +265,7 @@ class ParquetDataset(SpillingSource, Dataset):
                 tiles, _ = _tiles(table.slice(offset, n), int(starts[run[0]]))
                 offset += n
                 for batch, row in tiles:
-                    _tile_into(batch, at, nf, X, Y, numeric, row, source)
-                    at += batch.num_rows
-        return X, Y
+                    yield batch, row, numeric, source
 
     def _decoded(
         self, group: np.ndarray, threads: bool = False
@@ -267,18 +274,12 @@ class ParquetDataset(SpillingSource, Dataset):
         most :data:`TILE_ROWS` rows, for the decoded copy: each converted into one small
         buffer that the next reuses (written while it is in the cache; a whole group
         converted into a fresh matrix cost twice as much, in page faults and cache misses)."""
-        starts, nf = self._starts, self.n_features
+        nf = self.n_features
         Xt = np.empty((TILE_ROWS, nf), self.dtype)
         Yt = np.empty((TILE_ROWS, len(self.target_names)), self.dtype)
-        for mine, table in self._tables(group, threads):
-            numeric, offset, source = _numeric(table.schema), 0, self._source(mine)
-            for run in runs(mine):  # consecutive row groups: consecutive rows
-                n = int(starts[run[-1] + 1] - starts[run[0]])
-                tiles, _ = _tiles(table.slice(offset, n), int(starts[run[0]]))
-                offset += n
-                for batch, row in tiles:
-                    _tile_into(batch, 0, nf, Xt, Yt, numeric, row, source)
-                    yield row, Xt[: batch.num_rows], Yt[: batch.num_rows]
+        for batch, row, numeric, source in self._tiles_of(group, threads):
+            _tile_into(batch, 0, nf, Xt, Yt, numeric, row, source)
+            yield row, Xt[: batch.num_rows], Yt[: batch.num_rows]
 
     def _source(self, pieces: np.ndarray) -> str:
         """The path of the file that holds the row groups ``pieces`` (all of one file)."""
