@@ -113,17 +113,9 @@ def _divergence_message(exc: Any) -> str:
     """A :class:`~deltaprop.train.DivergenceError` of a training epoch in the command's
     words: which epoch diverged and how, that no model was written, what to try (the
     command scales its inputs itself: the learning rate is what is left)."""
-    if exc.threshold is None:
-        what = f"the loss became {exc.loss}"
-    else:
-        start, constant = exc.baselines
-        what = (
-            f"the loss reached {exc.loss:.4g}, more than {exc.factor:g} times the larger of "
-            f"the starting loss ({start:.4g}) and a constant predictor's ({constant:.4g})"
-        )
     rate = "" if exc.learning_rate is None else f" (it was {exc.learning_rate:g})"
     return (
-        f"training diverged in epoch {exc.epoch}: {what}; no model was written. "
+        f"training diverged in epoch {exc.epoch}: {exc.what_happened()}; no model was written. "
         f"Try a lower --learning-rate{rate}."
     )
 

@@ -88,15 +88,8 @@ class DivergenceError(ValueError, FloatingPointError):
         lr_name = self.learning_rate_name if learning_rate_name is None else learning_rate_name
         clip = self.clip_name if clip_name is ... else clip_name
         rate = "" if self.learning_rate is None else f" (it was {self.learning_rate:g})"
-        if self.threshold is None:
-            what = f"the loss became {self.loss}. The weights of the last finite epoch"
-        else:
-            start, constant = self.baselines or (math.nan, math.nan)
-            what = (
-                f"the loss reached {self.loss:.4g}, more than {self.factor:g} times the larger "
-                f"of the starting loss ({start:.4g}) and a constant predictor's "
-                f"({constant:.4g}). The weights of the last epoch below that"
-            )
+        kept = "finite epoch" if self.threshold is None else "epoch below that"
+        what = f"{self.what_happened()}. The weights of the last {kept}"
         advice = (
             f"Try a smaller {lr_name}{rate}, gradient clipping ({clip}), or scaling the inputs."
             if clip is not None
@@ -104,6 +97,18 @@ class DivergenceError(ValueError, FloatingPointError):
         )
         text = f"Training diverged in epoch {self.epoch}: {what} were kept. {advice}"
         return f"{self.preface} {text}" if self.preface else text
+
+    def what_happened(self) -> str:
+        """How the loss diverged: ``"the loss became nan"``, or ``"the loss reached 3e+92,
+        more than 100 times the larger of the starting loss (2.9) and a constant
+        predictor's (2.3)"``."""
+        if self.threshold is None:
+            return f"the loss became {self.loss}"
+        start, constant = self.baselines or (math.nan, math.nan)
+        return (
+            f"the loss reached {self.loss:.4g}, more than {self.factor:g} times the larger "
+            f"of the starting loss ({start:.4g}) and a constant predictor's ({constant:.4g})"
+        )
 
     def prefaced(
         self, preface: str, *, learning_rate_name: str | None = None,
