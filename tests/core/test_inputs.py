@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from deltaprop import Network, gradcheck
-from deltaprop.core import get_loss
+from deltaprop.core import Activation, get_loss
 from deltaprop.core.inputs import check_layer_sizes, check_Y
 
 CE = get_loss("categorical_crossentropy")
@@ -96,3 +96,29 @@ def test_outputs_in_0_1_and_other_losses_are_accepted(activations: object, loss:
     if loss != "mse":
         assert float(A.min()) > 0.0 and float(A.max()) < 1.0
         assert net.cost(RNG.normal(size=(5, 4)), np.eye(3)[[0, 1, 2, 0, 1]]) > 0.0
+
+
+class _HardSigmoid(Activation):
+    """A user's own output activation in ``(0, 1)``: ``clip(Z/6 + 1/2, ε, 1 - ε)``."""
+
+    name = "test_hard_sigmoid"
+    probabilities = True
+
+    def forward(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return np.clip(Z / 6 + 0.5, 1e-6, 1 - 1e-6, out=out)
+
+    def derivative(self, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+        return np.where(np.abs(Z) < 3, 1 / 6, 0.0)
+
+
+class _Cube(_HardSigmoid):
+    name = "test_cube"
+    probabilities = False
+
+
+def test_an_own_output_activation_that_says_it_gives_probabilities_takes_a_cross_entropy() -> None:
+    net = Network([4, 5, 1], ["tanh", _HardSigmoid()], "bce", seed=0)
+    assert net.cost(RNG.normal(size=(6, 4)), np.array([[0, 1, 1, 0, 1, 0]]).T) > 0.0
+    with pytest.raises(ValueError, match=r"an activation of your own whose class sets "
+                       r"probabilities = True\. Received: output activation 'test_cube'"):  # fmt: skip
+        Network([4, 5, 1], ["tanh", _Cube()], "bce", seed=0)

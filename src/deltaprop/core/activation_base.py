@@ -71,6 +71,9 @@ class Activation:
         Whether He initialization suits it (``"auto"`` init picks ``he_normal``).
     hidden : bool
         Whether it may be a hidden layer's activation (not softmax, not exp).
+    probabilities : bool
+        Whether its values lie in ``(0, 1)``, so that a cross-entropy of them is a cost
+        (the sigmoid, the softmax; a user's own class may say so too).
 
     Notes
     -----
@@ -87,6 +90,7 @@ class Activation:
     torch_module: ClassVar[str] = ""
     relu_like: ClassVar[bool] = False
     hidden: ClassVar[bool] = True
+    probabilities: ClassVar[bool] = False
 
     def __init__(self, backend: str | Backend = "numpy") -> None:
         self.be = get_backend(backend)

@@ -109,6 +109,7 @@ class Sigmoid(Activation):
     aliases = ("logistic",)
     compiled = 3
     torch_module = "Sigmoid"
+    probabilities = True
 
     def forward(self, Z: Array, out: Array | None = None) -> Array:
         return self.be.expit(Z)

@@ -195,6 +195,7 @@ class Softmax(Activation):
     compiled = 9
     torch_module = "Softmax"
     hidden = False
+    probabilities = True
 
     def forward(self, Z: Array, out: Array | None = None) -> Array:
         xp = self.xp

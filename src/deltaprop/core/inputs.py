@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 from scipy.sparse import issparse
 
-from deltaprop.core.activations import Activation, get_activation
+from deltaprop.core.activations import ACTIVATIONS, Activation, get_activation
 from deltaprop.core.losses import BinaryCrossEntropy, CategoricalCrossEntropy, Loss
 
 __all__ = [
-    "PROBABILITY_OUTPUTS", "check_X", "check_Y", "check_dtype", "check_layer_sizes",
+    "check_X", "check_Y", "check_dtype", "check_layer_sizes",
     "check_output_pair", "check_sample_weight", "per_layer", "resolve_activations",
 ]  # fmt: skip
 
@@ -60,13 +60,6 @@ def check_layer_sizes(layer_sizes: Any) -> list[int]:
 _PROBABILITY_LOSSES = (BinaryCrossEntropy, CategoricalCrossEntropy)
 """The losses that take the outputs as probabilities (``log a``, ``log(1 - a)``)."""
 
-PROBABILITY_OUTPUTS = ("sigmoid", "softmax")
-"""The output activations whose values lie in ``(0, 1)``, so that a cross-entropy of them is
-a cost: each loss's fused one (``dZ[L] = A - Y``) and, through the general chain rule, the
-other (sigmoid outputs under categorical cross-entropy, softmax ones under binary). Any
-other (tanh, ReLU, identity, ...) makes "probabilities" outside ``[0, 1]`` and a cost
-without meaning, below zero or unbounded."""
-
 
 def resolve_activations(activations: Any, L: int, loss: Loss, backend: Any) -> list[Activation]:
     """The ``L`` activations of a network from its ``activations`` argument: one per layer,
@@ -98,31 +91,36 @@ def resolve_activations(activations: Any, L: int, loss: Loss, backend: Any) -> l
                 f"Received: activations={activations!r}"
             )
     resolved = [get_activation(a, backend) for a in names]
-    check_output_pair(loss, resolved[-1].name, received)
+    check_output_pair(loss, resolved[-1], received)
     return resolved
 
 
 def check_output_pair(
-    loss: Loss, output: str, received: str = "the last of activations"
+    loss: Loss, output: Activation, received: str = "the last of activations"
 ) -> None:  # fmt: skip
     """Raise ``ValueError`` if ``loss`` is a cross-entropy and the output activation
-    ``output`` does not give probabilities (:data:`PROBABILITY_OUTPUTS`); ``received``
-    says where ``output`` came from.
+    ``output`` does not give probabilities (its class's ``probabilities``: the sigmoid and
+    the softmax, each loss's fused one and, through the general chain rule, the other; any
+    other (tanh, ReLU, identity, ...) makes "probabilities" outside ``[0, 1]`` and a cost
+    without meaning); ``received`` says where ``output`` came from.
 
+    >>> from deltaprop.core.activations import get_activation
     >>> from deltaprop.core.losses import get_loss
-    >>> check_output_pair(get_loss("categorical_crossentropy"), "tanh")
+    >>> check_output_pair(get_loss("categorical_crossentropy"), get_activation("tanh"))
     Traceback (most recent call last):
     ...
-    ValueError: loss 'categorical_crossentropy' takes the outputs as probabilities, so the output activation must give values in (0, 1): 'softmax' (its fused pair) or 'sigmoid'. Received: output activation 'tanh' (the last of activations)
+    ValueError: loss 'categorical_crossentropy' takes the outputs as probabilities, so the output activation must give values in (0, 1): 'softmax' (its fused pair), 'sigmoid' or an activation of your own whose class sets probabilities = True. Received: output activation 'tanh' (the last of activations)
     """
-    if not isinstance(loss, _PROBABILITY_LOSSES) or output in PROBABILITY_OUTPUTS:
+    if not isinstance(loss, _PROBABILITY_LOSSES) or output.probabilities:
         return
     fused = loss.fused_activation
-    others = " or ".join(repr(a) for a in PROBABILITY_OUTPUTS if a != fused)
+    others = [name for name, cls in ACTIVATIONS.items() if cls.probabilities and name != fused]
+    listed = ", ".join(repr(a) for a in others)
     raise ValueError(
         f"loss {loss.name!r} takes the outputs as probabilities, so the output activation "
-        f"must give values in (0, 1): {fused!r} (its fused pair) or {others}. "
-        f"Received: output activation {output!r} ({received})"
+        f"must give values in (0, 1): {fused!r} (its fused pair), {listed} or an activation "
+        "of your own whose class sets probabilities = True. "
+        f"Received: output activation {output.name!r} ({received})"
     )
 
 
