@@ -185,3 +185,47 @@ def test_duck_typed_callbacks_are_checked_before_any_epoch() -> None:
                            r"deltaprop.Callback and pass an instance"):  # fmt: skip
             tr.fit(X, y)
         assert tr.history.loss == []
+
+
+class Raises(Callback):
+    """Raise ``error`` at the end of epoch 1 (0-based); note every hook that ran."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error, self.calls = error, []  # type: BaseException, list[str]
+
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if epoch == 1:
+            raise self.error
+
+    def on_train_end(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
+        self.calls.append("on_train_end")
+
+    def on_exception(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
+        assert logs is not None and logs["exception"] is self.error and logs["epochs"] == 2
+        self.calls.append("on_exception")
+
+
+@pytest.mark.parametrize("kept", [False, True])
+@pytest.mark.parametrize("error", [ValueError("a callback's bug"), KeyboardInterrupt()])
+def test_a_fit_ended_by_an_exception_releases_what_its_callbacks_took(
+    error: BaseException, kept: bool, tmp_path: Any
+) -> None:
+    import logging
+    import signal
+
+    from deltaprop import CSVLogger
+
+    handler = signal.getsignal(signal.SIGINT)
+    raises, log = Raises(error), CSVLogger(tmp_path / "log.csv")
+    callbacks: list[Any] = [raises, log, *([StopOnInterrupt()] if kept else [])]
+    trainer = Trainer(Network([3, 4, 1], "tanh", "bce", seed=0), epochs=5, seed=0,
+                      verbose=True, callbacks=callbacks)  # fmt: skip
+    if kept and isinstance(error, KeyboardInterrupt):
+        assert trainer.fit(*data()).stop_reason == "interrupted"
+    else:
+        with pytest.raises(type(error)):
+            trainer.fit(*data())
+    assert raises.calls == ["on_exception"]  # not on_train_end
+    assert signal.getsignal(signal.SIGINT) is handler  # StopOnInterrupt's put back
+    assert logging.getLogger("deltaprop.compile").handlers == []  # the bar's compile notes
+    assert log._file is None and len((tmp_path / "log.csv").read_text().splitlines()) == 2

@@ -32,6 +32,7 @@ HOOKS = {
     "on_batch_end": "(trainer, batch, logs=None)",
     "on_epoch_end": "(trainer, epoch, logs=None)",
     "on_train_end": "(trainer, logs=None)",
+    "on_exception": "(trainer, logs=None)",
 }
 """Every hook of :class:`Callback` and the arguments the trainer passes it (positionally)."""
 
@@ -164,6 +165,13 @@ class Callback:
         """Called once when :meth:`~deltaprop.train.trainer.Trainer.fit` ends (not after a
         divergence error or an interruption)."""
 
+    def on_exception(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
+        """Called once instead of :meth:`on_train_end` when the fit ends by an exception (a
+        divergence, an interruption, a callback's error; ``logs["exception"]``), before it
+        propagates or, for an interruption that :class:`StopOnInterrupt` stops at, the fit
+        returns: to release what :meth:`on_train_begin` took (a display, a signal handler).
+        Lightning's hook of the name; Keras has none."""
+
 
 class StopOnInterrupt(Callback):
     """Make Ctrl-C (``KeyboardInterrupt``) during a fit a stop instead of an error.
@@ -222,6 +230,9 @@ class StopOnInterrupt(Callback):
             raise KeyboardInterrupt
 
     def on_train_end(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
+        self.restore_handler()
+
+    def on_exception(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
         self.restore_handler()
 
     def restore_handler(self) -> None:

@@ -92,6 +92,10 @@ class CSVLogger(Callback):
             self._file.close()
             self._file = None
 
+    def on_exception(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
+        """Close the file, its rows kept (a fit that diverged or was interrupted)."""
+        self.on_train_end(trainer, logs)
+
 
 def history_csv(history: History) -> str:
     """A finished run's curves as CSV text, in :class:`CSVLogger`'s columns: ``epoch``

@@ -113,6 +113,14 @@ class MLflowLogger(Callback):
         )
         self.end()
 
+    def on_exception(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
+        """Tag the exception that ended the fit (``"interrupted"`` for a Ctrl-C); end a run
+        the logger started."""
+        error = (logs or {}).get("exception")
+        reason = "interrupted" if isinstance(error, KeyboardInterrupt) else "exception"
+        self._mlflow.set_tags({"stop_reason": reason, "stop_message": repr(error)})
+        self.end()
+
     def end(self) -> None:
         """End the run if the logger started it (also after an interrupted fit)."""
         if self._owned:

@@ -277,6 +277,9 @@ class ProgressBar(Callback):
     def on_train_end(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
         self.stop()
 
+    def on_exception(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
+        self.stop()
+
     def stop(self) -> None:
         """Take the bar down (also after an error, when ``on_train_end`` is not called)."""
         if self._notes is not None:

@@ -80,6 +80,10 @@ class TensorBoardLogger(Callback):
         """Close the event file."""
         self.close()
 
+    def on_exception(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
+        """Close the event file (a fit that diverged or was interrupted)."""
+        self.close()
+
     def close(self) -> None:
         """Close the event file, if one is open (also after an interrupted fit)."""
         if self._writer is not None:

@@ -388,8 +388,11 @@ class Trainer:
             cb.on_train_begin(self, {"epoch": start, "epochs": self.epochs})
         try:
             train(callbacks)
-        except KeyboardInterrupt:
-            if not stop_at_interrupt(self, callbacks):
+        except BaseException as error:
+            kept = isinstance(error, KeyboardInterrupt) and stop_at_interrupt(self, callbacks)
+            for cb in callbacks:  # a display, a signal handler: released, whatever the end
+                cb.on_exception(self, {"exception": error, "epochs": self.epoch})
+            if not kept:
                 raise
             return self.history  # StopOnInterrupt: as a normal end, without on_train_end
         restored = self.early_stopping and self.restore_best()
