@@ -221,7 +221,8 @@ class CompiledLoop:
         if isinstance(opt, Adam):
             self.opt_code = kernels.OPT_ADAM
             decoupled = float(opt.decoupled_weight_decay)
-            flags = [decoupled, float(opt.amsgrad), float(np.finfo(dtype).tiny)]
+            flags = [decoupled, float(opt.amsgrad), float(np.finfo(dtype).tiny),
+                     float(opt.style == "keras")]  # fmt: skip
             self.h = np.array([opt.beta_1, opt.beta_2, opt.epsilon, opt.weight_decay, *flags])
             st = opt.state
             self.state = (st["exp_avg"], st["exp_avg_sq"], st.get("max_exp_avg_sq", empty))

@@ -15,11 +15,39 @@ import numpy as np
 
 from deltaprop.core import check_int, check_real
 
-__all__ = ["Optimizer", "StateDict", "check_learning_rate"]
+__all__ = ["STYLES", "Optimizer", "StateDict", "check_learning_rate", "check_style"]
 
-StateDict = dict[str, np.ndarray | float | int | bool]
+StateDict = dict[str, np.ndarray | float | int | bool | str]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+STYLES = ("torch", "keras")
+"""The update forms of SGD and Adam: ``"torch"`` (``torch.optim``'s) and ``"keras"``
+(Keras's and scikit-learn's, whose ``"sklearn"`` is an alias: :func:`check_style`)."""
+
+
+def check_style(value: Any) -> str:
+    """Return an optimizer ``style`` (one of :data:`STYLES`; ``"sklearn"`` reads as
+    ``"keras"``, the form scikit-learn's ``SGDOptimizer`` and ``AdamOptimizer`` share).
+
+    >>> check_style("sklearn")
+    'keras'
+    >>> check_style("tf")
+    Traceback (most recent call last):
+    ...
+    ValueError: style must be one of 'torch', 'keras' (or 'sklearn', the same as 'keras'). Received: style='tf'
+
+    Raises
+    ------
+    ValueError
+        Naming the value received and the valid ones.
+    """
+    if isinstance(value, str) and value in (*STYLES, "sklearn"):
+        return "keras" if value == "sklearn" else value
+    raise ValueError(
+        "style must be one of 'torch', 'keras' (or 'sklearn', the same as 'keras'). "
+        f"Received: style={value!r}"
+    )
 
 
 def check_learning_rate(
@@ -79,6 +107,9 @@ class Optimizer:
 
     name: ClassVar[str] = ""
     _hyperparams: ClassVar[tuple[str, ...]] = ()
+    _hyperparam_defaults: ClassVar[Mapping[str, Any]] = {}
+    """Values of hyper-parameters added after checkpoints were written without them: what
+    such a checkpoint meant (``style="torch"``)."""
 
     def __init__(self, learning_rate: float = 1e-3) -> None:
         self.learning_rate: float = check_learning_rate(learning_rate)
@@ -196,8 +227,8 @@ class Optimizer:
         Returns
         -------
         dict
-            ``"t"`` (int), ``"learning_rate"`` (float), the hyper-parameters (floats and
-            bools, under their constructor names) and copies of the state arrays (each of
+            ``"t"`` (int), ``"learning_rate"`` (float), the hyper-parameters (floats,
+            bools and strings, under their constructor names) and copies of the state arrays (each of
             shape (n_params,)). Values are numpy arrays or Python scalars only.
         """
         out: StateDict = {"t": self.t, "learning_rate": self.learning_rate}
@@ -214,7 +245,9 @@ class Optimizer:
         ----------
         state : mapping
             As returned by :meth:`state_dict` (possibly of another instance of the same
-            class). Arrays are copied.
+            class). Arrays are copied. A hyper-parameter added since a checkpoint was
+            written takes the value that checkpoint meant (an optimizer saved without
+            ``style`` is ``style="torch"``).
 
         Raises
         ------
@@ -222,6 +255,7 @@ class Optimizer:
             On missing or unexpected keys, invalid values, or state arrays that disagree
             in shape or dtype.
         """
+        state = {**self._hyperparam_defaults, **state}
         scalar_keys = {"t", "learning_rate", *self._hyperparams}
         missing = sorted(scalar_keys - set(state))
         if missing:

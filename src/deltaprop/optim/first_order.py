@@ -1,23 +1,25 @@
-"""The first-order optimizers: SGD (momentum, Nesterov), RMSprop, Adam and AdamW.
+"""The first-order optimizers SGD (momentum, Nesterov) and RMSprop (Adam and AdamW:
+:mod:`deltaprop.optim.adam`).
 
 Each writes only its ``_update`` on the flat buffer; :class:`~deltaprop.optim.base.Optimizer`
 keeps the bookkeeping. The update rules reproduce :mod:`torch.optim` formula for formula
 and, as far as NumPy allows, operation for operation, so that float64 trajectories agree
 with PyTorch's to round-off (PyTorch's CPU kernels fuse some multiply-adds, which NumPy
-cannot; the difference after 20 steps is about 1e-13 relative).
+cannot; the difference after 20 steps is about 1e-13 relative). SGD and Adam also take
+Keras's and scikit-learn's form (``style="keras"``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
 from deltaprop.core import check_bool, check_real
-from deltaprop.core import fused as _fused
-from deltaprop.optim.base import Optimizer
+from deltaprop.optim.base import Optimizer, check_style
 
-__all__ = ["SGD", "Adam", "AdamW", "Momentum", "Nesterov", "RMSprop"]
+__all__ = ["SGD", "Momentum", "Nesterov", "RMSprop"]
 
 
 def _lerp_(start: np.ndarray, end: np.ndarray, weight: float, tmp: np.ndarray) -> None:
@@ -41,13 +43,27 @@ def _lerp_(start: np.ndarray, end: np.ndarray, weight: float, tmp: np.ndarray) -
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with (Nesterov) momentum and weight decay.
 
-    Same update as ``torch.optim.SGD`` with ``dampening=0``::
+    ``style="torch"``: the update of ``torch.optim.SGD`` with ``dampening=0``, the buffer a
+    running sum of gradients::
 
         g = grads + weight_decay * params
         buf = g                        (first step)
         buf = momentum * buf + g       (later steps)
         g = g + momentum * buf         (nesterov)  or  g = buf  (momentum > 0)
         params -= learning_rate * g
+
+    ``style="keras"``: the update of Keras's ``SGD`` and scikit-learn's ``SGDOptimizer``,
+    the buffer a velocity (a step, zero before the first)::
+
+        g = grads + weight_decay * params
+        buf = momentum * buf - learning_rate * g
+        params += momentum * buf - learning_rate * g   (nesterov)
+        params += buf                                  (momentum > 0)
+        params -= learning_rate * g                    (otherwise)
+
+    The two are the same steps while the learning rate stays constant; once a schedule
+    changes it, ``"torch"`` applies the new rate to the whole accumulated buffer, ``"keras"``
+    only to the new gradient.
 
     Parameters
     ----------
@@ -59,14 +75,18 @@ class SGD(Optimizer):
         Use Nesterov momentum (requires ``momentum > 0``).
     weight_decay : float, default=0.0
         L2 penalty coefficient (added to the gradient), non-negative.
+    style : {"torch", "keras", "sklearn"}, default="torch"
+        The update's form, above (``"sklearn"`` is read as ``"keras"``).
 
     Notes
     -----
-    State: ``"momentum_buffer"`` of shape (n_params,) when ``momentum > 0``.
+    State: ``"momentum_buffer"`` of shape (n_params,) when ``momentum > 0``: the sum
+    (``"torch"``) or the velocity (``"keras"``).
     """
 
     name: ClassVar[str] = "sgd"
-    _hyperparams: ClassVar[tuple[str, ...]] = ("momentum", "nesterov", "weight_decay")
+    _hyperparams: ClassVar[tuple[str, ...]] = ("momentum", "nesterov", "weight_decay", "style")
+    _hyperparam_defaults: ClassVar[Mapping[str, Any]] = {"style": "torch"}
 
     def __init__(
         self,
@@ -74,6 +94,7 @@ class SGD(Optimizer):
         momentum: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
+        style: str = "torch",
     ) -> None:
         super().__init__(learning_rate)
         self.momentum = check_real(
@@ -88,12 +109,13 @@ class SGD(Optimizer):
         self.weight_decay = check_real(
             "weight_decay", weight_decay, low=0.0, what="a non-negative finite float"
         )
+        self.style = check_style(style)
 
     def _buffer_names(self) -> tuple[str, ...]:
         return ("momentum_buffer",) if self.momentum != 0.0 else ()
 
     def _scratch_names(self) -> tuple[str, ...]:
-        return ("tmp", "grad") if self.weight_decay != 0.0 else ("tmp",)
+        return ("tmp", "grad")
 
     def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
         """The seeds' update ``W -= α dW`` (and ``b -= α db``), over the flat buffer:
@@ -105,6 +127,9 @@ class SGD(Optimizer):
             g = self._scratch["grad"]
             np.multiply(params, self.weight_decay, out=g)
             g += grads
+        if self.style == "keras" and self.momentum != 0.0:
+            self._keras_momentum(params, g)
+            return
         if self.momentum != 0.0:
             buf = self.state["momentum_buffer"]
             if self.t == 1:
@@ -121,9 +146,25 @@ class SGD(Optimizer):
         np.multiply(g, self.learning_rate, out=tmp)
         params -= tmp
 
+    def _keras_momentum(self, params: np.ndarray, g: np.ndarray) -> None:
+        """The ``"keras"`` step with momentum, ``g`` the gradient after weight decay (in
+        scratch ``"grad"`` or the caller's, not written): ``buf = momentum * buf - lr g``,
+        then ``params += buf`` or, Nesterov, ``params += momentum * buf - lr g``."""
+        buf, step = self.state["momentum_buffer"], self._scratch["tmp"]
+        lr_g = np.multiply(g, self.learning_rate, out=self._scratch["grad"])  # g is done
+        buf *= self.momentum
+        buf -= lr_g
+        if self.nesterov:
+            np.multiply(buf, self.momentum, out=step)
+            step -= lr_g
+            params += step
+        else:
+            params += buf
+
     def kernel_hyperparameters(self) -> list[float]:
         """The numbers :meth:`kernel_update` takes as ``h``, in its order."""
-        return [self.momentum, float(self.nesterov), self.weight_decay]
+        return [self.momentum, float(self.nesterov), self.weight_decay,
+                float(self.style == "keras")]  # fmt: skip
 
     @staticmethod
     def kernel_update(  # pragma: no cover - compiled
@@ -133,11 +174,17 @@ class SGD(Optimizer):
         ``t`` the step, ``h`` from :meth:`kernel_hyperparameters`)."""
         d = params.dtype.type
         rate, momentum, nesterov, weight_decay = d(lr), d(h[0]), h[1] != 0, d(h[2])
+        keras = h[3] != 0 and momentum != d(0)
         for i in range(params.size):
             g = grads[i]
             if weight_decay != d(0):
                 g = params[i] * weight_decay + g
-            if momentum != d(0):
+            if keras:
+                lr_g = g * rate
+                b = buf[i] * momentum - lr_g
+                buf[i] = b
+                params[i] = params[i] + (b * momentum - lr_g if nesterov else b)
+            elif momentum != d(0):
                 b = g if t == 1 else buf[i] * momentum + g
                 buf[i] = b
                 g = b * momentum + g if nesterov else b
@@ -155,8 +202,9 @@ class Momentum(SGD):
         momentum: float = 0.9,
         nesterov: bool = False,
         weight_decay: float = 0.0,
+        style: str = "torch",
     ) -> None:
-        super().__init__(learning_rate, momentum, nesterov, weight_decay)
+        super().__init__(learning_rate, momentum, nesterov, weight_decay, style)
 
 
 class Nesterov(SGD):
@@ -170,8 +218,9 @@ class Nesterov(SGD):
         momentum: float = 0.9,
         nesterov: bool = True,
         weight_decay: float = 0.0,
+        style: str = "torch",
     ) -> None:
-        super().__init__(learning_rate, momentum, nesterov, weight_decay)
+        super().__init__(learning_rate, momentum, nesterov, weight_decay, style)
 
 
 # ----------------------------------------------------------------------------------------
@@ -324,169 +373,3 @@ class RMSprop(Optimizer):
                 params[i] = params[i] - b * rate
             else:
                 params[i] = params[i] - g * rate / avg
-
-
-# ----------------------------------------------------------------------------------------
-# Adam / AdamW
-# ----------------------------------------------------------------------------------------
-class Adam(Optimizer):
-    """Adam, as ``torch.optim.Adam`` (L2 ``weight_decay`` added to the gradient).
-
-    ::
-
-        g = grads + weight_decay * params
-        m = lerp(m, g, 1 - beta_1)
-        v = beta_2 * v + (1 - beta_2) * g**2
-        v_max = maximum(v_max, v);  v_used = v_max if amsgrad else v
-        bias_correction1 = 1 - beta_1**t;  bias_correction2 = 1 - beta_2**t
-        denom = sqrt(v_used) / sqrt(bias_correction2) + epsilon
-        params -= (learning_rate / bias_correction1) * m / denom
-
-    Parameters
-    ----------
-    learning_rate : float, default=1e-3
-        Step size, positive.
-    beta_1, beta_2 : float, default=0.9, 0.999
-        Decay rates of the first and second moment estimates, in [0, 1).
-    epsilon : float, default=1e-8
-        Added to the bias-corrected root second moment, non-negative.
-    weight_decay : float, default=0.0
-        L2 penalty coefficient (added to the gradient), non-negative.
-    amsgrad : bool, default=False
-        Use the running maximum of the second moment (AMSGrad).
-
-    Notes
-    -----
-    State, each of shape (n_params,): ``"exp_avg"``, ``"exp_avg_sq"`` and, with AMSGrad,
-    ``"max_exp_avg_sq"``.
-    """
-
-    name: ClassVar[str] = "adam"
-    _hyperparams: ClassVar[tuple[str, ...]] = (
-        "beta_1",
-        "beta_2",
-        "epsilon",
-        "weight_decay",
-        "amsgrad",
-    )
-    _decoupled: ClassVar[bool] = False
-
-    @property
-    def decoupled_weight_decay(self) -> bool:
-        """Whether the weight decay shrinks ``params`` directly (AdamW) instead of
-        entering the gradient as an L2 term (Adam)."""
-        return self._decoupled
-
-    def __init__(
-        self,
-        learning_rate: float = 1e-3,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-8,
-        weight_decay: float = 0.0,
-        amsgrad: bool = False,
-    ) -> None:
-        super().__init__(learning_rate)
-        self.beta_1 = check_real(
-            "beta_1", beta_1, low=0.0, high=1.0, high_open=True, what="a float in [0, 1)"
-        )
-        self.beta_2 = check_real(
-            "beta_2", beta_2, low=0.0, high=1.0, high_open=True, what="a float in [0, 1)"
-        )
-        self.epsilon = check_real("epsilon", epsilon, low=0.0, what="a non-negative finite float")
-        self.weight_decay = check_real(
-            "weight_decay", weight_decay, low=0.0, what="a non-negative finite float"
-        )
-        self.amsgrad = check_bool("amsgrad", amsgrad)
-
-    def _buffer_names(self) -> tuple[str, ...]:
-        if self.amsgrad:
-            return ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
-        return ("exp_avg", "exp_avg_sq")
-
-    def _scratch_names(self) -> tuple[str, ...]:
-        return ("tmp", "grad")
-
-    def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
-        kernels = _fused.get(params.size)
-        if kernels is not None and params.flags.c_contiguous and grads.flags.c_contiguous:
-            self._fused_update(kernels, params, grads)
-            return
-        tmp, gbuf = self._scratch["tmp"], self._scratch["grad"]
-        lr = self.learning_rate
-        g = grads
-        if self.weight_decay != 0.0:
-            if self.decoupled_weight_decay:
-                params *= 1.0 - lr * self.weight_decay
-            else:
-                g = gbuf
-                np.multiply(params, self.weight_decay, out=g)
-                g += grads
-        exp_avg, exp_avg_sq = self.state["exp_avg"], self.state["exp_avg_sq"]
-        _lerp_(exp_avg, g, 1.0 - self.beta_1, tmp)
-        exp_avg_sq *= self.beta_2
-        np.multiply(g, 1.0 - self.beta_2, out=tmp)
-        tmp *= g
-        exp_avg_sq += tmp
-
-        step = float(self.t)
-        bias_correction1 = 1.0 - self.beta_1**step
-        bias_correction2 = 1.0 - self.beta_2**step
-        step_size = lr / bias_correction1
-        bias_correction2_sqrt = bias_correction2**0.5
-
-        second = exp_avg_sq
-        if self.amsgrad:
-            second = self.state["max_exp_avg_sq"]
-            np.maximum(second, exp_avg_sq, out=second)
-        denom = tmp
-        np.sqrt(second, out=denom)
-        denom /= bias_correction2_sqrt
-        denom += self.epsilon
-        # g is no longer needed: gbuf is free for the update itself.
-        np.multiply(exp_avg, step_size, out=gbuf)
-        gbuf /= denom
-        params -= gbuf
-
-    def _fused_update(self, kernels: Any, params: np.ndarray, grads: np.ndarray) -> None:
-        """:meth:`_update` in one compiled pass: the same operations in the same order, each
-        scalar cast to the dtype of ``params`` as NumPy casts it, so the same bits (save
-        subnormal moments, flushed to zero: see ``deltaprop.core.kernels.adam``)."""
-        lr, wd = self.learning_rate, self.weight_decay
-        weight = 1.0 - self.beta_1  # _lerp_'s two branches
-        lerp_small = abs(weight) < 0.5
-        step = float(self.t)
-        decoupled = self.decoupled_weight_decay and wd != 0.0
-        state = self.state
-        top = state["max_exp_avg_sq"] if self.amsgrad else state["exp_avg_sq"][:0]
-        kernels.adam(
-            params, grads, state["exp_avg"], state["exp_avg_sq"], top, self.amsgrad,
-            1.0 - lr * wd if decoupled else 1.0, wd,
-            weight if lerp_small else 1.0 - weight, lerp_small, self.beta_2,
-            1.0 - self.beta_2, (1.0 - self.beta_2**step) ** 0.5, self.epsilon,
-            lr / (1.0 - self.beta_1**step), wd != 0.0 and not self.decoupled_weight_decay,
-            float(np.finfo(params.dtype).tiny),
-        )  # fmt: skip
-
-
-class AdamW(Adam):
-    """AdamW, as ``torch.optim.AdamW``: decoupled weight decay, then the Adam step.
-
-    ``params *= 1 - learning_rate * weight_decay`` first; the gradient is not modified.
-    Parameters, state and defaults are those of :class:`Adam` except
-    ``weight_decay=0.01``.
-    """
-
-    name: ClassVar[str] = "adamw"
-    _decoupled: ClassVar[bool] = True
-
-    def __init__(
-        self,
-        learning_rate: float = 1e-3,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-8,
-        weight_decay: float = 0.01,
-        amsgrad: bool = False,
-    ) -> None:
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, amsgrad)

@@ -1,8 +1,8 @@
 """The optimizers by name: the registry :data:`OPTIMIZERS` and :func:`get_optimizer`.
 
 The classes live in :mod:`deltaprop.optim.base` (the bookkeeping),
-:mod:`deltaprop.optim.first_order` and :mod:`deltaprop.optim.lbfgs`; this module
-re-exports them.
+:mod:`deltaprop.optim.first_order`, :mod:`deltaprop.optim.adam` and
+:mod:`deltaprop.optim.lbfgs`; this module re-exports them.
 
 Every parameter of a network lives in one contiguous 1-D array ``params`` (float32 or
 float64) and its gradient in one array ``grads`` of the same shape and dtype. An
@@ -11,7 +11,9 @@ state arrays (momentum, moment estimates) aligned with it element for element. T
 rules reproduce :mod:`torch.optim` (``SGD``, ``RMSprop``, ``Adam``, ``AdamW``) formula for
 formula and, as far as NumPy allows, operation for operation, so that float64 trajectories
 agree with PyTorch's to round-off (PyTorch's CPU kernels fuse some multiply-adds, which
-NumPy cannot; the difference after 20 steps is about 1e-13 relative).
+NumPy cannot; the difference after 20 steps is about 1e-13 relative). SGD (hence Momentum
+and Nesterov), Adam and AdamW also take the form of Keras and scikit-learn
+(``style="keras"``), which the scikit-learn estimators use.
 
 The base class does the bookkeeping (argument checks, lazy allocation of the state, the
 step counter ``t``, checkpoints); each subclass writes only its ``_update``. The learning
@@ -39,7 +41,8 @@ from typing import Any, Literal, overload
 
 from deltaprop.core.registry import lookup
 from deltaprop.optim.base import Optimizer, StateDict, check_learning_rate
-from deltaprop.optim.first_order import SGD, Adam, AdamW, Momentum, Nesterov, RMSprop
+from deltaprop.optim.adam import Adam, AdamW
+from deltaprop.optim.first_order import SGD, Momentum, Nesterov, RMSprop
 from deltaprop.optim.lbfgs import LBFGS, minimize_lbfgs
 
 __all__ = [
@@ -99,7 +102,7 @@ def get_optimizer(name_or_instance: Any, **kwargs: Any) -> Optimizer | LBFGS:
     Examples
     --------
     >>> get_optimizer("nesterov", learning_rate=0.1)
-    Nesterov(learning_rate=0.1, momentum=0.9, nesterov=True, weight_decay=0.0)
+    Nesterov(learning_rate=0.1, momentum=0.9, nesterov=True, weight_decay=0.0, style='torch')
     >>> get_optimizer("lbfgs").max_fun
     15000
     """
