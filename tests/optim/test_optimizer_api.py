@@ -152,7 +152,7 @@ def test_unknown_optimizer_lists_valid_names() -> None:
 
 def test_repr_names_the_hyperparameters() -> None:
     assert repr(SGD(momentum=0.5)) == (
-        "SGD(learning_rate=0.01, momentum=0.5, nesterov=False, weight_decay=0.0)"
+        "SGD(learning_rate=0.01, momentum=0.5, nesterov=False, weight_decay=0.0, style='torch')"
     )
 
 

@@ -240,10 +240,10 @@ def test_state_dict_round_trip_resumes_exactly(case_id: str, make: Any, make_tor
     for _ in range(N_STEPS // 2):
         first.step(params, grad(params))
     state = first.state_dict()
-    # Only numpy arrays and Python scalars; the scalars survive JSON.
+    # Only numpy arrays and Python scalars (the style a str); the scalars survive JSON.
     arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
     scalars = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
-    assert all(type(v) in (int, float, bool) for v in scalars.values())
+    assert all(type(v) in (int, float, bool, str) for v in scalars.values())
     assert scalars["t"] == N_STEPS // 2
     restored_state = {**json.loads(json.dumps(scalars)), **arrays}
     # The state arrays are copies: stepping the first optimizer does not change them.

@@ -184,7 +184,8 @@ class SGD(Optimizer):
                 b = buf[i] * momentum - lr_g
                 buf[i] = b
                 params[i] = params[i] + (b * momentum - lr_g if nesterov else b)
-            elif momentum != d(0):
+                continue
+            if momentum != d(0):
                 b = g if t == 1 else buf[i] * momentum + g
                 buf[i] = b
                 g = b * momentum + g if nesterov else b
