@@ -88,10 +88,16 @@ CONFIGS = [
     {"optimizer": "adam", "opt_kwargs": {"amsgrad": True, "weight_decay": 1e-2}},
     {"optimizer": "adamw", "opt_kwargs": {"weight_decay": 0.1}},
     # scikit-learn's forms (style="keras"), under a schedule that changes the rate each batch
-    {"optimizer": "sgd", "schedule": "invscaling",
-     "opt_kwargs": {"momentum": 0.9, "nesterov": True, "weight_decay": 1e-3, "style": "keras"}},
-    {"optimizer": "adamw", "schedule": "invscaling",
-     "opt_kwargs": {"amsgrad": True, "weight_decay": 0.1, "style": "keras"}},
+    {
+        "optimizer": "sgd",
+        "schedule": "invscaling",
+        "opt_kwargs": {"momentum": 0.9, "nesterov": True, "weight_decay": 1e-3, "style": "keras"},
+    },
+    {
+        "optimizer": "adamw",
+        "schedule": "invscaling",
+        "opt_kwargs": {"amsgrad": True, "weight_decay": 0.1, "style": "keras"},
+    },
     # RMSprop at 0.01 moves every weight by ~0.1 a step, a chaotic fit that magnifies
     # rounding (its kernel alone is NumPy's step bit for bit: tests/optim)
     {"optimizer": "rmsprop", "learning_rate": 1e-3},

@@ -4,6 +4,7 @@ estimators built on them against scikit-learn's ``MLPClassifier`` and ``MLPRegre
 
 from __future__ import annotations
 
+import itertools
 import json
 import warnings
 from typing import Any
@@ -131,7 +132,7 @@ def _sklearn_start(est: Any, layer_units: list[int]) -> tuple[list[Any], list[An
     """scikit-learn's initial weights for ``est`` (its ``_init_coef``, from the generator
     ``fit`` seeds with ``random_state``, layer after layer)."""
     est._random_state = np.random.RandomState(est.random_state)
-    pairs = [est._init_coef(a, b, np.float64) for a, b in zip(layer_units, layer_units[1:])]
+    pairs = [est._init_coef(a, b, np.float64) for a, b in itertools.pairwise(layer_units)]
     return [c for c, _ in pairs], [b for _, b in pairs]
 
 

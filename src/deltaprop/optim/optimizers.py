@@ -40,8 +40,8 @@ from __future__ import annotations
 from typing import Any, Literal, overload
 
 from deltaprop.core.registry import lookup
-from deltaprop.optim.base import Optimizer, StateDict, check_learning_rate
 from deltaprop.optim.adam import Adam, AdamW
+from deltaprop.optim.base import Optimizer, StateDict, check_learning_rate
 from deltaprop.optim.first_order import SGD, Momentum, Nesterov, RMSprop
 from deltaprop.optim.lbfgs import LBFGS, minimize_lbfgs
 
