@@ -141,6 +141,8 @@ SETTINGS = [
      "learning_rate_init": 0.2},
     {"solver": "sgd", "learning_rate": "invscaling", "momentum": 0.9,
      "nesterovs_momentum": False, "learning_rate_init": 0.2},
+    {"solver": "sgd", "learning_rate": "adaptive", "momentum": 0.9, "learning_rate_init": 0.2,
+     "n_iter_no_change": 1, "tol": 0.05},  # the rate divided by 5 during the fit
     {"solver": "adam", "learning_rate_init": 0.01, "epsilon": 1e-3},
 ]  # fmt: skip
 
@@ -164,5 +166,8 @@ def test_estimator_follows_scikit_learn_step_for_step(
         ours.fit(X, target)
     assert len(ours.loss_curve_) == len(theirs.loss_curve_) == 8
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
+    if settings["solver"] == "sgd":  # scikit-learn's Adam keeps its lr_t there, not the rate
+        assert ours._optimizer.learning_rate == pytest.approx(theirs._optimizer.learning_rate)
+        assert (ours._optimizer.learning_rate < 0.2) == (settings["learning_rate"] != "constant")
     for a, b in zip(ours.coefs_, theirs.coefs_, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
