@@ -132,7 +132,9 @@ def test_complex_or_text_inputs_are_refused_naming_the_dtype(kind: str) -> None:
     bad = {"complex": X + 5j, "text": X.astype(str), "complex list": (X + 1j).tolist(),
            "complex frame": pd.DataFrame(X + 1j)}[kind]  # fmt: skip
     dtype = "<U" if kind == "text" else "complex128"
-    with pytest.raises(ValueError, match=rf"^X must hold real numbers.*Received: X of dtype {dtype}"):
+    with pytest.raises(
+        ValueError, match=rf"^X must hold real numbers.*Received: X of dtype {dtype}"
+    ):
         net.check_X(bad)
     with pytest.raises(ValueError, match=r"^Y must hold real numbers, not complex. .*complex128"):
         net.check_Y(np.zeros(6) + 1j, 6)

@@ -29,10 +29,12 @@ class ParameterMemoryError(MemoryError):
         The number of parameters the layer sizes make.
     nbytes : int
         The bytes of the two buffers (parameters and gradients).
+    why : str
+        Why they do not fit: beyond the physical memory, or the allocation failed.
     """
 
     def __init__(self, name: str, value: Any, n_params: int, nbytes: int, why: str) -> None:
-        self.n_params, self.nbytes = n_params, nbytes
+        self.n_params, self.nbytes, self.why = n_params, nbytes, why
         super().__init__(
             f"{name}={value!r} makes {n_params:,} parameters: the parameter and gradient "
             f"buffers need {_gib(nbytes)} ({nbytes:,} bytes), {why}. Use smaller {name}."

@@ -48,11 +48,11 @@ __all__ = [
     "OPTIONAL_KEYS",
     "PathLike",
     "TensorEntry",
-    "check_path",
     "TensorTable",
     "atomic_write",
     "base_meta",
     "check_meta_keys",
+    "check_path",
     "encode",
     "read_container",
 ]

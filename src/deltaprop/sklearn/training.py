@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from deltaprop.core import Network
+from deltaprop.core import Network, ParameterMemoryError
 from deltaprop.optim import (
     LBFGS,
     SGD,
@@ -30,9 +30,60 @@ from deltaprop.sklearn.params import (
     check_hidden_activations,
     check_hidden_sizes,
 )
-from deltaprop.train import Trainer, VerboseLines, effective_batch_size
+from deltaprop.train import (
+    StopOnInterrupt,
+    Trainer,
+    VerboseLines,
+    effective_batch_size,
+)
 
-__all__ = ["TrainingParts"]
+__all__ = ["EstimatorStop", "TrainingParts", "forget_fit", "interrupted_here"]
+
+INTERRUPTED = "Training interrupted by user."
+"""scikit-learn's ``MLPClassifier.fit`` warning (a ``UserWarning``) for a fit ended by Ctrl-C."""
+
+
+class EstimatorStop(StopOnInterrupt):
+    """The estimators' own Ctrl-C stop, as scikit-learn's MLP: the fit returns the model of
+    the last complete epoch (:class:`~deltaprop.train.StopOnInterrupt`) and warns
+    (:data:`INTERRUPTED`). Added to a one-process fit whose callbacks hold no
+    ``StopOnInterrupt`` (a caller's own one reports the interrupt its way), first, so that
+    it notes the samples seen when each epoch ends before any other callback may raise
+    (``t_`` counts complete epochs only); a swallowed SIGINT stops the fit when the next
+    epoch begins.
+    """
+
+    samples_seen = 0
+
+    def on_train_begin(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
+        self.samples_seen = trainer.samples_seen
+        super().on_train_begin(trainer, logs)
+
+    def on_epoch_begin(self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        super().on_epoch_end(trainer, epoch, logs)  # raises for a swallowed SIGINT
+
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.samples_seen = trainer.samples_seen
+
+
+def interrupted_here(trainer: Trainer) -> None:
+    """After a fit that returned: if :class:`EstimatorStop` ended it at a Ctrl-C, count the
+    samples of complete epochs only (``t_``) and warn as scikit-learn (``UserWarning``)."""
+    stop = trainer.history.stop
+    own = [cb for cb in trainer.callbacks if isinstance(cb, EstimatorStop)]
+    if stop is None or stop.reason != "interrupted" or not own:
+        return
+    trainer.samples_seen = own[0].samples_seen
+    warnings.warn(INTERRUPTED, UserWarning, stacklevel=5)
+
+
+def forget_fit(est: Any, user_weights: dict[str, Any]) -> None:
+    """Leave ``est`` unfitted (a fresh fit interrupted before its first epoch ended): every
+    fitted attribute removed, the weights assigned before the fit put back."""
+    for name in [k for k in vars(est) if k.endswith("_") and not k.startswith("__")]:
+        delattr(est, name)
+    est.__dict__.pop("_trainer", None)
+    est.__dict__.update(user_weights)
 
 
 class TrainingParts(BaseEstimator):
@@ -92,16 +143,21 @@ class TrainingParts(BaseEstimator):
         loss, out = self._loss_and_output(n_outputs)
         acts = [*self._hidden_activations(len(hidden)), out]
         seed = self._seed(comm)
-        return Network(
-            [n_features, *hidden, n_outputs],
-            acts,
-            loss,
-            seed=int(seed),
-            dtype=dtype,
-            init=self.init,
-            dropout=self.dropout if hidden else 0.0,
-            batch_norm=self.batch_norm if hidden else False,
-        )
+        try:
+            return Network(
+                [n_features, *hidden, n_outputs],
+                acts,
+                loss,
+                seed=int(seed),
+                dtype=dtype,
+                init=self.init,
+                dropout=self.dropout if hidden else 0.0,
+                batch_norm=self.batch_norm if hidden else False,
+            )
+        except ParameterMemoryError as exc:  # in the estimator's words
+            raise ParameterMemoryError(
+                "hidden_layer_sizes", self.hidden_layer_sizes, exc.n_params, exc.nbytes, exc.why
+            ) from None
 
     def _make_optimizer(self) -> Optimizer | LBFGS:
         lr = self.learning_rate_init
@@ -150,6 +206,8 @@ class TrainingParts(BaseEstimator):
 
             verbose = verbose and is_root(comm)
         callbacks = [*(self.callbacks or ()), *([VerboseLines()] if verbose else [])]
+        if comm is None and not any(isinstance(cb, StopOnInterrupt) for cb in callbacks):
+            callbacks.insert(0, EstimatorStop())  # Ctrl-C: scikit-learn's warning and model
         n_no_change = self.n_iter_no_change
         return Trainer(
             net,
