@@ -12,7 +12,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from deltaprop import load, save
-from deltaprop.sklearn import MLPClassifier, MLPRegressor
+from deltaprop.sklearn import MLPClassifier, MLPRegressor, interrupts_raise
 from deltaprop.train import Callback, StopOnInterrupt
 
 X = np.random.default_rng(0).normal(size=(40, 3))
@@ -136,3 +136,12 @@ def test_assigned_weights_are_checked_first_and_nan_is_named() -> None:
         clf.coefs_ = [np.ones((3, 5)), np.ones((5, 2))]  # the first is not written either
     for a, b in zip(clf.coefs_, before, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_within_interrupts_raise_ctrl_c_leaves_the_fit() -> None:
+    clf = MLPClassifier((5,), max_iter=10, random_state=0, callbacks=[CtrlC("epoch_end", 1)])
+    with interrupts_raise(), pytest.raises(KeyboardInterrupt):
+        clf.fit(X, y)
+    with pytest.warns(UserWarning, match="^Training interrupted by user"):
+        clf.fit(X, y)  # outside it, scikit-learn's way again
+    assert clf.n_iter_ == 2

@@ -7,7 +7,10 @@ reads the hyper-parameters (public attributes) and the subclasses' hooks
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -37,7 +40,25 @@ from deltaprop.train import (
     effective_batch_size,
 )
 
-__all__ = ["EstimatorStop", "TrainingParts", "forget_fit", "interrupted_here"]
+__all__ = [
+    "EstimatorStop", "TrainingParts", "forget_fit", "interrupted_here", "interrupts_raise",
+]  # fmt: skip
+
+_STOP_AT_INTERRUPT: ContextVar[bool] = ContextVar("deltaprop_stop_at_interrupt", default=True)
+
+
+@contextlib.contextmanager
+def interrupts_raise() -> Iterator[None]:
+    """Within it, the estimators built no :class:`EstimatorStop`: Ctrl-C raises
+    ``KeyboardInterrupt`` out of their fits unless their callbacks hold a
+    ``StopOnInterrupt`` (a program whose own Ctrl-C ends it, as ``deltaprop``'s command).
+    """
+    token = _STOP_AT_INTERRUPT.set(False)
+    try:
+        yield
+    finally:
+        _STOP_AT_INTERRUPT.reset(token)
+
 
 INTERRUPTED = "Training interrupted by user."
 """scikit-learn's ``MLPClassifier.fit`` warning (a ``UserWarning``) for a fit ended by Ctrl-C."""
@@ -206,7 +227,8 @@ class TrainingParts(BaseEstimator):
 
             verbose = verbose and is_root(comm)
         callbacks = [*(self.callbacks or ()), *([VerboseLines()] if verbose else [])]
-        if comm is None and not any(isinstance(cb, StopOnInterrupt) for cb in callbacks):
+        own = comm is None and _STOP_AT_INTERRUPT.get()
+        if own and not any(isinstance(cb, StopOnInterrupt) for cb in callbacks):
             callbacks.insert(0, EstimatorStop())  # Ctrl-C: scikit-learn's warning and model
         n_no_change = self.n_iter_no_change
         return Trainer(
