@@ -145,3 +145,54 @@ def test_within_interrupts_raise_ctrl_c_leaves_the_fit() -> None:
     with pytest.warns(UserWarning, match="^Training interrupted by user"):
         clf.fit(X, y)  # outside it, scikit-learn's way again
     assert clf.n_iter_ == 2
+
+
+def test_a_streamed_fit_interrupted_is_recorded_and_warned_as_in_memory() -> None:
+    from deltaprop.data import NpyDataset
+
+    yf = y.astype(float)
+    runs = []
+    for callbacks in ([CtrlC("epoch_end", 1)], []):
+        reg = MLPRegressor(hidden_layer_sizes=(4,), max_iter=2 if not callbacks else 10,
+                           batch_size=10, random_state=0, shuffle=False,
+                           callbacks=callbacks)  # fmt: skip
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            reg.fit(NpyDataset(X, yf, block_rows=20, buffer_blocks=1))
+        runs.append((reg, [str(w.message) for w in record if w.category is UserWarning]))
+    (stopped, said), (reference, _) = runs
+    assert said == ["Training interrupted by user."]
+    assert stopped.n_iter_ == 2 and stopped.stop_reason_ == "interrupted"
+    assert stopped.loss_curve_ == reference.loss_curve_ and stopped.t_ == reference.t_ == 80
+    for a, b in zip(stopped.coefs_, reference.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_streamed_fit_interrupted_mid_epoch_keeps_the_last_complete_epoch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from deltaprop.data import NpyDataset
+    from deltaprop.train import streaming
+
+    def fit(max_iter: int) -> MLPRegressor:
+        reg = MLPRegressor(hidden_layer_sizes=(4,), max_iter=max_iter, batch_size=10,
+                           random_state=0, shuffle=False)  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return reg.fit(NpyDataset(X, y.astype(float), block_rows=20, buffer_blocks=1))
+
+    reference = fit(2)
+    for kind in (streaming._Epoch, streaming._FastEpoch):
+        finish = kind.finish
+
+        def interrupted(self: object, finish: object = finish) -> None:
+            finish(self)  # type: ignore[operator]  # the weights have taken the epoch's steps
+            if self.t.epoch == 2:  # type: ignore[attr-defined]
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(kind, "finish", interrupted)
+    with pytest.warns(UserWarning, match="^Training interrupted by user"):
+        stopped = fit(10)
+    assert stopped.n_iter_ == 2 and stopped.loss_curve_ == reference.loss_curve_
+    for a, b in zip(stopped.coefs_, reference.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
