@@ -67,24 +67,21 @@ INTERRUPTED = "Training interrupted by user."
 class EstimatorStop(StopOnInterrupt):
     """The estimators' own Ctrl-C stop, as scikit-learn's MLP: the fit returns the model of
     the last complete epoch (:class:`~deltaprop.train.StopOnInterrupt`) and warns
-    (:data:`INTERRUPTED`). Added to a one-process fit whose callbacks hold no
-    ``StopOnInterrupt`` (a caller's own one reports the interrupt its way), first, so that
-    it notes the samples seen when each epoch ends before any other callback may raise
-    (``t_`` counts complete epochs only); a swallowed SIGINT stops the fit when the next
-    epoch begins.
+    (:data:`INTERRUPTED`). Added, last, to a one-process fit whose callbacks hold no
+    ``StopOnInterrupt`` (a caller's own one reports the interrupt its way). It notes the
+    samples seen when each epoch begins, so that ``t_`` counts complete epochs only.
     """
 
-    samples_seen = 0
-
-    def on_train_begin(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
-        self.samples_seen = trainer.samples_seen
-        super().on_train_begin(trainer, logs)
+    epoch, samples_seen = -1, 0
 
     def on_epoch_begin(self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        super().on_epoch_end(trainer, epoch, logs)  # raises for a swallowed SIGINT
+        self.epoch, self.samples_seen = epoch, trainer.samples_seen
 
-    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self.samples_seen = trainer.samples_seen
+    def samples_of_complete_epochs(self, trainer: Any) -> int:
+        """``trainer.samples_seen`` of its complete epochs (after an interrupt)."""
+        if trainer.epoch > self.epoch:  # the last epoch begun was recorded: all its rows
+            return int(trainer.samples_seen)
+        return int(self.samples_seen)
 
 
 def interrupted_here(trainer: Trainer) -> None:
@@ -94,7 +91,7 @@ def interrupted_here(trainer: Trainer) -> None:
     own = [cb for cb in trainer.callbacks if isinstance(cb, EstimatorStop)]
     if stop is None or stop.reason != "interrupted" or not own:
         return
-    trainer.samples_seen = own[0].samples_seen
+    trainer.samples_seen = own[0].samples_of_complete_epochs(trainer)
     warnings.warn(INTERRUPTED, UserWarning, stacklevel=5)
 
 
@@ -229,7 +226,7 @@ class TrainingParts(BaseEstimator):
         callbacks = [*(self.callbacks or ()), *([VerboseLines()] if verbose else [])]
         own = comm is None and _STOP_AT_INTERRUPT.get()
         if own and not any(isinstance(cb, StopOnInterrupt) for cb in callbacks):
-            callbacks.insert(0, EstimatorStop())  # Ctrl-C: scikit-learn's warning and model
+            callbacks.append(EstimatorStop())  # Ctrl-C: scikit-learn's warning and model
         n_no_change = self.n_iter_no_change
         return Trainer(
             net,
