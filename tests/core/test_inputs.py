@@ -122,3 +122,30 @@ def test_an_own_output_activation_that_says_it_gives_probabilities_takes_a_cross
     with pytest.raises(ValueError, match=r"an activation of your own whose class sets "
                        r"probabilities = True\. Received: output activation 'test_cube'"):  # fmt: skip
         Network([4, 5, 1], ["tanh", _Cube()], "bce", seed=0)
+
+
+@pytest.mark.parametrize("kind", ["complex", "text", "complex list", "complex frame"])
+def test_complex_or_text_inputs_are_refused_naming_the_dtype(kind: str) -> None:
+    import pandas as pd
+
+    net = Network([3, 2, 1], "tanh", "mse", seed=0)
+    bad = {"complex": X + 5j, "text": X.astype(str), "complex list": (X + 1j).tolist(),
+           "complex frame": pd.DataFrame(X + 1j)}[kind]  # fmt: skip
+    dtype = "<U" if kind == "text" else "complex128"
+    with pytest.raises(
+        ValueError, match=rf"^X must hold real numbers.*Received: X of dtype {dtype}"
+    ):
+        net.check_X(bad)
+    with pytest.raises(ValueError, match=r"^Y must hold real numbers, not complex. .*complex128"):
+        net.check_Y(np.zeros(6) + 1j, 6)
+
+
+@pytest.mark.parametrize(
+    ("seed", "error", "match"),
+    [(-1, ValueError, r"seed=-1 \(expected non-negative"), (1.5, TypeError, r"seed=1.5 "),
+     (True, TypeError, r"seed=True$"), ("a", TypeError, r"seed='a'")],
+)  # fmt: skip
+def test_a_bad_network_seed_is_named(seed: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=r"^seed must be None, a non-negative int or a Generator. "
+                       r"Received: " + match):  # fmt: skip
+        Network([3, 1], seed=seed)

@@ -118,7 +118,8 @@ def test_bad_construction(kwargs: dict, match: str) -> None:
         (np.ones((4, 3)), np.ones((4, 2)), r"Y must have shape \(4, 1\).*\(4, 2\)"),
         (np.ones((2, 3)), np.array([0.0, np.nan]), r"Y contains NaN or infinity"),
         (np.ones((2, 3)), np.array([0.0, 3.0]), r"binary_crossentropy needs targets in \[0, 1\]"),
-        ([["a", "b", "c"]], np.ones(1), r"X must be a numeric array"),
+        ([["a", "b", "c"]], np.ones(1), r"X must hold real numbers, not text.*dtype <U1"),
+        ([[{}, 1, 2]], np.ones(1), r"X must be a numeric array"),
     ],
 )
 def test_bad_data(X, Y, match: str) -> None:  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 from pathlib import Path
 from typing import Any
@@ -286,3 +287,70 @@ def test_every_message_names_the_file(good_file: Path) -> None:
         load(good_file)
     assert str(info.value).startswith(f"cannot load {str(good_file)!r}: ")
     assert "\n" not in str(info.value)
+
+
+# --------------------------------------------------------------------------- paths
+@pytest.mark.parametrize("bad", [None, 3, 2.5, ["m.st"]])
+def test_a_path_that_is_not_one_is_refused_before_any_os_call(bad: Any) -> None:
+    def no_os(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("an os call")
+
+    from deltaprop.io import container
+
+    net = Network([2, 1], seed=0)
+    with pytest.MonkeyPatch.context() as mp:  # the container's first calls of the system
+        mp.setattr(container, "_regular_file_size", no_os)
+        mp.setattr(container.os.path, "realpath", no_os)
+        with pytest.raises(TypeError, match=rf"^path must be a file path \(str or os.PathLike\)"
+                           rf". Received: path={re.escape(repr(bad))} of type "
+                           rf"{type(bad).__name__}$"):  # fmt: skip
+            load(bad)
+        with pytest.raises(TypeError, match=r"^path must be a file path .*Received: path="):
+            save(net, bad)
+
+
+def test_load_of_an_int_leaves_the_callers_descriptor_open(tmp_path: Path) -> None:
+    save(Network([2, 1], seed=0), tmp_path / "m.st")
+    fd = os.open(tmp_path / "m.st", os.O_RDONLY)
+    try:
+        with pytest.raises(TypeError, match=rf"Received: path={fd} of type int"):
+            load(fd)
+        assert os.fstat(fd).st_size > 0 and os.lseek(fd, 0, os.SEEK_CUR) == 0
+    finally:
+        os.close(fd)
+
+
+def test_bytes_paths_are_accepted(tmp_path: Path) -> None:
+    net = Network([2, 1], seed=0)
+    save(net, os.fsencode(tmp_path / "m.st"))
+    np.testing.assert_array_equal(load(os.fsencode(tmp_path / "m.st")).parameters, net.parameters)
+
+
+def test_a_missing_folder_is_named_and_nothing_is_created(tmp_path: Path) -> None:
+    path = tmp_path / "no" / "such" / "clf.st"
+    with pytest.raises(FileNotFoundError, match=rf"^cannot write '{path}': the folder "
+                       rf"'{path.parent}' does not exist. Received: path='{path}'$"):  # fmt: skip
+        save(Network([2, 1], seed=0), path)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError, match=r"the folder '.*file' is not a directory"):
+        save(Network([2, 1], seed=0), tmp_path / "file" / "m.st")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["file"]
+
+
+def test_save_through_a_symlink_replaces_the_target_and_keeps_the_link(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    target = tmp_path / "models" / "real.st"
+    save(Network([2, 1], seed=0), target)
+    target.chmod(0o600)
+    link = tmp_path / "link.st"
+    link.symlink_to(target)
+    net = Network([2, 1], seed=1)
+    assert save(net, link) == link
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.stat().st_mode & 0o777 == 0o600  # the target's mode is kept
+    np.testing.assert_array_equal(load(target).parameters, net.parameters)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["link.st", "models", "real.st"]
+    dangling = tmp_path / "dangling.st"
+    dangling.symlink_to(tmp_path / "models" / "new.st")
+    save(net, dangling)
+    assert dangling.is_symlink() and (tmp_path / "models" / "new.st").is_file()

@@ -156,7 +156,8 @@ def test_no_callbacks_no_context() -> None:
     with pytest.warns(Warning, match="Maximum iterations"):
         est.fit(X_IRIS, Y_IRIS)
     assert not hasattr(est, "_callback_fit_ctx")
-    assert not est._trainer.callbacks  # the bridge is only there during a fit with callbacks
+    # the bridge is only there during a fit with callbacks; Ctrl-C's stop always
+    assert [type(cb).__name__ for cb in est._trainer.callbacks] == ["EstimatorStop"]
 
 
 def test_sklearn_callback_in_callbacks_parameter_points_to_set_callbacks() -> None:

@@ -1,8 +1,9 @@
-"""The Trainer's inputs: integer class labels with categorical cross-entropy."""
+"""The Trainer's inputs: integer class labels with categorical cross-entropy; what is refused."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sklearn.datasets import load_digits
 
 from deltaprop import Network, Trainer
@@ -22,3 +23,35 @@ def test_integer_labels_train_exactly_as_one_hot() -> None:
     assert h1.loss == h2.loss and h1.val_score == h2.val_score
     np.testing.assert_array_equal(p1, p2)
     assert h1.loss[-1] < h1.loss[0]
+
+
+def test_complex_or_text_data_is_refused_naming_X_or_Y_and_the_dtype() -> None:
+    net = Network([64, 4, 10], "relu", "categorical_crossentropy", seed=0)
+    trainer = Trainer(net, epochs=1, seed=0)
+    before = net.parameters.copy()
+    with pytest.raises(ValueError, match=r"^X must hold real numbers, not complex. "
+                       r"Received: X of dtype complex128$"):  # fmt: skip
+        trainer.fit(X + 5j, y)
+    with pytest.raises(ValueError, match=r"^Y must hold real numbers, not text. .*dtype <U"):
+        trainer.fit(X, y.astype(str))
+    np.testing.assert_array_equal(net.parameters, before)
+    assert trainer.history.loss == []
+
+
+@pytest.mark.parametrize(
+    ("seed", "error", "match"),
+    [(-1, ValueError, r"seed=-1 \(expected non-negative"), (1.5, TypeError, r"seed=1.5 ")],
+)
+def test_a_bad_trainer_seed_is_named(seed: object, error: type, match: str) -> None:
+    net = Network([64, 10], "softmax", "categorical_crossentropy", seed=0)
+    with pytest.raises(error, match=r"^seed must be None, a non-negative int or a Generator. "
+                       r"Received: " + match):  # fmt: skip
+        Trainer(net, seed=seed)
+
+
+def test_callbacks_none_is_no_callbacks_and_a_missing_net_is_named() -> None:
+    net = Network([64, 10], "softmax", "categorical_crossentropy", seed=0)
+    history = Trainer(net, epochs=2, seed=0, callbacks=None).fit(X, y)
+    assert len(history.loss) == 2 and history.loss[1] < history.loss[0]
+    with pytest.raises(TypeError, match=r"^net must be a Network. Received: net=None$"):
+        Trainer(None)  # type: ignore[arg-type]

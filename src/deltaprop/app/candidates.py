@@ -214,8 +214,10 @@ def _linear(
 def _fit(est: Any, X: np.ndarray, y: np.ndarray, **validation: Any) -> None:
     from sklearn.exceptions import ConvergenceWarning
 
-    with warnings.catch_warnings():  # lbfgs at max_iter: its optimum to tol or close to it
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    from deltaprop.sklearn import interrupts_raise
+
+    with warnings.catch_warnings(), interrupts_raise():  # Ctrl-C: the command's exit 130
+        warnings.simplefilter("ignore", ConvergenceWarning)  # lbfgs at max_iter: its optimum
         est.fit(X, y, **validation)
 
 

@@ -189,8 +189,10 @@ def refit_on_all_rows(
         tol=0.0,  # exactly ``epochs`` epochs: no stop on a flat training loss
         n_iter_no_change=int(epochs) + 1,
     )
-    with warnings.catch_warnings():  # ending at ``epochs`` is the point, not a warning
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    from deltaprop.sklearn import interrupts_raise
+
+    with warnings.catch_warnings(), interrupts_raise():  # Ctrl-C: not a half refit model
+        warnings.simplefilter("ignore", ConvergenceWarning)  # ending at ``epochs`` is the point
         again.fit(X, y)
     est.coefs_ = again.coefs_
     est.intercepts_ = again.intercepts_

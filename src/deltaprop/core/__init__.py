@@ -14,10 +14,11 @@ from deltaprop.core.activations import (
     get_activation,
     hidden_activation_names,
 )
+from deltaprop.core.buffers import ParameterMemoryError
 from deltaprop.core.checks import check_bool, check_int, check_real
 from deltaprop.core.gradcheck import GradcheckResult, gradcheck
 from deltaprop.core.initializers import INITIALIZERS, get_initializer
-from deltaprop.core.inputs import check_sample_weight
+from deltaprop.core.inputs import as_generator, check_sample_weight
 from deltaprop.core.layers import BatchNorm, Dense, Dropout
 from deltaprop.core.losses import (
     LOSSES,
@@ -45,10 +46,12 @@ __all__ = [
     "Loss",
     "MeanSquaredError",
     "Network",
+    "ParameterMemoryError",
     "ReLU",
     "Sigmoid",
     "Tanh",
     "activation_class",
+    "as_generator",
     "check_bool",
     "check_int",
     "check_real",

@@ -18,7 +18,7 @@ from deltaprop.core.activations import ACTIVATIONS, Activation, get_activation
 from deltaprop.core.losses import BinaryCrossEntropy, CategoricalCrossEntropy, Loss
 
 __all__ = [
-    "check_X", "check_Y", "check_dtype", "check_layer_sizes",
+    "as_generator", "check_X", "check_Y", "check_dtype", "check_layer_sizes",
     "check_output_pair", "check_sample_weight", "per_layer", "resolve_activations",
 ]  # fmt: skip
 
@@ -35,6 +35,47 @@ def check_dtype(dtype: Any) -> np.dtype[Any]:
     if dt is None or dt.name not in _DTYPES:
         raise ValueError(f"dtype must be float32 or float64. Received: dtype={dtype!r}")
     return dt
+
+
+def as_generator(seed: Any, name: str = "seed") -> np.random.Generator:
+    """``seed`` (None, a non-negative int, a SeedSequence or a Generator) as a Generator.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`numpy.random.default_rng` does, naming ``name`` and the value received.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool | np.bool_):
+        raise TypeError(f"{name} must be None, a non-negative int or a Generator. "
+                        f"Received: {name}={seed!r}")  # fmt: skip
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(
+            f"{name} must be None, a non-negative int or a Generator. "
+            f"Received: {name}={seed!r} ({exc})"
+        ) from None
+
+
+def refuse_non_real(X: Any, name: str) -> None:
+    """Raise ``ValueError`` if ``X`` holds complex numbers or strings (a cast to float
+    would drop the imaginary part, or parse the text), naming ``name`` and the dtype."""
+    dtypes = getattr(X, "dtypes", None)  # a pandas DataFrame: one per column
+    dtype = getattr(X, "dtype", None)
+    if dtype is None and dtypes is None and not issparse(X):
+        try:
+            dtype = np.asarray(X).dtype
+        except (TypeError, ValueError):
+            return  # the cast reports it
+    kinds = [dtype] if dtype is not None else list(dtypes if dtypes is not None else [])
+    for dt in kinds:
+        if getattr(dt, "kind", None) in ("c", "U", "S"):
+            what = "complex" if dt.kind == "c" else "text"
+            raise ValueError(
+                f"{name} must hold real numbers, not {what}. Received: {name} of dtype {dt}"
+            )
 
 
 def check_layer_sizes(layer_sizes: Any) -> list[int]:
@@ -146,6 +187,7 @@ def check_X(X: Any, n_features: int, dtype: np.dtype[Any], xp: Any, name: str = 
     ValueError
         Empty, not 2-D, wrong number of features, NaN or infinity.
     """
+    refuse_non_real(X, name)
     if issparse(X):  # kept sparse (CSR): the first layer multiplies it as it is
         return _check_sparse_X(X, n_features, dtype, name)
     try:
@@ -192,6 +234,7 @@ def check_Y(Y: Any, m: int, n_out: int, dtype: np.dtype[Any], xp: Any, loss: Los
     (or ``(m, 1)``) with values in ``[0, n_out)``, as Keras's sparse categorical
     cross-entropy and PyTorch's ``CrossEntropyLoss`` take them: they become one-hot rows.
     """
+    refuse_non_real(Y, "Y")
     sparse = isinstance(loss, CategoricalCrossEntropy) and n_out > 1
     if sparse:
         one_hot = _labels_as_one_hot(Y, m, n_out, dtype, xp)

@@ -28,9 +28,11 @@ import numpy as np
 from deltaprop.core import fused as _fused
 from deltaprop.core.activations import Activation
 from deltaprop.core.backend import Backend, get_backend
+from deltaprop.core.buffers import allocate_flat, assign_flat, check_buffer_names
 from deltaprop.core.evaluation import evaluate
 from deltaprop.core.initializers import default_initializer, get_initializer
 from deltaprop.core.inputs import (
+    as_generator,
     check_dtype,
     check_layer_sizes,
     check_sample_weight,
@@ -126,7 +128,7 @@ class Network:
         ]
         initializers = [get_initializer(i) for i in self.init]
 
-        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.rng = as_generator(seed)
         self.dense: list[Dense] = []
         self.layers: list[Layer] = []
         for l in range(1, L + 1):
@@ -139,8 +141,7 @@ class Network:
         self.dense[0].needs_input_grad = False
 
         n_params = sum(layer.n_params for layer in self.dense)
-        self.parameters: Array = self.xp.zeros(n_params, dtype=self.dtype)
-        self.grad: Array = self.xp.zeros(n_params, dtype=self.dtype)
+        self._parameters, self.grad = allocate_flat(n_params, self.dtype, self.xp, sizes)
         self.slices: list[slice] = []
         offset = 0
         for layer, initializer in zip(self.dense, initializers, strict=True):
@@ -154,7 +155,6 @@ class Network:
         self._workspaces: dict[int, Workspace] = {}
         self._loss_out = _fused.accepts_out(self.loss.value_from_logits)
 
-    # ------------------------------------------------------------------ construction
     # ------------------------------------------------------------------ views
     @property
     def xp(self) -> Any:
@@ -165,6 +165,15 @@ class Network:
     def n_layers(self) -> int:
         """``L``, the number of weight layers."""
         return len(self.dense)
+
+    @property
+    def parameters(self) -> Array:
+        """The flat buffer, shape ``(n_params,)``; assigning copies into it (views stay)."""
+        return self._parameters
+
+    @parameters.setter
+    def parameters(self, value: Any) -> None:
+        assign_flat(self._parameters, value, self.xp)
 
     @property
     def n_params(self) -> int:
@@ -481,7 +490,9 @@ class Network:
         return out
 
     def set_buffers(self, values: dict[str, Array]) -> None:
-        """Restore the running statistics returned by :meth:`buffers`."""
+        """Restore the running statistics returned by :meth:`buffers` (all of them; an
+        unknown or missing name is a ``ValueError`` listing the valid ones)."""
+        check_buffer_names(values, [name for name, _ in self.buffers()])
         for l, layer in enumerate(self.dense, start=1):
             if layer.batch_norm is not None:
                 layer.batch_norm.running_mean[...] = values[f"running_mean[{l}]"]

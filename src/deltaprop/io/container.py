@@ -52,6 +52,7 @@ __all__ = [
     "atomic_write",
     "base_meta",
     "check_meta_keys",
+    "check_path",
     "encode",
     "read_container",
 ]
@@ -92,11 +93,34 @@ CODES = {dt.newbyteorder("="): code for code, dt in DTYPES.items()}
 _TMP_SUFFIX = ".tmp"
 
 
+def check_path(path: Any, name: str = "path") -> Path:
+    """``path`` (a str, a bytes path or an :class:`os.PathLike`) as a :class:`~pathlib.Path`.
+
+    Raises
+    ------
+    TypeError
+        For anything else, before any call to the operating system: an int would be taken
+        for a file descriptor (read, then closed: the caller's), None for nothing.
+    """
+    if isinstance(path, bytes):
+        return Path(os.fsdecode(path))
+    if isinstance(path, str | os.PathLike):
+        fspath = os.fspath(path)
+        if isinstance(fspath, bytes):
+            fspath = os.fsdecode(fspath)
+        return Path(fspath)
+    raise TypeError(
+        f"{name} must be a file path (str or os.PathLike). "
+        f"Received: {name}={path!r} of type {type(path).__name__}"
+    )
+
+
 def stale_temp_files(path: PathLike) -> list[Path]:
     """The temporary files that interrupted :func:`atomic_write` calls of ``path`` left
-    beside it (``.<name>.<random>.tmp``: regular files, not links), for a caller to remove.
+    beside it (``.<name>.<random>.tmp``: regular files, not links), for a caller to remove;
+    for a symbolic link, beside its target (where :func:`atomic_write` writes).
     """
-    path = Path(path)
+    path = Path(os.path.realpath(check_path(path)))
     if not path.parent.is_dir():
         return []
     pattern = f".{glob.escape(path.name)}.*{_TMP_SUFFIX}"
@@ -108,12 +132,14 @@ def atomic_write(path: PathLike, data: bytes, *, overwrite: bool = True) -> Path
 
     The bytes go to a temporary file in the same folder, which is flushed, ``fsync``-ed and
     then renamed over ``path`` with :func:`os.replace` (atomic on POSIX and Windows). On any
-    error the temporary file is removed and ``path`` is left as it was.
+    error the temporary file is removed and ``path`` is left as it was. A symbolic link is
+    followed (:func:`os.path.realpath`): its target is replaced and the link kept.
 
     Parameters
     ----------
     path : str or path-like
-        Destination file; its folder must exist.
+        Destination file; its folder must exist (else :class:`FileNotFoundError`, before
+        anything is created).
     data : bytes
     overwrite : bool, default=True
         If False, raise :class:`FileExistsError` when ``path`` exists.
@@ -123,12 +149,18 @@ def atomic_write(path: PathLike, data: bytes, *, overwrite: bool = True) -> Path
     pathlib.Path
         ``path``.
     """
-    path = Path(path)
+    given = check_path(path)
+    path = Path(os.path.realpath(given))  # through a link: the target is replaced
     if path.is_dir():
-        raise IsADirectoryError(f"path is a directory, not a file. Received: path={str(path)!r}")
+        raise IsADirectoryError(f"path is a directory, not a file. Received: path={str(given)!r}")
+    if not path.parent.is_dir():
+        what = "is not a directory" if path.parent.exists() else "does not exist"
+        error = NotADirectoryError if path.parent.exists() else FileNotFoundError
+        raise error(f"cannot write {str(given)!r}: the folder {str(given.parent)!r} {what}. "
+                    f"Received: path={str(given)!r}")  # fmt: skip
     if not overwrite and path.exists():
         raise FileExistsError(
-            f"{str(path)!r} exists and overwrite=False. Received: path={str(path)!r}"
+            f"{str(given)!r} exists and overwrite=False. Received: path={str(given)!r}"
         )
     folder = path.parent
     try:
@@ -148,7 +180,7 @@ def atomic_write(path: PathLike, data: bytes, *, overwrite: bool = True) -> Path
             os.unlink(tmp)
         raise
     _fsync_dir(folder)
-    return path
+    return given
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -291,6 +323,7 @@ def read_container(path: PathLike) -> tuple[dict[str, str], TensorTable]:
     file's class needs. Only regular files are opened. Messages do not name the file;
     :func:`~deltaprop.io.errors.naming_file` adds it.
     """
+    path = check_path(path)
     size = _regular_file_size(path)
     if size < 8:
         raise ModelFileError(

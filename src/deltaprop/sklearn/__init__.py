@@ -11,6 +11,7 @@ from deltaprop.sklearn.classifier import MLPClassifier
 from deltaprop.sklearn.pipeline import model_pipeline
 from deltaprop.sklearn.regressor import MLPRegressor
 from deltaprop.sklearn.tabular import TablePreprocessor
+from deltaprop.sklearn.training import interrupts_raise
 
 __all__ = [
     "DivergenceWarning",
@@ -18,5 +19,6 @@ __all__ = [
     "MLPRegressor",
     "NothingLeftToTrainError",
     "TablePreprocessor",
+    "interrupts_raise",
     "model_pipeline",
 ]

@@ -45,9 +45,10 @@ from deltaprop.optim import LBFGS
 from deltaprop.sklearn.errors import DivergenceWarning, NothingLeftToTrainError
 from deltaprop.sklearn.fit_tasks import fit_task
 from deltaprop.sklearn.params import MAY_CHANGE as _MAY_CHANGE
-from deltaprop.sklearn.params import PARAMETER_CONSTRAINTS, SKLEARN_OUT
+from deltaprop.sklearn.params import PARAMETER_CONSTRAINTS, SKLEARN_OUT, copy_into_layers
 from deltaprop.sklearn.state import ModelState
 from deltaprop.sklearn.streamed import fit_dataset
+from deltaprop.sklearn.training import forget_fit, interrupted_here
 from deltaprop.train import Callback, Checkpoint, DivergenceError, History, Trainer, load_checkpoint
 from deltaprop.train.checkpoint import ResumeFrom, data_fingerprint, jsonable, run_changes
 
@@ -183,6 +184,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
             raise ValueError("partial_fit does not support early_stopping=True")
         first = not hasattr(self, "network_")
         reset = first or not (incremental or self.warm_start) or resume_from is not None
+        user_weights = {k: v for k, v in vars(self).items() if k.startswith("_user_")}
         X, y = validate_data(
             self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
             dtype=(np.float64, np.float32), reset=reset, y_numeric=self._y_numeric,
@@ -208,7 +210,12 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
 
         if reset:
             comm = self._communicator()
-            self.network_ = self._make_network(X.shape[1], Y.shape[1], self._dtype_for(X), comm)
+            try:
+                self.network_ = self._make_network(X.shape[1], Y.shape[1], self._dtype_for(X), comm)
+            except MemoryError:  # a first fit: unfitted still
+                if first:
+                    forget_fit(self, user_weights)
+                raise
             self._take_user_weights()
             if comm is not None:
                 from deltaprop.parallel import broadcast_parameters, check_replicated
@@ -250,8 +257,13 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
                         trainer.fit(X, Y, sample_weight=sample_weight, validation_data=validation)
             except DivergenceError as exc:
                 diverged = exc
+            except KeyboardInterrupt:  # before a first epoch: nothing to keep
+                if reset:
+                    forget_fit(self, user_weights)
+                raise
             if diverged is not None:
                 self._after_divergence(trainer, diverged)
+            interrupted_here(trainer)
             self._record(trainer, incremental, epochs_before)
         return self
 
@@ -415,17 +427,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
 
     @staticmethod
     def _assign(values: Any, targets: list[np.ndarray], name: str) -> None:
-        if len(values) != len(targets):
-            raise ValueError(f"{name} needs {len(targets)} arrays. Received: {len(values)}")
-        for i, (value, target) in enumerate(zip(values, targets, strict=True)):
-            arr = np.asarray(value, dtype=target.dtype).reshape(target.shape) if np.size(
-                value) == target.size else None  # fmt: skip
-            if arr is None or not np.isfinite(arr).all():
-                raise ValueError(
-                    f"{name}[{i}] must be finite with shape {target.shape}. Received: "
-                    f"shape {np.shape(value)}"
-                )
-            target[...] = arr
+        copy_into_layers(values, targets, name)
 
     @property
     def _optimizer(self) -> Any:

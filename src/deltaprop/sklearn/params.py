@@ -26,6 +26,7 @@ __all__ = [
     "SOLVERS",
     "check_hidden_activations",
     "check_hidden_sizes",
+    "copy_into_layers",
 ]
 
 SOLVERS = {"lbfgs", "sgd", "adam", "rmsprop", "adamw"}
@@ -91,12 +92,44 @@ def check_hidden_sizes(hidden_layer_sizes: Any) -> list[int]:
         sizes = [sizes]
     sizes = list(sizes)
     for s in sizes:
-        if isinstance(s, bool) or not isinstance(s, Integral) or s <= 0:
+        if isinstance(s, bool | np.bool_) or not isinstance(s, Integral) or s <= 0:
             raise ValueError(
-                "hidden_layer_sizes must be > 0, got "
-                f"{hidden_layer_sizes!r}. Received: hidden_layer_sizes={hidden_layer_sizes!r}"
+                "hidden_layer_sizes must be positive integers, one per hidden layer. "
+                f"Received: hidden_layer_sizes={hidden_layer_sizes!r} (size {s!r})"
             )
     return [int(s) for s in sizes]
+
+
+def copy_into_layers(values: Any, targets: list[np.ndarray], name: str) -> None:
+    """Copy the arrays ``values`` into ``targets`` (``coefs_``'s or ``intercepts_``'s views),
+    all checked first (count, size, numeric, finite): a refusal leaves every target as it was.
+    """
+    values = list(values)
+    if len(values) != len(targets):
+        raise ValueError(f"{name} needs {len(targets)} arrays. Received: {len(values)} arrays")
+    arrays = []
+    for i, (value, target) in enumerate(zip(values, targets, strict=True)):
+        try:
+            arr = np.asarray(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name}[{i}] must be a numeric array. Received: {exc}") from None
+        if arr.dtype.kind not in "biuf" or arr.size != target.size:
+            raise ValueError(
+                f"{name}[{i}] must be a real array of shape {target.shape}. "
+                f"Received: shape {arr.shape}, dtype {arr.dtype}"
+            )
+        arr = arr.astype(target.dtype).reshape(target.shape)
+        finite = np.isfinite(arr)
+        if not finite.all():
+            j = np.unravel_index(int(np.argmin(finite)), arr.shape)
+            raise ValueError(
+                f"{name}[{i}] must be finite. Received: {name}[{i}] of shape {arr.shape} "
+                f"holding {arr[j]} at {tuple(int(k) for k in j)} "
+                f"({int(arr.size - finite.sum())} non-finite)"
+            )
+        arrays.append(arr)
+    for arr, target in zip(arrays, targets, strict=True):
+        target[...] = arr
 
 
 def check_hidden_activations(activation: Any, n_hidden: int) -> list[str]:

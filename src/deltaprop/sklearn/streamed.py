@@ -11,6 +11,7 @@ import numpy as np
 
 from deltaprop.data import Dataset
 from deltaprop.sklearn.params import MAY_CHANGE, SKLEARN_OUT
+from deltaprop.sklearn.training import interrupted_here
 from deltaprop.train import DivergenceError
 
 __all__ = ["EncodedTarget", "dataset_fingerprint", "fit_dataset"]
@@ -210,5 +211,6 @@ def fit_dataset(est: Any, data: Dataset, y: Any, sample_weight: Any, incremental
                 trainer.fit(encoded, validation_data=validation)
     except DivergenceError as exc:
         est._after_divergence(trainer, exc)
+    interrupted_here(trainer)  # Ctrl-C: scikit-learn's warning (deltaprop.sklearn.training)
     est._record(trainer, False, 0)
     return est

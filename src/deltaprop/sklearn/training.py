@@ -7,14 +7,17 @@ reads the hyper-parameters (public attributes) and the subclasses' hooks
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from deltaprop.core import Network
+from deltaprop.core import Network, ParameterMemoryError
 from deltaprop.optim import (
     LBFGS,
     SGD,
@@ -30,9 +33,75 @@ from deltaprop.sklearn.params import (
     check_hidden_activations,
     check_hidden_sizes,
 )
-from deltaprop.train import Trainer, VerboseLines, effective_batch_size
+from deltaprop.train import (
+    StopOnInterrupt,
+    Trainer,
+    VerboseLines,
+    effective_batch_size,
+)
 
-__all__ = ["TrainingParts"]
+__all__ = [
+    "EstimatorStop", "TrainingParts", "forget_fit", "interrupted_here", "interrupts_raise",
+]  # fmt: skip
+
+_STOP_AT_INTERRUPT: ContextVar[bool] = ContextVar("deltaprop_stop_at_interrupt", default=True)
+
+
+@contextlib.contextmanager
+def interrupts_raise() -> Iterator[None]:
+    """Within it, the estimators built no :class:`EstimatorStop`: Ctrl-C raises
+    ``KeyboardInterrupt`` out of their fits unless their callbacks hold a
+    ``StopOnInterrupt`` (a program whose own Ctrl-C ends it, as ``deltaprop``'s command).
+    """
+    token = _STOP_AT_INTERRUPT.set(False)
+    try:
+        yield
+    finally:
+        _STOP_AT_INTERRUPT.reset(token)
+
+
+INTERRUPTED = "Training interrupted by user."
+"""scikit-learn's ``MLPClassifier.fit`` warning (a ``UserWarning``) for a fit ended by Ctrl-C."""
+
+
+class EstimatorStop(StopOnInterrupt):
+    """The estimators' own Ctrl-C stop, as scikit-learn's MLP: the fit returns the model of
+    the last complete epoch (:class:`~deltaprop.train.StopOnInterrupt`) and warns
+    (:data:`INTERRUPTED`). Added, last, to a one-process fit whose callbacks hold no
+    ``StopOnInterrupt`` (a caller's own one reports the interrupt its way). It notes the
+    samples seen when each epoch begins, so that ``t_`` counts complete epochs only.
+    """
+
+    epoch, samples_seen = -1, 0
+
+    def on_epoch_begin(self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.epoch, self.samples_seen = epoch, trainer.samples_seen
+
+    def samples_of_complete_epochs(self, trainer: Any) -> int:
+        """``trainer.samples_seen`` of its complete epochs (after an interrupt)."""
+        if trainer.epoch > self.epoch:  # the last epoch begun was recorded: all its rows
+            return int(trainer.samples_seen)
+        return int(self.samples_seen)
+
+
+def interrupted_here(trainer: Trainer) -> None:
+    """After a fit that returned: if :class:`EstimatorStop` ended it at a Ctrl-C, count the
+    samples of complete epochs only (``t_``) and warn as scikit-learn (``UserWarning``)."""
+    stop = trainer.history.stop
+    own = [cb for cb in trainer.callbacks if isinstance(cb, EstimatorStop)]
+    if stop is None or stop.reason != "interrupted" or not own:
+        return
+    trainer.samples_seen = own[0].samples_of_complete_epochs(trainer)
+    warnings.warn(INTERRUPTED, UserWarning, stacklevel=5)
+
+
+def forget_fit(est: Any, user_weights: dict[str, Any]) -> None:
+    """Leave ``est`` unfitted (a fresh fit interrupted before its first epoch ended): every
+    fitted attribute removed, the weights assigned before the fit put back."""
+    for name in [k for k in vars(est) if k.endswith("_") and not k.startswith("__")]:
+        delattr(est, name)
+    est.__dict__.pop("_trainer", None)
+    est.__dict__.update(user_weights)
 
 
 class TrainingParts(BaseEstimator):
@@ -92,16 +161,21 @@ class TrainingParts(BaseEstimator):
         loss, out = self._loss_and_output(n_outputs)
         acts = [*self._hidden_activations(len(hidden)), out]
         seed = self._seed(comm)
-        return Network(
-            [n_features, *hidden, n_outputs],
-            acts,
-            loss,
-            seed=int(seed),
-            dtype=dtype,
-            init=self.init,
-            dropout=self.dropout if hidden else 0.0,
-            batch_norm=self.batch_norm if hidden else False,
-        )
+        try:
+            return Network(
+                [n_features, *hidden, n_outputs],
+                acts,
+                loss,
+                seed=int(seed),
+                dtype=dtype,
+                init=self.init,
+                dropout=self.dropout if hidden else 0.0,
+                batch_norm=self.batch_norm if hidden else False,
+            )
+        except ParameterMemoryError as exc:  # in the estimator's words
+            raise ParameterMemoryError(
+                "hidden_layer_sizes", self.hidden_layer_sizes, exc.n_params, exc.nbytes, exc.why
+            ) from None
 
     def _make_optimizer(self) -> Optimizer | LBFGS:
         """SGD and Adam in scikit-learn's form (``style="keras"``: its ``SGDOptimizer``'s
@@ -154,6 +228,9 @@ class TrainingParts(BaseEstimator):
 
             verbose = verbose and is_root(comm)
         callbacks = [*(self.callbacks or ()), *([VerboseLines()] if verbose else [])]
+        own = comm is None and _STOP_AT_INTERRUPT.get()
+        if own and not any(isinstance(cb, StopOnInterrupt) for cb in callbacks):
+            callbacks.append(EstimatorStop())  # Ctrl-C: scikit-learn's warning and model
         n_no_change = self.n_iter_no_change
         return Trainer(
             net,

@@ -173,6 +173,7 @@ def _epochs(
     ahead = spare_core(fast, bs)
     last_good = net.parameters.copy()
     last_buffers = {k: v.copy() for k, v in net.buffers()}
+    self.last_complete = (last_good, last_buffers)  # what an interrupt puts back
     stats = GradStats(net)
     kind = _Epoch if fast is None else _FastEpoch
     with _Reader(part.data.read_ahead and ahead) as reader:

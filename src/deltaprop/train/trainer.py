@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core import Network
+from deltaprop.core import Network, as_generator
 from deltaprop.data import Dataset
 from deltaprop.fast import CompiledLoop  # noqa: F401  (the loop's seam, patched by tests/fast)
 from deltaprop.optim import (
@@ -107,7 +107,7 @@ class Trainer:
     class_weight : dict, "balanced" or None, default=None
         Weights per class index (the column of a one-hot ``Y``, or 0/1 for a single
         sigmoid output), multiplied into the sample weights.
-    callbacks : sequence of Callback, default=()
+    callbacks : sequence of Callback or None, default=()
         Their hooks' signatures are checked when :meth:`fit` starts (``TypeError``). An
         object that defines only some hooks without subclassing ``Callback`` is accepted:
         only those are called (:func:`~deltaprop.train.callbacks.as_callbacks`).
@@ -170,11 +170,13 @@ class Trainer:
         monitor: str = D.monitor,
         score: ScoreFn | None = None,
         class_weight: dict[int, float] | str | None = None,
-        callbacks: Sequence[Callback] = (),
+        callbacks: Sequence[Callback] | None = (),
         verbose: bool = D.verbose,
         seed: int | np.random.Generator | None = None,
         communicator: Communicator | None = None,
     ) -> None:
+        if not isinstance(net, Network):
+            raise TypeError(f"net must be a Network. Received: net={net!r}")
         self.net = net
         self.communicator = communicator
         if isinstance(optimizer, Optimizer) and learning_rate is None:
@@ -217,9 +219,9 @@ class Trainer:
         self.classification = net.loss.name in CLASSIFICATION_LOSSES
         self.score_fn: ScoreFn = score or (accuracy_score if self.classification else r2_score)
         self.class_weight = class_weight
-        self.callbacks = list(callbacks)
+        self.callbacks = list(callbacks or ())  # None: none, as Keras
         self.verbose = bool(verbose)
-        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.rng = as_generator(seed)
         # Drawn once, so that every fit (and a resumed run) holds out the same rows.
         self.split_seed = int(self.rng.integers(2**31 - 1))
 

@@ -53,7 +53,7 @@ def _compare_activations(
     X: np.ndarray, y: np.ndarray, seed: int, epochs: int
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """A deep network (8 hidden layers of 32) trained with sigmoid and with ReLU (SGD)."""
-    from deltaprop.sklearn import MLPClassifier
+    from deltaprop.sklearn import MLPClassifier, interrupts_raise
 
     runs, scores = {}, {}
     for act in ("sigmoid", "relu"):
@@ -68,7 +68,7 @@ def _compare_activations(
             n_iter_no_change=10**6,
             random_state=seed,
         )
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), interrupts_raise():  # Ctrl-C ends the demo
             warnings.simplefilter("ignore")
             est.fit(X, y)
         runs[act] = est.gradient_norms_
