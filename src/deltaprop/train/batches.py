@@ -1,6 +1,6 @@
-"""Mini-batches: the batch size a run of ``n`` rows takes, the rows of a shuffled batch
-gathered without allocating, and the per-layer gradient norms with the finiteness check
-after each backward pass."""
+"""Mini-batches: the batch size a run of ``n`` rows takes (and the refusal of a batch of 1
+row under batch norm), the rows of a shuffled batch gathered without allocating, and the
+per-layer gradient norms with the finiteness check after each backward pass."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from scipy.sparse import issparse
 from deltaprop.core import Network
 from deltaprop.core import fused as _fused
 
-__all__ = ["BatchGather", "GradStats", "effective_batch_size"]
+__all__ = ["BatchGather", "GradStats", "check_batch_norm_batches", "effective_batch_size"]
 
 
 def effective_batch_size(batch_size: int | None, n: int) -> int:
@@ -39,6 +39,47 @@ def effective_batch_size(batch_size: int | None, n: int) -> int:
     if batch_size is None:
         return n
     return min(max(int(batch_size), 1), n)
+
+
+def check_batch_norm_batches(net: Network, batch_size: int | None, n: int) -> None:
+    """Refuse, before any epoch, a fit of ``net`` with batch norm whose batches of
+    ``batch_size`` over ``n`` training rows include one of 1 row (as
+    :meth:`deltaprop.core.batch_norm.BatchNorm.forward` refuses it, PyTorch's rule).
+
+    Raises
+    ------
+    ValueError
+        Naming the batch norm's layers, ``batch_size``, ``n``, why, and batch sizes that
+        leave no batch of 1 row.
+
+    Examples
+    --------
+    >>> net = Network([3, 4, 2], "tanh", "ce", batch_norm=True)
+    >>> check_batch_norm_batches(net, 8, 10)
+    >>> check_batch_norm_batches(net, 8, 9)
+    Traceback (most recent call last):
+    ...
+    ValueError: batch_size=8 over 9 training rows leaves a last batch of 1 row, and batch norm (on hidden layer 1) needs more than 1 row per batch in training (one row's variance is 0: its normalized values would all be 0, as torch.nn.BatchNorm1d refuses); choose a batch_size that leaves no batch of 1 row, such as 9 or 7
+    """
+    layers = [str(l) for l, d in enumerate(net.dense, start=1) if d.batch_norm is not None]
+    bs = effective_batch_size(batch_size, n)
+    if not layers or (bs > 1 and n % bs != 1):
+        return
+    which = f"batch norm (on hidden layer{'s' if len(layers) > 1 else ''} {', '.join(layers)})"
+    why = (
+        f"{which} needs more than 1 row per batch in training (one row's variance is 0: its "
+        "normalized values would all be 0, as torch.nn.BatchNorm1d refuses)"
+    )
+    if n == 1:
+        raise ValueError(f"a fit on 1 training row has a batch of 1 row, and {why}")
+    sizes = sorted(range(2, n + 1), key=lambda b: (abs(b - bs), -b))
+    fits = [str(b) for b in sizes if n % b != 1][:2]
+    got = f"batch_size={batch_size!r} over {n} training rows"
+    cut = "gives batches" if bs == 1 else "leaves a last batch"
+    raise ValueError(
+        f"{got} {cut} of 1 row, and {why}; choose a batch_size that leaves no batch of 1 "
+        f"row, such as {' or '.join(fits)}"
+    )
 
 
 class BatchGather:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from deltaprop.optim import LBFGS
+from deltaprop.train.batches import check_batch_norm_batches
 from deltaprop.train.callbacks import Callback
 from deltaprop.train.stopping import StopRecord
 
@@ -35,6 +36,7 @@ def fit_lbfgs(
     self = trainer
     net, opt = self.net, self.optimizer
     assert isinstance(opt, LBFGS)
+    check_batch_norm_batches(net, None, X.shape[0])  # one batch, of every row
     last = {"cost": math.nan}
     running = [False]  # an epoch begun and not yet ended
 

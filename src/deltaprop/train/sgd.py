@@ -19,7 +19,12 @@ import numpy as np
 
 from deltaprop.fast import CompiledLoop
 from deltaprop.optim import Optimizer, check_learning_rate
-from deltaprop.train.batches import BatchGather, GradStats, effective_batch_size
+from deltaprop.train.batches import (
+    BatchGather,
+    GradStats,
+    check_batch_norm_batches,
+    effective_batch_size,
+)
 from deltaprop.train.callbacks import Callback, watches_batches
 from deltaprop.train.distributed import allreduce_gradient, distributed_backward, share_backward
 from deltaprop.train.progress import epoch_in_parts, progress_reporter
@@ -45,6 +50,7 @@ def fit_sgd(
 ) -> None:  # fmt: skip
     """Train ``self`` (the trainer) for up to its ``epochs`` epochs of mini-batches."""
     n = X.shape[0]
+    check_batch_norm_batches(self.net, self.batch_size, n)
     bs = effective_batch_size(self.batch_size, n)
     fast = CompiledLoop.create(
         self.net, self.optimizer, X, Y, w, self.alpha, self.clip_norm,
