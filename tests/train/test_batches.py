@@ -19,6 +19,7 @@ from deltaprop.train import (
     validation_indices,
     validation_split,
 )
+from deltaprop.train.batches import check_batch_norm_batches
 
 
 @pytest.mark.parametrize(
@@ -118,3 +119,25 @@ def test_the_estimators_auto_batch_refuses_a_last_row_alone_under_batch_norm() -
         MLPClassifier((4,), batch_norm=True, max_iter=1).fit(X, y)
     with pytest.warns(Warning, match="Maximum iterations"):
         MLPClassifier((4,), batch_norm=True, max_iter=1).fit(X[:200], y[:200])
+
+
+def test_over_mpi_ranks_each_share_of_a_batch_needs_two_rows_under_batch_norm() -> None:
+    """Each rank normalizes its share by its own statistics (even_share: 3 rows over 2
+    ranks are 2 and 1): a batch needs 2 rows a rank."""
+    net = Network([3, 4, 2], "tanh", "ce", batch_norm=True)
+    check_batch_norm_batches(net, 10, 44, ranks=2)  # shares of 5 and 5, then 2 and 2
+    check_batch_norm_batches(net, 10, 43, ranks=1)  # a last batch of 3 rows, on one process
+    with pytest.raises(ValueError, match=re.escape(
+        "batch_size=10 over 43 training rows leaves a last batch of 3 rows, with a share of 1 "
+        "row, and batch norm (on hidden layer 1) needs more than 1 row per batch in training "
+        "(one row's variance is 0: its normalized values would all be 0, as "
+        "torch.nn.BatchNorm1d refuses) on each rank, which normalizes its share of a batch by "
+        "the share's own statistics: a batch needs 4 rows over 2 ranks; choose a batch_size "
+        "that leaves no share of 1 row, such as 11 or 9"
+    )):  # fmt: skip
+        check_batch_norm_batches(net, 10, 43, ranks=2)
+    with pytest.raises(ValueError, match="batch_size=3 over 30 training rows gives batches of 3"):
+        check_batch_norm_batches(net, 3, 30, ranks=2)
+    with pytest.raises(ValueError, match="a fit on 3 training rows over 2 ranks has a share of 1"):
+        check_batch_norm_batches(net, None, 3, ranks=2)
+    check_batch_norm_batches(Network([3, 4, 2], "tanh", "ce"), 1, 43, ranks=2)  # no batch norm

@@ -50,7 +50,8 @@ def fit_sgd(
 ) -> None:  # fmt: skip
     """Train ``self`` (the trainer) for up to its ``epochs`` epochs of mini-batches."""
     n = X.shape[0]
-    check_batch_norm_batches(self.net, self.batch_size, n)
+    ranks = 1 if self.communicator is None else self.communicator.size
+    check_batch_norm_batches(self.net, self.batch_size, n, ranks)
     bs = effective_batch_size(self.batch_size, n)
     fast = CompiledLoop.create(
         self.net, self.optimizer, X, Y, w, self.alpha, self.clip_norm,
