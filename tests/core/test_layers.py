@@ -123,7 +123,7 @@ def test_dropout_changes_mask_between_calls_but_is_seeded() -> None:
     assert not np.array_equal(a1, a.forward(X, training=True))
 
 
-@pytest.mark.parametrize("m", [7, 1], ids=["a batch", "one row (no unbiased correction)"])
+@pytest.mark.parametrize("m", [7, 2], ids=["a batch", "two rows"])
 def test_batch_norm_kernels_are_its_numpy_form(m: int) -> None:
     numba = pytest.importorskip("numba")
     from deltaprop.core.layers import BatchNorm
@@ -163,6 +163,20 @@ def test_batch_norm_kernels_are_its_numpy_form(m: int) -> None:
     np.testing.assert_array_equal(db, dk.sum(axis=0))
     np.testing.assert_allclose(d_gamma / m, bn.grads["gamma"], rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(d_beta / m, bn.grads["beta"], rtol=1e-13)
-    if m == 1:  # one row: Ẑ = 0, the output is β and no error passes back
-        np.testing.assert_array_equal(Zk, P[1:])
-        np.testing.assert_array_equal(dk, 0.0)
+
+
+def test_batch_norm_refuses_one_row_in_training_as_torch() -> None:
+    """Training on 1 row: one row's variance is 0 (Ẑ = 0 and the running variance pulled
+    towards 0), which torch.nn.BatchNorm1d refuses; evaluation takes the running statistics."""
+    net = Network([3, 4, 3], "tanh", "ce", seed=0, batch_norm=True)
+    X, y = np.random.default_rng(0).normal(size=(2, 3)), np.array([0, 2])
+    before = {k: v.copy() for k, v in net.buffers()}
+    with pytest.raises(ValueError, match=r"more than 1 row per batch in training \(as torch\.nn"
+                       r"\.BatchNorm1d\): got a batch of 1 row at BatchNorm\(4\), the batch "
+                       r"norm of a layer of 4 units"):  # fmt: skip
+        net.cost(X[:1], y[:1], training=True)
+    for k, v in net.buffers():
+        np.testing.assert_array_equal(v, before[k])  # the running statistics unchanged
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+        torch.nn.BatchNorm1d(4).train()(torch.zeros(1, 4))
+    assert np.isfinite(net.cost(X[:1], y[:1])) and np.isfinite(net.cost(X, y, training=True))

@@ -1,7 +1,7 @@
 """Batch norm in the compiled loop (``BatchNorm``'s kernels, :mod:`deltaprop.fast.layered`):
 with plain SGD, which does not magnify the rounding noise of the gradient of the biases that
 feed a batch norm (zero in exact arithmetic), every parameter and running statistic equals
-the Python loop's to 1e-12, a zero-weight batch and a last batch of one row included; with
+the Python loop's to 1e-12, a zero-weight batch and a last batch of two rows included; with
 batches cut into several blocks of rows, the same bits on 1, 2 and 3 threads."""
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ def _fit(compiled: bool, monkeypatch: pytest.MonkeyPatch, threads: str,
                         staticmethod(REAL_CREATE if compiled else lambda *a, **k: None))  # fmt: skip
     monkeypatch.setenv("DELTAPROP_THREADS", threads)
     rng = np.random.default_rng(0)
-    X = rng.normal(1.0, 2.0, (161, 7))  # batches of 20 and a last one of 1 row
+    X = rng.normal(1.0, 2.0, (162, 7))  # batches of 20 and a last one of 2 rows
     Y = np.stack([X[:, 0] * X[:, 1], np.tanh(X[:, 2])], axis=1)
-    w = rng.uniform(0.5, 2.0, 161)
+    w = rng.uniform(0.5, 2.0, 162)
     w[batch_size : 2 * batch_size] = 0.0  # batch 1 weighs nothing (no shuffling): no step
     net = deltaprop.Network([7, 24, 16, 2], ["relu", "tanh", "identity"], "mse",
                             batch_norm=[True, True], dropout=[0.1, 0.0], seed=2)  # fmt: skip
@@ -55,7 +55,7 @@ def test_batch_norm_fits_as_the_python_loop(monkeypatch: pytest.MonkeyPatch) -> 
 def test_batch_norm_blocks_give_the_same_bits_on_any_threads(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Batches of 50 rows: 3 blocks (the last batch, 11 rows, one), whose statistics are
+    """Batches of 50 rows: 3 blocks (the last batch, 12 rows, one), whose statistics are
     sums of the blocks' sums in block order, whatever thread takes which block."""
     monkeypatch.setattr(_fused, "MIN_SIZE", 0)
     fits = {t: _fit(True, monkeypatch, t, batch_size=50) for t in ("1", "2", "3")}

@@ -94,7 +94,7 @@ def _two_ranks(*args: Any) -> list[deltaprop.Trainer]:
 
 @pytest.mark.parametrize(
     ("n", "bs", "dropout", "batch_norm"),
-    [(203, 25, 0.0, False), (41, 8, 0.2, False), (43, 10, 0.0, True)],
+    [(203, 25, 0.0, False), (41, 8, 0.2, False), (44, 10, 0.0, True)],
     ids=["odd shares", "dropout, an empty share (the last batch of 1 row)",
          "batch norm (each rank's statistics), momentum"],
 )  # fmt: skip

@@ -29,7 +29,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from deltaprop.optim import LBFGS
 from deltaprop.train import Callback, Trainer
 
 __all__ = ["ScikitLearnCallbacks", "fit_task"]
@@ -85,9 +84,8 @@ class ScikitLearnCallbacks(Callback):
             trainer.stop_training = True
 
     def close(self) -> None:
-        """End an epoch that was begun and never ran (L-BFGS begins one after its last
-        iteration, as scikit-learn's L-BFGS bridge does), or that an error interrupted:
-        an empty task, so that every begin has its end."""
+        """End an epoch that an error interrupted: an empty task, so that every begin has
+        its end."""
         if self.task is not None:
             task, self.task = self.task, None
             task.call_on_fit_task_end(estimator=self.estimator)
@@ -114,8 +112,7 @@ def fit_task(
     if not getattr(estimator, "_skl_callbacks", None):
         yield
         return
-    lbfgs = isinstance(trainer.optimizer, LBFGS)  # one more (empty) epoch is begun
-    context = estimator._init_callback_context(max_subtasks=trainer.epochs + int(lbfgs))
+    context = estimator._init_callback_context(max_subtasks=trainer.epochs)
     metadata = None if sample_weight is None else {"sample_weight": sample_weight}
     context.call_on_fit_task_begin(estimator=estimator, X=X, y=y, metadata=metadata)
     bridge = ScikitLearnCallbacks(estimator, context, X, y, metadata)

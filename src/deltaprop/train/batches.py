@@ -1,6 +1,6 @@
-"""Mini-batches: the batch size a run of ``n`` rows takes, the rows of a shuffled batch
-gathered without allocating, and the per-layer gradient norms with the finiteness check
-after each backward pass."""
+"""Mini-batches: the batch size a run of ``n`` rows takes (and the refusal of a batch of 1
+row under batch norm), the rows of a shuffled batch gathered without allocating, and the
+per-layer gradient norms with the finiteness check after each backward pass."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from scipy.sparse import issparse
 from deltaprop.core import Network
 from deltaprop.core import fused as _fused
 
-__all__ = ["BatchGather", "GradStats", "effective_batch_size"]
+__all__ = ["BatchGather", "GradStats", "check_batch_norm_batches", "effective_batch_size"]
 
 
 def effective_batch_size(batch_size: int | None, n: int) -> int:
@@ -39,6 +39,71 @@ def effective_batch_size(batch_size: int | None, n: int) -> int:
     if batch_size is None:
         return n
     return min(max(int(batch_size), 1), n)
+
+
+def check_batch_norm_batches(
+    net: Network, batch_size: int | None, n: int, ranks: int = 1
+) -> None:  # fmt: skip
+    """Refuse, before any epoch, a fit of ``net`` with batch norm whose batches of
+    ``batch_size`` over ``n`` training rows include one of 1 row (as
+    :meth:`deltaprop.core.batch_norm.BatchNorm.forward` refuses it, PyTorch's rule); over
+    ``ranks`` MPI ranks, each of which normalizes its share of a batch by the share's own
+    statistics, one whose shares (:func:`deltaprop.parallel.even_share`) include one of 1
+    row: every batch then needs ``2 · ranks`` rows.
+
+    Raises
+    ------
+    ValueError
+        Naming the batch norm's layers, ``batch_size``, ``n`` (and ``ranks``), why, and
+        batch sizes that leave no batch or share of 1 row.
+
+    Examples
+    --------
+    >>> net = Network([3, 4, 2], "tanh", "ce", batch_norm=True)
+    >>> check_batch_norm_batches(net, 8, 10)
+    >>> check_batch_norm_batches(net, 8, 9)
+    Traceback (most recent call last):
+    ...
+    ValueError: batch_size=8 over 9 training rows leaves a last batch of 1 row, and batch norm (on hidden layer 1) needs more than 1 row per batch in training (one row's variance is 0: its normalized values would all be 0, as torch.nn.BatchNorm1d refuses); choose a batch_size that leaves no batch of 1 row, such as 9 or 7
+    """
+    layers = [str(l) for l, d in enumerate(net.dense, start=1) if d.batch_norm is not None]
+    bs = effective_batch_size(batch_size, n)
+    least = 2 * ranks  # the rows a batch needs: 2 a share
+
+    def fits(b: int) -> bool:
+        return b >= least and (n % b == 0 or n % b >= least)
+
+    if not layers or fits(bs):
+        return
+    which = f"batch norm (on hidden layer{'s' if len(layers) > 1 else ''} {', '.join(layers)})"
+    why = (
+        f"{which} needs more than 1 row per batch in training (one row's variance is 0: its "
+        "normalized values would all be 0, as torch.nn.BatchNorm1d refuses)"
+    )
+    if ranks > 1:
+        why += (
+            f" on each rank, which normalizes its share of a batch by the share's own "
+            f"statistics: a batch needs {least} rows over {ranks} ranks"
+        )
+    what = "batch" if ranks == 1 else "share"
+    if n < least:
+        rows = f"{n} training row{'s' if n > 1 else ''}" + (
+            f" over {ranks} ranks" if ranks > 1 else ""
+        )
+        raise ValueError(f"a fit on {rows} has a {what} of 1 row, and {why}")
+    small = bs if bs < least else n % bs  # the batch too small: all of them, or the last
+    cut = "gives batches" if small == bs else "leaves a last batch"
+    cut += (
+        " of 1 row"
+        if ranks == 1
+        else f" of {small} row{'s' if small > 1 else ''}, with a share of 1 row"
+    )
+    sizes = sorted(range(least, n + 1), key=lambda b: (abs(b - bs), -b))
+    good = [str(b) for b in sizes if fits(b)][:2]
+    raise ValueError(
+        f"batch_size={batch_size!r} over {n} training rows {cut}, and {why}; choose a "
+        f"batch_size that leaves no {what} of 1 row, such as {' or '.join(good)}"
+    )
 
 
 class BatchGather:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from deltaprop.optim import LBFGS
+from deltaprop.train.batches import check_batch_norm_batches
 from deltaprop.train.callbacks import Callback
 from deltaprop.train.stopping import StopRecord
 
@@ -25,40 +26,51 @@ def fit_lbfgs(
     module does not import the loop's) supplies the network, the optimizer (an :class:`~deltaprop.optim.LBFGS`),
     ``alpha`` and the epoch bookkeeping; the result is kept in ``trainer.lbfgs_result``
     and why it ended in ``trainer.solver_stop`` (:func:`lbfgs_stop`).
+
+    An epoch begins (``on_epoch_begin``) at the first evaluation of an iteration and ends
+    (``on_epoch_end``) when SciPy reports the iteration done, so that begins and ends pair
+    as in Keras: none is begun after the last iteration. Evaluations that end without an
+    iteration (a line search that failed, SciPy's weights left at the last iterate) are
+    one more epoch, ended at the final weights.
     """
     self = trainer
     net, opt = self.net, self.optimizer
     assert isinstance(opt, LBFGS)
+    check_batch_norm_batches(net, None, X.shape[0])  # one batch, of every row
     last = {"cost": math.nan}
+    running = [False]  # an epoch begun and not yet ended
 
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        if not running[0]:  # the first evaluation of an iteration begins its epoch
+            running[0] = True
+            for cb in callbacks:
+                cb.on_epoch_begin(self, self.epoch, {"learning_rate": math.nan})
         net.parameters[...] = theta
         with np.errstate(over="ignore", invalid="ignore"):
             cost = net.backward(X, Y, w, training=True, alpha=self.alpha)
         last["cost"] = cost
         return cost, net.grad.astype(np.float64)
 
-    def callback(intermediate_result: Any = None) -> None:
+    def end(cost: float) -> bool:
+        running[0] = False
         layer_norms = [math.sqrt(float(np.vdot(d.grads["W"], d.grads["W"]))) for d in net.dense]
         self.history.learning_rate.append(math.nan)
         self.history.grad_norms.append(layer_norms)
-        cost = float(getattr(intermediate_result, "fun", last["cost"]))
-        if self._end_epoch(cost, Xv, Yv, wv, callbacks, convergence=False):
-            raise StopIteration
-        begin()
+        return bool(self._end_epoch(cost, Xv, Yv, wv, callbacks, convergence=False))
 
-    def begin() -> None:
-        for cb in callbacks:
-            cb.on_epoch_begin(self, self.epoch, {"learning_rate": math.nan})
+    def callback(intermediate_result: Any = None) -> None:
+        if end(float(getattr(intermediate_result, "fun", last["cost"]))):
+            raise StopIteration
 
     x0 = net.parameters.astype(np.float64)
     start = self.epoch
-    begin()
     result = opt.minimize(fun, x0, callback=callback)
     if not np.isfinite(result.x).all() or not math.isfinite(float(result.fun)):
         self._diverged(self.epoch, float(result.fun), x0.astype(net.dtype), {})
     net.parameters[...] = result.x
     net.backward(X, Y, w, training=True, alpha=self.alpha)  # leave the grads of the final weights
+    if running[0]:  # evaluations after the last iteration (a failed line search): an epoch
+        end(float(result.fun))
     self.samples_seen += X.shape[0] * int(result.nit)
     self.lbfgs_result = result
     self.solver_stop = lbfgs_stop(result, self.epoch, start, opt)

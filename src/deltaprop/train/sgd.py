@@ -2,7 +2,12 @@
 L-BFGS): the epochs, compiled where :class:`~deltaprop.fast.CompiledLoop` applies, else in
 Python. The compiled loop runs an epoch in a few calls; a batch per call, with Python
 between batches, where a callback watches single batches or the gradient is allreduced
-over MPI ranks (:func:`_compiled_batches`). The trainer is typed ``Any`` here so that this module does not import the loop's."""
+over MPI ranks (:func:`_compiled_batches`). The trainer is typed ``Any`` here so that this module does not import the loop's.
+
+The learning rate of a step is ``trainer.optimizer.learning_rate`` as the hooks leave it:
+the schedule sets it before ``on_epoch_begin``, which may change it (Keras's
+``LearningRateScheduler``), and so may ``on_batch_begin`` before each batch; both loops
+read it then (:func:`step_rate`), and the history records the rate of the epoch's last step."""
 
 from __future__ import annotations
 
@@ -14,13 +19,29 @@ import numpy as np
 
 from deltaprop.fast import CompiledLoop
 from deltaprop.optim import Optimizer, check_learning_rate
-from deltaprop.train.batches import BatchGather, GradStats, effective_batch_size
+from deltaprop.train.batches import (
+    BatchGather,
+    GradStats,
+    check_batch_norm_batches,
+    effective_batch_size,
+)
 from deltaprop.train.callbacks import Callback, watches_batches
 from deltaprop.train.distributed import allreduce_gradient, distributed_backward, share_backward
 from deltaprop.train.progress import epoch_in_parts, progress_reporter
 from deltaprop.train.stopping import exploded
 
-__all__ = ["batch_step", "close_epoch", "fit_sgd"]
+__all__ = ["batch_step", "close_epoch", "fit_sgd", "step_rate"]
+
+
+def step_rate(self: Any) -> float:
+    """The learning rate the next step takes: ``self.optimizer.learning_rate`` as the
+    callbacks left it, checked (a ``ValueError`` naming the value set) and kept in
+    ``self.step_learning_rate``, the rate :func:`close_epoch` records."""
+    lr = check_learning_rate(
+        self.optimizer.learning_rate, allow_zero=True, name="optimizer.learning_rate"
+    )
+    self.step_learning_rate = lr
+    return lr
 
 
 def fit_sgd(
@@ -29,6 +50,8 @@ def fit_sgd(
 ) -> None:  # fmt: skip
     """Train ``self`` (the trainer) for up to its ``epochs`` epochs of mini-batches."""
     n = X.shape[0]
+    ranks = 1 if self.communicator is None else self.communicator.size
+    check_batch_norm_batches(self.net, self.batch_size, n, ranks)
     bs = effective_batch_size(self.batch_size, n)
     fast = CompiledLoop.create(
         self.net, self.optimizer, X, Y, w, self.alpha, self.clip_norm,
@@ -60,16 +83,15 @@ def _sgd_epochs(
         opt.learning_rate = lr
         for cb in callbacks:
             cb.on_epoch_begin(self, self.epoch, {"learning_rate": lr})
+        lr = step_rate(self)  # as the epoch's hooks leave it
         order = self.rng.permutation(n) if self.shuffle else None
         norms = np.zeros(n_dense)
         if fast is not None and by_batch:
-            check_learning_rate(lr, allow_zero=True)
             rows = order if order is not None else np.arange(n)
             total, n_batches = _compiled_batches(
-                self, w, rows, bs, lr, norms, fast, callbacks, report, last_good, last_buffers
+                self, w, rows, bs, norms, fast, callbacks, report, last_good, last_buffers
             )  # fmt: skip
         elif fast is not None:
-            check_learning_rate(lr, allow_zero=True)
             rows = order if order is not None else np.arange(n)
             total, n_batches, seen, bad = epoch_in_parts(fast, rows, bs, lr, norms, report)
             self.samples_seen += seen
@@ -78,13 +100,12 @@ def _sgd_epochs(
         else:
             with np.errstate(over="ignore", invalid="ignore"):
                 total, n_batches = _python_epoch(
-                        self,
-                    X, Y, w, order, bs, norms, stats, gather, last_good, last_buffers,
+                    self, X, Y, w, order, bs, norms, stats, gather, last_good, last_buffers,
                     callbacks, report,
                 )  # fmt: skip
         wtotal = n if w is None else float(w.sum())
-        if close_epoch(self, total / wtotal, n_batches, norms, lr, last_good, last_buffers,
-                       Xv, Yv, wv, callbacks):  # fmt: skip
+        if close_epoch(self, total / wtotal, n_batches, norms, self.step_learning_rate,
+                       last_good, last_buffers, Xv, Yv, wv, callbacks):  # fmt: skip
             break
 
 
@@ -94,7 +115,8 @@ def close_epoch(
     callbacks: list[Callback],
 ) -> bool:  # fmt: skip
     """After an epoch's batches: the divergence policy, the last good weights, the history
-    and :meth:`~deltaprop.train.trainer.Trainer._end_epoch`; True to stop."""
+    (``lr``: the rate the epoch's last step took) and
+    :meth:`~deltaprop.train.trainer.Trainer._end_epoch`; True to stop."""
     net = self.net
     if (
         not np.isfinite(net.parameters).all()
@@ -153,6 +175,7 @@ def batch_step(
     net, opt, comm = self.net, self.optimizer, self.communicator
     for cb in callbacks:
         cb.on_batch_begin(self, b, {"batch_size": m})
+    step_rate(self)  # the step below reads opt.learning_rate, checked here
     if comm is None:
         cost = net.backward(Xb, Yb, wb, training=True, alpha=self.alpha, reuse_buffers=True)
     elif shared:
@@ -174,7 +197,7 @@ def batch_step(
 
 
 def _compiled_batches(
-    self: Any, w: np.ndarray | None, rows: np.ndarray, bs: int, lr: float, norms: np.ndarray,
+    self: Any, w: np.ndarray | None, rows: np.ndarray, bs: int, norms: np.ndarray,
     fast: CompiledLoop, callbacks: list[Callback], report: Any, last_good: np.ndarray,
     last_buffers: dict[str, np.ndarray],
 ) -> tuple[float, int]:  # fmt: skip
@@ -193,6 +216,7 @@ def _compiled_batches(
             continue
         for cb in callbacks:
             cb.on_batch_begin(self, b, {"batch_size": m})
+        lr = step_rate(self)
         if comm is None:
             weighted, _, _, bad = fast.epoch(batch, m, lr, norms)
             if bad is not None:
