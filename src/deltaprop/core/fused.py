@@ -105,9 +105,9 @@ def compiled(kernel: Callable[..., None]) -> Callable[..., None]:
     """A class's own kernel (e.g. ``Softmax.kernel_rows_forward``) compiled as the compiled
     loop compiles it (the same numba options, so one on-disk cache serves both), for its
     per-operation use from Python; call only where :func:`get` gave the kernels."""
-    import numba
+    from deltaprop.core.jit import jit
 
-    function = numba.njit(cache=True, nogil=True, error_model="numpy")(kernel)
+    function = jit(nogil=True, error_model="numpy")(kernel)
     load_quickly(function)
     return function
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 import inspect
 from typing import Any, Literal
 
-import numba
 import numpy as np
 from numba import types
 from numba.extending import overload, register_jitable
 
 from deltaprop.core import vectormath, vectormath_gelu
+from deltaprop.core.jit import jit
 
 
 def _float32_only(fn: Any, inline: Literal["never", "always"] = "never") -> None:
@@ -57,7 +57,7 @@ for _fn in vectormath_gelu.JITABLE:  # inlined by numba: LLVM leaves their loops
     else:
         register_jitable(inline="always")(_fn)
 
-_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+_jit = jit(nogil=True, error_model="numpy")
 
 
 @_jit
@@ -105,7 +105,7 @@ def softmax_xent(Y: Any, Z: Any, out: Any) -> None:  # pragma: no cover - compil
 
 
 # reassoc: the sums may be reordered (vectorized); every other operation stays IEEE-exact
-_jit_sum = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
+_jit_sum = jit(nogil=True, error_model="numpy", fastmath={"reassoc"})
 
 
 @_jit_sum

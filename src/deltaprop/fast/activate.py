@@ -3,17 +3,14 @@
 ``kernel_backward``, written beside its NumPy form), compiled here and chosen by the
 class's ``compiled`` code, so that one compiled loop serves every network.
 
-numba's cache does not notice edits to the kernels in :mod:`deltaprop.core.activations`
-(``activations_smooth``) or to the float32 functions they call
-(:mod:`deltaprop.core.vectormath`): after editing one, delete
-``src/deltaprop/**/__pycache__/*.nb[ic]`` (see :mod:`deltaprop.fast.epoch`).
+Their cache is stamped with the digest of the kernels' modules
+(:func:`deltaprop.core.jit.jit`): an edit to an activation's kernels or to the float32
+functions they call (:mod:`deltaprop.core.vectormath`) compiles them afresh.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-import numba
 
 import deltaprop.core.kernels  # noqa: F401  (registers core.vectormath with numba first)
 from deltaprop.core.activations import (
@@ -28,6 +25,7 @@ from deltaprop.core.activations import (
     Softplus,
     Tanh,
 )
+from deltaprop.core.jit import jit
 
 __all__ = ["activate", "activation_backward"]
 
@@ -40,7 +38,7 @@ COMPILED_SOFTPLUS, COMPILED_EXP, COMPILED_SOFTMAX = (
     Softmax.compiled,
 )
 
-_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+_jit = jit(nogil=True, error_model="numpy")
 
 _identity_f, _identity_b = _jit(Identity.kernel_forward), _jit(Identity.kernel_backward)
 _relu_f, _relu_b = _jit(ReLU.kernel_forward), _jit(ReLU.kernel_backward)

@@ -54,22 +54,21 @@ Dropout (``rates``): the masks come from one key per step and layer (``keys``, d
 loop's ``Dropout.draw_key`` draws them) and the entry's place in the batch
 (``Dropout.kernel_uniform``), so that no thread's share changes a mask.
 
-numba caches the machine code beside each module; the cache of a caller does not notice
-edits to the kernels it calls from another module (:mod:`deltaprop.core.kernels`,
-:mod:`deltaprop.core.vectormath`, the
-classes' kernels in :mod:`deltaprop.core.activations`, ``activations_smooth``,
-``losses``, ``layers``, :mod:`deltaprop.optim.first_order`, and :mod:`deltaprop.fast`'s
-``activate``, ``layered``, ``outputs``, ``sync``, ``update``), so after editing those, delete
-``src/deltaprop/**/__pycache__/*.nb[ic]`` (installed packages are not affected).
+numba caches the machine code beside each module, keyed on that module's source; the
+machine code of a caller holds the kernels it calls from other modules
+(:mod:`deltaprop.core.kernels`, the classes' kernels in :mod:`deltaprop.core.activations`,
+``losses``, :mod:`deltaprop.optim`, ...), so each cache here is also stamped with a digest
+of every module of ``deltaprop.core``, ``optim`` and ``fast`` (:func:`deltaprop.core.jit.jit`):
+an edit to any of them, or an upgrade, compiles the loop afresh instead of loading old code.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numba
 import numpy as np
 
+from deltaprop.core.jit import jit
 from deltaprop.core.kernels import add_bias, nonfinite_check, sum_squares
 from deltaprop.fast.activate import activate, activation_backward
 from deltaprop.fast.blocks import BLOCKS
@@ -80,7 +79,7 @@ from deltaprop.fast.update import OPT_ADAM, OPT_RMSPROP, OPT_SGD, optimizer_step
 
 __all__ = ["ABORT", "OPT_ADAM", "OPT_RMSPROP", "OPT_SGD", "post_job", "run_steps", "wait_job"]
 
-_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+_jit = jit(nogil=True, error_model="numpy")
 
 
 @_jit

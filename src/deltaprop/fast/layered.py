@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numba
 import numpy as np
 
+from deltaprop.core.jit import jit
 from deltaprop.core.kernels import add_bias
 from deltaprop.core.layers import BatchNorm, Dropout
 from deltaprop.fast.activate import activate, activation_backward
@@ -33,7 +33,7 @@ from deltaprop.fast.sync import barrier
 
 __all__ = ["column_sums", "dropout", "layered_forward_backward", "times"]
 
-_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+_jit = jit(nogil=True, error_model="numpy")
 uniform = _jit(Dropout.kernel_uniform)
 _bn_center = _jit(BatchNorm.kernel_center)
 _bn_add_block = _jit(BatchNorm.kernel_add_block)

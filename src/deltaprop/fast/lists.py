@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numba
 from numba.typed import List
 
 from deltaprop.core import fused as _fused
+from deltaprop.core.jit import jit
 
 __all__ = ["typed_list"]
 
-_jit = numba.njit(cache=True, nogil=True)
+_jit = jit(nogil=True)
 
 
 @_jit

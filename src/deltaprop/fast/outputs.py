@@ -4,16 +4,15 @@ any other pair by the general chain rule with the class's
 :meth:`~deltaprop.core.losses.Loss.kernel_value_gradient` (its ``kernel`` code), each
 written beside the NumPy form it restates and compiled here.
 
-numba's cache does not notice edits to the kernels in :mod:`deltaprop.core.losses`: after
-editing one, delete ``src/deltaprop/**/__pycache__/*.nbi``.
+Their cache is stamped with the digest of the kernels' modules
+(:func:`deltaprop.core.jit.jit`): an edit to a loss's kernels compiles them afresh.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numba
-
+from deltaprop.core.jit import jit
 from deltaprop.core.losses import (
     BinaryCrossEntropy,
     CategoricalCrossEntropy,
@@ -32,7 +31,7 @@ COMPILED_BCE, COMPILED_CE = BinaryCrossEntropy.compiled, CategoricalCrossEntropy
 KERNEL_BCE, KERNEL_CE = BinaryCrossEntropy.kernel, CategoricalCrossEntropy.kernel
 KERNEL_MAE, KERNEL_HUBER, KERNEL_POISSON = MeanAbsoluteError.kernel, Huber.kernel, Poisson.kernel
 
-_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+_jit = jit(nogil=True, error_model="numpy")
 
 _mse = _jit(MeanSquaredError.kernel_value_gradient)
 _bce = _jit(BinaryCrossEntropy.kernel_value_gradient)

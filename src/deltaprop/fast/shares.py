@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numba
 import numpy as np
 
+from deltaprop.core.jit import jit
 from deltaprop.core.kernels import nonfinite_check, sum_squares
 from deltaprop.fast.epoch import _gather
 from deltaprop.fast.layered import layered_forward_backward
@@ -27,7 +27,7 @@ from deltaprop.fast.update import optimizer_step, scale
 
 __all__ = ["apply_gradient", "share_gradient"]
 
-_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+_jit = jit(nogil=True, error_model="numpy")
 
 
 @_jit

@@ -12,18 +12,19 @@ import os
 import platform
 from typing import Any
 
-import numba
 import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
+
+from deltaprop.core.jit import jit
 
 __all__ = ["ABORT", "barrier", "post_job", "wait_job"]
 
 ABORT = 8
 """Index of the flag in a ``sync`` array that a failing thread sets (its own cache line)."""
 
-_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+_jit = jit(nogil=True, error_model="numpy")
 _X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
 _POSIX = os.name == "posix"
 

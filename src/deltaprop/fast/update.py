@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numba
-
+from deltaprop.core.jit import jit
 from deltaprop.core.kernels import adam
 from deltaprop.optim import SGD, RMSprop
 from deltaprop.optim.adam import adam_corrections
@@ -20,7 +19,7 @@ OPT_SGD, OPT_ADAM, OPT_RMSPROP = 0, 1, 2
 """Codes of the optimizer step (:func:`optimizer_step`): SGD, Adam/AdamW, RMSprop."""
 
 
-_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+_jit = jit(nogil=True, error_model="numpy")
 _sgd = _jit(SGD.kernel_update)
 _rmsprop = _jit(RMSprop.kernel_update)
 _adam_corrections = _jit(adam_corrections)
