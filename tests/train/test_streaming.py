@@ -97,3 +97,47 @@ def test_in_turn_nothing_is_read_ahead() -> None:
         for buf, _ in reader.epoch(read, buffers, following=np.array([7])):
             assert reads[-1] == int(buf[0])  # read when taken, not before
     assert reads == [0, 2]
+
+
+def _table(tmp_path: Path, n: int) -> Path:
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(n, 3))
+    cols = {f"x{j}": X[:, j] for j in range(3)} | {"target": (X[:, 0] > 0).astype(float)}
+    pq.write_table(pa.table(cols), tmp_path / "t.parquet", row_group_size=16)
+    return tmp_path / "t.parquet"
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "python"])
+def test_a_streamed_fit_takes_and_records_a_callback_s_rate(
+    tmp_path: Path, compiled: bool
+) -> None:
+    from deltaprop.train import Callback
+
+    class Rates(Callback):
+        def on_epoch_begin(self, trainer: object, epoch: int, logs: object = None) -> None:
+            trainer.optimizer.learning_rate = [0.0, 0.05][epoch]  # type: ignore[attr-defined]
+
+    if compiled and fused.get(10**6) is None:
+        pytest.skip("numba is not installed")
+    previous = fused.set_enabled(compiled)
+    try:
+        net = Network([3, 4, 1], "tanh", "binary_crossentropy", seed=0)
+        p0 = net.parameters.copy()
+        trainer = Trainer(net, "sgd", learning_rate=0.1, batch_size=10, epochs=1, seed=0,
+                          callbacks=[Rates()])  # fmt: skip
+        trainer.fit(ParquetDataset(_table(tmp_path, 40), "target", block_rows=16))
+        assert np.array_equal(net.parameters, p0)  # the epoch's rate 0: nothing moved
+        trainer.fit(ParquetDataset(_table(tmp_path, 40), "target", block_rows=16))
+    finally:
+        fused.set_enabled(previous)
+    assert not np.array_equal(net.parameters, p0)
+    assert trainer.history.learning_rate == [0.0, 0.05]
+
+
+def test_a_streamed_fit_with_batch_norm_refuses_a_batch_of_one_row(tmp_path: Path) -> None:
+    net = Network([3, 4, 1], "tanh", "binary_crossentropy", seed=0, batch_norm=True)
+    with pytest.raises(ValueError, match=r"batch_size=8 over 41 training rows leaves a last "
+                       r"batch of 1 row"):  # fmt: skip
+        Trainer(net, batch_size=8, epochs=1, seed=0).fit(
+            ParquetDataset(_table(tmp_path, 41), "target", block_rows=16)
+        )

@@ -30,10 +30,10 @@ import numpy as np
 from deltaprop.core.backend import usable_cores
 from deltaprop.data import Dataset, epoch_buffers, rank_rows, validation_mask
 from deltaprop.fast import CompiledLoop
-from deltaprop.optim import Optimizer, check_learning_rate
-from deltaprop.train.batches import GradStats, effective_batch_size
+from deltaprop.optim import Optimizer
+from deltaprop.train.batches import GradStats, check_batch_norm_batches, effective_batch_size
 from deltaprop.train.callbacks import Callback, watches_batches
-from deltaprop.train.sgd import batch_step, close_epoch
+from deltaprop.train.sgd import batch_step, close_epoch, step_rate
 from deltaprop.train.stopping import baseline_rows, loss_baselines
 
 __all__ = ["StreamedData", "fit_streamed", "prepare_streamed", "streamed_validation"]
@@ -151,6 +151,8 @@ def fit_streamed(
     net, opt, comm = self.net, self.optimizer, self.communicator
     if not isinstance(opt, Optimizer):
         raise ValueError("a streamed fit needs a first-order optimizer, not L-BFGS")
+    ranks = 1 if comm is None else comm.size
+    check_batch_norm_batches(net, self.batch_size, part.n_train, ranks)
     bs = effective_batch_size(self.batch_size, part.n_train)
     fast = None
     if comm is None and part.own.stop > part.own.start:
@@ -182,6 +184,7 @@ def _epochs(
             self.optimizer.learning_rate = lr
             for cb in callbacks:
                 cb.on_epoch_begin(self, self.epoch, {"learning_rate": lr})
+            step_rate(self)  # as the epoch's hooks leave it
             norms = np.zeros(net.n_layers)
             buffers = _buffers(self, part, self.rng)
             following = None  # the next epoch's first buffer, drawn from a copy of the rng
@@ -195,7 +198,8 @@ def _epochs(
                         self.baselines = _baselines(self, part, rows)
                     epoch.feed(buf, rows)
                 epoch.finish()
-            if close_epoch(self, epoch.total / part.n_train, epoch.n_batches, norms, lr,
+            if close_epoch(self, epoch.total / part.n_train, epoch.n_batches, norms,
+                           self.step_learning_rate,
                            last_good, last_buffers, Xv, Yv, wv, callbacks):  # fmt: skip
                 break
 
@@ -384,10 +388,7 @@ class _FastEpoch(_Epoch):
         t, fast = self.t, self.fast
         assert fast is not None
         fast.X, fast.Y = X, Y
-        check_learning_rate(t.optimizer.learning_rate, allow_zero=True)
-        total, batches, seen, bad = fast.epoch(
-            order, self.bs, t.optimizer.learning_rate, self.norms
-        )
+        total, batches, seen, bad = fast.epoch(order, self.bs, step_rate(t), self.norms)
         t.samples_seen += seen
         self.total += total
         self.n_batches += batches
