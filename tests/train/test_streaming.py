@@ -108,9 +108,7 @@ def _table(tmp_path: Path, n: int) -> Path:
 
 
 @pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "python"])
-def test_a_streamed_fit_takes_and_records_a_callback_s_rate(
-    tmp_path: Path, compiled: bool
-) -> None:
+def test_a_streamed_fit_takes_and_records_a_callback_s_rate(tmp_path: Path, compiled: bool) -> None:
     from deltaprop.train import Callback
 
     class Rates(Callback):
