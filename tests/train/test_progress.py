@@ -23,7 +23,7 @@ def test_verbose_lines_are_sklearns_text_on_stdout(capsys: pytest.CaptureFixture
     trainer = Trainer(net, "sgd", learning_rate=0.1, epochs=2, seed=0, callbacks=[VerboseLines()])
     history = trainer.fit(X, y, validation_data=(X, y))
     expected = "".join(
-        f"Iteration {i + 1}, loss = {loss:.8f}, validation score = {score:.6f}\n"
+        f"Iteration {i + 1}, loss = {loss:.8f}\nValidation score: {score:f}\n"
         for i, (loss, score) in enumerate(zip(history.loss, history.val_score, strict=True))
     )
     assert capsys.readouterr().out == expected

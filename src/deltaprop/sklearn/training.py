@@ -68,6 +68,23 @@ class TrainingParts(BaseEstimator):
             )
         return effective_batch_size(self.batch_size, n_samples)
 
+    def _early_stops(self, incremental: bool = False) -> bool:
+        """Whether this fit holds out ``validation_fraction`` and stops on it: as in
+        scikit-learn, ``early_stopping`` is "only effective when solver='sgd' or 'adam'"
+        (the stochastic solvers here): ``"lbfgs"`` trains on every row and keeps its last
+        iterate, and ``partial_fit`` refuses it."""
+        return bool(self.early_stopping) and not incremental and self.solver != "lbfgs"
+
+    def _check_validation_rows(self, incremental: bool, given: bool) -> None:
+        """``validation_fraction=0.0`` is accepted (scikit-learn's ``[0, 1)``) but leaves
+        early stopping nothing to score, unless a validation set is ``given``."""
+        if self._early_stops(incremental) and not given and self.validation_fraction == 0:
+            raise ValueError(
+                "early_stopping=True needs validation rows, but validation_fraction=0.0 holds "
+                "out none: set validation_fraction in (0, 1), pass X_val and y_val, or set "
+                "early_stopping=False. Received: early_stopping=True, validation_fraction=0.0"
+            )
+
     def _communicator(self) -> Any:
         """The MPI communicator when ``distributed`` asks for one and a launcher runs us."""
         if self.distributed is False:
@@ -151,6 +168,7 @@ class TrainingParts(BaseEstimator):
             verbose = verbose and is_root(comm)
         callbacks = [*(self.callbacks or ()), *([VerboseLines()] if verbose else [])]
         n_no_change = self.n_iter_no_change
+        early = self._early_stops(incremental)
         return Trainer(
             net,
             self._make_optimizer(),
@@ -162,8 +180,8 @@ class TrainingParts(BaseEstimator):
             tol=self.tol,
             n_iter_no_change=int(n_no_change) if np.isfinite(n_no_change) else 2**62,
             alpha=self.alpha,
-            early_stopping=self.early_stopping and not incremental,
-            validation_fraction=self.validation_fraction if self.early_stopping else None,
+            early_stopping=early,
+            validation_fraction=(self.validation_fraction or None) if early else None,
             monitor=self.early_stopping_monitor,
             score=self._score_fn(),
             class_weight=self._class_weight(),
