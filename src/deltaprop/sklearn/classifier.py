@@ -145,7 +145,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         batch_norm: bool = False,
         class_weight: dict[Any, float] | str | None = None,
         weight_decay: float = 0.01,
-        init: str = "glorot_uniform",
+        init: str = "sklearn_uniform",
         dtype: str | None = None,
         callbacks: list[Callback] | None = None,
         distributed: bool | str = False,

@@ -15,6 +15,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from deltaprop.core import Network
+from deltaprop.core.initializers import draw_sklearn_uniform, sklearn_factor
 from deltaprop.optim import (
     LBFGS,
     SGD,
@@ -109,7 +110,7 @@ class TrainingParts(BaseEstimator):
         loss, out = self._loss_and_output(n_outputs)
         acts = [*self._hidden_activations(len(hidden)), out]
         seed = self._seed(comm)
-        return Network(
+        net = Network(
             [n_features, *hidden, n_outputs],
             acts,
             loss,
@@ -119,6 +120,10 @@ class TrainingParts(BaseEstimator):
             dropout=self.dropout if hidden else 0.0,
             batch_norm=self.batch_norm if hidden else False,
         )
+        if self.init == "sklearn_uniform":  # weights and biases as scikit-learn draws them
+            factor = sklearn_factor(acts[:-1])
+            draw_sklearn_uniform(net.rng, net.weights, list(net.biases), factor)
+        return net
 
     def _make_optimizer(self) -> Optimizer | LBFGS:
         lr = self.learning_rate_init
