@@ -390,12 +390,13 @@ class VerboseLines(Callback):
 
     @staticmethod
     def _no_improvement(trainer: Any) -> str:
-        """scikit-learn's message when ``tol`` was not reached for ``n_iter_no_change``."""
+        """scikit-learn's message when ``tol`` was not reached for ``n_iter_no_change``
+        epochs (a plateau schedule's own ``tol`` and ``patience``)."""
         what = "Validation score" if trainer.early_stopping else "Training loss"
-        return (
-            f"{what} did not improve more than tol={trainer.tol:f} for "
-            f"{trainer.n_iter_no_change} consecutive epochs."
-        )
+        rule = trainer.schedule if isinstance(trainer.schedule, ReduceOnPlateau) else None
+        tol = trainer.tol if rule is None else rule.tol
+        count = trainer.n_iter_no_change if rule is None else rule.patience
+        return f"{what} did not improve more than tol={tol:f} for {count} consecutive epochs."
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None) -> None:
         assert logs is not None
