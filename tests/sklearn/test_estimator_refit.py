@@ -79,7 +79,8 @@ def test_a_warm_fit_takes_tol_verbose_and_early_stopping(
         assert capsys.readouterr().out.count("Iteration ") == 3
     ours, theirs = both(solver="adam", learning_rate_init=0.01)
     refit(ours, early_stopping=True, validation_fraction=0.2)
-    assert len(ours.validation_scores_) == ours.n_iter_ and ours.best_validation_score_ > 0.5
+    assert len(ours.validation_scores_) == ours.n_iter_ == 5
+    assert ours.best_validation_score_ == max(ours.validation_scores_) > 0
     with pytest.raises(AttributeError):  # scikit-learn 1.9 fails here; deltaprop goes on
         refit(theirs, early_stopping=True, validation_fraction=0.2)
 
@@ -107,12 +108,12 @@ def test_lbfgs_ignores_early_stopping_as_scikit_learn() -> None:
     ours, ours_es, _, theirs_es = fits
     for a, b in zip(ours.coefs_, ours_es.coefs_, strict=True):
         np.testing.assert_array_equal(a, b)  # every row trained on, the last iterate kept
-    assert ours_es.loss_ == ours.loss_ and ours_es.n_iter_ == ours.n_iter_ == 30
+    assert ours_es.loss_ == ours.loss_ and ours_es.n_iter_ == ours.n_iter_ > 5
     for est in (ours_es, theirs_es):
         assert est.t_ == 0 and not hasattr(est, "best_loss_")
         assert getattr(est, "validation_scores_", None) is None
         assert getattr(est, "best_validation_score_", None) is None
-    assert len(ours_es.loss_curve_) == 30 and not hasattr(theirs_es, "loss_curve_")
+    assert len(ours_es.loss_curve_) == ours_es.n_iter_ and not hasattr(theirs_es, "loss_curve_")
 
 
 def test_validation_fraction_zero() -> None:
