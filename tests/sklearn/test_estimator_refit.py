@@ -15,6 +15,7 @@ from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
+from deltaprop.data import NpyDataset
 from deltaprop.sklearn import MLPClassifier
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
@@ -123,8 +124,17 @@ def test_validation_fraction_zero() -> None:
             cls(validation_fraction=0.0, **KW).fit(X_IRIS, Y_IRIS)
     with pytest.raises(ValueError, match=r"early_stopping=True, validation_fraction=0\.0"):
         MLPClassifier(validation_fraction=0.0, early_stopping=True, **KW).fit(X_IRIS, Y_IRIS)
+    with pytest.raises(ValueError, match=r"early_stopping=True, validation_fraction=0\.0"):
+        MLPClassifier(validation_fraction=0.0, early_stopping=True, **KW).fit(
+            NpyDataset(X_IRIS, Y_IRIS.astype(float))
+        )  # out of core too
     with pytest.raises(ValueError, match="validation_fraction"):
         MLPClassifier(validation_fraction=1.0, **KW).fit(X_IRIS, Y_IRIS)
+    with warnings.catch_warnings():  # a validation set given: nothing to hold out
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier(validation_fraction=0.0, early_stopping=True, **KW)
+        clf.fit(X_IRIS, Y_IRIS, X_val=X_IRIS[:20], y_val=Y_IRIS[:20])
+    assert len(clf.validation_scores_) == clf.n_iter_
 
 
 def _template(text: str) -> str:
