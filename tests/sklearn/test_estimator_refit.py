@@ -96,6 +96,14 @@ def test_partial_fit_keeps_its_optimizer_but_reads_alpha() -> None:
         assert np.linalg.norm(est.coefs_[0]) < 0.97 * norm
 
 
+def test_partial_fit_after_an_lbfgs_fit_builds_the_stochastic_optimizer() -> None:
+    ours, theirs = both(solver="lbfgs")
+    refit(ours, partial=True, solver="adam")
+    assert type(ours._optimizer).__name__ == "Adam" and ours.n_iter_ == 1
+    with pytest.raises(AttributeError, match="loss_curve_"):  # scikit-learn 1.9 fails here
+        refit(theirs, partial=True, solver="adam")
+
+
 def test_lbfgs_ignores_early_stopping_as_scikit_learn() -> None:
     kw = {**KW, "solver": "lbfgs", "max_iter": 30}
     fits = []

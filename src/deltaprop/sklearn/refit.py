@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from deltaprop.optim import LBFGS
 from deltaprop.train import Trainer
 
 if TYPE_CHECKING:
@@ -58,7 +59,8 @@ def continued_trainer(
     new = est._make_trainer(old.net, n_samples, incremental, old.communicator)
     for name in _CARRIED:
         setattr(new, name, getattr(old, name))
-    if incremental:  # scikit-learn keeps its _optimizer between partial_fit calls
+    if incremental and not isinstance(old.optimizer, LBFGS):  # scikit-learn keeps its
+        # _optimizer between partial_fit calls (an lbfgs fit leaves none: a fresh one then)
         new.optimizer, new.schedule, new.learning_rate = (
             old.optimizer, old.schedule, old.learning_rate,
         )  # fmt: skip
