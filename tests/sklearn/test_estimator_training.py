@@ -49,16 +49,17 @@ def test_verbose_prints_scikit_learn_lines(
         clf.fit(X, y)
     if early_stopping:
         expected = [
-            f"Iteration {i}, loss = {loss:.8f}, validation score = {score:.6f}"
+            line
             for i, (loss, score) in enumerate(
                 zip(clf.loss_curve_, clf.validation_scores_, strict=True), start=1
             )
+            for line in (f"Iteration {i}, loss = {loss:.8f}", f"Validation score: {score:f}")
         ]
     else:
         expected = [
             f"Iteration {i}, loss = {loss:.8f}" for i, loss in enumerate(clf.loss_curve_, 1)
         ]
-    assert len(expected) == 2
+    assert len(expected) == 2 * (1 + early_stopping)  # with it, a Validation score line each
     assert capsys.readouterr().out == "".join(line + "\n" for line in expected)
     with pytest.warns(ConvergenceWarning):
         clf.set_params(warm_start=True).fit(X, y)  # counted from 1 again in each fit

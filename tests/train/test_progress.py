@@ -23,12 +23,34 @@ def test_verbose_lines_are_sklearns_text_on_stdout(capsys: pytest.CaptureFixture
     trainer = Trainer(net, "sgd", learning_rate=0.1, epochs=2, seed=0, callbacks=[VerboseLines()])
     history = trainer.fit(X, y, validation_data=(X, y))
     expected = "".join(
-        f"Iteration {i + 1}, loss = {loss:.8f}, validation score = {score:.6f}\n"
+        f"Iteration {i + 1}, loss = {loss:.8f}\nValidation score: {score:f}\n"
         for i, (loss, score) in enumerate(zip(history.loss, history.val_score, strict=True))
     )
     assert capsys.readouterr().out == expected
     trainer.fit(X, y)  # a second fit counts from 1 again
     assert capsys.readouterr().out.startswith("Iteration 1, loss = ")
+
+
+def test_verbose_lines_of_a_plateau_schedule(capsys: pytest.CaptureFixture[str]) -> None:
+    """scikit-learn's adaptive texts: a line at each cut, the last when the rate is spent."""
+    from deltaprop.optim import ReduceOnPlateau
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), rng.integers(0, 2, 40).astype(float)
+    net = Network([3, 4, 1], "tanh", "bce", seed=0)
+    plateau = ReduceOnPlateau(patience=1, tol=100.0, min_lr=1e-3)
+    trainer = Trainer(net, "sgd", learning_rate=0.1, schedule=plateau, epochs=50, seed=0,
+                      callbacks=[VerboseLines()])  # fmt: skip
+    trainer.fit(X, y)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if not ln.startswith("Iteration")]
+    said = "Training loss did not improve more than tol=100.000000 for 1 consecutive epochs."
+    assert lines == [
+        f"{said} Setting learning rate to 0.020000",
+        f"{said} Setting learning rate to 0.004000",
+        f"{said} Setting learning rate to 0.000800",
+        f"{said} Learning rate too small. Stopping.",
+    ]
+    assert len(trainer.history.loss) == 9  # 1 (the first sets the best), then 2 per line
 
 
 def test_reporter_writes_to_its_stream() -> None:

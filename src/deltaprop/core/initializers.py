@@ -13,7 +13,15 @@ name                          distribution
 ``glorot_normal``             ``N(0, 2 / (fan_in + fan_out))``
 ``lecun_normal`` (``lecun``)  ``N(0, 1 / fan_in)``
 ``lecun_uniform``             ``U(±√(3 / fan_in))``
+``sklearn_uniform``           ``U(±√(6 / (fan_in + fan_out)))``
 ============================  ========================================
+
+``sklearn_uniform`` is the estimators' default: they then draw every layer's weights *and
+biases* as scikit-learn's ``MLPClassifier`` / ``MLPRegressor`` do, with
+:func:`draw_sklearn_uniform` (``U(±√(factor / (fan_in + fan_out)))``, ``factor`` 6, or 2 for
+a logistic hidden activation, for every layer: :func:`sklearn_factor`). A
+:class:`~deltaprop.core.network.Network` given the name alone draws its weights with
+``factor=6`` and leaves its biases at zero, as for every other name.
 
 >>> import numpy as np
 >>> from deltaprop.core.initializers import get_initializer
@@ -32,7 +40,13 @@ import numpy as np
 from deltaprop.core.activations import activation_class
 from deltaprop.core.registry import lookup
 
-__all__ = ["INITIALIZERS", "default_initializer", "get_initializer"]
+__all__ = [
+    "INITIALIZERS",
+    "default_initializer",
+    "draw_sklearn_uniform",
+    "get_initializer",
+    "sklearn_factor",
+]
 
 Initializer = Callable[[np.random.Generator, tuple[int, int]], np.ndarray]
 
@@ -70,6 +84,51 @@ def lecun_uniform(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarra
     return rng.uniform(-r, r, size=shape)
 
 
+def _sklearn_bound(fan_in: int, fan_out: int, factor: float) -> float:
+    return math.sqrt(factor / (fan_in + fan_out))
+
+
+def sklearn_uniform(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """scikit-learn's weights for non-logistic activations: ``U(±√(6/(fan_in + fan_out)))``."""
+    r = _sklearn_bound(shape[1], shape[0], 6.0)
+    return rng.uniform(-r, r, size=shape)
+
+
+def sklearn_factor(hidden_activations: list[str]) -> float:
+    """scikit-learn's ``factor``: 2 when the hidden activation is logistic, else 6.
+
+    scikit-learn has one hidden activation; with a list, 2 needs every hidden layer
+    logistic (``"logistic"`` or its name ``"sigmoid"``). No hidden layer: 6.
+    """
+    names = {activation_class(a).name for a in hidden_activations}
+    return 2.0 if names == {activation_class("logistic").name} else 6.0
+
+
+def draw_sklearn_uniform(
+    rng: np.random.Generator,
+    weights: list[np.ndarray],
+    biases: list[np.ndarray],
+    factor: float,
+) -> None:
+    """Draw every layer's weights and biases in place as scikit-learn does.
+
+    Both from ``U(-r, r)``, ``r = √(factor / (fan_in + fan_out))`` (scikit-learn's
+    ``_init_coef``: the same distribution, from ``rng``, not its bits).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    weights : list of ndarray, each of shape (fan_out, fan_in)
+    biases : list of ndarray, each of shape (fan_out,)
+    factor : float
+        6, or 2 for a logistic hidden activation (:func:`sklearn_factor`).
+    """
+    for W, b in zip(weights, biases, strict=True):
+        r = _sklearn_bound(W.shape[1], W.shape[0], factor)
+        W[...] = rng.uniform(-r, r, size=W.shape)
+        b[...] = rng.uniform(-r, r, size=b.shape)
+
+
 INITIALIZERS: dict[str, Initializer] = {
     "he_normal": he_normal,
     "he_uniform": he_uniform,
@@ -77,6 +136,7 @@ INITIALIZERS: dict[str, Initializer] = {
     "glorot_normal": glorot_normal,
     "lecun_normal": lecun_normal,
     "lecun_uniform": lecun_uniform,
+    "sklearn_uniform": sklearn_uniform,
 }
 _ALIASES = {"he": "he_normal", "glorot": "glorot_uniform", "xavier": "glorot_uniform",
             "lecun": "lecun_normal"}  # fmt: skip

@@ -46,6 +46,7 @@ from deltaprop.sklearn.errors import DivergenceWarning, NothingLeftToTrainError
 from deltaprop.sklearn.fit_tasks import fit_task
 from deltaprop.sklearn.params import MAY_CHANGE as _MAY_CHANGE
 from deltaprop.sklearn.params import PARAMETER_CONSTRAINTS, SKLEARN_OUT, copy_into_layers
+from deltaprop.sklearn.refit import continued_trainer
 from deltaprop.sklearn.state import ModelState
 from deltaprop.sklearn.streamed import fit_dataset
 from deltaprop.sklearn.training import forget_fit, interrupted_here
@@ -102,7 +103,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
         dropout: float | list[float] = 0.0,
         batch_norm: bool = False,
         weight_decay: float = 0.01,
-        init: str = "glorot_uniform",
+        init: str = "sklearn_uniform",
         dtype: str | None = None,
         callbacks: list[Callback] | None = None,
         distributed: bool | str = False,
@@ -207,6 +208,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
             validation = (Xv, self._encode_y(yv, incremental=True))
             if sample_weight_val is not None:
                 validation += (_check_sample_weight(sample_weight_val, Xv, dtype=Xv.dtype),)
+        self._check_validation_rows(incremental, given=validation is not None)
 
         if reset:
             comm = self._communicator()
@@ -225,10 +227,8 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
                 check_replicated(comm, X=data, Y=Y, sample_weight=sample_weight)
             self._trainer = self._make_trainer(self.network_, X.shape[0], incremental, comm)
             self.t_ = 0
-        else:
-            self._trainer.epochs = 1 if incremental else self.max_iter
-            self._trainer.batch_size = self._batch_size(X.shape[0])
-            self._trainer.early_stopping = self.early_stopping and not incremental
+        else:  # set_params since the last fit take effect (deltaprop.sklearn.refit)
+            self._trainer = continued_trainer(self, self._trainer, X.shape[0], incremental)
         trainer = self._trainer
         self.n_outputs_ = Y.shape[1]
         self.n_layers_ = len(self._hidden_sizes()) + 2
@@ -310,11 +310,11 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
         h = trainer.history
         if h.stop is not None:  # in the estimator's words: it has no clipping option
             h.stop = dataclasses.replace(h.stop, detail=exc.describe(clip_name=None))
-        if exc.threshold is not None and not self.early_stopping:  # finite: keep, warn
+        if exc.threshold is not None and not self._early_stops():  # finite: keep, warn
             h.loss.append(math.nan)  # the diverged epoch, as the early-stopping path records
             warnings.warn(f"{exc.describe(clip_name=None)}", DivergenceWarning, stacklevel=4)
             return
-        if self.early_stopping and trainer.restore_best():  # trainer.net is network_
+        if self._early_stops() and trainer.restore_best():  # trainer.net is network_
             if h.stop is not None and trainer.best_epoch is not None:
                 h.stop = dataclasses.replace(h.stop, best_epoch=trainer.best_epoch + 1)
             h.loss.append(math.nan)
@@ -348,8 +348,10 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
         h: History = trainer.history
         self.history_ = h
         self.n_iter_ = len(h.loss) - epochs_before  # this call's (a resumed run's: all of them)
-        self.t_ = trainer.samples_seen
-        self.loss_curve_ = list(h.loss)
+        lbfgs = self.solver == "lbfgs"
+        if not lbfgs:  # scikit-learn's t_ counts the stochastic solvers' samples only
+            self.t_ = trainer.samples_seen
+        self.loss_curve_ = list(h.loss)  # lbfgs too: the command's reports read it
         result = getattr(trainer, "lbfgs_result", None)
         if result is not None and self.solver == "lbfgs":
             self.loss_ = float(result.fun)
@@ -364,7 +366,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
         self.validation_scores_: list[float] | None
         self.best_validation_score_: float | None
         self.best_loss_: float | None
-        if self.early_stopping and not incremental:
+        if self._early_stops(incremental):
             self.validation_scores_ = list(h.val_score)
             self.best_validation_score_ = float(np.nanmax(h.val_score))
             self.best_loss_ = None
@@ -373,6 +375,8 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
             self.best_validation_score_ = float(np.nanmax(h.val_score)) if h.val_score else None
             finite = [v for v in h.loss if np.isfinite(v)]
             self.best_loss_ = float(min(finite)) if finite else self.loss_
+        if lbfgs:  # as scikit-learn's lbfgs: no best_loss_ (the scores: None without X_val)
+            del self.best_loss_
         if not incremental and self.solver != "lbfgs" and self.stop_reason_ == "epochs":
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "

@@ -46,8 +46,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start,
     momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2,
     epsilon, n_iter_no_change, max_fun
-        As in scikit-learn. ``early_stopping`` monitors what ``early_stopping_monitor`` says
-        and restores the best weights.
+        As in scikit-learn (each fit reads them again: :mod:`deltaprop.sklearn.refit`).
+        ``early_stopping`` (stochastic solvers only; ``"lbfgs"`` ignores it) monitors what
+        ``early_stopping_monitor`` says and restores the best weights.
     early_stopping_monitor : {"val_score", "val_loss"}, default="val_score"
         The validation accuracy (scikit-learn's rule) or the validation loss (Keras's).
     dropout : float or list of float, default=0.0
@@ -58,10 +59,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Weights per class label, multiplied into the sample weights.
     weight_decay : float, default=0.01
         Decoupled weight decay of ``"adamw"``.
-    init : str, default="glorot_uniform"
+    init : str, default="sklearn_uniform"
         The initializer of every layer's ``W`` (:mod:`deltaprop.core.initializers`; ``"auto"``:
-        the Network's rule, He-normal for ReLU-like layers). The default is scikit-learn's
-        MLP's, ``U(±√(6/(n_in + n_out)))``.
+        the Network's rule, He-normal for ReLU-like layers; biases then start at zero). The
+        default is scikit-learn's MLP's: ``W`` and ``b`` from ``U(±√(factor/(n_in + n_out)))``,
+        ``factor`` 6, or 2 for a logistic hidden activation.
     dtype : {"float32", "float64"} or None, default=None
         Computation precision; ``None`` keeps float32 input in float32, else float64.
     callbacks : list of Callback or None, default=None
@@ -76,7 +78,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     coefs_ : list of ndarray
         ``coefs_[i]`` has shape ``(n_in, n_out)`` (scikit-learn's layout, ``W[i+1]ᵀ``).
     intercepts_ : list of ndarray
-    loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_, t_,
+    loss_, best_loss_ (not with "lbfgs"), loss_curve_, validation_scores_,
+    best_validation_score_, t_ (0 with "lbfgs"),
     n_features_in_, feature_names_in_, n_iter_, n_layers_, n_outputs_, out_activation_
         As in scikit-learn.
     validation_loss_curve_ : list of float or None
@@ -145,7 +148,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         batch_norm: bool = False,
         class_weight: dict[Any, float] | str | None = None,
         weight_decay: float = 0.01,
-        init: str = "glorot_uniform",
+        init: str = "sklearn_uniform",
         dtype: str | None = None,
         callbacks: list[Callback] | None = None,
         distributed: bool | str = False,

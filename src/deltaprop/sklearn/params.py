@@ -69,7 +69,7 @@ PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
     "nesterovs_momentum": ["boolean"],
     "early_stopping": ["boolean"],
     "early_stopping_monitor": [StrOptions(EARLY_STOPPING_MONITORS)],
-    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "validation_fraction": [Interval(Real, 0, 1, closed="left")],
     "beta_1": [Interval(Real, 0, 1, closed="left")],
     "beta_2": [Interval(Real, 0, 1, closed="left")],
     "epsilon": [Interval(Real, 0, None, closed="neither")],

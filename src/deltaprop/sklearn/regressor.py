@@ -79,7 +79,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         dropout: float | list[float] = 0.0,
         batch_norm: bool = False,
         weight_decay: float = 0.01,
-        init: str = "glorot_uniform",
+        init: str = "sklearn_uniform",
         dtype: str | None = None,
         callbacks: list[Callback] | None = None,
         distributed: bool | str = False,

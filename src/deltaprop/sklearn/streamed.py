@@ -192,6 +192,7 @@ def fit_dataset(est: Any, data: Dataset, y: Any, sample_weight: Any, incremental
                 f"{yv.shape[0]}"
             )
         validation = (Xv, np.asarray(est._encode_y(yv, incremental=True), dtype=data.dtype))
+    est._check_validation_rows(False, given=validation is not None)
     n_train = data.n_rows
     if est.early_stopping and validation is None:
         n_train -= round(data.n_rows * est.validation_fraction)  # the batch size only

@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from deltaprop.core import Network, ParameterMemoryError
+from deltaprop.core.initializers import draw_sklearn_uniform, sklearn_factor
 from deltaprop.optim import (
     LBFGS,
     SGD,
@@ -137,6 +138,23 @@ class TrainingParts(BaseEstimator):
             )
         return effective_batch_size(self.batch_size, n_samples)
 
+    def _early_stops(self, incremental: bool = False) -> bool:
+        """Whether this fit holds out ``validation_fraction`` and stops on it: as in
+        scikit-learn, ``early_stopping`` is "only effective when solver='sgd' or 'adam'"
+        (the stochastic solvers here): ``"lbfgs"`` trains on every row and keeps its last
+        iterate, and ``partial_fit`` refuses it."""
+        return bool(self.early_stopping) and not incremental and self.solver != "lbfgs"
+
+    def _check_validation_rows(self, incremental: bool, given: bool) -> None:
+        """``validation_fraction=0.0`` is accepted (scikit-learn's ``[0, 1)``) but leaves
+        early stopping nothing to score, unless a validation set is ``given``."""
+        if self._early_stops(incremental) and not given and self.validation_fraction == 0:
+            raise ValueError(
+                "early_stopping=True needs validation rows, but validation_fraction=0.0 holds "
+                "out none: set validation_fraction in (0, 1), pass X_val and y_val, or set "
+                "early_stopping=False. Received: early_stopping=True, validation_fraction=0.0"
+            )
+
     def _communicator(self) -> Any:
         """The MPI communicator when ``distributed`` asks for one and a launcher runs us."""
         if self.distributed is False:
@@ -162,7 +180,7 @@ class TrainingParts(BaseEstimator):
         acts = [*self._hidden_activations(len(hidden)), out]
         seed = self._seed(comm)
         try:
-            return Network(
+            net = Network(
                 [n_features, *hidden, n_outputs],
                 acts,
                 loss,
@@ -176,6 +194,10 @@ class TrainingParts(BaseEstimator):
             raise ParameterMemoryError(
                 "hidden_layer_sizes", self.hidden_layer_sizes, exc.n_params, exc.nbytes, exc.why
             ) from None
+        if self.init == "sklearn_uniform":  # weights and biases as scikit-learn draws them
+            factor = sklearn_factor(acts[:-1])
+            draw_sklearn_uniform(net.rng, net.weights, list(net.biases), factor)
+        return net
 
     def _make_optimizer(self) -> Optimizer | LBFGS:
         """SGD and Adam in scikit-learn's form (``style="keras"``: its ``SGDOptimizer``'s
@@ -232,6 +254,7 @@ class TrainingParts(BaseEstimator):
         if own and not any(isinstance(cb, StopOnInterrupt) for cb in callbacks):
             callbacks.append(EstimatorStop())  # Ctrl-C: scikit-learn's warning and model
         n_no_change = self.n_iter_no_change
+        early = self._early_stops(incremental)
         return Trainer(
             net,
             self._make_optimizer(),
@@ -243,8 +266,8 @@ class TrainingParts(BaseEstimator):
             tol=self.tol,
             n_iter_no_change=int(n_no_change) if np.isfinite(n_no_change) else 2**62,
             alpha=self.alpha,
-            early_stopping=self.early_stopping and not incremental,
-            validation_fraction=self.validation_fraction if self.early_stopping else None,
+            early_stopping=early,
+            validation_fraction=(self.validation_fraction or None) if early else None,
             monitor=self.early_stopping_monitor,
             score=self._score_fn(),
             class_weight=self._class_weight(),

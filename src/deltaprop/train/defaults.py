@@ -143,7 +143,7 @@ ESTIMATOR_DEFAULTS = MappingProxyType(
         "alpha": 1e-4,
         "early_stopping": False,
         "early_stopping_monitor": "val_score",
-        "init": "glorot_uniform",
+        "init": "sklearn_uniform",
     }
 )
 """The estimators' defaults (by parameter name) that are not the trainer's: scikit-learn's,

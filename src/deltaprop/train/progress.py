@@ -350,11 +350,15 @@ def compile_notes(
 
 
 class VerboseLines(Callback):
-    """scikit-learn's ``verbose`` text: one line after every epoch, through a :class:`Reporter`.
+    """scikit-learn's ``verbose`` text: its lines after every epoch, through a :class:`Reporter`.
 
-    The line is ``Iteration N, loss = L`` (``N`` counted from 1 in each fit, ``L`` with 8
-    decimals), followed by ``, validation score = S`` (6 decimals) when there is
-    validation data: the text of scikit-learn's ``MLPClassifier(verbose=True)``.
+    Each epoch prints ``Iteration N, loss = L`` (``N`` counted from 1 in each fit, ``L`` with
+    8 decimals), then ``Validation score: S`` (6 decimals) when there is validation data.
+    A plateau schedule (scikit-learn's ``learning_rate="adaptive"``) prints ``... did not
+    improve more than tol=T for P consecutive epochs. Setting learning rate to R`` at each
+    cut and ``... Learning rate too small. Stopping.`` at its end; another run stopped by
+    ``tol`` ends with ``... Stopping.``: the texts of scikit-learn's
+    ``MLPClassifier(verbose=True)``.
 
     Parameters
     ----------
@@ -370,32 +374,47 @@ class VerboseLines(Callback):
     ...     epoch = 3
     >>> lines.on_train_begin(Run())
     >>> lines.on_epoch_end(Run(), 3, {"loss": 0.25, "val_score": 0.9})
-    >>> out.getvalue()
-    'Iteration 1, loss = 0.25000000, validation score = 0.900000\\n'
+    >>> print(out.getvalue(), end="")
+    Iteration 1, loss = 0.25000000
+    Validation score: 0.900000
     """
 
     def __init__(self, reporter: Reporter | None = None) -> None:
         self.reporter = Reporter() if reporter is None else reporter
         self.first = 0
+        self.reductions = 0
 
     def on_train_begin(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
         self.first = trainer.epoch
+        self.reductions = getattr(getattr(trainer, "schedule", None), "num_reductions", 0)
+
+    @staticmethod
+    def _no_improvement(trainer: Any) -> str:
+        """scikit-learn's message when ``tol`` was not reached for ``n_iter_no_change``
+        epochs (a plateau schedule's own ``tol`` and ``patience``)."""
+        what = "Validation score" if trainer.early_stopping else "Training loss"
+        rule = trainer.schedule if isinstance(trainer.schedule, ReduceOnPlateau) else None
+        tol = trainer.tol if rule is None else rule.tol
+        count = trainer.n_iter_no_change if rule is None else rule.patience
+        return f"{what} did not improve more than tol={tol:f} for {count} consecutive epochs."
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None) -> None:
         assert logs is not None
-        line = f"Iteration {epoch - self.first + 1}, loss = {logs['loss']:.8f}"
+        self.reporter.line(f"Iteration {epoch - self.first + 1}, loss = {logs['loss']:.8f}")
         if "val_score" in logs:
-            line += f", validation score = {logs['val_score']:.6f}"
-        self.reporter.line(line)
+            self.reporter.line(f"Validation score: {logs['val_score']:f}")
+        schedule = getattr(trainer, "schedule", None)
+        if isinstance(schedule, ReduceOnPlateau) and schedule.num_reductions > self.reductions:
+            self.reductions = schedule.num_reductions
+            self.reporter.line(
+                f"{self._no_improvement(trainer)} Setting learning rate to "
+                f"{trainer.current_learning_rate:f}"
+            )
 
     def on_train_end(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
         """scikit-learn's last line when ``tol`` stopped the run (its text, its count)."""
         reason = (logs or {}).get("stop_reason")
-        if reason in ("no_improvement", "early_stopping") and not isinstance(
-            trainer.schedule, ReduceOnPlateau
-        ):
-            what = "Validation score" if reason == "early_stopping" else "Training loss"
-            self.reporter.line(
-                f"{what} did not improve more than tol={trainer.tol:f} for "
-                f"{trainer.n_iter_no_change} consecutive epochs. Stopping."
-            )
+        if reason in ("no_improvement", "early_stopping"):
+            plateau = isinstance(trainer.schedule, ReduceOnPlateau)
+            end = " Learning rate too small. Stopping." if plateau else " Stopping."
+            self.reporter.line(self._no_improvement(trainer) + end)
