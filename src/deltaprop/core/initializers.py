@@ -105,27 +105,38 @@ def sklearn_factor(hidden_activations: list[str]) -> float:
 
 
 def draw_sklearn_uniform(
-    rng: np.random.Generator,
+    rng: np.random.Generator | np.random.RandomState,
     weights: list[np.ndarray],
     biases: list[np.ndarray],
     factor: float,
 ) -> None:
     """Draw every layer's weights and biases in place as scikit-learn does.
 
-    Both from ``U(-r, r)``, ``r = √(factor / (fan_in + fan_out))`` (scikit-learn's
-    ``_init_coef``: the same distribution, from ``rng``, not its bits).
+    Both from ``U(-r, r)``, ``r = √(factor / (fan_in + fan_out))``, in scikit-learn's
+    ``_init_coef`` order: layer after layer, its coefficients as a ``(fan_in, fan_out)``
+    array (our ``W`` is its transpose), then its intercepts. From a
+    ``numpy.random.RandomState(random_state)`` these are scikit-learn's own bits for that
+    integer ``random_state``.
 
     Parameters
     ----------
-    rng : numpy.random.Generator
+    rng : numpy.random.Generator or numpy.random.RandomState
     weights : list of ndarray, each of shape (fan_out, fan_in)
     biases : list of ndarray, each of shape (fan_out,)
     factor : float
         6, or 2 for a logistic hidden activation (:func:`sklearn_factor`).
+
+    Examples
+    --------
+    >>> W, b = np.zeros((2, 3)), np.zeros(2)
+    >>> draw_sklearn_uniform(np.random.RandomState(0), [W], [b], 6.0)
+    >>> r = math.sqrt(6.0 / 5)
+    >>> bool(np.array_equal(W.T, np.random.RandomState(0).uniform(-r, r, (3, 2))))
+    True
     """
     for W, b in zip(weights, biases, strict=True):
         r = _sklearn_bound(W.shape[1], W.shape[0], factor)
-        W[...] = rng.uniform(-r, r, size=W.shape)
+        W[...] = rng.uniform(-r, r, size=(W.shape[1], W.shape[0])).T
         b[...] = rng.uniform(-r, r, size=b.shape)
 
 

@@ -8,6 +8,7 @@ reads the hyper-parameters (public attributes) and the subclasses' hooks
 from __future__ import annotations
 
 import contextlib
+import numbers
 import warnings
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -194,9 +195,13 @@ class TrainingParts(BaseEstimator):
             raise ParameterMemoryError(
                 "hidden_layer_sizes", self.hidden_layer_sizes, exc.n_params, exc.nbytes, exc.why
             ) from None
-        if self.init == "sklearn_uniform":  # weights and biases as scikit-learn draws them
+        if self.init == "sklearn_uniform":  # weights and biases as scikit-learn draws them:
+            # an integer random_state draws its very bits (its RandomState, its order)
+            state = self.random_state
+            exact = isinstance(state, numbers.Integral) and not isinstance(state, bool)
+            rng = np.random.RandomState(int(state) if exact else seed)
             factor = sklearn_factor(acts[:-1])
-            draw_sklearn_uniform(net.rng, net.weights, list(net.biases), factor)
+            draw_sklearn_uniform(rng, net.weights, list(net.biases), factor)
         return net
 
     def _make_optimizer(self) -> Optimizer | LBFGS:
