@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 from deltaprop.data import NpyDataset
-from deltaprop.sklearn import MLPClassifier
+from deltaprop.sklearn import DivergenceWarning, MLPClassifier
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
 X_IRIS = StandardScaler().fit_transform(X_IRIS)
@@ -171,3 +171,16 @@ def test_verbose_text_is_scikit_learns(
     if kw.get("learning_rate") == "adaptive":
         assert "Setting learning rate to 0.020000\n" in outs[0]
         assert outs[0].endswith("Learning rate too small. Stopping.\n")
+
+
+def test_a_warm_fit_under_a_strong_alpha_is_not_a_divergence() -> None:
+    """alpha=1e4 on weights trained without it: a first objective hundreds of times the
+    data loss, which falls as the penalty pulls the weights in (scikit-learn's Adam shrinks
+    them too); the divergence baseline counts the L2 term of the starting weights."""
+    for est in both(solver="adam"):
+        norm = np.linalg.norm(est.coefs_[0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DivergenceWarning)
+            refit(est, alpha=1e4)
+        assert np.linalg.norm(est.coefs_[0]) < 0.995 * norm  # both: 2.306 to 2.282
+        assert getattr(est, "stop_reason_", "max_iter") != "diverged"

@@ -30,10 +30,12 @@ __all__ = ["continued_trainer"]
 _CARRIED = (
     "history", "epoch", "samples_seen", "best_metric", "best_metric_epoch", "no_improvement",
     "best_parameters", "best_buffers", "best_epoch", "rng", "split_seed", "divergence_factor",
-    "baselines",
 )  # fmt: skip
-"""What a continued fit takes over from the previous trainer: counters, curves, the
-generator (shuffling goes on as in one long run) and the divergence policy's baselines."""
+"""What a continued fit takes over from the previous trainer: counters, curves and the
+generator (shuffling goes on as in one long run). The divergence policy's baselines are
+taken over by a ``partial_fit`` under the same ``alpha`` only: a warm ``fit``, or another
+``alpha``, measures them afresh from the present weights (their L2 term included, so that
+a stronger ``alpha`` on weights trained without it is not taken for a divergence)."""
 
 
 def continued_trainer(
@@ -59,6 +61,8 @@ def continued_trainer(
     new = est._make_trainer(old.net, n_samples, incremental, old.communicator)
     for name in _CARRIED:
         setattr(new, name, getattr(old, name))
+    if incremental and new.alpha == old.alpha:
+        new.baselines = old.baselines
     if incremental and not isinstance(old.optimizer, LBFGS):  # scikit-learn keeps its
         # _optimizer between partial_fit calls (an lbfgs fit leaves none: a fresh one then)
         new.optimizer, new.schedule, new.learning_rate = (

@@ -28,7 +28,10 @@ import numpy as np
 
 from deltaprop.fast import blas_threads
 
-__all__ = ["DIVERGENCE_FACTOR", "STOP_REASONS", "StopRecord", "baseline_rows", "loss_baselines"]
+__all__ = [
+    "DIVERGENCE_FACTOR", "STOP_REASONS", "StopRecord", "baseline_rows", "l2_at_start",
+    "loss_baselines",
+]  # fmt: skip
 
 STOP_REASONS = (
     "epochs", "no_improvement", "early_stopping", "converged", "solver", "diverged",
@@ -229,17 +232,31 @@ def baseline_rows(m: int) -> np.ndarray:
     return np.unique(np.linspace(0, m - 1, BASELINE_ROWS).round().astype(np.intp))
 
 
-def loss_baselines(net: Any, X: Any, Y: np.ndarray, w: np.ndarray | None) -> tuple[float, float]:
+def loss_baselines(
+    net: Any, X: Any, Y: np.ndarray, w: np.ndarray | None, alpha: float = 0.0, m: int = 1
+) -> tuple[float, float]:  # fmt: skip
     """The two losses the divergence policy compares with: the network's as it is now (on
     :data:`BASELINE_ROWS` evenly spaced rows), and a constant predictor's (the weighted
     mean of ``Y``, shape ``(n_L,)``, for every row; on every row).
 
-    Both are the data loss (no L2 term), computed in chunks of 512 rows, with BLAS on one
-    thread: a BLAS thread pool woken here would go on spinning beside the compiled loop's
-    own threads and slow its first epochs several times over.
+    Both are the data loss, computed in chunks of 512 rows, with BLAS on one thread: a
+    BLAS thread pool woken here would go on spinning beside the compiled loop's own threads
+    and slow its first epochs several times over. The network's adds the L2 term that
+    batches of ``m`` rows add at its present weights, ``alpha/(2m)·Σ‖W‖²``, as the epoch's
+    objective does: a strong L2 on weights trained without it (a warm start) makes a large
+    first objective that falls, not a divergence.
     """
     with blas_threads(1):
-        return _loss_baselines(net, X, Y, w)
+        start, constant = _loss_baselines(net, X, Y, w)
+    return start + l2_at_start(net, alpha, m), constant
+
+
+def l2_at_start(net: Any, alpha: float, m: int) -> float:
+    """``alpha/(2m)·Σ‖W‖²``: the L2 term of a batch of ``m`` rows at ``net``'s present
+    weights (the part of the first objective that :func:`loss_baselines` counts in)."""
+    if not alpha:
+        return 0.0
+    return alpha / (2 * max(m, 1)) * sum(float(np.vdot(W, W)) for W in net.weights)
 
 
 def _loss_baselines(net: Any, X: Any, Y: np.ndarray, w: np.ndarray | None) -> tuple[float, float]:

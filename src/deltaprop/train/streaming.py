@@ -34,7 +34,7 @@ from deltaprop.optim import Optimizer
 from deltaprop.train.batches import GradStats, check_batch_norm_batches, effective_batch_size
 from deltaprop.train.callbacks import Callback, watches_batches
 from deltaprop.train.sgd import batch_step, close_epoch, step_rate
-from deltaprop.train.stopping import baseline_rows, loss_baselines
+from deltaprop.train.stopping import baseline_rows, l2_at_start, loss_baselines
 
 __all__ = ["StreamedData", "fit_streamed", "prepare_streamed", "streamed_validation"]
 
@@ -130,8 +130,9 @@ def _baselines(self: Any, part: StreamedData, rows: Any) -> tuple[float, float]:
     if len(rows) == 3:  # the buffer as read, its rows at idx: those the baseline takes
         idx = rows[2][baseline_rows(rows[2].size)]
         X, Y = X[idx], Y[idx]
+    m = effective_batch_size(self.batch_size, part.n_train)
     if part.comm is None:
-        return loss_baselines(self.net, X, Y, None)
+        return loss_baselines(self.net, X, Y, None, self.alpha, m)
     # the constant predictor is the global mean: sums first, then the losses
     sums = np.append(Y.sum(axis=0), float(Y.shape[0])).astype(np.float64)
     part.comm.allreduce(sums)
@@ -141,7 +142,8 @@ def _baselines(self: Any, part: StreamedData, rows: Any) -> tuple[float, float]:
         const = np.asarray(self.net.loss.value(Y, np.broadcast_to(mean.astype(Y.dtype), Y.shape)))
     packed = np.array([start * len(X), float(const.sum())])
     part.comm.allreduce(packed)
-    return float(packed[0] / sums[-1]), float(packed[1] / sums[-1])
+    start_l2 = l2_at_start(self.net, self.alpha, m)
+    return float(packed[0] / sums[-1]) + start_l2, float(packed[1] / sums[-1])
 
 
 def fit_streamed(

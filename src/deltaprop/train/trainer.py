@@ -39,6 +39,7 @@ from deltaprop.optim import (
     schedule_for_epochs,
 )
 from deltaprop.parallel import Communicator
+from deltaprop.train.batches import effective_batch_size
 from deltaprop.train.callbacks import Callback, History, as_callbacks, stop_at_interrupt
 from deltaprop.train.checks import _check_settings
 from deltaprop.train.defaults import TRAINER_DEFAULTS as D
@@ -370,7 +371,9 @@ class Trainer:
                 "early_stopping needs validation data (validation_fraction or validation_data)"
             )
         if self.baselines is None and self.divergence_factor is not None:
-            self.baselines = loss_baselines(net, X, Y, w)
+            n = X.shape[0]
+            m = n if isinstance(self.optimizer, LBFGS) else effective_batch_size(self.batch_size, n)
+            self.baselines = loss_baselines(net, X, Y, w, self.alpha, m)
         if isinstance(self.optimizer, LBFGS):
             return self._run(lambda cbs: fit_lbfgs(self, X, Y, w, Xv, Yv, wv, cbs))
         return self._run(lambda cbs: fit_sgd(self, X, Y, w, Xv, Yv, wv, cbs))
