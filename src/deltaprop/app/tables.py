@@ -36,7 +36,13 @@ from deltaprop.app.errors import DataError, not_a_number
 if TYPE_CHECKING:
     from deltaprop.parallel import MPICommunicator
 
-__all__ = ["check_numeric_text", "no_column_message", "read_table"]
+__all__ = [
+    "check_numeric_text",
+    "did_you_mean",
+    "no_column_message",
+    "read_table",
+    "separator_hint",
+]
 
 _CSV = {".csv": ",", ".tsv": "\t", ".txt": None}
 _PARQUET = {".parquet", ".pq"}
@@ -88,7 +94,9 @@ def read_table(
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    frame, sep = None, _CSV.get(suffix)
+    if suffix == ".gz" and Path(path.stem).suffix.lower() in _CSV:  # .csv.gz, .tsv.gz, .txt.gz
+        suffix = Path(path.stem).suffix.lower() + ".gz"
+    frame, sep = None, _CSV.get(suffix)  # (a .gz is read whole by every rank)
     if comm is not None and comm.size > 1 and sep is not None:  # .csv, .tsv
         from deltaprop.app import csv_shards  # checks the path too, on every rank together
 
@@ -104,6 +112,8 @@ def read_table(
     frame.columns = [str(c) for c in frame.columns]
     if na_values and suffix not in _CSV:
         frame = frame.replace(list(na_values), np.nan)
+    if suffix.endswith(".gz"):
+        suffix = suffix[:-3]
     missing = sorted(set(categorical) - set(frame.columns))
     if missing:
         raise DataError(no_column_message(missing[0], frame.columns, path, "--categorical"))
@@ -134,19 +144,39 @@ def _read_file(path: Path, suffix: str, na_values: list[str]) -> pd.DataFrame:
     check_readable(path)
     if suffix in _CSV:
         return _read_csv(path, _CSV[suffix], na_values)
+    if suffix.endswith(".gz") and suffix[:-3] in _CSV:
+        return _read_gzip(path, _CSV[suffix[:-3]], na_values)
     if suffix in _PARQUET:
         return _read_parquet(path)
     if suffix == ".npz":
         return _read_npz(path)
     raise DataError(
         f"cannot read '{path}': unsupported file type {suffix or '(no extension)'!r}; "
-        "use .csv, .tsv, .parquet (with pyarrow installed) or .npz"
+        "use .csv, .tsv, .txt (separator sniffed), one of them compressed (.csv.gz), "
+        ".parquet (with pyarrow installed) or .npz"
     )
 
 
 def _read_csv(path: Path, sep: str | None, na_values: list[str]) -> pd.DataFrame:
     check_csv_head(path)
     return parse_csv(path, path, sep, na_values)
+
+
+def _read_gzip(path: Path, sep: str | None, na_values: list[str]) -> pd.DataFrame:
+    """A gzip-compressed CSV file, decompressed in memory, then read as :func:`_read_csv`."""
+    import gzip
+    import io
+
+    try:
+        with gzip.open(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        raise DataError(f"cannot read '{path}' as gzip-compressed CSV: {exc}") from None
+    if not data.strip():
+        raise DataError(f"'{path}' is empty")
+    if b"\x00" in data[:8192]:
+        raise DataError(f"'{path}' holds a binary file, not CSV text")
+    return parse_csv(io.BytesIO(data), path, sep, na_values)
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -296,10 +326,29 @@ def check_numeric_text(
 def no_column_message(name: str, columns: Any, path: Any, option: str) -> str:
     """``"--target 'x': no such column in 'f.csv' (columns: ...); did you mean 'X'?"``."""
     cols = [str(c) for c in columns]
-    close = _closest_column(name, cols)
-    hint = f"; did you mean {close!r}?" if close is not None else ""
+    hint = did_you_mean(name, cols) + separator_hint(cols)
     shown = ", ".join(cols[:12]) + (f", ... ({len(cols)} columns)" if len(cols) > 12 else "")
     return f"{option} {name!r}: no such column in '{path}' (columns: {shown}){hint}"
+
+
+def did_you_mean(name: str, columns: Sequence[str]) -> str:
+    """``"; did you mean 'X'?"`` for the column ``name`` most likely meant, or ``""``."""
+    close = _closest_column(name, columns)
+    return f"; did you mean {close!r}?" if close is not None else ""
+
+
+def separator_hint(columns: Sequence[str]) -> str:
+    """``"; the header looks separated by ';' ..."`` when a table read as one column has a
+    name holding a tab or a ``;`` (a file named ``.csv`` but not comma-separated), or ``""``."""
+    if len(columns) != 1:
+        return ""
+    for sep, name in (("\t", "tab"), (";", "';'")):
+        if sep in columns[0]:
+            return (
+                f"; the header looks separated by {name}, not commas: name the file .txt "
+                "(the separator is sniffed)" + (" or .tsv" if sep == "\t" else "")
+            )
+    return ""
 
 
 def _closest_column(name: str, columns: Sequence[str]) -> str | None:
