@@ -22,6 +22,7 @@ import difflib
 import importlib.util
 import math
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ import pandas as pd
 
 from deltaprop.app.columns import is_text
 from deltaprop.app.csv_text import check_csv_head, check_readable, parse_csv
-from deltaprop.app.errors import DataError, not_a_number
+from deltaprop.app.errors import DataError, not_a_number, shown
 
 if TYPE_CHECKING:
     from deltaprop.parallel import MPICommunicator
@@ -39,7 +40,9 @@ if TYPE_CHECKING:
 __all__ = [
     "check_numeric_text",
     "did_you_mean",
+    "is_csv",
     "no_column_message",
+    "number_format_hint",
     "read_table",
     "separator_hint",
 ]
@@ -55,6 +58,8 @@ def read_table(
     categorical: Sequence[str] = (),
     parse_numbers: bool = True,
     comm: MPICommunicator | None = None,
+    decimal: str = ".",
+    thousands: str | None = None,
 ) -> pd.DataFrame:
     """Read a data file into a DataFrame, with a clear error for every problem.
 
@@ -80,6 +85,9 @@ def read_table(
         (:func:`deltaprop.app.csv_shards.read_csv`); a file that cannot be cut safely (one with
         a ``"``, for instance) is read whole by every rank. Call it on every rank of
         ``comm``. The table is the one-process table either way.
+    decimal, thousands : str, optional
+        The decimal mark and the thousands separator of a CSV file's numbers
+        (:func:`pandas.read_csv`'s options; ``--decimal``, ``--thousands``).
 
     Returns
     -------
@@ -97,14 +105,15 @@ def read_table(
     if suffix == ".gz" and Path(path.stem).suffix.lower() in _CSV:  # .csv.gz, .tsv.gz, .txt.gz
         suffix = Path(path.stem).suffix.lower() + ".gz"
     frame, sep = None, _CSV.get(suffix)  # (a .gz is read whole by every rank)
-    if comm is not None and comm.size > 1 and sep is not None:  # .csv, .tsv
+    numbers = {"decimal": decimal, **({} if thousands is None else {"thousands": thousands})}
+    if comm is not None and comm.size > 1 and sep is not None and numbers == {"decimal": "."}:
         from deltaprop.app import csv_shards  # checks the path too, on every rank together
 
         frame = csv_shards.read_csv(path, sep, list(na_values), comm)
     if frame is None and path.is_dir() and _holds_parts(path):
         frame = _read_directory(path)
     if frame is None:
-        frame = _read_file(path, suffix, list(na_values))
+        frame = _read_file(path, suffix, list(na_values), numbers)
     if frame.shape[1] == 0:
         raise DataError(f"'{path}' is empty: no columns")
     if frame.shape[0] == 0:
@@ -120,6 +129,13 @@ def read_table(
     if not parse_numbers:
         return frame
     return check_numeric_text(frame, path, skip=categorical, line_offset=2 if suffix in _CSV else 1)
+
+
+def is_csv(path: str | os.PathLike[str]) -> bool:
+    """Whether :func:`read_table` reads ``path`` as CSV text (a header on line 1), perhaps
+    gzip-compressed."""
+    name = Path(path).name.lower()
+    return any(name.endswith(s) or name.endswith(s + ".gz") for s in _CSV)
 
 
 def _holds_parts(path: Path) -> bool:
@@ -140,12 +156,15 @@ def _read_directory(path: Path) -> pd.DataFrame:
     return pd.concat(chunks, ignore_index=True)
 
 
-def _read_file(path: Path, suffix: str, na_values: list[str]) -> pd.DataFrame:
+def _read_file(
+    path: Path, suffix: str, na_values: list[str], numbers: dict[str, str]
+) -> pd.DataFrame:
     check_readable(path)
     if suffix in _CSV:
-        return _read_csv(path, _CSV[suffix], na_values)
+        check_csv_head(path)
+        return parse_csv(path, path, _CSV[suffix], na_values, **numbers)
     if suffix.endswith(".gz") and suffix[:-3] in _CSV:
-        return _read_gzip(path, _CSV[suffix[:-3]], na_values)
+        return _read_gzip(path, _CSV[suffix[:-3]], na_values, numbers)
     if suffix in _PARQUET:
         return _read_parquet(path)
     if suffix == ".npz":
@@ -157,12 +176,9 @@ def _read_file(path: Path, suffix: str, na_values: list[str]) -> pd.DataFrame:
     )
 
 
-def _read_csv(path: Path, sep: str | None, na_values: list[str]) -> pd.DataFrame:
-    check_csv_head(path)
-    return parse_csv(path, path, sep, na_values)
-
-
-def _read_gzip(path: Path, sep: str | None, na_values: list[str]) -> pd.DataFrame:
+def _read_gzip(
+    path: Path, sep: str | None, na_values: list[str], numbers: dict[str, str]
+) -> pd.DataFrame:
     """A gzip-compressed CSV file, decompressed in memory, then read as :func:`_read_csv`."""
     import gzip
     import io
@@ -176,7 +192,7 @@ def _read_gzip(path: Path, sep: str | None, na_values: list[str]) -> pd.DataFram
         raise DataError(f"'{path}' is empty")
     if b"\x00" in data[:8192]:
         raise DataError(f"'{path}' holds a binary file, not CSV text")
-    return parse_csv(io.BytesIO(data), path, sep, na_values)
+    return parse_csv(io.BytesIO(data), path, sep, na_values, **numbers)
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -315,12 +331,49 @@ def check_numeric_text(
             values[present] = parsed.to_numpy(dtype=np.float64)
             frame[name] = values
             continue
+        hint = number_format_hint(col[present])
+        if hint is not None:
+            first = col[present].iloc[int(np.flatnonzero(~ok)[0])]
+            raise DataError(
+                f"column {name!r} of '{path}' holds text such as {shown(first)}: {hint}, "
+                f"or make it categorical with --categorical {name!r}"
+            )
         if ok.mean() < 0.5:
             continue  # mostly text: a categorical column
         bad = np.flatnonzero(present)[~ok]
         line = int(bad[0]) + 2 if line_offset == 2 else None
         raise not_a_number(name, path, int(bad[0]), line, str(col.iloc[bad[0]]), len(bad))
     return frame
+
+
+_DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d+|)(,\d+)?")
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})*(\.\d*)?")
+
+
+def number_format_hint(values: pd.Series) -> str | None:
+    """How to read text values that are all numbers written with a decimal comma (``5,1``)
+    or with thousands separators (``2,960.5``), or None if they are not.
+
+    >>> number_format_hint(pd.Series(["5,1", "4,9"]))
+    "numbers with a decimal comma? Read them with --decimal ','"
+    """
+    text = values.astype(str).str.strip()
+    if len(text) == 0 or not text.str.contains(",", regex=False).any():
+        return None
+    thousands = bool(text.str.fullmatch(_THOUSANDS).all())
+    decimal = bool(text.str.fullmatch(_DECIMAL_COMMA).all())
+    if thousands and decimal:
+        return (
+            "numbers with thousands separators or a decimal comma? Read them with "
+            "--thousands ',' or --decimal ','"
+        )
+    if thousands:
+        return "numbers with thousands separators? Read them with --thousands ','"
+    if decimal:
+        return "numbers with a decimal comma? Read them with --decimal ','" + (
+            " --thousands '.'" if text.str.contains(".", regex=False).any() else ""
+        )
+    return None
 
 
 def no_column_message(name: str, columns: Any, path: Any, option: str) -> str:
