@@ -136,7 +136,7 @@ def check_representable(pre: Preprocessor, X: np.ndarray, frame: pd.DataFrame, d
         col = pre.numeric[j]
         row = file_row(frame.index, i)
         raise DataError(
-            f"column {col!r}: validation row {row} (line {row + 1}) holds "
+            f"column {col!r}: validation row {row} holds "
             f"{float(pd.to_numeric(frame[col].iloc[i])):g}, {abs(float(X[i, j])):.3g} "
             f"standard deviations from the training rows' mean: too large to train on "
             f"({dtype}); fix the value, or mark it missing with --na-values"
