@@ -81,10 +81,20 @@ def parse_csv(
         if known is not None:
             short = short_row(data, known, None if names is None else len(names))
     try:
-        engine: dict[str, Any] = {"engine": "python"} if sep is None else {"low_memory": False}
+        engine: dict[str, Any] = (  # the C engine drops a byte order mark itself; and it
+            {"engine": "python", "encoding": "utf-8-sig"}  # decodes lazily, as nrows wants
+            if sep is None
+            else {"low_memory": False}
+        )
+        if short is not None and data.count(b"\r") == data.count(b"\r\n"):
+            # refused below: only the lines before it are parsed, for an error before it
+            before = b"\n".join(data.split(b"\n", short[0] - 1)[: short[0] - 1])
+            if not before.strip():
+                raise CSVSyntaxError(short_row_message(path, *short))
+            source = io.BytesIO(before + b"\n")
         frame = pd.read_csv(
             source, sep=sep, na_values=na_values or None, skipinitialspace=True,
-            encoding="utf-8-sig", index_col=False, **engine, **options,
+            index_col=False, **engine, **options,
         )  # fmt: skip
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
         raise first_error(exc, path, short) from None
@@ -102,7 +112,7 @@ def first_error(exc: Exception, path: Path, short: tuple[int, int, int] | None) 
     if isinstance(exc, pd.errors.ParserError):
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "malformed CSV"
         found = _LINE.search(first)
-        if short is not None and (found is None or short[0] < int(found.group(1))):
+        if short is not None and (found is None or short[0] <= int(found.group(1))):
             return CSVSyntaxError(short_row_message(path, *short))
         return CSVSyntaxError(f"cannot parse '{path}' as CSV: {first}")
     if short is not None:
@@ -209,8 +219,9 @@ def _short_plain(data: bytes, sep: str, n_fields: int) -> tuple[int, int] | None
     stops = np.concatenate([ends, [len(buf)]])
     seps = np.flatnonzero(buf == ord(sep))
     counts = np.searchsorted(seps, stops) - np.searchsorted(seps, starts) + 1
+    blank = _BLANK.replace(sep.encode(), b"")  # a line of separators is a row of fields
     for i in np.flatnonzero(counts != n_fields):
-        if data[starts[i] : stops[i]].strip(_BLANK):
+        if data[starts[i] : stops[i]].strip(blank):
             return int(i) + 1, int(counts[i])
     return None
 

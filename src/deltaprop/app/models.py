@@ -132,10 +132,11 @@ def model_inputs(loaded: Loaded, frame: pd.DataFrame, source: Path) -> Any:
         from deltaprop.app.tables import did_you_mean, separator_hint
 
         cols = [str(c) for c in frame.columns]
+        unused = [c for c in cols if c not in names]  # a model's column is no suggestion
         shown = ", ".join(repr(c) for c in missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise DataError(
             f"'{source}' lacks the column{'s' if len(missing) > 1 else ''} {shown} that the "
-            f"model was trained on{did_you_mean(missing[0], cols)}{separator_hint(cols)}"
+            f"model was trained on{did_you_mean(missing[0], unused)}{separator_hint(cols)}"
         )
     if loaded.pre is not None:
         return loaded.pre.transform(frame, source)
