@@ -132,7 +132,7 @@ def model_inputs(loaded: Loaded, frame: pd.DataFrame, source: Path) -> Any:
         from deltaprop.app.tables import did_you_mean, separator_hint
 
         cols = [str(c) for c in frame.columns]
-        unused = [c for c in cols if c not in names]  # a model's column is no suggestion
+        unused = [c for c in cols if c not in (names or [])]  # a model's column: no guess
         shown = ", ".join(repr(c) for c in missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise DataError(
             f"'{source}' lacks the column{'s' if len(missing) > 1 else ''} {shown} that the "
