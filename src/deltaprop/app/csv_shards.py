@@ -139,7 +139,7 @@ def read_piece(
     path: Path,
     sep: str,
     na_values: list[str],
-) -> pd.DataFrame | None:
+) -> pd.DataFrame:
     """Parse whole CSV lines without a header as :func:`deltaprop.app.tables.read_table` would.
 
     Parameters
@@ -156,10 +156,9 @@ def read_piece(
 
     Returns
     -------
-    pandas.DataFrame or None
-        The rows, with a ``RangeIndex``; None if the first row has more fields than there
-        are columns (pandas would read the extra ones as an index), which the piece cannot
-        settle alone.
+    pandas.DataFrame
+        The rows, with a ``RangeIndex`` (a row with more fields than columns is refused, as
+        in the whole read: the first column is never an index).
 
     Raises
     ------
@@ -168,8 +167,6 @@ def read_piece(
     """
     if not data:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns}, columns=columns)
-    if _first_row_too_long(data, sep, len(columns)):
-        return None
     try:
         return parse_csv(io.BytesIO(data), path, sep, na_values, header=None, names=columns)
     except DataError as exc:
@@ -196,17 +193,6 @@ def lines_before(f: BinaryIO, pos: int) -> int:
         n += block.count(b"\n")
         at += len(block)
     return n
-
-
-def _first_row_too_long(data: bytes, sep: str, n_columns: int) -> bool:
-    """Whether the first row (up to the first line with more than whitespace, since pandas
-    skips some whitespace-only lines but not others) has more fields than columns."""
-    for line in io.BytesIO(data):
-        if line.strip(b"\r\n") and line.count(sep.encode()) + 1 > n_columns:
-            return True
-        if line.strip():
-            break
-    return False
 
 
 def merge_pieces(
@@ -361,9 +347,6 @@ def read_csv(
     except Exception as exc:
         own, mine = exc, _failure(exc)
     pieces = comm.comm.allgather(mine)
-    if any(p[0] == "ok" and p[1] is None for p in pieces):
-        logger.debug("every rank reads all of '%s': a row has more fields than columns", path)
-        return None
     _raise_first(pieces, rank, own, path)
     frame = merge_pieces([p[1] for p in pieces], columns)
     if frame is None:

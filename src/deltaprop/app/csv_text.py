@@ -28,6 +28,7 @@ __all__ = [
     "short_row",
     "short_row_message",
     "short_row_of_file",
+    "sniffed_separator",
 ]
 
 
@@ -65,20 +66,36 @@ def parse_csv(
     ``path`` names the file in messages; ``options`` are further :func:`pandas.read_csv`
     arguments (``nrows``, ``header``, ``names``, ``chunksize``). Every pandas error becomes a
     :class:`~deltaprop.app.errors.DataError`. A whole read (a path or a ``BytesIO``, no
-    ``nrows`` or ``chunksize``, a known separator) also refuses a row with fewer fields
-    than the header, or than ``names`` (:func:`short_row`), as pandas refuses one with more:
-    the first of the two in the file is reported.
+    ``nrows`` or ``chunksize``) also refuses a row with fewer or more fields than the
+    header, or than ``names`` (:func:`short_row`), even where the extra fields are empty
+    (pandas would drop those silently in a whole read, and refuse them in a read by
+    chunks); the first such row in the file is reported. ``sep=None`` sniffs the separator
+    from the first line, as pandas does. A UTF-8 byte order mark is dropped; the first
+    column is never taken for the row labels (``index_col=False``).
     """
     short = None
-    if sep is not None and not {"nrows", "chunksize"} & set(options):
+    if not {"nrows", "chunksize"} & set(options):
         data = _bytes_of(source, path)
         names = options.get("names")
-        short = short_row(data, sep, None if names is None else len(names))
+        known = sep if sep is not None else sniffed_separator(data)
+        if known is not None:
+            short = short_row(data, known, None if names is None else len(names))
     try:
-        engine: dict[str, Any] = {"engine": "python"} if sep is None else {"low_memory": False}
-        frame = pd.read_csv(
-            source, sep=sep, na_values=na_values or None, skipinitialspace=True, **engine, **options
+        engine: dict[str, Any] = (  # the C engine drops a byte order mark itself; and it
+            {"engine": "python", "encoding": "utf-8-sig"}  # decodes lazily, as nrows wants
+            if sep is None
+            else {"low_memory": False}
         )
+        if short is not None and data.count(b"\r") == data.count(b"\r\n"):
+            # refused below: only the lines before it are parsed, for an error before it
+            before = b"\n".join(data.split(b"\n", short[0] - 1)[: short[0] - 1])
+            if not before.strip():
+                raise CSVSyntaxError(short_row_message(path, *short))
+            source = io.BytesIO(before + b"\n")
+        frame = pd.read_csv(
+            source, sep=sep, na_values=na_values or None, skipinitialspace=True,
+            index_col=False, **engine, **options,
+        )  # fmt: skip
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
         raise first_error(exc, path, short) from None
     if short is not None:
@@ -95,7 +112,7 @@ def first_error(exc: Exception, path: Path, short: tuple[int, int, int] | None) 
     if isinstance(exc, pd.errors.ParserError):
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "malformed CSV"
         found = _LINE.search(first)
-        if short is not None and (found is None or short[0] < int(found.group(1))):
+        if short is not None and (found is None or short[0] <= int(found.group(1))):
             return CSVSyntaxError(short_row_message(path, *short))
         return CSVSyntaxError(f"cannot parse '{path}' as CSV: {first}")
     if short is not None:
@@ -121,16 +138,35 @@ _LINE = re.compile(r"\bline (\d+)")
 _BLANK = b" \t\r\n"
 
 
+def sniffed_separator(data: bytes) -> str | None:
+    """The separator :func:`pandas.read_csv` with ``sep=None`` finds (:class:`csv.Sniffer`
+    of the first line), or None if it finds none."""
+    first = data.split(b"\n", 1)[0].decode("utf-8-sig", "replace")
+    try:
+        return csv.Sniffer().sniff(first).delimiter
+    except csv.Error:
+        return None
+
+
 def short_row_message(path: Path, line: int, expected: int, seen: int) -> str:
-    """The error of a row with too few fields (``line`` counted in the file)."""
+    """The error of a row with too few or too many fields (``line`` counted in the file)."""
+    why = (
+        "a row with fields missing at its end; an empty field, as in a,,b, is a missing value"
+        if seen < expected
+        else "a row with more fields than the header names: a separator at its end, or a "
+        "field holding the separator unquoted? Remove it, or name the field in the header"
+        if expected > 1
+        else "the header has one field: if the file is separated by ';' or tabs, name it "
+        ".txt (the separator is sniffed)"
+    )
     return (
         f"cannot parse '{path}' as CSV: Expected {expected} fields in line {line}, saw {seen} "
-        "(a row with fields missing at its end; an empty field, as in a,,b, is a missing value)"
+        f"({why})"
     )
 
 
 def short_row(data: bytes, sep: str, n_fields: int | None) -> tuple[int, int, int] | None:
-    """The first row of CSV text with fewer than ``n_fields`` fields, or None.
+    """The first row of CSV text with fewer or more than ``n_fields`` fields, or None.
 
     Lines of only whitespace are left out (pandas skips blank lines). A field may be
     quoted and hold a separator or a line break, as in :func:`pandas.read_csv`.
@@ -175,16 +211,17 @@ _SCAN = 1 << 22
 
 
 def _short_plain(data: bytes, sep: str, n_fields: int) -> tuple[int, int] | None:
-    """``(line, fields)`` of the first line of ``data`` (no quotes) with fewer than
-    ``n_fields`` fields and more than whitespace."""
+    """``(line, fields)`` of the first line of ``data`` (no quotes) with another number
+    than ``n_fields`` of fields and more than whitespace."""
     buf = np.frombuffer(data, np.uint8)
     ends = np.flatnonzero(buf == 10)
     starts = np.concatenate([[0], ends + 1])
     stops = np.concatenate([ends, [len(buf)]])
     seps = np.flatnonzero(buf == ord(sep))
     counts = np.searchsorted(seps, stops) - np.searchsorted(seps, starts) + 1
-    for i in np.flatnonzero(counts < n_fields):
-        if data[starts[i] : stops[i]].strip(_BLANK):
+    blank = _BLANK.replace(sep.encode(), b"")  # a line of separators is a row of fields
+    for i in np.flatnonzero(counts != n_fields):
+        if data[starts[i] : stops[i]].strip(blank):
             return int(i) + 1, int(counts[i])
     return None
 
@@ -207,7 +244,7 @@ def _short_quoted(
         blank = len(row) <= 1 and not "".join(row).strip()
         if n_fields is None and not blank:  # the header
             n_fields = len(row)
-        elif n_fields is not None and len(row) < n_fields and not blank:
+        elif n_fields is not None and len(row) != n_fields and not blank:
             return line, n_fields, len(row)
         line = reader.line_num + 1
     return None

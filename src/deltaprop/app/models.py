@@ -129,13 +129,17 @@ def model_inputs(loaded: Loaded, frame: pd.DataFrame, source: Path) -> Any:
     )
     missing = [] if names is None else [n for n in names if n not in frame.columns]
     if missing:
+        from deltaprop.app.tables import did_you_mean, separator_hint
+
+        cols = [str(c) for c in frame.columns]
+        unused = [c for c in cols if c not in (names or [])]  # a model's column: no guess
         shown = ", ".join(repr(c) for c in missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise DataError(
             f"'{source}' lacks the column{'s' if len(missing) > 1 else ''} {shown} that the "
-            "model was trained on"
+            f"model was trained on{did_you_mean(missing[0], unused)}{separator_hint(cols)}"
         )
     if loaded.pre is not None:
-        return loaded.pre.transform(frame)
+        return loaded.pre.transform(frame, source)
     if names is not None:
         frame = frame[list(names)]
     if frame.shape[1] != est.n_features_in_:

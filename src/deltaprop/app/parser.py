@@ -102,6 +102,32 @@ def _add_list(p: Any, flag: str, metavar: str, help: str) -> None:
     p.add_argument(flag, type=name_list, action="extend", default=[], metavar=metavar, help=help)
 
 
+def _add_number_format(p: Any) -> None:
+    """``--decimal`` and ``--thousands``: how a CSV file writes its numbers (pandas')."""
+    p.add_argument(
+        "--decimal",
+        type=_one_character,
+        default=".",
+        metavar="CHAR",
+        help="the decimal mark of the CSV file's numbers, e.g. ',' for 5,1 (default: '.')",
+    )
+    p.add_argument(
+        "--thousands",
+        type=_one_character,
+        metavar="CHAR",
+        help="the thousands separator of the CSV file's numbers, e.g. ',' for 2,960.5",
+    )
+
+
+def _one_character(text: str) -> str:
+    if len(text) != 1 or text.isalnum() or text in '"\n\r':
+        raise argparse.ArgumentTypeError(
+            f"must be one character that is not a letter, digit, quote or line break; "
+            f"received {text!r}"
+        )
+    return text
+
+
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("network and training")
     auto = ",".join(map(str, C.auto_hidden))
@@ -303,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_list(g, "--ignore", "COLS", "columns that are not features (identifiers, ...)")
     _add_list(g, "--na-values", "VALUES", "extra strings that mean 'missing' (e.g. '?,-')")
+    _add_number_format(g)
     g.add_argument(
         "--scale-target",
         action=argparse.BooleanOptionalAction,
@@ -347,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_list(p, "--keep", "COLS", "input columns to copy into the output (e.g. an id)")
     _add_list(p, "--na-values", "VALUES", "extra strings that mean 'missing'")
+    _add_number_format(p)
     p.add_argument(
         "--precision",
         type=int,
@@ -367,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the target column (default: the one the model was trained on)",
     )
     _add_list(p, "--na-values", "VALUES", "extra strings that mean 'missing'")
+    _add_number_format(p)
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
     p = add("inspect", "Show a model's architecture, parameter counts and training summary.")

@@ -64,17 +64,29 @@ def file_row(index: pd.Index, position: int) -> int:
     return int(label) + 1 if isinstance(label, int | np.integer) else int(position) + 1
 
 
-def _as_float(s: pd.Series, name: str) -> np.ndarray:
-    """A numeric column as float64; text that is not a number is an error."""
+def _as_float(s: pd.Series, name: str, source: Any = None) -> np.ndarray:
+    """A numeric column as float64; text that is not a number is an error naming the
+    column, the file ``source`` (if given), the row (and its line in a CSV file), the value
+    and how to go on (the words of the training run's
+    :func:`~deltaprop.app.errors.not_a_number`)."""
     if is_numeric(s):
         return s.to_numpy(dtype=np.float64, na_value=np.nan)
     values = pd.to_numeric(s.astype(str).str.strip().where(s.notna()), errors="coerce")
     bad = np.flatnonzero(values.isna().to_numpy() & s.notna().to_numpy())
     if bad.size:
+        from deltaprop.app.tables import is_csv, number_format_hint
+
+        row = file_row(s.index, int(bad[0]))
+        where = f"row {row}" + (f" (line {row + 1})" if source and is_csv(source) else "")
+        value = str(s.iloc[bad[0]])
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        of = f" of '{source}'" if source else ""
+        hint = number_format_hint(s[s.notna()])
         raise DataError(
-            f"column {name!r} must hold numbers (as when the model was trained), but row "
-            f"{file_row(s.index, bad[0])} has {shown(s.iloc[bad[0]])}; fix it or mark it "
-            "missing with --na-values"
+            f"column {name!r}{of} must hold numbers (as when the model was trained), but "
+            f"{where} has {shown(value)}{more}, which is not a number; "
+            + (f"{hint}" if hint else "fix it or mark it missing with --na-values")
+            + (f" {value!r}" if not hint and len(value) <= 60 else "")
         )
     return np.asarray(values, dtype=np.float64)
 
@@ -131,9 +143,9 @@ class Preprocessor:
             names.extend(f"{col}={c}" for c in cats)
         return names
 
-    def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def prepare(self, frame: pd.DataFrame, source: Any = None) -> pd.DataFrame:
         """The input columns as the transformers see them: float64 numbers, string
-        categories, NaN where missing.
+        categories, NaN where missing. ``source`` names the file in messages.
 
         Raises
         ------
@@ -147,7 +159,7 @@ class Preprocessor:
                 f"the data lack the column{'s' if len(missing) > 1 else ''} {shown} that the "
                 "model was trained on"
             )
-        data = {c: _as_float(frame[c], c) for c in self.numeric}
+        data = {c: _as_float(frame[c], c, source) for c in self.numeric}
         for c in self.numeric:
             if np.isinf(data[c]).any():
                 row = file_row(frame.index, int(np.flatnonzero(np.isinf(data[c]))[0]))
@@ -181,8 +193,9 @@ class Preprocessor:
         self.column_transformer = ct
         return np.ascontiguousarray(out)  # C order: a mini-batch gather copies only its rows
 
-    def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        """The features of ``frame`` from the fitted state, in NumPy.
+    def transform(self, frame: pd.DataFrame, source: Any = None) -> np.ndarray:
+        """The features of ``frame`` from the fitted state, in NumPy (``source`` names the
+        file in messages).
 
         The same arithmetic as the fitted scikit-learn transformers (``x`` imputed, then
         ``(x - mean) / scale``; one indicator per known category), so the outputs are
@@ -190,7 +203,7 @@ class Preprocessor:
         """
         if not self.fitted:
             raise RuntimeError("the preprocessor is not fitted")
-        inputs = self.prepare(frame)
+        inputs = self.prepare(frame, source)
         numbers = inputs[self.numeric].to_numpy(dtype=np.float64, copy=True)
         texts = [inputs[c].to_numpy(dtype=object) for c in self.categorical]
         out = encode(numbers, texts, self.median, self.mean, self.scale, self.categories)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deltaprop.app.candidates import HiddenChoice, command_alpha, describe_hidden, hidden_layers
-from deltaprop.app.console import Output, plural
+from deltaprop.app.console import Output
 from deltaprop.app.errors import UsageError
 from deltaprop.app.interrupt import interrupt_callbacks
 from deltaprop.core import hidden_activation_names
@@ -79,6 +79,8 @@ class Run:
     (the metrics, curves and kept epoch are of the validated fit that picked them)."""
     hidden_choice: HiddenChoice | None = None
     """With ``--hidden auto``: which architecture won, and the cross-validated losses."""
+    left_out: list[str] = field(default_factory=list)
+    """Columns left out of the inputs: empty in every row, or pandas' row index."""
 
     @property
     def score_name(self) -> str:
@@ -205,7 +207,8 @@ def train_run(
         refit_run,
         train_validation_split,
     )
-    from deltaprop.app.preprocessing import Preprocessor, TargetScaler
+    from deltaprop.app.input_notes import prepare_inputs
+    from deltaprop.app.preprocessing import TargetScaler
     from deltaprop.app.tasks import check_target, detect_task, metrics, split_target
 
     features, y_raw, dropped = split_target(frame, args.target, source, ignore=args.ignore)
@@ -232,19 +235,9 @@ def train_run(
     if args.early_stopping and len(val_rows) == 0:
         out.note("early stopping is off: it needs validation rows (--validation)")
 
-    pre = Preprocessor.for_frame(features, args.categorical)
-    X_train = pre.fit_transform(features.iloc[train_rows])
-    X_val = pre.transform(features.iloc[val_rows])
-    out.line(
-        f"inputs: {len(pre.numeric)} numeric and {len(pre.categorical)} categorical columns "
-        f"-> {plural(len(pre.feature_names), 'feature')}"
+    pre, X_train, X_val, left_out = prepare_inputs(
+        features, list(args.categorical or []), train_rows, val_rows, args.dtype, out
     )
-    for col, cats in zip(pre.categorical, pre.categories, strict=True):
-        if len(cats) > 50 and len(cats) > 0.5 * len(train_rows):
-            out.note(
-                f"column {col!r} has {len(cats)} distinct values, almost one per row: an "
-                f"identifier? Leave it out with --ignore {col!r}"
-            )
     scaler = None
     y_train, y_val = y[train_rows], y[val_rows]
     if task == "regression" and getattr(args, "scale_target", False):
@@ -300,6 +293,7 @@ def train_run(
         seconds,
         info["resumed_from_epoch"],
         hidden_choice=choice,
+        left_out=left_out,
     )
     run.metrics["training"] = metrics(est, X_train, y[train_rows], scaler)
     if len(val_rows):
@@ -477,6 +471,7 @@ def attach_model_state(run: Run, source: str, settings: dict[str, Any]) -> None:
                 "epochs": len(run.est.loss_curve_),
                 "kept_epoch": run.kept_epoch,
                 "stop_reason": run.est.stop_reason_,
+                "columns_left_out": run.left_out,
                 "stop_message": run.stop_message,
                 "settings": {
                     k: v if isinstance(v, int | float | str | bool) else str(v)

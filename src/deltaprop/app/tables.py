@@ -22,6 +22,7 @@ import difflib
 import importlib.util
 import math
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,12 +32,20 @@ import pandas as pd
 
 from deltaprop.app.columns import is_text
 from deltaprop.app.csv_text import check_csv_head, check_readable, parse_csv
-from deltaprop.app.errors import DataError, not_a_number
+from deltaprop.app.errors import DataError, not_a_number, shown
 
 if TYPE_CHECKING:
     from deltaprop.parallel import MPICommunicator
 
-__all__ = ["check_numeric_text", "no_column_message", "read_table"]
+__all__ = [
+    "check_numeric_text",
+    "did_you_mean",
+    "is_csv",
+    "no_column_message",
+    "number_format_hint",
+    "read_table",
+    "separator_hint",
+]
 
 _CSV = {".csv": ",", ".tsv": "\t", ".txt": None}
 _PARQUET = {".parquet", ".pq"}
@@ -49,6 +58,8 @@ def read_table(
     categorical: Sequence[str] = (),
     parse_numbers: bool = True,
     comm: MPICommunicator | None = None,
+    decimal: str = ".",
+    thousands: str | None = None,
 ) -> pd.DataFrame:
     """Read a data file into a DataFrame, with a clear error for every problem.
 
@@ -74,6 +85,9 @@ def read_table(
         (:func:`deltaprop.app.csv_shards.read_csv`); a file that cannot be cut safely (one with
         a ``"``, for instance) is read whole by every rank. Call it on every rank of
         ``comm``. The table is the one-process table either way.
+    decimal, thousands : str, optional
+        The decimal mark and the thousands separator of a CSV file's numbers
+        (:func:`pandas.read_csv`'s options; ``--decimal``, ``--thousands``).
 
     Returns
     -------
@@ -88,15 +102,18 @@ def read_table(
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    frame, sep = None, _CSV.get(suffix)
-    if comm is not None and comm.size > 1 and sep is not None:  # .csv, .tsv
+    if suffix == ".gz" and Path(path.stem).suffix.lower() in _CSV:  # .csv.gz, .tsv.gz, .txt.gz
+        suffix = Path(path.stem).suffix.lower() + ".gz"
+    frame, sep = None, _CSV.get(suffix)  # (a .gz is read whole by every rank)
+    numbers = {"decimal": decimal, **({} if thousands is None else {"thousands": thousands})}
+    if comm is not None and comm.size > 1 and sep is not None and numbers == {"decimal": "."}:
         from deltaprop.app import csv_shards  # checks the path too, on every rank together
 
         frame = csv_shards.read_csv(path, sep, list(na_values), comm)
     if frame is None and path.is_dir() and _holds_parts(path):
         frame = _read_directory(path)
     if frame is None:
-        frame = _read_file(path, suffix, list(na_values))
+        frame = _read_file(path, suffix, list(na_values), numbers)
     if frame.shape[1] == 0:
         raise DataError(f"'{path}' is empty: no columns")
     if frame.shape[0] == 0:
@@ -104,12 +121,21 @@ def read_table(
     frame.columns = [str(c) for c in frame.columns]
     if na_values and suffix not in _CSV:
         frame = frame.replace(list(na_values), np.nan)
+    if suffix.endswith(".gz"):
+        suffix = suffix[:-3]
     missing = sorted(set(categorical) - set(frame.columns))
     if missing:
         raise DataError(no_column_message(missing[0], frame.columns, path, "--categorical"))
     if not parse_numbers:
         return frame
     return check_numeric_text(frame, path, skip=categorical, line_offset=2 if suffix in _CSV else 1)
+
+
+def is_csv(path: str | os.PathLike[str]) -> bool:
+    """Whether :func:`read_table` reads ``path`` as CSV text (a header on line 1), perhaps
+    gzip-compressed."""
+    name = Path(path).name.lower()
+    return any(name.endswith(s) or name.endswith(s + ".gz") for s in _CSV)
 
 
 def _holds_parts(path: Path) -> bool:
@@ -130,23 +156,43 @@ def _read_directory(path: Path) -> pd.DataFrame:
     return pd.concat(chunks, ignore_index=True)
 
 
-def _read_file(path: Path, suffix: str, na_values: list[str]) -> pd.DataFrame:
+def _read_file(
+    path: Path, suffix: str, na_values: list[str], numbers: dict[str, str]
+) -> pd.DataFrame:
     check_readable(path)
     if suffix in _CSV:
-        return _read_csv(path, _CSV[suffix], na_values)
+        check_csv_head(path)
+        return parse_csv(path, path, _CSV[suffix], na_values, **numbers)
+    if suffix.endswith(".gz") and suffix[:-3] in _CSV:
+        return _read_gzip(path, _CSV[suffix[:-3]], na_values, numbers)
     if suffix in _PARQUET:
         return _read_parquet(path)
     if suffix == ".npz":
         return _read_npz(path)
     raise DataError(
         f"cannot read '{path}': unsupported file type {suffix or '(no extension)'!r}; "
-        "use .csv, .tsv, .parquet (with pyarrow installed) or .npz"
+        "use .csv, .tsv, .txt (separator sniffed), one of them compressed (.csv.gz), "
+        ".parquet (with pyarrow installed) or .npz"
     )
 
 
-def _read_csv(path: Path, sep: str | None, na_values: list[str]) -> pd.DataFrame:
-    check_csv_head(path)
-    return parse_csv(path, path, sep, na_values)
+def _read_gzip(
+    path: Path, sep: str | None, na_values: list[str], numbers: dict[str, str]
+) -> pd.DataFrame:
+    """A gzip-compressed CSV file, decompressed in memory, then read as :func:`_read_csv`."""
+    import gzip
+    import io
+
+    try:
+        with gzip.open(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        raise DataError(f"cannot read '{path}' as gzip-compressed CSV: {exc}") from None
+    if not data.strip():
+        raise DataError(f"'{path}' is empty")
+    if b"\x00" in data[:8192]:
+        raise DataError(f"'{path}' holds a binary file, not CSV text")
+    return parse_csv(io.BytesIO(data), path, sep, na_values, **numbers)
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -285,6 +331,13 @@ def check_numeric_text(
             values[present] = parsed.to_numpy(dtype=np.float64)
             frame[name] = values
             continue
+        hint = number_format_hint(col[present])
+        if hint is not None:
+            first = col[present].iloc[int(np.flatnonzero(~ok)[0])]
+            raise DataError(
+                f"column {name!r} of '{path}' holds text such as {shown(first)}: {hint}, "
+                f"or make it categorical with --categorical {name!r}"
+            )
         if ok.mean() < 0.5:
             continue  # mostly text: a categorical column
         bad = np.flatnonzero(present)[~ok]
@@ -293,13 +346,62 @@ def check_numeric_text(
     return frame
 
 
+_DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d+|)(,\d+)?")
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})*(\.\d*)?")
+
+
+def number_format_hint(values: pd.Series) -> str | None:
+    """How to read text values that are all numbers written with a decimal comma (``5,1``)
+    or with thousands separators (``2,960.5``), or None if they are not.
+
+    >>> number_format_hint(pd.Series(["5,1", "4,9"]))
+    "numbers with a decimal comma? Read them with --decimal ','"
+    """
+    text = values.astype(str).str.strip()
+    if len(text) == 0 or not text.str.contains(",", regex=False).any():
+        return None
+    thousands = bool(text.str.fullmatch(_THOUSANDS).all())
+    decimal = bool(text.str.fullmatch(_DECIMAL_COMMA).all())
+    if thousands and decimal:
+        return (
+            "numbers with thousands separators or a decimal comma? Read them with "
+            "--thousands ',' or --decimal ','"
+        )
+    if thousands:
+        return "numbers with thousands separators? Read them with --thousands ','"
+    if decimal:
+        return "numbers with a decimal comma? Read them with --decimal ','" + (
+            " --thousands '.'" if text.str.contains(".", regex=False).any() else ""
+        )
+    return None
+
+
 def no_column_message(name: str, columns: Any, path: Any, option: str) -> str:
     """``"--target 'x': no such column in 'f.csv' (columns: ...); did you mean 'X'?"``."""
     cols = [str(c) for c in columns]
-    close = _closest_column(name, cols)
-    hint = f"; did you mean {close!r}?" if close is not None else ""
+    hint = did_you_mean(name, cols) + separator_hint(cols)
     shown = ", ".join(cols[:12]) + (f", ... ({len(cols)} columns)" if len(cols) > 12 else "")
     return f"{option} {name!r}: no such column in '{path}' (columns: {shown}){hint}"
+
+
+def did_you_mean(name: str, columns: Sequence[str]) -> str:
+    """``"; did you mean 'X'?"`` for the column ``name`` most likely meant, or ``""``."""
+    close = _closest_column(name, columns)
+    return f"; did you mean {close!r}?" if close is not None else ""
+
+
+def separator_hint(columns: Sequence[str]) -> str:
+    """``"; the header looks separated by ';' ..."`` when a table read as one column has a
+    name holding a tab or a ``;`` (a file named ``.csv`` but not comma-separated), or ``""``."""
+    if len(columns) != 1:
+        return ""
+    for sep, name in (("\t", "tab"), (";", "';'")):
+        if sep in columns[0]:
+            return (
+                f"; the header looks separated by {name}, not commas: name the file .txt "
+                "(the separator is sniffed)" + (" or .tsv" if sep == "\t" else "")
+            )
+    return ""
 
 
 def _closest_column(name: str, columns: Sequence[str]) -> str | None:

@@ -28,7 +28,12 @@ _MAX_CLASSES = 20
 
 
 def split_target(
-    frame: pd.DataFrame, target: str, path: Any, *, ignore: Sequence[str] = ()
+    frame: pd.DataFrame,
+    target: str,
+    path: Any,
+    *,
+    ignore: Sequence[str] = (),
+    option: str = "--target",
 ) -> tuple[pd.DataFrame, pd.Series, int]:
     """Separate the feature columns from the target; drop rows without a target.
 
@@ -40,6 +45,8 @@ def split_target(
         For messages.
     ignore : sequence of str
         Columns that are not features (identifiers, leaks).
+    option : str, default="--target"
+        What names the target in the message for a missing column.
 
     Returns
     -------
@@ -49,7 +56,7 @@ def split_target(
         Rows dropped because their target is missing.
     """
     if target not in frame.columns:
-        raise DataError(no_column_message(target, frame.columns, path, "--target"))
+        raise DataError(no_column_message(target, frame.columns, path, option))
     for name in ignore:
         if name not in frame.columns:
             raise DataError(no_column_message(name, frame.columns, path, "--ignore"))

@@ -202,7 +202,11 @@ class StopRecord:
                 f"stopped at epoch {self.epoch} (why is not recorded: the checkpoint was "
                 "written before checkpoints kept their stop record)"
             )
-        best = f"its best was {self.best:.6g} at epoch {self.best_at}"
+        best = (
+            f"its best was {self.best:.6g} at epoch {self.best_at}"
+            if self.best_at is not None and self.best is not None and math.isfinite(self.best)
+            else "it never had a finite value"
+        )
         if self.detail == "plateau":
             return head + (
                 f"the {self.monitor} stopped improving with the learning rate already at the "

@@ -100,8 +100,15 @@ def run_inspect(args: argparse.Namespace, out: Output) -> int:
             f"inputs: {len(config['numeric'])} numeric and {len(cats)} categorical columns → "
             f"{net.layer_sizes[0]} features"
         )
+        if config["numeric"]:
+            out.line("  numeric: " + ", ".join(map(str, config["numeric"])))
         if cats:
             out.line("  categories: " + ", ".join(f"{c} ({n})" for c, n in cats.items()))
+        left_out = (config.get("run") or {}).get("columns_left_out") or []
+        if left_out:
+            out.line(
+                "  left out (no value in any row, or a row index): " + ", ".join(map(str, left_out))
+            )
     out.table(
         "Architecture",
         ["layer", "shape", "activation", "weights", "biases", "parameters", "notes"],

@@ -31,7 +31,10 @@ def run_predict(args: argparse.Namespace, out: Output) -> int:
     from deltaprop.io import atomic_write
 
     loaded = load_estimator(args.model)
-    frame = read_table(args.data, na_values=args.na_values, parse_numbers=False)
+    frame = read_table(
+        args.data, na_values=args.na_values, parse_numbers=False, decimal=args.decimal,
+        thousands=args.thousands,
+    )  # fmt: skip
     missing = [c for c in args.keep if c not in frame.columns]
     if missing:
         raise UsageError(no_column_message(missing[0], frame.columns, args.data, "--keep"))
@@ -64,8 +67,12 @@ def run_evaluate(args: argparse.Namespace, out: Output) -> int:
     target = args.target or loaded.config.get("target")
     if target is None:
         raise UsageError("the model does not name its target column: give --target COLUMN")
-    frame = read_table(args.data, na_values=args.na_values, parse_numbers=False)
-    features, y, dropped = split_target(frame, target, args.data)
+    frame = read_table(
+        args.data, na_values=args.na_values, parse_numbers=False, decimal=args.decimal,
+        thousands=args.thousands,
+    )  # fmt: skip
+    option = "--target" if args.target else "the model's target"
+    features, y, dropped = split_target(frame, target, args.data, option=option)
     X = model_inputs(loaded, features, args.data)
     if hasattr(loaded.est, "classes_"):
         y_true: Any = align_labels(y, loaded.est.classes_)

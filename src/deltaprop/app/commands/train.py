@@ -58,10 +58,16 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
     if args.checkpoint_every is not None:
         checkpoint = args.checkpoint or folder / CHECKPOINT_FILE
     streamed = is_streamed(args.data)  # a directory, a .npy, a large CSV: read in chunks
+    if streamed and (args.decimal != "." or args.thousands is not None):
+        raise UsageError(
+            f"--decimal and --thousands read a table held in memory, not '{args.data}', which "
+            "is streamed (a directory, a .npy, or a CSV file too large to read whole)"
+        )
     if not streamed:
         frame = read_table(
-            args.data, na_values=args.na_values, categorical=args.categorical, comm=comm
-        )
+            args.data, na_values=args.na_values, categorical=args.categorical, comm=comm,
+            decimal=args.decimal, thousands=args.thousands,
+        )  # fmt: skip
         split_target(frame, args.target, args.data, ignore=args.ignore)  # inputs before outputs
     outputs = [model_path, history_path, *([] if args.no_report else [report_dir])]
     inputs = [("DATA", args.data), *([("--resume", args.resume)] if args.resume else [])]
