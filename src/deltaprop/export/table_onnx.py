@@ -15,9 +15,9 @@ nodes:
   ``Concat`` and ``Cast`` to the float type. ``RegexFullMatch`` is in opset 20 on.
 * the regressor's target scaling after the network: ``Add(Mul(y, scale), mean)``.
 
-The state is read through the pipeline's duck-typed parts (``steps``, the first step's
-``get_state()``, the last step's ``regressor_`` and ``transformer_``), so this package
-imports no scikit-learn.
+The state is what :func:`deltaprop.save` writes of the pipeline (the split of its registered
+wrapper, :func:`deltaprop.io.model_wrapper_of`), so this package imports no scikit-learn and
+accepts exactly the pipelines that ``save`` does.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from functools import cache
 from typing import Any
 
 import numpy as np
+
+from deltaprop.io import model_wrapper_of
 
 __all__ = [
     "STRING_OPSET",
@@ -77,6 +79,11 @@ class TablePart:
 def table_part(model: Any) -> TablePart | None:
     """The estimator, preprocessing state and target scaling of a pipeline; None for others.
 
+    The pipeline is checked and split as :func:`deltaprop.save` does (its registered
+    wrapper, :func:`deltaprop.io.model_wrapper_of`): the same models are accepted, with the
+    same message, and the target scaling is the one applied (a ``StandardScaler`` with
+    ``with_mean=False`` adds no mean back).
+
     Raises
     ------
     TypeError
@@ -85,24 +92,17 @@ def table_part(model: Any) -> TablePart | None:
     steps = getattr(model, "steps", None)
     if steps is None:
         return None
-    first: Any = steps[0][1] if steps else None
-    if len(steps) != 2 or not callable(getattr(first, "get_state", None)):
+    wrapper = model_wrapper_of(model)
+    if wrapper is None:
         kinds = ", ".join(type(step).__qualname__ for _, step in steps)
         raise TypeError(
             "export_onnx takes a Pipeline of a TablePreprocessor and an estimator (as "
-            f"deltaprop.load returns). Received: a Pipeline of {kinds}"
+            f"deltaprop.load returns). Received: a {type(model).__qualname__} of {kinds}"
         )
-    config, arrays = first.get_state()
-    last = steps[1][1]
-    scaling = None
-    if hasattr(last, "regressor_") and hasattr(last, "transformer_"):
-        mean = np.ravel(last.transformer_.mean_)
-        scale = np.ravel(last.transformer_.scale_)
-        if np.ptp(mean) != 0 or np.ptp(scale) != 0:
-            raise TypeError("export_onnx takes one target scaling for all outputs")
-        scaling = (float(mean[0]), float(scale[0]))
-        last = last.regressor_
-    return TablePart(last, config, arrays, scaling)
+    estimator, (config, arrays) = wrapper.split(model)
+    target = config.get("target_scaling")
+    scaling = None if target is None else (float(target["mean"]), float(target["scale"]))
+    return TablePart(estimator, config, arrays, scaling)
 
 
 def preprocessing_nodes(g: Any, part: TablePart) -> tuple[str, list[Any]]:

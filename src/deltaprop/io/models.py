@@ -84,6 +84,7 @@ __all__ = [
     "load",
     "register_model_class",
     "register_model_kind",
+    "model_wrapper_of",
     "register_model_wrapper",
     "save",
 ]
@@ -215,6 +216,12 @@ def register_model_wrapper(
     return wrapper
 
 
+def model_wrapper_of(model: Any) -> ModelWrapper | None:
+    """The wrapper registered for ``type(model)`` (:func:`register_model_wrapper`), or None:
+    its ``split`` is the one check of such a composite (``save`` and the ONNX export use it)."""
+    return _WRAPPERS.get(type(model))
+
+
 def _merged_extra(own: Extra, extra: Extra | None) -> Extra:
     """A wrapper's extra section with the caller's fields added (none may be overwritten)."""
     if extra is None:
@@ -344,7 +351,7 @@ def save(model: Any, path: PathLike, *, overwrite: bool = True, extra: Extra | N
     >>> path.name
     'm.safetensors'
     """
-    wrapper = _WRAPPERS.get(type(model))
+    wrapper = model_wrapper_of(model)
     if wrapper is not None:
         model, own = wrapper.split(model)
         extra = _merged_extra(own, extra)
