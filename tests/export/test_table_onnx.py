@@ -163,3 +163,24 @@ def _matcher(categories: list[str]) -> ort.InferenceSession:
 def test_a_table_with_categories_needs_opset_20(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"opset 20 or later .* Received: opset=17"):
         export_onnx(deltaprop.load(LEGACY), tmp_path / "m.onnx", opset=17)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    "transformer",
+    [StandardScaler(with_mean=m, with_std=s) for m in (True, False) for s in (True, False)]
+    + [None],
+    ids=["mean_std", "mean", "std", "neither", "none"],
+)
+def test_the_target_transformer_is_exported_as_applied(
+    tmp_path: Path, transformer: StandardScaler | None
+) -> None:
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True, as_frame=True, scaled=False)
+    net = MLPRegressor(hidden_layer_sizes=(4,), max_iter=10, random_state=0)
+    reg = TransformedTargetRegressor(regressor=net, transformer=transformer)
+    pipe = make_pipeline(TablePreprocessor(), reg).fit(X, y)
+    export_onnx(pipe, tmp_path / "m.onnx")
+    out = run_table(tmp_path / "m.onnx", X)
+    np.testing.assert_allclose(out.ravel(), pipe.predict(X), rtol=1e-13, atol=0)

@@ -151,11 +151,10 @@ def target_of(model: Any) -> tuple[Any, tuple[float, float] | None, dict[str, An
     ):
         return est, None, dict(IDENTITY)
     if type(scaler) is not StandardScaler:
-        given = model.transformer
-        received = (
-            f"transformer {type(given).__qualname__}"
-            if given is not None
-            else f"func={model.func!r}, inverse_func={model.inverse_func!r}"
+        received = f"transformer {type(scaler).__qualname__}" + (
+            f" (made of func={model.func!r}, inverse_func={model.inverse_func!r})"
+            if model.transformer is None
+            else ""
         )
         raise TypeError(f"{_ACCEPTS}. Received: a TransformedTargetRegressor with {received}")
     with_mean, with_std = bool(scaler.with_mean), bool(scaler.with_std)
