@@ -184,3 +184,20 @@ def test_the_target_transformer_is_exported_as_applied(
     export_onnx(pipe, tmp_path / "m.onnx")
     out = run_table(tmp_path / "m.onnx", X)
     np.testing.assert_allclose(out.ravel(), pipe.predict(X), rtol=1e-13, atol=0)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_column_named_as_the_output_renames_the_output_not_the_input(tmp_path: Path) -> None:
+    from deltaprop import MLPClassifier
+
+    frame = pd.DataFrame({"output": np.arange(20.0), "probabilities": np.arange(20.0) % 3})
+    y = np.arange(20) % 2
+    for est, name in ((MLPRegressor(max_iter=5), "output_"), (MLPClassifier(max_iter=5), "probabilities_")):
+        pipe = make_pipeline(TablePreprocessor(), est).fit(frame, y)
+        export_onnx(pipe, tmp_path / "m.onnx")
+        session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+        assert [i.name for i in session.get_inputs()] == ["output", "probabilities"]
+        assert [o.name for o in session.get_outputs()] == [name]
+        (out,) = session.run(None, onnx_feeds(session, frame))
+        expected = pipe.predict(frame) if name == "output_" else pipe.predict_proba(frame)
+        np.testing.assert_allclose(np.asarray(out).reshape(expected.shape), expected, atol=1e-12)

@@ -188,8 +188,10 @@ def export_onnx(
     onnx.ModelProto
         The model written, which passed ``onnx.checker.check_model(full_check=True)``.
         Input ``X`` of shape ``(batch, n_0)`` (a pipeline: one ``(batch, 1)`` input per
-        column, numbers in ``dtype`` and categories as strings); output ``output`` or ``probabilities`` of
-        shape ``(batch, n_out)``, in ``dtype`` (float32 or float64).
+        column, numbers in ``dtype`` and categories as strings); output ``output`` or
+        ``probabilities`` of shape ``(batch, n_out)``, in ``dtype`` (float32 or float64);
+        where a pipeline has a column of that name, the output takes ``_`` after it
+        (``output_``), the input keeping the column's name.
 
     Raises
     ------
@@ -221,6 +223,8 @@ def export_onnx(
     a, z = _network_nodes(g, net, x)
     is_classifier = estimator is not None and hasattr(estimator, "classes_")
     output = "probabilities" if is_classifier else "output"
+    while output in g.reserved:  # a column of that name: the input keeps the column's name
+        output += "_"
     n_out = net.layer_sizes[-1]
     if binary:
         # Both columns from the logit, as predict_proba: [σ(-z), σ(z)], no 1 - p cancellation.
