@@ -32,7 +32,8 @@ def onnx_feeds(session: ort.InferenceSession, frame: pd.DataFrame) -> dict[str, 
     for spec in session.get_inputs():
         column = frame[spec.name]
         if spec.type == "tensor(string)":
-            feeds[spec.name] = column.fillna("").astype(str).to_numpy(object).reshape(-1, 1)
+            feeds[spec.name] = column.astype(object).fillna("").astype(str).to_numpy(object)
+            feeds[spec.name] = feeds[spec.name].reshape(-1, 1)
         else:
             dtype = np.float32 if spec.type == "tensor(float)" else np.float64
             feeds[spec.name] = column.to_numpy(dtype).reshape(-1, 1)
@@ -140,13 +141,32 @@ def test_category_patterns_match_the_stripped_text_only() -> None:
         assert sum(expected) >= 1
 
 
-def _matcher(categories: list[str]) -> ort.InferenceSession:
+def test_integral_categories_match_their_float_spellings_where_asked() -> None:
+    texts = ["2", "2.0", " 2.000 ", "2.", "2.5", "12.0", "-3.0", "-3", "3.0", "20"]
+    floats = _matcher(["2", "-3"], floats=True).run(
+        None, {"x": np.asarray(texts, dtype=object).reshape(-1, 1)}
+    )
+    assert [t for t, hit in zip(texts, floats[0][:, 0], strict=True) if hit] == [
+        "2",
+        "2.0",
+        " 2.000 ",
+        "2.",
+    ]
+    assert [t for t, hit in zip(texts, floats[1][:, 0], strict=True) if hit] == ["-3.0", "-3"]
+    exact = _matcher(["2"]).run(None, {"x": np.asarray(texts, dtype=object).reshape(-1, 1)})
+    assert [t for t, hit in zip(texts, exact[0][:, 0], strict=True) if hit] == ["2"]
+
+
+def _matcher(categories: list[str], floats: bool = False) -> ort.InferenceSession:
     """A graph of one RegexFullMatch per category's pattern over the input ``x``."""
     from onnx import helper
 
     nodes = [
         helper.make_node(
-            "RegexFullMatch", ["x"], [f"y{j}"], pattern=category_pattern(c, c == "(missing)")
+            "RegexFullMatch",
+            ["x"],
+            [f"y{j}"],
+            pattern=category_pattern(c, c == "(missing)", floats),
         )
         for j, c in enumerate(categories)
     ]
@@ -192,7 +212,10 @@ def test_a_column_named_as_the_output_renames_the_output_not_the_input(tmp_path:
 
     frame = pd.DataFrame({"output": np.arange(20.0), "probabilities": np.arange(20.0) % 3})
     y = np.arange(20) % 2
-    for est, name in ((MLPRegressor(max_iter=5), "output_"), (MLPClassifier(max_iter=5), "probabilities_")):
+    for est, name in (
+        (MLPRegressor(max_iter=5), "output_"),
+        (MLPClassifier(max_iter=5), "probabilities_"),
+    ):
         pipe = make_pipeline(TablePreprocessor(), est).fit(frame, y)
         export_onnx(pipe, tmp_path / "m.onnx")
         session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])

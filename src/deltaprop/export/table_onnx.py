@@ -10,7 +10,9 @@ nodes:
 * numbers: ``Concat``, ``Where(IsNaN(x), median, x)``, ``Sub(mean)``, ``Div(scale)``;
 * each categorical column: one ``RegexFullMatch`` per known category ``c``, true for
   ``c`` with any whitespace around it (the whitespace of Python's ``str.strip``), so text is
-  compared stripped as ``predict`` compares it; an unknown category is all zeros, and ``""``
+  compared stripped as ``predict`` compares it; an integral category ``2`` also matches
+  ``2.0`` where no category of the column has a ``.`` (:func:`category_pattern`); an unknown
+  category is all zeros, and ``""``
   is the ``"(missing)"`` category (zeros when the column had no missing value); then
   ``Concat`` and ``Cast`` to the float type. ``RegexFullMatch`` is in opset 20 on.
 * the regressor's target scaling after the network: ``Add(Mul(y, scale), mean)``.
@@ -22,6 +24,7 @@ accepts exactly the pipelines that ``save`` does.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -49,17 +52,25 @@ def _space() -> str:
     return "[" + "".join(f"\\x{{{i:x}}}" for i in range(0x110000) if chr(i).isspace()) + "]"
 
 
-def category_pattern(category: str, missing: bool) -> str:
+def category_pattern(category: str, missing: bool, floats: bool = False) -> str:
     """The RE2 pattern that text matches in full when, stripped, it is ``category``.
 
     Every character but ASCII letters and digits is written ``\\x{...}``, so none is special.
     ``missing``: the text ``""`` matches too (the graph's missing value). The category ``""``
-    (whitespace in the table) matches non-empty whitespace.
+    (whitespace in the table) matches non-empty whitespace. ``floats``: an integral category
+    (``2``, ``-3``) matches its float spellings too (``2.0``, ``2.``, ``2.000``), as
+    ``predict`` reads the number 2.0 (a column of integer codes with a missing value, which
+    pandas reads as floats, ``.astype(str)`` giving ``"2.0"``).
     """
     if not category:
         return f"{_space()}+"
     body = "".join(c if c.isascii() and c.isalnum() else f"\\x{{{ord(c):x}}}" for c in category)
+    if floats and _INTEGRAL.fullmatch(category):
+        body += "(\\.0*)?"
     return f"{_space()}*{body}{_space()}*" + ("|" if missing else "")
+
+
+_INTEGRAL = re.compile("-?[0-9]+")
 
 
 @dataclass
@@ -141,8 +152,11 @@ def preprocessing_nodes(g: Any, part: TablePart) -> tuple[str, list[Any]]:
     for col, cats in zip(categorical, part.config["categories"], strict=True):
         if not cats:
             continue
+        # Float spellings only where no category has a "." (one could be "2.0" itself).
+        floats = not any("." in c for c in cats)
         hits = [
-            g.op("RegexFullMatch", [col], pattern=category_pattern(c, c == missing)) for c in cats
+            g.op("RegexFullMatch", [col], pattern=category_pattern(c, c == missing, floats))
+            for c in cats
         ]
         onehot = hits[0] if len(hits) == 1 else g.op("Concat", hits, axis=1)
         blocks.append(g.op("Cast", [onehot], to=g.elem_type))

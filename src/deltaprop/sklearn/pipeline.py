@@ -144,11 +144,7 @@ def target_of(model: Any) -> tuple[Any, tuple[float, float] | None, dict[str, An
             f"{_ACCEPTS}. Received: a TransformedTargetRegressor of {type(est).__qualname__}"
             + (" (not fitted)" if est is None else "")
         )
-    if (
-        type(scaler) is FunctionTransformer
-        and scaler.func is None
-        and scaler.inverse_func is None
-    ):
+    if type(scaler) is FunctionTransformer and scaler.func is None and scaler.inverse_func is None:
         return est, None, dict(IDENTITY)
     if type(scaler) is not StandardScaler:
         received = f"transformer {type(scaler).__qualname__}" + (
@@ -210,8 +206,8 @@ def check_target_transformer(field: Any, scaling: Any) -> dict[str, Any] | None:
     ):
         return dict(field)
     raise ValueError(
-        "preprocessing field 'target_transformer' must be {\"kind\": \"identity\"} (with a "
-        "null target_scaling) or {\"kind\": \"StandardScaler\", \"with_mean\": bool, "
+        'preprocessing field \'target_transformer\' must be {"kind": "identity"} (with a '
+        'null target_scaling) or {"kind": "StandardScaler", "with_mean": bool, '
         f'"with_std": bool}} (with a target_scaling); got {short(field)}'
     )
 
