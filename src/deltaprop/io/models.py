@@ -48,6 +48,7 @@ naming the file and what is wrong; a missing file raises
 from __future__ import annotations
 
 import operator
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -340,7 +341,8 @@ def save(model: Any, path: PathLike, *, overwrite: bool = True, extra: Extra | N
     TypeError
         For an object that is not savable, or arrays of an unsupported dtype.
     ValueError
-        If a weight is NaN or infinite.
+        If a weight is NaN or infinite, or ``path`` ends in ``.onnx`` (the message points to
+        :func:`deltaprop.export_onnx`).
 
     Examples
     --------
@@ -351,6 +353,11 @@ def save(model: Any, path: PathLike, *, overwrite: bool = True, extra: Extra | N
     >>> path.name
     'm.safetensors'
     """
+    if isinstance(path, str | os.PathLike) and os.fspath(path).lower().endswith(".onnx"):
+        raise ValueError(
+            "save writes a safetensors model file, not ONNX: use deltaprop.export_onnx(model, "
+            f"path) for an .onnx file, or another suffix. Received: path={os.fspath(path)!r}"
+        )
     wrapper = model_wrapper_of(model)
     if wrapper is not None:
         model, own = wrapper.split(model)
