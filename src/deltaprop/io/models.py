@@ -83,9 +83,9 @@ __all__ = [
     "Extra",
     "ModelKind",
     "load",
+    "model_wrapper_of",
     "register_model_class",
     "register_model_kind",
-    "model_wrapper_of",
     "register_model_wrapper",
     "save",
 ]
