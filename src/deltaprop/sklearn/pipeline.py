@@ -138,7 +138,7 @@ def target_of(model: Any) -> tuple[Any, tuple[float, float] | None, dict[str, An
     if not isinstance(model, TransformedTargetRegressor):
         raise TypeError(f"{_ACCEPTS}. Received: last step {type(model).__qualname__}")
     est = getattr(model, "regressor_", None)
-    scaler = getattr(model, "transformer_", None)
+    scaler: Any = getattr(model, "transformer_", None)
     if not isinstance(est, MLPRegressor):
         raise TypeError(
             f"{_ACCEPTS}. Received: a TransformedTargetRegressor of {type(est).__qualname__}"
