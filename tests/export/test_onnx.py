@@ -69,9 +69,27 @@ def test_float64_graph(tmp_path: Path, activation: str) -> None:
     X = np.random.default_rng(3).normal(size=(17, 4)) * 3
     out = run(path, X)
     assert out.dtype == np.float64
-    # GELU's erf runs in float32 (onnxruntime has no float64 Erf); the rest in float64.
-    tol = 1e-6 if activation == "gelu" else 1e-10
+    tol = 1e-12 if activation == "gelu" else 1e-10  # GELU: Φ from double ops, no float32 Erf
     np.testing.assert_allclose(out, net.forward(X), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("opset", [13, 20])
+def test_float64_gelu_is_exact_to_1e_15_absolute_over_its_whole_range(
+    tmp_path: Path, opset: int
+) -> None:
+    net = Network([1, 1, 1], "gelu", "mse", seed=0, dtype="float64")
+    for layer in net.dense:
+        layer.W[...], layer.b[...] = 1.0, 0.0
+    export_onnx(net, tmp_path / "net.onnx", opset=opset)
+    rng = np.random.default_rng(4)
+    z = np.concatenate([np.linspace(-40, 40, 40001), rng.normal(scale=4, size=4000)])
+    z = np.concatenate([z, [0.0, -0.0, 1e-300, -1e-300, -36.77, 1e300, -1e300]]).reshape(-1, 1)
+    out, ours = run(tmp_path / "net.onnx", z), net.forward(z)
+    np.testing.assert_allclose(out, ours, rtol=0, atol=1e-15)
+    tail = (z[:, 0] < 0) & (np.abs(ours[:, 0]) > 1e-290)  # relative, down to Φ ~ 1e-290
+    rel = np.abs(out - ours)[tail, 0] / np.abs(ours[tail, 0])
+    assert rel.max() < 4e-16 * np.max(z[tail, 0] ** 2)  # u² = z²/2 rounded: ~z² ulp
+    assert rel[np.abs(z[tail, 0]) < 5].max() < 1e-14
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "softplus", "elu", "gelu", "exp", "tanh"])

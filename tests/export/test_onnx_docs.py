@@ -66,3 +66,32 @@ def test_the_api_docs_pipeline_of_a_bare_preprocessor_runs(
     assert pipe[0].categorical_ == ["island", "sex"]
     assert list(loaded.predict(X)) == list(pipe.predict(X))
     assert np.mean(pipe.predict(X) == namespace["y"]) > 0.9
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_the_cli_docs_onnx_snippet_on_integer_codes_read_as_floats(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """diabetes' ``sex`` (1.0/2.0, one missing) as a category: the snippet feeds "2.0", the
+    model's categories are "1" and "2" (as predict reads the numbers)."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.pipeline import make_pipeline
+
+    import deltaprop
+    from deltaprop import MLPClassifier
+    from deltaprop.sklearn import TablePreprocessor
+
+    X, y = load_diabetes(return_X_y=True, as_frame=True, scaled=False)
+    X.loc[3, "sex"] = np.nan
+    clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=20, random_state=0)
+    pipe = make_pipeline(TablePreprocessor(categorical=["sex"]), clf).fit(X, y > 140)
+    assert pipe[0].categories_ == [["(missing)", "1", "2"]]
+    monkeypatch.chdir(tmp_path)
+    deltaprop.save(pipe, "model.safetensors")
+    X.to_csv("new.csv", index=False)
+    code, _, err = call(capsys, "export", "model.safetensors", "--onnx", "model.onnx")
+    assert code == 0, err
+    namespace: dict[str, Any] = {}
+    exec(python_block("cli.md", "## `deltaprop export MODEL --onnx OUT`"), namespace)
+    expected = pipe.predict_proba(pd.read_csv("new.csv"))
+    np.testing.assert_allclose(np.asarray(namespace["probabilities"]), expected, rtol=0, atol=1e-12)

@@ -32,7 +32,8 @@ def onnx_feeds(session: ort.InferenceSession, frame: pd.DataFrame) -> dict[str, 
     for spec in session.get_inputs():
         column = frame[spec.name]
         if spec.type == "tensor(string)":
-            feeds[spec.name] = column.fillna("").astype(str).to_numpy(object).reshape(-1, 1)
+            feeds[spec.name] = column.astype(object).fillna("").astype(str).to_numpy(object)
+            feeds[spec.name] = feeds[spec.name].reshape(-1, 1)
         else:
             dtype = np.float32 if spec.type == "tensor(float)" else np.float64
             feeds[spec.name] = column.to_numpy(dtype).reshape(-1, 1)
@@ -140,13 +141,32 @@ def test_category_patterns_match_the_stripped_text_only() -> None:
         assert sum(expected) >= 1
 
 
-def _matcher(categories: list[str]) -> ort.InferenceSession:
+def test_integral_categories_match_their_float_spellings_where_asked() -> None:
+    texts = ["2", "2.0", " 2.000 ", "2.", "2.5", "12.0", "-3.0", "-3", "3.0", "20"]
+    floats = _matcher(["2", "-3"], floats=True).run(
+        None, {"x": np.asarray(texts, dtype=object).reshape(-1, 1)}
+    )
+    assert [t for t, hit in zip(texts, floats[0][:, 0], strict=True) if hit] == [
+        "2",
+        "2.0",
+        " 2.000 ",
+        "2.",
+    ]
+    assert [t for t, hit in zip(texts, floats[1][:, 0], strict=True) if hit] == ["-3.0", "-3"]
+    exact = _matcher(["2"]).run(None, {"x": np.asarray(texts, dtype=object).reshape(-1, 1)})
+    assert [t for t, hit in zip(texts, exact[0][:, 0], strict=True) if hit] == ["2"]
+
+
+def _matcher(categories: list[str], floats: bool = False) -> ort.InferenceSession:
     """A graph of one RegexFullMatch per category's pattern over the input ``x``."""
     from onnx import helper
 
     nodes = [
         helper.make_node(
-            "RegexFullMatch", ["x"], [f"y{j}"], pattern=category_pattern(c, c == "(missing)")
+            "RegexFullMatch",
+            ["x"],
+            [f"y{j}"],
+            pattern=category_pattern(c, c == "(missing)", floats),
         )
         for j, c in enumerate(categories)
     ]
@@ -163,3 +183,44 @@ def _matcher(categories: list[str]) -> ort.InferenceSession:
 def test_a_table_with_categories_needs_opset_20(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"opset 20 or later .* Received: opset=17"):
         export_onnx(deltaprop.load(LEGACY), tmp_path / "m.onnx", opset=17)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    "transformer",
+    [StandardScaler(with_mean=m, with_std=s) for m in (True, False) for s in (True, False)]
+    + [None],
+    ids=["mean_std", "mean", "std", "neither", "none"],
+)
+def test_the_target_transformer_is_exported_as_applied(
+    tmp_path: Path, transformer: StandardScaler | None
+) -> None:
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True, as_frame=True, scaled=False)
+    net = MLPRegressor(hidden_layer_sizes=(4,), max_iter=10, random_state=0)
+    reg = TransformedTargetRegressor(regressor=net, transformer=transformer)
+    pipe = make_pipeline(TablePreprocessor(), reg).fit(X, y)
+    export_onnx(pipe, tmp_path / "m.onnx")
+    out = run_table(tmp_path / "m.onnx", X)
+    np.testing.assert_allclose(out.ravel(), pipe.predict(X), rtol=1e-13, atol=0)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_column_named_as_the_output_renames_the_output_not_the_input(tmp_path: Path) -> None:
+    from deltaprop import MLPClassifier
+
+    frame = pd.DataFrame({"output": np.arange(20.0), "probabilities": np.arange(20.0) % 3})
+    y = np.arange(20) % 2
+    for est, name in (
+        (MLPRegressor(max_iter=5), "output_"),
+        (MLPClassifier(max_iter=5), "probabilities_"),
+    ):
+        pipe = make_pipeline(TablePreprocessor(), est).fit(frame, y)
+        export_onnx(pipe, tmp_path / "m.onnx")
+        session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+        assert [i.name for i in session.get_inputs()] == ["output", "probabilities"]
+        assert [o.name for o in session.get_outputs()] == [name]
+        (out,) = session.run(None, onnx_feeds(session, frame))
+        expected = pipe.predict(frame) if name == "output_" else pipe.predict_proba(frame)
+        np.testing.assert_allclose(np.asarray(out).reshape(expected.shape), expected, atol=1e-12)

@@ -178,3 +178,23 @@ def test_a_wrapper_saves_its_parts_and_load_builds_it(
     bad = save(net, tmp_path / "bad.safetensors", extra=({"scale": -1}, {}))
     with pytest.raises(ModelFileError, match=r"bad\.safetensors.*scale must be > 0; got -1"):
         load(bad)
+
+
+# --------------------------------------------------------------------------- ONNX files
+def test_an_onnx_file_is_named_as_such_and_save_refuses_the_suffix(tmp_path: Path) -> None:
+    from deltaprop.export import export_onnx
+
+    net = Network([2, 3, 1], seed=0)
+    export_onnx(net, tmp_path / "m.onnx")
+    with pytest.raises(ModelFileError, match=r"not a model file: it is an ONNX file .*export_onnx"):
+        load(tmp_path / "m.onnx")
+    for name in ("x.onnx", "x.ONNX"):
+        with pytest.raises(
+            ValueError, match=r"(?i)use deltaprop\.export_onnx.*Received: path='.*x\.onnx'"
+        ):
+            save(net, str(tmp_path / name))
+        assert not (tmp_path / name).exists()
+    (tmp_path / "m.onnx").rename(tmp_path / "m.safetensors")  # by its bytes, not its name
+    with pytest.raises(ModelFileError, match="it is an ONNX file"):
+        load(tmp_path / "m.safetensors")
+    assert load(save(net, tmp_path / "m.onnx.safetensors")).get_config() == net.get_config()

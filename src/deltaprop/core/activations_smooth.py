@@ -87,18 +87,17 @@ class GELU(Activation):
                 d[i] = d[i] * (cdf + v * (c2 * np.exp(nhalf * v * v)))
 
     def onnx_nodes(self, graph: OnnxGraph, z: str) -> str:
-        """``Gelu`` (opset 20, float32); otherwise ``z (1 + erf(z/√2)) / 2``, the ``Erf`` in
-        float32 for a float64 graph (ONNX Runtime has no float64 ``Erf``)."""
-        if not graph.double and graph.opset >= 20:
+        """``Gelu`` (opset 20, float32); before opset 20 ``z (1 + erf(z/√2)) / 2``; float64:
+        ``z Φ(z)`` from operators with double kernels (ONNX Runtime has no float64 ``Erf``),
+        within 1e-14 of :meth:`forward` (:func:`deltaprop.core.onnx_erfc.normal_cdf_nodes`)."""
+        if graph.double:
+            from deltaprop.core.onnx_erfc import normal_cdf_nodes
+
+            return graph.op("Mul", [z, normal_cdf_nodes(graph, z)])
+        if graph.opset >= 20:
             return graph.op("Gelu", [z])
         scaled = graph.op("Mul", [z, graph.const("inv_sqrt2", 1.0 / math.sqrt(2.0))])
-        if graph.double:
-            from onnx import TensorProto
-
-            as_float = graph.op("Cast", [scaled], to=TensorProto.FLOAT)
-            erf = graph.op("Cast", [graph.op("Erf", [as_float])], to=TensorProto.DOUBLE)
-        else:
-            erf = graph.op("Erf", [scaled])
+        erf = graph.op("Erf", [scaled])
         half = graph.const("half", 0.5)  # the nodes in the exporter's order (their names)
         cdf = graph.op("Mul", [half, graph.op("Add", [graph.const("one", 1.0), erf])])
         return graph.op("Mul", [z, cdf])

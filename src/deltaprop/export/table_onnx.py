@@ -10,23 +10,28 @@ nodes:
 * numbers: ``Concat``, ``Where(IsNaN(x), median, x)``, ``Sub(mean)``, ``Div(scale)``;
 * each categorical column: one ``RegexFullMatch`` per known category ``c``, true for
   ``c`` with any whitespace around it (the whitespace of Python's ``str.strip``), so text is
-  compared stripped as ``predict`` compares it; an unknown category is all zeros, and ``""``
+  compared stripped as ``predict`` compares it; an integral category ``2`` also matches
+  ``2.0`` where no category of the column has a ``.`` (:func:`category_pattern`); an unknown
+  category is all zeros, and ``""``
   is the ``"(missing)"`` category (zeros when the column had no missing value); then
   ``Concat`` and ``Cast`` to the float type. ``RegexFullMatch`` is in opset 20 on.
 * the regressor's target scaling after the network: ``Add(Mul(y, scale), mean)``.
 
-The state is read through the pipeline's duck-typed parts (``steps``, the first step's
-``get_state()``, the last step's ``regressor_`` and ``transformer_``), so this package
-imports no scikit-learn.
+The state is what :func:`deltaprop.save` writes of the pipeline (the split of its registered
+wrapper, :func:`deltaprop.io.model_wrapper_of`), so this package imports no scikit-learn and
+accepts exactly the pipelines that ``save`` does.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import numpy as np
+
+from deltaprop.io import model_wrapper_of
 
 __all__ = [
     "STRING_OPSET",
@@ -47,17 +52,25 @@ def _space() -> str:
     return "[" + "".join(f"\\x{{{i:x}}}" for i in range(0x110000) if chr(i).isspace()) + "]"
 
 
-def category_pattern(category: str, missing: bool) -> str:
+def category_pattern(category: str, missing: bool, floats: bool = False) -> str:
     """The RE2 pattern that text matches in full when, stripped, it is ``category``.
 
     Every character but ASCII letters and digits is written ``\\x{...}``, so none is special.
     ``missing``: the text ``""`` matches too (the graph's missing value). The category ``""``
-    (whitespace in the table) matches non-empty whitespace.
+    (whitespace in the table) matches non-empty whitespace. ``floats``: an integral category
+    (``2``, ``-3``) matches its float spellings too (``2.0``, ``2.``, ``2.000``), as
+    ``predict`` reads the number 2.0 (a column of integer codes with a missing value, which
+    pandas reads as floats, ``.astype(str)`` giving ``"2.0"``).
     """
     if not category:
         return f"{_space()}+"
     body = "".join(c if c.isascii() and c.isalnum() else f"\\x{{{ord(c):x}}}" for c in category)
+    if floats and _INTEGRAL.fullmatch(category):
+        body += "(\\.0*)?"
     return f"{_space()}*{body}{_space()}*" + ("|" if missing else "")
+
+
+_INTEGRAL = re.compile("-?[0-9]+")
 
 
 @dataclass
@@ -77,6 +90,11 @@ class TablePart:
 def table_part(model: Any) -> TablePart | None:
     """The estimator, preprocessing state and target scaling of a pipeline; None for others.
 
+    The pipeline is checked and split as :func:`deltaprop.save` does (its registered
+    wrapper, :func:`deltaprop.io.model_wrapper_of`): the same models are accepted, with the
+    same message, and the target scaling is the one applied (a ``StandardScaler`` with
+    ``with_mean=False`` adds no mean back).
+
     Raises
     ------
     TypeError
@@ -85,24 +103,17 @@ def table_part(model: Any) -> TablePart | None:
     steps = getattr(model, "steps", None)
     if steps is None:
         return None
-    first: Any = steps[0][1] if steps else None
-    if len(steps) != 2 or not callable(getattr(first, "get_state", None)):
+    wrapper = model_wrapper_of(model)
+    if wrapper is None:
         kinds = ", ".join(type(step).__qualname__ for _, step in steps)
         raise TypeError(
             "export_onnx takes a Pipeline of a TablePreprocessor and an estimator (as "
-            f"deltaprop.load returns). Received: a Pipeline of {kinds}"
+            f"deltaprop.load returns). Received: a {type(model).__qualname__} of {kinds}"
         )
-    config, arrays = first.get_state()
-    last = steps[1][1]
-    scaling = None
-    if hasattr(last, "regressor_") and hasattr(last, "transformer_"):
-        mean = np.ravel(last.transformer_.mean_)
-        scale = np.ravel(last.transformer_.scale_)
-        if np.ptp(mean) != 0 or np.ptp(scale) != 0:
-            raise TypeError("export_onnx takes one target scaling for all outputs")
-        scaling = (float(mean[0]), float(scale[0]))
-        last = last.regressor_
-    return TablePart(last, config, arrays, scaling)
+    estimator, (config, arrays) = wrapper.split(model)
+    target = config.get("target_scaling")
+    scaling = None if target is None else (float(target["mean"]), float(target["scale"]))
+    return TablePart(estimator, config, arrays, scaling)
 
 
 def preprocessing_nodes(g: Any, part: TablePart) -> tuple[str, list[Any]]:
@@ -141,8 +152,11 @@ def preprocessing_nodes(g: Any, part: TablePart) -> tuple[str, list[Any]]:
     for col, cats in zip(categorical, part.config["categories"], strict=True):
         if not cats:
             continue
+        # Float spellings only where no category has a "." (one could be "2.0" itself).
+        floats = not any("." in c for c in cats)
         hits = [
-            g.op("RegexFullMatch", [col], pattern=category_pattern(c, c == missing)) for c in cats
+            g.op("RegexFullMatch", [col], pattern=category_pattern(c, c == missing, floats))
+            for c in cats
         ]
         onehot = hits[0] if len(hits) == 1 else g.op("Concat", hits, axis=1)
         blocks.append(g.op("Cast", [onehot], to=g.elem_type))

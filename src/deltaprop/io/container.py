@@ -313,6 +313,27 @@ def _regular_file_size(path: PathLike) -> int:
     return int(st.st_size)
 
 
+_PROTOBUF_TAGS = frozenset({0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72, 0x7A})
+"""The tags of an ``onnx.ModelProto``'s fields after ``ir_version`` (field 1, ``0x08``)."""
+
+
+def _foreign_kind(start: bytes) -> str | None:
+    """What a file that is not safetensors is, by its first bytes, or None.
+
+    A safetensors file's 8-byte header length is followed by ``{``; an ONNX model is a
+    protobuf message that starts with ``ir_version`` (``0x08``, a small number), then
+    another field.
+    """
+    if len(start) > 8 and start[8:9] == b"{":
+        return None
+    if len(start) >= 3 and start[0] == 0x08 and 0 < start[1] < 0x80 and start[2] in _PROTOBUF_TAGS:
+        return (
+            "it is an ONNX file (deltaprop writes ONNX with export_onnx or `deltaprop export "
+            "--onnx` but loads only its safetensors model files; run it with an ONNX runtime)"
+        )
+    return None
+
+
 def read_container(path: PathLike) -> tuple[dict[str, str], TensorTable]:
     """Read and check a safetensors file's header, format, version and tensor table.
 
@@ -333,7 +354,12 @@ def read_container(path: PathLike) -> tuple[dict[str, str], TensorTable]:
         with open(path, "rb") as f:
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
                 raise ModelFileError("not a regular file, not a model file")
-            (n,) = struct.unpack("<Q", f.read(8))
+            start = f.read(16)
+            foreign = _foreign_kind(start)
+            if foreign is not None:
+                raise ModelFileError(f"not a model file: {foreign}")
+            (n,) = struct.unpack("<Q", start[:8])
+            f.seek(8)
             if n > MAX_HEADER_BYTES:
                 raise ModelFileError(
                     f"not a model file: the header length field says {n} bytes "

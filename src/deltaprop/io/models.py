@@ -48,6 +48,7 @@ naming the file and what is wrong; a missing file raises
 from __future__ import annotations
 
 import operator
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,7 @@ __all__ = [
     "Extra",
     "ModelKind",
     "load",
+    "model_wrapper_of",
     "register_model_class",
     "register_model_kind",
     "register_model_wrapper",
@@ -215,6 +217,12 @@ def register_model_wrapper(
     return wrapper
 
 
+def model_wrapper_of(model: Any) -> ModelWrapper | None:
+    """The wrapper registered for ``type(model)`` (:func:`register_model_wrapper`), or None:
+    its ``split`` is the one check of such a composite (``save`` and the ONNX export use it)."""
+    return _WRAPPERS.get(type(model))
+
+
 def _merged_extra(own: Extra, extra: Extra | None) -> Extra:
     """A wrapper's extra section with the caller's fields added (none may be overwritten)."""
     if extra is None:
@@ -333,7 +341,8 @@ def save(model: Any, path: PathLike, *, overwrite: bool = True, extra: Extra | N
     TypeError
         For an object that is not savable, or arrays of an unsupported dtype.
     ValueError
-        If a weight is NaN or infinite.
+        If a weight is NaN or infinite, or ``path`` ends in ``.onnx`` (the message points to
+        :func:`deltaprop.export_onnx`).
 
     Examples
     --------
@@ -344,7 +353,12 @@ def save(model: Any, path: PathLike, *, overwrite: bool = True, extra: Extra | N
     >>> path.name
     'm.safetensors'
     """
-    wrapper = _WRAPPERS.get(type(model))
+    if isinstance(path, str | os.PathLike) and os.fspath(path).lower().endswith(".onnx"):
+        raise ValueError(
+            "save writes a safetensors model file, not ONNX: use deltaprop.export_onnx(model, "
+            f"path) for an .onnx file, or another suffix. Received: path={os.fspath(path)!r}"
+        )
+    wrapper = model_wrapper_of(model)
     if wrapper is not None:
         model, own = wrapper.split(model)
         extra = _merged_extra(own, extra)

@@ -42,20 +42,31 @@ from deltaprop.io import Extra, register_model_wrapper
 from deltaprop.sklearn.base import BaseMLP
 from deltaprop.sklearn.regressor import MLPRegressor
 from deltaprop.sklearn.tabular import TablePreprocessor
-from deltaprop.sklearn.tabular_state import check_fits, check_target_scaling
+from deltaprop.sklearn.tabular_state import check_fits, check_target_scaling, short
 
-__all__ = ["model_pipeline"]
+__all__ = ["check_target_transformer", "model_pipeline", "target_of"]
 
 _ACCEPTS = (
-    "save takes a fitted Pipeline of two steps: a TablePreprocessor, then an MLPClassifier, "
-    "an MLPRegressor, or a TransformedTargetRegressor of an MLPRegressor with a "
-    "StandardScaler (or none) as its transformer, fitted on a one-column target or with "
-    "one mean and one scale for all columns"
+    "a model pipeline (deltaprop.save, export_onnx) is a fitted Pipeline of two steps: a "
+    "TablePreprocessor, then an MLPClassifier, an MLPRegressor, or a "
+    "TransformedTargetRegressor of an MLPRegressor with a StandardScaler (any with_mean, "
+    "with_std) or none (transformer=None) as its transformer, fitted on a one-column target "
+    "or with one mean and one scale for all columns"
 )
+
+IDENTITY = {"kind": "identity"}
+"""The ``target_transformer`` field of a ``TransformedTargetRegressor(transformer=None)``."""
+
+
+def _scaler_field(with_mean: bool, with_std: bool) -> dict[str, Any]:
+    return {"kind": "StandardScaler", "with_mean": with_mean, "with_std": with_std}
 
 
 def model_pipeline(
-    estimator: Any, preprocess: TablePreprocessor, target_scaling: tuple[float, float] | None
+    estimator: Any,
+    preprocess: TablePreprocessor,
+    target_scaling: tuple[float, float] | None,
+    target_transformer: dict[str, Any] | None = None,
 ) -> Any:
     """The fitted pipeline of a fitted estimator, its preprocessing and target scaling.
 
@@ -66,7 +77,13 @@ def model_pipeline(
     preprocess : TablePreprocessor
         Fitted.
     target_scaling : (mean, scale) or None
-        The regression target's standardization ``y' = (y - mean) / scale``.
+        The regression target's standardization ``y' = (y - mean) / scale``, as applied
+        (``mean`` 0 for ``with_mean=False``, ``scale`` 1 for ``with_std=False``).
+    target_transformer : dict, optional
+        The transformer to rebuild (a model file's ``target_transformer`` field, checked):
+        ``{"kind": "StandardScaler", "with_mean": bool, "with_std": bool}`` or
+        ``{"kind": "identity"}`` (``transformer=None``). By default a ``StandardScaler()``
+        where ``target_scaling`` is given, else the estimator alone.
 
     Returns
     -------
@@ -75,53 +92,79 @@ def model_pipeline(
     """
     from sklearn.compose import TransformedTargetRegressor
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
     model = estimator
-    if target_scaling is not None:
-        k = int(getattr(estimator, "n_outputs_", 1))
+    k = int(getattr(estimator, "n_outputs_", 1))
+    if target_transformer == IDENTITY:
+        identity = FunctionTransformer(validate=True, check_inverse=True)
+        identity.set_output(transform="default").fit(np.zeros((1, k)))
+        model = TransformedTargetRegressor(regressor=estimator)
+        model.regressor_, model.transformer_ = estimator, identity
+        model._training_dim = 1 if k == 1 else 2
+    elif target_scaling is not None:
+        flags = target_transformer or _scaler_field(True, True)
+        with_mean, with_std = bool(flags["with_mean"]), bool(flags["with_std"])
         mean, scale = target_scaling
-        scaler = StandardScaler()
-        scaler.mean_, scaler.scale_ = np.full(k, mean), np.full(k, scale)
-        scaler.var_ = scaler.scale_**2
+        scaler = StandardScaler(with_mean=with_mean, with_std=with_std)
+        # As scikit-learn leaves a fitted scaler: mean_ and var_ unless both flags are off.
+        scaler.mean_ = np.full(k, mean) if with_mean or with_std else None
+        scaler.scale_ = np.full(k, scale) if with_std else None
+        scaler.var_ = scaler.scale_**2 if with_std else None
         scaler.n_features_in_ = k
         scaler.n_samples_seen_ = len(getattr(estimator, "loss_curve_", ())) or 1
-        model = TransformedTargetRegressor(regressor=estimator, transformer=StandardScaler())
+        model = TransformedTargetRegressor(
+            regressor=estimator, transformer=StandardScaler(with_mean=with_mean, with_std=with_std)
+        )
         model.regressor_, model.transformer_ = estimator, scaler
         model._training_dim = 1 if k == 1 else 2
     return Pipeline([("preprocess", preprocess), ("model", model)])
 
 
-def _scaling_of(model: Any) -> tuple[Any, tuple[float, float] | None]:
-    """The estimator and target scaling of a pipeline's last step; TypeError for others."""
+def target_of(model: Any) -> tuple[Any, tuple[float, float] | None, dict[str, Any] | None]:
+    """The estimator, target scaling ``(mean, scale)`` as applied, and ``target_transformer``
+    field of a pipeline's last step (the one check of ``save`` and ``export_onnx``).
+
+    Raises
+    ------
+    TypeError
+        For a last step of another kind (or another transformer), naming what it is.
+    """
     from sklearn.compose import TransformedTargetRegressor
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
     if isinstance(model, BaseMLP):
-        return model, None
+        return model, None, None
     if not isinstance(model, TransformedTargetRegressor):
         raise TypeError(f"{_ACCEPTS}. Received: last step {type(model).__qualname__}")
     est = getattr(model, "regressor_", None)
-    scaler = getattr(model, "transformer_", None)
+    scaler: Any = getattr(model, "transformer_", None)
     if not isinstance(est, MLPRegressor):
         raise TypeError(
             f"{_ACCEPTS}. Received: a TransformedTargetRegressor of {type(est).__qualname__}"
             + (" (not fitted)" if est is None else "")
         )
-    if not isinstance(scaler, StandardScaler):
-        raise TypeError(
-            f"{_ACCEPTS}. Received: a TransformedTargetRegressor with transformer "
-            f"{type(scaler).__qualname__}"
+    if type(scaler) is FunctionTransformer and scaler.func is None and scaler.inverse_func is None:
+        return est, None, dict(IDENTITY)
+    if type(scaler) is not StandardScaler:
+        received = f"transformer {type(scaler).__qualname__}" + (
+            f" (made of func={model.func!r}, inverse_func={model.inverse_func!r})"
+            if model.transformer is None
+            else ""
         )
-    mean = np.zeros(1) if scaler.mean_ is None else np.asarray(scaler.mean_, dtype=np.float64)
-    scale = np.ones(1) if scaler.scale_ is None else np.asarray(scaler.scale_, dtype=np.float64)
+        raise TypeError(f"{_ACCEPTS}. Received: a TransformedTargetRegressor with {received}")
+    with_mean, with_std = bool(scaler.with_mean), bool(scaler.with_std)
+    # scikit-learn keeps mean_ when with_mean=False but never subtracts it.
+    mean = np.asarray(scaler.mean_, dtype=np.float64) if with_mean else np.zeros(1)
+    scale = np.asarray(scaler.scale_, dtype=np.float64) if with_std else np.ones(1)
     if np.ptp(mean) != 0 or np.ptp(scale) != 0:
         raise TypeError(f"{_ACCEPTS}. Received: one scaling per target column")
-    return est, (float(mean[0]), float(scale[0]))
+    return est, (float(mean[0]), float(scale[0])), _scaler_field(with_mean, with_std)
 
 
 def _split(pipeline: Any) -> tuple[Any, Extra]:
-    """A pipeline's estimator and its extra section (:func:`deltaprop.save`)."""
+    """A pipeline's estimator and its extra section (:func:`deltaprop.save`, and
+    :func:`deltaprop.export_onnx` through :func:`deltaprop.io.model_wrapper_of`)."""
     steps = list(getattr(pipeline, "steps", ()))
     if len(steps) != 2 or not isinstance(steps[0][1], TablePreprocessor):
         kinds = ", ".join(type(step).__qualname__ for _, step in steps)
@@ -129,13 +172,44 @@ def _split(pipeline: Any) -> tuple[Any, Extra]:
     pre = steps[0][1]
     if not hasattr(pre, "median_"):
         raise TypeError(f"{_ACCEPTS}. Received: an unfitted TablePreprocessor")
-    est, scaling = _scaling_of(steps[1][1])
+    est, scaling, transformer = target_of(steps[1][1])
     config, arrays = pre.get_state()
     config["task"] = "classification" if hasattr(est, "classes_") else "regression"
     config["target_scaling"] = (
         None if scaling is None else {"mean": scaling[0], "scale": scaling[1]}
     )
+    if transformer is not None:
+        config["target_transformer"] = transformer
     return est, (config, arrays)
+
+
+def check_target_transformer(field: Any, scaling: Any) -> dict[str, Any] | None:
+    """A model file's ``target_transformer`` field, checked (absent: ``None``).
+
+    Raises
+    ------
+    ValueError
+        Unless it is ``{"kind": "identity"}`` with a null ``target_scaling``, or
+        ``{"kind": "StandardScaler", "with_mean": bool, "with_std": bool}`` with one.
+    """
+    if field is None:
+        return None
+    if field == IDENTITY and scaling is None:
+        return dict(IDENTITY)
+    keys = {"kind", "with_mean", "with_std"}
+    if (
+        isinstance(field, dict)
+        and set(field) == keys
+        and field["kind"] == "StandardScaler"
+        and all(isinstance(field[k], bool) for k in ("with_mean", "with_std"))
+        and scaling is not None
+    ):
+        return dict(field)
+    raise ValueError(
+        'preprocessing field \'target_transformer\' must be {"kind": "identity"} (with a '
+        'null target_scaling) or {"kind": "StandardScaler", "with_mean": bool, '
+        f'"with_std": bool}} (with a target_scaling); got {short(field)}'
+    )
 
 
 def _wrap(model: Any, extra: Extra) -> Any:
@@ -148,8 +222,11 @@ def _wrap(model: Any, extra: Extra) -> Any:
         return None
     pre = TablePreprocessor.from_state(config, arrays)
     scaling = check_target_scaling(config.get("target_scaling"))
+    transformer = check_target_transformer(config.get("target_transformer"), scaling)
     check_fits(model, len(pre.get_feature_names_out()), scaling, hasattr(model, "classes_"))
-    return model_pipeline(model, pre, scaling)
+    if transformer is not None and hasattr(model, "classes_"):
+        raise ValueError("preprocessing field 'target_transformer' must be absent for a classifier")
+    return model_pipeline(model, pre, scaling, transformer)
 
 
 def _register() -> None:

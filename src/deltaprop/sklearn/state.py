@@ -28,6 +28,7 @@ from deltaprop.io import checked_config, register_model_kind, tensor_specs
 from deltaprop.sklearn.params import SKLEARN_OUT
 from deltaprop.sklearn.training import TrainingParts
 from deltaprop.train import History
+from deltaprop.train.stopping import StopRecord
 
 __all__ = ["ModelState", "register_estimator"]
 
@@ -62,7 +63,8 @@ class ModelState(TrainingParts):
         """JSON-able configuration and arrays for :func:`deltaprop.save` (no pickle).
 
         Holds the parameters (without callbacks), the network's architecture and flat
-        parameters, batch-norm statistics, the fitted attributes, the classes and the history.
+        parameters, batch-norm statistics, the fitted attributes, the classes, the history
+        and the stop record (``stop_reason_``, ``stop_message_``, ``history_.stop``).
         Optimizer state is not part of a model file; checkpoints hold it.
         """
         check_is_fitted(self, "network_")
@@ -78,6 +80,9 @@ class ModelState(TrainingParts):
         }
         if hasattr(self, "feature_names_in_"):
             config["feature_names_in_"] = [str(f) for f in self.feature_names_in_]
+        stop = self.history_.stop
+        if stop is not None:
+            config["stop"] = {"record": stop.as_dict(), "message": self.stop_message_}
         arrays = {"parameters": np.asarray(self.network_.parameters)}
         for name, value in self.network_.buffers():
             arrays[f"buffer.{name}"] = np.asarray(value)
@@ -217,9 +222,26 @@ class ModelState(TrainingParts):
         _check_history(config["history"])
         est.history_ = History.from_dict(config["history"])
         est.gradient_norms_ = np.array(est.history_.grad_norms)
+        est.history_.stop, est.stop_message_ = _stop_of(config.get("stop"))
+        est.stop_reason_ = None if est.history_.stop is None else est.history_.stop.reason
         est._trainer = est._make_trainer(net, 1, incremental=False, warn=False)
         est._trainer.history = est.history_
         return est
+
+
+def _stop_of(field: Any) -> tuple[StopRecord | None, str | None]:
+    """The stop record and ``stop_message_`` of a file's ``stop`` field (absent in files
+    from before it: ``(None, None)``)."""
+    if field is None:
+        return None, None
+    if not isinstance(field, dict) or set(field) != {"record", "message"}:
+        raise ValueError(
+            'the estimator configuration\'s \'stop\' must be {"record": {...}, "message": '
+            f"str}}. Received: {field!r}"[:300]
+        )
+    if not isinstance(field["message"], str):
+        raise ValueError(f"'stop.message' must be a string. Received: {field['message']!r}"[:300])
+    return StopRecord.from_dict(field["record"]), field["message"]
 
 
 def _check_network_matches_params(est: Any, net: Network) -> None:
