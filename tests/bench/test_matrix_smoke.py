@@ -105,7 +105,8 @@ def test_csv_fit_does_the_commands_work_in_a_new_process(matrix, tmp_path) -> No
         check=True, capture_output=True, text=True, env=env,
     )  # fmt: skip
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["rows"] == 12_800 and 0.6 < result["accuracy"] <= 1.0
+    # one epoch from scikit-learn's initial weights: 0.570 (scikit-learn's own pipeline 0.570)
+    assert result["rows"] == 12_800 and 0.55 < result["accuracy"] <= 1.0
     assert set(result["phases"]) == {"imports", "read_csv", "preprocess+fit",
                                      "training metrics", "model file", "total"}  # fmt: skip
     assert (tmp_path / "m" / "model.safetensors").stat().st_size > 0

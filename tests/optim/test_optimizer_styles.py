@@ -171,3 +171,19 @@ def test_estimator_follows_scikit_learn_step_for_step(
         assert (ours._optimizer.learning_rate < 0.2) == (settings["learning_rate"] != "constant")
     for a, b in zip(ours.coefs_, theirs.coefs_, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "adamw"])
+def test_the_estimators_optimizer_style_picks_the_rule(solver: str) -> None:
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = _data()
+    for style in ("keras", "torch"):
+        est = MLPClassifier(hidden_layer_sizes=(4,), solver=solver, max_iter=2,
+                            optimizer_style=style, random_state=0)  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est.fit(X, y)
+        assert est._optimizer.style == style
+    with pytest.raises(InvalidParameterError, match="optimizer_style"):
+        MLPClassifier(optimizer_style="sklearn").fit(X, y)

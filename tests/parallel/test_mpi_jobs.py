@@ -201,8 +201,9 @@ def test_each_rank_parses_its_share_of_a_csv_file(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(frame, single, check_exact=True)
     assert frame["k"].isna().sum() == 1 and frame["colour"].isna().sum() == 6
     message = (
-        f"cannot parse '{bad}' as CSV: Error tokenizing data. C error: Expected 4 fields in "
-        "line 72, saw 5"
+        f"cannot parse '{bad}' as CSV: Expected 4 fields in line 72, saw 5 (a row with more "
+        "fields than the header names: a separator at its end, or a field holding the "
+        "separator unquoted? Remove it, or name the field in the header)"
     )
     assert result["errors"] == [message, message]
     with pytest.raises(ValueError, match="in line 72, saw 5"):

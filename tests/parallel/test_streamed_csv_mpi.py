@@ -40,9 +40,10 @@ def test_a_malformed_row_on_one_rank_ends_the_job_on_every_rank(
     assert "data-parallel training on 2 MPI processes" in proc.stdout
     assert proc.stderr == (
         f"deltaprop: error: cannot parse '{path}' as CSV: "
-        + ("Error tokenizing data. C error: " if seen > 4 else "")
         + f"Expected 4 fields in line {bad + 1}, saw {seen}"
-        + ("" if seen > 4 else " (a row with fields missing at its end; an empty field, as in "
+        + (" (a row with more fields than the header names: a separator at its end, or a "
+           "field holding the separator unquoted? Remove it, or name the field in the header)"
+           if seen > 4 else " (a row with fields missing at its end; an empty field, as in "
            "a,,b, is a missing value)")
         + "\n"
     )  # fmt: skip

@@ -179,6 +179,7 @@ def make_estimator(args: argparse.Namespace, task: str, n_train: int, validation
         "alpha": command_alpha(args.alpha, n_train, args.batch_size),
         "random_state": args.seed,
         "init": COMMAND_DEFAULTS.init,
+        "optimizer_style": COMMAND_DEFAULTS.optimizer_style,
         "dtype": args.dtype,
         "distributed": "auto",
     }

@@ -104,6 +104,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
         batch_norm: bool = False,
         weight_decay: float = 0.01,
         init: str = "sklearn_uniform",
+        optimizer_style: str = "keras",
         dtype: str | None = None,
         callbacks: list[Callback] | None = None,
         distributed: bool | str = False,
@@ -136,6 +137,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
         self.batch_norm = batch_norm
         self.weight_decay = weight_decay
         self.init = init
+        self.optimizer_style = optimizer_style
         self.dtype = dtype
         self.callbacks = callbacks
         self.distributed = distributed

@@ -64,6 +64,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         the Network's rule, He-normal for ReLU-like layers; biases then start at zero). The
         default is scikit-learn's MLP's: ``W`` and ``b`` from ``U(±√(factor/(n_in + n_out)))``,
         ``factor`` 6, or 2 for a logistic hidden activation.
+    optimizer_style : {"keras", "torch"}, default="keras"
+        The update rule of ``"sgd"``, ``"adam"`` and ``"adamw"``
+        (:class:`deltaprop.optim.SGD`'s ``style``): ``"keras"``, scikit-learn's and Keras's
+        (momentum kept as a step, Adam's ``epsilon`` on the uncorrected root), or
+        ``"torch"``, PyTorch's, the :class:`~deltaprop.train.Trainer`'s (the two differ
+        once the learning rate changes, and in Adam's first steps).
     dtype : {"float32", "float64"} or None, default=None
         Computation precision; ``None`` keeps float32 input in float32, else float64.
     callbacks : list of Callback or None, default=None
@@ -149,6 +155,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         class_weight: dict[Any, float] | str | None = None,
         weight_decay: float = 0.01,
         init: str = "sklearn_uniform",
+        optimizer_style: str = "keras",
         dtype: str | None = None,
         callbacks: list[Callback] | None = None,
         distributed: bool | str = False,
@@ -163,6 +170,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
             early_stopping_monitor=early_stopping_monitor,
             dropout=dropout, batch_norm=batch_norm, weight_decay=weight_decay, init=init,
+            optimizer_style=optimizer_style,
             dtype=dtype,
             callbacks=callbacks, distributed=distributed,
         )  # fmt: skip

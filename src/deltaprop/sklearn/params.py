@@ -79,6 +79,7 @@ PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
     "batch_norm": ["boolean"],
     "weight_decay": [Interval(Real, 0, None, closed="left")],
     "init": [str],
+    "optimizer_style": [StrOptions({"keras", "torch"})],
     "dtype": [None, StrOptions({"float32", "float64"})],
     "callbacks": [None, list, tuple],
     "distributed": ["boolean", StrOptions({"auto"})],

@@ -80,6 +80,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         batch_norm: bool = False,
         weight_decay: float = 0.01,
         init: str = "sklearn_uniform",
+        optimizer_style: str = "keras",
         dtype: str | None = None,
         callbacks: list[Callback] | None = None,
         distributed: bool | str = False,
@@ -94,6 +95,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
             early_stopping_monitor=early_stopping_monitor,
             dropout=dropout, batch_norm=batch_norm, weight_decay=weight_decay, init=init,
+            optimizer_style=optimizer_style,
             dtype=dtype,
             callbacks=callbacks, distributed=distributed,
         )  # fmt: skip

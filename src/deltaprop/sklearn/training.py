@@ -205,21 +205,21 @@ class TrainingParts(BaseEstimator):
         return net
 
     def _make_optimizer(self) -> Optimizer | LBFGS:
-        """SGD and Adam in scikit-learn's form (``style="keras"``: its ``SGDOptimizer``'s
-        velocity, its ``AdamOptimizer``'s ``epsilon``), and AdamW, which it lacks, in
-        Keras's, the same Adam step."""
+        """SGD, Adam and AdamW in the ``optimizer_style`` form: by default ``"keras"``,
+        scikit-learn's (its ``SGDOptimizer``'s velocity, its ``AdamOptimizer``'s ``epsilon``;
+        AdamW, which it lacks, Keras's, the same Adam step)."""
         lr = self.learning_rate_init
         if self.solver == "sgd":
             return SGD(learning_rate=lr, momentum=self.momentum,
                        nesterov=bool(self.nesterovs_momentum and self.momentum > 0),
-                       style="keras")  # fmt: skip
+                       style=self.optimizer_style)  # fmt: skip
         if self.solver == "adam":
             return Adam(learning_rate=lr, beta_1=self.beta_1, beta_2=self.beta_2,
-                        epsilon=self.epsilon, style="keras")  # fmt: skip
+                        epsilon=self.epsilon, style=self.optimizer_style)  # fmt: skip
         if self.solver == "adamw":
             return AdamW(learning_rate=lr, beta_1=self.beta_1, beta_2=self.beta_2,
                          epsilon=self.epsilon, weight_decay=self.weight_decay,
-                         style="keras")  # fmt: skip
+                         style=self.optimizer_style)  # fmt: skip
         if self.solver == "rmsprop":
             return RMSprop(learning_rate=lr, rho=self.beta_2, epsilon=self.epsilon,
                            momentum=self.momentum if self.nesterovs_momentum is False else 0.0)  # fmt: skip
