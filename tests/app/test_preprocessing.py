@@ -194,3 +194,31 @@ def test_a_malformed_target_scaling_names_its_field(state: object, field: str, s
 
 
 # ---------------------------------------------------------------------------------------
+
+
+def test_a_poisson_target_is_scaled_not_centred(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--loss poisson`` with the default ``--scale-target``: its counts stay non-negative
+    (divided by their spread, mean 0), and predictions come back in the original units."""
+    import json
+
+    from clitools import call
+    from sklearn.datasets import load_diabetes
+
+    from deltaprop.app.preprocessing import TargetScaler
+
+    y = np.array([1.0, 3.0, 5.0])
+    scaler = TargetScaler.fit(y, center=False)
+    assert scaler.mean == 0.0 and scaler.scale == pytest.approx(float(y.std()))
+    assert np.allclose(scaler.inverse(scaler.transform(y)), y)
+    frame = load_diabetes(as_frame=True, scaled=False).frame.iloc[:200]
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    code, _, err = call(capsys, "train", tmp_path / "d.csv", "--target", "target", "--loss",
+                        "poisson", "--hidden", "8", "--out", tmp_path / "r",
+                        "--quiet", "--no-report")  # fmt: skip
+    assert code == 0, err
+    code, text, err = call(capsys, "evaluate", tmp_path / "r" / "model.safetensors",
+                           tmp_path / "d.csv", "--json")  # fmt: skip
+    assert code == 0, err
+    assert json.loads(text)["r2"] > 0.2

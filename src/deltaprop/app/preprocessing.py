@@ -262,11 +262,14 @@ class TargetScaler:
         return None if pair is None else cls(*pair)
 
     @classmethod
-    def fit(cls, y: Any) -> TargetScaler:
-        """Mean and standard deviation of ``y`` (scale 1 for a constant target)."""
+    def fit(cls, y: Any, center: bool = True) -> TargetScaler:
+        """Mean and standard deviation of ``y`` (scale 1 for a constant target); with
+        ``center=False`` the mean is 0, the target only divided by its spread (a Poisson
+        loss: its targets stay non-negative, the log link's scale moves)."""
         y = np.asarray(y, dtype=np.float64)
         std = float(y.std())
-        return cls(float(y.mean()), std if std > 0 and math.isfinite(std) else 1.0)
+        mean = float(y.mean()) if center else 0.0
+        return cls(mean, std if std > 0 and math.isfinite(std) else 1.0)
 
     def transform(self, y: Any) -> np.ndarray:
         """Standardized ``y``."""

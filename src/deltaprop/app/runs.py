@@ -242,7 +242,7 @@ def train_run(
     scaler = None
     y_train, y_val = y[train_rows], y[val_rows]
     if task == "regression" and getattr(args, "scale_target", False):
-        scaler = TargetScaler.fit(y_train)
+        scaler = TargetScaler.fit(y_train, center=args.loss != "poisson")
         y_train, y_val = scaler.transform(y_train), scaler.transform(y_val)
     n_out = n_classes if classify else 1
     hidden = largest_hidden(args.hidden, len(y))

@@ -117,7 +117,8 @@ def train_streamed(
             Path(source), args.target, work, categorical=list(args.categorical or []),
             ignore=list(args.ignore or []), na_values=list(args.na_values or []),
             validation=args.validation, seed=args.seed, task=args.task,
-            scale_target=bool(getattr(args, "scale_target", False)), comm=comm,
+            scale_target=bool(getattr(args, "scale_target", False)),
+            center_target=getattr(args, "loss", None) != "poisson", comm=comm,
         )  # fmt: skip
         return _fit(args, table, source, out, comm, work, checkpoint)
     finally:

@@ -155,6 +155,7 @@ def stream_table(
     seed: int = 0,
     task: str = "auto",
     scale_target: bool = False,
+    center_target: bool = True,
     comm: MPICommunicator | None = None,
 ) -> StreamedTable:
     """Read, split, fit and transform a streamed input (see the module); collective.
@@ -169,6 +170,9 @@ def stream_table(
         :meth:`StreamedTable.cleanup`). Give each rank its own.
     categorical, ignore, na_values, validation, seed, task, scale_target
         As the options of ``deltaprop train``.
+    center_target : bool, default=True
+        With ``scale_target``, subtract the mean too (not for a Poisson loss:
+        :meth:`TargetScaler.fit`).
     comm : MPICommunicator, optional
 
     Raises
@@ -248,7 +252,7 @@ def stream_table(
         return stream_table(
             path, target, folder, categorical=[*categorical, *late], ignore=ignore,
             na_values=na_values, validation=validation, seed=seed, task=task,
-            scale_target=scale_target, comm=comm,
+            scale_target=scale_target, center_target=center_target, comm=comm,
         )  # fmt: skip
     Xraw = _matrix(folder / "raw.bin", np.float64, n_local, len(numeric))
     C = _matrix(folder / "codes.bin", np.int32, n_local, len(cats))
@@ -280,7 +284,7 @@ def stream_table(
     pre.fitted = True
     scaler = None
     if task_name == "regression" and scale_target:
-        scaler = _target_scaler(np.asarray(yraw)[train], comm)
+        scaler = _target_scaler(np.asarray(yraw)[train], comm, center_target)
 
     # 4. transform: this rank's rows, C-ordered
     table = StreamedTable(
@@ -349,7 +353,7 @@ def _fit_numeric(pre: Preprocessor, Xraw: np.ndarray, train: np.ndarray, comm: A
     pre.median, pre.mean, pre.scale = median, mean, scale
 
 
-def _target_scaler(y: np.ndarray, comm: Any) -> TargetScaler:
+def _target_scaler(y: np.ndarray, comm: Any, center: bool = True) -> TargetScaler:
     """``TargetScaler.fit`` of the training targets of every rank, exactly rounded."""
     n = int(allsum(comm, np.array([len(y)], np.int64))[0])
     s = ExactSums(1)
@@ -358,7 +362,7 @@ def _target_scaler(y: np.ndarray, comm: Any) -> TargetScaler:
     d = ExactSums(1)
     d.add(((y - mean) ** 2)[:, None])
     std = math.sqrt(float(d.reduce(comm).fractions()[0] / n))
-    return TargetScaler(mean, std if std > 0 and math.isfinite(std) else 1.0)
+    return TargetScaler(mean if center else 0.0, std if std > 0 and math.isfinite(std) else 1.0)
 
 
 def _task(
