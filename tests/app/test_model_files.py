@@ -200,3 +200,38 @@ def test_predict_writes_six_significant_digits_unless_told(
     np.testing.assert_array_equal(full.to_numpy(), pipeline.predict_proba(pd.read_csv(PENGUINS)))
     code, _, err = call(capsys, "predict", models["cls"], PENGUINS, "--precision", "18")
     assert code == 2 and "--precision: invalid choice: 18" in err
+
+
+def test_inspect_names_the_classes_and_columns_of_an_estimator_saved_from_python(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import warnings
+
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = deltaprop.MLPClassifier((4,), max_iter=3, random_state=0)
+        clf.fit(X, y.map({0: "a", 1: "b", 2: "c"}))
+    save(clf, tmp_path / "m.safetensors")
+    code, text, err = call(capsys, "inspect", tmp_path / "m.safetensors")
+    assert code == 0, err
+    assert "classes (3): a, b, c\n" in text
+    assert f"inputs: 4 columns: {', '.join(X.columns)}\n" in text
+    code, text, err = call(capsys, "inspect", tmp_path / "m.safetensors", "--json")
+    assert json.loads(text)["feature_names"] == list(X.columns)
+
+
+def test_inspect_states_a_regression_target_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame = pd.DataFrame({"a": np.arange(40.0), "y": np.arange(40.0) * 2 + 1})
+    frame.to_csv(tmp_path / "r.csv", index=False)
+    code, _, err = call(capsys, "train", tmp_path / "r.csv", "--target", "y", "--hidden", "4",
+                        "--epochs", "3", "--out", tmp_path / "run", "--quiet", "--no-report")  # fmt: skip
+    assert code == 0, err
+    code, text, err = call(capsys, "inspect", tmp_path / "run" / "model.safetensors")
+    assert code == 0, err
+    assert "target: 'y' (regression)\n" in text

@@ -67,6 +67,8 @@ def run_inspect(args: argparse.Namespace, out: Output) -> int:
     if not isinstance(model, Network):
         config = state[0] if state is not None else {}
         info["classes"] = [_plain(c) for c in getattr(model, "classes_", [])] or None
+        names = getattr(model, "feature_names_in_", None)
+        info["feature_names"] = None if names is None else [str(c) for c in names]
         run = config.get("run") or {}
         info["epochs"] = len(model.loss_curve_)
         kept = run.get("kept_epoch")
@@ -89,12 +91,13 @@ def run_inspect(args: argparse.Namespace, out: Output) -> int:
     out.line(f"{args.model}: {info['class']} ({info['dtype']})")
     if config:
         classes = info.get("classes")
-        what = (
-            f"{len(classes)} classes: {', '.join(map(str, classes))}" if classes else "regression"
-        )
+        task = config.get("task")
+        what = f"; {len(classes)} classes: {', '.join(map(str, classes))}" if classes else ""
+        if not classes and task != "regression":
+            what = "; regression"
         target = config.get("target")  # None in a pipeline saved from Python
         named = "not recorded" if target is None else repr(target)
-        out.line(f"target: {named} ({config.get('task')}; {what})")
+        out.line(f"target: {named} ({task}{what})")
         cats = info["categorical_columns"]
         out.line(
             f"inputs: {len(config['numeric'])} numeric and {len(cats)} categorical columns → "
@@ -109,6 +112,13 @@ def run_inspect(args: argparse.Namespace, out: Output) -> int:
             out.line(
                 "  left out (no value in any row, or a row index): " + ", ".join(map(str, left_out))
             )
+    elif not isinstance(model, Network):  # an estimator saved from Python
+        classes = info.get("classes")
+        if classes:
+            out.line(f"classes ({len(classes)}): {', '.join(map(str, classes))}")
+        names = info.get("feature_names")
+        width = net.layer_sizes[0]
+        out.line(f"inputs: {width} columns" + (": " + ", ".join(names) if names else ""))
     out.table(
         "Architecture",
         ["layer", "shape", "activation", "weights", "biases", "parameters", "notes"],
