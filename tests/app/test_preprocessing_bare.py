@@ -87,3 +87,15 @@ def test_a_pipeline_of_a_bare_preprocessor_fits_saves_loads_and_inspects(
     assert code == 0, err
     assert "None" not in text
     assert "target: not recorded (classification; 3 classes: Adelie, Chinstrap, Gentoo)" in text
+
+
+def test_a_value_that_cannot_be_standardized_is_named_plainly() -> None:
+    from deltaprop.sklearn import TablePreprocessor
+
+    pre = TablePreprocessor().fit(pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.0, 1.0, 0.5]}))
+    with pytest.raises(ValueError, match=r"^row 1, column 'a': the value inf is not a finite "
+                       r"number$"):  # fmt: skip
+        pre.transform(pd.DataFrame({"a": [1.0, np.inf], "b": [0.0, 0.0]}))
+    with pytest.raises(ValueError, match=r"the value -1e\+308 is not a finite number once "
+                       r"standardized \(too large for its column\)"):  # fmt: skip
+        pre.transform(pd.DataFrame({"a": [1.0, 2.0], "b": [0.0, -1e308]}))

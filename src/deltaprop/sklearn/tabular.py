@@ -318,10 +318,13 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         bad = np.argwhere(~np.isfinite(out[:, : len(self.numeric_)]))
         if bad.size:
             i, j = (int(v) for v in bad[0])
-            raise ValueError(
-                f"row {i}, column {self.numeric_[j]!r}: the value {numbers[i, j]!r} is not a "
-                "finite number once standardized"
+            value = float(numbers[i, j])
+            why = (
+                "is not a finite number"
+                if not np.isfinite(value)
+                else "is not a finite number once standardized (too large for its column)"
             )
+            raise ValueError(f"row {i}, column {self.numeric_[j]!r}: the value {value!r} {why}")
         return out
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
