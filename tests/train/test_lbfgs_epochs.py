@@ -74,3 +74,24 @@ def test_evaluations_after_the_last_iteration_are_an_epoch(monkeypatch: pytest.M
     assert events == _paired(3)
     assert t.history.loss[2] == t.history.loss[1] == t.lbfgs_result.fun
     assert t.history.stop.message.startswith("stopped at epoch 3: L-BFGS ended after 2 iterations")
+
+
+def test_the_same_bits_whatever_blas_threads_the_caller_allows() -> None:
+    """An L-BFGS fit's products run on one BLAS thread: the bits of BLAS's threads depend
+    on their count (on 2 cores the weights differed by 1e-14 from those on one, and a
+    fit under joblib's thread limit from one outside it)."""
+    import warnings
+
+    from sklearn.datasets import make_classification
+    from threadpoolctl import threadpool_limits
+
+    from deltaprop import MLPClassifier
+
+    X, y = make_classification(2000, 20, n_informative=10, n_classes=3, random_state=0)
+    weights = []
+    for limit in (1, 2, None):
+        with threadpool_limits(limit), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # lbfgs stops at max_iter on purpose
+            m = MLPClassifier((64,), solver="lbfgs", max_iter=15, random_state=0).fit(X, y)
+        weights.append(np.concatenate([a.ravel() for a in m.coefs_ + m.intercepts_]))
+    assert all(np.array_equal(weights[0], w) for w in weights[1:])

@@ -93,3 +93,23 @@ def test_a_bad_rate_from_a_callback_is_named(compiled: bool, make: Any) -> None:
     with pytest.raises(ValueError, match=r"optimizer\.learning_rate must be a non-negative "
                        r"finite number\. Received: optimizer\.learning_rate=-1\.0"):  # fmt: skip
         _fit(make(), compiled)
+
+
+def test_the_python_loop_gives_the_same_bits_whatever_blas_threads_are_allowed() -> None:
+    """The Python loop's products on one BLAS thread (as L-BFGS's): the compiled loop has
+    row blocks of its own, BLAS's threads split by their count."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(1000, 20)), rng.integers(0, 3, 1000)
+    weights = []
+    previous = _fused.set_enabled(False)
+    try:
+        for limit in (1, 2, None):
+            net = Network([20, 256, 256, 3], "relu", "ce", seed=0)
+            with threadpool_limits(limit):
+                Trainer(net, "adam", batch_size=500, epochs=2, seed=0).fit(X, y)
+            weights.append(net.parameters.copy())
+    finally:
+        _fused.set_enabled(previous)
+    assert all(np.array_equal(weights[0], w) for w in weights[1:])

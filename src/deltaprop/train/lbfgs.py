@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from deltaprop.fast import blas_threads
 from deltaprop.optim import LBFGS
 from deltaprop.train.batches import check_batch_norm_batches
 from deltaprop.train.callbacks import Callback
@@ -46,7 +47,9 @@ def fit_lbfgs(
             for cb in callbacks:
                 cb.on_epoch_begin(self, self.epoch, {"learning_rate": math.nan})
         net.parameters[...] = theta
-        with np.errstate(over="ignore", invalid="ignore"):
+        # BLAS on one thread: its threads split the products by the core count, and their
+        # sums round by it (the same seed, other bits on another machine or under joblib)
+        with np.errstate(over="ignore", invalid="ignore"), blas_threads(1):
             cost = net.backward(X, Y, w, training=True, alpha=self.alpha)
         last["cost"] = cost
         return cost, net.grad.astype(np.float64)

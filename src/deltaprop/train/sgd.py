@@ -11,13 +11,12 @@ read it then (:func:`step_rate`), and the history records the rate of the epoch'
 
 from __future__ import annotations
 
-import contextlib
 import math
 from typing import Any
 
 import numpy as np
 
-from deltaprop.fast import CompiledLoop
+from deltaprop.fast import CompiledLoop, blas_threads
 from deltaprop.optim import Optimizer, check_learning_rate
 from deltaprop.train.batches import (
     BatchGather,
@@ -58,7 +57,9 @@ def fit_sgd(
         self.communicator, watches_batches=watches_batches(callbacks),
     )  # fmt: skip
     self.engine = "python" if fast is None else "compiled"  # which loop the last fit ran
-    with contextlib.nullcontext() if fast is None else fast.threads(bs):
+    # the Python loop with BLAS on one thread: the bits of BLAS's threads depend on the core
+    # count (the compiled loop splits each batch into row blocks of its own instead)
+    with blas_threads(1) if fast is None else fast.threads(bs):
         _sgd_epochs(self, X, Y, w, Xv, Yv, wv, callbacks, fast, bs)
 
 

@@ -18,7 +18,6 @@ process's weights up to rounding.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 from collections.abc import Callable, Iterator
@@ -29,7 +28,7 @@ import numpy as np
 
 from deltaprop.core.backend import usable_cores
 from deltaprop.data import Dataset, epoch_buffers, rank_rows, validation_mask
-from deltaprop.fast import CompiledLoop
+from deltaprop.fast import CompiledLoop, blas_threads
 from deltaprop.optim import Optimizer
 from deltaprop.train.batches import GradStats, check_batch_norm_batches, effective_batch_size
 from deltaprop.train.callbacks import Callback, watches_batches
@@ -165,7 +164,7 @@ def fit_streamed(
             net, opt, X0, Y0, None, self.alpha, self.clip_norm, None,
             watches_batches=watches_batches(callbacks),
         )  # fmt: skip
-    with contextlib.nullcontext() if fast is None else fast.threads(bs):
+    with blas_threads(1) if fast is None else fast.threads(bs):  # as train/sgd.py
         _epochs(self, part, bs, fast, Xv, Yv, wv, callbacks)
 
 
