@@ -202,6 +202,7 @@ def test_a_poisson_target_is_scaled_not_centred(
     """``--loss poisson`` with the default ``--scale-target``: its counts stay non-negative
     (divided by their spread, mean 0), and predictions come back in the original units."""
     import json
+    import warnings
 
     from clitools import call
     from sklearn.datasets import load_diabetes
@@ -222,3 +223,13 @@ def test_a_poisson_target_is_scaled_not_centred(
                            tmp_path / "d.csv", "--json")  # fmt: skip
     assert code == 0, err
     assert json.loads(text)["r2"] > 0.2
+    import deltaprop
+
+    model = deltaprop.load(tmp_path / "r" / "model.safetensors")  # a Pipeline, as trained
+    scaler = model.steps[-1][1].transformer_
+    assert scaler.with_mean is False and scaler.with_std is True
+    frame.drop(columns="target").pipe(model.predict)  # the raw table, original units
+    model.set_params(model__regressor__max_iter=3)  # and refits: its counts stay >= 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(frame.drop(columns="target"), frame["target"])

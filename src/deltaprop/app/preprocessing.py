@@ -242,10 +242,12 @@ class Preprocessor:
 
 @dataclass
 class TargetScaler:
-    """Standardization of a regression target: ``y' = (y - mean) / scale``."""
+    """Standardization of a regression target: ``y' = (y - mean) / scale`` (``centered``
+    False: ``mean`` is 0, the target only divided by ``scale``)."""
 
     mean: float = 0.0
     scale: float = 1.0
+    centered: bool = True
 
     @classmethod
     def from_state(cls, state: Any) -> TargetScaler | None:
@@ -269,7 +271,7 @@ class TargetScaler:
         y = np.asarray(y, dtype=np.float64)
         std = float(y.std())
         mean = float(y.mean()) if center else 0.0
-        return cls(mean, std if std > 0 and math.isfinite(std) else 1.0)
+        return cls(mean, std if std > 0 and math.isfinite(std) else 1.0, center)
 
     def transform(self, y: Any) -> np.ndarray:
         """Standardized ``y``."""

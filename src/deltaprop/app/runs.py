@@ -462,6 +462,9 @@ def attach_model_state(run: Run, source: str, settings: dict[str, Any]) -> None:
             "target_scaling": None
             if run.scaler is None
             else {"mean": run.scaler.mean, "scale": run.scaler.scale},
+            "target_transformer": None  # as Python rebuilds it: a Poisson target not centred
+            if run.scaler is None
+            else {"kind": "StandardScaler", "with_mean": run.scaler.centered, "with_std": True},
             "run": {
                 "data": source,
                 "date": time.strftime("%Y-%m-%d %H:%M:%S"),

@@ -362,7 +362,8 @@ def _target_scaler(y: np.ndarray, comm: Any, center: bool = True) -> TargetScale
     d = ExactSums(1)
     d.add(((y - mean) ** 2)[:, None])
     std = math.sqrt(float(d.reduce(comm).fractions()[0] / n))
-    return TargetScaler(mean if center else 0.0, std if std > 0 and math.isfinite(std) else 1.0)
+    scale = std if std > 0 and math.isfinite(std) else 1.0
+    return TargetScaler(mean if center else 0.0, scale, center)
 
 
 def _task(
