@@ -151,3 +151,17 @@ def test_nothing_imports_the_old_name() -> None:
             if any(n.split(".")[0] == "backprop" for n in names):
                 offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_the_map_names_every_module() -> None:
+    """docs/architecture.md's tree names every module of src/deltaprop (subcommands apart:
+    "one module per subcommand")."""
+    tree = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    missing = [
+        str(p.relative_to(SRC))
+        for p in sorted(SRC.rglob("*.py"))
+        if p.name not in ("__init__.py", "__main__.py")
+        and "commands" not in p.parts
+        and p.name not in tree
+    ]
+    assert not missing, f"docs/architecture.md does not name: {missing}"

@@ -222,6 +222,22 @@ def test_errors(tmp_path: Path) -> None:
 
     with pytest.raises(TypeError, match=r"not fitted: network_ is missing"):
         export_onnx(Unfitted(), tmp_path / "a.onnx")
+    fitted = Unfitted()
+    fitted.coef_ = 1.0  # type: ignore[attr-defined]  # fitted, as scikit-learn marks it
+    with pytest.raises(TypeError, match=r"Unfitted \(fitted, but not a deltaprop "
+                       r"model: it has no network_\)"):  # fmt: skip
+        export_onnx(fitted, tmp_path / "a.onnx")
+    from sklearn.compose import TransformedTargetRegressor
+
+    from deltaprop.sklearn import MLPRegressor
+
+    bare = TransformedTargetRegressor(MLPRegressor(hidden_layer_sizes=(3,), max_iter=2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bare.fit(np.eye(3), [0.0, 1.0, 2.0])
+    with pytest.raises(TypeError, match=r"a TransformedTargetRegressor exports inside a "
+                       r"Pipeline after a TablePreprocessor"):  # fmt: skip
+        export_onnx(bare, tmp_path / "a.onnx")
     custom = Network([2, 3, 1], [Swish(), "sigmoid"], seed=0)
     with pytest.raises(ValueError, match="cannot export the activation 'swish'"):
         export_onnx(custom, tmp_path / "a.onnx")

@@ -138,10 +138,23 @@ def _resolve(model: Any) -> tuple[Network, Any, bool]:
         return model, None, False
     net = getattr(model, "network_", None)
     if not isinstance(net, Network):
+        fitted = any(
+            k.endswith("_") and not k.startswith("_") for k in getattr(model, "__dict__", {})
+        )
+        name = type(model).__qualname__
+        why = (
+            ""
+            if not hasattr(type(model), "fit")
+            else " (not fitted: network_ is missing)"
+            if not fitted
+            else " (fitted, but a TransformedTargetRegressor exports inside a Pipeline after a "
+            "TablePreprocessor)"
+            if name == "TransformedTargetRegressor"
+            else " (fitted, but not a deltaprop model: it has no network_)"
+        )
         raise TypeError(
             "export_onnx expects a Network or a fitted estimator with a network_ attribute. "
-            f"Received: {type(model).__qualname__}"
-            + (" (not fitted: network_ is missing)" if hasattr(type(model), "fit") else "")
+            f"Received: {name}{why}"
         )
     classes = getattr(model, "classes_", None)
     # Two classes from one sigmoid unit; a multilabel classifier has one unit per label.
