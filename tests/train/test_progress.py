@@ -203,3 +203,26 @@ def test_the_bar_fits_80_columns_the_losses_shortened_first() -> None:
         rf"epoch 3000/3000 ━{{{BAR_WIDTH}}} \d:\d\d:\d\d ETA 0:00 loss 0\.1235  val loss 0\.0…$",
         last,
     ), last
+
+
+def test_verbose_lines_show_a_compile_notice_and_release_the_logger() -> None:
+    import io
+    import logging
+
+    from deltaprop.core import fused
+
+    class Compiles(Callback):  # a first fit's compile, as announce_compiles logs it
+        def on_epoch_begin(
+            self, trainer: Any, epoch: int, logs: dict[str, Any] | None = None
+        ) -> None:
+            if epoch == 0:
+                logging.getLogger(fused.COMPILE_LOGGER).info("compiling the training loop")
+
+    out = io.StringIO()
+    net = Network([2, 3, 1], "tanh", "bce", seed=0)
+    Trainer(net, epochs=2, seed=0, callbacks=[Compiles(), VerboseLines(Reporter(out))]).fit(
+        np.eye(2), [0.0, 1.0]
+    )
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "note: compiling the training loop" and lines[1].startswith("Iteration 1")
+    assert logging.getLogger(fused.COMPILE_LOGGER).handlers == []

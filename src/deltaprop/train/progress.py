@@ -358,7 +358,8 @@ class VerboseLines(Callback):
     improve more than tol=T for P consecutive epochs. Setting learning rate to R`` at each
     cut and ``... Learning rate too small. Stopping.`` at its end; another run stopped by
     ``tol`` ends with ``... Stopping.``: the texts of scikit-learn's
-    ``MLPClassifier(verbose=True)``.
+    ``MLPClassifier(verbose=True)``. A first fit on a machine, which compiles the training
+    loop, prints the compile notices (:func:`compile_notes`) as ``note: ...`` lines.
 
     Parameters
     ----------
@@ -374,6 +375,7 @@ class VerboseLines(Callback):
     ...     epoch = 3
     >>> lines.on_train_begin(Run())
     >>> lines.on_epoch_end(Run(), 3, {"loss": 0.25, "val_score": 0.9})
+    >>> lines.on_train_end(Run())
     >>> print(out.getvalue(), end="")
     Iteration 1, loss = 0.25000000
     Validation score: 0.900000
@@ -383,10 +385,20 @@ class VerboseLines(Callback):
         self.reporter = Reporter() if reporter is None else reporter
         self.first = 0
         self.reductions = 0
+        self._notes: contextlib.ExitStack | None = None
 
     def on_train_begin(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
         self.first = trainer.epoch
         self.reductions = getattr(getattr(trainer, "schedule", None), "num_reductions", 0)
+        self.on_exception(trainer)  # a notes context left open by an earlier fit: closed
+        self._notes = contextlib.ExitStack()
+        self._notes.enter_context(compile_notes(lambda m: self.reporter.line(f"note: {m}")))
+
+    def on_exception(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
+        """Stop showing compile notices (also :meth:`on_train_end`'s last step)."""
+        if self._notes is not None:
+            self._notes.close()
+            self._notes = None
 
     @staticmethod
     def _no_improvement(trainer: Any) -> str:
@@ -413,6 +425,7 @@ class VerboseLines(Callback):
 
     def on_train_end(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
         """scikit-learn's last line when ``tol`` stopped the run (its text, its count)."""
+        self.on_exception(trainer)
         reason = (logs or {}).get("stop_reason")
         if reason in ("no_improvement", "early_stopping"):
             plateau = isinstance(trainer.schedule, ReduceOnPlateau)
