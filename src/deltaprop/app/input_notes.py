@@ -59,12 +59,16 @@ def _one_integer_per_row(col: pd.Series) -> bool:
     return bool(np.all(values == np.round(values))) and col.nunique() == len(col)
 
 
+def _identifier_note(column: str, holds: str) -> str:
+    """The note on a likely identifier (a network learns it by heart), numeric or not."""
+    return f"column {column!r} {holds}: an identifier? Leave it out with --ignore {column!r}"
+
+
 def identifier_notes(features: pd.DataFrame, categorical: list[str]) -> list[str]:
     """A note for each numeric column (not named by ``--categorical``) of integers with one
     distinct value per row: an identifier, which a network learns by heart."""
     return [
-        f"column {c!r} holds a distinct integer in every row: an identifier? Leave it out "
-        f"with --ignore {c!r}"
+        _identifier_note(c, "holds a distinct integer in every row")
         for c in map(str, features.columns)
         if c not in categorical and len(features) >= 20 and _one_integer_per_row(features[c])
     ]
@@ -111,10 +115,7 @@ def prepare_inputs(
     )
     for col, cats in zip(pre.categorical, pre.categories, strict=True):
         if len(cats) > 50 and len(cats) > 0.5 * len(train_rows):
-            out.note(
-                f"column {col!r} has {len(cats)} distinct values, almost one per row: an "
-                f"identifier? Leave it out with --ignore {col!r}"
-            )
+            out.note(_identifier_note(col, f"has {len(cats)} distinct values, almost one per row"))
     for note in identifier_notes(features[pre.numeric], categorical):
         out.note(note)
     return pre, X_train, X_val, [*empty, *index]

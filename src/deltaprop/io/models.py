@@ -66,6 +66,7 @@ from deltaprop.io.container import (
     atomic_write,
     base_meta,
     check_meta_keys,
+    check_path,
     encode,
     read_container,
 )
@@ -353,10 +354,11 @@ def save(model: Any, path: PathLike, *, overwrite: bool = True, extra: Extra | N
     >>> path.name
     'm.safetensors'
     """
-    if isinstance(path, str | os.PathLike) and os.fspath(path).lower().endswith(".onnx"):
+    named = check_path(path) if isinstance(path, str | bytes | os.PathLike) else None
+    if named is not None and str(named).lower().endswith(".onnx"):
         raise ValueError(
             "save writes a safetensors model file, not ONNX: use deltaprop.export_onnx(model, "
-            f"path) for an .onnx file, or another suffix. Received: path={os.fspath(path)!r}"
+            f"path) for an .onnx file, or another suffix. Received: path={str(named)!r}"
         )
     wrapper = model_wrapper_of(model)
     if wrapper is not None:

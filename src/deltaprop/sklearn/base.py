@@ -355,7 +355,7 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
             self.t_ = trainer.samples_seen
         self.loss_curve_ = list(h.loss)  # lbfgs too: the command's reports read it
         result = getattr(trainer, "lbfgs_result", None)
-        if result is not None and self.solver == "lbfgs":
+        if result is not None and lbfgs:
             self.loss_ = float(result.fun)
         elif h.loss:
             self.loss_ = h.loss[-1]
@@ -379,14 +379,14 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
             self.best_loss_ = float(min(finite)) if finite else self.loss_
         if lbfgs:  # as scikit-learn's lbfgs: no best_loss_ (the scores: None without X_val)
             del self.best_loss_
-        if not incremental and self.solver != "lbfgs" and self.stop_reason_ == "epochs":
+        if not incremental and not lbfgs and self.stop_reason_ == "epochs":
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        if self.solver == "lbfgs" and not incremental:
+        if lbfgs and not incremental:
             if result is not None and result.status != 0:
                 warnings.warn(
                     "lbfgs failed to converge after "

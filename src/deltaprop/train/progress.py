@@ -390,12 +390,15 @@ class VerboseLines(Callback):
     def on_train_begin(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
         self.first = trainer.epoch
         self.reductions = getattr(getattr(trainer, "schedule", None), "num_reductions", 0)
-        self.on_exception(trainer)  # a notes context left open by an earlier fit: closed
+        self._close_notes()  # a notes context left open by an earlier fit
         self._notes = contextlib.ExitStack()
         self._notes.enter_context(compile_notes(lambda m: self.reporter.line(f"note: {m}")))
 
     def on_exception(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
-        """Stop showing compile notices (also :meth:`on_train_end`'s last step)."""
+        self._close_notes()
+
+    def _close_notes(self) -> None:
+        """Stop showing compile notices (at the fit's end, however it ends)."""
         if self._notes is not None:
             self._notes.close()
             self._notes = None
@@ -425,7 +428,7 @@ class VerboseLines(Callback):
 
     def on_train_end(self, trainer: Any, logs: dict[str, Any] | None = None) -> None:
         """scikit-learn's last line when ``tol`` stopped the run (its text, its count)."""
-        self.on_exception(trainer)
+        self._close_notes()
         reason = (logs or {}).get("stop_reason")
         if reason in ("no_improvement", "early_stopping"):
             plateau = isinstance(trainer.schedule, ReduceOnPlateau)
