@@ -48,7 +48,6 @@ naming the file and what is wrong; a missing file raises
 from __future__ import annotations
 
 import operator
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -342,8 +341,7 @@ def save(model: Any, path: PathLike, *, overwrite: bool = True, extra: Extra | N
     TypeError
         For an object that is not savable, or arrays of an unsupported dtype.
     ValueError
-        If a weight is NaN or infinite, or ``path`` ends in ``.onnx`` (the message points to
-        :func:`deltaprop.export_onnx`).
+        A weight NaN or infinite; ``path`` ending in ``.onnx`` (:func:`~deltaprop.export_onnx`).
 
     Examples
     --------
@@ -354,8 +352,7 @@ def save(model: Any, path: PathLike, *, overwrite: bool = True, extra: Extra | N
     >>> path.name
     'm.safetensors'
     """
-    named = check_path(path) if isinstance(path, str | bytes | os.PathLike) else None
-    if named is not None and str(named).lower().endswith(".onnx"):
+    if str(named := check_path(path)).lower().endswith(".onnx"):
         raise ValueError(
             "save writes a safetensors model file, not ONNX: use deltaprop.export_onnx(model, "
             f"path) for an .onnx file, or another suffix. Received: path={str(named)!r}"
