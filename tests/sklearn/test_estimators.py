@@ -287,12 +287,18 @@ def test_sparse_input_is_never_densified() -> None:
     assert clf.predict_proba(X[:5]).shape == (5, 2)
 
 
-def test_float32_is_kept() -> None:
+def test_float32_is_kept_and_outputs_follow_the_input_as_scikit_learns() -> None:
     X, y = make_classification(100, 4, random_state=0)
     clf = MLPClassifier((8,), max_iter=5).fit(X.astype(np.float32), y)
-    assert clf.network_.dtype == np.float32 and clf.predict_proba(X).dtype == np.float32
+    assert clf.network_.dtype == np.float32
+    assert clf.predict_proba(X.astype(np.float32)).dtype == np.float32
+    # scikit-learn's float32 MLP answers float64 rows in float64 (float64 @ float32)
+    proba = clf.predict_proba(X)
+    assert proba.dtype == np.float64
+    np.testing.assert_allclose(proba, clf.predict_proba(X.astype(np.float32)), rtol=1e-6)
     reg = MLPRegressor(hidden_layer_sizes=(8,), dtype="float32", max_iter=5).fit(X, y.astype(float))
-    assert reg.predict(X).dtype == np.float32
+    assert reg.network_.dtype == np.float32 and reg.predict(X).dtype == np.float64
+    assert reg.predict(X.astype(np.float32)).dtype == np.float32
 
 
 def test_pipeline_grid_search_cross_val_clone_pickle() -> None:

@@ -457,10 +457,13 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
     def _forward(self, X: Any, logits: bool = False, batch_size: int | None = None) -> np.ndarray:
         """The network's output ``A[L]`` (or its logits ``Z[L]``), shape ``(n_samples, n_L)``:
         a fresh array, computed ``batch_size`` rows at a time (default: a few MiB per layer)
-        with no cache left on the network (:mod:`deltaprop.core.evaluation`)."""
+        with no cache left on the network (:mod:`deltaprop.core.evaluation`). Its dtype is
+        scikit-learn's, that of ``X`` and the weights together: float64 for float64 rows
+        through a float32 network (computed in float32)."""
         check_is_fitted(self, "network_")
         X = self._check_X(X, reset=False)
-        return self.network_.forward(X, logits=logits, batch_size=batch_size)
+        A = self.network_.forward(X, logits=logits, batch_size=batch_size)
+        return A.astype(np.result_type(X.dtype, A.dtype), copy=False)
 
     def transform(self, X: Any) -> np.ndarray:
         """The last hidden layer's activations, shape ``(n_samples, hidden_layer_sizes[-1])``.
