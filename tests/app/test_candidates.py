@@ -164,9 +164,13 @@ def test_the_command_records_the_choice_and_trains_it(
     frame = pd.DataFrame(X, columns=list("abcd")).assign(y=y)
     frame.to_csv(tmp_path / "t.csv", index=False)
     code, text, err = call(capsys, "train", tmp_path / "t.csv", "--target", "y",
-                           "--epochs", "40", "--out", tmp_path / "run", "--no-report")  # fmt: skip
+                           "--epochs", "40", "--out", tmp_path / "run", "--no-report",
+                           "--checkpoint-every", "5")  # fmt: skip
     assert code == 0, err
     assert "hidden layers (--hidden auto): none (mean 5-fold cross-validated loss:" in text
+    # a linear model keeps no state to resume: no checkpoint, and the line says so
+    assert "note: no checkpoint written: the linear model" in text and "checkpoint:" not in text
+    assert not (tmp_path / "run" / "checkpoint.safetensors").exists()
     est = load_quietly(tmp_path / "run" / "model.safetensors")
     assert tuple(est.hidden_layer_sizes) == ()
     code, text, err = call(capsys, "inspect", tmp_path / "run" / "model.safetensors")
@@ -193,3 +197,15 @@ def test_above_the_row_limit_the_command_trains_100_with_dropout_and_records_it(
     code, text, err = call(capsys, "inspect", tmp_path / "run" / "model.safetensors")
     assert code == 0, err
     assert "4 → 100" in text and "dropout 0.1" in text
+
+
+def test_a_refit_cut_short_by_epochs_does_not_claim_convergence(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    X, y = _regression(120, seed=1)
+    pd.DataFrame(X, columns=list("abcd")).assign(y=y).to_csv(tmp_path / "t.csv", index=False)
+    code, text, err = call(capsys, "train", tmp_path / "t.csv", "--target", "y",
+                           "--epochs", "2", "--out", tmp_path / "run", "--no-report")  # fmt: skip
+    assert code == 0, err
+    assert "refit the linear model on all 120 rows for --epochs 2 (2 L-BFGS" in text, text
+    assert "to convergence" not in text

@@ -236,3 +236,15 @@ def test_a_gzip_file_that_is_not_gzip_is_one_line(tmp_path: Path) -> None:
     path.write_text("a,b\n1,2\n")
     with pytest.raises(DataError, match=f"cannot read '{path}' as gzip-compressed CSV"):
         read_table(path)
+
+
+def test_a_gzip_table_trains_into_the_folder_of_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = "".join(f"{i % 7},{i % 3},{i % 2}\n" for i in range(40))
+    (tmp_path / "f.csv.gz").write_bytes(gzip.compress(("a,b,y\n" + rows).encode()))
+    monkeypatch.chdir(tmp_path)
+    code, _, err = call(capsys, "train", "f.csv.gz", "--target", "y", "--hidden", "4",
+                        "--epochs", "2", "--quiet", "--no-report")  # fmt: skip
+    assert code == 0, err
+    assert (tmp_path / "runs" / "f" / "model.safetensors").is_file()  # not runs/f.csv

@@ -452,8 +452,9 @@ def refit_linear(
     run.seconds += time.perf_counter() - start
     run.est.coefs_, run.est.intercepts_ = again.coefs_, again.intercepts_
     run.refit_epochs = len(again.loss_curve_)
+    how = "to convergence" if again.stop_reason_ != "epochs" else f"for --epochs {args.epochs}"
     out.note(
-        f"refit the linear model on all {len(y_all)} rows to convergence "
+        f"refit the linear model on all {len(y_all)} rows {how} "
         f"({run.refit_epochs} L-BFGS iterations): the model holds those weights; the "
         "results are of its fit on the training rows (--no-refit keeps them)"
     )

@@ -51,7 +51,8 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
     out.enabled = out.enabled and root
     if comm is not None:
         out.line(f"data-parallel training on {comm.size} MPI processes")
-    folder = args.out if args.out is not None else Path("runs") / args.data.stem
+    stem = Path(args.data.stem).stem if args.data.suffix.lower() == ".gz" else args.data.stem
+    folder = args.out if args.out is not None else Path("runs") / stem  # a.csv.gz: runs/a
     model_path, report_dir = folder / MODEL_FILE, folder / REPORT_DIR
     history_path = folder / HISTORY_FILE
     checkpoint = None
@@ -136,7 +137,12 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
         with writing("history", history_path, "--out", folder):
             atomic_write(history_path, history_csv(run.est.history_).encode())
         out.line(f"history: {history_path}")
-        if checkpoint is not None:
+        if checkpoint is not None and getattr(run.hidden_choice, "linear", False):
+            out.note(
+                "no checkpoint written: the linear model that --hidden auto chose trains in "
+                "one L-BFGS run, which keeps no state to resume"
+            )
+        elif checkpoint is not None:
             out.line(f"checkpoint: {checkpoint}")
         if not args.no_report:
             from deltaprop.app.run_report import write_run_report
