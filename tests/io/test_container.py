@@ -354,3 +354,24 @@ def test_save_through_a_symlink_replaces_the_target_and_keeps_the_link(tmp_path:
     dangling.symlink_to(tmp_path / "models" / "new.st")
     save(net, dangling)
     assert dangling.is_symlink() and (tmp_path / "models" / "new.st").is_file()
+
+
+def test_save_into_a_fifo_writes_into_it_and_keeps_it(tmp_path: Path) -> None:
+    """A FIFO or a device (``/dev/null``, ``/dev/stdout``) is written into, never replaced
+    by a regular file (as root, replacing /dev/null broke the machine)."""
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    save(Network([2, 1], seed=0), fifo)
+    reader.join(timeout=60)  # a hang guard: a replaced FIFO would leave the reader waiting
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]  # no temporary file left
+    (tmp_path / "read.st").write_bytes(got[0])  # the whole model went through the pipe
+    np.testing.assert_array_equal(
+        load(tmp_path / "read.st").parameters, Network([2, 1], seed=0).parameters
+    )

@@ -127,13 +127,21 @@ def stale_temp_files(path: PathLike) -> list[Path]:
     return [p for p in sorted(path.parent.glob(pattern)) if p.is_file() and not p.is_symlink()]
 
 
+def _is_stream(path: Path) -> bool:
+    """Whether ``path`` (followed through links) is a character device or a FIFO."""
+    with contextlib.suppress(OSError):
+        return stat.S_ISCHR(mode := os.stat(path).st_mode) or stat.S_ISFIFO(mode)
+    return False
+
+
 def atomic_write(path: PathLike, data: bytes, *, overwrite: bool = True) -> Path:
     """Write ``data`` to ``path`` so that ``path`` is either the old file or the new one.
 
     The bytes go to a temporary file in the same folder, which is flushed, ``fsync``-ed and
     then renamed over ``path`` with :func:`os.replace` (atomic on POSIX and Windows). On any
     error the temporary file is removed and ``path`` is left as it was. A symbolic link is
-    followed (:func:`os.path.realpath`): its target is replaced and the link kept.
+    followed (:func:`os.path.realpath`): its target is replaced and the link kept. A
+    character device or a FIFO (``/dev/null``, ``/dev/stdout``) is written into, not replaced.
 
     Parameters
     ----------
@@ -150,6 +158,14 @@ def atomic_write(path: PathLike, data: bytes, *, overwrite: bool = True) -> Path
         ``path``.
     """
     given = check_path(path)
+    if not overwrite and os.path.exists(given):
+        raise FileExistsError(
+            f"{str(given)!r} exists and overwrite=False. Received: path={str(given)!r}"
+        )
+    if _is_stream(given):  # a device or a FIFO (/dev/null, /dev/stdout): written into, kept
+        with open(given, "wb") as f:
+            f.write(data)
+        return given
     path = Path(os.path.realpath(given))  # through a link: the target is replaced
     if path.is_dir():
         raise IsADirectoryError(f"path is a directory, not a file. Received: path={str(given)!r}")
@@ -158,15 +174,7 @@ def atomic_write(path: PathLike, data: bytes, *, overwrite: bool = True) -> Path
         error = NotADirectoryError if path.parent.exists() else FileNotFoundError
         raise error(f"cannot write {str(given)!r}: the folder {str(given.parent)!r} {what}. "
                     f"Received: path={str(given)!r}")  # fmt: skip
-    if not overwrite and path.exists():
-        raise FileExistsError(
-            f"{str(given)!r} exists and overwrite=False. Received: path={str(given)!r}"
-        )
-    folder = path.parent
-    try:
-        mode = path.stat().st_mode & 0o7777
-    except OSError:
-        mode = 0o644
+    folder, mode = path.parent, path.stat().st_mode & 0o7777 if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=_TMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -185,16 +193,12 @@ def atomic_write(path: PathLike, data: bytes, *, overwrite: bool = True) -> Path
 
 def _fsync_dir(folder: Path) -> None:
     """Make the rename durable (POSIX); a no-op where folders cannot be opened."""
-    try:
+    with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 # ---------------------------------------------------------------------------------------

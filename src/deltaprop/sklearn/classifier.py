@@ -200,13 +200,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             if classes is not None and not multilabel_y:
                 unseen = sorted(set(unique_labels(y)) - set(self.classes_))
                 if unseen:
-                    raise ValueError(f"`y` has classes not in `classes`: {unseen}")
+                    raise ValueError(f"`y` has classes not in `classes`: {np.asarray(unseen).tolist()}")
         else:
             if classes is not None and not multilabel_y:
                 if set(np.asarray(classes).tolist()) != set(self.classes_.tolist()):
                     raise ValueError(
-                        f"`classes={list(classes)}` is not the same as on the last call to "
-                        f"partial_fit, was: {list(self.classes_)}"
+                        f"`classes={np.asarray(classes).tolist()}` is not the same as on the last call "
+                        f"to partial_fit, was: {self.classes_.tolist()}"
                     )
             labels = unique_labels(y)
             if (
@@ -236,7 +236,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             where = np.flatnonzero(self.classes_ == label)
             if where.size == 0:
                 raise ValueError(
-                    f"class_weight has a label not in classes_ {list(self.classes_)}. Received: {label!r}"
+                    f"class_weight has a label not in classes_ {self.classes_.tolist()}. "
+                    f"Received: {np.asarray(label).tolist()!r}"
                 )
             table[int(where[0])] = float(weight)
         return table
