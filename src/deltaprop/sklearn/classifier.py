@@ -200,7 +200,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             if classes is not None and not multilabel_y:
                 unseen = sorted(set(unique_labels(y)) - set(self.classes_))
                 if unseen:
-                    raise ValueError(f"`y` has classes not in `classes`: {np.asarray(unseen).tolist()}")
+                    raise ValueError(
+                        f"`y` has classes not in `classes`: {np.asarray(unseen).tolist()}"
+                    )
         else:
             if classes is not None and not multilabel_y:
                 if set(np.asarray(classes).tolist()) != set(self.classes_.tolist()):
