@@ -248,3 +248,14 @@ def test_a_gzip_table_trains_into_the_folder_of_its_name(
                         "--epochs", "2", "--quiet", "--no-report")  # fmt: skip
     assert code == 0, err
     assert (tmp_path / "runs" / "f" / "model.safetensors").is_file()  # not runs/f.csv
+
+
+@pytest.mark.parametrize("options", [["--thousands", "."], ["--decimal", ",", "--thousands", ","]])
+def test_a_thousands_separator_equal_to_the_decimal_mark_is_refused(
+    options: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "f.csv").write_text("a,y\n5.1,0\n5,1\n" * 10)
+    code, _, err = call(capsys, "train", tmp_path / "f.csv", "--target", "y", *options,
+                        "--out", tmp_path / "run")  # fmt: skip
+    assert code == 2 and "is also the decimal mark" in err, err
+    assert not (tmp_path / "run").exists()

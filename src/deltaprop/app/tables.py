@@ -106,6 +106,11 @@ def read_table(
         suffix = Path(path.stem).suffix.lower() + ".gz"
     frame, sep = None, _CSV.get(suffix)  # (a .gz is read whole by every rank)
     numbers = {"decimal": decimal, **({} if thousands is None else {"thousands": thousands})}
+    if thousands is not None and thousands == decimal:  # pandas would read 5.1 as 51
+        raise DataError(
+            f"--thousands {thousands!r} is also the decimal mark (--decimal {decimal!r}): "
+            f"5{decimal}1 would read as 51; a table of 2.960,5 needs --decimal ',' --thousands '.'"
+        )
     if comm is not None and comm.size > 1 and sep is not None and numbers == {"decimal": "."}:
         from deltaprop.app import csv_shards  # checks the path too, on every rank together
 
