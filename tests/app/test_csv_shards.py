@@ -129,7 +129,6 @@ CUT: dict[str, tuple[str, str, tuple[str, ...]]] = {
     ),
     "booleans": ("a,b\n" + rows(10, lambda i: f"{i % 2 == 0},{i}\n"), ",", ()),
     "all_missing_column": ("a,b,c\n" + rows(10, lambda i: f"{i},,NA\n"), ",", ()),
-    "repeated_names": ("a,a,b\n" + rows(10, lambda i: f"{i},{i},{i}\n"), ",", ()),
     "big_integers": (
         "a,b\n" + rows(10, lambda i: f"{2**62 + 12345 * i},{-(2**60) - i}\n") + "1.5,2\n",
         ",",

@@ -259,3 +259,15 @@ def test_a_thousands_separator_equal_to_the_decimal_mark_is_refused(
                         "--out", tmp_path / "run")  # fmt: skip
     assert code == 2 and "is also the decimal mark" in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_column_named_twice_is_refused_before_pandas_renames_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "f.csv").write_text("\ufeffa, y,y\n" + "1,0,1\n2,1,0\n" * 10)
+    code, _, err = call(capsys, "train", tmp_path / "f.csv", "--target", "y",
+                        "--out", tmp_path / "run")  # fmt: skip
+    assert code == 2, err
+    assert "names the column 'y' more than once (columns 2, 3 of its header)" in err
+    (tmp_path / "g.csv").write_text('a,"a,b",y\n' + "1,2,0\n3,4,1\n" * 10)  # a quoted comma
+    assert read_table(tmp_path / "g.csv").columns.tolist() == ["a", "a,b", "y"]

@@ -11,6 +11,7 @@ import csv
 import io
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from deltaprop.app.errors import CSVSyntaxError, DataError
 __all__ = [
     "check_csv_head",
     "check_readable",
+    "check_unique_names",
     "first_error",
     "parse_csv",
     "short_row",
@@ -100,7 +102,33 @@ def parse_csv(
         raise first_error(exc, path, short) from None
     if short is not None:
         raise CSVSyntaxError(short_row_message(path, *short))
+    if not {"nrows", "chunksize", "names", "header"} & set(options) and known is not None:
+        check_unique_names(data, known, path)
     return frame
+
+
+def check_unique_names(data: bytes, sep: str, path: Path) -> None:
+    """Refuse a header that names a column twice (pandas would rename the second ``y.1``,
+    and a ``--target y`` would then leave the other ``y`` among the inputs).
+
+    Raises
+    ------
+    DataError
+        Naming the column and its places (1-based).
+    """
+    line = re.split(rb"\r\n|\n|\r", data.lstrip(b"\xef\xbb\xbf"), maxsplit=1)[0]
+    try:  # (a quoted line break in a name: pandas has read the header, no check here)
+        names = next(csv.reader([line.decode("utf-8", "replace")], delimiter=sep), [])
+    except csv.Error:
+        return
+    names = [n.strip() for n in names]
+    counts = Counter(names)
+    for name in (n for n in names if n and counts[n] > 1):
+        places = ", ".join(str(i + 1) for i, n in enumerate(names) if n == name)
+        raise DataError(
+            f"'{path}' names the column {name!r} more than once (columns {places} of its "
+            "header): give each column its own name"
+        )
 
 
 def first_error(exc: Exception, path: Path, short: tuple[int, int, int] | None) -> DataError:
