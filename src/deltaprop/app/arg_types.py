@@ -10,6 +10,7 @@ from collections.abc import Callable
 __all__ = [
     "batch_size_value",
     "fraction",
+    "gradcheck_samples",
     "name_list",
     "nonneg_float",
     "positive_float",
@@ -23,6 +24,20 @@ MAX_UNITS = 65536
 next to another of its size (2**32 weights), and no table needs it."""
 MAX_SEED = 2**32 - 1
 """The largest ``--seed`` (NumPy's and scikit-learn's ``random_state`` take 0 .. 2**32 - 1)."""
+
+
+MAX_GRADCHECK_SAMPLES = 10_000
+"""The most examples ``gradcheck --samples`` takes: the differences cost two passes per
+parameter, and a few examples reach every path (more only allocate: 1e10 asked 224 GiB)."""
+
+
+def gradcheck_samples(text: str) -> int:
+    value = positive_int(text)
+    if value > MAX_GRADCHECK_SAMPLES:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer of at most {MAX_GRADCHECK_SAMPLES}, got {text!r}"
+        )
+    return value
 
 
 def positive_int(text: str) -> int:

@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 from deltaprop.app.arg_types import (
     batch_size_value,
     fraction,
+    gradcheck_samples,
     name_list,
     nonneg_float,
     positive_float,
@@ -441,7 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="binary_crossentropy, categorical_crossentropy, mean_squared_error, "
         "mean_absolute_error, huber, poisson (default: categorical_crossentropy)",
     )
-    p.add_argument("--samples", type=positive_int, default=8, help="random examples (default: 8)")
+    p.add_argument(
+        "--samples", type=gradcheck_samples, default=8, help="random examples (default: 8)"
+    )
     p.add_argument(
         "--dropout",
         type=fraction,
