@@ -277,8 +277,10 @@ def test_a_malformed_line_comes_before_a_byte_that_is_not_utf8(tmp_path: Path, s
     assert [str(r) for r in results] == [single] * size
 
 
-@pytest.mark.parametrize("text", ["", "   \n\n", "\x00\x01binary"])
-def test_empty_and_binary_files_fail_alike_on_every_rank(tmp_path: Path, text: str) -> None:
+@pytest.mark.parametrize("text", ["", "   \n\n", "\x00\x01binary", "a,y,y\n" + "1,0,1\n" * 20])
+def test_empty_binary_and_twice_named_files_fail_alike_on_every_rank(
+    tmp_path: Path, text: str
+) -> None:
     path = tmp_path / "f.csv"
     path.write_text(text)
     single = error_of(lambda: read_table(path))

@@ -62,3 +62,17 @@ def test_empty_fields_are_missing_values_in_a_streamed_csv(
     code, stdout, err = call(capsys, "train", path, "--target", "y", "--out", tmp_path / "r", *FAST)
     assert code == 0, err
     assert "300 rows" in stdout and "(streamed)" in stdout
+
+
+def test_a_streamed_csv_that_names_a_column_twice_is_refused_as_in_memory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "twice.csv"
+    path.write_text("a,y,y\n" + "1,0,1\n2,1,0\n" * 20)
+    expected = in_memory_error(path, monkeypatch)  # leaves STREAM_CSV_BYTES at 1: streamed
+    assert "names the column 'y' more than once" in expected
+    out = tmp_path / "run"
+    code, stdout, err = call(capsys, "train", path, "--target", "y", "--out", out, *FAST)
+    assert code == 2, stdout + err
+    assert err.strip() == f"deltaprop: error: {expected}"
+    assert not (out / ".streamed").exists()

@@ -39,7 +39,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 import pandas as pd
 
-from deltaprop.app.csv_text import check_csv_head, check_readable, parse_csv
+from deltaprop.app.csv_text import (
+    check_csv_head,
+    check_readable,
+    check_unique_names,
+    parse_csv,
+)
 from deltaprop.app.errors import CSVSyntaxError, DataError
 
 if TYPE_CHECKING:
@@ -248,14 +253,13 @@ def _share(
             header = first_line(f)
             if not header.strip(b" \t\r\n\xef\xbb\xbf"):
                 return columns, b"", "its first line is blank"
+            check_unique_names(header, sep, path)  # as a whole read: pandas renames a twin
             end = f.seek(0, os.SEEK_END)
             start, stop = byte_range(f, len(header), end, rank, size)
             f.seek(start)
             data = f.read(stop - start)
     except OSError as exc:
         raise DataError(f"cannot read '{path}': {exc.strerror or exc}") from None
-    if not columns.is_unique:
-        return columns, data, "its column names repeat"
     return columns, data, _unsafe(header) or _unsafe(data)
 
 

@@ -34,6 +34,7 @@ import pandas as pd
 from deltaprop.app.csv_text import (
     check_csv_head,
     check_readable,
+    check_unique_names,
     first_error,
     parse_csv,
     short_row_message,
@@ -204,6 +205,7 @@ class _Csv(ChunkSource):
         columns = parse_csv(path, path, sep, na_values, nrows=0).columns
         with open(path, "rb") as f:
             header = first_line(f)
+            check_unique_names(header, sep, path)  # as an in-memory read refuses it
             end = f.seek(0, os.SEEK_END)
             self._range = byte_range(f, len(header), end, self._rank, self._size)
             quoted = b'"' in header or _holds(f, *self._range, b'"')
