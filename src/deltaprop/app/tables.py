@@ -45,6 +45,7 @@ __all__ = [
     "number_format_hint",
     "read_table",
     "separator_hint",
+    "table_stem",
 ]
 
 _CSV = {".csv": ",", ".tsv": "\t", ".txt": None}
@@ -102,7 +103,7 @@ def read_table(
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".gz" and Path(path.stem).suffix.lower() in _CSV:  # .csv.gz, .tsv.gz, .txt.gz
+    if table_stem(path) != path.stem:  # .csv.gz, .tsv.gz, .txt.gz
         suffix = Path(path.stem).suffix.lower() + ".gz"
     frame, sep = None, _CSV.get(suffix)  # (a .gz is read whole by every rank)
     numbers = {"decimal": decimal, **({} if thousands is None else {"thousands": thousands})}
@@ -134,6 +135,14 @@ def read_table(
     if not parse_numbers:
         return frame
     return check_numeric_text(frame, path, skip=categorical, line_offset=2 if suffix in _CSV else 1)
+
+
+def table_stem(path: Path) -> str:
+    """The name of a table without its suffix, or suffixes when compressed (``a.csv.gz``:
+    ``a``), as :func:`read_table` reads them: ``deltaprop train``'s default ``runs/<stem>``."""
+    if path.suffix.lower() == ".gz" and Path(path.stem).suffix.lower() in _CSV:
+        return Path(path.stem).stem
+    return path.stem
 
 
 def is_csv(path: str | os.PathLike[str]) -> bool:

@@ -38,7 +38,7 @@ HISTORY_FILE = "history.csv"
 
 def run_train(args: argparse.Namespace, out: Output) -> int:
     from deltaprop.app.stream_sources import is_streamed
-    from deltaprop.app.tables import read_table
+    from deltaprop.app.tables import read_table, table_stem
     from deltaprop.app.tasks import split_target
     from deltaprop.io import atomic_write, save
     from deltaprop.train import DivergenceError, history_csv
@@ -51,8 +51,7 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
     out.enabled = out.enabled and root
     if comm is not None:
         out.line(f"data-parallel training on {comm.size} MPI processes")
-    stem = Path(args.data.stem).stem if args.data.suffix.lower() == ".gz" else args.data.stem
-    folder = args.out if args.out is not None else Path("runs") / stem  # a.csv.gz: runs/a
+    folder = args.out if args.out is not None else Path("runs") / table_stem(args.data)
     model_path, report_dir = folder / MODEL_FILE, folder / REPORT_DIR
     history_path = folder / HISTORY_FILE
     checkpoint = None
