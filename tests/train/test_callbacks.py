@@ -128,6 +128,34 @@ def test_a_swallowed_sigint_still_stops_the_fit_at_the_epoch_end() -> None:
     assert signal.getsignal(signal.SIGINT) is before  # the handler is put back
 
 
+def test_a_sigint_that_compiled_code_turns_into_its_own_error_is_the_interrupt() -> None:
+    """numba unboxing an argument when the signal's KeyboardInterrupt is raised reports
+    ``TypeError: can't unbox ...`` (seen in CI): the fit stops as for Ctrl-C."""
+    import os
+    import signal
+
+    class Compiled(Callback):
+        def on_batch_end(self, trainer: Any, batch: int, logs: Any = None) -> None:
+            if trainer.epoch == 2 and batch == 1:
+                try:
+                    os.kill(os.getpid(), signal.SIGINT)
+                    for _ in range(1000):  # the handler runs between bytecodes
+                        pass
+                except KeyboardInterrupt:
+                    raise TypeError("can't unbox a List as a <NULL>") from None
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    y = (X[:, 0] > 0).astype(float)
+    net = Network([2, 3, 1], "tanh", "bce", seed=0)
+    t = Trainer(net, epochs=50, batch_size=10, seed=0, callbacks=[Compiled(), StopOnInterrupt()])
+    h = t.fit(X, y)
+    assert h.stop_reason == "interrupted" and len(h.loss) == 2  # epochs 0 and 1, complete
+    t = Trainer(net, epochs=50, batch_size=10, seed=0, callbacks=[Compiled()])
+    with pytest.raises(TypeError, match="can't unbox"):  # no StopOnInterrupt: as raised
+        t.fit(X, y)
+
+
 class Plain:
     """A duck-typed callback: not a Callback, only ``on_epoch_end`` (and batch ends, if asked)."""
 

@@ -243,18 +243,30 @@ class StopOnInterrupt(Callback):
             self._previous = None
 
 
-def stop_at_interrupt(trainer: Any, callbacks: Sequence[Any]) -> bool:
-    """Record a ``KeyboardInterrupt`` of ``trainer``'s fit; True when the fit is to return
-    (a :class:`StopOnInterrupt` is among ``callbacks`` and an epoch was recorded), after
-    putting back the last complete epoch's weights (the best so far with early stopping).
+def stop_at_interrupt(
+    trainer: Any, callbacks: Sequence[Any], error: BaseException
+) -> tuple[BaseException, bool]:
+    """The error that ended ``trainer``'s fit, and whether the fit is to return instead.
 
+    For a ``KeyboardInterrupt``, record the interruption; the fit returns when a
+    :class:`StopOnInterrupt` is among ``callbacks`` and an epoch was recorded, after
+    putting back the last complete epoch's weights (the best so far with early stopping).
     The history keeps the ``trainer.epoch`` complete epochs (an epoch interrupted while it
     was being recorded is dropped from every curve).
+
+    An ``Exception`` raised while a :class:`StopOnInterrupt` had noted a SIGINT is that
+    interrupt (a ``KeyboardInterrupt`` comes back in its place): the signal's
+    ``KeyboardInterrupt``, raised inside compiled code, comes out as that code's own error
+    (numba unboxing a typed list: ``TypeError: can't unbox ...``).
     """
+    stoppers = [cb for cb in callbacks if isinstance(cb, StopOnInterrupt)]
+    if isinstance(error, Exception) and any(cb._signalled for cb in stoppers):
+        error = KeyboardInterrupt()
+    if not isinstance(error, KeyboardInterrupt):
+        return error, False
     h = trainer.history
     for curve in (h.loss, h.val_loss, h.val_score, h.learning_rate, h.grad_norms):
         del curve[trainer.epoch :]  # an epoch interrupted while it was being recorded
-    stoppers = [cb for cb in callbacks if isinstance(cb, StopOnInterrupt)]
     for cb in stoppers:
         cb.restore_handler()
     keep = bool(stoppers) and len(h.loss) > 0
@@ -267,7 +279,7 @@ def stop_at_interrupt(trainer: Any, callbacks: Sequence[Any]) -> bool:
         if trainer.early_stopping and trainer.restore_best() and trainer.best_epoch is not None:
             best = trainer.best_epoch + 1
     h.stop = StopRecord("interrupted", trainer.epoch + 1, best_epoch=best)
-    return keep
+    return error, keep
 
 
 def check_callbacks(callbacks: Sequence[Any]) -> None:

@@ -393,12 +393,14 @@ class Trainer:
             cb.on_train_begin(self, {"epoch": start, "epochs": self.epochs})
         try:
             train(callbacks)
-        except BaseException as error:
-            kept = isinstance(error, KeyboardInterrupt) and stop_at_interrupt(self, callbacks)
+        except BaseException as raised:
+            error, kept = stop_at_interrupt(self, callbacks, raised)
             for cb in callbacks:  # a display, a signal handler: released, whatever the end
                 cb.on_exception(self, {"exception": error, "epochs": self.epoch})
             if not kept:
-                raise
+                if error is raised:
+                    raise
+                raise error from raised
             return self.history  # StopOnInterrupt: as a normal end, without on_train_end
         restored = self.early_stopping and self.restore_best()
         self.history.stop = self._stop_record(start, restored)
