@@ -7,7 +7,10 @@ central difference::
 
 whose truncation error is ``O(h⁴)``, so ``h = 1e-4`` in float64 leaves an absolute error
 near ``1e-12``. The relative error of an entry is ``|a - n| / max(|a|, |n|, floor)``; the
-worst over each parameter array is reported.
+worst over each parameter array is reported. The step and the floor follow the network's
+dtype (:data:`STEPS`): float32 rounds the cost at about ``1e-7``, so its step is larger
+(``1e-2``: a smooth network then agrees to about ``1e-3``; ReLU's kinks, which a larger
+step crosses more often, less).
 
 >>> import numpy as np
 >>> from deltaprop import Network, gradcheck
@@ -28,7 +31,11 @@ import numpy as np
 if TYPE_CHECKING:
     from deltaprop.core.network import Network
 
-__all__ = ["GradcheckResult", "gradcheck"]
+__all__ = ["STEPS", "GradcheckResult", "gradcheck"]
+
+STEPS: dict[str, float] = {"float64": 1e-4, "float32": 1e-2}
+"""The finite-difference step ``h`` and the relative error's ``floor`` of each dtype,
+where they are not given: about the fourth root of the dtype's machine epsilon."""
 
 
 @dataclass
@@ -72,8 +79,8 @@ def gradcheck(
     Y: Any,
     sample_weight: Any = None,
     *,
-    h: float = 1e-4,
-    floor: float = 1e-4,
+    h: float | None = None,
+    floor: float | None = None,
     training: bool = False,
     alpha: float = 0.0,
 ) -> GradcheckResult:
@@ -86,11 +93,13 @@ def gradcheck(
     X : array-like of shape (m, n_0)
     Y : array-like of shape (m, n_L)
     sample_weight : array-like of shape (m,), optional
-    h : float, default=1e-4
-        Step of the finite differences.
-    floor : float, default=1e-4
-        Smallest denominator of a relative error: finite differences are accurate to about
-        ``1e-12`` absolute, so entries smaller than ``floor`` are judged on that scale.
+    h : float, optional
+        Step of the finite differences; by default :data:`STEPS` of ``net``'s dtype
+        (``1e-4`` in float64, ``1e-2`` in float32).
+    floor : float, optional
+        Smallest denominator of a relative error (by default :data:`STEPS` of the dtype):
+        finite differences in float64 are accurate to about ``1e-12`` absolute, so entries
+        smaller than ``floor`` are judged on that scale.
     training : bool, default=False
         Check the training-mode function (batch statistics; dropout with a mask held fixed
         by replaying the network's random generator for every evaluation).
@@ -101,6 +110,9 @@ def gradcheck(
     -------
     GradcheckResult
     """
+    step = STEPS[np.dtype(net.dtype).name]
+    h = step if h is None else h
+    floor = step if floor is None else floor
     X = net.check_X(X)
     Y = net.check_Y(Y, X.shape[0])
     w = net.check_sample_weight(sample_weight, X.shape[0])
