@@ -96,7 +96,9 @@ def test_activation_forms() -> None:
         ({"loss": "hinge"}, r"Could not interpret loss identifier: 'hinge'.*Valid names"),
         ({"activations": ["relu", "relu", "relu", "relu"]}, r"activations must be one name"),
         ({"dtype": "int32"}, r"dtype must be float32 or float64. Received: dtype='int32'"),
-        ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
+        ({"dropout": 1.0}, r"dropout must be a rate in \[0, 1\).*Received: dropout=1.0"),
+        ({"dropout": None}, r"dropout must be a rate in \[0, 1\).*Received: dropout=None"),
+        ({"batch_norm": "no"}, r"batch_norm must be a bool. Received: batch_norm='no'"),
         ({"init": "zeros"}, r"Could not interpret initializer identifier: 'zeros'"),
     ],
 )

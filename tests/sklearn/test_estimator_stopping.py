@@ -50,6 +50,17 @@ def test_the_estimator_says_why_it_stopped() -> None:
     assert clf.stop_message_ == "stopped at epoch 3: reached the epoch limit (max_iter=3)"
 
 
+def test_a_patience_past_any_fit_and_true_as_one_are_taken_as_scikit_learn_does() -> None:
+    """``n_iter_no_change=10**30`` raised TypeError (NumPy's isfinite on a huge int);
+    ``max_iter=True`` was refused under the Trainer's name ``epochs``."""
+    X, y = load_iris(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier((4,), n_iter_no_change=10**30, max_iter=3, random_state=0).fit(X, y)
+        assert clf.n_iter_ == 3 and clf.stop_reason_ == "epochs"
+        assert MLPClassifier((4,), max_iter=True, random_state=0).fit(X, y).n_iter_ == 1
+
+
 def _datasets() -> list[tuple[str, np.ndarray, np.ndarray]]:
     out = []
     for name, load in [("digits", load_digits), ("iris", load_iris),

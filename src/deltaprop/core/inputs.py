@@ -15,10 +15,11 @@ import numpy as np
 from scipy.sparse import issparse
 
 from deltaprop.core.activations import ACTIVATIONS, Activation, get_activation
+from deltaprop.core.checks import check_bool, check_real
 from deltaprop.core.losses import BinaryCrossEntropy, CategoricalCrossEntropy, Loss
 
 __all__ = [
-    "as_generator", "check_X", "check_Y", "check_dtype", "check_layer_sizes",
+    "as_generator", "check_X", "check_Y", "check_dtype", "check_hidden_options", "check_layer_sizes",
     "check_output_pair", "check_sample_weight", "per_layer", "resolve_activations",
 ]  # fmt: skip
 
@@ -175,6 +176,18 @@ def per_layer(value: Any, n: int, name: str) -> list[Any]:
             f"{name} must be one value or one per hidden layer ({n}). Received: {name}={value!r}"
         )
     return values
+
+
+def check_hidden_options(dropout: Any, batch_norm: Any, n: int) -> tuple[list[float], list[bool]]:
+    """The dropout rate (in ``[0, 1)``) and the batch-norm flag of each of ``n`` hidden
+    layers, from one value or one per layer (a ``ValueError`` names the value received)."""
+    what = "a rate in [0, 1), or one per hidden layer"
+    try:
+        rates = [check_real("dropout", r, low=0.0, high=1.0, high_open=True, what=what)
+                 for r in per_layer(dropout, n, "dropout")]  # fmt: skip
+    except ValueError:
+        raise ValueError(f"dropout must be {what}. Received: dropout={dropout!r}") from None
+    return rates, [check_bool("batch_norm", b) for b in per_layer(batch_norm, n, "batch_norm")]
 
 
 def check_X(X: Any, n_features: int, dtype: np.dtype[Any], xp: Any, name: str = "X") -> Array:

@@ -34,11 +34,11 @@ from deltaprop.core.initializers import default_initializer, get_initializer
 from deltaprop.core.inputs import (
     as_generator,
     check_dtype,
+    check_hidden_options,
     check_layer_sizes,
     check_sample_weight,
     check_X,
     check_Y,
-    per_layer,
     resolve_activations,
 )  # fmt: skip
 from deltaprop.core.layers import BatchNorm, Dense, Dropout, Layer
@@ -112,11 +112,7 @@ class Network:
         L = len(sizes) - 1
         self.loss = get_loss(loss, self.backend)
         self.activations = resolve_activations(activations, L, self.loss, self.backend)
-        self.dropout_rates = [float(r) for r in per_layer(dropout, L - 1, "dropout")]
-        for r in self.dropout_rates:
-            if not 0.0 <= r < 1.0:
-                raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
-        self.batch_norms = [bool(b) for b in per_layer(batch_norm, L - 1, "batch_norm")]
+        self.dropout_rates, self.batch_norms = check_hidden_options(dropout, batch_norm, L - 1)
         inits = [init] * L if isinstance(init, str) else list(init)
         if len(inits) != L:
             raise ValueError(

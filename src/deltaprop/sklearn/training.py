@@ -266,10 +266,10 @@ class TrainingParts(BaseEstimator):
             learning_rate=self.learning_rate_init,
             schedule=self._make_schedule(),
             batch_size=self._batch_size(n_samples, warn),
-            epochs=1 if incremental else self.max_iter,
+            epochs=1 if incremental else int(self.max_iter),  # True is 1, as in scikit-learn
             shuffle=self.shuffle,
             tol=self.tol,
-            n_iter_no_change=int(n_no_change) if np.isfinite(n_no_change) else 2**62,
+            n_iter_no_change=2**62 if n_no_change == np.inf else min(int(n_no_change), 2**62),
             alpha=self.alpha,
             early_stopping=early,
             validation_fraction=(self.validation_fraction or None) if early else None,

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from deltaprop.core import check_int, check_real
+from deltaprop.core import check_bool, check_int, check_real
 
 
 def _check_settings(
     batch_size: Any, epochs: Any, n_iter_no_change: Any, tol: Any, alpha: Any, clip_norm: Any,
-    validation_fraction: Any, monitor: Any, class_weight: Any,
+    validation_fraction: Any, monitor: Any, class_weight: Any, shuffle: Any, early_stopping: Any,
 ) -> None:  # fmt: skip
     """Check the :class:`~deltaprop.train.trainer.Trainer`'s settings, naming the value
     received (a ``ValueError``)."""
     if batch_size is not None:
         check_int("batch_size", batch_size, low=1, what="a positive integer")
     check_int("epochs", epochs, low=1, what="a positive integer")
+    check_bool("shuffle", shuffle)
+    check_bool("early_stopping", early_stopping)
     check_int("n_iter_no_change", n_iter_no_change, low=1, what="a positive integer")
     check_real("tol", tol, low=0.0, what="a non-negative finite number")
     check_real("alpha", alpha, low=0.0, what="a non-negative finite number")

@@ -206,6 +206,8 @@ class Trainer:
             validation_fraction,
             monitor,
             class_weight,
+            shuffle,
+            early_stopping,
         )
         self.batch_size = batch_size
         self.epochs = int(epochs)
