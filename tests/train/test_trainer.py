@@ -429,7 +429,10 @@ def test_a_named_schedule_is_set_for_the_fit_epochs(epochs: int) -> None:
         ({"monitor": "acc"}, r"monitor must be 'val_loss' or 'val_score'"),
         ({"class_weight": "auto"}, r"class_weight must be a dict, 'balanced' or None"),
         ({"shuffle": "3"}, r"shuffle must be a bool. Received: shuffle='3'"),
-        ({"early_stopping": "yes"}, r"early_stopping must be a bool. Received: early_stopping='yes'"),
+        (
+            {"early_stopping": "yes"},
+            r"early_stopping must be a bool. Received: early_stopping='yes'",
+        ),
     ],
 )
 def test_trainer_bad_arguments(kwargs: dict, match: str) -> None:
