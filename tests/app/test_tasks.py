@@ -63,6 +63,26 @@ def test_one_class_and_non_numeric_regression_targets_are_errors() -> None:
         check_target(pd.Series(["a", "b"], name="y"), "regression", "f.csv")
 
 
+def test_an_option_of_the_other_task_is_refused_before_any_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--loss huber`` on a classification and ``--class-weight balanced`` on a regression
+    were silently ignored; now refused, naming the task and its reason, before "exists"."""
+    from tests.app.clitools import call, one_line_error
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "model.safetensors").write_text("precious")
+    base = ["train", PENGUINS, "--out", tmp_path / "run"]
+    line = one_line_error(call(capsys, *base, "--target", "species", "--loss", "huber")[::2])
+    assert "error: --loss huber applies to a regression, but 'species' is fitted as a" in line
+    assert "classification ('species' holds text" in line and "give --task regression" in line
+    args = [*base, "--target", "body_mass_g", "--class-weight", "balanced"]
+    line = one_line_error(call(capsys, *args)[::2])
+    assert "--class-weight balanced applies to a classification" in line
+    assert "'body_mass_g' is fitted as a regression" in line
+    assert (tmp_path / "run" / "model.safetensors").read_text() == "precious"
+
+
 def test_align_labels_follows_the_model_classes() -> None:
     assert align_labels(pd.Series([1.0, 2.0]), np.array([1, 2])).dtype == np.int64
     assert align_labels(pd.Series([1, 2]), np.array(["1", "2"])).tolist() == ["1", "2"]

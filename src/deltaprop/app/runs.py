@@ -210,13 +210,10 @@ def train_run(
     )
     from deltaprop.app.input_notes import prepare_inputs
     from deltaprop.app.preprocessing import TargetScaler
-    from deltaprop.app.tasks import check_target, detect_task, metrics, split_target
+    from deltaprop.app.tasks import check_target, metrics, resolve_task, split_target
 
     features, y_raw, dropped = split_target(frame, args.target, source, ignore=args.ignore)
-    if args.task == "auto":
-        task, reason = detect_task(y_raw)
-    else:
-        task, reason = args.task, "set by --task"
+    task, reason = resolve_task(args, y_raw)
     y = check_target(y_raw, task, source).to_numpy()
     fingerprint = run_fingerprint(args, task, features, y)
     before = 0.0 if args.resume is None else check_resume(args, fingerprint, out)

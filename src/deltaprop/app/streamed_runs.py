@@ -140,9 +140,10 @@ def _fit(
     from deltaprop.app.fitting import fit_estimator, note_warnings
     from deltaprop.app.interrupt import interrupt_callbacks
     from deltaprop.app.runs import Run, check_network_size, check_resume, make_estimator
-    from deltaprop.app.tasks import metrics
+    from deltaprop.app.tasks import check_task_options, metrics
     from deltaprop.train import Callback, ProgressBar
 
+    check_task_options(args, table.task, args.target, table.task_reason)
     pre, scaler = table.pre, table.scaler
     out.line(
         f"data: {table.n_rows} rows from {source} (streamed); {table.n_train} to train on, "

@@ -16,13 +16,16 @@ import numpy as np
 import pandas as pd
 
 from deltaprop.app.columns import category_strings, is_numeric
-from deltaprop.app.errors import DataError
+from deltaprop.app.errors import DataError, UsageError
 from deltaprop.app.tables import no_column_message
 
 if TYPE_CHECKING:
     from deltaprop.app.preprocessing import TargetScaler
 
-__all__ = ["align_labels", "check_target", "detect_task", "metrics", "split_target"]
+__all__ = [
+    "align_labels", "check_target", "check_task_options", "detect_task", "metrics", "resolve_task",
+    "split_target",
+]  # fmt: skip
 
 _MAX_CLASSES = 20
 
@@ -99,6 +102,30 @@ def detect_task(y: pd.Series) -> tuple[str, str]:
             "of the rows)"
         )
     return "regression", f"{name} holds {n_unique} distinct integers in {len(values)} rows"
+
+
+def check_task_options(args: Any, task: str, target: str, reason: str) -> None:
+    """Refuse an option of the other task that would change the fit (a ``--loss`` other
+    than squared_error for a classification, ``--class-weight balanced`` for a regression),
+    naming the task, why it was chosen, and the way out; they were silently ignored."""
+    if task == "classification" and getattr(args, "loss", "squared_error") != "squared_error":
+        given, other = f"--loss {args.loss}", "regression"
+    elif task == "regression" and getattr(args, "class_weight", "none") != "none":
+        given, other = f"--class-weight {args.class_weight}", "classification"
+    else:
+        return
+    raise UsageError(
+        f"{given} applies to a {other}, but {target!r} is fitted as a {task} ({reason}); "
+        f"give --task {other} to fit it as one, or leave out {given.split()[0]}"
+    )
+
+
+def resolve_task(args: Any, y: pd.Series) -> tuple[str, str]:
+    """The task of ``deltaprop train`` (``--task``, or :func:`detect_task` of the target
+    ``y``) and the reason, after :func:`check_task_options`."""
+    task, reason = detect_task(y) if args.task == "auto" else (args.task, "set by --task")
+    check_task_options(args, task, args.target, reason)
+    return task, reason
 
 
 def check_target(y: pd.Series, task: str, path: Any) -> pd.Series:

@@ -39,7 +39,7 @@ HISTORY_FILE = "history.csv"
 def run_train(args: argparse.Namespace, out: Output) -> int:
     from deltaprop.app.stream_sources import is_streamed
     from deltaprop.app.tables import read_table, table_stem
-    from deltaprop.app.tasks import split_target
+    from deltaprop.app.tasks import resolve_task, split_target
     from deltaprop.io import atomic_write, save
     from deltaprop.train import DivergenceError, history_csv
 
@@ -68,7 +68,8 @@ def run_train(args: argparse.Namespace, out: Output) -> int:
             args.data, na_values=args.na_values, categorical=args.categorical, comm=comm,
             decimal=args.decimal, thousands=args.thousands,
         )  # fmt: skip
-        split_target(frame, args.target, args.data, ignore=args.ignore)  # inputs before outputs
+        y = split_target(frame, args.target, args.data, ignore=args.ignore)[1]  # inputs first,
+        resolve_task(args, y)  # then the outputs
     outputs = [model_path, history_path, *([] if args.no_report else [report_dir])]
     inputs = [("DATA", args.data), *([("--resume", args.resume)] if args.resume else [])]
     check_not_input(
