@@ -220,7 +220,7 @@ def command_cases(folder: Path) -> list[CommandCase]:
     for sub, flag, value in (("gradcheck", "--layers", "4,100000000,3"),
                              ("gradcheck", "--samples", "0"), ("gradcheck", "--seed", "-1"),
                              ("gradcheck", "--samples", "10000000000"),
-                             ("export", "--opset", "0")):  # fmt: skip
+                             ("export", "--opset", "0"), ("export", "--opset", "3")):  # fmt: skip
         argv = [sub, flag, value] if sub == "gradcheck" else [
             sub, model, "--onnx", str(folder / "x.onnx"), flag, value]  # fmt: skip
         cases.append(CommandCase(f"flag_{sub}_{flag.strip('-')}_{value}"[:50], "flag", argv,

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from deltaprop.app.console import Output
-from deltaprop.app.errors import EXIT_OK
+from deltaprop.app.errors import EXIT_OK, UsageError
 from deltaprop.app.models import check_state, load_model
 from deltaprop.app.output_files import (
     check_new,
@@ -32,8 +32,13 @@ def run_export(args: argparse.Namespace, out: Output) -> int:
             f"exporting to ONNX needs the onnx package (pip install 'deltaprop[onnx]'): {exc}"
         ) from None
     pipeline = _with_preprocessing(model, state, args)
-    with writing("ONNX file", args.onnx, "--onnx"):  # whole, or not at all
-        proto = export_onnx(pipeline, args.onnx, opset=args.opset, dtype=args.dtype)
+    try:
+        with writing("ONNX file", args.onnx, "--onnx"):  # whole, or not at all
+            proto = export_onnx(pipeline, args.onnx, opset=args.opset, dtype=args.dtype)
+    except ValueError as exc:  # --opset out of range or too old for the model: usage
+        if "opset" not in str(exc):
+            raise
+        raise UsageError(f"--opset {args.opset}: {exc}") from None
     graph = proto.graph
     dims = [d.dim_value or d.dim_param for d in graph.output[0].type.tensor_type.shape.dim]
     shape = ", ".join(map(str, dims))
