@@ -217,6 +217,10 @@ def command_cases(folder: Path) -> list[CommandCase]:
         slug = f"{flag.strip('-')}_{value}".replace(",", "_")[:40]
         cases.append(CommandCase(f"flag_{slug}", "flag", [*train, flag, value], flag,
                                  untouched=keep))  # fmt: skip
+    cases.append(CommandCase("evaluate_target_an_input", "flag",  # was "lacks the column"
+                             ["evaluate", model, data, "--target", "island"],
+                             "--target 'island' is one of the model's input columns",
+                             untouched=keep))  # fmt: skip
     for sub, flag, value in (("gradcheck", "--layers", "4,100000000,3"),
                              ("gradcheck", "--samples", "0"), ("gradcheck", "--seed", "-1"),
                              ("gradcheck", "--samples", "10000000000"),

@@ -67,6 +67,13 @@ def run_evaluate(args: argparse.Namespace, out: Output) -> int:
     target = args.target or loaded.config.get("target")
     if target is None:
         raise UsageError("the model does not name its target column: give --target COLUMN")
+    inputs = loaded.pre.columns if loaded.pre is not None else []
+    if args.target is not None and args.target in inputs:
+        trained = loaded.config.get("target")
+        raise UsageError(
+            f"--target {args.target!r} is one of the model's input columns, not what it "
+            "predicts" + (f" (it was trained to predict {trained!r})" if trained else "")
+        )
     frame = read_table(
         args.data, na_values=args.na_values, parse_numbers=False, decimal=args.decimal,
         thousands=args.thousands,
