@@ -86,6 +86,9 @@ def test_an_option_of_the_other_task_is_refused_before_any_output(
 def test_align_labels_follows_the_model_classes() -> None:
     assert align_labels(pd.Series([1.0, 2.0]), np.array([1, 2])).dtype == np.int64
     assert align_labels(pd.Series([1, 2]), np.array(["1", "2"])).tolist() == ["1", "2"]
+    with pytest.raises(DataError, match=r"^the target 'y' of 'd.csv' holds text \('b'\), but the "
+                       r"model's classes are numbers \(0, 1\)$"):  # fmt: skip
+        align_labels(pd.Series(["1", "b"], name="y"), np.array([0, 1]), "d.csv")
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from deltaprop.app.columns import category_strings, is_numeric
-from deltaprop.app.errors import DataError, UsageError
+from deltaprop.app.errors import DataError, UsageError, shown
 from deltaprop.app.tables import no_column_message
 
 if TYPE_CHECKING:
@@ -157,9 +157,20 @@ def check_target(y: pd.Series, task: str, path: Any) -> pd.Series:
     return y
 
 
-def align_labels(y: Any, classes: np.ndarray) -> np.ndarray:
-    """Target labels read from a file, in the type of the model's ``classes_``."""
+def align_labels(y: Any, classes: np.ndarray, path: Any = None) -> np.ndarray:
+    """Target labels read from a file, in the type of the model's ``classes_`` (text for
+    a model of numbered classes is a :class:`DataError`, where scikit-learn's metrics
+    raised "Mix of label input types")."""
     s = pd.Series(y)
+    if classes.dtype.kind in "iuf" and not is_numeric(s):
+        example = next(v for v in s if pd.isna(pd.to_numeric(v, errors="coerce")))
+        known = ", ".join(map(str, classes[:5].tolist())) + (", ..." if len(classes) > 5 else "")
+        raise DataError(
+            f"the target {str(s.name)!r}"
+            + ("" if path is None else f" of '{path}'")
+            + f" holds text ({shown(example)}), but the model's classes "
+            f"are numbers ({known})"
+        )
     if classes.dtype.kind in "iu" and is_numeric(s):
         values = s.to_numpy(dtype=np.float64)
         if np.all(values == np.round(values)):

@@ -82,7 +82,7 @@ def run_evaluate(args: argparse.Namespace, out: Output) -> int:
     features, y, dropped = split_target(frame, target, args.data, option=option)
     X = model_inputs(loaded, features, args.data)
     if hasattr(loaded.est, "classes_"):
-        y_true: Any = align_labels(y, loaded.est.classes_)
+        y_true: Any = align_labels(y, loaded.est.classes_, args.data)
     else:
         y_true = check_target(y, "regression", args.data).to_numpy()
     predicted = predict_table(loaded.est, X, loaded.scaler)  # in the target's units
