@@ -173,6 +173,33 @@ def test_target_scaler() -> None:
     assert TargetScaler.from_state(None) is None
 
 
+@pytest.mark.parametrize("unit", [1e305, 1e-310])
+def test_target_scaler_and_metrics_at_the_ends_of_float64(unit: float) -> None:
+    """Targets near 1e308 overflowed the sums of the mean and spread (scale 1 kept: the fit
+    diverged, or scikit-learn's "Input y contains infinity"), and the metrics' squares
+    (RMSE inf, R² n/a; near 1e-308 they underflowed: RMSE 0). Both now equal the table's
+    in ordinary units, scaled."""
+    from sklearn.metrics import r2_score
+
+    from deltaprop.app.tasks import metrics
+
+    y = np.array([100.0, 200.0, 400.0, 150.0])
+    scaler = TargetScaler.fit(y * unit)
+    assert scaler.mean == pytest.approx(212.5 * unit) and scaler.scale == pytest.approx(
+        TargetScaler.fit(y).scale * unit
+    )
+
+    class Fixed:  # a regressor that predicts these values
+        def predict(self, X: np.ndarray) -> np.ndarray:
+            return np.array([110.0, 190.0, 380.0, 150.0]) * unit
+
+    got = metrics(Fixed(), np.zeros((4, 1)), y * unit)
+    assert got["r2"] == pytest.approx(r2_score(y, [110.0, 190.0, 380.0, 150.0]))  # 0.984
+    assert got["mae"] == pytest.approx(10.0 * unit) and got["rmse"] == pytest.approx(
+        np.sqrt(600 / 4) * unit
+    )
+
+
 @pytest.mark.parametrize(
     ("state", "field", "shown"),
     [

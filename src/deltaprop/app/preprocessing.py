@@ -269,8 +269,10 @@ class TargetScaler:
         ``center=False`` the mean is 0, the target only divided by its spread (a Poisson
         loss: its targets stay non-negative, the log link's scale moves)."""
         y = np.asarray(y, dtype=np.float64)
-        std = float(y.std())
-        mean = float(y.mean()) if center else 0.0
+        big = float(np.abs(y).max(initial=0.0))
+        unit = big if big > 0 else 1.0  # y / unit: no overflow of the sums (targets ~1e308)
+        std = float((y / unit).std()) * unit
+        mean = float((y / unit).mean()) * unit if center else 0.0
         return cls(mean, std if std > 0 and math.isfinite(std) else 1.0, center)
 
     def transform(self, y: Any) -> np.ndarray:

@@ -217,8 +217,11 @@ def metrics(
     if target_scaler is not None:
         pred = target_scaler.inverse(pred)
     y = np.asarray(y, dtype=np.float64)
+    big = float(max(np.abs(y).max(), np.abs(pred).max()))
+    unit = big if 0 < big < math.inf else 1.0  # in units of the largest: no over/underflow
+    y, pred = y / unit, pred / unit  # of the squares (targets near 1e308 or 1e-308)
     return {
         "r2": float(skm.r2_score(y, pred)) if len(y) > 1 else math.nan,
-        "mae": float(skm.mean_absolute_error(y, pred)),
-        "rmse": float(np.sqrt(skm.mean_squared_error(y, pred))),
+        "mae": float(skm.mean_absolute_error(y, pred)) * unit,
+        "rmse": float(np.sqrt(skm.mean_squared_error(y, pred))) * unit,
     }
