@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +85,8 @@ def test_train_writes_a_model_and_a_report(trained: Path) -> None:
         check_png(run / "report" / name, (720, 450))
     assert html.count("data:image/png;base64,") == len(figures)
     assert "penguins.csv" in html and "Settings" in html and "Results" in html
+    stop = config["run"]["stop_message"]  # why the run stopped, as the command printed it
+    assert stop.startswith("stopped at epoch ") and f"<th>stopped</th><td>{escape(stop)}" in html
 
 
 def test_predict_evaluate_inspect_export_as_subprocesses(trained: Path) -> None:

@@ -420,6 +420,8 @@ def run_results(run: Run) -> dict[str, Any]:
     results["epochs trained"] = len(run.est.loss_curve_)
     results["weights kept from epoch"] = run.kept_epoch
     results["training time (s)"] = round(run.seconds, 2)
+    if run.stop_message is not None:  # the sentence the command printed under the table
+        results["stopped"] = run.stop_message
     return results
 
 
