@@ -97,6 +97,10 @@ def test_write_report_writes_every_figure_and_a_self_contained_page(tmp_path: Pa
     assert "something to know" in html
     assert html.count("<figure") == len(names)
     assert not re.search(r'(src|href)="(https?:|/)', html), "the page must not load anything"
+    (tmp_path / "rep" / "mine.png").write_bytes(b"a user's file")
+    report.write_report(tmp_path / "rep", figures[:1], title="again")  # train --force
+    kept = sorted(p.name for p in (tmp_path / "rep").glob("*.png"))
+    assert kept == sorted([f"{names[0]}.png", "mine.png"])  # the earlier report's others: gone
 
 
 def test_multiclass_decision_boundary_and_many_classes(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ import base64
 import html
 import io
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -150,14 +151,27 @@ def write_report(
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []  # the files this call created
+    stale = _linked_figures(folder / "report.html") - {f"{fig.name}.png" for fig in figures}
     try:
-        return _write_files(folder, figures, title, subtitle, settings, results, notes, written)
+        page = _write_files(folder, figures, title, subtitle, settings, results, notes, written)
+        for name in stale:  # a figure of the report this one replaces (--force), not drawn now
+            (folder / name).unlink(missing_ok=True)
+        return page
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
         if created and not any(folder.iterdir()):
             folder.rmdir()
         raise
+
+
+def _linked_figures(page: Path) -> set[str]:
+    """The PNG files that an earlier ``report.html`` in the folder links to (its own)."""
+    try:
+        text = page.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set()
+    return set(re.findall(r'<a href="([^"/\\]+\.png)">', text))
 
 
 def _write_files(
