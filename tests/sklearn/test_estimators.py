@@ -203,6 +203,32 @@ def test_transform_is_the_last_hidden_layer() -> None:
     b1, b2 = clf.network_.biases[:2]
     np.testing.assert_allclose(H, np.tanh(np.tanh(X @ W1.T + b1) @ W2.T + b2), rtol=1e-12)
     assert clf.fit_transform(X, y).shape == (50, 3)
+    np.testing.assert_allclose(clf.transform(X, batch_size=7), clf.transform(X), rtol=1e-12)
+    names = ["mlpclassifier0", "mlpclassifier1", "mlpclassifier2"]
+    assert clf.get_feature_names_out().tolist() == names
+
+
+def test_a_pipeline_ending_in_an_estimator_sets_its_output() -> None:
+    """``Pipeline.set_output`` failed: the estimator had ``transform`` but no feature names."""
+    import pandas as pd
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_classification(50, 4, random_state=0)
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    pipe = make_pipeline(
+        StandardScaler(), MLPRegressor(hidden_layer_sizes=(3,), max_iter=5, random_state=0)
+    )
+    pipe.set_output(transform="pandas").fit(frame, y)
+    out = pipe.transform(frame)
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == [
+        f"mlpregressor{i}" for i in range(3)
+    ]
+    np.testing.assert_array_equal(
+        out.to_numpy(), pipe[-1].transform(pipe[0].transform(frame)).to_numpy()
+    )
+    with pytest.raises(ValueError, match="transform needs at least one hidden layer"):
+        MLPRegressor(hidden_layer_sizes=(), max_iter=5).fit(X, y).get_feature_names_out()
 
 
 def test_multilabel_fit_and_partial_fit() -> None:

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import TransformerMixin
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.callback import CallbackSupportMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import (
@@ -68,7 +68,7 @@ def is_stochastic(est: BaseMLP) -> bool:
     return True
 
 
-class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
+class BaseMLP(CallbackSupportMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, ModelState):
     """Parameters, validation and training shared by the two estimators."""
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = dict(PARAMETER_CONSTRAINTS)
@@ -465,20 +465,30 @@ class BaseMLP(CallbackSupportMixin, TransformerMixin, ModelState):
         A = self.network_.forward(X, logits=logits, batch_size=batch_size)
         return A.astype(np.result_type(X.dtype, A.dtype), copy=False)
 
-    def transform(self, X: Any) -> np.ndarray:
-        """The last hidden layer's activations, shape ``(n_samples, hidden_layer_sizes[-1])``.
+    def transform(self, X: Any, batch_size: int | None = None) -> np.ndarray:
+        """The last hidden layer's activations, shape ``(n_samples, hidden_layer_sizes[-1])``;
+        their names are :meth:`get_feature_names_out`'s (``mlpclassifier0``, ...), so that a
+        pipeline's ``set_output(transform="pandas")`` works.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        batch_size : int, optional
+            Rows per forward batch, as in ``predict``.
         """
+        self._n_features_out  # noqa: B018  (raises unless fitted, with a hidden layer)
+        X = self._check_X(X, reset=False)
+        return self.network_.hidden_activations(X, batch_size=batch_size)[-1].copy()
+
+    @property
+    def _n_features_out(self) -> int:
+        """The width of the last hidden layer: what :meth:`transform` returns."""
         check_is_fitted(self, "network_")
         if self.network_.n_layers < 2:
             raise ValueError(
                 "transform needs at least one hidden layer; hidden_layer_sizes is empty"
             )
-        X = self._check_X(X, reset=False)
-        return self.network_.hidden_activations(X)[-1].copy()
+        return int(self.network_.layer_sizes[-2])
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
