@@ -65,6 +65,20 @@ def _with_config(src: Path, dst: Path, **changes: Any) -> Path:
         ({"task": "clustering"}, "task", "got 'clustering'"),
         ({"target": 3}, "target", "got 3"),
         ({"run": "yesterday"}, "run", "got 'yesterday'"),
+        # consistent fields that contradict each other or the model (were taken, or broke
+        # predict with "operands could not be broadcast")
+        (
+            {"numeric": ["bill_length_mm", "bill_length_mm"]},
+            "numeric",
+            "got 'bill_length_mm' twice",
+        ),
+        (
+            {"categorical": ["island", "bill_length_mm"], "categories": [["a"], ["b"]]},
+            "numeric",
+            "got 'bill_length_mm' twice",
+        ),
+        ({"task": "classification"}, "task", "got 'classification'"),
+        ({"target": "island"}, "target", "got 'island'"),
     ],
 )
 @pytest.mark.parametrize("subcommand", ["predict", "evaluate"])

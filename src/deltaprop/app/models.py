@@ -78,6 +78,20 @@ def _check_config(config: Any) -> None:
         raise ValueError("preprocessing field 'run.metrics' must map parts to numbers")
 
 
+def _check_task(config: dict[str, Any], model: Any, columns: list[str]) -> None:
+    """The task and target of the extra section agree with the estimator and its inputs."""
+    task, target = config.get("task"), config.get("target")
+    own = "classification" if hasattr(model, "classes_") else "regression"
+    if task is not None and task != own:
+        raise ValueError(
+            f"preprocessing field 'task' must be {own!r} for a {type(model).__name__}; got {task!r}"
+        )
+    if target is not None and target in columns:
+        raise ValueError(
+            f"preprocessing field 'target' must not be an input column; got {target!r}"
+        )
+
+
 def check_state(path: Path, model: Any, state: Any) -> tuple[Preprocessor, TargetScaler | None]:
     """The preprocessing and target scaler of a model file's extra section, checked.
 
@@ -98,6 +112,7 @@ def check_state(path: Path, model: Any, state: Any) -> tuple[Preprocessor, Targe
         _check_config(config)
         pre = Preprocessor.from_state(config, arrays)
         scaler = TargetScaler.from_state(config.get("target_scaling"))
+        _check_task(config, model, pre.columns)
         check_fits(model, len(pre.feature_names), scaler, config.get("task") == "classification")
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise ModelFileError(f"cannot load '{path}': {exc}") from None

@@ -71,7 +71,8 @@ def check_state(
     Raises
     ------
     ValueError
-        For an inconsistent state: a wrong format, names that are not lists of strings, one
+        For an inconsistent state: a wrong format, names that are not lists of strings (or a
+        column named twice), one
         list of categories per categorical column, arrays of one finite number per numeric
         column, scales > 0.
     """
@@ -83,6 +84,12 @@ def check_state(
             f"got {config.get('format')!r}"
         )
     numeric, categorical = _names(config, "numeric"), _names(config, "categorical")
+    twice = next((n for i, n in enumerate(numeric + categorical) if n in (numeric + categorical)[:i]), None)  # fmt: skip
+    if twice is not None:
+        raise ValueError(
+            "preprocessing field 'numeric' must name each column once (with 'categorical'); "
+            f"got {short(twice)} twice"
+        )
     categories = config.get("categories")
     if (
         not isinstance(categories, list)
