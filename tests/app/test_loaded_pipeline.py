@@ -5,6 +5,7 @@ pipeline back (no pickle), and refuses any other."""
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,14 @@ def test_save_takes_the_loaded_pipeline_and_the_command_reads_it(
     assert isinstance(model, MLPRegressor) and config["task"] == "regression"
     assert config["target_scaling"]["scale"] == pipe[-1].transformer_.scale_[0] > 1
     assert set(arrays) == {"median", "mean", "scale"}
+    assert pipe[0].target_ == config["target"] == "body_mass_g"  # was lost: evaluate needed it
+    code, text, _ = call(capsys, "evaluate", copy, PENGUINS, "--json")
+    assert code == 0 and "r2" in text
+    code, text, _ = call(capsys, "inspect", copy, "--json")  # the run's own summary is gone,
+    info = json.loads(text)  # not the estimator's record of its kept epoch
+    kept = pipe[-1].regressor_.history_.stop.best_epoch
+    assert kept is not None and info["kept_epoch"] == kept <= info["epochs"]
+    assert info["stop_message"] == pipe[-1].regressor_.stop_message_
 
 
 def test_a_pipeline_fitted_in_python_saves_and_predicts_as_the_command(
@@ -94,6 +103,7 @@ def test_a_pipeline_fitted_in_python_saves_and_predicts_as_the_command(
     clf = MLPClassifier(hidden_layer_sizes=(6,), max_iter=30, tol=1e9, random_state=0)
     pipe = make_pipeline(pre, clf).fit(X, y)
     path = deltaprop.save(pipe, tmp_path / "py.safetensors")
+    assert deltaprop.load(path)[0].target_ == "species"  # y's name at fit
     table = _predicted(capsys, path)
     np.testing.assert_array_equal(table.filter(like="proba_").to_numpy(), pipe.predict_proba(X))
     assert list(table["prediction"]) == list(pipe.predict(X))

@@ -175,6 +175,8 @@ def _split(pipeline: Any) -> tuple[Any, Extra]:
     est, scaling, transformer = target_of(steps[1][1])
     config, arrays = pre.get_state()
     config["task"] = "classification" if hasattr(est, "classes_") else "regression"
+    if getattr(pre, "target_", None) is not None:
+        config["target"] = pre.target_
     config["target_scaling"] = (
         None if scaling is None else {"mean": scaling[0], "scale": scaling[1]}
     )

@@ -210,6 +210,10 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         The categories of each categorical column, sorted.
     feature_names_in_ : ndarray of str
         ``numeric_`` then ``categorical_``: the columns :meth:`transform` reads.
+    target_ : str or None
+        The target column's name: the name of the ``y`` (a pandas Series) given to
+        :meth:`fit`, or the model file's; a saved pipeline keeps it (``deltaprop evaluate``
+        reads it).
     """
 
     def __init__(
@@ -281,6 +285,8 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         ct = column_transformer(self.numeric_, self.categorical_)
         with np.errstate(over="ignore", invalid="ignore"):
             ct.fit(frame)
+        name = getattr(y, "name", None)
+        self.target_ = None if name is None else str(name)
         return self.set_fitted(ct)
 
     def set_fitted(self, ct: Any) -> TablePreprocessor:
@@ -350,6 +356,8 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         pre.numeric_, pre.categorical_ = list(numeric), list(categorical)
         pre.median_, pre.mean_, pre.scale_ = stats
         pre.categories_ = categories
+        target = config.get("target")
+        pre.target_ = target if isinstance(target, str) else None
         pre.feature_names_in_ = np.asarray(pre._columns(), dtype=object)
         pre.n_features_in_ = len(pre.feature_names_in_)
         return pre

@@ -72,9 +72,13 @@ def run_inspect(args: argparse.Namespace, out: Output) -> int:
         run = config.get("run") or {}
         info["epochs"] = len(model.loss_curve_)
         kept = run.get("kept_epoch")
-        info["kept_epoch"] = kept if isinstance(kept, int) else len(model.loss_curve_)
+        stop = model.history_.stop if model.history_ is not None else None  # saved from Python
+        if not isinstance(kept, int):
+            best = None if stop is None else stop.best_epoch
+            kept = best if isinstance(best, int) else len(model.loss_curve_)
+        info["kept_epoch"] = kept
         info["kept_epoch_loss"] = float(model.loss_curve_[info["kept_epoch"] - 1])
-        info["stop_message"] = run.get("stop_message")
+        info["stop_message"] = run.get("stop_message") or model.stop_message_
         info["best_validation_score"] = model.best_validation_score_
         info["target"] = config.get("target")
         info["task"] = config.get("task")
