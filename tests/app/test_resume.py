@@ -106,6 +106,10 @@ def test_the_same_run_resumes_counting_all_its_epochs_and_time(
     model, (config, _) = load_quietly(tmp_path / "b" / MODEL_FILE, return_extra=True)
     assert model.n_iter_ == 5 and len(model.loss_curve_) == 5
     assert config["run"]["seconds"] >= 1000.0
+    assert config["run"]["stop_message"] == (  # the option that set the limit, named
+        "stopped at epoch 5: reached the epoch limit (--epochs=5: 2 epochs in this fit, after "
+        "epoch 3)"
+    )
     after = checkpoint_run(ckpt)
     assert after is not None and after["seconds"] >= 1000.0  # the checkpoint counts it too
 

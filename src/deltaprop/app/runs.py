@@ -447,7 +447,8 @@ def show_results(out: Output, run: Run, extra: dict[str, dict[str, float]] | Non
         out.line(run.stop_message)
 
 
-COMMAND_NAMES = {"epochs": "--epochs", "n_iter_no_change": "--patience", "tol": "tol"}
+COMMAND_NAMES = {"epochs": "--epochs", "n_iter_no_change": "--patience", "tol": "tol",
+                 "epochs_total": "--epochs"}  # fmt: skip
 """The command's names of the settings a stop message names."""
 
 

@@ -151,7 +151,8 @@ class StopRecord:
 
     def describe(self, names: Mapping[str, str] | None = None) -> str:
         """The sentence, naming the settings as ``names`` says (keys ``"epochs"``, ``"tol"``,
-        ``"n_iter_no_change"``; the command passes ``"--epochs"``, ``"--patience"``).
+        ``"n_iter_no_change"``; the command passes ``"--epochs"``, ``"--patience"``, and
+        ``"epochs_total"``: the name of a limit that counts a resumed run's earlier epochs).
 
         >>> StopRecord("callback", 13, detail="StopAt13", already_ended=True).message
         'nothing resumed: the run in the checkpoint had already ended; stopped at epoch 13: a callback (StopAt13) set stop_training'
@@ -166,10 +167,11 @@ class StopRecord:
         if self.reason == "epochs":
             if not self.start:
                 text = head + f"reached the epoch limit ({n['epochs']}={self.limit})"
-            else:
+            else:  # the setting counts this fit's epochs, or (``epochs_total``) all of them
+                total = f"{n['epochs_total']}={self.epoch}: " if "epochs_total" in n else ""
                 text = head + (
-                    f"reached the epoch limit ({self.limit} epochs in this fit, after epoch "
-                    f"{self.start})"
+                    f"reached the epoch limit ({total}{self.limit} epochs in this fit, after "
+                    f"epoch {self.start})"
                 )
             if self.best_epoch is not None and self.best is not None:
                 text += (
