@@ -78,6 +78,16 @@ def test_the_results_table_is_of_the_kept_epoch(default_run: tuple[Path, str]) -
         assert line.split("│")[2].strip() == str(value)
 
 
+def test_the_model_s_parameters_are_the_run_s(default_run: tuple[Path, str]) -> None:
+    """A refit in Python holds out what the command held out (it said 0.1, the estimator's
+    default, where the run held out 0.2)."""
+    from deltaprop.train.defaults import COMMAND_DEFAULTS
+
+    params = load_quietly(default_run[0] / "model.safetensors").get_params()
+    assert params["validation_fraction"] == COMMAND_DEFAULTS.validation == 0.2
+    assert params["early_stopping"] is True and params["n_iter_no_change"] == 30
+
+
 def test_inspect_prints_the_kept_epoch_and_why_the_run_stopped(
     default_run: tuple[Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -171,7 +171,8 @@ def make_estimator(args: argparse.Namespace, task: str, n_train: int, validation
         "momentum": args.momentum,
         "max_iter": args.epochs,
         "batch_size": batch,
-        "early_stopping": early,
+        "early_stopping": early,  # the fraction the command held out (a refit in Python)
+        **({"validation_fraction": args.validation} if 0 < args.validation < 1 else {}),
         "n_iter_no_change": args.patience,
         "early_stopping_monitor": getattr(args, "monitor", COMMAND_DEFAULTS.monitor),
         "dropout": args.dropout,
