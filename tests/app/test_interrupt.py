@@ -69,7 +69,7 @@ def check_outputs(folder: Path, epochs: int) -> None:
     est, (config, _) = load(folder / "model.safetensors", return_extra=True)
     assert len(est.loss_curve_) == epochs
     stopped = config["run"]["settings"]["stopped"]
-    assert stopped.startswith(f"interrupted in epoch {epochs + 1} (KeyboardInterrupt) after ")
+    assert stopped.startswith(f"interrupted in epoch {epochs + 1} (Ctrl-C) after ")
     history = pd.read_csv(folder / "history.csv")
     assert history["epoch"].tolist() == list(range(1, epochs + 1))
     page = (folder / "report" / "report.html").read_text(encoding="utf-8")
@@ -86,7 +86,7 @@ def test_ctrl_c_at_epoch_3_saves_model_report_and_resumes(
     assert main(args) == 130
     captured = capsys.readouterr()
     assert captured.err.strip().splitlines()[-1] == "deltaprop: interrupted"
-    assert "interrupted in epoch 4 (KeyboardInterrupt) after 3 complete epochs" in captured.out
+    assert "interrupted in epoch 4 (Ctrl-C) after 3 complete epochs" in captured.out
     assert "the model has the weights of epoch 3, the last complete one" in captured.out
     check_outputs(out, 3)
     resumed = resume_line(captured.out)

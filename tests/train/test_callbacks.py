@@ -42,7 +42,7 @@ def test_interrupt_inside_an_epoch_keeps_the_last_complete_one() -> None:
     tr = Trainer(net, "adam", batch_size=20, epochs=10, seed=0, callbacks=[snap, StopOnInterrupt()])
     h = tr.fit(X, y)
     assert h.stop_reason == "interrupted" and h.stop is not None
-    assert h.stop.message == "interrupted in epoch 4 (KeyboardInterrupt) after 3 complete epochs"
+    assert h.stop.message == "interrupted in epoch 4 (Ctrl-C) after 3 complete epochs"
     assert len(h.loss) == 3 and len(snap.weights) == 3
     np.testing.assert_array_equal(net.parameters, snap.weights[2])  # not the half epoch's
 

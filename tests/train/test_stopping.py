@@ -104,7 +104,7 @@ def test_a_callback_and_an_interruption_are_stop_reasons() -> None:
     assert tr.history.stop_reason == "interrupted"
     assert (
         tr.history.stop_message
-        == "interrupted in epoch 2 (KeyboardInterrupt) after 1 complete epochs"
+        == "interrupted in epoch 2 (Ctrl-C) after 1 complete epoch"
     )
 
 

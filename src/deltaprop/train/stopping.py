@@ -193,9 +193,10 @@ class StopRecord:
         if self.reason == "callback":
             return head + f"a callback ({self.detail}) set stop_training"
         if self.reason == "interrupted":
+            done = self.epoch - 1
             return (
-                f"interrupted in epoch {self.epoch} (KeyboardInterrupt) after "
-                f"{self.epoch - 1} complete epochs"
+                f"interrupted in epoch {self.epoch} (Ctrl-C) after {done} complete "
+                f"epoch{'' if done == 1 else 's'}"
             )
         if self.reason == "diverged":
             return self.detail
