@@ -102,10 +102,7 @@ def test_a_callback_and_an_interruption_are_stop_reasons() -> None:
     with pytest.raises(KeyboardInterrupt):
         tr.fit(X, Y)
     assert tr.history.stop_reason == "interrupted"
-    assert (
-        tr.history.stop_message
-        == "interrupted in epoch 2 (Ctrl-C) after 1 complete epoch"
-    )
+    assert tr.history.stop_message == "interrupted in epoch 2 (Ctrl-C) after 1 complete epoch"
 
 
 def test_every_keras_hook_is_called_with_logs() -> None:
