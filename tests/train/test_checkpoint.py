@@ -194,6 +194,41 @@ def test_bad_trainer_state_is_rolled_back(tmp_path: Path) -> None:
     assert target.state_dict()["optimizer"]["t"] == state["optimizer"]["t"]
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "shown"),
+    [
+        ("trainer_state.rng", {"bit_generator": "MT19937"}, '"MT19937"'),
+        ("trainer_state.rng", "state", '"state"'),
+        ("trainer_state.rng.state.state", -5, '"state": -5'),  # was OverflowError, exit 1
+        ("trainer_state.rng.state.inc", "x", '"inc": "x"'),  # TypeError("unsupported operand")
+        ("network_rng", [1, 2], r"\[1, 2\]"),  # TypeError('state must be a dict')
+    ],
+)
+def test_a_bad_generator_state_is_named_and_shown_as_the_file_holds_it(
+    tmp_path: Path, field: str, value: object, shown: str
+) -> None:
+    X, Y, _, _ = dataset()
+    source = build_trainer("adam-step-dropout-bn", 0, 1, [])
+    source.fit(X, Y)
+    path = save_checkpoint(source, tmp_path / "run.ckpt")
+    assert path is not None
+    header, data = split_file(path.read_bytes())
+    info = json.loads(header["__metadata__"]["checkpoint"])
+    *outer, last = field.split(".")
+    where = info
+    for key in outer:
+        where = where[key]
+    where[last] = value
+    header["__metadata__"]["checkpoint"] = json.dumps(info)
+    name = "network_rng" if field == "network_rng" else "trainer_state.rng"
+    with pytest.raises(
+        ModelFileError, match=rf"{name} must be a PCG64 generator state .*; got .*{shown}"
+    ):
+        load_checkpoint(
+            rewrite(path, header, data), build_trainer("adam-step-dropout-bn", 0, 1, [])
+        )
+
+
 def test_optimizer_state_must_fit_the_network(tmp_path: Path) -> None:
     X, Y, _, _ = dataset()
     source = build_trainer("adam-step-dropout-bn", 0, 1, [])

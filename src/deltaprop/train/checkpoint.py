@@ -37,6 +37,7 @@ import numpy as np
 from deltaprop.core import Network
 from deltaprop.io import ModelFileError, naming_file, read_checkpoint_file, write_checkpoint_file
 from deltaprop.io.checkpoints import read_checkpoint_run
+from deltaprop.train.state import check_generator_state
 from deltaprop.train.stopping import StopRecord
 from deltaprop.train.trainer import Callback, History, Trainer
 
@@ -174,14 +175,15 @@ def load_checkpoint(path: PathLike, trainer: Trainer) -> dict[str, Any]:
         )
         try:
             contents.assign_network(net)
-            net.rng.bit_generator.state = contents.network_rng
+            net.rng.bit_generator.state = check_generator_state("network_rng", contents.network_rng)
             trainer.load_state_dict(contents.trainer_state)
-        except (ValueError, TypeError, KeyError, IndexError) as exc:
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
             net.parameters[...] = backup[0]
             net.set_buffers(backup[1])
             net.rng.bit_generator.state = backup[2]
             trainer.load_state_dict(backup[3])
-            raise ModelFileError(f"the checkpoint's trainer state does not fit: {exc!r}") from None
+            why = f"field {exc} is missing" if isinstance(exc, KeyError) else str(exc)
+            raise ModelFileError(f"the checkpoint's trainer state does not fit: {why}") from None
     return {"epoch": trainer.epoch, "target_epoch": contents.target_epoch,
             "finished": contents.finished, "run": contents.run}  # fmt: skip
 

@@ -6,12 +6,44 @@ does not import the loop's."""
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import numpy as np
 
 from deltaprop.train.callbacks import History
 from deltaprop.train.stopping import StopRecord
+
+_PCG64_STATE = (
+    'a PCG64 generator state ("bit_generator": "PCG64", "state": {"state", "inc"}: integers '
+    'in [0, 2**128), "has_uint32": 0 or 1, "uinteger": an integer in [0, 2**32))'
+)
+
+
+def check_generator_state(name: str, state: Any) -> dict[str, Any]:
+    """``state`` if it is a NumPy ``PCG64`` generator state, else a ``ValueError`` naming
+    the field ``name`` and showing the value (not Python's own message about it)."""
+
+    def whole(v: Any, bits: int) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**bits
+
+    inner = state.get("state") if isinstance(state, dict) else None
+    ok = (
+        isinstance(state, dict)
+        and set(state) == {"bit_generator", "state", "has_uint32", "uinteger"}
+        and state["bit_generator"] == "PCG64"
+        and isinstance(inner, dict)
+        and set(inner) == {"state", "inc"}
+        and whole(inner["state"], 128)
+        and whole(inner["inc"], 128)
+        and state["has_uint32"] in (0, 1)
+        and whole(state["uinteger"], 32)
+    )
+    if not ok:
+        text = json.dumps(state, default=repr)  # as the file holds it
+        shown = text if len(text) <= 200 else text[:200] + "…"
+        raise ValueError(f"{name} must be {_PCG64_STATE}; got {shown}")
+    return dict(state)
 
 
 def _state_dict(self: Any) -> dict[str, Any]:
@@ -49,7 +81,7 @@ def _load_state_dict(self: Any, state: dict[str, Any]) -> None:
     self.no_improvement = int(state["no_improvement"])
     bme = state.get("best_metric_epoch")
     self.best_metric_epoch = None if bme is None else int(bme)
-    self.rng.bit_generator.state = state["rng"]
+    self.rng.bit_generator.state = check_generator_state("trainer_state.rng", state["rng"])
     self.optimizer.load_state_dict(state["optimizer"])
     self.schedule.load_state_dict(state["schedule"])
     self.history = History.from_dict(state["history"])
