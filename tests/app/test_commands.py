@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import deltaprop
 from deltaprop.app.cli import main
 from deltaprop.app.commands.demo import DEMO_MARKER
 from tests.app.clitools import FAST, PENGUINS, call, command, load_quietly, one_line_error
@@ -168,6 +169,9 @@ def test_inspect_json_and_a_bare_network(
     code, text, _ = call(capsys, "inspect", tmp_path / "n.st", "--json")
     info = json.loads(text)
     assert code == 0 and info["class"] == "Network" and info["parameters"] == 16 + 8 + 10
+    assert (info["library_version"], info["format_version"]) == (deltaprop.__version__, "1")
+    code, text, _ = call(capsys, "inspect", tmp_path / "n.st")
+    assert text.splitlines()[1] == f"written by deltaprop {deltaprop.__version__} (file format 1)"
     code, _, err = call(capsys, "predict", tmp_path / "n.st", PENGUINS)
     assert "bare Network" in one_line_error((code, err))
 

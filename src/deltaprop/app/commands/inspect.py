@@ -38,13 +38,17 @@ def _architecture(net: Any) -> list[list[Any]]:
 
 def run_inspect(args: argparse.Namespace, out: Output) -> int:
     from deltaprop.core import Network
+    from deltaprop.io.container import read_container
 
     model, state = load_model(args.model)
+    meta = read_container(args.model)[0]  # the header, read again: what wrote the file
     net = model if isinstance(model, Network) else model.network_
     arch = _architecture(net)
     info: dict[str, Any] = {
         "file": str(args.model),
         "class": type(model).__name__,
+        "library_version": meta.get("library_version"),  # absent from early files
+        "format_version": meta.get("format_version"),
         "layer_sizes": list(net.layer_sizes),
         "activations": [layer.activation.name for layer in net.dense],
         "loss": net.loss.name,
@@ -93,6 +97,8 @@ def run_inspect(args: argparse.Namespace, out: Output) -> int:
         write_data(json_text(info) + "\n")
         return EXIT_OK
     out.line(f"{args.model}: {info['class']} ({info['dtype']})")
+    written = info["library_version"] or "an unrecorded version"
+    out.line(f"written by deltaprop {written} (file format {info['format_version']})")
     if config:
         classes = info.get("classes")
         task = config.get("task")
