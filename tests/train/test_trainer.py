@@ -440,6 +440,13 @@ def test_trainer_bad_arguments(kwargs: dict, match: str) -> None:
         Trainer(Network([2, 1], "sigmoid", "bce"), **kwargs)
 
 
+@pytest.mark.parametrize("callbacks", ["abc", 3, Callback()])
+def test_callbacks_that_are_not_a_list_are_refused(callbacks: object) -> None:
+    """A string was taken letter by letter ("callbacks[0]='a' is not a callback")."""
+    with pytest.raises(TypeError, match=r"^callbacks must be a list of callbacks, or None\. "):
+        Trainer(Network([2, 1], "sigmoid", "bce"), callbacks=callbacks)  # type: ignore[arg-type]
+
+
 def test_verbose_progress_bar_runs(capsys: pytest.CaptureFixture[str]) -> None:
     X, Y = _blobs(50)
     Trainer(Network([6, 4, 3], "relu", "ce", seed=0), "adam", epochs=3, verbose=True).fit(X, Y)

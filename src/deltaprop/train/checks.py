@@ -5,6 +5,7 @@ The learning rate is checked by :func:`deltaprop.optim.check_learning_rate`, its
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from deltaprop.core import check_bool, check_int, check_real
@@ -13,6 +14,7 @@ from deltaprop.core import check_bool, check_int, check_real
 def _check_settings(
     batch_size: Any, epochs: Any, n_iter_no_change: Any, tol: Any, alpha: Any, clip_norm: Any,
     validation_fraction: Any, monitor: Any, class_weight: Any, shuffle: Any, early_stopping: Any,
+    callbacks: Any = (),
 ) -> None:  # fmt: skip
     """Check the :class:`~deltaprop.train.trainer.Trainer`'s settings, naming the value
     received (a ``ValueError``)."""
@@ -20,6 +22,12 @@ def _check_settings(
         check_int("batch_size", batch_size, low=1, what="a positive integer")
     check_int("epochs", epochs, low=1, what="a positive integer")
     check_bool("shuffle", shuffle)
+    if isinstance(callbacks, str | bytes | dict) or not (
+        callbacks is None or isinstance(callbacks, Iterable)
+    ) or hasattr(callbacks, "on_epoch_end"):  # fmt: skip
+        raise TypeError(
+            f"callbacks must be a list of callbacks, or None. Received: callbacks={callbacks!r}"
+        )
     check_bool("early_stopping", early_stopping)
     check_int("n_iter_no_change", n_iter_no_change, low=1, what="a positive integer")
     check_real("tol", tol, low=0.0, what="a non-negative finite number")

@@ -208,6 +208,7 @@ class Trainer:
             class_weight,
             shuffle,
             early_stopping,
+            callbacks,
         )
         self.batch_size = batch_size
         self.epochs = int(epochs)
