@@ -104,6 +104,17 @@ def test_regression_target_scaler_and_split(tmp_path: Path) -> None:
     np.testing.assert_allclose(t.pre.mean, pre.mean, rtol=1e-14)
 
 
+def test_a_row_index_column_is_left_out_as_in_memory(tmp_path: Path) -> None:
+    """pandas' ``to_csv`` index (``Unnamed: 0``) was a feature of a streamed table (a sorted
+    table's row number predicts its class); the in-memory path left it out, as now."""
+    frame = table(600)
+    frame.to_csv(tmp_path / "t.csv")  # with the index, as pandas writes it
+    t = stream_table(tmp_path / "t.csv", "y", tmp_path / "w")
+    assert t.left_out == ["Unnamed: 0"] and t.pre.columns == ["a", "b", "c"]
+    frame.to_csv(tmp_path / "plain.csv", index=False)
+    assert stream_table(tmp_path / "plain.csv", "y", tmp_path / "w2").left_out == []
+
+
 def test_npy_directory_and_single_file(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(1000, 4))

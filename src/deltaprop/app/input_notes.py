@@ -52,6 +52,11 @@ def drop_index_columns(features: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]
     return features.drop(columns=index), index
 
 
+def index_note(column: str) -> str:
+    """The note on a column that :func:`drop_index_columns` left out."""
+    return f"column {column!r} is a row index (as pandas' to_csv writes): left out of the inputs"
+
+
 def _one_integer_per_row(col: pd.Series) -> bool:
     if not is_numeric(col) or col.isna().any() or len(col) < 2:
         return False
@@ -104,7 +109,7 @@ def prepare_inputs(
         )
     features, index = drop_index_columns(features)
     for c in index:
-        out.note(f"column {c!r} is a row index (as pandas' to_csv writes): left out of the inputs")
+        out.note(index_note(c))
     pre = Preprocessor.for_frame(features, categorical)
     X_train = pre.fit_transform(features.iloc[train_rows])
     X_val = pre.transform(features.iloc[val_rows])

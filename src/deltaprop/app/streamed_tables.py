@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,7 @@ import pandas as pd
 from deltaprop.app.columns import category_strings, is_numeric
 from deltaprop.app.csv_shards import share_failure
 from deltaprop.app.errors import DataError
+from deltaprop.app.input_notes import drop_index_columns
 from deltaprop.app.preprocessing import MISSING_CATEGORY, Preprocessor, TargetScaler
 from deltaprop.app.stream_kinds import KindTally
 from deltaprop.app.stream_sources import open_source
@@ -99,6 +100,7 @@ class StreamedTable:
     folder: Path
     scaler: TargetScaler | None = None
     fingerprint: str = ""
+    left_out: list[str] = field(default_factory=list)  # row-index columns, as in memory
 
     def load(self, part: str) -> tuple[np.ndarray, np.ndarray]:
         """``(X, y)`` of ``"train"`` or ``"val"``, memory-mapped (read-only)."""
@@ -188,6 +190,8 @@ def stream_table(
             raise DataError(no_column_message(name, cols, path, option))
     head = check_numeric_text(source.head(), path, skip=categorical)
     features = [c for c in cols if c != target and c not in ignore]
+    index = drop_index_columns(head[[c for c in features if c not in categorical]])[1]
+    features = [c for c in features if c not in index]  # as the table in memory (its head)
     if not features:
         raise DataError(f"'{path}' has no feature columns besides the target {target!r}")
     numeric = [c for c in features if is_numeric(head[c]) and c not in categorical]
@@ -290,7 +294,7 @@ def stream_table(
     table = StreamedTable(
         pre, task_name, reason, classes, n_rows, n_dropped, n_rows - n_val, n_val,
         folder / "X_train.npy", folder / "y_train.npy", folder / "X_val.npy",
-        folder / "y_val.npy", folder, scaler, fingerprint,
+        folder / "y_val.npy", folder, scaler, fingerprint, index,
     )  # fmt: skip
     for part, mask in (("train", train), ("val", val)):
         _write_part(table, part, mask, Xraw, C, yraw, codes, ycodes, target_numeric)
