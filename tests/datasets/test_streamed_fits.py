@@ -91,6 +91,12 @@ def test_estimators_streamed_equal_in_memory() -> None:
         c = MLPRegressor(**kw).fit(X, X[:, 0])
         d = MLPRegressor(**kw).fit(NpyDataset(X, X[:, 0], buffer_blocks=8))
     np.testing.assert_array_equal(b.classes_, [0.0, 1.0, 2.0])
+    assert a.classes_.dtype == np.int64 and b.classes_.dtype == np.float64  # the labels' own
+    with warnings.catch_warnings():  # integer labels on disk: integer classes, as in memory
+        warnings.simplefilter("ignore")  # (they were floats: "proba_0.0" in the command)
+        e = MLPClassifier(**kw).fit(NpyDataset(X, labels, buffer_blocks=8))
+    assert e.classes_.dtype == np.int64 and e.classes_.tolist() == [0, 1, 2]
+    np.testing.assert_array_equal(e.predict_proba(X), b.predict_proba(X))
     for u, v in ((a, b), (c, d)):
         for cu, cv in zip(u.coefs_, v.coefs_, strict=True):
             np.testing.assert_array_equal(cu, cv)

@@ -163,6 +163,12 @@ class Dataset(abc.ABC):
         idx = (rows + (base - starts)[which]).astype(np.intp)
         return starts, stops, idx
 
+    @property
+    def target_dtype(self) -> np.dtype[Any]:
+        """The dtype the target is stored in: a classifier's labels take it (integer labels
+        stay integers, as scikit-learn's ``classes_``); rows are read in :attr:`dtype`."""
+        return self.dtype
+
     def read_target(self, start: int, stop: int) -> np.ndarray:
         """Only the target of rows ``[start, stop)``, shape ``(stop - start, *target_shape)``
         (sources that can skip the features do)."""
@@ -278,6 +284,10 @@ class NpyDataset(Dataset):
         self.local = slice(offset, offset + m)
         self.dtype = _float_dtype(dtype, self.X.dtype)
         self.target_shape = tuple(self.y.shape[1:])
+
+    @property
+    def target_dtype(self) -> np.dtype[Any]:
+        return self.y.dtype
 
     def _read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         a, b = start - self.local.start, stop - self.local.start

@@ -59,6 +59,8 @@ def _labels(est: Any, data: Dataset, comm: Any) -> np.ndarray:
     for start in range(lo, hi, 65_536):
         found.update(np.unique(data.read_target(start, min(start + 65_536, hi))).tolist())
     labels = np.array(sorted(found))
+    if data.target_dtype.kind in "biu":  # integer labels read as floats: classes_ as stored
+        labels = labels.astype(data.target_dtype)
     if comm is not None:
         from deltaprop.parallel import gather_rows
 
