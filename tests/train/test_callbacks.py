@@ -3,6 +3,7 @@ best) weights; without it, the interrupt propagates. Duck-typed callbacks (as_ca
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -102,26 +103,38 @@ def test_an_epoch_interrupted_while_recorded_is_dropped(monkeypatch: pytest.Monk
     assert h.stop is not None and h.stop.epoch == 3
 
 
-def test_a_swallowed_sigint_still_stops_the_fit_at_the_epoch_end() -> None:
+def _sigint_at(batch: int, caught: Callable[[], None]) -> Callback:
+    """A callback that sends this process SIGINT at epoch 2's batch ``batch`` and calls
+    ``caught`` where the signal's ``KeyboardInterrupt`` lands."""
     import os
     import signal
 
-    class Swallowed(Callback):  # SIGINT inside code that eats it, as a finalizer would
-        def on_batch_end(self, trainer: Any, batch: int, logs: Any = None) -> None:
-            if trainer.epoch == 2 and batch == 0:
+    class SigintAt(Callback):
+        def on_batch_end(self, trainer: Any, b: int, logs: Any = None) -> None:
+            if trainer.epoch == 2 and b == batch:
                 try:
                     os.kill(os.getpid(), signal.SIGINT)
                     for _ in range(1000):  # the handler runs between bytecodes
                         pass
                 except KeyboardInterrupt:
-                    pass
+                    caught()
 
-    before = signal.getsignal(signal.SIGINT)
+    return SigintAt()
+
+
+def _tiny() -> tuple[Network, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 2))
-    y = (X[:, 0] > 0).astype(float)
-    net = Network([2, 3, 1], "tanh", "bce", seed=0)
-    t = Trainer(net, epochs=50, batch_size=10, seed=0, callbacks=[Swallowed(), StopOnInterrupt()])
+    return Network([2, 3, 1], "tanh", "bce", seed=0), X, (X[:, 0] > 0).astype(float)
+
+
+def test_a_swallowed_sigint_still_stops_the_fit_at_the_epoch_end() -> None:
+    import signal
+
+    swallowed = _sigint_at(0, lambda: None)  # inside code that eats it, as a finalizer would
+    before = signal.getsignal(signal.SIGINT)
+    net, X, y = _tiny()
+    t = Trainer(net, epochs=50, batch_size=10, seed=0, callbacks=[swallowed, StopOnInterrupt()])
     h = t.fit(X, y)
     assert h.stop_reason == "interrupted"
     assert len(h.loss) == 3  # not 50: the fit stopped at the end of epoch 2, kept
@@ -131,27 +144,16 @@ def test_a_swallowed_sigint_still_stops_the_fit_at_the_epoch_end() -> None:
 def test_a_sigint_that_compiled_code_turns_into_its_own_error_is_the_interrupt() -> None:
     """numba unboxing an argument when the signal's KeyboardInterrupt is raised reports
     ``TypeError: can't unbox ...`` (seen in CI): the fit stops as for Ctrl-C."""
-    import os
-    import signal
 
-    class Compiled(Callback):
-        def on_batch_end(self, trainer: Any, batch: int, logs: Any = None) -> None:
-            if trainer.epoch == 2 and batch == 1:
-                try:
-                    os.kill(os.getpid(), signal.SIGINT)
-                    for _ in range(1000):  # the handler runs between bytecodes
-                        pass
-                except KeyboardInterrupt:
-                    raise TypeError("can't unbox a List as a <NULL>") from None
+    def unboxing() -> None:
+        raise TypeError("can't unbox a List as a <NULL>") from None
 
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(40, 2))
-    y = (X[:, 0] > 0).astype(float)
-    net = Network([2, 3, 1], "tanh", "bce", seed=0)
-    t = Trainer(net, epochs=50, batch_size=10, seed=0, callbacks=[Compiled(), StopOnInterrupt()])
+    net, X, y = _tiny()
+    compiled = _sigint_at(1, unboxing)
+    t = Trainer(net, epochs=50, batch_size=10, seed=0, callbacks=[compiled, StopOnInterrupt()])
     h = t.fit(X, y)
     assert h.stop_reason == "interrupted" and len(h.loss) == 2  # epochs 0 and 1, complete
-    t = Trainer(net, epochs=50, batch_size=10, seed=0, callbacks=[Compiled()])
+    t = Trainer(net, epochs=50, batch_size=10, seed=0, callbacks=[_sigint_at(1, unboxing)])
     with pytest.raises(TypeError, match="can't unbox"):  # no StopOnInterrupt: as raised
         t.fit(X, y)
 
