@@ -158,6 +158,27 @@ def test_a_sigint_that_compiled_code_turns_into_its_own_error_is_the_interrupt()
         t.fit(X, y)
 
 
+def test_a_fit_that_goes_on_after_an_interrupt_continues_exactly() -> None:
+    """An interrupt mid-epoch put back the weights but left the optimizer's moments, the
+    generator and the samples seen of the partial epoch: going on then gave other bits."""
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    net, X, y = _tiny()
+    whole = Trainer(net, "adam", epochs=6, batch_size=10, seed=0, n_iter_no_change=99)
+    whole.fit(X, y)
+    net2 = _tiny()[0]
+    t = Trainer(net2, "adam", epochs=6, batch_size=10, seed=0, n_iter_no_change=99,
+                callbacks=[_sigint_at(1, interrupt), StopOnInterrupt()])  # fmt: skip
+    assert t.fit(X, y).stop_reason == "interrupted" and t.epoch == 2
+    assert t.optimizer.t == 8 and t.samples_seen == 80  # two epochs of four batches
+    t.callbacks, t.epochs = [], 4
+    t.fit(X, y)
+    np.testing.assert_array_equal(net2.parameters, net.parameters)
+    assert t.history.loss == whole.history.loss
+
+
 class Plain:
     """A duck-typed callback: not a Callback, only ``on_epoch_end`` (and batch ends, if asked)."""
 

@@ -250,7 +250,9 @@ def stop_at_interrupt(
 
     For a ``KeyboardInterrupt``, record the interruption; the fit returns when a
     :class:`StopOnInterrupt` is among ``callbacks`` and an epoch was recorded, after
-    putting back the last complete epoch's weights (the best so far with early stopping).
+    putting back the last complete epoch's weights (the best so far with early stopping),
+    and its optimizer state, generator and samples seen (a fit that goes on continues as
+    if the interrupted epoch had never begun).
     The history keeps the ``trainer.epoch`` complete epochs (an epoch interrupted while it
     was being recorded is dropped from every curve).
 
@@ -276,6 +278,8 @@ def stop_at_interrupt(
         if last is not None:
             trainer.net.parameters[...] = last[0]
             trainer.net.set_buffers(last[1])
+            optimizer, trainer.rng.bit_generator.state, trainer.samples_seen = trainer.last_state
+            trainer.optimizer.load_state_dict(optimizer)  # as that epoch left them
         if trainer.early_stopping and trainer.restore_best() and trainer.best_epoch is not None:
             best = trainer.best_epoch + 1
     h.stop = StopRecord("interrupted", trainer.epoch + 1, best_epoch=best)

@@ -29,7 +29,7 @@ from deltaprop.train.distributed import allreduce_gradient, distributed_backward
 from deltaprop.train.progress import epoch_in_parts, progress_reporter
 from deltaprop.train.stopping import exploded
 
-__all__ = ["batch_step", "close_epoch", "fit_sgd", "step_rate"]
+__all__ = ["batch_step", "close_epoch", "fit_sgd", "mark_complete", "step_rate"]
 
 
 def step_rate(self: Any) -> float:
@@ -74,6 +74,7 @@ def _sgd_epochs(
     last_good = net.parameters.copy()
     last_buffers = {k: v.copy() for k, v in net.buffers()}
     self.last_complete = (last_good, last_buffers)  # what an interrupt puts back
+    mark_complete(self)
     n_dense = net.n_layers
     gather = BatchGather(X, Y)
     stats = GradStats(net)
@@ -110,6 +111,14 @@ def _sgd_epochs(
             break
 
 
+def mark_complete(self: Any) -> None:
+    """Keep what an epoch changes beyond the weights (the optimizer's state, the generator,
+    the samples seen) as it stands after the last complete one: an interrupt puts it back
+    with the weights (``last_complete``), so that a fit that goes on continues exactly."""
+    self.last_state = (self.optimizer.state_dict(), self.rng.bit_generator.state,
+                       self.samples_seen)  # fmt: skip
+
+
 def close_epoch(
     self: Any, epoch_loss: float, n_batches: int, norms: np.ndarray, lr: float,
     last_good: np.ndarray, last_buffers: dict[str, np.ndarray], Xv: Any, Yv: Any, wv: Any,
@@ -128,6 +137,7 @@ def close_epoch(
     last_good[...] = net.parameters
     for k, v in net.buffers():
         last_buffers[k][...] = v
+    mark_complete(self)
     self.history.learning_rate.append(lr)
     self.history.grad_norms.append([float(x) for x in norms / max(n_batches, 1)])
     return bool(self._end_epoch(epoch_loss, Xv, Yv, wv, callbacks))

@@ -32,7 +32,7 @@ from deltaprop.fast import CompiledLoop, blas_threads
 from deltaprop.optim import Optimizer
 from deltaprop.train.batches import GradStats, check_batch_norm_batches, effective_batch_size
 from deltaprop.train.callbacks import Callback, watches_batches
-from deltaprop.train.sgd import batch_step, close_epoch, step_rate
+from deltaprop.train.sgd import batch_step, close_epoch, mark_complete, step_rate
 from deltaprop.train.stopping import baseline_rows, l2_at_start, loss_baselines
 
 __all__ = ["StreamedData", "fit_streamed", "prepare_streamed", "streamed_validation"]
@@ -177,6 +177,7 @@ def _epochs(
     last_good = net.parameters.copy()
     last_buffers = {k: v.copy() for k, v in net.buffers()}
     self.last_complete = (last_good, last_buffers)  # what an interrupt puts back
+    mark_complete(self)
     stats = GradStats(net)
     kind = _Epoch if fast is None else _FastEpoch
     with _Reader(part.data.read_ahead and ahead) as reader:
