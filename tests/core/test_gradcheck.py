@@ -94,6 +94,23 @@ def test_float32_network_is_checked_loosely_but_honestly() -> None:
     assert result.max_relative_error > 1e-10  # float32 cannot match to float64 precision
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_step_across_a_relu_kink_is_measured_again_or_left_out(dtype: str) -> None:
+    """A unit exactly at z = 0 for one example: differences across the kink average its two
+    slopes (errors near 0.5 before); smaller steps, or leaving the entry out, pass."""
+    rng = np.random.default_rng(5)
+    net = Network([3, 5, 2], ["relu", "softmax"], "ce", seed=0, dtype=dtype)
+    X = rng.normal(size=(6, 3))
+    Y = np.eye(2)[rng.integers(0, 2, 6)]
+    W, b = net.weights[0], net.biases[0]
+    b[0] = -(W[0] @ X[0])  # unit 0 of the hidden layer sits on its kink for example 0
+    result = gradcheck(net, X, Y)
+    assert sum(result.kinks.values()) > 0  # W[1]'s row 0 and b[1][0] move it across
+    assert result.max_relative_error < (1e-6 if dtype == "float64" else 1e-2)
+    smooth = gradcheck(Network([3, 5, 2], ["tanh", "softmax"], "ce", seed=0), X, Y)
+    assert sum(smooth.kinks.values()) == 0
+
+
 @pytest.mark.parametrize("h", [1e-3, 1e-4, 1e-5])
 def test_step_size_is_robust(h: float) -> None:
     rng = np.random.default_rng(4)

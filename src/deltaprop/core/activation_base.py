@@ -69,6 +69,10 @@ class Activation:
         arguments are :meth:`torch_kwargs`.
     relu_like : bool
         Whether He initialization suits it (``"auto"`` init picks ``he_normal``).
+    kinked : bool
+        Whether its derivative jumps at ``z = 0`` (ReLU's kink): a finite difference whose
+        steps cross it is wrong, and :func:`deltaprop.core.gradcheck.gradcheck` leaves
+        such entries out.
     hidden : bool
         Whether it may be a hidden layer's activation (not softmax, not exp).
     probabilities : bool
@@ -89,6 +93,7 @@ class Activation:
     compiled: ClassVar[int | None] = None
     torch_module: ClassVar[str] = ""
     relu_like: ClassVar[bool] = False
+    kinked: ClassVar[bool] = False
     hidden: ClassVar[bool] = True
     probabilities: ClassVar[bool] = False
 

@@ -176,6 +176,7 @@ class ReLU(Activation):
     compiled = 1
     torch_module = "ReLU"
     relu_like = True
+    kinked = True
 
     def forward(self, Z: Array, out: Array | None = None) -> Array:
         return self.xp.maximum(Z, 0, out=out)
@@ -222,6 +223,7 @@ class LeakyReLU(Activation):
     compiled = 4
     torch_module = "LeakyReLU"
     relu_like = True
+    kinked = True
 
     def __init__(self, alpha: float = 0.01, backend: str | Backend = "numpy") -> None:
         super().__init__(backend)

@@ -89,6 +89,12 @@ def run_gradcheck(args: argparse.Namespace, out: Output) -> int:
         ["array", "shape", "max rel. error", "max abs. error", ""],
         rows,
     )
+    kinks = sum(result.kinks.values())
+    if kinks:
+        out.line(
+            f"{kinks} of {net.n_params} entries not compared: their steps moved a hidden unit "
+            "across the kink of its activation at 0, where the cost has no derivative"
+        )
     worst = result.max_relative_error
     if worst <= tolerance:
         out.line(f"passed: worst relative error {worst:.2e} ≤ {tolerance:g}")
