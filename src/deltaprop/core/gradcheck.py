@@ -78,6 +78,8 @@ class GradcheckResult:
         lines = [f"{'parameter':<12}{'max rel. error':>16}{'max abs. error':>16}"]
         for name, rel, abs_ in self.rows():
             lines.append(f"{name:<12}{rel:>16.3e}{abs_:>16.3e}")
+        if sum(self.kinks.values()):
+            lines.append(f"{sum(self.kinks.values())} entries not compared (a step crossed a kink)")
         return "\n".join(lines)
 
 
