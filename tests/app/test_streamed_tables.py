@@ -104,6 +104,17 @@ def test_regression_target_scaler_and_split(tmp_path: Path) -> None:
     np.testing.assert_allclose(t.pre.mean, pre.mean, rtol=1e-14)
 
 
+def test_a_target_whose_squares_overflow_is_scaled(tmp_path: Path) -> None:
+    """Deviations above ~1e154 overflowed their squares: the spread was inf and scale 1 kept."""
+    frame = table(900)
+    frame["y"] = (frame["b"] * 0.5 + 0.25) * 1e200
+    folder = write_parquet(frame, tmp_path / "pq")
+    t = stream_table(folder, "y", tmp_path / "w", scale_target=True)
+    assert t.scaler is not None
+    expected = (frame["y"] / 1e200).std(ddof=0) * 1e200
+    assert math.isclose(t.scaler.scale, expected, rel_tol=1e-12)
+
+
 def test_a_row_index_column_is_left_out_as_in_memory(tmp_path: Path) -> None:
     """pandas' ``to_csv`` index (``Unnamed: 0``) was a feature of a streamed table (a sorted
     table's row number predicts its class); the in-memory path left it out, as now."""

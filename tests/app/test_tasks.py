@@ -38,6 +38,7 @@ def write(path: Path, text: str) -> Path:
         (list(range(10)) * 3, "regression"),  # 10 values, 30 rows: more than 5%
         (list(range(25)) * 40, "regression"),  # more than 20 values
         ([1.0, 2.0, 3.0] * 30, "classification"),  # integral floats
+        ([1e200, 2e200, 3e200] * 30, "regression"),  # "integers" beyond 2**53: no labels
     ],
 )
 def test_detect_task(values: list[object], task: str) -> None:
@@ -54,6 +55,13 @@ def test_split_target_drops_rows_without_target_and_suggests_names(tmp_path: Pat
         split_target(frame, "target", "f.csv")
     with pytest.raises(DataError, match="no feature columns"):
         split_target(frame[["Target"]], "Target", "f.csv")
+
+
+def test_huge_integral_labels_stay_floats() -> None:
+    """``--task classification`` on values beyond 2**53 cast them to int64 (garbage, the
+    streamed path an OverflowError); they stay the floats they are."""
+    y = check_target(pd.Series([1e200, 2e200] * 5, name="y"), "classification", "t.csv")
+    assert y.dtype == np.float64 and sorted(set(y)) == [1e200, 2e200]
 
 
 def test_one_class_and_non_numeric_regression_targets_are_errors() -> None:

@@ -51,7 +51,22 @@ __all__ = [
     "Preprocessor",
     "TargetScaler",
     "file_row",
+    "power_of_two_unit",
 ]
+
+
+def power_of_two_unit(largest: float) -> float:
+    """The power of two at or above ``largest`` (at most ``2**1023``; 1 for 0, NaN or
+    infinity): sums of squares of values divided by it cannot overflow (values near 1e308)
+    or underflow (near 1e-308), and the division, a power of two, leaves their bits as they
+    were.
+
+    >>> power_of_two_unit(3.0), power_of_two_unit(0.0), power_of_two_unit(1e308) == 2.0**1023
+    (4.0, 1.0, True)
+    """
+    if not 0 < largest < math.inf:
+        return 1.0
+    return math.ldexp(1.0, min(math.frexp(largest)[1], 1023))
 
 
 def file_row(index: pd.Index, position: int) -> int:
@@ -269,8 +284,7 @@ class TargetScaler:
         ``center=False`` the mean is 0, the target only divided by its spread (a Poisson
         loss: its targets stay non-negative, the log link's scale moves)."""
         y = np.asarray(y, dtype=np.float64)
-        big = float(np.abs(y).max(initial=0.0))
-        unit = big if big > 0 else 1.0  # y / unit: no overflow of the sums (targets ~1e308)
+        unit = power_of_two_unit(float(np.abs(y).max(initial=0.0)))  # targets near 1e308
         std = float((y / unit).std()) * unit
         mean = float((y / unit).mean()) * unit if center else 0.0
         return cls(mean, std if std > 0 and math.isfinite(std) else 1.0, center)

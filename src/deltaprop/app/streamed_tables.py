@@ -48,6 +48,7 @@ from deltaprop.app.stream_kinds import KindTally
 from deltaprop.app.stream_sources import open_source
 from deltaprop.app.stream_stats import ExactSums, MedianSelect, RowHash, allgather, allsum
 from deltaprop.app.tables import check_numeric_text, no_column_message
+from deltaprop.app.tasks import EXACT_INTEGERS
 
 if TYPE_CHECKING:
     from deltaprop.parallel import MPICommunicator
@@ -359,13 +360,17 @@ def _fit_numeric(pre: Preprocessor, Xraw: np.ndarray, train: np.ndarray, comm: A
 
 def _target_scaler(y: np.ndarray, comm: Any, center: bool = True) -> TargetScaler:
     """``TargetScaler.fit`` of the training targets of every rank, exactly rounded."""
+    from deltaprop.app.preprocessing import power_of_two_unit
+
     n = int(allsum(comm, np.array([len(y)], np.int64))[0])
     s = ExactSums(1)
     s.add(y[:, None])
     mean = float(s.reduce(comm).fractions()[0] / n)
+    dev = y - mean  # squared in units of the largest (a power of two): no overflow near 1e308
+    unit = power_of_two_unit(max(allgather(comm, float(np.abs(dev).max(initial=0.0)))))
     d = ExactSums(1)
-    d.add(((y - mean) ** 2)[:, None])
-    std = math.sqrt(float(d.reduce(comm).fractions()[0] / n))
+    d.add(((dev / unit) ** 2)[:, None])
+    std = unit * math.sqrt(float(d.reduce(comm).fractions()[0] / n))
     scale = std if std > 0 and math.isfinite(std) else 1.0
     return TargetScaler(mean if center else 0.0, scale, center)
 
@@ -389,7 +394,8 @@ def _task(
     for i in _blocks(len(yraw)):
         y = np.asarray(yraw[i : i + BLOCK_ROWS])
         finite = finite and bool(np.isfinite(y).all())
-        integral = integral and bool(np.all(y == np.round(y)))
+        exact = np.abs(y) < EXACT_INTEGERS  # beyond 2**53 every float is an integer
+        integral = integral and bool(np.all((y == np.round(y)) & exact))
         if distinct is not None:
             distinct.update(np.unique(y[np.isfinite(y)]).tolist())
             if len(distinct) > _MAX_CLASSES + 1 and task != "classification":

@@ -17,6 +17,7 @@ import pandas as pd
 
 from deltaprop.app.columns import category_strings, is_numeric
 from deltaprop.app.errors import DataError, UsageError, shown
+from deltaprop.app.preprocessing import power_of_two_unit
 from deltaprop.app.tables import no_column_message
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ __all__ = [
 ]  # fmt: skip
 
 _MAX_CLASSES = 20
+EXACT_INTEGERS = 2.0**53
+"""Beyond this, every float64 is an integer: such a target is not a set of integer labels."""
 
 
 def split_target(
@@ -93,6 +96,8 @@ def detect_task(y: pd.Series) -> tuple[str, str]:
         return "regression", f"{name} holds real numbers"
     if not np.all(values == np.round(values)):
         return "regression", f"{name} holds non-integer numbers"
+    if np.abs(values).max(initial=0.0) >= EXACT_INTEGERS:
+        return "regression", f"{name} holds numbers too large to be labels (2**53 or more)"
     n_unique = len(np.unique(values))
     if n_unique <= 2:
         return "classification", f"{name} holds {n_unique} distinct integers"
@@ -134,7 +139,7 @@ def check_target(y: pd.Series, task: str, path: Any) -> pd.Series:
     if task == "classification":
         if is_numeric(y):
             values = y.to_numpy(dtype=np.float64)
-            if np.all(values == np.round(values)):
+            if np.all(values == np.round(values)) and np.abs(values).max() < EXACT_INTEGERS:
                 y = y.astype(np.int64)
         else:
             y = pd.Series(category_strings(y), name=y.name)
@@ -217,9 +222,8 @@ def metrics(
     if target_scaler is not None:
         pred = target_scaler.inverse(pred)
     y = np.asarray(y, dtype=np.float64)
-    big = float(max(np.abs(y).max(), np.abs(pred).max()))
-    unit = big if 0 < big < math.inf else 1.0  # in units of the largest: no over/underflow
-    y, pred = y / unit, pred / unit  # of the squares (targets near 1e308 or 1e-308)
+    unit = power_of_two_unit(float(max(np.abs(y).max(), np.abs(pred).max())))
+    y, pred = y / unit, pred / unit  # the squares of targets near 1e308 (or 1e-308)
     return {
         "r2": float(skm.r2_score(y, pred)) if len(y) > 1 else math.nan,
         "mae": float(skm.mean_absolute_error(y, pred)) * unit,
