@@ -97,6 +97,7 @@ def test_align_labels_follows_the_model_classes() -> None:
     with pytest.raises(DataError, match=r"^the target 'y' of 'd.csv' holds text \('b'\), but the "
                        r"model's classes are numbers \(0, 1\)$"):  # fmt: skip
         align_labels(pd.Series(["1", "b"], name="y"), np.array([0, 1]), "d.csv")
+    assert align_labels(pd.Series(["1", " 0"]), np.array([0, 1])).tolist() == [1, 0]  # as text
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

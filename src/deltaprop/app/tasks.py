@@ -167,8 +167,11 @@ def align_labels(y: Any, classes: np.ndarray, path: Any = None) -> np.ndarray:
     a model of numbered classes is a :class:`DataError`, where scikit-learn's metrics
     raised "Mix of label input types")."""
     s = pd.Series(y)
-    if classes.dtype.kind in "iuf" and not is_numeric(s):
-        example = next(v for v in s if pd.isna(pd.to_numeric(v, errors="coerce")))
+    numbers = pd.to_numeric(s, errors="coerce") if not is_numeric(s) else s
+    if classes.dtype.kind in "iuf" and numbers.notna().all():
+        s = numbers  # numbers read as text ("1", " 2"): the numbers they are
+    elif classes.dtype.kind in "iuf":
+        example = s[numbers.isna()].iloc[0]
         known = ", ".join(map(str, classes[:5].tolist())) + (", ..." if len(classes) > 5 else "")
         raise DataError(
             f"the target {str(s.name)!r}"
