@@ -285,8 +285,9 @@ class TargetScaler:
         loss: its targets stay non-negative, the log link's scale moves)."""
         y = np.asarray(y, dtype=np.float64)
         unit = power_of_two_unit(float(np.abs(y).max(initial=0.0)))  # targets near 1e308
-        std = float((y / unit).std()) * unit
-        mean = float((y / unit).mean()) * unit if center else 0.0
+        scaled = y / unit
+        std = float(scaled.std()) * unit
+        mean = float(scaled.mean()) * unit if center else 0.0
         return cls(mean, std if std > 0 and math.isfinite(std) else 1.0, center)
 
     def transform(self, y: Any) -> np.ndarray:

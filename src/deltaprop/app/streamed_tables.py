@@ -48,7 +48,7 @@ from deltaprop.app.stream_kinds import KindTally
 from deltaprop.app.stream_sources import open_source
 from deltaprop.app.stream_stats import ExactSums, MedianSelect, RowHash, allgather, allsum
 from deltaprop.app.tables import check_numeric_text, no_column_message
-from deltaprop.app.tasks import EXACT_INTEGERS
+from deltaprop.app.tasks import integral_labels
 
 if TYPE_CHECKING:
     from deltaprop.parallel import MPICommunicator
@@ -394,8 +394,7 @@ def _task(
     for i in _blocks(len(yraw)):
         y = np.asarray(yraw[i : i + BLOCK_ROWS])
         finite = finite and bool(np.isfinite(y).all())
-        exact = np.abs(y) < EXACT_INTEGERS  # beyond 2**53 every float is an integer
-        integral = integral and bool(np.all((y == np.round(y)) & exact))
+        integral = integral and integral_labels(y)
         if distinct is not None:
             distinct.update(np.unique(y[np.isfinite(y)]).tolist())
             if len(distinct) > _MAX_CLASSES + 1 and task != "classification":

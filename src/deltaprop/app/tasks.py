@@ -24,13 +24,18 @@ if TYPE_CHECKING:
     from deltaprop.app.preprocessing import TargetScaler
 
 __all__ = [
-    "align_labels", "check_target", "check_task_options", "detect_task", "metrics", "resolve_task",
-    "split_target",
+    "align_labels", "check_target", "check_task_options", "detect_task", "integral_labels",
+    "metrics", "resolve_task", "split_target",
 ]  # fmt: skip
 
 _MAX_CLASSES = 20
 EXACT_INTEGERS = 2.0**53
 """Beyond this, every float64 is an integer: such a target is not a set of integer labels."""
+
+
+def integral_labels(values: np.ndarray) -> bool:
+    """Whether float ``values`` are integer labels: whole numbers below :data:`EXACT_INTEGERS`."""
+    return bool(np.all((values == np.round(values)) & (np.abs(values) < EXACT_INTEGERS)))
 
 
 def split_target(
@@ -139,7 +144,7 @@ def check_target(y: pd.Series, task: str, path: Any) -> pd.Series:
     if task == "classification":
         if is_numeric(y):
             values = y.to_numpy(dtype=np.float64)
-            if np.all(values == np.round(values)) and np.abs(values).max() < EXACT_INTEGERS:
+            if integral_labels(values):
                 y = y.astype(np.int64)
         else:
             y = pd.Series(category_strings(y), name=y.name)

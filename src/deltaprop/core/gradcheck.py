@@ -120,9 +120,9 @@ def gradcheck(
     -------
     GradcheckResult
     """
-    step = STEPS[np.dtype(net.dtype).name]
-    h = step if h is None else h
-    floor = step if floor is None else floor
+    default = STEPS[np.dtype(net.dtype).name]
+    h = default if h is None else h
+    floor = default if floor is None else floor
     X = net.check_X(X)
     Y = net.check_Y(Y, X.shape[0])
     w = net.check_sample_weight(sample_weight, X.shape[0])

@@ -7,6 +7,7 @@ section): ``preprocessing field 'F' must be ...; got VALUE``.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -84,7 +85,7 @@ def check_state(
             f"got {config.get('format')!r}"
         )
     numeric, categorical = _names(config, "numeric"), _names(config, "categorical")
-    twice = next((n for i, n in enumerate(numeric + categorical) if n in (numeric + categorical)[:i]), None)  # fmt: skip
+    twice = next((n for n, k in Counter(numeric + categorical).items() if k > 1), None)
     if twice is not None:
         raise ValueError(
             "preprocessing field 'numeric' must name each column once (with 'categorical'); "
