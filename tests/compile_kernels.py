@@ -2,7 +2,8 @@
 
 ``make pytest`` runs this once per dtype, the two at the same time, before pytest starts
 its two workers: otherwise each worker (and each subprocess that a test starts meanwhile)
-compiles the same loop while the cache is still empty (about 35 s a dtype on two cores).
+compiles the same loop while the cache is still empty (about 30 s a dtype on two cores,
+and 20 s more for the loop of a network with batch norm).
 The bits do not depend on it: a loop loaded from the cache is the one compiled.
 
 Usage: ``python tests/compile_kernels.py float32`` (or ``float64``).
@@ -24,6 +25,9 @@ def main(dtype: str) -> None:
     y = (X[:, 0] > 0).astype(int)
     warnings.simplefilter("ignore")  # two epochs: ConvergenceWarning, on purpose
     MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, dtype=dtype, random_state=0).fit(X, y)
+    MLPClassifier(
+        hidden_layer_sizes=(4,), max_iter=2, dtype=dtype, random_state=0, batch_norm=True
+    ).fit(X, y)  # its own compilation (fast.epoch.run_steps)
     MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, dtype=dtype, random_state=0).fit(X, X[:, 0])
 
 

@@ -72,3 +72,26 @@ def test_batch_norm_blocks_give_the_same_bits_on_any_threads(
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13, err_msg=name)
     np.testing.assert_allclose(fits["2"].history.loss, p.history.loss, rtol=1e-12)
     assert fits["2"].optimizer.t == p.optimizer.t == 3 * 3  # 4 batches an epoch, one weighs 0
+
+
+def test_the_batch_norm_pass_is_compiled_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run_steps`` takes ``bn=None`` without batch norm: its own specialization, in which
+    numba drops the batch-norm branch before typing (so a network without batch norm never
+    compiles :func:`deltaprop.fast.layered.layered_forward_backward`)."""
+    import inspect
+
+    from deltaprop.fast import epoch
+
+    monkeypatch.setattr(_fused, "MIN_SIZE", 0)
+    position = list(inspect.signature(epoch.run_steps.py_func).parameters).index("bn")
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    kinds = {}
+    for batch_norm in (False, True):
+        net = deltaprop.Network([3, 5, 1], ["relu", "identity"], "mse",
+                                batch_norm=[batch_norm], seed=0)  # fmt: skip
+        tr = deltaprop.Trainer(net, "adam", batch_size=20, epochs=1, seed=0, tol=0.0)
+        tr.fit(X, X[:, :1])
+        assert tr.engine == "compiled"
+        kinds[batch_norm] = {str(sig[position]) for sig in epoch.run_steps.signatures}
+    assert "none" in kinds[False]
+    assert any(kind.startswith("array(float64, 2d") for kind in kinds[True])

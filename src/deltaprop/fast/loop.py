@@ -398,8 +398,8 @@ class CompiledLoop:
             head = (sync, shared, self.X, self.Y, self.w, part, m, n_blocks, self.Ws, self.bs)
             tail = (
                 As, Zs, dZ_a, dZ_b, Xb, Yb, losses, scratch, self.split_first, self.acts,
-                self.aps, Ds, Ms, self.rates, self.bn, self.Ps, Hs, Vs, Ss, self.RMs, self.RVs,
-                keys, self.out_code, self.loss_code,
+                self.aps, Ds, Ms, self.rates, self.bn if self.has_bn else None, self.Ps, Hs, Vs,
+                Ss, self.RMs, self.RVs, keys, self.out_code, self.loss_code,
                 self.loss_p, self.alpha,
                 self.clip_norm, net.parameters, net.grad, self.grad_others, self.starts,
                 self.stops, self.ends, norms, cost_sum, self.opt_code, counts, opt.t,
