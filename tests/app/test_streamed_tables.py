@@ -126,6 +126,25 @@ def test_a_row_index_column_is_left_out_as_in_memory(tmp_path: Path) -> None:
     assert stream_table(tmp_path / "plain.csv", "y", tmp_path / "w2").left_out == []
 
 
+def test_columns_without_a_value_are_left_out_as_in_memory(tmp_path: Path) -> None:
+    """A column empty in every row (numbers; text, where only the imputed category is left)
+    was a constant feature of a streamed table; the in-memory path left it out, as now,
+    and the rest is fitted and transformed as without it."""
+    frame = table(900)
+    frame.insert(1, "none", np.nan)
+    frame.insert(3, "no_text", pd.Series([None] * len(frame), dtype=object))
+    t = stream_table(write_parquet(frame, tmp_path / "pq"), "y", tmp_path / "w",
+                     categorical=["no_text"])  # fmt: skip
+    assert t.empty == ["none", "no_text"] and t.pre.columns == ["a", "b", "c"]
+    bare = stream_table(write_parquet(table(900), tmp_path / "pq2"), "y", tmp_path / "w2")
+    assert bare.empty == []
+    np.testing.assert_array_equal(t.load("train")[0], bare.load("train")[0])
+    np.testing.assert_array_equal(t.pre.mean, bare.pre.mean)
+    frame = table(900)[["y"]].assign(none=np.nan)
+    with pytest.raises(DataError, match="no feature column with a value besides the target"):
+        stream_table(write_parquet(frame, tmp_path / "pq3"), "y", tmp_path / "w3")
+
+
 def test_npy_directory_and_single_file(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(1000, 4))

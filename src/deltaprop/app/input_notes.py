@@ -28,6 +28,7 @@ __all__ = [
     "check_representable",
     "drop_empty_columns",
     "drop_index_columns",
+    "empty_note",
     "identifier_notes",
     "prepare_inputs",
 ]
@@ -50,6 +51,15 @@ def drop_index_columns(features: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]
         if _UNNAMED.fullmatch(str(c)) and _one_integer_per_row(features[c])
     ]
     return features.drop(columns=index), index
+
+
+def empty_note(columns: list[str]) -> str:
+    """The note on the columns that :func:`drop_empty_columns` left out."""
+    many = len(columns) > 1
+    return (
+        f"column{'s' if many else ''} {', '.join(map(repr, columns))} "
+        f"{'have' if many else 'has'} no value in any row: left out of the inputs"
+    )
 
 
 def index_note(column: str) -> str:
@@ -103,10 +113,7 @@ def prepare_inputs(
 
     features, empty = drop_empty_columns(features)
     if empty:
-        out.note(
-            f"column{'s' if len(empty) > 1 else ''} {', '.join(map(repr, empty))} "
-            f"{'have' if len(empty) > 1 else 'has'} no value in any row: left out of the inputs"
-        )
+        out.note(empty_note(empty))
     features, index = drop_index_columns(features)
     for c in index:
         out.note(index_note(c))

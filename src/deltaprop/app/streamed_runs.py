@@ -138,7 +138,7 @@ def _fit(
 
     from deltaprop.app.candidates import hidden_layers
     from deltaprop.app.fitting import fit_estimator, note_warnings
-    from deltaprop.app.input_notes import index_note
+    from deltaprop.app.input_notes import empty_note, index_note
     from deltaprop.app.interrupt import interrupt_callbacks
     from deltaprop.app.runs import Run, check_network_size, check_resume, make_estimator
     from deltaprop.app.tasks import check_task_options, metrics
@@ -156,6 +156,8 @@ def _fit(
     out.line(f"task: {table.task} of {args.target!r} ({what}): {table.task_reason}")
     if table.n_dropped:
         out.note(f"{table.n_dropped} rows without a value of {args.target!r} were left out")
+    if table.empty:
+        out.note(empty_note(table.empty))
     for c in table.left_out:
         out.note(index_note(c))
     out.line(
@@ -212,7 +214,7 @@ def _fit(
     run = Run(
         est, pre, scaler, table.task, table.task_reason, args.target, features, y,
         np.arange(len(yt)), len(yt) + np.arange(len(yv)), Xt, Xv, seconds,
-        info["resumed_from_epoch"], left_out=table.left_out,
+        info["resumed_from_epoch"], left_out=[*table.empty, *table.left_out],
     )  # fmt: skip
     if len(yt) < table.n_train:
         out.note(f"the metrics are computed on the first {len(yt):,} training rows")

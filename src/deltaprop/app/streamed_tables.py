@@ -48,7 +48,7 @@ from deltaprop.app.stream_kinds import KindTally
 from deltaprop.app.stream_sources import open_source
 from deltaprop.app.stream_stats import ExactSums, MedianSelect, RowHash, allgather, allsum
 from deltaprop.app.tables import check_numeric_text, no_column_message
-from deltaprop.app.tasks import integral_labels
+from deltaprop.app.tasks import EXACT_INTEGERS, MAX_CLASSES, check_classes, task_from_counts
 
 if TYPE_CHECKING:
     from deltaprop.parallel import MPICommunicator
@@ -57,8 +57,6 @@ __all__ = ["BLOCK_ROWS", "StreamedTable", "stream_table", "validation_mask"]
 
 BLOCK_ROWS = 1 << 14
 """The rows of the work matrices processed at a time."""
-
-_MAX_CLASSES = 20  # as deltaprop.app.tasks
 
 
 @dataclass
@@ -102,6 +100,7 @@ class StreamedTable:
     scaler: TargetScaler | None = None
     fingerprint: str = ""
     left_out: list[str] = field(default_factory=list)  # row-index columns, as in memory
+    empty: list[str] = field(default_factory=list)  # columns without a value, as in memory
 
     def load(self, part: str) -> tuple[np.ndarray, np.ndarray]:
         """``(X, y)`` of ``"train"`` or ``"val"``, memory-mapped (read-only)."""
@@ -209,6 +208,7 @@ def stream_table(
     codes = [_Codes() for _ in cats]
     ycodes = _Codes()
     n_local = dropped = 0
+    present = np.zeros(len(numeric), np.int64)  # each numeric column's values
     rows_hash = RowHash()
     failure: Exception | None = None  # any rank's, raised on every rank (none left waiting)
     try:
@@ -228,7 +228,9 @@ def stream_table(
                 rows_hash.add(pd.util.hash_pandas_object(seen, index=False).to_numpy(np.uint64))
                 dropped += int((~keep).sum())
                 n_local += int(keep.sum())
-                raw.write(np.ascontiguousarray(inputs.loc[keep, numeric].to_numpy(np.float64)).data)
+                block = np.ascontiguousarray(inputs.loc[keep, numeric].to_numpy(np.float64))
+                present += (~np.isnan(block)).sum(axis=0)
+                raw.write(block.data)
                 if cats:
                     block = np.stack(
                         [c.encode(np.where(pd.isna(v := inputs[name].to_numpy(object)[keep]),
@@ -259,6 +261,17 @@ def stream_table(
             na_values=na_values, validation=validation, seed=seed, task=task,
             scale_target=scale_target, center_target=center_target, comm=comm,
         )  # fmt: skip
+    empty = [c for c, p in zip(numeric, allsum(comm, present), strict=True) if p == 0]
+    empty += [c for c, k in zip(cats, codes, strict=True)  # only the imputed category
+              if not set().union(*allgather(comm, k.strings)) - {MISSING_CATEGORY}]  # fmt: skip
+    if empty:  # left out, as in memory (input_notes.drop_empty_columns)
+        _drop_columns(folder / "raw.bin", np.float64, n_local, numeric, empty)
+        _drop_columns(folder / "codes.bin", np.int32, n_local, cats, empty)
+        codes = [k for c, k in zip(cats, codes, strict=True) if c not in empty]
+        numeric, cats = ([c for c in cs if c not in empty] for cs in (numeric, cats))
+        pre, empty = Preprocessor(numeric, cats), [c for c in features if c in empty]
+    if not numeric and not cats:
+        raise DataError(f"'{path}' has no feature column with a value besides the target")
     Xraw = _matrix(folder / "raw.bin", np.float64, n_local, len(numeric))
     C = _matrix(folder / "codes.bin", np.int32, n_local, len(cats))
     yraw = np.memmap(folder / "y.bin", dtype=np.float64 if target_numeric else np.int32,
@@ -295,7 +308,7 @@ def stream_table(
     table = StreamedTable(
         pre, task_name, reason, classes, n_rows, n_dropped, n_rows - n_val, n_val,
         folder / "X_train.npy", folder / "y_train.npy", folder / "X_val.npy",
-        folder / "y_val.npy", folder, scaler, fingerprint, index,
+        folder / "y_val.npy", folder, scaler, fingerprint, index, empty,
     )  # fmt: skip
     for part, mask in (("train", train), ("val", val)):
         _write_part(table, part, mask, Xraw, C, yraw, codes, ycodes, target_numeric)
@@ -313,6 +326,17 @@ def _matrix(file: Path, dtype: Any, n: int, k: int) -> np.ndarray:
 
 def _blocks(n: int) -> range:
     return range(0, n, BLOCK_ROWS)
+
+
+def _drop_columns(file: Path, dtype: Any, n: int, columns: list[str], drop: list[str]) -> None:
+    """Rewrite the raw ``n``-row matrix ``file`` of ``columns`` without ``drop``, by blocks."""
+    keep = [j for j, c in enumerate(columns) if c not in drop]
+    old, new = _matrix(file, dtype, n, len(columns)), file.with_suffix(".new")
+    with open(new, "wb") as f:
+        for i in _blocks(n):
+            f.write(np.ascontiguousarray(old[i : i + BLOCK_ROWS][:, keep]).data)
+    del old
+    new.replace(file)
 
 
 def _fit_numeric(pre: Preprocessor, Xraw: np.ndarray, train: np.ndarray, comm: Any) -> None:
@@ -388,62 +412,37 @@ def _task(
                 f"regression needs a numeric target, but {name} of '{path}' holds {labels[0]!r}"
             )
         reason = "set by --task" if task != "auto" else f"{name} holds text, booleans or categories"
-        return _classes("classification", reason, labels, target, path)
-    finite = integral = True
+        check_classes(labels, target, path)
+        return "classification", reason, labels
+    finite = whole = small = True
     distinct: set[float] | None = set()
     for i in _blocks(len(yraw)):
         y = np.asarray(yraw[i : i + BLOCK_ROWS])
         finite = finite and bool(np.isfinite(y).all())
-        integral = integral and integral_labels(y)
+        whole = whole and bool(np.all(y == np.round(y)))
+        small = small and bool(np.all(np.abs(y) < EXACT_INTEGERS))
         if distinct is not None:
             distinct.update(np.unique(y[np.isfinite(y)]).tolist())
-            if len(distinct) > _MAX_CLASSES + 1 and task != "classification":
+            if len(distinct) > MAX_CLASSES + 1 and task != "classification":
                 distinct = None  # regression: the count no longer matters
     local = None if distinct is None else sorted(distinct)
-    flags = allgather(comm, (finite, integral, local, len(yraw)))
-    finite = all(f[0] for f in flags)
-    integral = finite and all(f[1] for f in flags)
-    n = sum(f[3] for f in flags)
+    flags = allgather(comm, (finite, whole, small, local, len(yraw)))
+    finite, whole, small = (all(f[k] for f in flags) for k in range(3))
     values = (
-        None if any(f[2] is None for f in flags) else sorted(set().union(*[f[2] for f in flags]))
+        None if any(f[3] is None for f in flags) else sorted(set().union(*[f[3] for f in flags]))
     )
+    reason = "set by --task"
     if task == "auto":
-        if not finite:
-            task, reason = "regression", f"{name} holds real numbers"
-        elif not integral:
-            task, reason = "regression", f"{name} holds non-integer numbers"
-        elif values is not None and len(values) <= 2:
-            task, reason = "classification", f"{name} holds {len(values)} distinct integers"
-        elif values is not None and len(values) <= _MAX_CLASSES and len(values) <= 0.05 * n:
-            task, reason = (
-                "classification",
-                (
-                    f"{name} holds {len(values)} distinct integers (at most {_MAX_CLASSES} and "
-                    "at most 5% of the rows)"
-                ),
-            )
-        else:
-            many = len(values) if values is not None else f"more than {_MAX_CLASSES}"
-            task, reason = "regression", f"{name} holds {many} distinct integers in {n} rows"
-    else:
-        reason = "set by --task"
+        n_unique = None if values is None else len(values)
+        task, reason = task_from_counts(name, sum(f[4] for f in flags), finite, whole, small,
+                                        n_unique)  # fmt: skip
     if task == "regression":
         if not finite:
             raise DataError(f"the target {name} of '{path}' holds an infinite value")
         return task, reason, None
     assert values is not None
-    labels = np.array(values, dtype=np.int64 if integral else np.float64)
-    return _classes(task, reason, labels, target, path)
-
-
-def _classes(
-    task: str, reason: str, labels: np.ndarray, target: str, path: Path
-) -> tuple[str, str, np.ndarray]:
-    if len(labels) < 2:
-        raise DataError(
-            f"the target {target!r} of '{path}' has a single class ({labels[0].item()!r}); "
-            "classification needs at least two"
-        )
+    labels = np.array(values, dtype=np.int64 if finite and whole and small else np.float64)
+    check_classes(labels, target, path)
     return task, reason, labels
 
 

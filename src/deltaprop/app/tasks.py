@@ -24,11 +24,13 @@ if TYPE_CHECKING:
     from deltaprop.app.preprocessing import TargetScaler
 
 __all__ = [
-    "align_labels", "check_target", "check_task_options", "detect_task", "integral_labels",
-    "metrics", "resolve_task", "split_target",
+    "EXACT_INTEGERS", "MAX_CLASSES", "align_labels", "check_classes", "check_target",
+    "check_task_options", "detect_task", "integral_labels", "metrics", "resolve_task",
+    "split_target", "task_from_counts",
 ]  # fmt: skip
 
-_MAX_CLASSES = 20
+MAX_CLASSES = 20
+"""The most distinct integers of a target that :func:`detect_task` takes for classes."""
 EXACT_INTEGERS = 2.0**53
 """Beyond this, every float64 is an integer: such a target is not a set of integer labels."""
 
@@ -97,21 +99,34 @@ def detect_task(y: pd.Series) -> tuple[str, str]:
     if not is_numeric(y):
         return "classification", f"{name} holds text, booleans or categories"
     values = y.to_numpy(dtype=np.float64)
-    if not np.all(np.isfinite(values)):
+    finite = bool(np.all(np.isfinite(values)))
+    n_unique = len(np.unique(values)) if finite else None
+    return task_from_counts(name, len(values), finite, bool(np.all(values == np.round(values))),
+                            bool(np.all(np.abs(values) < EXACT_INTEGERS)), n_unique)  # fmt: skip
+
+
+def task_from_counts(
+    name: str, n_rows: int, finite: bool, whole: bool, small: bool, n_unique: int | None
+) -> tuple[str, str]:
+    """:func:`detect_task`'s rule for a numeric target of ``n_rows`` rows, from what it
+    needs to know: whether every value is ``finite``, ``whole`` (an integer) and ``small``
+    (below :data:`EXACT_INTEGERS` in magnitude), and the number of distinct values
+    (``None``: more than the most classes, which a streamed target stops counting at)."""
+    if not finite:
         return "regression", f"{name} holds real numbers"
-    if not np.all(values == np.round(values)):
+    if not whole:
         return "regression", f"{name} holds non-integer numbers"
-    if np.abs(values).max(initial=0.0) >= EXACT_INTEGERS:
+    if not small:
         return "regression", f"{name} holds numbers too large to be labels (2**53 or more)"
-    n_unique = len(np.unique(values))
-    if n_unique <= 2:
+    if n_unique is not None and n_unique <= 2:
         return "classification", f"{name} holds {n_unique} distinct integers"
-    if n_unique <= _MAX_CLASSES and n_unique <= 0.05 * len(values):
+    if n_unique is not None and n_unique <= MAX_CLASSES and n_unique <= 0.05 * n_rows:
         return "classification", (
-            f"{name} holds {n_unique} distinct integers (at most {_MAX_CLASSES} and at most 5% "
+            f"{name} holds {n_unique} distinct integers (at most {MAX_CLASSES} and at most 5% "
             "of the rows)"
         )
-    return "regression", f"{name} holds {n_unique} distinct integers in {len(values)} rows"
+    many = n_unique if n_unique is not None else f"more than {MAX_CLASSES}"
+    return "regression", f"{name} holds {many} distinct integers in {n_rows} rows"
 
 
 def check_task_options(args: Any, task: str, target: str, reason: str) -> None:
@@ -138,6 +153,16 @@ def resolve_task(args: Any, y: pd.Series) -> tuple[str, str]:
     return task, reason
 
 
+def check_classes(classes: Any, target: str, path: Any) -> None:
+    """Refuse the ``classes`` of a classification target (distinct labels) if fewer than two."""
+    if len(classes) < 2:
+        only = classes[0].item() if hasattr(classes[0], "item") else classes[0]
+        raise DataError(
+            f"the target {target!r} of '{path}' has a single class ({only!r}); "
+            "classification needs at least two"
+        )
+
+
 def check_target(y: pd.Series, task: str, path: Any) -> pd.Series:
     """Check a target for its task; returns it ready for the estimator (labels or floats)."""
     name = str(y.name)
@@ -148,13 +173,7 @@ def check_target(y: pd.Series, task: str, path: Any) -> pd.Series:
                 y = y.astype(np.int64)
         else:
             y = pd.Series(category_strings(y), name=y.name)
-        classes = pd.unique(y)
-        if len(classes) < 2:
-            only = classes[0].item() if hasattr(classes[0], "item") else classes[0]
-            raise DataError(
-                f"the target {name!r} of '{path}' has a single class ({only!r}); "
-                "classification needs at least two"
-            )
+        check_classes(pd.unique(y), name, path)
         return y
     if not is_numeric(y):
         example = next((v for v in y if pd.isna(pd.to_numeric(v, errors="coerce"))), y.iloc[0])
