@@ -80,7 +80,7 @@ def test_the_batch_norm_pass_is_compiled_apart(monkeypatch: pytest.MonkeyPatch) 
     compiles :func:`deltaprop.fast.layered.layered_forward_backward`)."""
     import inspect
 
-    from deltaprop.fast import epoch
+    from deltaprop.fast import epoch, loop
 
     monkeypatch.setattr(_fused, "MIN_SIZE", 0)
     position = list(inspect.signature(epoch.run_steps.py_func).parameters).index("bn")
@@ -95,3 +95,5 @@ def test_the_batch_norm_pass_is_compiled_apart(monkeypatch: pytest.MonkeyPatch) 
         kinds[batch_norm] = {str(sig[position]) for sig in epoch.run_steps.signatures}
     assert "none" in kinds[False]
     assert any(kind.startswith("array(float64, 2d") for kind in kinds[True])
+    names = {loop._loop_name(sig) for sig in epoch.run_steps.signatures}  # compile notices
+    assert names == {"the training loop", "the training loop for batch norm"}

@@ -148,11 +148,12 @@ COMPILE_LOGGER = "deltaprop.compile"
 as a :class:`deltaprop.train.ProgressBar` sets one)."""
 
 
-def announce_compiles(function: Any, what: str) -> None:
+def announce_compiles(function: Any, what: str | Callable[[Any], str]) -> None:
     """Log where this numba dispatcher compiles (nothing in its on-disk cache for the
     types it is called with): an INFO record when the compile starts, another when it ends
-    (its attribute ``seconds``: how long it took), on the logger :data:`COMPILE_LOGGER`. ``what`` names it in the
-    records ("the training loop"); the dtype of its first array argument follows.
+    (its attribute ``seconds``: how long it took), on the logger :data:`COMPILE_LOGGER`.
+    ``what`` names it in the records ("the training loop"), or gives its name for a numba
+    signature (a tuple of argument types); the dtype of its first array argument follows.
 
     A first fit on a new machine compiles the training loop of its dtype (tens of seconds,
     ``bench/compile_time.py``) inside what looks like its first epoch; the command shows
@@ -172,7 +173,7 @@ def announce_compiles(function: Any, what: str) -> None:
             started.append(time.perf_counter())
             logging.getLogger(COMPILE_LOGGER).info(
                 "compiling %s for %s: once on this machine (numba keeps it in its cache; "
-                "later runs load it in under a second)", what, _dtype_of(sig)
+                "later runs load it in under a second)", _name(what, sig), _dtype_of(sig)
             )  # fmt: skip
         return result
 
@@ -181,13 +182,17 @@ def announce_compiles(function: Any, what: str) -> None:
         if started:
             seconds = time.perf_counter() - started.pop()
             logging.getLogger(COMPILE_LOGGER).info(
-                "compiled %s for %s in %.0f s", what, _dtype_of(sig), seconds,
+                "compiled %s for %s in %.0f s", _name(what, sig), _dtype_of(sig), seconds,
                 extra={"seconds": seconds},
             )  # fmt: skip
 
     cache.load_overload = load_or_announce  # type: ignore[method-assign]
     cache.save_overload = save_and_announce  # type: ignore[method-assign]
     cache._announced = True  # type: ignore[attr-defined]
+
+
+def _name(what: str | Callable[[Any], str], sig: Any) -> str:
+    return what if isinstance(what, str) else what(sig)
 
 
 def _dtype_of(sig: Any) -> str:

@@ -22,6 +22,7 @@ steps, which is what small networks and small batches pay for.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import threading
 from collections.abc import Iterator
@@ -65,8 +66,17 @@ def epoch_kernels() -> ModuleType | None:
 
     # the functions called from Python (the ones they call are linked into their code)
     _fused.load_quickly(_fused_epoch.run_steps, _fused_epoch.wait_job, _fused_epoch.post_job)
-    _fused.announce_compiles(_fused_epoch.run_steps, "the training loop")
+    _fused.announce_compiles(_fused_epoch.run_steps, _loop_name)
     return _fused_epoch
+
+
+def _loop_name(signature: Any) -> str:
+    """The training loop's name in its compile notices, by its numba ``signature``: the
+    loop of the networks with batch norm is compiled apart (``run_steps``'s ``bn``)."""
+    from deltaprop.fast.epoch import run_steps
+
+    bn = signature[list(inspect.signature(run_steps.py_func).parameters).index("bn")]
+    return "the training loop" + ("" if str(bn) == "none" else " for batch norm")
 
 
 SPLIT_FIRST = 65_536
