@@ -13,6 +13,7 @@ import pytest
 
 from deltaprop import Network
 from deltaprop.core.activations import Activation
+from deltaprop.export import OpsetError
 from deltaprop.export.onnx import DEFAULT_OPSET, export_onnx
 from deltaprop.io import load, save
 from tests.conftest import ALL_ACTIVATIONS
@@ -208,8 +209,8 @@ class Swish(Activation):
 
 def test_errors(tmp_path: Path) -> None:
     net = Network([2, 3, 1], seed=0)
-    with pytest.raises(
-        ValueError, match=r"opset must be an integer from 13 to .* Received: opset=12"
+    with pytest.raises(  # a ValueError, of its own kind (the command's usage error)
+        OpsetError, match=r"opset must be an integer from 13 to .* Received: opset=12"
     ):
         export_onnx(net, tmp_path / "a.onnx", opset=12)
     with pytest.raises(

@@ -17,6 +17,7 @@ from sklearn.preprocessing import StandardScaler
 
 import deltaprop
 from deltaprop import MLPRegressor
+from deltaprop.export import OpsetError
 from deltaprop.export.onnx import export_onnx
 from deltaprop.export.table_onnx import category_pattern
 from deltaprop.sklearn import TablePreprocessor
@@ -181,7 +182,7 @@ def _matcher(categories: list[str], floats: bool = False) -> ort.InferenceSessio
 
 
 def test_a_table_with_categories_needs_opset_20(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"opset 20 or later .* Received: opset=17"):
+    with pytest.raises(OpsetError, match=r"opset 20 or later .* Received: opset=17"):
         export_onnx(deltaprop.load(LEGACY), tmp_path / "m.onnx", opset=17)
 
 

@@ -45,7 +45,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from deltaprop.core import Network
-from deltaprop.export.table_onnx import preprocessing_nodes, table_part, target_nodes
+from deltaprop.export.table_onnx import (
+    OpsetError,
+    preprocessing_nodes,
+    table_part,
+    target_nodes,
+)
 from deltaprop.io import atomic_write
 
 if TYPE_CHECKING:
@@ -211,16 +216,18 @@ def export_onnx(
     ------
     TypeError
         If ``model`` is neither a network nor a fitted estimator.
+    OpsetError
+        For an invalid ``opset`` (an opset below 20 for a pipeline with categorical
+        columns); a ``ValueError``, as the others.
     ValueError
-        For an invalid ``opset`` or ``dtype`` (an opset below 20 for a pipeline with
-        categorical columns), or an activation with no ONNX form.
+        For an invalid ``dtype``, or an activation with no ONNX form.
     """
     import onnx
     from onnx import helper
 
     newest = onnx.defs.onnx_opset_version()
     if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
-        raise ValueError(
+        raise OpsetError(
             f"opset must be an integer from {MIN_OPSET} to {newest}. Received: opset={opset!r}"
         )
     if dtype not in (None, "float32", "float64"):

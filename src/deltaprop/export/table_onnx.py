@@ -33,6 +33,11 @@ import numpy as np
 
 from deltaprop.io import model_wrapper_of
 
+
+class OpsetError(ValueError):
+    """An ONNX opset that the export cannot write: out of range, or too old for the model."""
+
+
 __all__ = [
     "STRING_OPSET",
     "TablePart",
@@ -145,7 +150,7 @@ def preprocessing_nodes(g: Any, part: TablePart) -> tuple[str, list[Any]]:
         x = g.op("Sub", [x, g.const("mean", part.arrays["mean"])])
         blocks.append(g.op("Div", [x, g.const("scale", part.arrays["scale"])]))
     if categorical and g.opset < STRING_OPSET:
-        raise ValueError(
+        raise OpsetError(
             f"a table's categories need opset {STRING_OPSET} or later (RegexFullMatch compares "
             f"their text stripped, as predict does). Received: opset={g.opset}"
         )

@@ -26,7 +26,7 @@ def run_export(args: argparse.Namespace, out: Output) -> int:
     check_parent(args.onnx)
     check_writable(args.onnx.parent, "--onnx", args.onnx)
     try:
-        from deltaprop.export import export_onnx
+        from deltaprop.export import OpsetError, export_onnx
     except ImportError as exc:
         raise RuntimeError(
             f"exporting to ONNX needs the onnx package (pip install 'deltaprop[onnx]'): {exc}"
@@ -35,9 +35,7 @@ def run_export(args: argparse.Namespace, out: Output) -> int:
     try:
         with writing("ONNX file", args.onnx, "--onnx"):  # whole, or not at all
             proto = export_onnx(pipeline, args.onnx, opset=args.opset, dtype=args.dtype)
-    except ValueError as exc:  # --opset out of range or too old for the model: usage
-        if "opset" not in str(exc):
-            raise
+    except OpsetError as exc:  # --opset out of range or too old for the model: usage
         raise UsageError(f"--opset {args.opset}: {exc}") from None
     graph = proto.graph
     dims = [d.dim_value or d.dim_param for d in graph.output[0].type.tensor_type.shape.dim]
