@@ -1,5 +1,6 @@
 """What the estimators hand to the trainer and take back from it (deltaprop.sklearn.training,
-deltaprop.sklearn.base): the best weights after a divergence, the verbose lines."""
+deltaprop.sklearn.base): the best weights after a divergence, the verbose lines, the loss
+of several outputs."""
 
 from __future__ import annotations
 
@@ -64,3 +65,21 @@ def test_verbose_prints_scikit_learn_lines(
     with pytest.warns(ConvergenceWarning):
         clf.set_params(warm_start=True).fit(X, y)  # counted from 1 again in each fit
     assert capsys.readouterr().out.startswith("Iteration 1, loss = ")
+
+
+def test_several_outputs_follow_scikit_learn_whose_loss_averages_them() -> None:
+    """With k outputs both descend ½ Σ_k (ŷ_k - y_k)² (the same weights and predictions);
+    scikit-learn reports ½ mean_k, so its loss_curve_ is ours / k (docs/api.md)."""
+    import warnings
+
+    from sklearn.neural_network import MLPRegressor as SkMLPRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    Y = np.c_[X[:, 0], 2 * X[:, 1], np.tanh(X[:, 2])]
+    kw = {"hidden_layer_sizes": (8,), "max_iter": 5, "alpha": 0.0, "tol": 0.0, "random_state": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # five epochs, on purpose
+        theirs, ours = SkMLPRegressor(**kw).fit(X, Y), MLPRegressor(**kw).fit(X, Y)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours.loss_curve_, 3 * np.array(theirs.loss_curve_), rtol=1e-9)

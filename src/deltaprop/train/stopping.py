@@ -226,10 +226,15 @@ class StopRecord:
 
 BASELINE_ROWS = 512
 """Rows on which the network's starting loss is measured (evenly spaced over the training
-rows; all of them when fewer), in one forward pass: the policy's factor dwarfs a sample's
-error. A pass over every row cost a fit of 784-256-128-10 on 12,800 rows as much as a sixth
-of an epoch; 2,048 rows in four passes were still 1.6 ms of a fresh digits estimator's 8.8
-ms one-epoch fit (1,400 rows, 64-100-10; 0.45 ms now), a cost every fit pays."""
+rows; all of them, in one pass, when fewer): the policy's factor dwarfs a sample's error.
+A pass over every row cost a fit of 784-256-128-10 on 12,800 rows as much as a sixth of an
+epoch; 2,048 rows in four passes were still 1.6 ms of a fresh digits estimator's 8.8 ms
+one-epoch fit (1,400 rows, 64-100-10), a cost every fit pays: 512 rows take one pass there."""
+
+GATHER_BYTES = 1 << 17
+"""The most bytes of ``X`` gathered at a time for the starting loss (128 KiB: one pass of
+:data:`BASELINE_ROWS` rows of up to 64 float32 features), so that a fit holds no sizeable
+copy of its training data."""
 
 
 def baseline_rows(m: int) -> np.ndarray:
@@ -247,8 +252,8 @@ def loss_baselines(
     :data:`BASELINE_ROWS` evenly spaced rows), and a constant predictor's (the weighted
     mean of ``Y``, shape ``(n_L,)``, for every row; on every row).
 
-    Both are the data loss (the constant's in chunks of 65,536 values, the network's in
-    one forward pass), computed with BLAS on one thread: a
+    Both are the data loss (the constant's in chunks of 65,536 values), computed with BLAS
+    on one thread: a
     BLAS thread pool woken here would go on spinning beside the compiled loop's own threads
     and slow its first epochs several times over. The network's adds the L2 term that
     batches of ``m`` rows add at its present weights, ``alpha/(2m)·Σ‖W‖²``, as the epoch's
@@ -279,12 +284,22 @@ def _loss_baselines(net: Any, X: Any, Y: np.ndarray, w: np.ndarray | None) -> tu
             sl = slice(lo, min(lo + step, m))
             values = np.asarray(net.loss.value(Y[sl], np.broadcast_to(mean, Y[sl].shape)))
             constant += float(values.sum() if w is None else values @ w[sl])
-        # one forward pass: BASELINE_ROWS rows gathered (a small copy of X), or a view of all
-        idx: Any = baseline_rows(m) if m > BASELINE_ROWS else slice(0, m)
-        Yb, wb = Y[idx], (None if w is None else w[idx])
-        share = float(len(Yb) if wb is None else wb.sum())
-        start = net.cost(X[idx], Yb, wb, training=False, check=False) if share > 0 else 0.0
-    return start, constant / wsum
+        if m > BASELINE_ROWS:  # gathered in pieces of at most GATHER_BYTES: a small copy
+            rows = baseline_rows(m)
+            row_bytes = X.dtype.itemsize * max(X.shape[1], 1)
+            step = min(max(GATHER_BYTES // row_bytes, 16), BASELINE_ROWS)
+            pieces: list[Any] = [rows[lo : lo + step] for lo in range(0, rows.size, step)]
+        else:  # one view
+            pieces = [slice(0, m)]
+        start = share_sum = 0.0
+        for idx in pieces:
+            Yb, wb = Y[idx], (None if w is None else w[idx])
+            share = float(len(Yb) if wb is None else wb.sum())
+            if share <= 0:
+                continue
+            start += net.cost(X[idx], Yb, wb, training=False, check=False) * share
+            share_sum += share
+    return (start / share_sum if share_sum > 0 else 0.0), constant / wsum
 
 
 def exploded(loss: float, baselines: tuple[float, float] | None, factor: float | None) -> bool:
