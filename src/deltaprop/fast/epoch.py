@@ -21,7 +21,8 @@ rows. Each thread takes a share of the pieces, and every sum over pieces is take
 order, so the bits do not depend on the number of threads. The threads meet at spin
 barriers (:mod:`deltaprop.fast.sync`).
 
-Codes (small integers, so that one compiled function serves every network):
+Codes (small integers, so that one compiled function serves every network, with batch norm
+or without: ``run_steps``'s ``bn``):
 
 * hidden activations: the ``compiled`` code each activation class declares
   (each class's ``compiled``: ``ReLU.compiled``, ...), whose kernels the class

@@ -8,7 +8,8 @@ activation, fused or by the chain rule); SGD, momentum, Nesterov, RMSprop, Adam 
 shipped; NumPy arrays of the network's dtype; the compiled kernels switched on and numba
 installed) and returns ``None`` otherwise, so that the Python loop runs instead. The size
 of the network does not enter: a 4-3-3 network runs compiled as a 784-256-128-10 one does
-(one compiled function per dtype serves every network; its machine code and the typed
+(one compiled function per dtype serves every network without batch norm, one more those
+with it, :func:`deltaprop.fast.epoch.run_steps`; its machine code and the typed
 lists' (:mod:`deltaprop.fast.lists`) are cached on disk, so a new process loads them in a
 fraction of a second, ``bench/compile_time.py``). A
 callback that watches single batches makes the trainer run one batch per call
