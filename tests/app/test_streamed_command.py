@@ -85,6 +85,30 @@ def test_train_streams_a_directory_npy_or_large_csv(
         assert len(pd.read_csv(preds)) == 600
 
 
+def test_a_streamed_table_notes_its_columns_as_in_memory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A column with no value, and text with almost one value per row: the same notes (and
+    inputs) streamed as in memory; the empty column was a feature of the streamed model."""
+    data = frame().assign(none=np.nan, code=[f"k{i}" for i in range(600)])
+    (tmp_path / "data").mkdir()
+    data.to_parquet(tmp_path / "data" / "a.parquet")
+    data.to_csv(tmp_path / "small.csv", index=False)
+    notes = []
+    for path, out in ((tmp_path / "data", "s"), (tmp_path / "small.csv", "m")):
+        code, stdout, err = call(capsys, "train", path, "--target", "y", "--out", tmp_path / out,
+                                 "--epochs", "2", "--hidden", "8", "--no-report",
+                                 "--validation", "0")  # the same rows (splits differ)  # fmt: skip
+        assert code == 0, err
+        notes.append([ln for ln in (stdout + err).splitlines()
+                      if ln.startswith(("note: column", "inputs:"))])  # fmt: skip
+    assert notes[0] == notes[1], notes
+    assert any("'none' has no value in any row" in n for n in notes[0])
+    assert any("'code' has 600 distinct values, almost one per row" in n for n in notes[0])
+    _, (config, arrays) = load_quietly(tmp_path / "s" / "model.safetensors", return_extra=True)
+    assert Preprocessor.from_state(config, arrays).columns == ["a", "b", "c", "code"]
+
+
 def test_a_small_csv_keeps_the_in_memory_path(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -25,11 +25,13 @@ if TYPE_CHECKING:
     from deltaprop.app.preprocessing import Preprocessor
 
 __all__ = [
+    "category_identifier_notes",
     "check_representable",
     "drop_empty_columns",
     "drop_index_columns",
     "empty_note",
     "identifier_notes",
+    "inputs_line",
     "prepare_inputs",
 ]
 
@@ -79,6 +81,24 @@ def _identifier_note(column: str, holds: str) -> str:
     return f"column {column!r} {holds}: an identifier? Leave it out with --ignore {column!r}"
 
 
+def inputs_line(pre: Preprocessor) -> str:
+    """The command's line on a fitted preprocessing's inputs and features."""
+    return (
+        f"inputs: {len(pre.numeric)} numeric and {len(pre.categorical)} categorical columns "
+        f"-> {plural(len(pre.feature_names), 'feature')}"
+    )
+
+
+def category_identifier_notes(pre: Preprocessor, n_rows: int) -> list[str]:
+    """A note for each categorical column of ``pre`` (fitted on ``n_rows`` rows) with more
+    than 50 categories and more than one for every two rows: almost one per row."""
+    return [
+        _identifier_note(col, f"has {len(cats)} distinct values, almost one per row")
+        for col, cats in zip(pre.categorical, pre.categories, strict=True)
+        if len(cats) > 50 and len(cats) > 0.5 * n_rows
+    ]
+
+
 def identifier_notes(features: pd.DataFrame, categorical: list[str]) -> list[str]:
     """A note for each numeric column (not named by ``--categorical``) of integers with one
     distinct value per row: an identifier, which a network learns by heart."""
@@ -121,13 +141,9 @@ def prepare_inputs(
     X_train = pre.fit_transform(features.iloc[train_rows])
     X_val = pre.transform(features.iloc[val_rows])
     check_representable(pre, X_val, features.iloc[val_rows], dtype)
-    out.line(
-        f"inputs: {len(pre.numeric)} numeric and {len(pre.categorical)} categorical columns "
-        f"-> {plural(len(pre.feature_names), 'feature')}"
-    )
-    for col, cats in zip(pre.categorical, pre.categories, strict=True):
-        if len(cats) > 50 and len(cats) > 0.5 * len(train_rows):
-            out.note(_identifier_note(col, f"has {len(cats)} distinct values, almost one per row"))
+    out.line(inputs_line(pre))
+    for note in category_identifier_notes(pre, len(train_rows)):
+        out.note(note)
     for note in identifier_notes(features[pre.numeric], categorical):
         out.note(note)
     return pre, X_train, X_val, [*empty, *index]

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from deltaprop.app.console import Output, plural
+from deltaprop.app.console import Output
 from deltaprop.app.streamed_tables import BLOCK_ROWS, StreamedTable, stream_table
 
 __all__ = ["METRIC_ROWS", "WORK_DIR", "reshard", "run_fingerprint", "train_streamed"]
@@ -138,7 +138,12 @@ def _fit(
 
     from deltaprop.app.candidates import hidden_layers
     from deltaprop.app.fitting import fit_estimator, note_warnings
-    from deltaprop.app.input_notes import empty_note, index_note
+    from deltaprop.app.input_notes import (
+        category_identifier_notes,
+        empty_note,
+        index_note,
+        inputs_line,
+    )
     from deltaprop.app.interrupt import interrupt_callbacks
     from deltaprop.app.runs import Run, check_network_size, check_resume, make_estimator
     from deltaprop.app.tasks import check_task_options, metrics
@@ -160,10 +165,9 @@ def _fit(
         out.note(empty_note(table.empty))
     for c in table.left_out:
         out.note(index_note(c))
-    out.line(
-        f"inputs: {len(pre.numeric)} numeric and {len(pre.categorical)} categorical columns "
-        f"-> {plural(len(pre.feature_names), 'feature')}"
-    )
+    out.line(inputs_line(pre))
+    for note in category_identifier_notes(pre, table.n_train):
+        out.note(note)
     X_train, y_train = table.load("train")
     X_val, y_val = table.load("val")
     if comm is not None and comm.size > 1:  # every rank scores the whole validation set
