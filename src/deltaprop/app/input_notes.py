@@ -1,9 +1,11 @@
 """Notes and checks on the input columns of a table, before ``deltaprop train`` fits.
 
 :func:`drop_empty_columns` leaves out the columns without any value (scikit-learn's
-imputers would drop them too); :func:`identifier_notes` names the columns that look like
-row identifiers (one distinct value per row), and leaves out pandas' index columns
-(``Unnamed: 0`` of :meth:`pandas.DataFrame.to_csv`).
+imputers would drop them too) and :func:`drop_index_columns` pandas' index columns
+(``Unnamed: 0`` of :meth:`pandas.DataFrame.to_csv`), each with its note
+(:func:`empty_note`, :func:`index_note`); :func:`identifier_notes` and
+:func:`category_identifier_notes` name the columns that look like row identifiers (one
+distinct value per row). The in-memory and the streamed paths print the same notes.
 """
 
 from __future__ import annotations
