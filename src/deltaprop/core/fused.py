@@ -172,8 +172,9 @@ def announce_compiles(function: Any, what: str | Callable[[Any], str]) -> None:
         if result is None:
             started.append(time.perf_counter())
             logging.getLogger(COMPILE_LOGGER).info(
-                "compiling %s for %s: once on this machine (numba keeps it in its cache; "
-                "later runs load it in under a second)", _name(what, sig), _dtype_of(sig)
+                "compiling %s for %s: tens of seconds, once on this machine (numba keeps it "
+                "in its cache; later runs load it in under a second)", _name(what, sig),
+                _dtype_of(sig),
             )  # fmt: skip
         return result
 
