@@ -9,7 +9,15 @@ import pandas as pd
 import pytest
 
 from deltaprop.app.errors import DataError
-from deltaprop.app.tasks import _labels, align_labels, check_target, detect_task, split_target
+from deltaprop.app.tasks import (
+    _labels,
+    align_labels,
+    check_target,
+    detect_task,
+    integral_labels,
+    label_flags,
+    split_target,
+)
 
 DATA = Path(__file__).parents[1] / "data"
 # 150 synthetic rows shaped like the Palmer penguins data (generated, not the real records):
@@ -45,6 +53,15 @@ def test_detect_task(values: list[object], task: str) -> None:
     got, reason = detect_task(pd.Series(values, name="y"))
     assert got == task
     assert "'y'" in reason
+
+
+def test_label_flags_tell_the_two_halves_of_integral_labels_apart() -> None:
+    assert label_flags(np.array([1.0, 2.0])) == (True, True)
+    assert label_flags(np.array([1.5, 2.0])) == (False, True)
+    assert label_flags(np.array([1e200, 2.0])) == (True, False)
+    assert integral_labels(np.array([1.0, 2.0])) and not integral_labels(np.array([1e200]))
+    reason = detect_task(pd.Series([1e200, 2e200, 3e200] * 30, name="y"))[1]
+    assert reason == "'y' holds numbers too large to be labels (2**53 or more)"
 
 
 def test_split_target_drops_rows_without_target_and_suggests_names(tmp_path: Path) -> None:

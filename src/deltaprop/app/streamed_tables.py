@@ -48,7 +48,7 @@ from deltaprop.app.stream_kinds import KindTally
 from deltaprop.app.stream_sources import open_source
 from deltaprop.app.stream_stats import ExactSums, MedianSelect, RowHash, allgather, allsum
 from deltaprop.app.tables import check_numeric_text, no_column_message
-from deltaprop.app.tasks import EXACT_INTEGERS, MAX_CLASSES, check_classes, task_from_counts
+from deltaprop.app.tasks import MAX_CLASSES, check_classes, label_flags, task_from_counts
 
 if TYPE_CHECKING:
     from deltaprop.parallel import MPICommunicator
@@ -331,6 +331,8 @@ def _blocks(n: int) -> range:
 def _drop_columns(file: Path, dtype: Any, n: int, columns: list[str], drop: list[str]) -> None:
     """Rewrite the raw ``n``-row matrix ``file`` of ``columns`` without ``drop``, by blocks."""
     keep = [j for j, c in enumerate(columns) if c not in drop]
+    if len(keep) == len(columns):  # none of these columns is dropped: the file stays
+        return
     old, new = _matrix(file, dtype, n, len(columns)), file.with_suffix(".new")
     with open(new, "wb") as f:
         for i in _blocks(n):
@@ -419,8 +421,8 @@ def _task(
     for i in _blocks(len(yraw)):
         y = np.asarray(yraw[i : i + BLOCK_ROWS])
         finite = finite and bool(np.isfinite(y).all())
-        whole = whole and bool(np.all(y == np.round(y)))
-        small = small and bool(np.all(np.abs(y) < EXACT_INTEGERS))
+        block_whole, block_small = label_flags(y)
+        whole, small = whole and block_whole, small and block_small
         if distinct is not None:
             distinct.update(np.unique(y[np.isfinite(y)]).tolist())
             if len(distinct) > MAX_CLASSES + 1 and task != "classification":

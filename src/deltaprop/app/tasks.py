@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXACT_INTEGERS", "MAX_CLASSES", "align_labels", "check_classes", "check_target",
-    "check_task_options", "detect_task", "integral_labels", "metrics", "resolve_task",
+    "check_task_options", "detect_task", "integral_labels", "label_flags", "metrics", "resolve_task",
     "split_target", "task_from_counts",
 ]  # fmt: skip
 
@@ -35,9 +35,16 @@ EXACT_INTEGERS = 2.0**53
 """Beyond this, every float64 is an integer: such a target is not a set of integer labels."""
 
 
+def label_flags(values: np.ndarray) -> tuple[bool, bool]:
+    """Whether float ``values`` are all whole numbers, and all below :data:`EXACT_INTEGERS`
+    in magnitude (the two halves of :func:`integral_labels`, which the task's reasons
+    tell apart)."""
+    return bool(np.all(values == np.round(values))), bool(np.all(np.abs(values) < EXACT_INTEGERS))
+
+
 def integral_labels(values: np.ndarray) -> bool:
     """Whether float ``values`` are integer labels: whole numbers below :data:`EXACT_INTEGERS`."""
-    return bool(np.all((values == np.round(values)) & (np.abs(values) < EXACT_INTEGERS)))
+    return all(label_flags(values))
 
 
 def split_target(
@@ -101,8 +108,7 @@ def detect_task(y: pd.Series) -> tuple[str, str]:
     values = y.to_numpy(dtype=np.float64)
     finite = bool(np.all(np.isfinite(values)))
     n_unique = len(np.unique(values)) if finite else None
-    return task_from_counts(name, len(values), finite, bool(np.all(values == np.round(values))),
-                            bool(np.all(np.abs(values) < EXACT_INTEGERS)), n_unique)  # fmt: skip
+    return task_from_counts(name, len(values), finite, *label_flags(values), n_unique)
 
 
 def task_from_counts(

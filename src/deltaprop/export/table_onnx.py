@@ -33,19 +33,20 @@ import numpy as np
 
 from deltaprop.io import model_wrapper_of
 
-
-class OpsetError(ValueError):
-    """An ONNX opset that the export cannot write: out of range, or too old for the model."""
-
-
 __all__ = [
     "STRING_OPSET",
+    "OpsetError",
     "TablePart",
     "category_pattern",
     "preprocessing_nodes",
     "table_part",
     "target_nodes",
 ]
+
+
+class OpsetError(ValueError):
+    """An ONNX opset that the export cannot write: out of range, or too old for the model."""
+
 
 STRING_OPSET = 20
 """The first opset with ``RegexFullMatch`` (a table's categories need it)."""

@@ -253,8 +253,7 @@ def loss_baselines(
     mean of ``Y``, shape ``(n_L,)``, for every row; on every row).
 
     Both are the data loss (the constant's in chunks of 65,536 values), computed with BLAS
-    on one thread: a
-    BLAS thread pool woken here would go on spinning beside the compiled loop's own threads
+    on one thread: a BLAS thread pool woken here would go on spinning beside the compiled loop's own threads
     and slow its first epochs several times over. The network's adds the L2 term that
     batches of ``m`` rows add at its present weights, ``alpha/(2m)·Σ‖W‖²``, as the epoch's
     objective does: a strong L2 on weights trained without it (a warm start) makes a large
@@ -287,8 +286,8 @@ def _loss_baselines(net: Any, X: Any, Y: np.ndarray, w: np.ndarray | None) -> tu
         if m > BASELINE_ROWS:  # gathered in pieces of at most GATHER_BYTES: a small copy
             rows = baseline_rows(m)
             row_bytes = X.dtype.itemsize * max(X.shape[1], 1)
-            step = min(max(GATHER_BYTES // row_bytes, 16), BASELINE_ROWS)
-            pieces: list[Any] = [rows[lo : lo + step] for lo in range(0, rows.size, step)]
+            size = min(max(GATHER_BYTES // row_bytes, 16), BASELINE_ROWS)  # rows per piece
+            pieces: list[Any] = [rows[lo : lo + size] for lo in range(0, rows.size, size)]
         else:  # one view
             pieces = [slice(0, m)]
         start = share_sum = 0.0
