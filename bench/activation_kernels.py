@@ -17,12 +17,13 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 
 from deltaprop.core.activations import GELU, ReLU, Sigmoid, Tanh
-from deltaprop.fast.activate import activate, activation_backward
+from deltaprop.fast.activate import activate, activation_backward, activation_codes
 
 
 def _us(f: Callable[[], object], repeats: int) -> float:
@@ -52,9 +53,9 @@ def main(repeats: int = 2000) -> None:
     print(f"float32, 200x100 values, one thread, median of {repeats} calls (µs)")
     print(f"{'':10s}{'ours fwd':>10s}{'torch fwd':>11s}{'ours bwd':>10s}{'torch bwd':>11s}")
     for cls in (ReLU, Tanh, Sigmoid, GELU):
-        code = cls.compiled
+        code = activation_codes([cls.compiled], Z.dtype)[0]  # as the loop's codes: GELU's int32
 
-        def backward(code: int = code) -> None:
+        def backward(code: Any = code) -> None:
             np.copyto(D, D0)
             activation_backward(D, Z, A, code, 0.0)
 

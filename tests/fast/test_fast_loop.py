@@ -133,7 +133,8 @@ def test_same_training_as_the_python_loop_float64(
         config.get("loss", "ce"), seed=3).parameters)  # fmt: skip  # it did train
 
 
-@pytest.mark.parametrize("config", [{}, {"acts": ("sigmoid", "relu", "sigmoid"), "loss": "bce"}])
+@pytest.mark.parametrize("config", [{}, {"acts": ("sigmoid", "relu", "sigmoid"), "loss": "bce"},
+                                    {"acts": ("gelu", "relu", "softmax")}])  # fmt: skip
 def test_float32_agrees_to_rounding(
     config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,11 +6,26 @@ class's ``compiled`` code, so that one compiled loop serves every network.
 Their cache is stamped with the digest of the kernels' modules
 (:func:`deltaprop.core.jit.jit`): an edit to an activation's kernels or to the float32
 functions they call (:mod:`deltaprop.core.vectormath`) compiles them afresh.
+
+The float32 GELU is compiled apart: its kernels (:mod:`deltaprop.core.vectormath_gelu`,
+inlined so that they vectorize) were about a third of a float32 loop's first compilation
+(a 3-4-1 ReLU fit from a cold cache: 43 s with them, 28 s without, medians of 3 and 2), and
+numba optimizes them again in every caller they are linked into. The codes of a float32
+network with a GELU layer are ``int32`` (:func:`activation_codes`), those of every other
+network ``intp``; the type of the code chooses, before anything is compiled, whether the
+GELU branch calls the float32 kernels (:func:`_gelu_forward`), so that a float32 network
+without GELU never compiles them and one with GELU gets its own specialization of the
+loop. The float64 GELU (libm's ``erfc``) stays in every loop.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
+from numba import types
+from numba.extending import overload
 
 import deltaprop.core.kernels  # noqa: F401  (registers core.vectormath with numba first)
 from deltaprop.core.activations import (
@@ -27,7 +42,7 @@ from deltaprop.core.activations import (
 )
 from deltaprop.core.jit import jit
 
-__all__ = ["activate", "activation_backward"]
+__all__ = ["activate", "activation_backward", "activation_codes"]
 
 # each class's code (its ``compiled``), as globals that numba freezes into the branches below
 COMPILED_RELU, COMPILED_TANH, COMPILED_SIGMOID = ReLU.compiled, Tanh.compiled, Sigmoid.compiled
@@ -52,6 +67,54 @@ _exp_f, _exp_b = _jit(Exp.kernel_forward), _jit(Exp.kernel_backward)
 _softmax_f = _jit(Softmax.kernel_rows_forward)
 _softmax_b = _jit(Softmax.kernel_rows_backward)
 
+GELU_FLOAT32_CODES = np.int32
+"""The dtype of the codes of a float32 network with a GELU layer (see the docstring)."""
+
+
+def activation_codes(codes: Sequence[int], dtype: np.dtype[Any] | type) -> np.ndarray:
+    """The layers' activation codes as the compiled loop takes them: ``int32`` for a float32
+    network with a GELU layer (the loop specialized with the float32 GELU kernels),
+    ``intp`` otherwise (see the module's docstring)."""
+    gelu32 = np.dtype(dtype) == np.float32 and COMPILED_GELU in codes
+    return np.array(codes, GELU_FLOAT32_CODES if gelu32 else np.intp)
+
+
+def _with_gelu(code: Any, z: Any) -> bool:
+    """Whether a GELU branch typed with ``code`` on arrays like ``z`` calls the kernels."""
+    return z.dtype != types.float32 or code == types.int32
+
+
+def _gelu_forward(z: Any, a: Any, p: float, code: int) -> None:  # pragma: no cover
+    """The GELU kernel where the code's type says that the network has GELU (numba types
+    the overload below: only those calls compile the float32 kernels)."""
+
+
+def _gelu_backward(d: Any, z: Any, a: Any, p: float, code: int) -> None:  # pragma: no cover
+    """The GELU derivative where the code's type says that the network has GELU."""
+
+
+# numba compares the typing functions' parameters, annotations included, with their forms'
+@overload(_gelu_forward)
+def _gelu_forward_typed(z: Any, a: Any, p: Any, code: Any) -> Any:
+    def kernel(z: Any, a: Any, p: Any, code: Any) -> Any:  # pragma: no cover - compiled
+        _gelu_f(z, a, p)
+
+    def nan(z: Any, a: Any, p: Any, code: Any) -> Any:  # pragma: no cover - compiled
+        a[:] = np.nan  # a GELU code of the wrong type: the run diverges loudly, never silently
+
+    return kernel if _with_gelu(code, z) else nan
+
+
+@overload(_gelu_backward)
+def _gelu_backward_typed(d: Any, z: Any, a: Any, p: Any, code: Any) -> Any:
+    def kernel(d: Any, z: Any, a: Any, p: Any, code: Any) -> Any:  # pragma: no cover
+        _gelu_b(d, z, a, p)
+
+    def nan(d: Any, z: Any, a: Any, p: Any, code: Any) -> Any:  # pragma: no cover - compiled
+        d[:] = np.nan
+
+    return kernel if _with_gelu(code, z) else nan
+
 
 @_jit
 def activate(Z: Any, A: Any, code: int, p: float) -> None:  # pragma: no cover - compiled
@@ -68,7 +131,7 @@ def activate(Z: Any, A: Any, code: int, p: float) -> None:  # pragma: no cover -
     elif code == COMPILED_ELU:
         _elu_f(z, a, p)
     elif code == COMPILED_GELU:
-        _gelu_f(z, a, p)
+        _gelu_forward(z, a, p, code)
     elif code == COMPILED_SOFTPLUS:
         _softplus_f(z, a, p)
     elif code == COMPILED_EXP:
@@ -94,7 +157,7 @@ def activation_backward(dA: Any, Z: Any, A: Any, code: int, p: float) -> None:  
     elif code == COMPILED_ELU:
         _elu_b(d, z, a, p)
     elif code == COMPILED_GELU:
-        _gelu_b(d, z, a, p)
+        _gelu_backward(d, z, a, p, code)
     elif code == COMPILED_SOFTPLUS:
         _softplus_b(d, z, a, p)
     elif code == COMPILED_EXP:

@@ -73,11 +73,16 @@ def epoch_kernels() -> ModuleType | None:
 
 def _loop_name(signature: Any) -> str:
     """The training loop's name in its compile notices, by its numba ``signature``: the
-    loop of the networks with batch norm is compiled apart (``run_steps``'s ``bn``)."""
+    loops of the networks with batch norm (``run_steps``'s ``bn``) and of the float32
+    networks with GELU (``acts`` of int32: :func:`deltaprop.fast.activate.activation_codes`)
+    are compiled apart."""
     from deltaprop.fast.epoch import run_steps
 
-    bn = signature[list(inspect.signature(run_steps.py_func).parameters).index("bn")]
-    return "the training loop" + ("" if str(bn) == "none" else " for batch norm")
+    names = list(inspect.signature(run_steps.py_func).parameters)
+    bn, acts = signature[names.index("bn")], signature[names.index("acts")]
+    parts = [*(["batch norm"] if str(bn) != "none" else []),
+             *(["GELU"] if str(acts.dtype) == "int32" else [])]  # fmt: skip
+    return "the training loop" + (f" for {' and '.join(parts)}" if parts else "")
 
 
 SPLIT_FIRST = 65_536
@@ -174,6 +179,7 @@ class CompiledLoop:
                  Y: np.ndarray, w: np.ndarray | None, alpha: float,
                  clip_norm: float | None, n_threads: int = 1,
                  by_work: bool = False) -> None:  # fmt: skip
+        from deltaprop.fast.activate import activation_codes
         from deltaprop.fast.lists import typed_list
 
         self.k, self.net, self.opt = kernels, net, opt
@@ -183,9 +189,11 @@ class CompiledLoop:
         self.alpha = float(alpha)
         self.clip_norm = 0.0 if clip_norm is None else float(clip_norm)
         dense: list[Dense] = list(net.dense)
-        hidden = [type(d.activation).compiled_form() for d in dense[:-1]]
-        output = type(dense[-1].activation).compiled_form()
-        self.acts = np.array([*hidden, 0 if net.fused else output], np.intp)
+        codes = [type(d.activation).compiled_form() for d in dense]
+        if net.fused:
+            codes[-1] = 0
+        assert all(c is not None for c in codes)  # (create() checked)
+        self.acts = activation_codes([int(c) for c in codes if c is not None], dtype)
         self.aps = np.array([d.activation.compiled_parameter(dtype) for d in dense])
         # dropout after dense layer l: its rate (0: none), and the generator of its keys
         after = {id(net.layers[i - 1]): layer for i, layer in enumerate(net.layers)
@@ -195,7 +203,7 @@ class CompiledLoop:
         self.rng = net.rng
         out_code = type(net.loss).compiled_form() if net.fused else -1
         loss_code = type(net.loss).kernel_form()
-        assert out_code is not None and loss_code is not None and None not in hidden
+        assert out_code is not None and loss_code is not None
         self.out_code, self.loss_code = out_code, loss_code  # (create() checked)
         self.loss_p = net.loss.kernel_parameter(dtype)
         self.Ws = typed_list([d.W for d in dense])
