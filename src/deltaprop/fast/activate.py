@@ -9,7 +9,7 @@ functions they call (:mod:`deltaprop.core.vectormath`) compiles them afresh.
 
 The float32 GELU is compiled apart: its kernels (:mod:`deltaprop.core.vectormath_gelu`,
 inlined so that they vectorize) were about a third of a float32 loop's first compilation
-(a 3-4-1 ReLU fit from a cold cache: 43 s with them, 28 s without, medians of 3 and 2), and
+(a 3-4-1 ReLU fit from a cold cache: 43 s with them, 30 s without, medians of 4 and 6), and
 numba optimizes them again in every caller they are linked into. The codes of a float32
 network with a GELU layer are ``int32`` (:func:`activation_codes`), those of every other
 network ``intp``; the type of the code chooses, before anything is compiled, whether the
