@@ -53,7 +53,7 @@ def main(repeats: int = 2000) -> None:
     print(f"float32, 200x100 values, one thread, median of {repeats} calls (µs)")
     print(f"{'':10s}{'ours fwd':>10s}{'torch fwd':>11s}{'ours bwd':>10s}{'torch bwd':>11s}")
     for cls in (ReLU, Tanh, Sigmoid, GELU):
-        code = activation_codes([cls.compiled], Z.dtype)[0]  # as the loop's codes: GELU's int32
+        code = activation_codes([cls.compiled])[0]  # as the loop's codes: GELU's int32
 
         def backward(code: Any = code) -> None:
             np.copyto(D, D0)

@@ -3,8 +3,7 @@
 ``make pytest`` runs this once per dtype, the two at the same time, before pytest starts
 its two workers: otherwise each worker (and each subprocess that a test starts meanwhile)
 compiles the same loop while the cache is still empty (about 30 s a dtype on two cores,
-and 20 s more for each loop compiled apart: a network with batch norm, a float32 network
-with GELU).
+and 20 s more for each loop compiled apart: a network with batch norm, one with GELU).
 The bits do not depend on it: a loop loaded from the cache is the one compiled.
 
 Usage: ``python tests/compile_kernels.py float32`` (or ``float64``).
@@ -30,10 +29,11 @@ def main(dtype: str) -> None:
         hidden_layer_sizes=(4,), max_iter=2, dtype=dtype, random_state=0, batch_norm=True
     ).fit(X, y)  # its own compilation (fast.epoch.run_steps)
     MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, dtype=dtype, random_state=0).fit(X, X[:, 0])
-    if dtype == "float32":  # the float32 GELU kernels: a loop of their own (fast.activate)
-        MLPClassifier(
-            hidden_layer_sizes=(4,), max_iter=2, dtype=dtype, random_state=0, activation="gelu"
-        ).fit(X, y)
+    # GELU's kernels: a loop of their own (fast.activate); in float64 with batch norm too
+    # (tests/fast/test_engine_matrix.py samples that one twice: both workers would compile it)
+    for batch_norm in (False, True) if dtype == "float64" else (False,):
+        MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, dtype=dtype, random_state=0,
+                      activation="gelu", batch_norm=batch_norm).fit(X, y)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -17,38 +17,36 @@ pytest.importorskip("numba")
 from deltaprop.core.activations import GELU, ReLU
 
 
-def test_the_codes_are_int32_only_for_a_float32_network_with_gelu() -> None:
+def test_the_codes_are_int32_only_for_a_network_with_gelu() -> None:
     from deltaprop.fast.activate import activation_codes
 
     gelu, relu = GELU.compiled, ReLU.compiled
-    assert activation_codes([gelu, 0], np.float32).dtype == np.int32
-    assert activation_codes([relu, gelu, 0], "float32").dtype == np.int32
-    assert activation_codes([gelu, 0], np.float64).dtype == np.intp
-    assert activation_codes([relu, 0], np.float32).dtype == np.intp
-    np.testing.assert_array_equal(activation_codes([relu, gelu, 0], np.float32), [relu, gelu, 0])
+    assert activation_codes([gelu, 0]).dtype == np.int32
+    assert activation_codes([relu, gelu, 0]).dtype == np.int32
+    assert activation_codes([relu, 0]).dtype == np.intp
+    np.testing.assert_array_equal(activation_codes([relu, gelu, 0]), [relu, gelu, 0])
 
 
-def test_the_gelu_branch_runs_the_kernels_only_for_codes_of_its_type() -> None:
-    """int32 codes: GELU's values; a GELU code of another type on float32 arrays (a loop
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_gelu_branch_runs_the_kernels_only_for_codes_of_its_type(dtype: type) -> None:
+    """int32 codes: GELU's values and derivative; a GELU code of another type (a loop
     compiled without the GELU kernels) fills the output with NaN, never something else."""
     from deltaprop.fast.activate import activate, activation_backward
 
-    Z = np.linspace(-4, 4, 12, dtype=np.float32).reshape(3, 4)
+    Z = np.linspace(-4, 4, 12).reshape(3, 4).astype(dtype)
     expected = GELU().forward(Z.astype(np.float64))
+    tol = {"rtol": 1e-6, "atol": 1e-7} if dtype == np.float32 else {"rtol": 1e-14}
     A = np.empty_like(Z)
     activate(Z, A, np.int32(GELU.compiled), 0.0)
-    np.testing.assert_allclose(A, expected, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(A, expected, **tol)
     dA = np.ones_like(Z)
     activation_backward(dA, Z, A, np.int32(GELU.compiled), 0.0)
-    np.testing.assert_allclose(dA, GELU().derivative(Z.astype(np.float64), expected), rtol=1e-5,
-                               atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(dA, GELU().derivative(Z.astype(np.float64), expected),
+                               **{**tol, "rtol": max(tol["rtol"], 1e-5)})  # fmt: skip
     activate(Z, A, np.intp(GELU.compiled), 0.0)
     assert np.isnan(A).all()
     activation_backward(dA, Z, A, np.intp(GELU.compiled), 0.0)
     assert np.isnan(dA).all()
-    Z64, A64 = Z.astype(np.float64), np.empty((3, 4))
-    activate(Z64, A64, np.intp(GELU.compiled), 0.0)  # float64: GELU in every loop
-    np.testing.assert_allclose(A64, expected, rtol=1e-14)
 
 
 PROBE = textwrap.dedent(
@@ -74,10 +72,10 @@ PROBE = textwrap.dedent(
 )
 
 
-def test_a_float32_gelu_network_gets_its_own_loop() -> None:
+def test_a_gelu_network_gets_its_own_loop() -> None:
     """In a new process: a float32 ReLU fit runs the loop of ``intp`` codes (whose GELU branch
-    is the NaN above: the float32 GELU kernels are not in it); a GELU fit after it runs
-    compiled, in the loop of ``int32`` codes, and trains to finite weights."""
+    is the NaN above: the GELU kernels are not in it); a GELU fit after it runs compiled, in
+    the loop of ``int32`` codes, and trains to finite weights."""
     env = {**os.environ, "DELTAPROP_DISTRIBUTED": "0"}
     result = subprocess.run([sys.executable, "-c", PROBE, "relu", "gelu"], capture_output=True,
                             text=True, env=env, timeout=600)  # fmt: skip

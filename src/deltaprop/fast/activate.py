@@ -7,15 +7,15 @@ Their cache is stamped with the digest of the kernels' modules
 (:func:`deltaprop.core.jit.jit`): an edit to an activation's kernels or to the float32
 functions they call (:mod:`deltaprop.core.vectormath`) compiles them afresh.
 
-The float32 GELU is compiled apart: its kernels (:mod:`deltaprop.core.vectormath_gelu`,
+GELU is compiled apart: its float32 kernels (:mod:`deltaprop.core.vectormath_gelu`,
 inlined so that they vectorize) were about a third of a float32 loop's first compilation
-(a 3-4-1 ReLU fit from a cold cache: 43 s with them, 30 s without, medians of 4 and 6), and
-numba optimizes them again in every caller they are linked into. The codes of a float32
-network with a GELU layer are ``int32`` (:func:`activation_codes`), those of every other
-network ``intp``; the type of the code chooses, before anything is compiled, whether the
-GELU branch calls the float32 kernels (:func:`_gelu_forward`), so that a float32 network
-without GELU never compiles them and one with GELU gets its own specialization of the
-loop. The float64 GELU (libm's ``erfc``) stays in every loop.
+(a 3-4-1 ReLU fit from a cold cache: 43 s with them, 30 s without, medians of 4 and 6;
+numba optimizes them again in every caller they are linked into), its float64 ones (libm's
+``erfc``) about 6 s of a float64 compilation (36.7 s against 30.8, medians of 3). The codes
+of a network with a GELU layer are ``int32`` (:func:`activation_codes`), those of every
+other network ``intp``; the type of the code chooses, before anything is compiled, whether
+the GELU branch calls the kernels (:func:`_gelu_forward`), so that a network without GELU
+never compiles them and one with GELU gets its own specialization of the loop.
 """
 
 from __future__ import annotations
@@ -67,26 +67,25 @@ _exp_f, _exp_b = _jit(Exp.kernel_forward), _jit(Exp.kernel_backward)
 _softmax_f = _jit(Softmax.kernel_rows_forward)
 _softmax_b = _jit(Softmax.kernel_rows_backward)
 
-GELU_FLOAT32_CODES = np.int32
-"""The dtype of the codes of a float32 network with a GELU layer (see the docstring)."""
+GELU_CODES = np.int32
+"""The dtype of the codes of a network with a GELU layer (see the module's docstring)."""
 
 
-def activation_codes(codes: Sequence[int], dtype: np.dtype[Any] | type) -> np.ndarray:
-    """The layers' activation codes as the compiled loop takes them: ``int32`` for a float32
-    network with a GELU layer (the loop specialized with the float32 GELU kernels),
-    ``intp`` otherwise (see the module's docstring)."""
-    gelu32 = np.dtype(dtype) == np.float32 and COMPILED_GELU in codes
-    return np.array(codes, GELU_FLOAT32_CODES if gelu32 else np.intp)
+def activation_codes(codes: Sequence[int]) -> np.ndarray:
+    """The layers' activation codes as the compiled loop takes them: :data:`GELU_CODES` for
+    a network with a GELU layer (the loop specialized with the GELU kernels), ``intp``
+    otherwise (see the module's docstring)."""
+    return np.array(codes, GELU_CODES if COMPILED_GELU in codes else np.intp)
 
 
-def _with_gelu(code: Any, z: Any) -> bool:
-    """Whether a GELU branch typed with ``code`` on arrays like ``z`` calls the kernels."""
-    return z.dtype != types.float32 or code == types.int32
+def _with_gelu(code: Any) -> bool:
+    """Whether a GELU branch typed with a code of this numba type calls the kernels."""
+    return bool(code == types.int32)
 
 
 def _gelu_forward(z: Any, a: Any, p: float, code: int) -> None:  # pragma: no cover
     """The GELU kernel where the code's type says that the network has GELU (numba types
-    the overload below: only those calls compile the float32 kernels)."""
+    the overload below: only those calls compile the kernels)."""
 
 
 def _gelu_backward(d: Any, z: Any, a: Any, p: float, code: int) -> None:  # pragma: no cover
@@ -102,7 +101,7 @@ def _gelu_forward_typed(z: Any, a: Any, p: Any, code: Any) -> Any:
     def nan(z: Any, a: Any, p: Any, code: Any) -> Any:  # pragma: no cover - compiled
         a[:] = np.nan  # a GELU code of the wrong type: the run diverges loudly, never silently
 
-    return kernel if _with_gelu(code, z) else nan
+    return kernel if _with_gelu(code) else nan
 
 
 @overload(_gelu_backward)
@@ -113,7 +112,7 @@ def _gelu_backward_typed(d: Any, z: Any, a: Any, p: Any, code: Any) -> Any:
     def nan(d: Any, z: Any, a: Any, p: Any, code: Any) -> Any:  # pragma: no cover - compiled
         d[:] = np.nan
 
-    return kernel if _with_gelu(code, z) else nan
+    return kernel if _with_gelu(code) else nan
 
 
 @_jit

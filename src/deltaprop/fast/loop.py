@@ -73,9 +73,9 @@ def epoch_kernels() -> ModuleType | None:
 
 def _loop_name(signature: Any) -> str:
     """The training loop's name in its compile notices, by its numba ``signature``: the
-    loops of the networks with batch norm (``run_steps``'s ``bn``) and of the float32
-    networks with GELU (``acts`` of int32: :func:`deltaprop.fast.activate.activation_codes`)
-    are compiled apart."""
+    loops of the networks with batch norm (``run_steps``'s ``bn``) and of the networks with
+    GELU (``acts`` of int32: :func:`deltaprop.fast.activate.activation_codes`) are compiled
+    apart."""
     from deltaprop.fast.epoch import run_steps
 
     names = list(inspect.signature(run_steps.py_func).parameters)
@@ -193,7 +193,7 @@ class CompiledLoop:
         if net.fused:
             codes[-1] = 0
         assert all(c is not None for c in codes)  # (create() checked)
-        self.acts = activation_codes([int(c) for c in codes if c is not None], dtype)
+        self.acts = activation_codes([int(c) for c in codes if c is not None])
         self.aps = np.array([d.activation.compiled_parameter(dtype) for d in dense])
         # dropout after dense layer l: its rate (0: none), and the generator of its keys
         after = {id(net.layers[i - 1]): layer for i, layer in enumerate(net.layers)
