@@ -4,6 +4,7 @@ derivative's chain rule within a few, at 0, at ±1e4 and beyond, in float32 and 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ ELEMENTWISE = [
 INSTANCES = [*ELEMENTWISE, {"name": "leaky_relu", "alpha": 0.2}, {"name": "elu", "alpha": 0.5}]
 
 
+@functools.cache  # one dispatcher a kernel: each new one compiled the kernel again
 def _compiled(method: Any) -> Any:
     return numba.njit(cache=False, error_model="numpy")(method)
 

@@ -301,7 +301,9 @@ def test_sparse_input_is_never_densified() -> None:
     """A 20,000 x 50,000 sparse matrix would take 4 GB dense; training stays far below."""
     import tracemalloc
 
-    X = sp.random(2000, 50000, density=0.001, format="csr", random_state=0, dtype=np.float32)
+    # a Generator: with an int seed, SciPy draws the positions from a permutation of all 10**8
+    X = sp.random(2000, 50000, density=0.001, format="csr", random_state=np.random.default_rng(0),
+                  dtype=np.float32)  # fmt: skip
     y = (np.asarray(X[:, :200].sum(axis=1)).ravel() > 0).astype(int)
     tracemalloc.start()
     try:
