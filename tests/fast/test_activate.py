@@ -55,7 +55,7 @@ PROBE = textwrap.dedent(
     import numpy as np
     import deltaprop
     from deltaprop.core import fused
-    from deltaprop.fast import epoch
+    from deltaprop.fast import epoch, loop
 
     fused.MIN_SIZE = 0
     X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
@@ -67,6 +67,7 @@ PROBE = textwrap.dedent(
         tr.fit(X, X[:, :1])
         codes = sorted({str(s[names.index("acts")].dtype) for s in epoch.run_steps.signatures})
         out[act] = [tr.engine, codes, bool(np.isfinite(net.parameters).all())]
+    out["names"] = sorted({loop._loop_name(s) for s in epoch.run_steps.signatures})
     print(json.dumps(out))
     """
 )
@@ -75,11 +76,13 @@ PROBE = textwrap.dedent(
 def test_a_gelu_network_gets_its_own_loop() -> None:
     """In a new process: a float32 ReLU fit runs the loop of ``intp`` codes (whose GELU branch
     is the NaN above: the GELU kernels are not in it); a GELU fit after it runs compiled, in
-    the loop of ``int32`` codes, and trains to finite weights."""
+    the loop of ``int32`` codes, and trains to finite weights; the compile notices name the
+    two loops."""
     env = {**os.environ, "DELTAPROP_DISTRIBUTED": "0"}
     result = subprocess.run([sys.executable, "-c", PROBE, "relu", "gelu"], capture_output=True,
                             text=True, env=env, timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out == {"relu": ["compiled", ["int64"], True],
-                   "gelu": ["compiled", ["int32", "int64"], True]}  # fmt: skip
+                   "gelu": ["compiled", ["int32", "int64"], True],
+                   "names": ["the training loop", "the training loop with GELU"]}  # fmt: skip

@@ -96,4 +96,4 @@ def test_the_batch_norm_pass_is_compiled_apart(monkeypatch: pytest.MonkeyPatch) 
     assert "none" in kinds[False]
     assert any(kind.startswith("array(float64, 2d") for kind in kinds[True])
     names = {loop._loop_name(sig) for sig in epoch.run_steps.signatures}  # compile notices
-    assert {"the training loop", "the training loop for batch norm"} <= names
+    assert {"the training loop", "the training loop with batch norm"} <= names

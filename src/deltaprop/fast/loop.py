@@ -82,7 +82,7 @@ def _loop_name(signature: Any) -> str:
     bn, acts = signature[names.index("bn")], signature[names.index("acts")]
     parts = [*(["batch norm"] if str(bn) != "none" else []),
              *(["GELU"] if str(acts.dtype) == "int32" else [])]  # fmt: skip
-    return "the training loop" + (f" for {' and '.join(parts)}" if parts else "")
+    return "the training loop" + (f" with {' and '.join(parts)}" if parts else "")
 
 
 SPLIT_FIRST = 65_536
