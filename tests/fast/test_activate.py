@@ -1,5 +1,5 @@
-"""``deltaprop.fast.activate``: the activations' kernels chosen by code, and the float32 GELU
-compiled apart (the codes' dtype says whether a loop has it)."""
+"""``deltaprop.fast.activate``: the activations' kernels chosen by code, and GELU compiled
+apart (the codes' dtype says whether a loop has it)."""
 
 from __future__ import annotations
 

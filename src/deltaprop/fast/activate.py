@@ -7,15 +7,12 @@ Their cache is stamped with the digest of the kernels' modules
 (:func:`deltaprop.core.jit.jit`): an edit to an activation's kernels or to the float32
 functions they call (:mod:`deltaprop.core.vectormath`) compiles them afresh.
 
-GELU is compiled apart: its float32 kernels (:mod:`deltaprop.core.vectormath_gelu`,
-inlined so that they vectorize) were about a third of a float32 loop's first compilation
-(a 3-4-1 ReLU fit from a cold cache: 43 s with them, 30 s without, medians of 4 and 6;
-numba optimizes them again in every caller they are linked into), its float64 ones (libm's
-``erfc``) about 6 s of a float64 compilation (36.7 s against 30.8, medians of 3). The codes
-of a network with a GELU layer are ``int32`` (:func:`activation_codes`), those of every
-other network ``intp``; the type of the code chooses, before anything is compiled, whether
-the GELU branch calls the kernels (:func:`_gelu_forward`), so that a network without GELU
-never compiles them and one with GELU gets its own specialization of the loop.
+GELU is compiled apart (its kernels were about a third of a float32 loop's first
+compilation; docs/benchmarks.md has the measurements): the codes of a network with a GELU
+layer have the dtype :data:`GELU_CODES` (:func:`activation_codes`), those of every other
+network ``intp``; the type of the code chooses, before anything is compiled, whether the
+GELU branch calls the kernels (:func:`_gelu_forward`), so that a network without GELU never
+compiles them and one with GELU gets its own specialization of the loop.
 """
 
 from __future__ import annotations
@@ -24,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numba import types
+from numba import from_dtype
 from numba.extending import overload
 
 import deltaprop.core.kernels  # noqa: F401  (registers core.vectormath with numba first)
@@ -80,7 +77,7 @@ def activation_codes(codes: Sequence[int]) -> np.ndarray:
 
 def _with_gelu(code: Any) -> bool:
     """Whether a GELU branch typed with a code of this numba type calls the kernels."""
-    return bool(code == types.int32)
+    return bool(code == from_dtype(np.dtype(GELU_CODES)))
 
 
 def _gelu_forward(z: Any, a: Any, p: float, code: int) -> None:  # pragma: no cover

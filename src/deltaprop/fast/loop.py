@@ -74,14 +74,14 @@ def epoch_kernels() -> ModuleType | None:
 def _loop_name(signature: Any) -> str:
     """The training loop's name in its compile notices, by its numba ``signature``: the
     loops of the networks with batch norm (``run_steps``'s ``bn``) and of the networks with
-    GELU (``acts`` of int32: :func:`deltaprop.fast.activate.activation_codes`) are compiled
-    apart."""
+    GELU (``acts`` of :data:`deltaprop.fast.activate.GELU_CODES`) are compiled apart."""
+    from deltaprop.fast.activate import GELU_CODES
     from deltaprop.fast.epoch import run_steps
 
     names = list(inspect.signature(run_steps.py_func).parameters)
     bn, acts = signature[names.index("bn")], signature[names.index("acts")]
     parts = [*(["batch norm"] if str(bn) != "none" else []),
-             *(["GELU"] if str(acts.dtype) == "int32" else [])]  # fmt: skip
+             *(["GELU"] if str(acts.dtype) == np.dtype(GELU_CODES).name else [])]  # fmt: skip
     return "the training loop" + (f" with {' and '.join(parts)}" if parts else "")
 
 
