@@ -159,9 +159,9 @@ def _wrap(model: Any, extra: Any) -> Scaled | None:
 def test_a_wrapper_saves_its_parts_and_load_builds_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from deltaprop.io import models, register_model_wrapper
+    from deltaprop.io import register_model_wrapper, registry
 
-    monkeypatch.setattr(models, "_WRAPPERS", dict(models._WRAPPERS))  # undone after the test
+    monkeypatch.setattr(registry, "_WRAPPERS", dict(registry._WRAPPERS))  # undone after the test
     register_model_wrapper(Scaled, _split, _wrap)
     net = Network([3, 4, 2], seed=0)
     path = save(Scaled(net, 2.5), tmp_path / "w.safetensors", extra=({"note": "n"}, {}))

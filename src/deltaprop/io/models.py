@@ -1,12 +1,11 @@
-"""Model files: :func:`save` and :func:`load`, the registry of loadable classes, the extra section.
+"""Model files: :func:`save` and :func:`load`, and the extra section.
 
 A model file is a safetensors container (:mod:`deltaprop.io.container`) of kind ``"model"``.
 Its ``class`` names what it holds: ``"Network"`` (its tensors as in
 :mod:`deltaprop.io.network_files`, ``config`` = ``Network.get_config()``, and ``layout``) or a
-class registered here, whose ``config`` and arrays are the object's own state. :func:`load`
-only ever builds ``Network`` and registered classes, after checking the whole file. The
-estimators of :mod:`deltaprop.sklearn` register themselves when that package is imported,
-which importing any ``deltaprop`` module does.
+class registered in :mod:`deltaprop.io.registry`, whose ``config`` and arrays are the
+object's own state. :func:`load` only ever builds ``Network`` and registered classes, after
+checking the whole file.
 
 The extra section
 -----------------
@@ -47,9 +46,6 @@ naming the file and what is wrong; a missing file raises
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -77,150 +73,20 @@ from deltaprop.io.network_files import (
     read_network_tensors,
     sequential_layout,
 )
+from deltaprop.io.registry import (
+    Extra,
+    kind_of,
+    kind_of_file,
+    model_wrapper_of,
+    registered_wrappers,
+)
 from deltaprop.io.strict_json import parse_json, to_json
 
-__all__ = [
-    "Extra",
-    "ModelKind",
-    "load",
-    "model_wrapper_of",
-    "register_model_class",
-    "register_model_kind",
-    "register_model_wrapper",
-    "save",
-]
-
-Extra = tuple[dict[str, Any], dict[str, np.ndarray]]
-"""A file's extra section: a JSON-able dict and a dict of named arrays."""
+__all__ = ["load", "save"]
 
 _STATE_CODES = ("F32", "F64", "I64")
 _EXTRA_PREFIX = "extra/"
 _MODEL_OPTIONAL_KEYS = OPTIONAL_KEYS | {"extra"}
-StateGetter = Callable[[Any], tuple[dict[str, Any], dict[str, np.ndarray]]]
-StateBuilder = Callable[[dict[str, Any], dict[str, np.ndarray]], Any]
-TableCheck = Callable[[Any, dict[str, tuple[tuple[int, ...], str]]], None]
-
-
-@dataclass(frozen=True)
-class ModelKind:
-    """A loadable class: its name in files and the two functions between it and its state.
-
-    Attributes
-    ----------
-    name : str
-        The metadata ``class`` of its files.
-    cls : type
-    get_state : callable
-        ``get_state(obj) -> (config, arrays)``: a JSON-able dict and float32, float64 or
-        int64 arrays (names without ``/``).
-    from_state : callable
-        ``from_state(config, arrays) -> obj``; raises ``ValueError`` (or ``TypeError``,
-        ``KeyError``, ``IndexError``) for an inconsistent state.
-    legacy_extra_key : str or None
-        Where files written before the extra section kept it in ``config`` (see the module).
-    check_arrays : callable or None
-        ``check_arrays(config, specs)``, with ``specs`` the file's state tensors as
-        ``{name: (shape, dtype code)}``: called BEFORE any tensor is read or anything built,
-        so that a file declaring a huge architecture is refused for the price of its
-        header; raises ``ValueError`` (or ``TypeError``, ``KeyError``) for a mismatch.
-    """
-
-    name: str
-    cls: type
-    get_state: StateGetter
-    from_state: StateBuilder
-    legacy_extra_key: str | None = None
-    check_arrays: TableCheck | None = None
-
-
-_KINDS: dict[str, ModelKind] = {}
-
-
-def register_model_kind(
-    name: str,
-    cls: type,
-    get_state: StateGetter,
-    from_state: StateBuilder,
-    *,
-    legacy_extra_key: str | None = None,
-    check_arrays: TableCheck | None = None,
-) -> ModelKind:
-    """Make instances of ``cls`` savable by :func:`save` and loadable by :func:`load`.
-
-    Parameters
-    ----------
-    name : str
-        Name stored in files (``"Network"`` is reserved).
-    cls : type
-    get_state, from_state : callable
-        As the attributes of :class:`ModelKind`.
-    legacy_extra_key : str, optional
-        The ``config`` key under which this class's files of format 0.1 held the extra section.
-    check_arrays : callable, optional
-        As the attribute of :class:`ModelKind`.
-
-    Returns
-    -------
-    ModelKind
-    """
-    if name == "Network":
-        raise ValueError(f"the class name {name!r} is reserved. Received: name={name!r}")
-    if name in _KINDS and _KINDS[name].cls is not cls:
-        raise ValueError(f"another class is registered as {name!r}. Received: cls={cls!r}")
-    kind = ModelKind(name, cls, get_state, from_state, legacy_extra_key, check_arrays)
-    _KINDS[name] = kind
-    return kind
-
-
-@dataclass(frozen=True)
-class ModelWrapper:
-    """A composite class saved as a registered model plus an extra section.
-
-    Attributes
-    ----------
-    cls : type
-    split : callable
-        ``split(obj) -> (model, extra)``: the inner model (a ``Network`` or an instance of a
-        registered class) and the extra section; raises ``TypeError`` for an instance it
-        cannot store (with a message saying what it accepts).
-    wrap : callable
-        ``wrap(model, extra) -> obj or None``: the composite, or None when the section is
-        not one of its own; raises ``ValueError`` (or ``TypeError``, ``KeyError``) for an
-        inconsistent section.
-    """
-
-    cls: type
-    split: Callable[[Any], tuple[Any, Extra]]
-    wrap: Callable[[Any, Extra], Any]
-
-
-_WRAPPERS: dict[type, ModelWrapper] = {}
-
-
-def register_model_wrapper(
-    cls: type, split: Callable[[Any], tuple[Any, Extra]], wrap: Callable[[Any, Extra], Any]
-) -> ModelWrapper:
-    """Make instances of ``cls`` savable as a model plus an extra section (see the module).
-
-    Parameters
-    ----------
-    cls : type
-    split, wrap : callable
-        As the attributes of :class:`ModelWrapper`.
-
-    Returns
-    -------
-    ModelWrapper
-    """
-    wrapper = ModelWrapper(cls, split, wrap)
-    _WRAPPERS[cls] = wrapper
-    return wrapper
-
-
-def model_wrapper_of(model: Any) -> ModelWrapper | None:
-    """The wrapper registered for ``type(model)`` (:func:`register_model_wrapper`), or None:
-    its ``split`` is the one check of such a composite (``save`` and the ONNX export use it)."""
-    return _WRAPPERS.get(type(model))
 
 
 def _merged_extra(own: Extra, extra: Extra | None) -> Extra:
@@ -239,56 +105,6 @@ def _merged_extra(own: Extra, extra: Extra | None) -> Extra:
 def _check_extra(extra: Any) -> None:
     if not (isinstance(extra, tuple) and len(extra) == 2 and isinstance(extra[1], dict)):
         raise TypeError(f"extra must be a (config, arrays) pair. Received: {type(extra)}")
-
-
-def register_model_class(cls: type, name: str | None = None) -> type:
-    """Make a class savable and loadable by :func:`save` and :func:`load`.
-
-    The class implements ``_get_model_state(self) -> (config, arrays)``, with ``config``
-    a JSON-able dict and ``arrays`` a dict of float32, float64 or int64 NumPy arrays (names
-    without ``/``), and the classmethod ``_from_model_state(config, arrays)``, which
-    rebuilds the object and raises ``ValueError`` for inconsistent input. Files name the
-    class; :func:`load` only ever instantiates registered classes. ``MLPClassifier`` and
-    ``MLPRegressor`` are registered by :mod:`deltaprop.sklearn`. Usable as a decorator.
-
-    Parameters
-    ----------
-    cls : type
-    name : str, optional
-        Name stored in files; defaults to ``cls.__name__``.
-
-    Returns
-    -------
-    type
-        ``cls``.
-    """
-    name = cls.__name__ if name is None else name
-    for method in ("_get_model_state", "_from_model_state"):
-        if not callable(getattr(cls, method, None)):
-            raise TypeError(f"a model class must define {method}. Received: cls={cls.__qualname__}")
-    register_model_kind(name, cls, operator.methodcaller("_get_model_state"), cls._from_model_state)  # type: ignore[attr-defined]
-    return cls
-
-
-def _kind_of_file(name: str) -> ModelKind:
-    if name in _KINDS:
-        return _KINDS[name]
-    known = ", ".join(["Network", *sorted(_KINDS)])
-    raise ModelFileError(f"unknown model class {name!r}; loadable classes: {known}")
-
-
-def _kind_of(model: Any) -> ModelKind:
-    kind = _KINDS.get(type(model).__name__)
-    if kind is not None and kind.cls is type(model):
-        return kind
-    for kind in _KINDS.values():
-        if kind.cls is type(model):
-            return kind
-    raise TypeError(
-        "save expects a Network, an MLPClassifier or MLPRegressor, a scikit-learn Pipeline "
-        "of a TablePreprocessor and one of them, or an instance of a class registered with "
-        f"register_model_class. Received: {type(model).__qualname__}"
-    )
 
 
 def _state_arrays(owner: str, arrays: dict[Any, Any]) -> dict[str, np.ndarray]:
@@ -366,7 +182,7 @@ def save(model: Any, path: PathLike, *, overwrite: bool = True, extra: Extra | N
         meta["layout"] = to_json(sequential_layout(model), "layout")
         tensors = network_tensors(model)
     else:
-        kind = _kind_of(model)
+        kind = kind_of(model)
         state = kind.get_state(model)
         if not (isinstance(state, tuple) and len(state) == 2 and isinstance(state[1], dict)):
             raise TypeError(
@@ -420,7 +236,7 @@ def load(path: PathLike, *, return_extra: bool = False) -> Any:
         model, extra = _load_model(path)
         if return_extra or extra is None:
             return (model, extra) if return_extra else model
-        for wrapper in _WRAPPERS.values():
+        for wrapper in registered_wrappers():
             try:
                 composite = wrapper.wrap(model, extra)
             except (ValueError, TypeError, KeyError, IndexError) as exc:
@@ -470,7 +286,7 @@ def _load_model(path: PathLike) -> tuple[Any, Extra | None]:
             raise ModelFileError(f"unexpected tensors: {', '.join(sorted(others))}"[:300])
         net = build_network(config, read_network_tensors(table))
         return net, _read_extra(extra_config, table, _EXTRA_PREFIX)
-    kind = _kind_of_file(name)
+    kind = kind_of_file(name)
     if "layout" in meta:
         raise ModelFileError("metadata has unexpected keys: layout")
     config = parse_json(meta["config"], "metadata 'config'")

@@ -9,14 +9,16 @@ kinds apart with ``isinstance(opt, LBFGS)``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import scipy
-import scipy.optimize
 
 from deltaprop.core import check_int, check_real
 from deltaprop.optim.base import StateDict
+
+if TYPE_CHECKING:
+    import scipy.optimize
 
 __all__ = ["LBFGS", "minimize_lbfgs"]
 
@@ -72,6 +74,8 @@ def minimize_lbfgs(
     def wrapped(xk: np.ndarray) -> tuple[float, np.ndarray]:
         loss, grad = fun(xk)
         return float(loss), np.asarray(grad, dtype=np.float64)
+
+    import scipy.optimize  # on first use: 0.3 s of every start-up otherwise
 
     options: dict[str, Any] = {"maxfun": max_fun, "maxiter": max_iter, "gtol": tol}
     if _scipy_before_1_15():  # pragma: no cover - iprint is deprecated from SciPy 1.15
