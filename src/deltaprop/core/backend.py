@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from deltaprop.core.registry import unknown_identifier
+
 __all__ = ["BACKENDS", "Backend", "get_backend", "usable_cores"]
 
 
@@ -96,10 +98,7 @@ def get_backend(name: str | Backend = "numpy") -> Backend:
     if isinstance(name, Backend):
         return name
     if name not in BACKENDS:
-        raise ValueError(
-            f"Could not interpret backend identifier: {name!r}. "
-            f"Valid names: {', '.join(sorted(BACKENDS))}."
-        )
+        raise unknown_identifier("backend", name, BACKENDS)
     if name not in _CACHE:
         _CACHE[name] = BACKENDS[name]()
     return _CACHE[name]

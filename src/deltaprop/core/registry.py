@@ -5,8 +5,9 @@ An identifier is a registry name or alias (``"relu"``, ``"bce"``), a config dict
 ``get_config()`` returns it (``{"name": "leaky_relu", "alpha": 0.2}``), a class of the
 registry's kind (built with the keyword arguments) or an instance, which is returned
 unchanged. An unknown name raises a ``ValueError`` that lists the valid names, in Keras's
-words, the same for every kind: ``Could not interpret activation function identifier:
-'swish'. Valid names: ...``.
+words, the same for every kind, with the closest name where one is close:
+``Could not interpret activation function identifier: 'rleu'; did you mean 'relu'? Valid
+names: ...``.
 
 >>> from deltaprop.core.registry import lookup
 >>> lookup("two", {"one": 1, "two": 2}, {"deux": "two"}, "number")
@@ -15,25 +16,49 @@ words, the same for every kind: ``Could not interpret activation function identi
 Traceback (most recent call last):
 ...
 ValueError: Could not interpret number identifier: 'three'. Valid names: deux, one, two.
+>>> lookup("tow", {"one": 1, "two": 2}, {}, "number")
+Traceback (most recent call last):
+...
+ValueError: Could not interpret number identifier: 'tow'; did you mean 'two'? Valid names: one, two.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
-__all__ = ["lookup", "resolve", "unknown_identifier"]
+__all__ = ["closest", "did_you_mean", "lookup", "resolve", "unknown_identifier"]
 
 T = TypeVar("T")
 V = TypeVar("V")
 
 
+def closest(name: Any, valid: Iterable[str]) -> str | None:
+    """The valid name closest to ``name`` (difflib's ratio of at least 0.6, case ignored),
+    or None when none is close or ``name`` is no string."""
+    if not isinstance(name, str):
+        return None
+    by_lower = {v.lower(): v for v in sorted(valid, reverse=True)}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1)
+    return by_lower[close[0]] if close else None
+
+
+def did_you_mean(name: Any, valid: Iterable[str]) -> str:
+    """``"; did you mean 'relu'?"`` for the :func:`closest` valid name, or ``""``."""
+    close = closest(name, valid)
+    return f"; did you mean {close!r}?" if close is not None else ""
+
+
 def unknown_identifier(kind: str, identifier: Any, valid: Iterable[str]) -> ValueError:
     """The error for an identifier that names nothing: ``Could not interpret <kind>
-    identifier: <identifier!r>. Valid names: <sorted, comma-separated>.``"""
-    names = ", ".join(sorted(valid))
+    identifier: <identifier!r>[; did you mean <closest>?]. Valid names: <sorted,
+    comma-separated>.``"""
+    names = sorted(valid)
+    hint = did_you_mean(identifier, names) or "."
     return ValueError(
-        f"Could not interpret {kind} identifier: {identifier!r}. Valid names: {names}."
+        f"Could not interpret {kind} identifier: {identifier!r}{hint} "
+        f"Valid names: {', '.join(names)}."
     )
 
 
