@@ -377,6 +377,14 @@ def test_hidden_activations() -> None:
     np.testing.assert_allclose(H[0], np.maximum(X @ net.weights[0].T + net.biases[0], 0))
 
 
+def test_calling_the_network_is_its_forward_pass() -> None:
+    net = Network([3, 4, 2], ["relu", "softmax"], "ce", seed=0)
+    X = np.random.default_rng(0).normal(size=(6, 3))
+    np.testing.assert_array_equal(net(X), net.forward(X))
+    np.testing.assert_array_equal(net(X, logits=True, batch_size=2), net.forward(X, logits=True))
+    assert np.allclose(net(X).sum(axis=1), 1.0)
+
+
 def test_all_activations_are_registered_for_tests() -> None:
     for name in itertools.chain(ALL_ACTIVATIONS, ["exp", "softmax"]):
         get_activation(name)

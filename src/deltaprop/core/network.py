@@ -312,6 +312,8 @@ class Network:
         A = self._forward(X, training)
         return self.dense[-1].Z if logits else A
 
+    __call__ = forward  # net(X), as a PyTorch module, an equinox model or micrograd's MLP
+
     def hidden_activations(self, X: Any, batch_size: int | None = None) -> list[Array]:
         """``[A[1], ..., A[L-1]]`` in evaluation mode, each of shape ``(n_samples, n_l)``."""
         return evaluate(self, self.check_X(X), batch_size=batch_size, hidden=True)
