@@ -280,3 +280,14 @@ def test_a_fit_ended_by_an_exception_releases_what_its_callbacks_took(
     assert signal.getsignal(signal.SIGINT) is handler  # StopOnInterrupt's put back
     assert logging.getLogger("deltaprop.compile").handlers == []  # the bar's compile notes
     assert log._file is None and len((tmp_path / "log.csv").read_text().splitlines()) == 2
+
+
+def test_history_reads_as_keras_history() -> None:
+    X, y = data()
+    net = Network([3, 4, 1], "tanh", "bce", seed=0)
+    h = Trainer(net, epochs=4, verbose=0).fit(X, y, validation_data=(X[:20], y[:20]))
+    assert list(h.history) == ["loss", "val_loss", "val_score", "learning_rate"]
+    assert h.history["loss"] == h.loss and h.history["val_loss"] == h.val_loss
+    assert len(h.history["loss"]) == 4 and h.epoch == [0, 1, 2, 3]
+    plain = Trainer(Network([3, 1], "sigmoid", "bce", seed=0), epochs=2, verbose=0).fit(X, y)
+    assert list(plain.history) == ["loss", "learning_rate"]  # no validation: no empty lists

@@ -82,6 +82,18 @@ class History:
         last epoch's (early stopping restored them, or a divergence kept them)."""
         return None if self.stop is None else self.stop.best_epoch
 
+    @property
+    def history(self) -> dict[str, list[float]]:
+        """Keras's ``History.history``: each recorded per-epoch value by name (``"loss"``,
+        ``"val_loss"``, ``"val_score"``, ``"learning_rate"``; those with entries), so that
+        ``pandas.DataFrame(h.history)`` or ``plt.plot(h.history["loss"])`` work as there."""
+        return {k: v for k, v in self.as_dict().items() if v and k != "grad_norms"}
+
+    @property
+    def epoch(self) -> list[int]:
+        """Keras's ``History.epoch``: the 0-based index of each recorded epoch."""
+        return list(range(len(self.loss)))
+
     def as_dict(self) -> dict[str, Any]:
         """Plain lists, for JSON."""
         return {
