@@ -1,7 +1,8 @@
 """The examples of README.md and docs/*.md run as written (what a newcomer copies first):
 README's command lines (in-process) and its Python blocks, in order, in one namespace, in a
-new folder; each document's Python blocks likewise, with the files they read made first;
-and every ``deltaprop`` import in any block (fragments included) resolves."""
+new folder; each document's Python blocks likewise, with the files they read made first
+(docs/api.md's conventions block asserts its claims against PyTorch); and every
+``deltaprop`` import in any block (fragments included) resolves."""
 
 from __future__ import annotations
 
