@@ -332,11 +332,11 @@ def check_numeric_text(
     pandas.DataFrame
         ``frame`` with the converted columns.
     """
-    frame = frame.copy()
-    for name in frame.columns:
+    left = set(skip)  # the text columns by their dtypes: a Series per column costs ~0.1 ms
+    text = [name for name, dtype in frame.dtypes.items() if name not in left and is_text(dtype)]
+    frame = frame.copy() if text else frame
+    for name in text:
         col = frame[name]
-        if name in skip or not is_text(col):
-            continue
         present = col.notna().to_numpy()
         parsed = pd.to_numeric(col[present].astype(str).str.strip(), errors="coerce")
         ok = parsed.notna().to_numpy()

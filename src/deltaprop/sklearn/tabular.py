@@ -50,7 +50,8 @@ __all__ = [
 ]
 
 
-def is_text(s: pd.Series) -> bool:
+def is_text(s: pd.Series | Any) -> bool:
+    """Whether a column (or a column's dtype) holds text: a string or object dtype."""
     import pandas as pd
 
     return bool(pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s))
