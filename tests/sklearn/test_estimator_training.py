@@ -83,3 +83,25 @@ def test_several_outputs_follow_scikit_learn_whose_loss_averages_them() -> None:
         theirs, ours = SkMLPRegressor(**kw).fit(X, Y), MLPRegressor(**kw).fit(X, Y)
     np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(ours.loss_curve_, 3 * np.array(theirs.loss_curve_), rtol=1e-9)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_a_randomstate_draws_scikit_learns_initial_weights(solver: str) -> None:
+    """``random_state=np.random.RandomState(s)`` draws scikit-learn's initial weights, as
+    ``random_state=s`` does (scikit-learn draws them first from the instance itself), so
+    L-BFGS, which has no other randomness, takes scikit-learn's iterations."""
+    from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+
+    X, y = load_iris(return_X_y=True)
+    kw = {"solver": solver, "hidden_layer_sizes": (5,), "max_iter": 1 if solver == "adam" else 30,
+          "learning_rate_init": 1e-12}  # fmt: skip
+    with pytest.warns(ConvergenceWarning):
+        theirs = SkMLPClassifier(**kw, random_state=np.random.RandomState(3)).fit(X, y)
+    with pytest.warns(ConvergenceWarning):
+        ours = MLPClassifier(**kw, random_state=np.random.RandomState(3)).fit(X, y)
+        by_int = MLPClassifier(**kw, random_state=3).fit(X, y)
+    for mine, sk, same in zip([*ours.coefs_, *ours.intercepts_], [*theirs.coefs_,
+                              *theirs.intercepts_], [*by_int.coefs_, *by_int.intercepts_],
+                              strict=True):  # fmt: skip
+        np.testing.assert_allclose(mine, sk, rtol=0, atol=1e-6 if solver == "lbfgs" else 1e-9)
+        np.testing.assert_array_equal(mine, same)

@@ -179,6 +179,10 @@ class TrainingParts(BaseEstimator):
         hidden = self._hidden_sizes()
         loss, out = self._loss_and_output(n_outputs)
         acts = [*self._hidden_activations(len(hidden)), out]
+        state = self.random_state
+        if isinstance(state, np.random.RandomState):  # its draws as they stand, before _seed's
+            state = np.random.RandomState()
+            state.set_state(self.random_state.get_state())
         seed = self._seed(comm)
         try:
             net = Network(
@@ -196,10 +200,11 @@ class TrainingParts(BaseEstimator):
                 "hidden_layer_sizes", self.hidden_layer_sizes, exc.n_params, exc.nbytes, exc.why
             ) from None
         if self.init == "sklearn_uniform":  # weights and biases as scikit-learn draws them:
-            # an integer random_state draws its very bits (its RandomState, its order)
-            state = self.random_state
+            # an integer random_state or a RandomState draws scikit-learn's very bits (its
+            # RandomState, its order; scikit-learn draws them first from the instance too)
             exact = isinstance(state, numbers.Integral) and not isinstance(state, bool)
-            rng = np.random.RandomState(int(state) if exact else seed)
+            rng = state if isinstance(state, np.random.RandomState) else np.random.RandomState(
+                int(state) if exact else seed)  # fmt: skip
             factor = sklearn_factor(acts[:-1])
             draw_sklearn_uniform(rng, net.weights, list(net.biases), factor)
         return net
