@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pytest
+
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    # A suite started in the background of a non-interactive shell (`make test &`) inherits
+    # SIGINT ignored, and so would every process it starts: Python then never raises
+    # KeyboardInterrupt, and the tests of Ctrl-C (which send SIGINT) fail or wait for ever.
+    # A handler, unlike SIG_IGN, is reset to the default in the processes the tests start.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 collect_ignore_glob = ["parallel/mpi_scripts/*.py", "compile_kernels.py"]
 """Scripts that tests run as new processes (under mpiexec, or before the suite): never
