@@ -61,7 +61,8 @@ class ModelKind:
         ``from_state(config, arrays) -> obj``; raises ``ValueError`` (or ``TypeError``,
         ``KeyError``, ``IndexError``) for an inconsistent state.
     legacy_extra_key : str or None
-        Where files written before the extra section kept it in ``config`` (see the module).
+        Where files written before the extra section kept it in ``config`` (see
+        :mod:`deltaprop.io.models`).
     check_arrays : callable or None
         ``check_arrays(config, specs)``, with ``specs`` the file's state tensors as
         ``{name: (shape, dtype code)}``: called BEFORE any tensor is read or anything built,
@@ -144,7 +145,8 @@ _WRAPPERS: dict[type, ModelWrapper] = {}
 def register_model_wrapper(
     cls: type, split: Callable[[Any], tuple[Any, Extra]], wrap: Callable[[Any, Extra], Any]
 ) -> ModelWrapper:
-    """Make instances of ``cls`` savable as a model plus an extra section (see the module).
+    """Make instances of ``cls`` savable as a model plus an extra section (the wrappers of
+    :mod:`deltaprop.io.models`).
 
     Parameters
     ----------
@@ -180,7 +182,9 @@ def register_model_class(cls: type, name: str | None = None) -> type:
     without ``/``), and the classmethod ``_from_model_state(config, arrays)``, which
     rebuilds the object and raises ``ValueError`` for inconsistent input. Files name the
     class; :func:`load` only ever instantiates registered classes. ``MLPClassifier`` and
-    ``MLPRegressor`` are registered by :mod:`deltaprop.sklearn`. Usable as a decorator.
+    ``MLPRegressor`` are registered by :mod:`deltaprop.sklearn`. Usable as a decorator. A
+    package whose files should load in a process that has not imported it declares an
+    entry point ``<name> = "<its module>"`` in the group :data:`MODEL_ENTRY_POINTS`.
 
     Parameters
     ----------
