@@ -55,3 +55,24 @@ def test_callbacks_none_is_no_callbacks_and_a_missing_net_is_named() -> None:
     assert len(history.loss) == 2 and history.loss[1] < history.loss[0]
     with pytest.raises(TypeError, match=r"^net must be a Network. Received: net=None$"):
         Trainer(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"epochs": 10}, "fit() got an unexpected keyword argument 'epochs': epochs is a setting "
+         "of the Trainer, given where it is built: Trainer(net, ..., epochs=10)"),
+        ({"validation_split": 0.2}, "'validation_split': validation_fraction is a setting of the "
+         "Trainer, given where it is built: Trainer(net, ..., validation_fraction=0.2)"),
+        ({"batch_size": 32, "epochs": 3}, "'batch_size': batch_size is a setting"),
+        ({"sample_weights": None}, "argument 'sample_weights'; did you mean 'sample_weight'?"),
+        ({"frobnicate": 1}, "fit() got an unexpected keyword argument 'frobnicate'"),
+    ],
+)  # fmt: skip
+def test_keras_fit_arguments_are_named_as_trainer_settings(given: dict, message: str) -> None:
+    net = Network([2, 1], "sigmoid", "bce", seed=0)
+    before = net.parameters.copy()
+    with pytest.raises(TypeError) as info:
+        Trainer(net, epochs=1).fit(np.ones((4, 2)), np.array([0, 1, 0, 1]), **given)
+    assert message in str(info.value)
+    np.testing.assert_array_equal(net.parameters, before)  # refused before any training

@@ -5,10 +5,36 @@ The learning rate is checked by :func:`deltaprop.optim.check_learning_rate`, its
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
 from typing import Any
 
 from deltaprop.core import check_bool, check_int, check_real
+from deltaprop.core.registry import did_you_mean
+
+KERAS_FIT_SETTINGS = {"validation_split": "validation_fraction"}
+"""Keras's ``Model.fit`` arguments that are :class:`~deltaprop.train.trainer.Trainer`
+settings here under another name (the others keep theirs: ``epochs``, ``batch_size``, ...)."""
+
+
+def refuse_fit_settings(trainer: Any, given: dict[str, Any]) -> None:
+    """The ``TypeError`` for keywords that ``Trainer.fit`` does not take: a Trainer setting
+    passed to ``fit`` as Keras's ``Model.fit`` takes it (``fit(X, y, epochs=10)``) is named
+    with where it goes; any other gets the closest keyword of ``fit``."""
+    if not given:
+        return
+    settings = set(inspect.signature(type(trainer)).parameters)
+    name, value = next(iter(given.items()))
+    setting = KERAS_FIT_SETTINGS.get(name, name)
+    if setting in settings:
+        raise TypeError(
+            f"fit() got an unexpected keyword argument {name!r}: {setting} is a setting of "
+            f"the Trainer, given where it is built: Trainer(net, ..., {setting}={value!r})"
+        )
+    accepted = [p for p in inspect.signature(trainer.fit).parameters if p != "keras"]
+    raise TypeError(
+        f"fit() got an unexpected keyword argument {name!r}{did_you_mean(name, accepted)}"
+    )
 
 
 def _check_settings(

@@ -4,12 +4,9 @@ Mini-batches, shuffling, an optimizer and a learning-rate schedule, L2, gradient
 class and sample weights, validation, early stopping with the best weights restored,
 callbacks, a progress bar, divergence detection, and resumption (a second
 :meth:`Trainer.fit` continues from the current weights and optimizer state). The pieces
-it composes live beside it: :mod:`~deltaprop.train.defaults` (its defaults),
-:mod:`~deltaprop.train.batches`, :mod:`~deltaprop.train.splits`,
-:mod:`~deltaprop.train.weights`, :mod:`~deltaprop.train.scores`,
-:mod:`~deltaprop.train.callbacks`, :mod:`~deltaprop.train.progress` and
-:mod:`~deltaprop.train.distributed`; :func:`~deltaprop.train.descent.gradient_descent` is
-the seeds' loop.
+it composes live beside it in :mod:`deltaprop.train` (``defaults``, ``batches``, ``splits``,
+``weights``, ``scores``, ``callbacks``, ``progress``, ``distributed``, ``checks``);
+:func:`~deltaprop.train.descent.gradient_descent` is the seeds' loop.
 
 The objective a :class:`Trainer` minimises on a mini-batch ``B`` is scikit-learn's::
 
@@ -41,7 +38,7 @@ from deltaprop.optim import (
 from deltaprop.parallel import Communicator
 from deltaprop.train.batches import effective_batch_size
 from deltaprop.train.callbacks import Callback, History, as_callbacks, stop_at_interrupt
-from deltaprop.train.checks import _check_settings
+from deltaprop.train.checks import _check_settings, refuse_fit_settings
 from deltaprop.train.defaults import TRAINER_DEFAULTS as D
 from deltaprop.train.errors import DivergenceError
 from deltaprop.train.lbfgs import fit_lbfgs
@@ -322,6 +319,7 @@ class Trainer:
         Y: Any = None,
         sample_weight: Any = None,
         validation_data: tuple[Any, ...] | None = None,
+        **keras: Any,
     ) -> History:
         """Train for up to ``epochs`` epochs; a second call continues where this one ended.
 
@@ -333,7 +331,8 @@ class Trainer:
         Y : array-like of shape (m, n_L) or None
         sample_weight : array-like of shape (m,), optional
         validation_data : tuple (X_val, Y_val) or (X_val, Y_val, w_val), optional
-            Used instead of a ``validation_fraction`` split.
+            Used instead of a ``validation_fraction`` split. Keras's other ``fit`` arguments
+            (``epochs=``, ``batch_size=``) are settings of the Trainer: a ``TypeError`` says so.
 
         Returns
         -------
@@ -346,6 +345,7 @@ class Trainer:
             If the loss becomes NaN or infinite; the network keeps the weights of the last
             finite epoch.
         """
+        refuse_fit_settings(self, keras)
         net = self.net
         if isinstance(X, Dataset):  # out of core: deltaprop.train.streaming
             part, Xv, Yv, wv = prepare_streamed(self, X, Y, sample_weight, validation_data)
