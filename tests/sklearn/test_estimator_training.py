@@ -105,3 +105,25 @@ def test_a_randomstate_draws_scikit_learns_initial_weights(solver: str) -> None:
                               strict=True):  # fmt: skip
         np.testing.assert_allclose(mine, sk, rtol=0, atol=1e-6 if solver == "lbfgs" else 1e-9)
         np.testing.assert_array_equal(mine, same)
+
+
+def test_a_table_with_text_columns_is_refused_naming_them_and_the_pipeline() -> None:
+    """scikit-learn's ``could not convert string to float`` for a DataFrame with text
+    columns, with the columns named and the pipeline that encodes them (the raw penguins
+    table is what a newcomer passes first)."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "island": ["Biscoe", "Dream"] * 2,
+                          "b": [0.5, 0.1, 0.2, 0.3]})  # fmt: skip
+    y = [0, 1, 0, 1]
+    message = (r"could not convert string to float: 'Biscoe' \(X has text columns: 'island'; "
+               r"encode them first, e.g. make_pipeline\(deltaprop.sklearn.TablePreprocessor\(\)")  # fmt: skip
+    with pytest.raises(ValueError, match=message):
+        MLPClassifier(max_iter=2).fit(frame, y)
+    numbers = frame[["a", "b"]]
+    with pytest.warns(ConvergenceWarning):
+        clf = MLPClassifier(max_iter=2).fit(numbers, y)
+    with pytest.raises(ValueError, match=r"'x' \(X has text columns: 'b'; encode them"):
+        clf.predict(numbers.assign(b=["x", "1", "2", "3"]))
+    with pytest.raises(ValueError, match=r"^could not convert string to float: 'x'$"):
+        MLPClassifier(max_iter=2).fit([["x", "1"], ["2", "3"]], [0, 1])  # no frame: as raised

@@ -42,7 +42,7 @@ from sklearn.utils.validation import (
 from deltaprop.core import check_sample_weight
 from deltaprop.data import Dataset
 from deltaprop.optim import LBFGS
-from deltaprop.sklearn.errors import DivergenceWarning, NothingLeftToTrainError
+from deltaprop.sklearn.errors import DivergenceWarning, NothingLeftToTrainError, naming_text_columns
 from deltaprop.sklearn.fit_tasks import fit_task
 from deltaprop.sklearn.params import MAY_CHANGE as _MAY_CHANGE
 from deltaprop.sklearn.params import PARAMETER_CONSTRAINTS, SKLEARN_OUT, copy_into_layers
@@ -147,9 +147,9 @@ class BaseMLP(CallbackSupportMixin, ClassNamePrefixFeaturesOutMixin, Transformer
 
     # ------------------------------------------------------------------ input
     def _check_X(self, X: Any, reset: bool) -> np.ndarray:
-        X = validate_data(
-            self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=reset
-        )
+        with naming_text_columns(X):
+            X = validate_data(self, X, accept_sparse=["csr", "csc"],
+                              dtype=(np.float64, np.float32), reset=reset)  # fmt: skip
         return self._sparse_as_csr(X)
 
     @staticmethod
@@ -188,10 +188,11 @@ class BaseMLP(CallbackSupportMixin, ClassNamePrefixFeaturesOutMixin, Transformer
         first = not hasattr(self, "network_")
         reset = first or not (incremental or self.warm_start) or resume_from is not None
         user_weights = {k: v for k, v in vars(self).items() if k.startswith("_user_")}
-        X, y = validate_data(
-            self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-            dtype=(np.float64, np.float32), reset=reset, y_numeric=self._y_numeric,
-        )  # fmt: skip
+        with naming_text_columns(X):
+            X, y = validate_data(
+                self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                dtype=(np.float64, np.float32), reset=reset, y_numeric=self._y_numeric,
+            )  # fmt: skip
         X = self._sparse_as_csr(X)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)

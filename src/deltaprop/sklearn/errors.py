@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from sklearn.exceptions import ConvergenceWarning
 
-__all__ = ["DivergenceWarning", "NothingLeftToTrainError"]
+from deltaprop.sklearn.tabular import is_text
+
+__all__ = ["DivergenceWarning", "NothingLeftToTrainError", "naming_text_columns"]
 
 
 class DivergenceWarning(ConvergenceWarning):
@@ -37,3 +41,24 @@ class NothingLeftToTrainError(ValueError):
         self.path = str(path)
         self.epoch = epoch
         self.limit = limit
+
+
+@contextlib.contextmanager
+def naming_text_columns(X: Any) -> Iterator[None]:
+    """scikit-learn's ``could not convert string to float: 'Biscoe'`` for a DataFrame with
+    text columns, with the columns named and the pipeline that encodes them."""
+    try:
+        yield
+    except ValueError as exc:
+        dtypes = getattr(X, "dtypes", None)
+        if "could not convert string" not in str(exc) or dtypes is None:
+            raise
+        text = [str(c) for c, dtype in dtypes.items() if is_text(dtype)]
+        if not text:
+            raise
+        shown = ", ".join(map(repr, text[:8])) + (f", ... ({len(text)})" if len(text) > 8 else "")
+        raise ValueError(
+            f"{exc} (X has text columns: {shown}; encode them first, e.g. "
+            "make_pipeline(deltaprop.sklearn.TablePreprocessor(), MLPClassifier()), which "
+            "imputes, scales and one-hot encodes a table)"
+        ) from exc
