@@ -127,3 +127,5 @@ def test_a_table_with_text_columns_is_refused_naming_them_and_the_pipeline() -> 
         clf.predict(numbers.assign(b=["x", "1", "2", "3"]))
     with pytest.raises(ValueError, match=r"^could not convert string to float: 'x'$"):
         MLPClassifier(max_iter=2).fit([["x", "1"], ["2", "3"]], [0, 1])  # no frame: as raised
+    with pytest.raises(ValueError, match=r"TablePreprocessor\(\), MLPRegressor\(\)\)"):
+        MLPRegressor(max_iter=2).fit(frame, [0.5, 1.0, 1.5, 2.0])

@@ -147,7 +147,7 @@ class BaseMLP(CallbackSupportMixin, ClassNamePrefixFeaturesOutMixin, Transformer
 
     # ------------------------------------------------------------------ input
     def _check_X(self, X: Any, reset: bool) -> np.ndarray:
-        with naming_text_columns(X):
+        with naming_text_columns(X, type(self).__name__):
             X = validate_data(self, X, accept_sparse=["csr", "csc"],
                               dtype=(np.float64, np.float32), reset=reset)  # fmt: skip
         return self._sparse_as_csr(X)
@@ -188,7 +188,7 @@ class BaseMLP(CallbackSupportMixin, ClassNamePrefixFeaturesOutMixin, Transformer
         first = not hasattr(self, "network_")
         reset = first or not (incremental or self.warm_start) or resume_from is not None
         user_weights = {k: v for k, v in vars(self).items() if k.startswith("_user_")}
-        with naming_text_columns(X):
+        with naming_text_columns(X, type(self).__name__):
             X, y = validate_data(
                 self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                 dtype=(np.float64, np.float32), reset=reset, y_numeric=self._y_numeric,

@@ -44,7 +44,7 @@ class NothingLeftToTrainError(ValueError):
 
 
 @contextlib.contextmanager
-def naming_text_columns(X: Any) -> Iterator[None]:
+def naming_text_columns(X: Any, estimator: str) -> Iterator[None]:
     """scikit-learn's ``could not convert string to float: 'Biscoe'`` for a DataFrame with
     text columns, with the columns named and the pipeline that encodes them."""
     try:
@@ -59,6 +59,6 @@ def naming_text_columns(X: Any) -> Iterator[None]:
         shown = ", ".join(map(repr, text[:8])) + (f", ... ({len(text)})" if len(text) > 8 else "")
         raise ValueError(
             f"{exc} (X has text columns: {shown}; encode them first, e.g. "
-            "make_pipeline(deltaprop.sklearn.TablePreprocessor(), MLPClassifier()), which "
+            f"make_pipeline(deltaprop.sklearn.TablePreprocessor(), {estimator}()), which "
             "imputes, scales and one-hot encodes a table)"
         ) from exc
