@@ -14,7 +14,6 @@ import pytest
 from deltaprop import Callback, Network, Trainer
 from deltaprop.core import fused as _fused
 from deltaprop.core.activations import Activation, Softmax
-from deltaprop.optim.optimizers import Adam, AdamW
 
 numba = pytest.importorskip("numba")
 
@@ -151,68 +150,6 @@ def test_kernels_against_numpy(dtype: type, fused_on: Any) -> None:
     assert not K.grad_stats(g, starts, stops, norms)
     g[999] = np.nan
     assert not K.grad_stats(g, starts, stops, norms)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize(
-    ("cls", "kw"),
-    [
-        (Adam, {}),
-        (Adam, {"weight_decay": 0.1, "amsgrad": True}),
-        (Adam, {"beta_1": 0.3}),  # the other branch of lerp
-        (AdamW, {}),
-        (AdamW, {"weight_decay": 0.2, "amsgrad": True}),
-    ],
-)
-def test_fused_adam_is_bit_for_bit_numpy(cls: type, kw: dict, dtype: type) -> None:
-    n = 2 * _fused.MIN_SIZE + 3
-    results = []
-    for flag in (False, True):
-        previous = _fused.set_enabled(flag)
-        try:
-            rng = np.random.default_rng(3)
-            params = rng.normal(size=n).astype(dtype)
-            opt = cls(learning_rate=0.01, **kw)
-            for _ in range(15):
-                g = rng.normal(size=n).astype(dtype)
-                g[::7] *= 1e-7
-                opt.step(params, g)
-            results.append((params, opt.state_dict()))
-        finally:
-            _fused.set_enabled(previous)
-    (p0, s0), (p1, s1) = results
-    assert p0.tobytes() == p1.tobytes()
-    for key, value in s0.items():
-        if isinstance(value, np.ndarray):
-            assert value.tobytes() == s1[key].tobytes(), key
-
-
-@pytest.mark.parametrize("amsgrad", [False, True])
-def test_fused_adam_flushes_subnormal_moments(amsgrad: bool) -> None:
-    """A gradient that stays 0 lets the first moment decay through the subnormal range:
-    the kernel flushes it (speed), NumPy keeps it; the parameters agree to ~1e-36."""
-    n = _fused.MIN_SIZE
-    results = []
-    for flag in (False, True):
-        previous = _fused.set_enabled(flag)
-        try:
-            rng = np.random.default_rng(5)
-            params = rng.normal(size=n).astype(np.float32)
-            opt = Adam(learning_rate=0.01, amsgrad=amsgrad)
-            g = rng.normal(size=n).astype(np.float32)
-            opt.step(params, g)
-            g[: n // 2] = 0.0
-            for _ in range(900):
-                opt.step(params, g)
-            results.append((params, opt.state["exp_avg"]))
-        finally:
-            _fused.set_enabled(previous)
-    (p0, m0), (p1, m1) = results
-    tiny = np.finfo(np.float32).tiny
-    assert ((m0 != 0) & (np.abs(m0) < tiny)).any()  # NumPy went subnormal
-    assert not ((m1 != 0) & (np.abs(m1) < tiny)).any()  # the kernel did not
-    np.testing.assert_allclose(p1, p0, rtol=0, atol=1e-30)
-    assert p0[n // 2 :].tobytes() == p1[n // 2 :].tobytes()
 
 
 # --------------------------------------------------------------------------- allocation

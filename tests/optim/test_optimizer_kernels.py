@@ -1,5 +1,7 @@
 """Each first-order optimizer's compiled step (``deltaprop.fast.update.optimizer_step``,
-from the class's own kernel) against its NumPy ``step``: the same bits, step after step."""
+from the class's own kernel) against its NumPy ``step``: the same bits, step after step
+(Adam's kernel through the Python loop's per-operation call, ``Adam._fused_update``, as
+well)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from deltaprop.optim import RMSprop
+from deltaprop.optim import Adam, AdamW, RMSprop
 from deltaprop.optim.optimizers import get_optimizer
 
 pytest.importorskip("numba")
@@ -92,3 +94,101 @@ def test_sgd_kernel_is_bit_for_bit_its_numpy_step(kw: dict[str, Any], dtype: Any
         optimizer_step(b, g, OPT_SGD, t, 0.05 / t, h, buf, empty, empty)
     assert not np.array_equal(a, p0)
     np.testing.assert_array_equal(b, a)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("cls", "kw"),
+    [
+        (Adam, {}),
+        (Adam, {"weight_decay": 0.1, "amsgrad": True}),
+        (Adam, {"beta_1": 0.3}),  # the other branch of lerp
+        (AdamW, {}),
+        (AdamW, {"weight_decay": 0.2, "amsgrad": True}),
+    ],
+)
+def test_adam_kernel_is_bit_for_bit_its_numpy_step(cls: type, kw: dict, dtype: type) -> None:
+    n = 2 * _fused.MIN_SIZE + 3
+    results = []
+    for flag in (False, True):
+        previous = _fused.set_enabled(flag)
+        try:
+            rng = np.random.default_rng(3)
+            params = rng.normal(size=n).astype(dtype)
+            opt = cls(learning_rate=0.01, **kw)
+            for _ in range(15):
+                g = rng.normal(size=n).astype(dtype)
+                g[::7] *= 1e-7
+                opt.step(params, g)
+            results.append((params, opt.state_dict()))
+        finally:
+            _fused.set_enabled(previous)
+    (p0, s0), (p1, s1) = results
+    assert p0.tobytes() == p1.tobytes()
+    for key, value in s0.items():
+        if isinstance(value, np.ndarray):
+            assert value.tobytes() == s1[key].tobytes(), key
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_kernel_flushes_subnormal_moments(amsgrad: bool) -> None:
+    """A gradient that stays 0 lets the first moment decay through the subnormal range:
+    the kernel flushes it (speed), NumPy keeps it; the parameters agree to ~1e-36."""
+    n = _fused.MIN_SIZE
+    results = []
+    for flag in (False, True):
+        previous = _fused.set_enabled(flag)
+        try:
+            rng = np.random.default_rng(5)
+            params = rng.normal(size=n).astype(np.float32)
+            opt = Adam(learning_rate=0.01, amsgrad=amsgrad)
+            g = rng.normal(size=n).astype(np.float32)
+            opt.step(params, g)
+            g[: n // 2] = 0.0
+            for _ in range(900):
+                opt.step(params, g)
+            results.append((params, opt.state["exp_avg"]))
+        finally:
+            _fused.set_enabled(previous)
+    (p0, m0), (p1, m1) = results
+    tiny = np.finfo(np.float32).tiny
+    assert ((m0 != 0) & (np.abs(m0) < tiny)).any()  # NumPy went subnormal
+    assert not ((m1 != 0) & (np.abs(m1) < tiny)).any()  # the kernel did not
+    np.testing.assert_allclose(p1, p0, rtol=0, atol=1e-30)
+    assert p0[n // 2 :].tobytes() == p1[n // 2 :].tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("cls", "kw"),
+    [(Adam, {}), (Adam, {"weight_decay": 1e-2, "amsgrad": True}), (Adam, {"beta_1": 0.3}),
+     (Adam, {"style": "keras", "epsilon": 1e-3}), (AdamW, {"weight_decay": 0.2}),
+     (AdamW, {"amsgrad": True, "style": "keras"})],
+    ids=str,
+)  # fmt: skip
+def test_adam_loop_step_is_bit_for_bit_its_numpy_step(cls: type, kw: dict, dtype: Any) -> None:
+    """The compiled loop's step (its ``h`` from ``kernel_hyperparameters``) against the
+    NumPy ``step`` (the per-operation kernels switched off), under a changing rate."""
+    from deltaprop.fast.update import OPT_ADAM
+
+    rng = np.random.default_rng(2)
+    p0 = rng.normal(size=300).astype(dtype)
+    numpy_opt, compiled_opt = cls(0.01, **kw), cls(0.01, **kw)
+    a, b = p0.copy(), p0.copy()
+    compiled_opt.allocate(b)
+    st = compiled_opt.state
+    h = np.array(compiled_opt.kernel_hyperparameters())
+    previous = _fused.set_enabled(False)
+    try:
+        for t in range(1, 8):
+            g = (rng.normal(size=300) * 10.0 ** rng.integers(-6, 2, 300)).astype(dtype)
+            numpy_opt.learning_rate = 0.01 / t
+            numpy_opt.step(a, g)
+            optimizer_step(b, g, OPT_ADAM, t, 0.01 / t, h, st["exp_avg"], st["exp_avg_sq"],
+                           st.get("max_exp_avg_sq", b[:0]))  # fmt: skip
+    finally:
+        _fused.set_enabled(previous)
+    assert not np.array_equal(a, p0)
+    np.testing.assert_array_equal(b, a)
+    for name, value in numpy_opt.state.items():
+        np.testing.assert_array_equal(st[name], value, err_msg=name)

@@ -3,9 +3,9 @@
 Each kernel fuses the elementwise work of one equation of the engine into one pass with no
 temporaries, repeating the NumPy path's floating-point operations in the same order and
 precision (scalars arrive already cast to the arrays' dtype, as NumPy casts Python floats):
-the bias add, the ReLU derivative and the Adam update are bit for bit NumPy's (Adam flushes
-subnormal moments to zero, see :func:`adam`); ``exp`` and ``log`` come from another math
-library and agree to a few units in the last place.
+the bias add and the ReLU derivative are bit for bit NumPy's; ``exp`` and ``log`` come from
+another math library and agree to a few units in the last place. (The optimizers' kernels
+live with their classes, e.g. :meth:`deltaprop.optim.adam.Adam.kernel_update`.)
 
 Importing this module also registers :mod:`deltaprop.core.vectormath`'s and
 :mod:`deltaprop.core.vectormath_gelu`'s functions with numba (inlined where called, so that
@@ -133,49 +133,3 @@ def grad_stats(grad: Any, starts: Any, stops: Any, norms: Any) -> bool:  # pragm
     for l in range(starts.size):
         norms[l] += np.sqrt(sum_squares(grad[starts[l] : stops[l]]))
     return nonfinite_check(grad) == 0
-
-
-@_jit
-def adam(  # pragma: no cover - compiled
-    params: Any, grads: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg_sq: Any, amsgrad: bool,
-    decay: Any, weight_decay: Any, lerp_w: Any, lerp_small: bool, beta_2: Any,
-    one_minus_beta_2: Any, bias_correction2_sqrt: Any, epsilon: Any, step_size: Any, l2: bool,
-    tiny: Any,
-) -> None:  # fmt: skip
-    """One Adam/AdamW step in one pass, in the order of ``Adam._update`` (see there).
-
-    With ``amsgrad``, ``max_exp_avg_sq`` keeps the running maximum of the second moment
-    and divides the step (AMSGrad); otherwise it is not touched (an empty array will do).
-
-    The scalars come as Python floats and are rounded to the dtype of ``params`` first;
-    ``decay`` is 1 unless the weight decay is decoupled (``p * 1`` is ``p``, bit for bit).
-    Branch-free but for the loop-invariant ``amsgrad``, so that it vectorizes.
-
-    One departure from NumPy: a moment that falls below ``tiny`` (the smallest normal
-    number) is flushed to zero, as XLA does. The first moment of a parameter whose gradient
-    stays 0 (a dead unit, a constant input) decays by ``β₁`` a step and would spend about
-    150 steps subnormal, where x86 arithmetic is ~100 times slower; the parameters differ by
-    less than ``step_size · tiny / ε`` from NumPy's.
-    """
-    t = params.dtype.type  # each scalar rounded to the dtype, as NumPy rounds a Python float
-    decay, weight_decay, lerp_w, beta_2 = t(decay), t(weight_decay), t(lerp_w), t(beta_2)
-    one_minus_beta_2, bias_correction2_sqrt = t(one_minus_beta_2), t(bias_correction2_sqrt)
-    epsilon, step_size, tiny, zero = t(epsilon), t(step_size), t(tiny), t(0)
-    for i in range(params.size):
-        p = params[i] * decay
-        g = grads[i]
-        g = p * weight_decay + g if l2 else g
-        m = exp_avg[i]
-        d = g - m
-        m = m + d * lerp_w if lerp_small else g - d * lerp_w
-        m = zero if abs(m) < tiny else m  # flush a subnormal moment (NaN stays)
-        exp_avg[i] = m
-        v = exp_avg_sq[i] * beta_2 + g * one_minus_beta_2 * g
-        v = zero if v < tiny else v
-        exp_avg_sq[i] = v
-        if amsgrad:
-            top = max_exp_avg_sq[i]
-            v = v if (v > top or np.isnan(v)) else top  # np.maximum: NaN wins
-            max_exp_avg_sq[i] = v
-        denom = np.sqrt(v) / bias_correction2_sqrt + epsilon
-        params[i] = p - m * step_size / denom

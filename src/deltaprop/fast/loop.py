@@ -239,10 +239,7 @@ class CompiledLoop:
         empty = np.empty(0, dtype)
         if isinstance(opt, Adam):
             self.opt_code = kernels.OPT_ADAM
-            decoupled = float(opt.decoupled_weight_decay)
-            flags = [decoupled, float(opt.amsgrad), float(np.finfo(dtype).tiny),
-                     float(opt.style == "keras")]  # fmt: skip
-            self.h = np.array([opt.beta_1, opt.beta_2, opt.epsilon, opt.weight_decay, *flags])
+            self.h = np.array(opt.kernel_hyperparameters())
             st = opt.state
             self.state = (st["exp_avg"], st["exp_avg_sq"], st.get("max_exp_avg_sq", empty))
         elif isinstance(opt, RMSprop):
